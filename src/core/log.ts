@@ -1,0 +1,52 @@
+// Structured logs: one JSON object per line on stderr, never on stdout, so `--json`
+// output stays machine-readable. Levels filter at the source.
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const
+export type LogLevel = typeof LOG_LEVELS[number]
+
+export type LogFields = Record<string, unknown>
+
+export interface Logger {
+  readonly level: LogLevel
+  error: (msg: string, fields?: LogFields) => void
+  warn: (msg: string, fields?: LogFields) => void
+  info: (msg: string, fields?: LogFields) => void
+  debug: (msg: string, fields?: LogFields) => void
+  child: (component: string) => Logger
+}
+
+export interface LoggerOptions {
+  level: LogLevel
+  component?: string
+  /** Where lines go; stderr by default. */
+  write?: (line: string) => void
+}
+
+export function isLogLevel (value: string): value is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(value)
+}
+
+export function createLogger (options: LoggerOptions): Logger {
+  const write = options.write ?? ((line: string) => { process.stderr.write(line) })
+  const threshold = LOG_LEVELS.indexOf(options.level)
+  const make = (component: string | undefined): Logger => {
+    const at = (level: LogLevel) => (msg: string, fields: LogFields = {}): void => {
+      if (LOG_LEVELS.indexOf(level) > threshold) return
+      const record: LogFields = { t: new Date().toISOString(), level, ...(component === undefined ? {} : { component }), msg }
+      for (const [k, v] of Object.entries(fields)) record[k] = v instanceof Error ? v.message : v
+      write(JSON.stringify(record, (_k, v: unknown) => typeof v === 'bigint' ? v.toString() : v) + '\n')
+    }
+    return {
+      level: options.level,
+      error: at('error'),
+      warn: at('warn'),
+      info: at('info'),
+      debug: at('debug'),
+      child: (name) => make(component === undefined ? name : `${component}.${name}`)
+    }
+  }
+  return make(options.component)
+}
+
+/** A logger that drops everything (library use without logs). */
+export const silentLogger: Logger = createLogger({ level: 'error', write: () => {} })

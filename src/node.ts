@@ -1,0 +1,199 @@
+// createPeernet(): the whole node in one process — identity, store, libp2p host — wired
+// together. The daemon, the tests and anyone embedding Peernet go through this.
+
+import { ensurePrivateDir } from './core/files.ts'
+import { homePaths } from './core/home.ts'
+import type { HomePaths } from './core/home.ts'
+import { generateIdentity, loadIdentity, saveIdentity } from './core/identity.ts'
+import type { Identity } from './core/identity.ts'
+import { DEFAULT_CONFIG, loadConfig, saveConfig, validateConfig } from './core/config.ts'
+import type { PeernetConfig } from './core/config.ts'
+import { Store } from './core/store.ts'
+import { silentLogger } from './core/log.ts'
+import type { Logger } from './core/log.ts'
+import { acquireHomeLock } from './core/home-lock.ts'
+import { createHost } from './host/host.ts'
+import type { ConnectedPeer, Host } from './host/host.ts'
+import { PEERNET_VERSION } from './host/protocols.ts'
+
+export interface PeernetOptions {
+  /** The home directory (see resolveHome). Created if missing. */
+  home: string
+  /** Settings that override the home's config file. */
+  config?: Partial<PeernetConfig>
+  logger?: Logger
+}
+
+export type PeernetEvent =
+  | { type: 'peer:connect', peerId: string, address: string | null, at: number }
+  | { type: 'peer:disconnect', peerId: string, at: number }
+
+export type PeernetEventListener = (event: PeernetEvent) => void
+
+export interface NodeStatus {
+  peerId: string
+  version: string
+  home: string
+  startedAt: number
+  uptimeMs: number
+  addresses: string[]
+  listen: string[]
+  connections: number
+  peers: number
+  protocols: string[]
+  mdns: boolean
+  publicDht: boolean
+  relay: boolean
+  upnp: boolean
+  bootstrap: string[]
+}
+
+export interface Peernet {
+  readonly peerId: string
+  readonly identity: Identity
+  readonly config: Readonly<PeernetConfig>
+  readonly paths: HomePaths
+  /** The libp2p host (internal to Peernet's layers; not a stable API). */
+  readonly host: Host
+  readonly store: Store
+  status: () => NodeStatus
+  peers: () => Promise<ConnectedPeer[]>
+  connect: (address: string, options?: { signal?: AbortSignal }) => Promise<{ peerId: string, address: string }>
+  ping: (target: string, options?: { signal?: AbortSignal }) => Promise<{ peerId: string, rttMs: number }>
+  /** Subscribes to live events; returns the unsubscribe function. */
+  subscribe: (listener: PeernetEventListener) => () => void
+  stop: () => Promise<void>
+}
+
+export interface InitResult {
+  identity: Identity
+  created: boolean
+  paths: HomePaths
+}
+
+/**
+ * Prepares a home: the directory (0700), an identity (created only when there is no
+ * key file at all) and a config file with the defaults. Idempotent.
+ */
+export function initHome (home: string): InitResult {
+  const paths = homePaths(home)
+  ensurePrivateDir(paths.dir)
+  let identity = loadIdentity(paths.key)
+  let created = false
+  if (identity === undefined) {
+    identity = generateIdentity()
+    saveIdentity(paths.key, identity)
+    created = true
+  }
+  try {
+    saveConfig(paths.config, { ...DEFAULT_CONFIG }, { exclusive: true })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  }
+  return { identity, created, paths }
+}
+
+export async function createPeernet (options: PeernetOptions): Promise<Peernet> {
+  const logger = options.logger ?? silentLogger
+  const paths = homePaths(options.home)
+  ensurePrivateDir(paths.dir)
+  // Read everything that can be wrong before taking the lock or touching any file.
+  const fileConfig = loadConfig(paths.config)
+  const config = validateConfig({ ...fileConfig, ...definedOnly(options.config ?? {}) }, 'settings')
+  const lock = acquireHomeLock(paths.lock, paths.dir)
+  let store: Store | undefined
+  try {
+    const { identity, created } = initHome(options.home)
+    if (created) logger.info('created a new identity', { peerId: identity.peerId, key: paths.key })
+    store = Store.open(paths.database)
+    const host = await createHost({ identity, store, logger: logger.child('host'), ...config })
+    return assemble({ identity, config, paths, host, store, logger, release: lock.release })
+  } catch (err) {
+    store?.close()
+    lock.release()
+    throw err
+  }
+}
+
+interface Parts {
+  identity: Identity
+  config: PeernetConfig
+  paths: HomePaths
+  host: Host
+  store: Store
+  logger: Logger
+  release: () => void
+}
+
+function assemble ({ identity, config, paths, host, store, logger, release }: Parts): Peernet {
+  const startedAt = Date.now()
+  const listeners = new Set<PeernetEventListener>()
+  const emit = (event: PeernetEvent): void => {
+    for (const l of listeners) {
+      try { l(event) } catch (err) { logger.warn('event listener failed', { err }) }
+    }
+  }
+  const libp2p = host.libp2p
+  libp2p.addEventListener('peer:connect', (evt) => {
+    const peerId = evt.detail.toString()
+    const address = libp2p.getConnections(evt.detail)[0]?.remoteAddr.toString() ?? null
+    logger.info('peer connected', { peer: peerId, address })
+    emit({ type: 'peer:connect', peerId, address, at: Date.now() })
+  })
+  libp2p.addEventListener('peer:disconnect', (evt) => {
+    const peerId = evt.detail.toString()
+    logger.info('peer disconnected', { peer: peerId })
+    emit({ type: 'peer:disconnect', peerId, at: Date.now() })
+  })
+
+  let stopping: Promise<void> | undefined
+  return {
+    peerId: identity.peerId,
+    identity,
+    config,
+    paths,
+    host,
+    store,
+    status: () => ({
+      peerId: identity.peerId,
+      version: PEERNET_VERSION,
+      home: paths.dir,
+      startedAt,
+      uptimeMs: Date.now() - startedAt,
+      addresses: host.addresses(),
+      listen: config.listen,
+      connections: libp2p.getConnections().length,
+      peers: libp2p.getPeers().length,
+      protocols: libp2p.getProtocols(),
+      mdns: config.mdns,
+      publicDht: config.publicDht,
+      relay: config.relay,
+      upnp: config.upnp,
+      bootstrap: config.bootstrap
+    }),
+    peers: host.peers,
+    connect: host.connect,
+    ping: host.ping,
+    subscribe: (listener) => {
+      listeners.add(listener)
+      return () => { listeners.delete(listener) }
+    },
+    stop: async () => {
+      stopping ??= (async () => {
+        try {
+          await host.stop()
+        } finally {
+          store.close()
+          release()
+          listeners.clear()
+          logger.info('node stopped')
+        }
+      })()
+      await stopping
+    }
+  }
+}
+
+function definedOnly<T extends object> (obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>
+}
