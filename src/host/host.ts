@@ -96,7 +96,8 @@ export async function createHost (options: HostOptions): Promise<Host> {
   const services: Record<string, (components: any) => unknown> = {
     identify: identify(),
     identifyPush: identifyPush(),
-    ping: ping(),
+    // The connection monitor pings every connection too; leave room for user pings.
+    ping: ping({ maxOutboundStreams: 8, maxInboundStreams: 8 }),
     dht: kadDHT({
       protocol: PEERNET_KAD_PROTOCOL,
       // Serve the Peernet DHT even with only private addresses: a LAN or mesh island

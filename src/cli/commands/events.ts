@@ -1,0 +1,32 @@
+import type { Command } from '../command.ts'
+import { ApiClient } from '../../api/client.ts'
+import type { PeernetEvent } from '../../node.ts'
+
+export const eventsCommand: Command = {
+  name: 'events',
+  summary: 'Follow the node\'s live events (peers connecting and leaving, …) until Ctrl-C.',
+  usage: 'events [--json]',
+  help: 'With --json, prints one JSON object per line.',
+  options: {},
+  read: true,
+  positionals: { min: 0, max: 0 },
+  run: async (ctx) => {
+    const res = await new ApiClient(ctx.home).events()
+    if (res.body === null) return
+    const decoder = new TextDecoder()
+    let buffer = ''
+    for await (const chunk of res.body) {
+      buffer += decoder.decode(chunk, { stream: true })
+      let end
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const frame = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        const data = frame.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n')
+        if (data === '') continue
+        const event = JSON.parse(data) as PeernetEvent
+        if (ctx.json) ctx.out(JSON.stringify(event))
+        else ctx.out(`${new Date(event.at).toISOString()}  ${event.type}  ${event.peerId}${'address' in event && event.address !== null ? `  ${event.address}` : ''}`)
+      }
+    }
+  }
+}
