@@ -35,12 +35,12 @@ export async function startApiServer (options: ApiServerOptions): Promise<ApiSer
   const sseClients = new Set<ServerResponse>()
 
   const routes: Record<string, Handler> = {
-    'GET /v1/id': async () => ({ peerId: node.peerId, publicKey: Buffer.from(node.identity.publicKey).toString('base64'), addresses: node.host.addresses() }),
-    'GET /v1/status': async () => node.status(),
+    'GET /v1/id': () => Promise.resolve({ peerId: node.peerId, publicKey: Buffer.from(node.identity.publicKey).toString('base64'), addresses: node.host.addresses() }),
+    'GET /v1/status': () => Promise.resolve(node.status()),
     'GET /v1/peers': async () => ({ peers: await node.peers() }),
     'POST /v1/connect': async (body) => node.connect(requireString(body, 'address')),
     'POST /v1/ping': async (body) => node.ping(requireString(body, 'target')),
-    'POST /v1/stop': async () => ({ stopping: true })
+    'POST /v1/stop': () => Promise.resolve({ stopping: true })
   }
 
   const server: Server = createServer((req, res) => {

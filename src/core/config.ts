@@ -84,7 +84,7 @@ export function validateConfig (input: unknown, source: string): PeernetConfig {
       case 'listen':
       case 'bootstrap': {
         if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return fail(`"${key}" must be an array of multiaddr strings`)
-        const list = (value as string[]).map((v) => {
+        const list = value.map((v) => {
           try { return parseMultiaddr(v) } catch (err) { return fail(`"${key}": ${(err as Error).message}`) }
         })
         config[key] = list

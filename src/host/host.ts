@@ -4,6 +4,7 @@
 // book (libp2p's own persistent peer store, on the node's SQLite file).
 
 import { createLibp2p } from 'libp2p'
+import type { ServiceFactoryMap } from 'libp2p'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import { KEEP_ALIVE } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
@@ -93,7 +94,7 @@ export async function createHost (options: HostOptions): Promise<Host> {
   const listen = options.listen.map((a) => parseMultiaddr(a, 'listen address'))
   const bootstrapList = [...options.bootstrap.map((a) => parseMultiaddr(a, 'bootstrap address')), ...(options.publicDht ? PUBLIC_DHT_BOOTSTRAP : [])]
 
-  const services: Record<string, (components: any) => unknown> = {
+  const services: ServiceFactoryMap<HostServices> = {
     identify: identify(),
     identifyPush: identifyPush(),
     // The connection monitor pings every connection too; leave room for user pings.
@@ -128,7 +129,7 @@ export async function createHost (options: HostOptions): Promise<Host> {
   const datastore = new SqliteDatastore(options.store)
   let libp2p: PeernetLibp2p
   try {
-    libp2p = await createLibp2p({
+    libp2p = await createLibp2p<HostServices>({
       privateKey: libp2pPrivateKey(options.identity),
       start: false,
       nodeInfo: { name: 'peernet', version: PEERNET_VERSION, userAgent: PEERNET_AGENT },
@@ -141,8 +142,8 @@ export async function createHost (options: HostOptions): Promise<Host> {
         ...(options.mdns ? [mdns()] : []),
         ...(bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList, tagName: `${KEEP_ALIVE}-peernet-bootstrap` })] : [])
       ],
-      services: services as any
-    }) as PeernetLibp2p
+      services
+    })
   } catch (err) {
     throw new PeernetError(`cannot create the libp2p host: ${(err as Error).message}`, { cause: err })
   }

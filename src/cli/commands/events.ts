@@ -15,7 +15,7 @@ export const eventsCommand: Command = {
     if (res.body === null) return
     const decoder = new TextDecoder()
     let buffer = ''
-    for await (const chunk of res.body) {
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
       buffer += decoder.decode(chunk, { stream: true })
       let end
       while ((end = buffer.indexOf('\n\n')) >= 0) {

@@ -9,12 +9,13 @@ export const initCommand: Command = {
   options: {},
   read: true,
   positionals: { min: 0, max: 0 },
-  run: async (ctx) => {
+  run: (ctx) => {
     const { identity, created, paths } = initHome(ctx.home)
     ctx.print({ peerId: identity.peerId, home: paths.dir, created }, () => [
       created ? `created identity ${identity.peerId}` : `identity already exists: ${identity.peerId}`,
       `home: ${paths.dir}`,
       'start the node with: peernet daemon' + (ctx.values.home === undefined ? '' : ` --home ${paths.dir}`)
     ])
+    return Promise.resolve()
   }
 }

@@ -1,0 +1,136 @@
+// Real processes for end-to-end tests: the daemon and the CLI, each as its own Node
+// process on loopback, with its own temporary home.
+
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url))
+const MAIN = join(REPO, 'src', 'cli', 'main.ts')
+
+export function tempHome (label = 'home'): string {
+  return mkdtempSync(join(tmpdir(), `peernet-${label}-`))
+}
+
+export function removeHome (dir: string): void {
+  rmSync(dir, { recursive: true, force: true })
+}
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs `peernet ARGS…` as a separate process and collects its output. */
+export async function cli (args: string[], options: { timeoutMs?: number, env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: REPO, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const out = collect(child)
+  const code = await exited(child, options.timeoutMs ?? 30_000)
+  return { code, stdout: out.stdout(), stderr: out.stderr() }
+}
+
+export interface Daemon {
+  home: string
+  peerId: string
+  /** Listen multiaddrs with /p2p/ suffix, as printed. */
+  addresses: string[]
+  apiUrl: string
+  process: ChildProcess
+  stdout: () => string
+  stderr: () => string
+  /** `peernet stop`, then waits for the process to exit; SIGKILL after a bound. */
+  stop: () => Promise<void>
+  /** SIGKILL, no cleanup. */
+  kill: () => Promise<void>
+}
+
+export const LOOPBACK_ARGS = ['--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--no-mdns']
+
+/** Starts `peernet daemon` and resolves once it has printed its API URL. */
+export async function startDaemon (home: string, args: string[] = LOOPBACK_ARGS, timeoutMs = 30_000): Promise<Daemon> {
+  const child = spawn(process.execPath, [MAIN, 'daemon', '--home', home, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+  const out = collect(child)
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { fail(new Error(`daemon did not start within ${timeoutMs} ms\nstdout:\n${out.stdout()}\nstderr:\n${out.stderr()}`)) }, timeoutMs)
+    const check = (): void => { if (/^api: /m.test(out.stdout())) done() }
+    const onExit = (code: number | null): void => { fail(new Error(`daemon exited with ${code} before it was ready\nstderr:\n${out.stderr()}`)) }
+    const cleanup = (): void => { clearTimeout(timer); child.stdout?.off('data', check); child.off('exit', onExit) }
+    const done = (): void => { cleanup(); resolve() }
+    const fail = (err: Error): void => { cleanup(); child.kill('SIGKILL'); reject(err) }
+    child.stdout?.on('data', check)
+    child.on('exit', onExit)
+    check()
+  })
+  const text = out.stdout()
+  const peerId = /^peer id: (\S+)$/m.exec(text)?.[1] ?? ''
+  const apiUrl = /^api: (\S+)$/m.exec(text)?.[1] ?? ''
+  const addresses = [...text.matchAll(/^listening: (\S+)$/gm)].map((m) => m[1] ?? '')
+  const daemon: Daemon = {
+    home,
+    peerId,
+    addresses,
+    apiUrl,
+    process: child,
+    stdout: out.stdout,
+    stderr: out.stderr,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exit = exited(child, 20_000)
+      await cli(['stop', '--home', home], { timeoutMs: 20_000 })
+      await exit
+    },
+    kill: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exit = exited(child, 10_000)
+      child.kill('SIGKILL')
+      await exit
+    }
+  }
+  return daemon
+}
+
+function collect (child: ChildProcess): { stdout: () => string, stderr: () => string } {
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  return { stdout: () => stdout, stderr: () => stderr }
+}
+
+/** Resolves with the exit code once the process has exited; kills it past the bound. */
+export async function exited (child: ChildProcess, timeoutMs: number): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
+  return await new Promise((resolve) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutMs)
+    child.once('close', (code) => { clearTimeout(timer); resolve(code) })
+  })
+}
+
+/** Polls `fn` until it returns a value that is not undefined, or fails after the bound. */
+export async function eventually<T> (fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await fn()
+      if (v !== undefined) return v
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
+
+/** The one line a failed CLI command prints on stderr. */
+export function oneErrorLine (result: CliResult): string {
+  const lines = result.stderr.trimEnd().split('\n')
+  if (lines.length !== 1 || !lines[0]?.startsWith('peernet: ')) {
+    throw new Error(`expected one "peernet: …" line on stderr, got:\n${result.stderr}`)
+  }
+  return lines[0]
+}
