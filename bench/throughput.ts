@@ -45,9 +45,9 @@ export interface ThroughputOptions {
 }
 
 export const DEFAULT_THROUGHPUT_OPTIONS: Readonly<ThroughputOptions> = Object.freeze({
-  rounds: 5,
+  rounds: 9,
   mib: 256,
-  warmupMib: 32,
+  warmupMib: 64,
   chunkKib: 64
 })
 

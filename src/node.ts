@@ -186,7 +186,7 @@ function assemble ({ identity, config, paths, host, store, logger, release }: Pa
           store.close()
           release()
           listeners.clear()
-          logger.info('node stopped')
+          logger.debug('node stopped')
         }
       })()
       await stopping

@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs'
 import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { ConfigError, InvalidMultiaddrError } from './errors.ts'
 import { isLogLevel } from './log.ts'
 import type { LogLevel } from './log.ts'
@@ -50,7 +51,12 @@ const CONFIG_VERSION = 1
 /** Parses a multiaddr or throws one clear error naming it. */
 export function parseMultiaddr (value: string, what = 'multiaddr'): string {
   try {
-    return multiaddr(value).toString()
+    if (value.trim() === '' || value === '/') throw new Error('it is empty')
+    const ma = multiaddr(value)
+    for (const c of ma.getComponents()) {
+      if (c.name === 'p2p') peerIdFromString(c.value ?? '')
+    }
+    return ma.toString()
   } catch (err) {
     throw new InvalidMultiaddrError(`invalid ${what} "${value}": ${(err as Error).message}`, {
       hint: 'a multiaddr looks like /ip4/192.0.2.7/tcp/4610/p2p/12D3KooW…',
@@ -62,7 +68,7 @@ export function parseMultiaddr (value: string, what = 'multiaddr'): string {
 export interface ApiAddress { host: string, port: number }
 
 export function parseApiAddress (value: string): ApiAddress {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(value)
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value)
   const port = m === null ? NaN : Number(m[2])
   if (m === null || port > 65535) {
     throw new ConfigError(`invalid API address "${value}"`, { hint: 'use HOST:PORT, e.g. 127.0.0.1:4612 (port 0 picks a free one)' })

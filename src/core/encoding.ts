@@ -31,10 +31,49 @@ const decodeOptions = {
 } as const
 
 export function encodeCanonical (value: CanonicalValue): Uint8Array {
+  checkEncodable(value, '$')
   try {
     return encode(value, rfc8949EncodeOptions)
   } catch (err) {
     throw new EncodingError(`cannot encode value canonically: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/**
+ * Refuses what CBOR could encode but a strict decoder would refuse or read back as
+ * something else: undefined, NaN and infinities, strings with lone surrogates (which
+ * UTF-8 encoding silently replaces, so two strings would share one signature), and
+ * objects other than plain objects, arrays and Uint8Array (Maps, other typed arrays).
+ */
+function checkEncodable (value: unknown, at: string): void {
+  switch (typeof value) {
+    case 'boolean':
+    case 'bigint':
+      return
+    case 'number':
+      if (!Number.isFinite(value)) throw new EncodingError(`${at}: ${value} cannot be encoded; only finite numbers can`)
+      return
+    case 'string':
+      if (!value.isWellFormed()) throw new EncodingError(`${at}: string holds a lone surrogate, which is not valid Unicode`)
+      return
+    case 'object': {
+      if (value === null || value instanceof Uint8Array && value.constructor === Uint8Array) return
+      if (Array.isArray(value)) {
+        value.forEach((v, i) => { checkEncodable(v, `${at}[${i}]`) })
+        return
+      }
+      const proto: unknown = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) {
+        throw new EncodingError(`${at}: ${value.constructor?.name ?? 'object'} cannot be encoded; use plain objects, arrays and Uint8Array`)
+      }
+      for (const [k, v] of Object.entries(value)) {
+        if (!k.isWellFormed()) throw new EncodingError(`${at}: map key holds a lone surrogate`)
+        checkEncodable(v, `${at}.${k}`)
+      }
+      return
+    }
+    default:
+      throw new EncodingError(`${at}: ${typeof value} cannot be encoded`)
   }
 }
 

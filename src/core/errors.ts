@@ -18,7 +18,8 @@ export class PeernetError extends Error {
 
   /** One line for a terminal: the message and the hint. */
   toLine (): string {
-    return this.hint === undefined ? this.message : `${this.message} — ${this.hint}`
+    const line = this.hint === undefined ? this.message : `${this.message} — ${this.hint}`
+    return line.replace(/\s*\n\s*/g, ' ').trim()
   }
 }
 

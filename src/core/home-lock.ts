@@ -1,19 +1,22 @@
-// One process owns a home at a time: the lock file holds the owner's pid, created
-// exclusively. A lock whose process is gone is stale and taken over.
+// One process owns a home at a time. The lock file holds the owner's pid; it appears
+// atomically with its content (written to a temp file, then hard-linked into place, which
+// fails if a lock exists). A lock whose process is gone is stale: it is first renamed
+// aside — only one contender can win that rename — and then checked again, so two
+// processes racing for a stale lock never both end up holding it.
 
-import { openSync, writeSync, closeSync, readFileSync, unlinkSync } from 'node:fs'
+import { linkSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { DaemonRunningError, PeernetError } from './errors.ts'
+import { writeFileAtomic } from './files.ts'
 
 export interface HomeLock {
   release: () => void
 }
 
 export function acquireHomeLock (path: string, home: string): HomeLock {
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      const fd = openSync(path, 'wx', 0o600)
-      writeSync(fd, `${process.pid}\n`)
-      closeSync(fd)
+      writeFileAtomic(path, `${process.pid}\n`, { mode: 0o600, exclusive: true })
       let released = false
       return {
         release: () => {
@@ -28,14 +31,34 @@ export function acquireHomeLock (path: string, home: string): HomeLock {
       }
     }
     const pid = readPid(path)
-    if (pid !== undefined && isAlive(pid)) {
+    if (pid === undefined) {
+      throw new DaemonRunningError(`lock file ${path} holds no process id`, {
+        hint: `if no Peernet node runs on ${home}, remove the file and start again`
+      })
+    }
+    if (isAlive(pid)) {
       throw new DaemonRunningError(`a Peernet node (pid ${pid}) is already running on ${home}`, {
         hint: `stop it with \`peernet stop --home ${home}\`, or use another --home`
       })
     }
-    try { unlinkSync(path) } catch { /* someone else took it over first */ }
+    takeOverStale(path, pid)
   }
   throw new DaemonRunningError(`could not take the lock on ${home}`, { hint: 'another process keeps taking it; try again' })
+}
+
+function takeOverStale (path: string, stalePid: number): void {
+  const aside = `${path}.${randomBytes(6).toString('hex')}.stale`
+  try {
+    renameSync(path, aside)
+  } catch {
+    return // another contender moved it first; try again from the top
+  }
+  const moved = readPid(aside)
+  if (moved !== stalePid && moved !== undefined && isAlive(moved)) {
+    // We moved a fresh lock that replaced the stale one in between: put it back.
+    try { linkSync(aside, path) } catch { /* a third process holds the lock now */ }
+  }
+  try { unlinkSync(aside) } catch { /* already gone */ }
 }
 
 function readPid (path: string): number | undefined {

@@ -68,6 +68,9 @@ export function loadIdentity (path: string): Identity | undefined {
   let text: string
   try {
     const st = statSync(path)
+    if (!st.isFile()) {
+      throw new IdentityError(`cannot read key file ${path}: it is not a regular file`, { hint: 'move it away or restore the key file; the identity was not replaced' })
+    }
     if ((st.mode & 0o077) !== 0) {
       throw new IdentityError(`key file ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)})`, { hint: `run: chmod 600 ${path}` })
     }

@@ -33,8 +33,11 @@ export function createLogger (options: LoggerOptions): Logger {
     const at = (level: LogLevel) => (msg: string, fields: LogFields = {}): void => {
       if (LOG_LEVELS.indexOf(level) > threshold) return
       const record: LogFields = { t: new Date().toISOString(), level, ...(component === undefined ? {} : { component }), msg }
-      for (const [k, v] of Object.entries(fields)) record[k] = v instanceof Error ? v.message : v
-      write(JSON.stringify(record, (_k, v: unknown) => typeof v === 'bigint' ? v.toString() : v) + '\n')
+      for (const [k, v] of Object.entries(fields)) {
+        // A field never overwrites the record's own keys; it is kept beside them.
+        record[RESERVED_KEYS.has(k) ? `field.${k}` : k] = v
+      }
+      write(serialise(record) + '\n')
     }
     return {
       level: options.level,
@@ -46,6 +49,21 @@ export function createLogger (options: LoggerOptions): Logger {
     }
   }
   return make(options.component)
+}
+
+const RESERVED_KEYS = new Set(['t', 'level', 'component', 'msg'])
+
+function serialise (record: LogFields): string {
+  const seen = new WeakSet<object>()
+  return JSON.stringify(record, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString()
+    if (v instanceof Error) return v.message
+    if (typeof v === 'object' && v !== null) {
+      if (seen.has(v)) return '[circular]'
+      seen.add(v)
+    }
+    return v
+  })
 }
 
 /** A logger that drops everything (library use without logs). */

@@ -23,7 +23,7 @@ export class Store {
   }
 
   static open (path: string): Store {
-    let db: DatabaseSync
+    let db: DatabaseSync | undefined
     try {
       db = new DatabaseSync(path)
       db.exec('PRAGMA journal_mode = WAL')
@@ -38,6 +38,7 @@ export class Store {
         PRIMARY KEY (component, version)
       ) STRICT`)
     } catch (err) {
+      if (db?.isOpen === true) db.close()
       throw new StoreError(`cannot open database ${path}: ${(err as Error).message}`, {
         hint: 'the file may be corrupt or locked by another program; restore it from a backup or move it away',
         cause: err
@@ -58,11 +59,18 @@ export class Store {
     }
     const pending = [...migrations].sort((a, b) => a.version - b.version).filter((m) => m.version > current)
     for (const m of pending) {
-      this.transaction(() => {
-        this.db.exec(m.sql)
-        this.db.prepare('INSERT INTO schema_migrations (component, version, description, applied_at) VALUES (?, ?, ?, ?)')
-          .run(component, m.version, m.description, Date.now())
-      })
+      try {
+        this.transaction(() => {
+          this.db.exec(m.sql)
+          this.db.prepare('INSERT INTO schema_migrations (component, version, description, applied_at) VALUES (?, ?, ?, ?)')
+            .run(component, m.version, m.description, Date.now())
+        })
+      } catch (err) {
+        throw new StoreError(`${component} migration ${m.version} (${m.description}) failed on ${this.path}: ${(err as Error).message}`, {
+          hint: 'the database was left at the previous version; report this',
+          cause: err
+        })
+      }
     }
   }
 
@@ -87,7 +95,12 @@ export class Store {
       return result
     } catch (err) {
       this.#depth--
-      this.db.exec(this.#depth === 0 ? 'ROLLBACK' : `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}`)
+      // SQLite may already have rolled the whole transaction back by itself (SQLITE_FULL,
+      // IOERR, OR ROLLBACK); then there is nothing left to undo, and the original error
+      // is the one to report.
+      if (this.db.isTransaction) {
+        this.db.exec(this.#depth === 0 ? 'ROLLBACK' : `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}`)
+      }
       throw err
     }
   }

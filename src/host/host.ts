@@ -247,8 +247,11 @@ async function resolvePingTarget (libp2p: PeernetLibp2p, target: string): Promis
 
 function mapListenError (err: unknown, listen: string[]): Error {
   const text = describe(err)
+  // libp2p lists each failed address on its own line: "  /ip4/…/tcp/N: Error: listen EADDRINUSE…"
+  const inUse = [...text.matchAll(/^\s*(\/\S+): .*EADDRINUSE/gm)].map((m) => m[1])
   if (/EADDRINUSE|address already in use/i.test(text)) {
-    return new AddressInUseError(`a listen address is already in use (${listen.join(', ')}): ${text}`, {
+    const which = inUse.length > 0 ? inUse.join(', ') : listen.join(', ')
+    return new AddressInUseError(`listen address ${which} is already in use`, {
       hint: 'another program, perhaps another Peernet daemon, holds the port; stop it or pass --listen with another port (tcp/0 picks a free one)',
       cause: err
     })

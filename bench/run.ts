@@ -1,0 +1,138 @@
+// Runs the benchmarks, writes one JSON per benchmark to bench/results/<name>.json and
+// prints markdown tables for the README on stdout; progress goes to stderr.
+//
+//   node bench/run.ts [throughput] [startup] [options]
+//
+// With no names it runs all of them. Defaults take well under three minutes; the
+// options below make longer, steadier runs.
+
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { DEFAULT_THROUGHPUT_OPTIONS, measureThroughput } from './throughput.ts'
+import { DEFAULT_STARTUP_OPTIONS, measureStartup } from './startup.ts'
+import { describeMachine, machineLine, startupTable, throughputTable } from './report.ts'
+import { BenchmarkError } from './errors.ts'
+
+const USAGE = `usage: node bench/run.ts [throughput] [startup] [options]
+
+throughput options:
+  --rounds N        measured rounds, each running every setup once (default ${DEFAULT_THROUGHPUT_OPTIONS.rounds})
+  --mib N           MiB per measured transfer (default ${DEFAULT_THROUGHPUT_OPTIONS.mib})
+  --warmup-mib N    MiB per warm-up transfer (default ${DEFAULT_THROUGHPUT_OPTIONS.warmupMib})
+  --chunk-kib N     KiB per write (default ${DEFAULT_THROUGHPUT_OPTIONS.chunkKib})
+startup options:
+  --runs N          cold starts of each process (default ${DEFAULT_STARTUP_OPTIONS.runs})
+  --idle-rounds N   idle-memory rounds (default ${DEFAULT_STARTUP_OPTIONS.idleRounds})
+  --idle-s N        seconds idle before reading RSS (default ${DEFAULT_STARTUP_OPTIONS.idleMs / 1000})
+  --ready-timeout-s N  bound on each start (default ${DEFAULT_STARTUP_OPTIONS.readyTimeoutMs / 1000})
+`
+
+const BENCHMARKS = ['throughput', 'startup'] as const
+type BenchmarkName = typeof BENCHMARKS[number]
+
+const RESULTS_DIR = join(resolve(import.meta.dirname), 'results')
+
+class UsageError extends BenchmarkError { override name = 'UsageError' }
+
+function positive (value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number, got "${value}"`)
+  return n
+}
+
+function parse (argv: string[]): { names: BenchmarkName[], run: Record<BenchmarkName, () => Promise<unknown>>, tables: Record<BenchmarkName, (r: unknown) => string> } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      rounds: { type: 'string' },
+      mib: { type: 'string' },
+      'warmup-mib': { type: 'string' },
+      'chunk-kib': { type: 'string' },
+      runs: { type: 'string' },
+      'idle-rounds': { type: 'string' },
+      'idle-s': { type: 'string' },
+      'ready-timeout-s': { type: 'string' },
+      help: { type: 'boolean', short: 'h' }
+    }
+  })
+  if (values.help === true) {
+    process.stdout.write(USAGE)
+    process.exit(0)
+  }
+  for (const p of positionals) {
+    if (!(BENCHMARKS as readonly string[]).includes(p)) throw new UsageError(`unknown benchmark "${p}"; known: ${BENCHMARKS.join(', ')}`)
+  }
+  const names = positionals.length === 0 ? [...BENCHMARKS] : BENCHMARKS.filter((b) => positionals.includes(b))
+  const d = DEFAULT_THROUGHPUT_OPTIONS
+  const throughput = {
+    rounds: Math.round(positive(values.rounds, '--rounds', d.rounds)),
+    mib: positive(values.mib, '--mib', d.mib),
+    warmupMib: positive(values['warmup-mib'], '--warmup-mib', d.warmupMib),
+    chunkKib: positive(values['chunk-kib'], '--chunk-kib', d.chunkKib)
+  }
+  const s = DEFAULT_STARTUP_OPTIONS
+  const startup = {
+    runs: Math.round(positive(values.runs, '--runs', s.runs)),
+    idleRounds: Math.round(positive(values['idle-rounds'], '--idle-rounds', s.idleRounds)),
+    idleMs: positive(values['idle-s'], '--idle-s', s.idleMs / 1000) * 1000,
+    readyTimeoutMs: positive(values['ready-timeout-s'], '--ready-timeout-s', s.readyTimeoutMs / 1000) * 1000
+  }
+  return {
+    names,
+    run: {
+      throughput: async () => await measureThroughput(throughput, progress),
+      startup: async () => await measureStartup(startup, progress)
+    },
+    tables: {
+      throughput: (r) => throughputTable(r as Awaited<ReturnType<typeof measureThroughput>>),
+      startup: (r) => startupTable(r as Awaited<ReturnType<typeof measureStartup>>)
+    }
+  }
+}
+
+function progress (line: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`)
+}
+
+async function main (): Promise<number> {
+  let plan: ReturnType<typeof parse>
+  try {
+    plan = parse(process.argv.slice(2))
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}`)
+    return 2
+  }
+  // Ctrl-C: exit through process.exit so the spawned processes are killed on the way out.
+  process.once('SIGINT', () => { process.exit(130) })
+  process.once('SIGTERM', () => { process.exit(143) })
+
+  const machine = describeMachine()
+  const sections: string[] = []
+  let failed = 0
+  mkdirSync(RESULTS_DIR, { recursive: true })
+  for (const name of plan.names) {
+    const date = new Date().toISOString()
+    const started = performance.now()
+    progress(`${name}: starting`)
+    try {
+      const result = await plan.run[name]()
+      const seconds = (performance.now() - started) / 1000
+      const file = join(RESULTS_DIR, `${name}.json`)
+      writeFileSync(file, JSON.stringify({ benchmark: name, date, durationSeconds: Math.round(seconds * 10) / 10, machine, ...result as object }, null, 2) + '\n')
+      progress(`${name}: done in ${seconds.toFixed(1)} s, wrote ${file}`)
+      sections.push(`${plan.tables[name](result)}\n\n${machineLine(machine, date)}`)
+    } catch (err) {
+      failed++
+      const e = err as Error
+      progress(`${name}: FAILED: ${e.name}: ${e.message}`)
+      sections.push(`**${name}**: failed — ${e.name}: ${e.message.split('\n')[0] ?? ''}`)
+    }
+  }
+  process.stdout.write(sections.join('\n\n') + '\n')
+  return failed === 0 ? 0 : 1
+}
+
+process.exit(await main())
