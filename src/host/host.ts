@@ -5,7 +5,7 @@
 
 import { createLibp2p } from 'libp2p'
 import type { ServiceFactoryMap } from 'libp2p'
-import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
 import { KEEP_ALIVE } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
@@ -81,6 +81,9 @@ export interface Host {
 const KNOWN_PEER_TTL_MS = 7 * 24 * 3600_000
 const KNOWN_PEER_TAG = `${KEEP_ALIVE}-peernet-known`
 const DIAL_TIMEOUT_MS = 15_000
+/** Discovered peers are dialled while the node has fewer connections than this. */
+const AUTO_DIAL_TARGET = 32
+const AUTO_DIAL_RETRY_MS = 30_000
 
 export function libp2pPrivateKey (identity: Identity): PrivateKey {
   const raw = new Uint8Array(64)
@@ -126,6 +129,7 @@ export async function createHost (options: HostOptions): Promise<Host> {
   if (options.relay) services.relay = circuitRelayServer()
   if (options.upnp) services.upnp = uPnPNAT()
 
+  let autoDial: (peer: PeerId) => void = () => {}
   const datastore = new SqliteDatastore(options.store)
   let libp2p: PeernetLibp2p
   try {
@@ -139,7 +143,7 @@ export async function createHost (options: HostOptions): Promise<Host> {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       peerDiscovery: [
-        ...(options.mdns ? [mdns()] : []),
+        ...(options.mdns ? [announcing(mdns(), (peer) => { autoDial(peer) })] : []),
         ...(bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList, tagName: `${KEEP_ALIVE}-peernet-bootstrap` })] : [])
       ],
       services
@@ -155,6 +159,24 @@ export async function createHost (options: HostOptions): Promise<Host> {
     Promise.resolve(libp2p.peerStore.merge(peer, { tags: { [KNOWN_PEER_TAG]: { value: 50, ttl: KNOWN_PEER_TTL_MS } } }))
       .catch((err: unknown) => { log.warn('could not tag known peer', { peer: peer.toString(), err }) })
   })
+
+  // libp2p no longer dials what discovery finds, and reports a peer only the first time
+  // it enters the (persistent) peer store. Peernet dials every peer mDNS announces on the
+  // LAN and every new peer learned otherwise, while the node has fewer connections than
+  // it wants, at most once per peer per AUTO_DIAL_RETRY_MS.
+  const lastDial = new Map<string, number>()
+  autoDial = (peer: PeerId): void => {
+    const key = peer.toString()
+    const now = Date.now()
+    if (peer.equals(libp2p.peerId) || libp2p.getConnections(peer).length > 0) return
+    if (libp2p.getConnections().length >= AUTO_DIAL_TARGET) return
+    if (now - (lastDial.get(key) ?? -Infinity) < AUTO_DIAL_RETRY_MS) return
+    lastDial.set(key, now)
+    libp2p.dial(peer, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      .then(() => { log.debug('dialled discovered peer', { peer: key }) })
+      .catch((err: unknown) => { log.debug('could not dial discovered peer', { peer: key, err: describe(err) }) })
+  }
+  libp2p.addEventListener('peer:discovery', (evt) => { autoDial(evt.detail.id) })
 
   try {
     await libp2p.start()
@@ -216,6 +238,15 @@ export async function createHost (options: HostOptions): Promise<Host> {
     stop: async () => { await libp2p.stop() }
   }
   return host
+}
+
+/** Wraps a discovery factory so that every peer it announces is also passed to `onPeer`. */
+function announcing<C> (factory: (components: C) => PeerDiscovery, onPeer: (peer: PeerId) => void): (components: C) => PeerDiscovery {
+  return (components) => {
+    const discovery = factory(components)
+    discovery.addEventListener('peer', (evt) => { onPeer(evt.detail.id) })
+    return discovery
+  }
 }
 
 function toMultiaddr (address: string): Multiaddr {

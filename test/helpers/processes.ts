@@ -25,9 +25,22 @@ export interface CliResult {
   stderr: string
 }
 
+export interface ProcessOptions {
+  /** Run inside this network namespace (see netns.ts). */
+  netns?: string
+}
+
+/** The command line that runs the peernet CLI, inside a namespace if asked. */
+function command (args: string[], options: ProcessOptions): [string, string[]] {
+  return options.netns === undefined
+    ? [process.execPath, [MAIN, ...args]]
+    : ['ip', ['netns', 'exec', options.netns, process.execPath, MAIN, ...args]]
+}
+
 /** Runs `peernet ARGS…` as a separate process and collects its output. */
-export async function cli (args: string[], options: { timeoutMs?: number, env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: REPO, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+export async function cli (args: string[], options: ProcessOptions & { timeoutMs?: number, env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const [file, argv] = command(args, options)
+  const child = spawn(file, argv, { cwd: REPO, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const out = collect(child)
   const code = await exited(child, options.timeoutMs ?? 30_000)
   return { code, stdout: out.stdout(), stderr: out.stderr() }
@@ -51,8 +64,10 @@ export interface Daemon {
 export const LOOPBACK_ARGS = ['--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--no-mdns']
 
 /** Starts `peernet daemon` and resolves once it has printed its API URL. */
-export async function startDaemon (home: string, args: string[] = LOOPBACK_ARGS, timeoutMs = 30_000): Promise<Daemon> {
-  const child = spawn(process.execPath, [MAIN, 'daemon', '--home', home, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+export async function startDaemon (home: string, args: string[] = LOOPBACK_ARGS, options: ProcessOptions & { timeoutMs?: number } = {}): Promise<Daemon> {
+  const timeoutMs = options.timeoutMs ?? 30_000
+  const [file, argv] = command(['daemon', '--home', home, ...args], options)
+  const child = spawn(file, argv, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
   const out = collect(child)
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => { fail(new Error(`daemon did not start within ${timeoutMs} ms\nstdout:\n${out.stdout()}\nstderr:\n${out.stderr()}`)) }, timeoutMs)
@@ -80,7 +95,7 @@ export async function startDaemon (home: string, args: string[] = LOOPBACK_ARGS,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return
       const exit = exited(child, 20_000)
-      await cli(['stop', '--home', home], { timeoutMs: 20_000 })
+      await cli(['stop', '--home', home], { ...options, timeoutMs: 20_000 })
       await exit
     },
     kill: async () => {

@@ -1,0 +1,85 @@
+// Linux network namespaces made by a test: hosts that reach each other only over the
+// veth links the test creates. Traffic never leaves the namespaces. Needs root (CI and
+// developers run as root); `netnsUnavailable()` says why they cannot be used, if so.
+
+import { execFileSync } from 'node:child_process'
+
+export interface NetnsHost {
+  /** Namespace name (unique per test process). */
+  name: string
+  /** The IPv4 addresses given to this host's links. */
+  addresses: string[]
+}
+
+export interface NetnsLab {
+  hosts: NetnsHost[]
+  /** Adds a host (namespace with loopback up). */
+  host: (label: string) => NetnsHost
+  /** Joins two hosts with a veth pair on their own /24 subnet; returns [addrA, addrB]. */
+  link: (a: NetnsHost, b: NetnsHost) => [string, string]
+  /** Deletes every namespace (and with them, the veth links). */
+  destroy: () => void
+}
+
+function ip (...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+}
+
+/** Why namespaces cannot be made here, or undefined when they can. */
+export function netnsUnavailable (): string | undefined {
+  if (process.platform !== 'linux') return 'network namespaces need Linux'
+  const probe = `pnprobe${process.pid}`
+  try {
+    ip('netns', 'add', probe)
+    ip('netns', 'del', probe)
+    return undefined
+  } catch (err) {
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim()
+    return `the kernel refused a network namespace (${stderr ?? (err as Error).message})`
+  }
+}
+
+let labCount = 0
+
+export function createNetnsLab (): NetnsLab {
+  const lab = labCount++
+  const prefix = `pn${process.pid % 100000}x${lab}`
+  const hosts: NetnsHost[] = []
+  let links = 0
+  return {
+    hosts,
+    host: (label) => {
+      const name = `${prefix}${label}`.slice(0, 15)
+      ip('netns', 'add', name)
+      ip('-n', name, 'link', 'set', 'lo', 'up')
+      const h: NetnsHost = { name, addresses: [] }
+      hosts.push(h)
+      return h
+    },
+    link: (a, b) => {
+      const n = links++
+      // 10.201.0.0/16 carved into one /24 per link, private to these namespaces.
+      const subnet = `10.${201 + (lab % 50)}.${n}`
+      const va = `${prefix}v${n}a`.slice(0, 15)
+      const vb = `${prefix}v${n}b`.slice(0, 15)
+      ip('link', 'add', va, 'type', 'veth', 'peer', 'name', vb)
+      ip('link', 'set', va, 'netns', a.name)
+      ip('link', 'set', vb, 'netns', b.name)
+      const addrA = `${subnet}.1`
+      const addrB = `${subnet}.2`
+      for (const [host, dev, addr] of [[a, va, addrA], [b, vb, addrB]] as const) {
+        ip('-n', host.name, 'addr', 'add', `${addr}/24`, 'dev', dev)
+        ip('-n', host.name, 'link', 'set', dev, 'up')
+        // Multicast (mDNS) goes out of this link; it never leaves the namespaces.
+        try { ip('-n', host.name, 'route', 'add', '224.0.0.0/4', 'dev', dev) } catch { /* a route exists already */ }
+        host.addresses.push(addr)
+      }
+      return [addrA, addrB]
+    },
+    destroy: () => {
+      for (const h of hosts.splice(0)) {
+        try { ip('netns', 'del', h.name) } catch { /* already gone */ }
+      }
+    }
+  }
+}
