@@ -15,6 +15,14 @@ import { acquireHomeLock } from './core/home-lock.ts'
 import { createHost } from './host/host.ts'
 import type { ConnectedPeer, Host } from './host/host.ts'
 import { PEERNET_VERSION } from './host/protocols.ts'
+import { systemClock } from './core/clock.ts'
+import type { Clock } from './core/clock.ts'
+import { Networks } from './networks/networks.ts'
+import { startSync } from './networks/sync/sync-service.ts'
+import type { SyncService } from './networks/sync/sync-service.ts'
+import { formatNetworkId } from './networks/manifest.ts'
+import { toHex } from './networks/hashing.ts'
+import { BUILTIN_APPS } from './apps/builtin.ts'
 
 export interface PeernetOptions {
   /** The home directory (see resolveHome). Created if missing. */
@@ -22,11 +30,14 @@ export interface PeernetOptions {
   /** Settings that override the home's config file. */
   config?: Partial<PeernetConfig>
   logger?: Logger
+  clock?: Clock
 }
 
 export type PeernetEvent =
   | { type: 'peer:connect', peerId: string, address: string | null, at: number }
   | { type: 'peer:disconnect', peerId: string, at: number }
+  /** An entry accepted into a network's logs, written here (`local`) or synced in. */
+  | { type: 'entry', net: string, hash: string, author: string, entryType: string, local: boolean, at: number }
 
 export type PeernetEventListener = (event: PeernetEvent) => void
 
@@ -56,6 +67,8 @@ export interface Peernet {
   /** The libp2p host (internal to Peernet's layers; not a stable API). */
   readonly host: Host
   readonly store: Store
+  /** Networks, member logs and apps. */
+  readonly networks: Networks
   status: () => NodeStatus
   peers: () => Promise<ConnectedPeer[]>
   connect: (address: string, options?: { signal?: AbortSignal }) => Promise<{ peerId: string, address: string }>
@@ -67,6 +80,8 @@ export interface Peernet {
 
 export interface InitResult {
   identity: Identity
+  /** The account key: the author of this node's entries in every network. */
+  account: Identity
   created: boolean
   paths: HomePaths
 }
@@ -85,12 +100,17 @@ export function initHome (home: string): InitResult {
     saveIdentity(paths.key, identity)
     created = true
   }
+  let account = loadIdentity(paths.account)
+  if (account === undefined) {
+    account = generateIdentity()
+    saveIdentity(paths.account, account)
+  }
   try {
     saveConfig(paths.config, { ...DEFAULT_CONFIG }, { exclusive: true })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
   }
-  return { identity, created, paths }
+  return { identity, account, created, paths }
 }
 
 export async function createPeernet (options: PeernetOptions): Promise<Peernet> {
@@ -103,11 +123,14 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
   const lock = acquireHomeLock(paths.lock, paths.dir)
   let store: Store | undefined
   try {
-    const { identity, created } = initHome(options.home)
+    const { identity, account, created } = initHome(options.home)
     if (created) logger.info('created a new identity', { peerId: identity.peerId, key: paths.key })
     store = Store.open(paths.database)
+    const openStore = store
     const host = await createHost({ identity, store, logger: logger.child('host'), ...config })
-    return assemble({ identity, config, paths, host, store, logger, release: lock.release })
+    const networks = new Networks({ store: openStore, account, apps: BUILTIN_APPS, clock: options.clock ?? systemClock, addresses: () => host.addresses() })
+    const sync = startSync(host.libp2p, networks, logger.child('sync'))
+    return assemble({ identity, config, paths, host, store, networks, sync, logger, release: lock.release })
   } catch (err) {
     store?.close()
     lock.release()
@@ -117,6 +140,8 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
 
 interface Parts {
   identity: Identity
+  networks: Networks
+  sync: SyncService
   config: PeernetConfig
   paths: HomePaths
   host: Host
@@ -125,7 +150,7 @@ interface Parts {
   release: () => void
 }
 
-function assemble ({ identity, config, paths, host, store, logger, release }: Parts): Peernet {
+function assemble ({ identity, config, paths, host, store, networks, sync, logger, release }: Parts): Peernet {
   const startedAt = Date.now()
   const listeners = new Set<PeernetEventListener>()
   const emit = (event: PeernetEvent): void => {
@@ -134,6 +159,11 @@ function assemble ({ identity, config, paths, host, store, logger, release }: Pa
     }
   }
   const libp2p = host.libp2p
+  networks.subscribe((e) => {
+    for (const entry of e.entries) {
+      emit({ type: 'entry', net: formatNetworkId(e.net), hash: toHex(entry.hash), author: toHex(entry.author), entryType: entry.type, local: e.local, at: Date.now() })
+    }
+  })
   libp2p.addEventListener('peer:connect', (evt) => {
     const peerId = evt.detail.toString()
     const address = libp2p.getConnections(evt.detail)[0]?.remoteAddr.toString() ?? null
@@ -154,6 +184,7 @@ function assemble ({ identity, config, paths, host, store, logger, release }: Pa
     paths,
     host,
     store,
+    networks,
     status: () => ({
       peerId: identity.peerId,
       version: PEERNET_VERSION,
@@ -181,6 +212,7 @@ function assemble ({ identity, config, paths, host, store, logger, release }: Pa
     stop: async () => {
       stopping ??= (async () => {
         try {
+          sync.stop()
           await host.stop()
         } finally {
           store.close()

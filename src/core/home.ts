@@ -7,6 +7,8 @@ import { join, resolve } from 'node:path'
 export interface HomePaths {
   readonly dir: string
   readonly key: string
+  /** The account key (the author of this node's entries). */
+  readonly account: string
   readonly config: string
   readonly database: string
   /** Written by a running daemon: `{url, token, pid}`, mode 0600. */
@@ -26,6 +28,7 @@ export function homePaths (dir: string): HomePaths {
   return {
     dir,
     key: join(dir, 'identity.key'),
+    account: join(dir, 'account.key'),
     config: join(dir, 'config.json'),
     database: join(dir, 'peernet.db'),
     api: join(dir, 'api.json'),

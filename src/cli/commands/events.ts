@@ -25,8 +25,16 @@ export const eventsCommand: Command = {
         if (data === '') continue
         const event = JSON.parse(data) as PeernetEvent
         if (ctx.json) ctx.out(JSON.stringify(event))
-        else ctx.out(`${new Date(event.at).toISOString()}  ${event.type}  ${event.peerId}${'address' in event && event.address !== null ? `  ${event.address}` : ''}`)
+        else ctx.out(`${new Date(event.at).toISOString()}  ${event.type}  ${describeEvent(event)}`)
       }
     }
+  }
+}
+
+function describeEvent (e: PeernetEvent): string {
+  switch (e.type) {
+    case 'peer:connect': return `${e.peerId}${e.address === null ? '' : `  ${e.address}`}`
+    case 'peer:disconnect': return e.peerId
+    case 'entry': return `${e.net}  ${e.entryType}  by ${e.author.slice(0, 12)}…${e.local ? '  (local)' : ''}`
   }
 }

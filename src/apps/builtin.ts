@@ -1,0 +1,6 @@
+// The apps every node carries. Each is defined only through the app interface.
+
+import type { AppDefinition } from '../networks/app.ts'
+import { chatApp } from './chat/chat.ts'
+
+export const BUILTIN_APPS: AppDefinition[] = [chatApp]

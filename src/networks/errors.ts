@@ -1,0 +1,14 @@
+// Named errors of the networks layer.
+
+import { PeernetError } from '../core/errors.ts'
+
+/** A record (manifest, entry, invite, delegation) that is malformed or does not verify. */
+export class InvalidRecordError extends PeernetError { override name = 'InvalidRecordError' }
+/** A network id we do not know or cannot parse. */
+export class UnknownNetworkError extends PeernetError { override name = 'UnknownNetworkError' }
+/** An invite that is forged, expired, used up, or for another network. */
+export class InviteError extends PeernetError { override name = 'InviteError' }
+/** An entry refused by membership, device or app rules, with the reason. */
+export class EntryRejectedError extends PeernetError { override name = 'EntryRejectedError' }
+/** Something the local account may not do (not a member, not an admin). */
+export class NotPermittedError extends PeernetError { override name = 'NotPermittedError' }

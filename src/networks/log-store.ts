@@ -1,0 +1,340 @@
+// The member logs in SQLite, and the one way entries get in: `ingest`. Local appends and
+// entries from peers go through the very same checks — signature, chain continuity,
+// device authorisation, membership, equivocation, the app's validator — and every batch
+// lands in one transaction, with the app's reducer running inside it.
+
+import type { Store } from '../core/store.ts'
+import type { Identity } from '../core/identity.ts'
+import { bytesEqual, decodeCanonical, encodeCanonical } from '../core/encoding.ts'
+import type { CanonicalValue } from '../core/encoding.ts'
+import { buildHeaders, entryFrom, entryValue, signHeaders, verifyEntry } from './entry.ts'
+import type { Entry, EntryHeader, NewEntry } from './entry.ts'
+import { networkIdOf, signedManifestFrom, signedManifestValue } from './manifest.ts'
+import type { NetworkManifest, SignedManifest } from './manifest.ts'
+import { deriveMembership, isMembershipType } from './membership.ts'
+import type { MembershipEvent } from './membership.ts'
+import { verifyDelegation, verifyRevocation } from './account.ts'
+import type { Delegation, Revocation } from './account.ts'
+import { openBody, sealBody } from './body-cipher.ts'
+import { toHex } from './hashing.ts'
+import { InvalidRecordError, UnknownNetworkError } from './errors.ts'
+import { NETWORKS_MIGRATIONS } from './schema.ts'
+import type { AppDefinition, AppEntry } from './app.ts'
+
+export interface NetworkRecord {
+  id: Uint8Array
+  manifest: SignedManifest
+  key: Uint8Array | null
+  status: 'member' | 'left'
+  joinedAt: number
+}
+
+export interface ChainHeadInfo {
+  author: Uint8Array
+  device: Uint8Array
+  seq: number
+  hash: Uint8Array
+}
+
+export interface Rejection {
+  hash: Uint8Array | null
+  reason: string
+}
+
+export interface IngestResult {
+  accepted: AppEntry[]
+  duplicates: number
+  rejected: Rejection[]
+}
+
+export interface StoredEntry {
+  entry: Entry
+  hash: Uint8Array
+  receivedAt: number
+}
+
+export class LogStore {
+  readonly #store: Store
+  readonly #apps: ReadonlyMap<string, AppDefinition>
+
+  constructor (store: Store, apps: ReadonlyMap<string, AppDefinition>) {
+    this.#store = store
+    this.#apps = apps
+    store.migrate('networks', NETWORKS_MIGRATIONS)
+    for (const app of apps.values()) store.migrate(`app:${app.name}`, app.migrations)
+  }
+
+  get db (): Store['db'] { return this.#store.db }
+
+  // ---- networks -----------------------------------------------------------------------
+
+  addNetwork (manifest: SignedManifest, key: Uint8Array | null, now: number): NetworkRecord {
+    const id = networkIdOf(manifest.manifest)
+    if (!this.#apps.has(manifest.manifest.app)) {
+      throw new InvalidRecordError(`this node has no app "${manifest.manifest.app}"`, { hint: `apps here: ${[...this.#apps.keys()].join(', ')}` })
+    }
+    this.db.prepare(`INSERT INTO networks (id, manifest, name, app, key, status, joined_at) VALUES (?, ?, ?, ?, ?, 'member', ?)
+      ON CONFLICT(id) DO UPDATE SET status = 'member', key = COALESCE(networks.key, excluded.key)`)
+      .run(id, encodeCanonical(signedManifestValue(manifest)), manifest.manifest.name, manifest.manifest.app, key, now)
+    const record = this.network(id)
+    this.#refreshMembership(record)
+    return record
+  }
+
+  setStatus (net: Uint8Array, status: 'member' | 'left'): void {
+    this.db.prepare('UPDATE networks SET status = ? WHERE id = ?').run(status, net)
+  }
+
+  network (id: Uint8Array): NetworkRecord {
+    const row = this.db.prepare('SELECT id, manifest, key, status, joined_at FROM networks WHERE id = ?').get(id) as NetworkRow | undefined
+    if (row === undefined) throw new UnknownNetworkError(`unknown network ${toHex(id).slice(0, 12)}…`, { hint: '`peernet net ls` lists your networks; join with `peernet net join INVITE`' })
+    return networkFromRow(row)
+  }
+
+  hasNetwork (id: Uint8Array): boolean {
+    return this.db.prepare('SELECT 1 AS x FROM networks WHERE id = ?').get(id) !== undefined
+  }
+
+  networks (): NetworkRecord[] {
+    return (this.db.prepare('SELECT id, manifest, key, status, joined_at FROM networks ORDER BY joined_at').all() as unknown as NetworkRow[]).map(networkFromRow)
+  }
+
+  /** Ids of the networks this node takes part in (not those it left). */
+  memberNetworkIds (): Uint8Array[] {
+    return (this.db.prepare("SELECT id FROM networks WHERE status = 'member'").all() as Array<{ id: Uint8Array }>).map((r) => r.id)
+  }
+
+  // ---- reading ------------------------------------------------------------------------
+
+  heads (net: Uint8Array): ChainHeadInfo[] {
+    return this.db.prepare('SELECT author, device, head_seq AS seq, head_hash AS hash FROM chains WHERE net = ?').all(net) as unknown as ChainHeadInfo[]
+  }
+
+  head (net: Uint8Array, author: Uint8Array, device: Uint8Array): { seq: number, hash: Uint8Array } | undefined {
+    return this.db.prepare('SELECT head_seq AS seq, head_hash AS hash FROM chains WHERE net = ? AND author = ? AND device = ?').get(net, author, device) as { seq: number, hash: Uint8Array } | undefined
+  }
+
+  /** Entries of one chain with seq > afterSeq, in order. */
+  chainAfter (net: Uint8Array, author: Uint8Array, device: Uint8Array, afterSeq: number, limit: number): StoredEntry[] {
+    const rows = this.db.prepare('SELECT hash, signed, body, received_at FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ? ORDER BY seq LIMIT ?')
+      .all(net, author, device, afterSeq, limit) as unknown as EntryRow[]
+    return rows.map(storedFromRow)
+  }
+
+  /** The network's entries, newest first. */
+  log (net: Uint8Array, limit: number): StoredEntry[] {
+    const rows = this.db.prepare('SELECT hash, signed, body, received_at FROM entries WHERE net = ? ORDER BY ts DESC, hash DESC LIMIT ?').all(net, limit) as unknown as EntryRow[]
+    return rows.map(storedFromRow)
+  }
+
+  entryCount (net: Uint8Array): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM entries WHERE net = ?').get(net) as { n: number }).n
+  }
+
+  members (net: Uint8Array): Array<{ account: Uint8Array, role: string, joinedAt: number }> {
+    return this.db.prepare('SELECT account, role, joined_at AS joinedAt FROM members WHERE net = ? ORDER BY joined_at, account').all(net) as unknown as Array<{ account: Uint8Array, role: string, joinedAt: number }>
+  }
+
+  isMember (net: Uint8Array, account: Uint8Array): boolean {
+    return this.db.prepare('SELECT 1 AS x FROM members WHERE net = ? AND account = ?').get(net, account) !== undefined
+  }
+
+  role (net: Uint8Array, account: Uint8Array): string | undefined {
+    return (this.db.prepare('SELECT role FROM members WHERE net = ? AND account = ?').get(net, account) as { role: string } | undefined)?.role
+  }
+
+  equivocations (net: Uint8Array): Array<{ author: Uint8Array, device: Uint8Array, seq: number, first: Entry, second: Entry, detectedAt: number }> {
+    const rows = this.db.prepare('SELECT author, device, seq, first, second, detected_at FROM equivocations WHERE net = ? ORDER BY detected_at').all(net) as Array<{ author: Uint8Array, device: Uint8Array, seq: number, first: Uint8Array, second: Uint8Array, detected_at: number }>
+    return rows.map((r) => ({ author: r.author, device: r.device, seq: r.seq, first: entryFrom(decodeCanonical(r.first)), second: entryFrom(decodeCanonical(r.second)), detectedAt: r.detected_at }))
+  }
+
+  /** The plain body of a stored entry (opened with the network key if private). */
+  plainBody (net: NetworkRecord, body: Uint8Array): CanonicalValue {
+    const bytes = net.manifest.manifest.private ? openBody(requireKey(net), net.id, body) : body
+    return decodeCanonical(bytes)
+  }
+
+  // ---- writing ------------------------------------------------------------------------
+
+  /** Appends local entries (one signature, or one per batch) and ingests them. */
+  append (device: Identity, author: Uint8Array, net: Uint8Array, items: Array<{ type: string, body: CanonicalValue, ts: number }>, now: number): IngestResult {
+    const record = this.network(net)
+    const raw: NewEntry[] = items.map((i) => {
+      const plain = encodeCanonical(i.body)
+      return { type: i.type, ts: i.ts, body: record.manifest.manifest.private ? sealBody(requireKey(record), net, plain) : plain }
+    })
+    const headers = buildHeaders(net, author, device.publicKey, this.head(net, author, device.publicKey), raw)
+    const auths = signHeaders(device, headers)
+    return this.ingest(headers.map((header, i) => ({ header, auth: auths[i] as Entry['auth'], body: raw[i]?.body as Uint8Array })), now)
+  }
+
+  /**
+   * Verifies and stores entries, in one transaction. Each entry is accepted, a duplicate,
+   * or rejected with a reason; a rejected entry is never stored (but an equivocation is
+   * kept as proof).
+   */
+  ingest (entries: Entry[], now: number): IngestResult {
+    const result: IngestResult = { accepted: [], duplicates: 0, rejected: [] }
+    this.#store.transaction(() => {
+      for (const entry of entries) {
+        let hash: Uint8Array | null = null
+        try {
+          hash = verifyEntry(entry)
+          const outcome = this.#ingestOne(entry, hash, now)
+          if (outcome === 'duplicate') result.duplicates++
+          else result.accepted.push(outcome)
+        } catch (err) {
+          if (!(err instanceof InvalidRecordError)) throw err
+          result.rejected.push({ hash, reason: err.message })
+        }
+      }
+    })
+    return result
+  }
+
+  #ingestOne (entry: Entry, hash: Uint8Array, now: number): AppEntry | 'duplicate' {
+    const h = entry.header
+    const db = this.db
+    const net = this.#networkOrNull(h.net)
+    if (net === undefined) throw new InvalidRecordError('entry for a network this node is not in')
+    if (entry.body === undefined) throw new InvalidRecordError('entry arrived without its body')
+
+    const existing = db.prepare('SELECT hash, signed FROM entries WHERE net = ? AND author = ? AND device = ? AND seq = ?').get(h.net, h.author, h.device, h.seq) as { hash: Uint8Array, signed: Uint8Array } | undefined
+    if (existing !== undefined) {
+      if (bytesEqual(existing.hash, hash)) return 'duplicate'
+      db.prepare('INSERT OR IGNORE INTO equivocations (net, author, device, seq, first, second, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(h.net, h.author, h.device, h.seq, existing.signed, encodeCanonical(entryValue(entry, false)), now)
+      db.prepare('UPDATE chains SET frozen = 1 WHERE net = ? AND author = ? AND device = ?').run(h.net, h.author, h.device)
+      throw new InvalidRecordError(`equivocation: a different entry already holds seq ${h.seq} of this device; the device is frozen`)
+    }
+    const chain = db.prepare('SELECT head_seq, head_hash, frozen, revoked_after FROM chains WHERE net = ? AND author = ? AND device = ?').get(h.net, h.author, h.device) as { head_seq: number, head_hash: Uint8Array, frozen: number, revoked_after: number | null } | undefined
+    if (chain?.frozen === 1) throw new InvalidRecordError('this device equivocated; its entries are refused')
+    const headSeq = chain?.head_seq ?? 0
+    if (h.seq !== headSeq + 1) throw new InvalidRecordError(`gap: expected seq ${headSeq + 1} of this chain, got ${h.seq}`)
+    if (chain !== undefined && (h.prev === null || !bytesEqual(h.prev, chain.head_hash))) throw new InvalidRecordError('entry does not extend the chain (prev mismatch)')
+    if (chain?.revoked_after != null && h.seq > chain.revoked_after) throw new InvalidRecordError('the account revoked this device')
+
+    const body = this.#open(net, entry.body)
+    // Device authorisation: a delegated device's chain opens with its delegation.
+    if (!bytesEqual(h.author, h.device)) {
+      if (h.seq === 1) {
+        if (h.type !== 'peernet/device') throw new InvalidRecordError('a delegated device must open its chain with its delegation')
+        const d = body as unknown as Delegation
+        verifyDelegation(d)
+        if (!bytesEqual(d.account, h.author) || !bytesEqual(d.device, h.device)) throw new InvalidRecordError('the delegation is for another account or device')
+      }
+    } else if (h.type === 'peernet/device') {
+      throw new InvalidRecordError('the account key needs no delegation')
+    }
+    // Membership: who may write.
+    if (h.type === 'peernet/join') {
+      const state = this.#membership(net, [{ author: h.author, type: 'peernet/join', ts: h.ts, hash, body: asMap(body) }])
+      const why = state.refused.get(toHex(hash))
+      if (why !== undefined) throw new InvalidRecordError(`join refused: ${why}`)
+    } else if (h.type !== 'peernet/device') {
+      const removed = db.prepare('SELECT heads FROM removed WHERE net = ? AND account = ?').get(h.net, h.author) as { heads: string } | undefined
+      if (removed !== undefined) {
+        const last = (JSON.parse(removed.heads) as Record<string, number>)[toHex(h.device)] ?? 0
+        if (h.seq > last) throw new InvalidRecordError('the author was removed from this network')
+      } else if (!this.isMember(h.net, h.author)) {
+        throw new InvalidRecordError('the author is not a member of this network')
+      }
+    }
+    if (h.type === 'peernet/revoke') this.#applyRevocation(h, body)
+    if (isMembershipType(h.type) && h.type !== 'peernet/join') {
+      const state = this.#membership(net, [{ author: h.author, type: h.type, ts: h.ts, hash, body: asMap(body) }])
+      const why = state.refused.get(toHex(hash))
+      if (why !== undefined) throw new InvalidRecordError(`${h.type} refused: ${why}`)
+    }
+
+    const appEntry: AppEntry = { net: h.net, hash, author: h.author, device: h.device, seq: h.seq, ts: h.ts, type: h.type, body }
+    const [prefix, name] = h.type.split('/') as [string, string]
+    if (prefix !== 'peernet') {
+      const app = this.#apps.get(prefix)
+      const spec = app?.types[name]
+      if (app === undefined || spec === undefined || prefix !== net.manifest.manifest.app) throw new InvalidRecordError(`entry type ${h.type} does not belong to this network's app (${net.manifest.manifest.app})`)
+      let typed: unknown
+      try { typed = spec.decode(body) } catch (err) { throw new InvalidRecordError(`invalid ${h.type} body: ${(err as Error).message}`) }
+      appEntry.body = typed
+      const why = spec.validate?.(db, appEntry)
+      if (why !== undefined) throw new InvalidRecordError(`${h.type} refused: ${why}`)
+    } else if (h.type !== 'peernet/device' && h.type !== 'peernet/revoke' && !isMembershipType(h.type)) {
+      throw new InvalidRecordError(`unknown entry type ${h.type}`)
+    }
+
+    db.prepare('INSERT INTO entries (hash, net, author, device, seq, ts, type, signed, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(hash, h.net, h.author, h.device, h.seq, h.ts, h.type, encodeCanonical(entryValue(entry, false)), entry.body, now)
+    db.prepare(`INSERT INTO chains (net, author, device, head_seq, head_hash) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT(net, author, device) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash`)
+      .run(h.net, h.author, h.device, h.seq, hash)
+    if (isMembershipType(h.type)) this.#refreshMembership(net)
+    if (prefix !== 'peernet') this.#apps.get(prefix)?.types[name]?.reduce(db, appEntry)
+    return appEntry
+  }
+
+  #networkOrNull (id: Uint8Array): NetworkRecord | undefined {
+    const row = this.db.prepare('SELECT id, manifest, key, status, joined_at FROM networks WHERE id = ?').get(id) as NetworkRow | undefined
+    return row === undefined ? undefined : networkFromRow(row)
+  }
+
+  #open (net: NetworkRecord, body: Uint8Array): CanonicalValue {
+    const bytes = net.manifest.manifest.private ? openBody(requireKey(net), net.id, body) : body
+    try {
+      return decodeCanonical(bytes)
+    } catch (err) {
+      throw new InvalidRecordError(`entry body is not canonical CBOR: ${(err as Error).message}`)
+    }
+  }
+
+  #applyRevocation (h: EntryHeader, body: CanonicalValue): void {
+    const r = body as unknown as Revocation
+    verifyRevocation(r)
+    if (!bytesEqual(r.account, h.author) || !bytesEqual(r.net, h.net)) throw new InvalidRecordError('the revocation is for another account or network')
+    this.db.prepare(`INSERT INTO chains (net, author, device, head_seq, head_hash, revoked_after) VALUES (?, ?, ?, 0, ?, ?)
+      ON CONFLICT(net, author, device) DO UPDATE SET revoked_after = MIN(COALESCE(revoked_after, excluded.revoked_after), excluded.revoked_after)`)
+      .run(h.net, r.account, r.device, new Uint8Array(32), r.lastSeq)
+    // Entries past the revocation that are already stored stop counting.
+    this.db.prepare('DELETE FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ?').run(h.net, r.account, r.device, r.lastSeq)
+  }
+
+  /** Membership from every stored membership entry, plus `extra` not yet stored. */
+  #membership (net: NetworkRecord, extra: MembershipEvent[]): ReturnType<typeof deriveMembership> {
+    const rows = this.db.prepare("SELECT hash, author, ts, type, body FROM entries WHERE net = ? AND type IN ('peernet/join', 'peernet/leave', 'peernet/remove', 'peernet/role')").all(net.id) as Array<{ hash: Uint8Array, author: Uint8Array, ts: number, type: string, body: Uint8Array }>
+    const events: MembershipEvent[] = rows.map((r) => ({ hash: r.hash, author: r.author, ts: r.ts, type: r.type as MembershipEvent['type'], body: asMap(this.#open(net, r.body)) }))
+    return deriveMembership(net.manifest.manifest, net.id, [...events, ...extra])
+  }
+
+  #refreshMembership (net: NetworkRecord): void {
+    const state = this.#membership(net, [])
+    this.db.prepare('DELETE FROM members WHERE net = ?').run(net.id)
+    this.db.prepare('DELETE FROM removed WHERE net = ?').run(net.id)
+    const insert = this.db.prepare('INSERT INTO members (net, account, role, joined_at) VALUES (?, ?, ?, ?)')
+    for (const m of state.members.values()) insert.run(net.id, Buffer.from(m.account, 'hex'), m.role, m.joinedAt)
+    const insertRemoved = this.db.prepare('INSERT INTO removed (net, account, heads) VALUES (?, ?, ?)')
+    for (const r of state.removed.values()) insertRemoved.run(net.id, Buffer.from(r.account, 'hex'), JSON.stringify(Object.fromEntries(r.heads)))
+  }
+
+}
+
+interface NetworkRow { id: Uint8Array, manifest: Uint8Array, key: Uint8Array | null, status: string, joined_at: number }
+interface EntryRow { hash: Uint8Array, signed: Uint8Array, body: Uint8Array | null, received_at: number }
+
+function networkFromRow (row: NetworkRow): NetworkRecord {
+  return { id: row.id, manifest: signedManifestFrom(decodeCanonical(row.manifest)), key: row.key, status: row.status === 'left' ? 'left' : 'member', joinedAt: row.joined_at }
+}
+
+function storedFromRow (row: EntryRow): StoredEntry {
+  const e = entryFrom(decodeCanonical(row.signed))
+  return { entry: row.body === null ? e : { ...e, body: row.body }, hash: row.hash, receivedAt: row.received_at }
+}
+
+function requireKey (net: NetworkRecord): Uint8Array {
+  if (net.key === null) throw new InvalidRecordError('this private network\'s key is missing here')
+  return net.key
+}
+
+function asMap (value: CanonicalValue): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array) ? value : {}
+}
+
+export type { NetworkManifest }

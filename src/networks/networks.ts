@@ -1,0 +1,235 @@
+// The networks service: create, invite, join, leave, read and write — the operations the
+// API, the CLI and apps use. It owns no protocol: entries get in only through LogStore's
+// ingest, and the sync shell carries them between peers.
+
+import { randomBytes } from 'node:crypto'
+import type { Identity } from '../core/identity.ts'
+import type { Clock } from '../core/clock.ts'
+import type { Store } from '../core/store.ts'
+import type { CanonicalValue } from '../core/encoding.ts'
+import { createManifest, formatNetworkId, parseNetworkId } from './manifest.ts'
+import type { NetworkPolicy } from './manifest.ts'
+import { createInvite, decodeInvite, encodeInvite, grantValue, looksLikeInvite } from './invite.ts'
+import type { Role } from './invite.ts'
+import { LogStore } from './log-store.ts'
+import type { IngestResult, NetworkRecord, StoredEntry } from './log-store.ts'
+import type { AppDefinition, AppEntry } from './app.ts'
+import { EntryRejectedError, InvalidRecordError, NotPermittedError, UnknownNetworkError } from './errors.ts'
+import { toHex } from './hashing.ts'
+
+export interface NetworksOptions {
+  store: Store
+  /** The account key: the author of this node's entries. */
+  account: Identity
+  apps: AppDefinition[]
+  clock: Clock
+  /** Addresses to put into invites so joiners can dial this node. */
+  addresses: () => string[]
+}
+
+export interface NetworkSummary {
+  id: string
+  name: string
+  app: string
+  policy: NetworkPolicy
+  private: boolean
+  creator: string
+  status: 'member' | 'left'
+  role: string | null
+  members: number
+  entries: number
+}
+
+export type NetworksListener = (event: { type: 'entries', net: Uint8Array, entries: AppEntry[], local: boolean }) => void
+
+export class Networks {
+  readonly logs: LogStore
+  readonly account: Identity
+  readonly #apps: Map<string, AppDefinition>
+  readonly #clock: Clock
+  readonly #addresses: () => string[]
+  readonly #listeners = new Set<NetworksListener>()
+
+  constructor (options: NetworksOptions) {
+    this.#apps = new Map(options.apps.map((a) => [a.name, a]))
+    this.logs = new LogStore(options.store, this.#apps)
+    this.account = options.account
+    this.#clock = options.clock
+    this.#addresses = options.addresses
+  }
+
+  subscribe (listener: NetworksListener): () => void {
+    this.#listeners.add(listener)
+    return () => { this.#listeners.delete(listener) }
+  }
+
+  #emit (net: Uint8Array, entries: AppEntry[], local: boolean): void {
+    if (entries.length === 0) return
+    for (const l of this.#listeners) l({ type: 'entries', net, entries, local })
+  }
+
+  /** Network ids accept the printable form (pn…) and unambiguous prefixes of it. */
+  resolve (text: string): Uint8Array {
+    const t = text.trim().toLowerCase()
+    const all = this.logs.networks()
+    const exact = all.find((n) => formatNetworkId(n.id) === t)
+    if (exact !== undefined) return exact.id
+    const byPrefix = t.length >= 6 ? all.filter((n) => formatNetworkId(n.id).startsWith(t)) : []
+    if (byPrefix.length === 1) return (byPrefix[0] as NetworkRecord).id
+    const byName = all.filter((n) => n.manifest.manifest.name === text)
+    if (byName.length === 1) return (byName[0] as NetworkRecord).id
+    if (byPrefix.length > 1 || byName.length > 1) throw new UnknownNetworkError(`"${text}" matches several networks`, { hint: 'give more of the id' })
+    parseNetworkId(text)
+    throw new UnknownNetworkError(`this node is not in network ${text}`, { hint: '`peernet net ls` lists yours; join with `peernet net join INVITE`' })
+  }
+
+  create (options: { name: string, app: string, policy: NetworkPolicy, private: boolean, params?: Record<string, CanonicalValue> }): { id: string, invite: string | null } {
+    if (!this.#apps.has(options.app)) throw new InvalidRecordError(`unknown app "${options.app}"`, { hint: `apps here: ${[...this.#apps.keys()].join(', ')}` })
+    const signed = createManifest(this.account, { name: options.name, app: options.app, policy: options.private ? 'invite' : options.policy, private: options.private, params: options.params ?? {}, created: this.#clock.now() })
+    const key = options.private ? new Uint8Array(randomBytes(32)) : null
+    const record = this.logs.addNetwork(signed, key, this.#clock.now())
+    const invite = record.manifest.manifest.policy === 'invite' ? this.invite(record.id, { role: 'member', expires: null, uses: null }) : null
+    return { id: formatNetworkId(record.id), invite }
+  }
+
+  invite (net: Uint8Array, options: { role: Role, expires: number | null, uses: number | null }): string {
+    const record = this.logs.network(net)
+    if (this.logs.role(net, this.account.publicKey) !== 'admin') throw new NotPermittedError('only admins of this network can invite', { hint: 'ask an admin for an invite' })
+    return encodeInvite(createInvite(this.account, record.manifest, { ...options, addrs: this.#addresses(), key: record.key }))
+  }
+
+  /** Joins by invite, or by id for open networks whose manifest this node already holds. */
+  join (text: string): { id: string, addrs: string[], record: NetworkRecord } {
+    const now = this.#clock.now()
+    if (!looksLikeInvite(text)) {
+      const id = this.resolve(text)
+      const record = this.logs.network(id)
+      if (record.manifest.manifest.policy !== 'open') throw new NotPermittedError('this network is invite-only', { hint: 'ask an admin for an invite' })
+      this.logs.setStatus(id, 'member')
+      if (!this.logs.isMember(id, this.account.publicKey)) this.#appendChecked(id, [{ type: 'peernet/join', body: {} }])
+      return { id: formatNetworkId(id), addrs: [], record }
+    }
+    const inv = decodeInvite(text)
+    if (inv.grant.expires !== null && now > inv.grant.expires) throw new EntryRejectedError('the invite has expired', { hint: 'ask an admin for a new invite' })
+    const record = this.logs.addNetwork(inv.manifest, inv.key, now)
+    if (!this.logs.isMember(record.id, this.account.publicKey)) {
+      // The join cites the grant; whether the issuer is an admin and the invite unused is
+      // checked again by every member as the join reaches them.
+      this.#appendChecked(record.id, [{ type: 'peernet/join', body: { invite: grantValue(inv.grant) } }])
+    }
+    return { id: formatNetworkId(record.id), addrs: inv.addrs, record }
+  }
+
+  leave (net: Uint8Array): void {
+    const record = this.logs.network(net)
+    if (record.manifest.manifest.creator.every((b, i) => b === this.account.publicKey[i])) {
+      throw new NotPermittedError('the creator of a network cannot leave it')
+    }
+    if (this.logs.isMember(net, this.account.publicKey)) this.#appendChecked(net, [{ type: 'peernet/leave', body: {} }])
+    this.logs.setStatus(net, 'left')
+  }
+
+  /** Appends entries as this node's account; refuses with the ingest reason. */
+  #appendChecked (net: Uint8Array, items: Array<{ type: string, body: CanonicalValue }>): AppEntry[] {
+    const now = this.#clock.now()
+    const result: IngestResult = this.logs.append(this.account, this.account.publicKey, net, items.map((i) => ({ ...i, ts: now })), now)
+    if (result.rejected.length > 0) throw new EntryRejectedError(result.rejected[0]?.reason ?? 'refused')
+    this.#emit(net, result.accepted, true)
+    return result.accepted
+  }
+
+  /** For apps: append one entry of the network's app. */
+  async appendApp (net: Uint8Array, type: string, body: CanonicalValue): Promise<AppEntry> {
+    const record = this.logs.network(net)
+    if (record.status === 'left') throw new NotPermittedError('you left this network', { hint: 'join it again first' })
+    const [e] = this.#appendChecked(net, [{ type, body }])
+    return await Promise.resolve(e as AppEntry)
+  }
+
+  /** Entries from a peer: verified and stored, or rejected with reasons. */
+  ingestRemote (entries: Parameters<LogStore['ingest']>[0]): IngestResult {
+    const result = this.logs.ingest(entries, this.#clock.now())
+    const byNet = new Map<string, AppEntry[]>()
+    for (const e of result.accepted) {
+      const k = toHex(e.net)
+      byNet.set(k, [...(byNet.get(k) ?? []), e])
+    }
+    for (const list of byNet.values()) this.#emit((list[0] as AppEntry).net, list, false)
+    return result
+  }
+
+  app (net: Uint8Array): AppDefinition {
+    const name = this.logs.network(net).manifest.manifest.app
+    const app = this.#apps.get(name)
+    if (app === undefined) throw new InvalidRecordError(`this node has no app "${name}"`)
+    return app
+  }
+
+  async command (net: Uint8Array, name: string, params: Record<string, unknown>): Promise<unknown> {
+    const app = this.app(net)
+    const cmd = app.commands[name]
+    if (cmd === undefined) throw new InvalidRecordError(`app ${app.name} has no command "${name}"`)
+    return await cmd({ db: this.logs.db, account: this.account.publicKey, append: async (n, type, body) => await this.appendApp(n, type, body) }, net, params)
+  }
+
+  query (net: Uint8Array, name: string, params: Record<string, unknown>): unknown {
+    const app = this.app(net)
+    const q = app.queries[name]
+    if (q === undefined) throw new InvalidRecordError(`app ${app.name} has no query "${name}"`)
+    return q(this.logs.db, net, params)
+  }
+
+  summary (record: NetworkRecord): NetworkSummary {
+    const m = record.manifest.manifest
+    return {
+      id: formatNetworkId(record.id),
+      name: m.name,
+      app: m.app,
+      policy: m.policy,
+      private: m.private,
+      creator: toHex(m.creator),
+      status: record.status,
+      role: this.logs.role(record.id, this.account.publicKey) ?? null,
+      members: this.logs.members(record.id).length,
+      entries: this.logs.entryCount(record.id)
+    }
+  }
+
+  list (): NetworkSummary[] {
+    return this.logs.networks().map((r) => this.summary(r))
+  }
+
+  members (net: Uint8Array): Array<{ account: string, role: string, joinedAt: number, you: boolean }> {
+    return this.logs.members(net).map((m) => ({ account: toHex(m.account), role: m.role, joinedAt: m.joinedAt, you: toHex(m.account) === toHex(this.account.publicKey) }))
+  }
+
+  log (net: Uint8Array, limit: number): Array<{ hash: string, author: string, device: string, seq: number, ts: number, type: string, bodySize: number, pruned: boolean, body: unknown }> {
+    const record = this.logs.network(net)
+    return this.logs.log(net, limit).map((s: StoredEntry) => ({
+      hash: toHex(s.hash),
+      author: toHex(s.entry.header.author),
+      device: toHex(s.entry.header.device),
+      seq: s.entry.header.seq,
+      ts: s.entry.header.ts,
+      type: s.entry.header.type,
+      bodySize: s.entry.header.bodySize,
+      pruned: s.entry.body === undefined,
+      body: s.entry.body === undefined ? null : jsonable(this.logs.plainBody(record, s.entry.body))
+    }))
+  }
+
+  equivocations (net: Uint8Array): Array<{ author: string, device: string, seq: number, first: string, second: string, detectedAt: number }> {
+    return this.logs.equivocations(net).map((e) => ({
+      author: toHex(e.author), device: toHex(e.device), seq: e.seq, first: toHex(e.first.header.bodyHash), second: toHex(e.second.header.bodyHash), detectedAt: e.detectedAt
+    }))
+  }
+}
+
+/** CBOR values as JSON: bytes as hex. */
+function jsonable (value: CanonicalValue): unknown {
+  if (value instanceof Uint8Array) return toHex(value)
+  if (Array.isArray(value)) return value.map(jsonable)
+  if (typeof value === 'bigint') return value.toString()
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonable(v)]))
+  return value
+}

@@ -1,0 +1,68 @@
+// The networks layer's tables.
+
+import type { Migration } from '../core/store.ts'
+
+export const NETWORKS_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'networks, entries, chains, equivocations, membership',
+    sql: `
+      CREATE TABLE networks (
+        id BLOB PRIMARY KEY,
+        manifest BLOB NOT NULL,          -- canonical CBOR of the signed manifest
+        name TEXT NOT NULL,
+        app TEXT NOT NULL,
+        key BLOB,                        -- network key of a private network
+        status TEXT NOT NULL,            -- 'member' | 'left'
+        joined_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE entries (
+        hash BLOB PRIMARY KEY,
+        net BLOB NOT NULL,
+        author BLOB NOT NULL,
+        device BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        signed BLOB NOT NULL,            -- canonical CBOR of {h, a}: header and signature
+        body BLOB,                       -- NULL once pruned
+        received_at INTEGER NOT NULL,
+        UNIQUE (net, author, device, seq)
+      ) STRICT;
+      CREATE INDEX entries_by_net_ts ON entries (net, ts);
+      CREATE TABLE chains (
+        net BLOB NOT NULL,
+        author BLOB NOT NULL,
+        device BLOB NOT NULL,
+        head_seq INTEGER NOT NULL,
+        head_hash BLOB NOT NULL,
+        frozen INTEGER NOT NULL DEFAULT 0,  -- 1 after an equivocation
+        revoked_after INTEGER,              -- last valid seq after a revocation
+        PRIMARY KEY (net, author, device)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE equivocations (
+        net BLOB NOT NULL,
+        author BLOB NOT NULL,
+        device BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        first BLOB NOT NULL,             -- canonical {h, a} of the entry held first
+        second BLOB NOT NULL,            -- canonical {h, a} of the conflicting one
+        detected_at INTEGER NOT NULL,
+        PRIMARY KEY (net, author, device, seq)
+      ) STRICT;
+      CREATE TABLE members (
+        net BLOB NOT NULL,
+        account BLOB NOT NULL,
+        role TEXT NOT NULL,
+        joined_at INTEGER NOT NULL,
+        PRIMARY KEY (net, account)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE removed (
+        net BLOB NOT NULL,
+        account BLOB NOT NULL,
+        heads TEXT NOT NULL,             -- JSON {deviceHex: lastSeq}
+        PRIMARY KEY (net, account)
+      ) STRICT, WITHOUT ROWID;
+    `
+  }
+]

@@ -1,0 +1,84 @@
+// Sync protocol messages (/peernet/sync/1.0.0), each one canonical CBOR in a frame with a
+// 4-byte big-endian length. One session per pair of peers covers every shared network.
+
+import { decodeCanonical, encodeCanonical } from '../../core/encoding.ts'
+import type { CanonicalValue } from '../../core/encoding.ts'
+import { InvalidRecordError } from '../errors.ts'
+
+export const SYNC_PROTOCOL = '/peernet/sync/1.0.0'
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024
+/** Entries per `entries` message when streaming a chain. */
+export const SYNC_BATCH = 256
+
+export interface ChainPosition { author: Uint8Array, device: Uint8Array, seq: number }
+
+export type SyncMessage =
+  /** Networks the sender is in, as tags only members of each network can compute. */
+  | { t: 'hello', v: 1, tags: Uint8Array[] }
+  /** The sender's chain heads in one shared network. */
+  | { t: 'heads', net: Uint8Array, heads: ChainPosition[] }
+  /** Please send the entries of this chain after `after`. */
+  | { t: 'want', net: Uint8Array, author: Uint8Array, device: Uint8Array, after: number }
+  /** Entries (with bodies), as `entryValue` gives them. */
+  | { t: 'entries', entries: CanonicalValue[] }
+
+export function encodeMessage (m: SyncMessage): Uint8Array {
+  const body = encodeCanonical(m as unknown as CanonicalValue)
+  if (body.byteLength > MAX_FRAME_BYTES) throw new InvalidRecordError('sync message too large')
+  const frame = new Uint8Array(4 + body.byteLength)
+  new DataView(frame.buffer).setUint32(0, body.byteLength)
+  frame.set(body, 4)
+  return frame
+}
+
+const is32 = (b: unknown): b is Uint8Array => b instanceof Uint8Array && b.byteLength === 32
+
+export function decodeMessage (bytes: Uint8Array): SyncMessage {
+  const v = decodeCanonical(bytes) as Record<string, unknown>
+  const bad = (why: string): never => { throw new InvalidRecordError(`malformed sync message: ${why}`) }
+  if (typeof v !== 'object' || v === null) return bad('not a map')
+  switch (v.t) {
+    case 'hello':
+      if (v.v !== 1) return bad(`unsupported version ${String(v.v)}`)
+      if (!Array.isArray(v.tags) || v.tags.length > 100_000 || !v.tags.every(is32)) return bad('tags')
+      return { t: 'hello', v: 1, tags: v.tags }
+    case 'heads': {
+      if (!is32(v.net) || !Array.isArray(v.heads)) return bad('heads')
+      const heads = (v.heads as Array<Record<string, unknown>>).map((h) => {
+        if (!is32(h.author) || !is32(h.device) || !Number.isSafeInteger(h.seq)) return bad('head')
+        return { author: h.author, device: h.device, seq: h.seq as number }
+      })
+      return { t: 'heads', net: v.net, heads }
+    }
+    case 'want':
+      if (!is32(v.net) || !is32(v.author) || !is32(v.device) || !Number.isSafeInteger(v.after) || (v.after as number) < 0) return bad('want')
+      return { t: 'want', net: v.net, author: v.author, device: v.device, after: v.after as number }
+    case 'entries':
+      if (!Array.isArray(v.entries) || v.entries.length > 4 * SYNC_BATCH) return bad('entries')
+      return { t: 'entries', entries: v.entries as CanonicalValue[] }
+    default:
+      return bad(`unknown type ${String(v.t)}`)
+  }
+}
+
+/** Splits a byte stream into frames; throws on an oversized frame. */
+export class FrameReader {
+  #buf = new Uint8Array(0)
+
+  push (chunk: Uint8Array): Uint8Array[] {
+    const merged = new Uint8Array(this.#buf.byteLength + chunk.byteLength)
+    merged.set(this.#buf)
+    merged.set(chunk, this.#buf.byteLength)
+    this.#buf = merged
+    const frames: Uint8Array[] = []
+    for (;;) {
+      if (this.#buf.byteLength < 4) break
+      const len = new DataView(this.#buf.buffer, this.#buf.byteOffset).getUint32(0)
+      if (len > MAX_FRAME_BYTES) throw new InvalidRecordError(`sync frame of ${len} bytes is over the limit`)
+      if (this.#buf.byteLength < 4 + len) break
+      frames.push(this.#buf.slice(4, 4 + len))
+      this.#buf = this.#buf.slice(4 + len)
+    }
+    return frames
+  }
+}

@@ -1,0 +1,134 @@
+// SyncSession: the sans-IO core of the sync protocol for one pair of peers. It takes
+// what arrives (a message, a local append, a finished ingest) and returns what to do:
+// messages to send, entries to ingest, chains to stream. It reads local heads through
+// the injected `SyncLocal` and never touches a socket or the clock.
+//
+// Protocol: each side says hello with tags for the networks it is in; for every network
+// both are in, each sends its chain heads; whoever is behind on a chain asks for the rest
+// (`want`), and the other streams it in batches. New local entries are pushed at once to
+// peers that share the network. Nothing is sent per network while nothing changes.
+
+import { createHash } from 'node:crypto'
+import { bytesEqual } from '../../core/encoding.ts'
+import type { CanonicalValue } from '../../core/encoding.ts'
+import { toHex } from '../hashing.ts'
+import type { ChainPosition, SyncMessage } from './messages.ts'
+
+export interface SyncLocal {
+  /** Ids of the networks this node is in. */
+  networks: () => Uint8Array[]
+  heads: (net: Uint8Array) => ChainPosition[]
+}
+
+export type SyncAction =
+  | { do: 'send', message: SyncMessage }
+  | { do: 'ingest', entries: CanonicalValue[] }
+  /** Stream the chain's entries after `after` to the peer, in batches. */
+  | { do: 'serve', net: Uint8Array, author: Uint8Array, device: Uint8Array, after: number }
+
+/** A network's tag for one pair of peers: only those who know the network id can compute it. */
+export function networkTag (net: Uint8Array, peerA: string, peerB: string): Uint8Array {
+  const [lo, hi] = peerA < peerB ? [peerA, peerB] : [peerB, peerA]
+  return new Uint8Array(createHash('sha256').update('peernet/sync-tag/1').update(net).update(lo).update('\0').update(hi).digest())
+}
+
+export class SyncSession {
+  readonly #local: SyncLocal
+  readonly #self: string
+  readonly #peer: string
+  /** Networks both sides are in, by hex id. */
+  readonly #shared = new Map<string, Uint8Array>()
+  /** Chains we asked for and have not caught up on, by key → seq we asked after. */
+  readonly #wanted = new Map<string, number>()
+
+  constructor (local: SyncLocal, self: string, peer: string) {
+    this.#local = local
+    this.#self = self
+    this.#peer = peer
+  }
+
+  get sharedNetworks (): Uint8Array[] { return [...this.#shared.values()] }
+
+  shares (net: Uint8Array): boolean { return this.#shared.has(toHex(net)) }
+
+  start (): SyncAction[] {
+    return [this.#hello()]
+  }
+
+  /** True right after we sent a hello, until the peer's hello comes back. */
+  #greeted = false
+
+  /** The local node joined or left a network: tell the peer. */
+  networksChanged (): SyncAction[] {
+    const mine = new Set(this.#local.networks().map(toHex))
+    for (const k of [...this.#shared.keys()]) if (!mine.has(k)) this.#shared.delete(k)
+    return [this.#hello()]
+  }
+
+  receive (m: SyncMessage): SyncAction[] {
+    switch (m.t) {
+      case 'hello': {
+        const theirs = new Set(m.tags.map(toHex))
+        const out: SyncAction[] = []
+        for (const net of this.#local.networks()) {
+          const k = toHex(net)
+          if (!theirs.has(toHex(networkTag(net, this.#self, this.#peer)))) { this.#shared.delete(k); continue }
+          if (this.#shared.has(k)) continue
+          this.#shared.set(k, net)
+          out.push({ do: 'send', message: { t: 'heads', net, heads: this.#local.heads(net) } })
+        }
+        // A hello that made us share something new is answered with ours, so the peer
+        // learns the same; one that changed nothing is not, so hellos never ping-pong.
+        if (out.length > 0 && !this.#greeted) out.unshift(this.#hello())
+        this.#greeted = false
+        return out
+      }
+      case 'heads': {
+        if (!this.shares(m.net)) return []
+        const local = this.#local.heads(m.net)
+        const out: SyncAction[] = []
+        for (const h of m.heads) {
+          const mine = local.find((l) => bytesEqual(l.author, h.author) && bytesEqual(l.device, h.device))?.seq ?? 0
+          if (h.seq > mine) out.push(...this.#want(m.net, h.author, h.device, mine))
+        }
+        return out
+      }
+      case 'want':
+        return this.shares(m.net) ? [{ do: 'serve', net: m.net, author: m.author, device: m.device, after: m.after }] : []
+      case 'entries':
+        return [{ do: 'ingest', entries: m.entries }]
+    }
+  }
+
+  /**
+   * After an ingest: chains that arrived with a gap (a push ahead of what we hold) are
+   * asked for from our head. `gaps` lists them.
+   */
+  ingested (gaps: Array<{ net: Uint8Array, author: Uint8Array, device: Uint8Array }>): SyncAction[] {
+    const out: SyncAction[] = []
+    for (const g of gaps) {
+      if (!this.shares(g.net)) continue
+      const mine = this.#local.heads(g.net).find((l) => bytesEqual(l.author, g.author) && bytesEqual(l.device, g.device))?.seq ?? 0
+      out.push(...this.#want(g.net, g.author, g.device, mine))
+    }
+    return out
+  }
+
+  /** New local entries: push them if the peer shares the network. */
+  appended (net: Uint8Array, entries: CanonicalValue[]): SyncAction[] {
+    return this.shares(net) && entries.length > 0 ? [{ do: 'send', message: { t: 'entries', entries } }] : []
+  }
+
+  #want (net: Uint8Array, author: Uint8Array, device: Uint8Array, after: number): SyncAction[] {
+    const key = `${toHex(net)}/${toHex(author)}/${toHex(device)}`
+    // One outstanding request per chain and starting point.
+    if (this.#wanted.get(key) === after) return []
+    this.#wanted.set(key, after)
+    return [{ do: 'send', message: { t: 'want', net, author, device, after } }]
+  }
+
+  #hello (): SyncAction {
+    this.#greeted = true
+    return { do: 'send', message: { t: 'hello', v: 1, tags: this.#local.networks().map((n) => networkTag(n, this.#self, this.#peer)) } }
+  }
+}

@@ -1,0 +1,185 @@
+// The I/O shell of sync: one libp2p stream per pair of peers, framed CBOR, back-pressure
+// on every send, and a SyncSession core deciding what to say. Entries a peer sends are
+// ingested in one transaction per message; invalid ones are rejected with a reason and
+// cost the peer; past a limit the peer is disconnected and ignored for a while.
+
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeernetLibp2p } from '../../host/host.ts'
+import type { Logger } from '../../core/log.ts'
+import { bytesEqual } from '../../core/encoding.ts'
+import { entryFrom, entryHash, entryValue } from '../entry.ts'
+import type { Entry } from '../entry.ts'
+import type { Networks } from '../networks.ts'
+import { toHex } from '../hashing.ts'
+import { FrameReader, SYNC_BATCH, SYNC_PROTOCOL, decodeMessage, encodeMessage } from './messages.ts'
+import type { SyncMessage } from './messages.ts'
+import { SyncSession } from './session.ts'
+import type { SyncAction } from './session.ts'
+
+const PENALTY_LIMIT = 50
+const BAN_MS = 10 * 60_000
+
+export interface SyncService {
+  stop: () => void
+  /** Number of open sync sessions. */
+  sessions: () => number
+}
+
+interface Peer {
+  id: string
+  stream: Stream
+  session: SyncSession
+  /** Serialises work on this session, so ingest and serve keep their order. */
+  queue: Promise<void>
+}
+
+export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Logger): SyncService {
+  const self = libp2p.peerId.toString()
+  const peers = new Map<string, Peer>()
+  const penalties = new Map<string, number>()
+  const bannedUntil = new Map<string, number>()
+  const local = {
+    networks: () => networks.logs.memberNetworkIds(),
+    heads: (net: Uint8Array) => networks.logs.heads(net).map((h) => ({ author: h.author, device: h.device, seq: h.seq }))
+  }
+
+  const send = async (peer: Peer, m: SyncMessage): Promise<void> => {
+    if (!peer.stream.send(encodeMessage(m))) await peer.stream.onDrain({ signal: AbortSignal.timeout(60_000) })
+  }
+
+  const serve = async (peer: Peer, a: Extract<SyncAction, { do: 'serve' }>): Promise<void> => {
+    let after = a.after
+    for (;;) {
+      const batch = networks.logs.chainAfter(a.net, a.author, a.device, after, SYNC_BATCH)
+      if (batch.length === 0) return
+      await send(peer, { t: 'entries', entries: batch.map((s) => entryValue(s.entry)) })
+      after = batch[batch.length - 1]?.entry.header.seq ?? after
+      if (batch.length < SYNC_BATCH) return
+    }
+  }
+
+  const ingest = (peer: Peer, values: unknown[]): SyncAction[] => {
+    const entries: Entry[] = []
+    let malformed = 0
+    for (const v of values) {
+      try { entries.push(entryFrom(v)) } catch { malformed++ }
+    }
+    const result = networks.ingestRemote(entries)
+    const gaps = new Map<string, { net: Uint8Array, author: Uint8Array, device: Uint8Array }>()
+    let bad = malformed
+    result.rejected.forEach((r) => {
+      if (r.reason.startsWith('gap:')) {
+        const e = entries.find((x) => r.hash !== null && bytesEqual(r.hash, entryHash(x.header)))
+        if (e !== undefined) gaps.set(`${toHex(e.header.net)}/${toHex(e.header.author)}/${toHex(e.header.device)}`, { net: e.header.net, author: e.header.author, device: e.header.device })
+        return
+      }
+      bad++
+      logger.debug('rejected entry from peer', { peer: peer.id, reason: r.reason })
+    })
+    if (bad > 0) penalise(peer, bad, result.rejected.find((r) => !r.reason.startsWith('gap:'))?.reason ?? 'malformed entries')
+    return peer.session.ingested([...gaps.values()])
+  }
+
+  const penalise = (peer: Peer, points: number, reason: string): void => {
+    const total = (penalties.get(peer.id) ?? 0) + points
+    penalties.set(peer.id, total)
+    logger.warn('peer sent invalid data', { peer: peer.id, reason, penalty: total })
+    if (total >= PENALTY_LIMIT) {
+      bannedUntil.set(peer.id, Date.now() + BAN_MS)
+      logger.warn('disconnecting misbehaving peer', { peer: peer.id })
+      peer.stream.abort(new Error('too many invalid entries'))
+      void libp2p.hangUp(peerIdFromString(peer.id)).catch(() => {})
+    }
+  }
+
+  const run = (peer: Peer, actions: SyncAction[]): void => {
+    if (actions.length === 0) return
+    peer.queue = peer.queue.then(async () => {
+      const pending = [...actions]
+      while (pending.length > 0) {
+        const a = pending.shift() as SyncAction
+        if (a.do === 'send') await send(peer, a.message)
+        else if (a.do === 'serve') await serve(peer, a)
+        else pending.push(...ingest(peer, a.entries))
+      }
+    }).catch((err: unknown) => {
+      logger.debug('sync session failed', { peer: peer.id, err })
+      peer.stream.abort(err instanceof Error ? err : new Error(String(err)))
+    })
+  }
+
+  const attach = (stream: Stream, remote: PeerId): void => {
+    const id = remote.toString()
+    if ((bannedUntil.get(id) ?? 0) > Date.now()) { stream.abort(new Error('banned')); return }
+    const existing = peers.get(id)
+    if (existing !== undefined) {
+      // Both sides opened at once: keep the stream opened by the smaller peer id.
+      const keepNew = (stream.direction === 'outbound') === (self < id)
+      if (!keepNew) { stream.abort(new Error('duplicate sync session')); return }
+      existing.stream.abort(new Error('duplicate sync session'))
+    }
+    const peer: Peer = { id, stream, session: new SyncSession(local, self, id), queue: Promise.resolve() }
+    peers.set(id, peer)
+    const reader = new FrameReader()
+    void (async () => {
+      try {
+        for await (const chunk of stream) {
+          const frames = reader.push(chunk instanceof Uint8Array ? chunk : chunk.subarray())
+          for (const f of frames) {
+            let m: SyncMessage
+            try { m = decodeMessage(f) } catch (err) { penalise(peer, 10, (err as Error).message); continue }
+            run(peer, peer.session.receive(m))
+          }
+        }
+      } catch (err) {
+        logger.debug('sync stream ended', { peer: id, err })
+      } finally {
+        if (peers.get(id) === peer) peers.delete(id)
+      }
+    })()
+    run(peer, peer.session.start())
+  }
+
+  void libp2p.handle(SYNC_PROTOCOL, (stream: Stream, connection: Connection) => { attach(stream, connection.remotePeer) }, { runOnLimitedConnection: false })
+
+  const open = async (remote: PeerId): Promise<void> => {
+    const id = remote.toString()
+    if (peers.has(id) || (bannedUntil.get(id) ?? 0) > Date.now()) return
+    try {
+      const stream = await libp2p.dialProtocol(remote, SYNC_PROTOCOL, { signal: AbortSignal.timeout(15_000) })
+      attach(stream, remote)
+    } catch (err) {
+      logger.debug('could not open sync stream', { peer: id, err })
+    }
+  }
+
+  const onIdentify = (evt: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
+    // The smaller peer id opens the session; the other side waits for it.
+    if (evt.detail.protocols.includes(SYNC_PROTOCOL) && self < evt.detail.peerId.toString()) void open(evt.detail.peerId)
+  }
+  libp2p.addEventListener('peer:identify', onIdentify)
+
+  const unsubscribe = networks.subscribe((event) => {
+    if (!event.local) return
+    const values = event.entries.map((e) => networks.logs.chainAfter(e.net, e.author, e.device, e.seq - 1, 1)[0]).filter((s) => s !== undefined).map((s) => entryValue(s.entry))
+    for (const peer of peers.values()) {
+      if (!peer.session.shares(event.net)) {
+        // A network we just created or joined: tell the peer, then push as usual.
+        run(peer, peer.session.networksChanged())
+      } else {
+        run(peer, peer.session.appended(event.net, values))
+      }
+    }
+  })
+
+  return {
+    sessions: () => peers.size,
+    stop: () => {
+      unsubscribe()
+      libp2p.removeEventListener('peer:identify', onIdentify)
+      for (const p of peers.values()) p.stream.abort(new Error('node stopping'))
+      peers.clear()
+    }
+  }
+}
