@@ -9,6 +9,9 @@ import type { Peernet, PeernetEvent } from '../node.ts'
 import { AddressInUseError, BadRequestError, DialError, InvalidMultiaddrError, PeerNotFoundError, PeernetError, UnauthorizedError } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
 import type { ApiAddress } from '../core/config.ts'
+import { compileRoutes, matchRoute } from './routes.ts'
+import { networkRoutes } from './network-routes.ts'
+import { EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, UnknownNetworkError } from '../networks/errors.ts'
 
 const MAX_BODY_BYTES = 64 * 1024
 const SSE_KEEPALIVE_MS = 15_000
@@ -27,21 +30,20 @@ export interface ApiServer {
   close: () => Promise<void>
 }
 
-type Handler = (body: Record<string, unknown>) => Promise<unknown>
-
 export async function startApiServer (options: ApiServerOptions): Promise<ApiServer> {
   const { node, logger } = options
   const tokenDigest = digest(options.token)
   const sseClients = new Set<ServerResponse>()
 
-  const routes: Record<string, Handler> = {
-    'GET /v1/id': () => Promise.resolve({ peerId: node.peerId, publicKey: Buffer.from(node.identity.publicKey).toString('base64'), addresses: node.host.addresses() }),
-    'GET /v1/status': () => Promise.resolve(node.status()),
-    'GET /v1/peers': async () => ({ peers: await node.peers() }),
-    'POST /v1/connect': async (body) => node.connect(requireString(body, 'address')),
-    'POST /v1/ping': async (body) => node.ping(requireString(body, 'target')),
-    'POST /v1/stop': () => Promise.resolve({ stopping: true })
-  }
+  const routes = compileRoutes([
+    { method: 'GET', path: '/v1/id', handler: () => Promise.resolve({ peerId: node.peerId, publicKey: Buffer.from(node.identity.publicKey).toString('base64'), addresses: node.host.addresses() }) },
+    { method: 'GET', path: '/v1/status', handler: () => Promise.resolve(node.status()) },
+    { method: 'GET', path: '/v1/peers', handler: async () => ({ peers: await node.peers() }) },
+    { method: 'POST', path: '/v1/connect', handler: async ({ body }) => await node.connect(requireString(body, 'address')) },
+    { method: 'POST', path: '/v1/ping', handler: async ({ body }) => await node.ping(requireString(body, 'target')) },
+    { method: 'POST', path: '/v1/stop', handler: () => Promise.resolve({ stopping: true }) },
+    ...networkRoutes(node)
+  ])
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -60,20 +62,21 @@ export async function startApiServer (options: ApiServerOptions): Promise<ApiSer
       }))
       return
     }
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname
-    const key = `${req.method ?? 'GET'} ${path}`
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    const method = req.method ?? 'GET'
+    const key = `${method} ${url.pathname}`
     if (key === 'GET /v1/events') {
       openEventStream(req, res)
       return
     }
-    const route = routes[key]
-    if (route === undefined) {
-      const known = Object.keys(routes).some((k) => k.endsWith(` ${path}`)) || path === '/v1/events'
+    const match = matchRoute(routes, method, url.pathname)
+    if (match === undefined || 'methodNotAllowed' in match) {
+      const known = match !== undefined || url.pathname === '/v1/events'
       sendJson(res, known ? 405 : 404, { error: { name: known ? 'MethodNotAllowed' : 'NotFound', message: `${known ? 'method not allowed for' : 'no such route'}: ${key}`, hint: 'see docs/api.md for the routes' } })
       return
     }
-    const body = req.method === 'POST' ? await readJsonBody(req) : {}
-    const result = await route(body)
+    const body = method === 'POST' ? await readJsonBody(req) : {}
+    const result = await match.route.handler({ params: match.params, query: url.searchParams, body })
     sendJson(res, 200, result)
     if (key === 'POST /v1/stop') res.once('finish', options.onStop)
   }
@@ -164,8 +167,10 @@ function requireString (body: Record<string, unknown>, field: string): string {
 
 function statusOf (err: unknown): number {
   if (err instanceof UnauthorizedError) return 401
-  if (err instanceof BadRequestError || err instanceof InvalidMultiaddrError) return 400
-  if (err instanceof PeerNotFoundError) return 404
+  if (err instanceof BadRequestError || err instanceof InvalidMultiaddrError || err instanceof InvalidRecordError || err instanceof InviteError) return 400
+  if (err instanceof PeerNotFoundError || err instanceof UnknownNetworkError) return 404
+  if (err instanceof NotPermittedError) return 403
+  if (err instanceof EntryRejectedError) return 409
   if (err instanceof DialError) return 502
   return 500
 }

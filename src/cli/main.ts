@@ -15,10 +15,29 @@ import { connectCommand } from './commands/connect.ts'
 import { pingCommand } from './commands/ping.ts'
 import { stopCommand } from './commands/stop.ts'
 import { eventsCommand } from './commands/events.ts'
+import { netCreateCommand, netInfoCommand, netInviteCommand, netJoinCommand, netLeaveCommand, netLogCommand, netLsCommand, netMembersCommand } from './commands/net.ts'
+import { chatReadCommand, chatSendCommand } from './commands/chat.ts'
+import { accountDevicesCommand } from './commands/account.ts'
 
 const COMMANDS: readonly Command[] = [
-  initCommand, daemonCommand, idCommand, statusCommand, peersCommand, connectCommand, pingCommand, eventsCommand, stopCommand
+  initCommand, daemonCommand, idCommand, statusCommand, peersCommand, connectCommand, pingCommand, eventsCommand, stopCommand,
+  netCreateCommand, netInviteCommand, netJoinCommand, netLsCommand, netInfoCommand, netMembersCommand, netLeaveCommand, netLogCommand,
+  chatSendCommand, chatReadCommand, accountDevicesCommand
 ]
+
+/** Command groups (`net`, `chat`, `account`) and their subcommands. */
+function groupHelp (group: string): string | undefined {
+  const subs = COMMANDS.filter((c) => c.name.startsWith(`${group} `))
+  if (subs.length === 0) return undefined
+  const width = Math.max(...subs.map((c) => c.name.length))
+  return `Usage: peernet ${group} <command> [options]
+
+Commands:
+${subs.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+Every command takes --home DIR and --help; read commands take --json.
+`
+}
 
 function mainHelp (): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length))
@@ -47,11 +66,21 @@ export async function main (argv: string[]): Promise<number> {
     out(PEERNET_VERSION)
     return 0
   }
-  const cmd = COMMANDS.find((c) => c.name === name)
+  let cmd = COMMANDS.find((c) => c.name === name)
+  let args = rest
   if (cmd === undefined) {
-    throw new UsageError(`unknown command "${name}"`, { hint: 'see `peernet --help` for the commands' })
+    const group = groupHelp(name)
+    if (group === undefined) throw new UsageError(`unknown command "${name}"`, { hint: 'see `peernet --help` for the commands' })
+    const [sub, ...subArgs] = rest
+    if (sub === undefined || sub === '--help' || sub === '-h') {
+      process.stdout.write(group)
+      return sub === undefined ? 2 : 0
+    }
+    cmd = COMMANDS.find((c) => c.name === `${name} ${sub}`)
+    if (cmd === undefined) throw new UsageError(`unknown command "${name} ${sub}"`, { hint: `see \`peernet ${name} --help\`` })
+    args = subArgs
   }
-  const parsed = parseCommandArgs(cmd, rest)
+  const parsed = parseCommandArgs(cmd, args)
   if (parsed.help) {
     process.stdout.write(commandHelp(cmd))
     return 0

@@ -14,6 +14,7 @@ import type { Networks } from '../networks.ts'
 import { toHex } from '../hashing.ts'
 import { FrameReader, SYNC_BATCH, SYNC_PROTOCOL, decodeMessage, encodeMessage } from './messages.ts'
 import type { SyncMessage } from './messages.ts'
+import type { CanonicalValue } from '../../core/encoding.ts'
 import { SyncSession } from './session.ts'
 import type { SyncAction } from './session.ts'
 
@@ -78,7 +79,33 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
       logger.debug('rejected entry from peer', { peer: peer.id, reason: r.reason })
     })
     if (bad > 0) penalise(peer, bad, result.rejected.find((r) => !r.reason.startsWith('gap:'))?.reason ?? 'malformed entries')
+    // Pass what was new to us on to the other peers in the network (flooding; each node
+    // forwards an entry once, when it first accepts it, so it never loops).
+    forward(peer.id, result.accepted)
     return peer.session.ingested([...gaps.values()])
+  }
+
+  const forward = (from: string | null, accepted: Array<{ net: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number }>): void => {
+    const byNet = new Map<string, { net: Uint8Array, values: CanonicalValue[] }>()
+    for (const e of accepted) {
+      const stored = networks.logs.chainAfter(e.net, e.author, e.device, e.seq - 1, 1)[0]
+      if (stored === undefined) continue
+      const k = toHex(e.net)
+      const group = byNet.get(k) ?? { net: e.net, values: [] }
+      group.values.push(entryValue(stored.entry))
+      byNet.set(k, group)
+    }
+    for (const { net, values } of byNet.values()) {
+      for (const peer of peers.values()) {
+        if (peer.id === from) continue
+        if (!peer.session.shares(net)) {
+          // A network we just created or joined: tell the peer; the heads exchange follows.
+          run(peer, peer.session.networksChanged())
+        } else {
+          run(peer, peer.session.appended(net, values))
+        }
+      }
+    }
   }
 
   const penalise = (peer: Peer, points: number, reason: string): void => {
@@ -161,16 +188,7 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
   libp2p.addEventListener('peer:identify', onIdentify)
 
   const unsubscribe = networks.subscribe((event) => {
-    if (!event.local) return
-    const values = event.entries.map((e) => networks.logs.chainAfter(e.net, e.author, e.device, e.seq - 1, 1)[0]).filter((s) => s !== undefined).map((s) => entryValue(s.entry))
-    for (const peer of peers.values()) {
-      if (!peer.session.shares(event.net)) {
-        // A network we just created or joined: tell the peer, then push as usual.
-        run(peer, peer.session.networksChanged())
-      } else {
-        run(peer, peer.session.appended(event.net, values))
-      }
-    }
+    if (event.local) forward(null, event.entries)
   })
 
   return {

@@ -1,0 +1,106 @@
+// API routes of the networks layer and its apps.
+
+import type { Peernet } from '../node.ts'
+import type { Route } from './routes.ts'
+import { BadRequestError } from '../core/errors.ts'
+import type { Role } from '../networks/invite.ts'
+import { toHex } from '../networks/hashing.ts'
+
+export function networkRoutes (node: Peernet): Route[] {
+  const nets = node.networks
+  const net = (params: Record<string, string>): Uint8Array => nets.resolve(params.net ?? '')
+  return [
+    { method: 'GET', path: '/v1/networks', handler: () => Promise.resolve({ networks: nets.list() }) },
+    {
+      method: 'POST',
+      path: '/v1/networks',
+      handler: ({ body }) => {
+        const name = str(body, 'name')
+        const app = str(body, 'app')
+        const priv = body.private === true
+        const policy = body.policy === 'open' ? 'open' : 'invite'
+        return Promise.resolve(nets.create({ name, app, private: priv, policy: priv ? 'invite' : policy }))
+      }
+    },
+    {
+      method: 'POST',
+      path: '/v1/networks/join',
+      handler: async ({ body }) => {
+        const joined = nets.join(str(body, 'invite'))
+        // Dial the members the invite names; sync starts as soon as one answers.
+        const dialled = await Promise.all(joined.addrs.map(async (a) => await node.connect(a).then(() => a, () => null)))
+        return { id: joined.id, name: joined.record.manifest.manifest.name, app: joined.record.manifest.manifest.app, connected: dialled.filter((a) => a !== null) }
+      }
+    },
+    {
+      method: 'GET',
+      path: '/v1/networks/:net',
+      handler: ({ params }) => {
+        const id = net(params)
+        const record = nets.logs.network(id)
+        return Promise.resolve({ ...nets.summary(record), created: record.manifest.manifest.created, params: record.manifest.manifest.params, equivocations: nets.equivocations(id) })
+      }
+    },
+    {
+      method: 'POST',
+      path: '/v1/networks/:net/invites',
+      handler: ({ params, body }) => {
+        const role: Role = body.role === 'admin' ? 'admin' : 'member'
+        if (body.role !== undefined && body.role !== 'admin' && body.role !== 'member') throw new BadRequestError('role must be "admin" or "member"')
+        const expires = optionalInt(body, 'expires')
+        const uses = optionalInt(body, 'uses')
+        return Promise.resolve({ invite: nets.invite(net(params), { role, expires, uses }) })
+      }
+    },
+    { method: 'POST', path: '/v1/networks/:net/leave', handler: ({ params }) => { nets.leave(net(params)); return Promise.resolve({ left: true }) } },
+    { method: 'GET', path: '/v1/networks/:net/members', handler: ({ params }) => Promise.resolve({ members: nets.members(net(params)) }) },
+    {
+      method: 'GET',
+      path: '/v1/networks/:net/log',
+      handler: ({ params, query }) => Promise.resolve({ entries: nets.log(net(params), limitOf(query)) })
+    },
+    {
+      method: 'POST',
+      path: '/v1/networks/:net/app/:command',
+      handler: async ({ params, body }) => await nets.command(net(params), params.command ?? '', body)
+    },
+    {
+      method: 'GET',
+      path: '/v1/networks/:net/app/:query',
+      handler: ({ params, query }) => {
+        const p: Record<string, unknown> = {}
+        for (const [k, v] of query) p[k] = /^\d+$/.test(v) ? Number(v) : v
+        return Promise.resolve(nets.query(net(params), params.query ?? '', p))
+      }
+    },
+    {
+      method: 'GET',
+      path: '/v1/account',
+      handler: () => Promise.resolve({
+        account: toHex(nets.account.publicKey),
+        devices: [{ device: toHex(nets.account.publicKey), thisDevice: true, kind: 'account key' }],
+        networks: nets.list().filter((n) => n.status === 'member').map((n) => n.id)
+      })
+    }
+  ]
+}
+
+function str (body: Record<string, unknown>, field: string): string {
+  const v = body[field]
+  if (typeof v !== 'string' || v === '') throw new BadRequestError(`field "${field}" must be a non-empty string`)
+  return v
+}
+
+function optionalInt (body: Record<string, unknown>, field: string): number | null {
+  const v = body[field]
+  if (v === undefined || v === null) return null
+  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new BadRequestError(`field "${field}" must be a non-negative integer`)
+  return v as number
+}
+
+function limitOf (query: URLSearchParams): number {
+  const n = Number(query.get('limit') ?? 100)
+  return Number.isSafeInteger(n) && n > 0 ? Math.min(n, 10_000) : 100
+}
+
+

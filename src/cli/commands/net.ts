@@ -1,0 +1,172 @@
+// `peernet net …`: create, invite, join, list, inspect, leave networks, and read a log.
+
+import type { Command } from '../command.ts'
+import { ApiClient } from '../../api/client.ts'
+import { UsageError } from '../../core/errors.ts'
+import type { NetworkSummary } from '../../networks/networks.ts'
+import { table } from '../format.ts'
+
+const netPath = (net: string, rest = ''): string => `/v1/networks/${encodeURIComponent(net)}${rest}`
+const short = (hex: string): string => `${hex.slice(0, 12)}…`
+
+/** Parses 30m, 12h, 7d, 2w into milliseconds. */
+export function parseDuration (text: string): number {
+  const m = /^(\d+)(m|h|d|w)$/.exec(text)
+  if (m === null) throw new UsageError(`invalid duration "${text}"`, { hint: 'use a number and a unit: 30m, 12h, 7d, 2w' })
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as 'm' | 'h' | 'd' | 'w']
+  return Number(m[1]) * unit
+}
+
+export const netCreateCommand: Command = {
+  name: 'net create',
+  summary: 'Create a network (you are its first admin); prints its id and an invite.',
+  usage: 'net create NAME --app APP [--private] [--open] [--json]',
+  help: `  --app APP          the app the network runs (built in: chat)
+  --private          encrypt entry bodies with a key only members get (implies invite-only)
+  --open             anyone who knows the id may join (default: invite-only)`,
+  options: { app: { type: 'string' }, private: { type: 'boolean' }, open: { type: 'boolean' } },
+  read: true,
+  positionals: { min: 1, max: 1 },
+  run: async (ctx) => {
+    if (typeof ctx.values.app !== 'string') throw new UsageError('missing --app', { hint: 'e.g. --app chat' })
+    if (ctx.values.private === true && ctx.values.open === true) throw new UsageError('a network cannot be both --private and --open')
+    const r = await new ApiClient(ctx.home).post<{ id: string, invite: string | null }>('/v1/networks', {
+      name: ctx.positionals[0], app: ctx.values.app, private: ctx.values.private === true, policy: ctx.values.open === true ? 'open' : 'invite'
+    })
+    ctx.print(r, () => [
+      `created network ${r.id}`,
+      ...(r.invite === null ? ['open network: others join with `peernet net join ' + r.id + '`'] : ['invite (share it with those you want in):', r.invite])
+    ])
+  }
+}
+
+export const netInviteCommand: Command = {
+  name: 'net invite',
+  summary: 'Make an invite to a network you administer.',
+  usage: 'net invite NET [--role member|admin] [--expires 7d] [--uses N] [--json]',
+  help: `  --role ROLE        role the invite grants (default member)
+  --expires DURATION how long it can be used: 30m, 12h, 7d, 2w (default: no expiry)
+  --uses N           how many joins it admits (default: any number)`,
+  options: { role: { type: 'string' }, expires: { type: 'string' }, uses: { type: 'string' } },
+  read: true,
+  positionals: { min: 1, max: 1 },
+  run: async (ctx) => {
+    const role = ctx.values.role ?? 'member'
+    if (role !== 'member' && role !== 'admin') throw new UsageError('--role must be member or admin')
+    const expires = typeof ctx.values.expires === 'string' ? Date.now() + parseDuration(ctx.values.expires) : null
+    let uses: number | null = null
+    if (typeof ctx.values.uses === 'string') {
+      uses = Number(ctx.values.uses)
+      if (!Number.isSafeInteger(uses) || uses < 1) throw new UsageError('--uses must be a positive whole number')
+    }
+    const r = await new ApiClient(ctx.home).post<{ invite: string }>(netPath(ctx.positionals[0] ?? '', '/invites'), { role, expires, uses })
+    ctx.print(r, () => [r.invite])
+  }
+}
+
+export const netJoinCommand: Command = {
+  name: 'net join',
+  summary: 'Join a network with an invite (or an open network by its id).',
+  usage: 'net join INVITE|ID [--json]',
+  help: 'Dials the members the invite names; the network syncs as soon as one answers.',
+  options: {},
+  read: true,
+  positionals: { min: 1, max: 1 },
+  run: async (ctx) => {
+    const r = await new ApiClient(ctx.home).post<{ id: string, name: string, app: string, connected: string[] }>('/v1/networks/join', { invite: ctx.positionals[0] })
+    ctx.print(r, () => [`joined ${r.name} (${r.app}) ${r.id}`, r.connected.length > 0 ? `connected to ${r.connected.length} member(s); syncing` : 'no member reachable yet; it will sync when one is'])
+  }
+}
+
+export const netLsCommand: Command = {
+  name: 'net ls',
+  summary: 'List the networks on this node.',
+  usage: 'net ls [--json]',
+  help: '',
+  options: {},
+  read: true,
+  positionals: { min: 0, max: 0 },
+  run: async (ctx) => {
+    const { networks } = await new ApiClient(ctx.home).get<{ networks: NetworkSummary[] }>('/v1/networks')
+    ctx.print(networks, () => networks.length === 0
+      ? ['no networks yet (create one with `peernet net create NAME --app chat`)']
+      : table(['ID', 'NAME', 'APP', 'ROLE', 'MEMBERS', 'ENTRIES', 'KIND'], networks.map((n) => [n.id, n.name, n.app, n.status === 'left' ? 'left' : n.role ?? '-', String(n.members), String(n.entries), `${n.policy}${n.private ? ', private' : ''}`])))
+  }
+}
+
+interface NetInfo extends NetworkSummary { created: number, equivocations: Array<{ author: string, device: string, seq: number, detectedAt: number }> }
+
+export const netInfoCommand: Command = {
+  name: 'net info',
+  summary: 'Show a network: manifest, your role, members, entries, equivocations.',
+  usage: 'net info NET [--json]',
+  help: '',
+  options: {},
+  read: true,
+  positionals: { min: 1, max: 1 },
+  run: async (ctx) => {
+    const n = await new ApiClient(ctx.home).get<NetInfo>(netPath(ctx.positionals[0] ?? ''))
+    ctx.print(n, () => [
+      `id:       ${n.id}`,
+      `name:     ${n.name}`,
+      `app:      ${n.app}`,
+      `policy:   ${n.policy}${n.private ? ', private (bodies encrypted)' : ''}`,
+      `creator:  ${n.creator}`,
+      `created:  ${new Date(n.created).toISOString()}`,
+      `you:      ${n.status === 'left' ? 'left' : n.role ?? 'not a member yet'}`,
+      `members:  ${n.members}`,
+      `entries:  ${n.entries}`,
+      ...(n.equivocations.length === 0
+        ? ['equivocations: none']
+        : [`equivocations: ${n.equivocations.length} (devices frozen)`, ...n.equivocations.map((e) => `  author ${short(e.author)} device ${short(e.device)} seq ${e.seq}`)])
+    ])
+  }
+}
+
+export const netMembersCommand: Command = {
+  name: 'net members',
+  summary: 'List a network\'s members and their roles.',
+  usage: 'net members NET [--json]',
+  help: '',
+  options: {},
+  read: true,
+  positionals: { min: 1, max: 1 },
+  run: async (ctx) => {
+    const { members } = await new ApiClient(ctx.home).get<{ members: Array<{ account: string, role: string, joinedAt: number, you: boolean }> }>(netPath(ctx.positionals[0] ?? '', '/members'))
+    ctx.print(members, () => table(['ACCOUNT', 'ROLE', 'JOINED', ''], members.map((m) => [m.account, m.role, new Date(m.joinedAt).toISOString(), m.you ? '(you)' : ''])))
+  }
+}
+
+export const netLeaveCommand: Command = {
+  name: 'net leave',
+  summary: 'Leave a network (writes a leave entry; your node stops syncing it).',
+  usage: 'net leave NET',
+  help: '',
+  options: {},
+  read: false,
+  positionals: { min: 1, max: 1 },
+  run: async (ctx) => {
+    await new ApiClient(ctx.home).post(netPath(ctx.positionals[0] ?? '', '/leave'))
+    ctx.out('left')
+  }
+}
+
+interface LogLine { hash: string, author: string, device: string, seq: number, ts: number, type: string, bodySize: number, pruned: boolean, body: unknown }
+
+export const netLogCommand: Command = {
+  name: 'net log',
+  summary: 'Show a network\'s entries, newest first.',
+  usage: 'net log NET [--limit N] [--json]',
+  help: '  --limit N          how many entries (default 100)',
+  options: { limit: { type: 'string' } },
+  read: true,
+  positionals: { min: 1, max: 1 },
+  run: async (ctx) => {
+    const limit = ctx.values.limit === undefined ? 100 : Number(ctx.values.limit)
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number')
+    const { entries } = await new ApiClient(ctx.home).get<{ entries: LogLine[] }>(netPath(ctx.positionals[0] ?? '', `/log?limit=${limit}`))
+    ctx.print(entries, () => table(['TIME', 'TYPE', 'AUTHOR', 'SEQ', 'HASH', 'BODY'], entries.map((e) => [
+      new Date(e.ts).toISOString(), e.type, short(e.author), String(e.seq), short(e.hash), e.pruned ? '(pruned)' : JSON.stringify(e.body).slice(0, 60)
+    ])))
+  }
+}
