@@ -17,6 +17,8 @@ export interface NetnsLab {
   host: (label: string) => NetnsHost
   /** Joins two hosts with a veth pair on their own /24 subnet; returns [addrA, addrB]. */
   link: (a: NetnsHost, b: NetnsHost) => [string, string]
+  /** Brings the link between two hosts down (a partition) or back up. */
+  setLink: (a: NetnsHost, b: NetnsHost, up: boolean) => void
   /** Deletes every namespace (and with them, the veth links). */
   destroy: () => void
 }
@@ -46,6 +48,8 @@ export function createNetnsLab (): NetnsLab {
   const prefix = `pn${process.pid % 100000}x${lab}`
   const hosts: NetnsHost[] = []
   let links = 0
+  const devices = new Map<string, Array<[string, string]>>()
+  const key = (a: NetnsHost, b: NetnsHost): string => [a.name, b.name].sort().join('|')
   return {
     hosts,
     host: (label) => {
@@ -74,7 +78,18 @@ export function createNetnsLab (): NetnsLab {
         try { ip('-n', host.name, 'route', 'add', '224.0.0.0/4', 'dev', dev) } catch { /* a route exists already */ }
         host.addresses.push(addr)
       }
+      devices.set(key(a, b), [[a.name, va], [b.name, vb]])
       return [addrA, addrB]
+    },
+    setLink: (a, b, up) => {
+      const ends = devices.get(key(a, b))
+      if (ends === undefined) throw new Error(`no link between ${a.name} and ${b.name}`)
+      for (const [ns, dev] of ends) ip('-n', ns, 'link', 'set', dev, up ? 'up' : 'down')
+      if (up) {
+        for (const [ns, dev] of ends) {
+          try { ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', dev) } catch { /* a route exists already */ }
+        }
+      }
     },
     destroy: () => {
       for (const h of hosts.splice(0)) {
