@@ -53,6 +53,7 @@ export function networkRoutes (node: Peernet): Route[] {
       }
     },
     { method: 'POST', path: '/v1/networks/:net/leave', handler: ({ params }) => { nets.leave(net(params)); return Promise.resolve({ left: true }) } },
+    { method: 'GET', path: '/v1/networks/:net/verify', handler: ({ params }) => Promise.resolve(nets.logs.verify(net(params))) },
     { method: 'GET', path: '/v1/networks/:net/members', handler: ({ params }) => Promise.resolve({ members: nets.members(net(params)) }) },
     {
       method: 'GET',

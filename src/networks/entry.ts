@@ -81,11 +81,13 @@ export function buildHeaders (net: Uint8Array, author: Uint8Array, device: Uint8
 
 /** Signs headers: one signature each, or for more than one, one over their Merkle root. */
 export function signHeaders (device: Identity, headers: EntryHeader[]): EntryAuth[] {
+  if (headers.length === 0) return []
   if (headers.length === 1) return [{ sig: sign(device, ENTRY_DOMAIN, headerValue(headers[0] as EntryHeader)) }]
+  if (headers.length > MAX_BATCH) throw new InvalidRecordError(`a batch holds at most ${MAX_BATCH} entries`)
   const leaves = headers.map(entryHash)
-  const root = merkleRoot(leaves)
+  const { root, proofs } = merkleProofs(leaves)
   const sig = sign(device, BATCH_DOMAIN, { root, count: leaves.length })
-  return leaves.map((_l, index) => ({ batch: { root, index, count: leaves.length, proof: merkleProof(leaves, index), sig } }))
+  return leaves.map((_l, index) => ({ batch: { root, index, count: leaves.length, proof: proofs[index] as Uint8Array[], sig } }))
 }
 
 export function checkHeader (h: EntryHeader): void {
@@ -99,6 +101,22 @@ export function checkHeader (h: EntryHeader): void {
   if (!Number.isSafeInteger(h.bodySize) || h.bodySize < 0 || h.bodySize > MAX_BODY_BYTES) throw new InvalidRecordError(`entry body size must be 0–${MAX_BODY_BYTES}`)
 }
 
+/**
+ * Batch signatures already verified, keyed by device‖root‖count‖sig: the entries of one
+ * batch arrive together and share one signature, so it is checked once, not per entry.
+ */
+const verifiedBatches = new Map<string, true>()
+const VERIFIED_BATCH_CACHE = 4096
+
+function batchVerified (device: Uint8Array, root: Uint8Array, count: number, sig: Uint8Array): boolean {
+  const key = `${Buffer.from(device).toString('base64')}${Buffer.from(root).toString('base64')}${count}${Buffer.from(sig).toString('base64')}`
+  if (verifiedBatches.has(key)) return true
+  if (!verify(device, BATCH_DOMAIN, { root, count }, sig)) return false
+  if (verifiedBatches.size >= VERIFIED_BATCH_CACHE) verifiedBatches.delete(verifiedBatches.keys().next().value as string)
+  verifiedBatches.set(key, true)
+  return true
+}
+
 /** Verifies header shape, the device signature (single or batch), and body against bodyHash. */
 export function verifyEntry (e: Entry): Uint8Array {
   checkHeader(e.header)
@@ -109,7 +127,7 @@ export function verifyEntry (e: Entry): Uint8Array {
     const { root, index, count, proof, sig } = e.auth.batch
     if (!Number.isSafeInteger(count) || count < 2 || count > MAX_BATCH || !Number.isSafeInteger(index) || index < 0 || index >= count) throw new InvalidRecordError('malformed batch position')
     if (!bytesEqual(rootFromProof(hash, index, count, proof), root)) throw new InvalidRecordError('entry is not in the signed batch')
-    if (!verify(e.header.device, BATCH_DOMAIN, { root, count }, sig)) throw new InvalidRecordError('batch signature does not verify')
+    if (!batchVerified(e.header.device, root, count, sig)) throw new InvalidRecordError('batch signature does not verify')
   }
   if (e.body !== undefined) {
     if (e.body.byteLength !== e.header.bodySize || !bytesEqual(sha256(e.body), e.header.bodyHash)) throw new InvalidRecordError('entry body does not match its hash')
@@ -142,18 +160,46 @@ function split (n: number): number {
 }
 
 export function merkleRoot (leaves: Uint8Array[]): Uint8Array {
-  if (leaves.length === 1) return leafHash(leaves[0] as Uint8Array)
-  const k = split(leaves.length)
-  return nodeHash(merkleRoot(leaves.slice(0, k)), merkleRoot(leaves.slice(k)))
+  // RFC 6962 §2.1: the hash of an empty list is SHA-256 of nothing.
+  if (leaves.length === 0) return sha256(new Uint8Array(0))
+  return subtree(leaves.map(leafHash), 0, leaves.length, undefined)
+}
+
+/**
+ * Root of leaf hashes [lo, hi), recording on the way the audit path of `target` (the
+ * sibling subtree roots, deepest first) into `proof` when given. One pass: O(n) hashes.
+ */
+function subtree (hashes: Uint8Array[], lo: number, hi: number, proof: { target: number, path: Uint8Array[] } | undefined): Uint8Array {
+  if (hi - lo === 1) return hashes[lo] as Uint8Array
+  const mid = lo + split(hi - lo)
+  const inLeft = proof !== undefined && proof.target < mid
+  const left = subtree(hashes, lo, mid, inLeft ? proof : undefined)
+  const right = subtree(hashes, mid, hi, proof !== undefined && !inLeft ? proof : undefined)
+  if (proof !== undefined && proof.target >= lo && proof.target < hi) proof.path.push(inLeft ? right : left)
+  return nodeHash(left, right)
 }
 
 /** Audit path for leaf `index` (RFC 6962 §2.1.1), deepest sibling first. */
 export function merkleProof (leaves: Uint8Array[], index: number): Uint8Array[] {
-  if (leaves.length === 1) return []
-  const k = split(leaves.length)
-  return index < k
-    ? [...merkleProof(leaves.slice(0, k), index), merkleRoot(leaves.slice(k))]
-    : [...merkleProof(leaves.slice(k), index - k), merkleRoot(leaves.slice(0, k))]
+  const proof = { target: index, path: [] as Uint8Array[] }
+  subtree(leaves.map(leafHash), 0, leaves.length, proof)
+  return proof.path
+}
+
+/** The root and every leaf's audit path, in O(n log n) hashes. */
+export function merkleProofs (leaves: Uint8Array[]): { root: Uint8Array, proofs: Uint8Array[][] } {
+  const hashes = leaves.map(leafHash)
+  const proofs: Uint8Array[][] = leaves.map(() => [])
+  const build = (lo: number, hi: number): Uint8Array => {
+    if (hi - lo === 1) return hashes[lo] as Uint8Array
+    const mid = lo + split(hi - lo)
+    const left = build(lo, mid)
+    const right = build(mid, hi)
+    for (let i = lo; i < mid; i++) proofs[i]?.push(right)
+    for (let i = mid; i < hi; i++) proofs[i]?.push(left)
+    return nodeHash(left, right)
+  }
+  return { root: build(0, leaves.length), proofs }
 }
 
 function rootFromProof (leaf: Uint8Array, index: number, count: number, proof: Uint8Array[]): Uint8Array {

@@ -56,6 +56,8 @@ export interface StoredEntry {
 export class LogStore {
   readonly #store: Store
   readonly #apps: ReadonlyMap<string, AppDefinition>
+  /** Network records by hex id; manifests are verified once, when a network is added. */
+  readonly #records = new Map<string, NetworkRecord | null>()
 
   constructor (store: Store, apps: ReadonlyMap<string, AppDefinition>) {
     this.#store = store
@@ -76,6 +78,7 @@ export class LogStore {
     this.db.prepare(`INSERT INTO networks (id, manifest, name, app, key, status, joined_at) VALUES (?, ?, ?, ?, ?, 'member', ?)
       ON CONFLICT(id) DO UPDATE SET status = 'member', key = COALESCE(networks.key, excluded.key)`)
       .run(id, encodeCanonical(signedManifestValue(manifest)), manifest.manifest.name, manifest.manifest.app, key, now)
+    this.#records.clear()
     const record = this.network(id)
     this.#refreshMembership(record)
     return record
@@ -83,12 +86,13 @@ export class LogStore {
 
   setStatus (net: Uint8Array, status: 'member' | 'left'): void {
     this.db.prepare('UPDATE networks SET status = ? WHERE id = ?').run(status, net)
+    this.#records.clear()
   }
 
   network (id: Uint8Array): NetworkRecord {
-    const row = this.db.prepare('SELECT id, manifest, key, status, joined_at FROM networks WHERE id = ?').get(id) as NetworkRow | undefined
-    if (row === undefined) throw new UnknownNetworkError(`unknown network ${toHex(id).slice(0, 12)}…`, { hint: '`peernet net ls` lists your networks; join with `peernet net join INVITE`' })
-    return networkFromRow(row)
+    const record = this.#networkOrNull(id)
+    if (record === undefined) throw new UnknownNetworkError(`unknown network ${toHex(id).slice(0, 12)}…`, { hint: '`peernet net ls` lists your networks; join with `peernet net join INVITE`' })
+    return record
   }
 
   hasNetwork (id: Uint8Array): boolean {
@@ -152,6 +156,37 @@ export class LogStore {
   plainBody (net: NetworkRecord, body: Uint8Array): CanonicalValue {
     const bytes = net.manifest.manifest.private ? openBody(requireKey(net), net.id, body) : body
     return decodeCanonical(bytes)
+  }
+
+  /**
+   * Re-verifies every stored chain of a network from its first entry: signatures (single
+   * or batch), hash links, seq continuity, and bodies against their hashes.
+   */
+  verify (net: Uint8Array): { chains: number, entries: number, problems: string[] } {
+    const problems: string[] = []
+    let entries = 0
+    const chains = this.heads(net)
+    for (const c of chains) {
+      let prev: Uint8Array | null = null
+      let seq = 0
+      for (const s of this.chainAfter(net, c.author, c.device, 0, Number.MAX_SAFE_INTEGER)) {
+        entries++
+        const where = `chain ${toHex(c.author).slice(0, 12)}…/${toHex(c.device).slice(0, 12)}… seq ${s.entry.header.seq}`
+        try {
+          const hash = verifyEntry(s.entry)
+          if (!bytesEqual(hash, s.hash)) problems.push(`${where}: stored under the wrong hash`)
+        } catch (err) {
+          problems.push(`${where}: ${(err as Error).message}`)
+        }
+        if (s.entry.header.seq !== seq + 1) problems.push(`${where}: expected seq ${seq + 1}`)
+        const p = s.entry.header.prev
+        if ((prev === null) !== (p === null) || (prev !== null && p !== null && !bytesEqual(prev, p))) problems.push(`${where}: prev does not match the entry before`)
+        prev = s.hash
+        seq = s.entry.header.seq
+      }
+      if (seq !== c.seq) problems.push(`chain ${toHex(c.author).slice(0, 12)}…: head says seq ${c.seq}, entries end at ${seq}`)
+    }
+    return { chains: chains.length, entries, problems }
   }
 
   // ---- writing ------------------------------------------------------------------------
@@ -273,8 +308,14 @@ export class LogStore {
   }
 
   #networkOrNull (id: Uint8Array): NetworkRecord | undefined {
-    const row = this.db.prepare('SELECT id, manifest, key, status, joined_at FROM networks WHERE id = ?').get(id) as NetworkRow | undefined
-    return row === undefined ? undefined : networkFromRow(row)
+    const k = toHex(id)
+    let record = this.#records.get(k)
+    if (record === undefined) {
+      const row = this.db.prepare('SELECT id, manifest, key, status, joined_at FROM networks WHERE id = ?').get(id) as NetworkRow | undefined
+      record = row === undefined ? null : networkFromRow(row)
+      this.#records.set(k, record)
+    }
+    return record ?? undefined
   }
 
   #open (net: NetworkRecord, body: Uint8Array): CanonicalValue {

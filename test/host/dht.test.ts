@@ -1,7 +1,7 @@
 // Peernet's own Kademlia DHT (kad-dht under /peernet/kad/1.0.0, server mode): five
-// in-process nodes in a star around a hub. Leaves know only the hub, so finding another
-// leaf, or the providers of a CID, has to go through the DHT's FIND_NODE and
-// GET_PROVIDERS queries.
+// in-process nodes in a star around a hub. Leaves dial only the hub; finding another
+// leaf, or the providers of a CID, is done with the DHT's FIND_NODE and GET_PROVIDERS
+// queries (local caches skipped, and the answering peer checked to be a remote one).
 
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -51,7 +51,7 @@ test('the DHT runs in server mode and speaks only /peernet/kad/1.0.0', async () 
   assert.ok(!seen.protocols.includes(PUBLIC_KAD))
 })
 
-test('peer routing: leaf A finds leaf C, which it never connected to, through the hub', async () => {
+test('peer routing: leaf A finds leaf C, which it did not dial, with a FIND_NODE query', async () => {
   const target = peerIdFromString(c.peerId)
   const cAddr = transportPart(tcpAddress(c))
 

@@ -170,3 +170,18 @@ export const netLogCommand: Command = {
     ])))
   }
 }
+
+export const netVerifyCommand: Command = {
+  name: 'net verify',
+  summary: 'Re-verify every stored entry of a network: signatures, hash chains, bodies.',
+  usage: 'net verify NET [--json]',
+  help: 'Exits 1 if any problem is found.',
+  options: {},
+  read: true,
+  positionals: { min: 1, max: 1 },
+  run: async (ctx) => {
+    const r = await new ApiClient(ctx.home).get<{ chains: number, entries: number, problems: string[] }>(netPath(ctx.positionals[0] ?? '', '/verify'))
+    ctx.print(r, () => [`${r.entries} entries in ${r.chains} chains: ${r.problems.length === 0 ? 'all verify' : `${r.problems.length} problem(s)`}`, ...r.problems.slice(0, 50)])
+    if (r.problems.length > 0) process.exitCode = 1
+  }
+}
