@@ -118,7 +118,7 @@ export function sign (identity: Identity, domain: SignatureDomain, value: Canoni
 }
 
 export function verify (publicKey: Uint8Array, domain: SignatureDomain, value: CanonicalValue, signature: Uint8Array): boolean {
-  if (publicKey.byteLength !== 32 || signature.byteLength !== 64) return false
+  if (!(publicKey instanceof Uint8Array) || !(signature instanceof Uint8Array) || publicKey.byteLength !== 32 || signature.byteLength !== 64) return false
   const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
   return edVerify(null, signingBytes(domain, value), key, signature)
 }

@@ -35,7 +35,7 @@ export function delegate (account: Identity, device: Uint8Array, created: number
 }
 
 export function verifyDelegation (d: Delegation): void {
-  if (!(d.account instanceof Uint8Array) || d.account.byteLength !== 32 || !(d.device instanceof Uint8Array) || d.device.byteLength !== 32 || !Number.isSafeInteger(d.created)) {
+  if (typeof d !== 'object' || d === null || !(d.sig instanceof Uint8Array) || !(d.account instanceof Uint8Array) || d.account.byteLength !== 32 || !(d.device instanceof Uint8Array) || d.device.byteLength !== 32 || !Number.isSafeInteger(d.created)) {
     throw new InvalidRecordError('malformed device delegation')
   }
   if (!verify(d.account, DELEGATION_DOMAIN, { account: d.account, device: d.device, created: d.created }, d.sig)) {
@@ -49,7 +49,7 @@ export function revoke (account: Identity, device: Uint8Array, net: Uint8Array, 
 }
 
 export function verifyRevocation (r: Revocation): void {
-  if (!(r.account instanceof Uint8Array) || !(r.device instanceof Uint8Array) || !(r.net instanceof Uint8Array) || !Number.isSafeInteger(r.lastSeq) || r.lastSeq < 0 || !Number.isSafeInteger(r.created)) {
+  if (typeof r !== 'object' || r === null || !(r.sig instanceof Uint8Array) || !(r.account instanceof Uint8Array) || !(r.device instanceof Uint8Array) || !(r.net instanceof Uint8Array) || !Number.isSafeInteger(r.lastSeq) || r.lastSeq < 0 || !Number.isSafeInteger(r.created)) {
     throw new InvalidRecordError('malformed device revocation')
   }
   if (!verify(r.account, REVOCATION_DOMAIN, { account: r.account, device: r.device, net: r.net, lastSeq: r.lastSeq, created: r.created }, r.sig)) {

@@ -98,6 +98,7 @@ export function decodeInvite (text: string): Invite {
   } catch {
     throw new InviteError('the invite is damaged', { hint: 'copy it again, whole' })
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InviteError('the invite is damaged', { hint: 'copy it again, whole' })
   const grant = grantFrom(value.grant)
   let manifest: SignedManifest
   try { manifest = signedManifestFrom(value.manifest) } catch { throw new InviteError('the invite carries an invalid network manifest') }

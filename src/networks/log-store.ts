@@ -95,6 +95,11 @@ export class LogStore {
     return record
   }
 
+  /** Drops cached network records (after a transaction that may have rolled back). */
+  forget (): void {
+    this.#records.clear()
+  }
+
   hasNetwork (id: Uint8Array): boolean {
     return this.db.prepare('SELECT 1 AS x FROM networks WHERE id = ?').get(id) !== undefined
   }
@@ -215,11 +220,15 @@ export class LogStore {
         let hash: Uint8Array | null = null
         try {
           hash = verifyEntry(entry)
-          const outcome = this.#ingestOne(entry, hash, now)
+          const checked = hash
+          // A savepoint per entry: a refusal anywhere (even in an app's reducer) leaves
+          // nothing of that entry behind, and the rest of the batch still lands.
+          const outcome = this.#store.transaction(() => this.#ingestOne(entry, checked, now))
           if (outcome === 'duplicate') result.duplicates++
           else result.accepted.push(outcome)
         } catch (err) {
           if (!(err instanceof InvalidRecordError)) throw err
+          if (err instanceof EquivocationError) this.#recordEquivocation(entry, err.first, now)
           result.rejected.push({ hash, reason: err.message })
         }
       }
@@ -237,10 +246,7 @@ export class LogStore {
     const existing = db.prepare('SELECT hash, signed FROM entries WHERE net = ? AND author = ? AND device = ? AND seq = ?').get(h.net, h.author, h.device, h.seq) as { hash: Uint8Array, signed: Uint8Array } | undefined
     if (existing !== undefined) {
       if (bytesEqual(existing.hash, hash)) return 'duplicate'
-      db.prepare('INSERT OR IGNORE INTO equivocations (net, author, device, seq, first, second, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(h.net, h.author, h.device, h.seq, existing.signed, encodeCanonical(entryValue(entry, false)), now)
-      db.prepare('UPDATE chains SET frozen = 1 WHERE net = ? AND author = ? AND device = ?').run(h.net, h.author, h.device)
-      throw new InvalidRecordError(`equivocation: a different entry already holds seq ${h.seq} of this device; the device is frozen`)
+      throw new EquivocationError(`equivocation: a different entry already holds seq ${h.seq} of this device; the device is frozen`, existing.signed)
     }
     const chain = db.prepare('SELECT head_seq, head_hash, frozen, revoked_after FROM chains WHERE net = ? AND author = ? AND device = ?').get(h.net, h.author, h.device) as { head_seq: number, head_hash: Uint8Array, frozen: number, revoked_after: number | null } | undefined
     if (chain?.frozen === 1) throw new InvalidRecordError('this device equivocated; its entries are refused')
@@ -263,10 +269,10 @@ export class LogStore {
     }
     // Membership: who may write.
     if (h.type === 'peernet/join') {
-      const state = this.#membership(net, [{ author: h.author, type: 'peernet/join', ts: h.ts, hash, body: asMap(body) }])
+      const state = this.#membership(net, [{ author: h.author, device: h.device, seq: h.seq, type: 'peernet/join', ts: h.ts, hash, body: asMap(body) }])
       const why = state.refused.get(toHex(hash))
       if (why !== undefined) throw new InvalidRecordError(`join refused: ${why}`)
-    } else if (h.type !== 'peernet/device') {
+    } else {
       const removed = db.prepare('SELECT heads FROM removed WHERE net = ? AND account = ?').get(h.net, h.author) as { heads: string } | undefined
       if (removed !== undefined) {
         const last = (JSON.parse(removed.heads) as Record<string, number>)[toHex(h.device)] ?? 0
@@ -277,7 +283,7 @@ export class LogStore {
     }
     if (h.type === 'peernet/revoke') this.#applyRevocation(h, body)
     if (isMembershipType(h.type) && h.type !== 'peernet/join') {
-      const state = this.#membership(net, [{ author: h.author, type: h.type, ts: h.ts, hash, body: asMap(body) }])
+      const state = this.#membership(net, [{ author: h.author, device: h.device, seq: h.seq, type: h.type, ts: h.ts, hash, body: asMap(body) }])
       const why = state.refused.get(toHex(hash))
       if (why !== undefined) throw new InvalidRecordError(`${h.type} refused: ${why}`)
     }
@@ -305,6 +311,14 @@ export class LogStore {
     if (isMembershipType(h.type)) this.#refreshMembership(net)
     if (prefix !== 'peernet') this.#apps.get(prefix)?.types[name]?.reduce(db, appEntry)
     return appEntry
+  }
+
+  /** Keeps both signed entries as proof and freezes the device's chain. */
+  #recordEquivocation (entry: Entry, first: Uint8Array, now: number): void {
+    const h = entry.header
+    this.db.prepare('INSERT OR IGNORE INTO equivocations (net, author, device, seq, first, second, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(h.net, h.author, h.device, h.seq, first, encodeCanonical(entryValue(entry, false)), now)
+    this.db.prepare('UPDATE chains SET frozen = 1 WHERE net = ? AND author = ? AND device = ?').run(h.net, h.author, h.device)
   }
 
   #networkOrNull (id: Uint8Array): NetworkRecord | undefined {
@@ -340,8 +354,8 @@ export class LogStore {
 
   /** Membership from every stored membership entry, plus `extra` not yet stored. */
   #membership (net: NetworkRecord, extra: MembershipEvent[]): ReturnType<typeof deriveMembership> {
-    const rows = this.db.prepare("SELECT hash, author, ts, type, body FROM entries WHERE net = ? AND type IN ('peernet/join', 'peernet/leave', 'peernet/remove', 'peernet/role')").all(net.id) as Array<{ hash: Uint8Array, author: Uint8Array, ts: number, type: string, body: Uint8Array }>
-    const events: MembershipEvent[] = rows.map((r) => ({ hash: r.hash, author: r.author, ts: r.ts, type: r.type as MembershipEvent['type'], body: asMap(this.#open(net, r.body)) }))
+    const rows = this.db.prepare("SELECT hash, author, device, seq, ts, type, body FROM entries WHERE net = ? AND type IN ('peernet/join', 'peernet/leave', 'peernet/remove', 'peernet/role')").all(net.id) as Array<{ hash: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number, ts: number, type: string, body: Uint8Array }>
+    const events: MembershipEvent[] = rows.map((r) => ({ hash: r.hash, author: r.author, device: r.device, seq: r.seq, ts: r.ts, type: r.type as MembershipEvent['type'], body: asMap(this.#open(net, r.body)) }))
     return deriveMembership(net.manifest.manifest, net.id, [...events, ...extra])
   }
 
@@ -355,6 +369,16 @@ export class LogStore {
     for (const r of state.removed.values()) insertRemoved.run(net.id, Buffer.from(r.account, 'hex'), JSON.stringify(Object.fromEntries(r.heads)))
   }
 
+}
+
+/** Two different entries at one (author, device, seq); `first` is the one held already. */
+class EquivocationError extends InvalidRecordError {
+  override name = 'InvalidRecordError'
+  readonly first: Uint8Array
+  constructor (message: string, first: Uint8Array) {
+    super(message)
+    this.first = first
+  }
 }
 
 interface NetworkRow { id: Uint8Array, manifest: Uint8Array, key: Uint8Array | null, status: string, joined_at: number }

@@ -1,6 +1,6 @@
 // Membership, derived deterministically from the logs: every node that holds the same
 // membership entries computes the same members, whatever order they arrived in, because
-// the entries are applied in (ts, hash) order. Pure: no I/O, no clock.
+// the entries are applied in (ts, author, device, seq) order. Pure: no I/O, no clock.
 
 import { bytesEqual } from '../core/encoding.ts'
 import { toHex } from './hashing.ts'
@@ -18,6 +18,8 @@ export function isMembershipType (type: string): type is MembershipType {
 /** A membership entry as the derivation sees it (body already decoded). */
 export interface MembershipEvent {
   author: Uint8Array
+  device: Uint8Array
+  seq: number
   type: MembershipType
   ts: number
   hash: Uint8Array
@@ -45,9 +47,10 @@ export interface MembershipState {
   refused: Map<string, string>
 }
 
+/** (ts, author, device, seq): a total order that keeps each chain's entries in chain order. */
 function compareEvents (a: MembershipEvent, b: MembershipEvent): number {
   if (a.ts !== b.ts) return a.ts - b.ts
-  return Buffer.compare(a.hash, b.hash)
+  return Buffer.compare(a.author, b.author) || Buffer.compare(a.device, b.device) || a.seq - b.seq || Buffer.compare(a.hash, b.hash)
 }
 
 export function deriveMembership (manifest: NetworkManifest, netId: Uint8Array, events: MembershipEvent[], isOpen = manifest.policy === 'open'): MembershipState {

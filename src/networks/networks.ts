@@ -49,8 +49,10 @@ export class Networks {
   readonly #clock: Clock
   readonly #addresses: () => string[]
   readonly #listeners = new Set<NetworksListener>()
+  readonly #store: Store
 
   constructor (options: NetworksOptions) {
+    this.#store = options.store
     this.#apps = new Map(options.apps.map((a) => [a.name, a]))
     this.logs = new LogStore(options.store, this.#apps)
     this.account = options.account
@@ -111,12 +113,23 @@ export class Networks {
     }
     const inv = decodeInvite(text)
     if (inv.grant.expires !== null && now > inv.grant.expires) throw new EntryRejectedError('the invite has expired', { hint: 'ask an admin for a new invite' })
-    const record = this.logs.addNetwork(inv.manifest, inv.key, now)
-    if (!this.logs.isMember(record.id, this.account.publicKey)) {
+    // Adding the network and writing the join land together or not at all.
+    let joined
+    try {
+      joined = this.#store.transaction(() => {
+      const record = this.logs.addNetwork(inv.manifest, inv.key, now)
+      if (this.logs.isMember(record.id, this.account.publicKey)) return { record, accepted: [] }
       // The join cites the grant; whether the issuer is an admin and the invite unused is
       // checked again by every member as the join reaches them.
-      this.#appendChecked(record.id, [{ type: 'peernet/join', body: { invite: grantValue(inv.grant) } }])
+      const result = this.logs.append(this.account, this.account.publicKey, record.id, [{ type: 'peernet/join', body: { invite: grantValue(inv.grant) }, ts: now }], now)
+      if (result.rejected.length > 0) throw new EntryRejectedError(result.rejected[0]?.reason ?? 'join refused', { hint: 'ask an admin for a new invite' })
+      return { record, accepted: result.accepted }
+      })
+    } finally {
+      this.logs.forget() // the transaction may have rolled back what the cache saw
     }
+    const { record, accepted } = joined
+    this.#emit(record.id, accepted, true)
     return { id: formatNetworkId(record.id), addrs: inv.addrs, record }
   }
 

@@ -218,7 +218,7 @@ describe('batch entries', () => {
     assert.ok(e !== undefined && 'sig' in e.auth)
   })
 
-  test('signHeaders of no headers gives no signatures', { todo: 'merkleRoot([]) recurses forever (RangeError), so signHeaders([]) and LogStore.append(…, [], …) blow the stack' }, () => {
+  test('signHeaders of no headers gives no signatures', () => {
     let auths
     try { auths = signHeaders(device, []) } catch (err) { assert.fail(`signHeaders([]) threw ${(err as Error).name}: ${(err as Error).message}`) }
     assert.deepEqual(auths, [])

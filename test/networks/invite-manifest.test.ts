@@ -245,7 +245,7 @@ describe('invites', () => {
     }), { numRuns: 200 })
   })
 
-  test('text that decodes to CBOR null is refused with InviteError', { todo: 'decodeInvite reads value.grant of null: TypeError instead of InviteError' }, () => {
+  test('text that decodes to CBOR null is refused with InviteError', () => {
     assert.throws(() => decodeInvite(rawInvite(null)), isInviteError)
   })
 

@@ -369,7 +369,7 @@ describe('membership checks', () => {
     write(a, net, m, [item('peernet/join', {}), msg('back')])
   })
 
-  test('a join and a leave of one chain in the same millisecond apply in chain order', { todo: 'deriveMembership orders events by (ts, hash) only, so with equal ts the leave may sort before its own chain\'s join: "peernet/leave refused: not a member"' }, (t) => {
+  test('a join and a leave of one chain in the same millisecond apply in chain order', (t) => {
     const net = makeNetwork()
     const [a] = pair(t, net)
     // Find an account whose leave hashes below its join (one try in two).
@@ -494,7 +494,7 @@ describe('devices', () => {
     assert.ok(a.isMember(net.id, acc.publicKey))
   })
 
-  test('a stranger\'s device cannot write into an invite-only network', { todo: 'a peernet/device entry skips the membership check, so any non-member gets a delegation entry stored (one per fresh device key)' }, (t) => {
+  test('a stranger\'s device cannot write into an invite-only network', (t) => {
     const net = makeNetwork({ policy: 'invite' })
     const [a] = pair(t, net)
     const stranger = generateIdentity()
@@ -504,7 +504,7 @@ describe('devices', () => {
     assert.equal(a.entryCount(net.id), 0)
   })
 
-  test('a delegation entry with a null body is rejected, not thrown, and the rest of the batch stands', { todo: 'verifyDelegation(null) reads d.account of null: TypeError escapes ingest and rolls back the whole batch' }, (t) => {
+  test('a delegation entry with a null body is rejected, not thrown, and the rest of the batch stands', (t) => {
     const net = makeNetwork()
     const [a] = pair(t, net)
     const good = signed(net, net.creator, net.creator.publicKey, undefined, [msg('fine')])
@@ -516,7 +516,7 @@ describe('devices', () => {
     assert.equal(r.rejected.length, 1)
   })
 
-  test('a delegation without a signature is rejected, not thrown', { todo: 'verifyDelegation passes d.sig undefined to verify(), which reads signature.byteLength: TypeError escapes ingest' }, (t) => {
+  test('a delegation without a signature is rejected, not thrown', (t) => {
     const net = makeNetwork()
     const [a] = pair(t, net)
     const acc = generateIdentity()
@@ -652,7 +652,7 @@ describe('atomic batches', () => {
     assert.ok(b.isMember(net.id, m.publicKey))
   })
 
-  test('an entry its reducer refuses is not stored', { todo: 'a reducer throwing InvalidRecordError is reported as a rejection, but its entries/chains rows were written before reduce and stay' }, (t) => {
+  test('an entry its reducer refuses is not stored', (t) => {
     const net = makeNetwork({ app: 'boom' })
     const [, b] = pair(t, net, null, [boomApp])
     const entries = signed(net, net.creator, net.creator.publicKey, undefined, [note('one'), note('bad')])
@@ -696,7 +696,7 @@ describe('the same entries in any order give the same store', () => {
 })
 
 describe('append', () => {
-  test('append of no items does nothing', { todo: 'append(…, [], …) calls signHeaders([]) → merkleRoot([]) recurses until RangeError' }, (t) => {
+  test('append of no items does nothing', (t) => {
     const net = makeNetwork()
     const [a] = pair(t, net)
     let r: IngestResult | undefined

@@ -44,8 +44,8 @@ export function decodeMessage (bytes: Uint8Array): SyncMessage {
       return { t: 'hello', v: 1, tags: v.tags }
     case 'heads': {
       if (!is32(v.net) || !Array.isArray(v.heads)) return bad('heads')
-      const heads = (v.heads as Array<Record<string, unknown>>).map((h) => {
-        if (!is32(h.author) || !is32(h.device) || !Number.isSafeInteger(h.seq)) return bad('head')
+      const heads = (v.heads as Array<Record<string, unknown> | null>).map((h) => {
+        if (typeof h !== 'object' || h === null || !is32(h.author) || !is32(h.device) || !Number.isSafeInteger(h.seq)) return bad('head')
         return { author: h.author, device: h.device, seq: h.seq as number }
       })
       return { t: 'heads', net: v.net, heads }

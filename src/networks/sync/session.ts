@@ -55,8 +55,7 @@ export class SyncSession {
     return [this.#hello()]
   }
 
-  /** True right after we sent a hello, until the peer's hello comes back. */
-  #greeted = false
+
 
   /** The local node joined or left a network: tell the peer. */
   networksChanged (): SyncAction[] {
@@ -78,13 +77,19 @@ export class SyncSession {
           out.push({ do: 'send', message: { t: 'heads', net, heads: this.#local.heads(net) } })
         }
         // A hello that made us share something new is answered with ours, so the peer
-        // learns the same; one that changed nothing is not, so hellos never ping-pong.
-        if (out.length > 0 && !this.#greeted) out.unshift(this.#hello())
-        this.#greeted = false
+        // learns the same. Shared sets only grow through this, and a hello that adds
+        // nothing gets no answer, so hellos never ping-pong.
+        if (out.length > 0) out.unshift(this.#hello())
         return out
       }
       case 'heads': {
-        if (!this.shares(m.net)) return []
+        if (!this.shares(m.net)) {
+          // Heads for a network we are in: the peer computed its tag from our hello, so it
+          // is in it too (we may have joined after its hello reached us).
+          const mine = this.#local.networks().find((n) => bytesEqual(n, m.net))
+          if (mine === undefined) return []
+          this.#shared.set(toHex(mine), mine)
+        }
         const local = this.#local.heads(m.net)
         const out: SyncAction[] = []
         for (const h of m.heads) {
@@ -128,7 +133,6 @@ export class SyncSession {
   }
 
   #hello (): SyncAction {
-    this.#greeted = true
     return { do: 'send', message: { t: 'hello', v: 1, tags: this.#local.networks().map((n) => networkTag(n, this.#self, this.#peer)) } }
   }
 }
