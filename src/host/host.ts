@@ -139,6 +139,9 @@ export async function createHost (options: HostOptions): Promise<Host> {
       nodeInfo: { name: 'peernet', version: PEERNET_VERSION, userAgent: PEERNET_AGENT },
       datastore,
       addresses: { listen },
+      // libp2p refuses more than 5 inbound connections a second from one IP by default;
+      // a relay, a hub or a LAN behind one NAT address needs more.
+      connectionManager: { inboundConnectionThreshold: 100 },
       transports: [tcp(), webSockets(), circuitRelayTransport()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
@@ -269,7 +272,7 @@ async function resolvePingTarget (libp2p: PeernetLibp2p, target: string): Promis
     throw new PeerNotFoundError(`"${target}" is neither a peer id nor a multiaddr`, { hint: 'give a peer id (12D3KooW…) or a multiaddr starting with /' })
   }
   const connected = libp2p.getConnections(peerId).length > 0
-  const known = connected || (await libp2p.peerStore.get(peerId).catch(() => undefined))?.addresses.length !== undefined
+  const known = connected || ((await libp2p.peerStore.get(peerId).catch(() => undefined))?.addresses.length ?? 0) > 0
   if (!connected && !known) {
     throw new PeerNotFoundError(`unknown peer ${target}: no address known`, { hint: 'connect to it first with `peernet connect MULTIADDR`' })
   }
