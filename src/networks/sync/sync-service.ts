@@ -30,6 +30,7 @@ export interface SyncService {
 interface Peer {
   id: string
   stream: Stream
+  connection: Connection
   session: SyncSession
   /** Serialises work on this session, so ingest and serve keep their order. */
   queue: Promise<void>
@@ -136,17 +137,22 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
     })
   }
 
-  const attach = (stream: Stream, remote: PeerId): void => {
+  const attach = (stream: Stream, connection: Connection): void => {
+    const remote = connection.remotePeer
     const id = remote.toString()
     if ((bannedUntil.get(id) ?? 0) > Date.now()) { stream.abort(new Error('banned')); return }
     const existing = peers.get(id)
-    if (existing !== undefined) {
+    if (existing !== undefined && (existing.stream.status !== 'open' || existing.connection.status !== 'open')) {
+      // A session left over from a connection that died (the peer crashed and came back).
+      existing.stream.abort(new Error('superseded'))
+      peers.delete(id)
+    } else if (existing !== undefined) {
       // Both sides opened at once: keep the stream opened by the smaller peer id.
       const keepNew = (stream.direction === 'outbound') === (self < id)
       if (!keepNew) { stream.abort(new Error('duplicate sync session')); return }
       existing.stream.abort(new Error('duplicate sync session'))
     }
-    const peer: Peer = { id, stream, session: new SyncSession(local, self, id), queue: Promise.resolve() }
+    const peer: Peer = { id, stream, connection, session: new SyncSession(local, self, id), queue: Promise.resolve() }
     peers.set(id, peer)
     const reader = new FrameReader()
     void (async () => {
@@ -168,14 +174,16 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
     run(peer, peer.session.start())
   }
 
-  void libp2p.handle(SYNC_PROTOCOL, (stream: Stream, connection: Connection) => { attach(stream, connection.remotePeer) }, { runOnLimitedConnection: false })
+  void libp2p.handle(SYNC_PROTOCOL, (stream: Stream, connection: Connection) => { attach(stream, connection) }, { runOnLimitedConnection: false })
 
   const open = async (remote: PeerId): Promise<void> => {
     const id = remote.toString()
-    if (peers.has(id) || (bannedUntil.get(id) ?? 0) > Date.now()) return
+    const existing = peers.get(id)
+    if ((existing !== undefined && existing.connection.status === 'open') || (bannedUntil.get(id) ?? 0) > Date.now()) return
     try {
-      const stream = await libp2p.dialProtocol(remote, SYNC_PROTOCOL, { signal: AbortSignal.timeout(15_000) })
-      attach(stream, remote)
+      const connection = await libp2p.dial(remote, { signal: AbortSignal.timeout(15_000) })
+      const stream = await connection.newStream(SYNC_PROTOCOL, { signal: AbortSignal.timeout(15_000) })
+      attach(stream, connection)
     } catch (err) {
       logger.debug('could not open sync stream', { peer: id, err })
     }
@@ -186,6 +194,14 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
     if (evt.detail.protocols.includes(SYNC_PROTOCOL) && self < evt.detail.peerId.toString()) void open(evt.detail.peerId)
   }
   libp2p.addEventListener('peer:identify', onIdentify)
+  // The last connection to a peer closed: its session is over.
+  const onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const peer = peers.get(evt.detail.toString())
+    if (peer === undefined) return
+    peers.delete(peer.id)
+    peer.stream.abort(new Error('peer disconnected'))
+  }
+  libp2p.addEventListener('peer:disconnect', onDisconnect)
 
   const unsubscribe = networks.subscribe((event) => {
     if (event.local) forward(null, event.entries)
@@ -196,6 +212,7 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
     stop: () => {
       unsubscribe()
       libp2p.removeEventListener('peer:identify', onIdentify)
+      libp2p.removeEventListener('peer:disconnect', onDisconnect)
       for (const p of peers.values()) p.stream.abort(new Error('node stopping'))
       peers.clear()
     }
