@@ -43,6 +43,7 @@ describe('homePaths', () => {
     assert.deepStrictEqual(homePaths('/srv/node'), {
       dir: '/srv/node',
       key: '/srv/node/identity.key',
+      account: '/srv/node/account.key',
       config: '/srv/node/config.json',
       database: '/srv/node/peernet.db',
       api: '/srv/node/api.json',
