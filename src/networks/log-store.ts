@@ -68,6 +68,18 @@ export class LogStore {
 
   get db (): Store['db'] { return this.#store.db }
 
+  readonly #statements = new Map<string, ReturnType<Store['db']['prepare']>>()
+
+  /** A prepared statement, prepared once per LogStore (node:sqlite prepares are not free). */
+  #sql (sql: string): ReturnType<Store['db']['prepare']> {
+    let st = this.#statements.get(sql)
+    if (st === undefined) {
+      st = this.db.prepare(sql)
+      this.#statements.set(sql, st)
+    }
+    return st
+  }
+
   // ---- networks -----------------------------------------------------------------------
 
   addNetwork (manifest: SignedManifest, key: Uint8Array | null, now: number): NetworkRecord {
@@ -120,12 +132,12 @@ export class LogStore {
   }
 
   head (net: Uint8Array, author: Uint8Array, device: Uint8Array): { seq: number, hash: Uint8Array } | undefined {
-    return this.db.prepare('SELECT head_seq AS seq, head_hash AS hash FROM chains WHERE net = ? AND author = ? AND device = ?').get(net, author, device) as { seq: number, hash: Uint8Array } | undefined
+    return this.#sql('SELECT head_seq AS seq, head_hash AS hash FROM chains WHERE net = ? AND author = ? AND device = ?').get(net, author, device) as { seq: number, hash: Uint8Array } | undefined
   }
 
   /** Entries of one chain with seq > afterSeq, in order. */
   chainAfter (net: Uint8Array, author: Uint8Array, device: Uint8Array, afterSeq: number, limit: number): StoredEntry[] {
-    const rows = this.db.prepare('SELECT hash, signed, body, received_at FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ? ORDER BY seq LIMIT ?')
+    const rows = this.#sql('SELECT hash, signed, body, received_at FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ? ORDER BY seq LIMIT ?')
       .all(net, author, device, afterSeq, limit) as unknown as EntryRow[]
     return rows.map(storedFromRow)
   }
@@ -145,7 +157,7 @@ export class LogStore {
   }
 
   isMember (net: Uint8Array, account: Uint8Array): boolean {
-    return this.db.prepare('SELECT 1 AS x FROM members WHERE net = ? AND account = ?').get(net, account) !== undefined
+    return this.#sql('SELECT 1 AS x FROM members WHERE net = ? AND account = ?').get(net, account) !== undefined
   }
 
   role (net: Uint8Array, account: Uint8Array): string | undefined {
@@ -243,12 +255,12 @@ export class LogStore {
     if (net === undefined) throw new InvalidRecordError('entry for a network this node is not in')
     if (entry.body === undefined) throw new InvalidRecordError('entry arrived without its body')
 
-    const existing = db.prepare('SELECT hash, signed FROM entries WHERE net = ? AND author = ? AND device = ? AND seq = ?').get(h.net, h.author, h.device, h.seq) as { hash: Uint8Array, signed: Uint8Array } | undefined
+    const existing = this.#sql('SELECT hash, signed FROM entries WHERE net = ? AND author = ? AND device = ? AND seq = ?').get(h.net, h.author, h.device, h.seq) as { hash: Uint8Array, signed: Uint8Array } | undefined
     if (existing !== undefined) {
       if (bytesEqual(existing.hash, hash)) return 'duplicate'
       throw new EquivocationError(`equivocation: a different entry already holds seq ${h.seq} of this device; the device is frozen`, existing.signed)
     }
-    const chain = db.prepare('SELECT head_seq, head_hash, frozen, revoked_after FROM chains WHERE net = ? AND author = ? AND device = ?').get(h.net, h.author, h.device) as { head_seq: number, head_hash: Uint8Array, frozen: number, revoked_after: number | null } | undefined
+    const chain = this.#sql('SELECT head_seq, head_hash, frozen, revoked_after FROM chains WHERE net = ? AND author = ? AND device = ?').get(h.net, h.author, h.device) as { head_seq: number, head_hash: Uint8Array, frozen: number, revoked_after: number | null } | undefined
     if (chain?.frozen === 1) throw new InvalidRecordError('this device equivocated; its entries are refused')
     const headSeq = chain?.head_seq ?? 0
     if (h.seq !== headSeq + 1) throw new InvalidRecordError(`gap: expected seq ${headSeq + 1} of this chain, got ${h.seq}`)
@@ -273,7 +285,7 @@ export class LogStore {
       const why = state.refused.get(toHex(hash))
       if (why !== undefined) throw new InvalidRecordError(`join refused: ${why}`)
     } else {
-      const removed = db.prepare('SELECT heads FROM removed WHERE net = ? AND account = ?').get(h.net, h.author) as { heads: string } | undefined
+      const removed = this.#sql('SELECT heads FROM removed WHERE net = ? AND account = ?').get(h.net, h.author) as { heads: string } | undefined
       if (removed !== undefined) {
         const last = (JSON.parse(removed.heads) as Record<string, number>)[toHex(h.device)] ?? 0
         if (h.seq > last) throw new InvalidRecordError('the author was removed from this network')
@@ -303,9 +315,9 @@ export class LogStore {
       throw new InvalidRecordError(`unknown entry type ${h.type}`)
     }
 
-    db.prepare('INSERT INTO entries (hash, net, author, device, seq, ts, type, signed, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+    this.#sql('INSERT INTO entries (hash, net, author, device, seq, ts, type, signed, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(hash, h.net, h.author, h.device, h.seq, h.ts, h.type, encodeCanonical(entryValue(entry, false)), entry.body, now)
-    db.prepare(`INSERT INTO chains (net, author, device, head_seq, head_hash) VALUES (?, ?, ?, ?, ?)
+    this.#sql(`INSERT INTO chains (net, author, device, head_seq, head_hash) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT(net, author, device) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash`)
       .run(h.net, h.author, h.device, h.seq, hash)
     if (isMembershipType(h.type)) this.#refreshMembership(net)

@@ -56,6 +56,7 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
       const batch = networks.logs.chainAfter(a.net, a.author, a.device, after, SYNC_BATCH)
       if (batch.length === 0) return
       await send(peer, { t: 'entries', entries: batch.map((s) => entryValue(s.entry)) })
+      await new Promise((resolve) => setImmediate(resolve))
       after = batch[batch.length - 1]?.entry.header.seq ?? after
       if (batch.length < SYNC_BATCH) return
     }
@@ -87,6 +88,8 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
   }
 
   const forward = (from: string | null, accepted: Array<{ net: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number }>): void => {
+    const others = [...peers.values()].filter((p) => p.id !== from)
+    if (others.length === 0 || accepted.length === 0) return
     const byNet = new Map<string, { net: Uint8Array, values: CanonicalValue[] }>()
     for (const e of accepted) {
       const stored = networks.logs.chainAfter(e.net, e.author, e.device, e.seq - 1, 1)[0]
@@ -97,8 +100,7 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
       byNet.set(k, group)
     }
     for (const { net, values } of byNet.values()) {
-      for (const peer of peers.values()) {
-        if (peer.id === from) continue
+      for (const peer of others) {
         if (!peer.session.shares(net)) {
           // A network we just created or joined: tell the peer; the heads exchange follows.
           run(peer, peer.session.networksChanged())
@@ -129,7 +131,12 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
         const a = pending.shift() as SyncAction
         if (a.do === 'send') await send(peer, a.message)
         else if (a.do === 'serve') await serve(peer, a)
-        else pending.push(...ingest(peer, a.entries))
+        else {
+          pending.push(...ingest(peer, a.entries))
+          // Give the event loop a turn between batches: a long sync must not starve
+          // libp2p's keep-alive pings (which would drop the connection) or the API.
+          await new Promise((resolve) => setImmediate(resolve))
+        }
       }
     }).catch((err: unknown) => {
       logger.debug('sync session failed', { peer: peer.id, err })
