@@ -8,6 +8,8 @@ import { SETUP_LABELS, THROUGHPUT_SETUPS } from './throughput.ts'
 import type { ThroughputResult } from './throughput.ts'
 import { STARTUP_SUBJECTS, SUBJECT_LABELS } from './startup.ts'
 import type { StartupResult } from './startup.ts'
+import { SYNC_LABELS, SYNC_SUBJECTS } from './sync.ts'
+import type { SyncResult } from './sync.ts'
 import { max, min } from './statistics.ts'
 
 export interface Machine {
@@ -92,5 +94,26 @@ export function startupTable (r: StartupResult): string {
     lines.push(`| ${SUBJECT_LABELS[subject]} | ${fixed(r.coldStartMs[subject].median, 0)} ms | ${fixed(r.coldStartMs[subject].p90, 0)} ms | ${fixed(r.idleRssKiB[subject].median / 1024, 1)} MiB |`)
   }
   lines.push(`| Peernet daemon / bare libp2p | ${fixed(r.ratios.coldStartMedian, 2)}× | ${fixed(r.ratios.coldStartP90, 2)}× | ${fixed(r.ratios.idleRssMedian, 2)}× |`)
+  return lines.join('\n')
+}
+
+export function syncTable (r: SyncResult): string {
+  const p = r.parameters
+  const n = p.entries.toLocaleString('en-US')
+  const lines = [
+    `**Network sync on loopback** — ${n} entries of ${p.itemBytes} bytes from one process to a fresh one over TCP on 127.0.0.1, ${p.rounds} round${p.rounds === 1 ? '' : 's'} with Peernet and hypercore ${p.hypercoreVersion} interleaved; timed in the receiver from its connect call until all entries are stored.`,
+    '',
+    '| Sync | Median time | Range | Entries/s | MB/s | Source setup (untimed) |',
+    '|---|---:|---:|---:|---:|---:|'
+  ]
+  for (const subject of SYNC_SUBJECTS) {
+    const s = r.samples.seconds[subject]
+    const m = r.medians[subject]
+    lines.push(`| ${SYNC_LABELS[subject]} | ${fixed(m.seconds, 2)} s | ${fixed(min(s), 2)}–${fixed(max(s), 2)} s | ${fixed(m.entriesPerSecond, 0)} | ${fixed(m.mbPerSecond, 2)} | ${fixed(r.setupSeconds[subject], 1)} s |`)
+  }
+  lines.push('', `hypercore time / Peernet time (median of the per-round ratios): **${fixed(r.ratio.median, 3)}×** (goal: at least ${r.ratio.goal}×; ${r.ratio.met ? 'met' : 'not met'}). MB = 10⁶ bytes of payload.`)
+  if (p.entries !== p.issueEntries) {
+    lines.push('', `Note: run at ${n} entries, not the issue's ${p.issueEntries.toLocaleString('en-US')} (\`--entries ${p.issueEntries}\` runs that size).`)
+  }
   return lines.join('\n')
 }

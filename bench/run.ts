@@ -1,20 +1,21 @@
 // Runs the benchmarks, writes one JSON per benchmark to bench/results/<name>.json and
 // prints markdown tables for the README on stdout; progress goes to stderr.
 //
-//   node bench/run.ts [throughput] [startup] [options]
+//   node bench/run.ts [throughput] [startup] [sync] [options]
 //
-// With no names it runs all of them. Defaults take well under three minutes; the
-// options below make longer, steadier runs.
+// With no names it runs all of them. At their defaults throughput and startup take well
+// under three minutes, sync about three more; the options below make longer, steadier runs.
 
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { DEFAULT_THROUGHPUT_OPTIONS, measureThroughput } from './throughput.ts'
 import { DEFAULT_STARTUP_OPTIONS, measureStartup } from './startup.ts'
-import { describeMachine, machineLine, startupTable, throughputTable } from './report.ts'
+import { DEFAULT_SYNC_OPTIONS, measureSync } from './sync.ts'
+import { describeMachine, machineLine, startupTable, syncTable, throughputTable } from './report.ts'
 import { BenchmarkError } from './errors.ts'
 
-const USAGE = `usage: node bench/run.ts [throughput] [startup] [options]
+const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [options]
 
 throughput options:
   --rounds N        measured rounds, each running every setup once (default ${DEFAULT_THROUGHPUT_OPTIONS.rounds})
@@ -26,9 +27,14 @@ startup options:
   --idle-rounds N   idle-memory rounds (default ${DEFAULT_STARTUP_OPTIONS.idleRounds})
   --idle-s N        seconds idle before reading RSS (default ${DEFAULT_STARTUP_OPTIONS.idleMs / 1000})
   --ready-timeout-s N  bound on each start (default ${DEFAULT_STARTUP_OPTIONS.readyTimeoutMs / 1000})
+sync options:
+  --rounds N        measured rounds, each syncing with Peernet and hypercore once (default ${DEFAULT_SYNC_OPTIONS.rounds})
+  --entries N       1 KiB entries / blocks to sync (default ${DEFAULT_SYNC_OPTIONS.entries}; the issue's size is 100000)
+  --batch N         Peernet entries per append when making the source (default ${DEFAULT_SYNC_OPTIONS.batch})
+  --cpu-prof-dir D  write CPU profiles of every source and receiver process to D
 `
 
-const BENCHMARKS = ['throughput', 'startup'] as const
+const BENCHMARKS = ['throughput', 'startup', 'sync'] as const
 type BenchmarkName = typeof BENCHMARKS[number]
 
 const RESULTS_DIR = join(resolve(import.meta.dirname), 'results')
@@ -55,6 +61,9 @@ function parse (argv: string[]): { names: BenchmarkName[], run: Record<Benchmark
       'idle-rounds': { type: 'string' },
       'idle-s': { type: 'string' },
       'ready-timeout-s': { type: 'string' },
+      entries: { type: 'string' },
+      batch: { type: 'string' },
+      'cpu-prof-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -80,15 +89,24 @@ function parse (argv: string[]): { names: BenchmarkName[], run: Record<Benchmark
     idleMs: positive(values['idle-s'], '--idle-s', s.idleMs / 1000) * 1000,
     readyTimeoutMs: positive(values['ready-timeout-s'], '--ready-timeout-s', s.readyTimeoutMs / 1000) * 1000
   }
+  const y = DEFAULT_SYNC_OPTIONS
+  const sync = {
+    rounds: Math.round(positive(values.rounds, '--rounds', y.rounds)),
+    entries: Math.round(positive(values.entries, '--entries', y.entries)),
+    batch: Math.round(positive(values.batch, '--batch', y.batch)),
+    cpuProfDir: values['cpu-prof-dir'] === undefined ? y.cpuProfDir : resolve(values['cpu-prof-dir'])
+  }
   return {
     names,
     run: {
       throughput: async () => await measureThroughput(throughput, progress),
-      startup: async () => await measureStartup(startup, progress)
+      startup: async () => await measureStartup(startup, progress),
+      sync: async () => await measureSync(sync, progress)
     },
     tables: {
       throughput: (r) => throughputTable(r as Awaited<ReturnType<typeof measureThroughput>>),
-      startup: (r) => startupTable(r as Awaited<ReturnType<typeof measureStartup>>)
+      startup: (r) => startupTable(r as Awaited<ReturnType<typeof measureStartup>>),
+      sync: (r) => syncTable(r as Awaited<ReturnType<typeof measureSync>>)
     }
   }
 }
