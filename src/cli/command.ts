@@ -74,3 +74,12 @@ export function parseCommandArgs (cmd: Command, args: string[]): ParsedCommand {
   const home = resolveHome(typeof values.home === 'string' ? values.home : undefined)
   return { help: false, ctx: { home, json: values.json === true, values, positionals: parsed.positionals } }
 }
+
+/** A whole-number flag in [1, max], or `fallback` when absent. */
+export function positiveIntFlag (ctx: CommandContext, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = ctx.values[name]
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`--${name} must be a whole number from 1 to ${max}, got "${String(raw)}"`)
+  return n
+}

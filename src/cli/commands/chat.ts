@@ -1,8 +1,8 @@
 // `peernet chat …`: the built-in chat app, through the app interface's command and query.
 
 import type { Command } from '../command.ts'
+import { positiveIntFlag } from '../command.ts'
 import { ApiClient } from '../../api/client.ts'
-import { UsageError } from '../../core/errors.ts'
 import type { ChatMessageView } from '../../apps/chat/chat.ts'
 
 export const chatSendCommand: Command = {
@@ -29,8 +29,7 @@ export const chatReadCommand: Command = {
   read: true,
   positionals: { min: 1, max: 1 },
   run: async (ctx) => {
-    const limit = ctx.values.limit === undefined ? 100 : Number(ctx.values.limit)
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number')
+    const limit = positiveIntFlag(ctx, 'limit', 100, 10_000)
     const messages = await new ApiClient(ctx.home).get<ChatMessageView[]>(`/v1/networks/${encodeURIComponent(ctx.positionals[0] ?? '')}/app/read?limit=${limit}`)
     ctx.print(messages, () => messages.length === 0 ? ['no messages yet'] : messages.map((m) => `${new Date(m.ts).toISOString()}  ${m.author.slice(0, 8)}  ${m.text}`))
   }

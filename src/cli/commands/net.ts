@@ -1,6 +1,7 @@
 // `peernet net …`: create, invite, join, list, inspect, leave networks, and read a log.
 
 import type { Command } from '../command.ts'
+import { positiveIntFlag } from '../command.ts'
 import { ApiClient } from '../../api/client.ts'
 import { UsageError } from '../../core/errors.ts'
 import type { NetworkSummary } from '../../networks/networks.ts'
@@ -162,8 +163,7 @@ export const netLogCommand: Command = {
   read: true,
   positionals: { min: 1, max: 1 },
   run: async (ctx) => {
-    const limit = ctx.values.limit === undefined ? 100 : Number(ctx.values.limit)
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number')
+    const limit = positiveIntFlag(ctx, 'limit', 100, 10_000)
     const { entries } = await new ApiClient(ctx.home).get<{ entries: LogLine[] }>(netPath(ctx.positionals[0] ?? '', `/log?limit=${limit}`))
     ctx.print(entries, () => table(['TIME', 'TYPE', 'AUTHOR', 'SEQ', 'HASH', 'BODY'], entries.map((e) => [
       new Date(e.ts).toISOString(), e.type, short(e.author), String(e.seq), short(e.hash), e.pruned ? '(pruned)' : JSON.stringify(e.body).slice(0, 60)

@@ -1,6 +1,6 @@
 import type { Command } from '../command.ts'
+import { positiveIntFlag } from '../command.ts'
 import { ApiClient } from '../../api/client.ts'
-import { UsageError } from '../../core/errors.ts'
 
 export const pingCommand: Command = {
   name: 'ping',
@@ -14,8 +14,7 @@ export const pingCommand: Command = {
   positionals: { min: 1, max: 1 },
   run: async (ctx) => {
     const target = ctx.positionals[0] ?? ''
-    const count = ctx.values.count === undefined ? 3 : Number(ctx.values.count)
-    if (!Number.isInteger(count) || count < 1 || count > 1000) throw new UsageError(`--count must be a whole number from 1 to 1000, got "${String(ctx.values.count)}"`)
+    const count = positiveIntFlag(ctx, 'count', 3, 1000)
     const client = new ApiClient(ctx.home)
     const rtts: number[] = []
     let peerId = ''
