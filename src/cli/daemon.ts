@@ -37,11 +37,6 @@ export async function runDaemon (options: DaemonOptions): Promise<void> {
   const info: ApiInfo = { url: api.url, token, pid: process.pid }
   writeFileAtomic(node.paths.api, JSON.stringify(info) + '\n', { mode: 0o600 })
 
-  options.out(`peernet daemon running (home ${node.paths.dir})`)
-  options.out(`peer id: ${node.peerId}`)
-  for (const addr of node.host.addresses()) options.out(`listening: ${addr}`)
-  options.out(`api: ${api.url}`)
-
   let stopping = false
   const shutdown = async (reason: string): Promise<void> => {
     if (stopping) return
@@ -65,6 +60,12 @@ export async function runDaemon (options: DaemonOptions): Promise<void> {
   }
   process.once('SIGINT', () => { void shutdown('SIGINT') })
   process.once('SIGTERM', () => { void shutdown('SIGTERM') })
+
+  // Ready only now: the signal handlers are in place before anyone can act on these lines.
+  options.out(`peernet daemon running (home ${node.paths.dir})`)
+  options.out(`peer id: ${node.peerId}`)
+  for (const addr of node.host.addresses()) options.out(`listening: ${addr}`)
+  options.out(`api: ${api.url}`)
 }
 
 /** Removes api.json only if it is still ours (a newer daemon may have replaced it). */
