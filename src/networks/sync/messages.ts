@@ -63,22 +63,68 @@ export function decodeMessage (bytes: Uint8Array): SyncMessage {
 
 /** Splits a byte stream into frames; throws on an oversized frame. */
 export class FrameReader {
-  #buf = new Uint8Array(0)
+  /** Unconsumed chunks, and how far into the first one we have read. */
+  readonly #chunks: Uint8Array[] = []
+  #offset = 0
+  #length = 0
 
   push (chunk: Uint8Array): Uint8Array[] {
-    const merged = new Uint8Array(this.#buf.byteLength + chunk.byteLength)
-    merged.set(this.#buf)
-    merged.set(chunk, this.#buf.byteLength)
-    this.#buf = merged
+    if (chunk.byteLength > 0) {
+      this.#chunks.push(chunk)
+      this.#length += chunk.byteLength
+    }
     const frames: Uint8Array[] = []
     for (;;) {
-      if (this.#buf.byteLength < 4) break
-      const len = new DataView(this.#buf.buffer, this.#buf.byteOffset).getUint32(0)
+      if (this.#length < 4) break
+      const head = this.#peek(4)
+      const len = new DataView(head.buffer, head.byteOffset, 4).getUint32(0)
       if (len > MAX_FRAME_BYTES) throw new InvalidRecordError(`sync frame of ${len} bytes is over the limit`)
-      if (this.#buf.byteLength < 4 + len) break
-      frames.push(this.#buf.slice(4, 4 + len))
-      this.#buf = this.#buf.slice(4 + len)
+      if (this.#length < 4 + len) break
+      this.#take(4)
+      frames.push(this.#take(len))
     }
     return frames
+  }
+
+  /** The next n buffered bytes, without consuming them. */
+  #peek (n: number): Uint8Array {
+    const first = this.#chunks[0] as Uint8Array
+    if (first.byteLength - this.#offset >= n) return first.subarray(this.#offset, this.#offset + n)
+    return this.#copy(n, false)
+  }
+
+  #take (n: number): Uint8Array {
+    const first = this.#chunks[0]
+    if (n === 0) return new Uint8Array(0)
+    if (first !== undefined && first.byteLength - this.#offset >= n) {
+      const out = first.slice(this.#offset, this.#offset + n)
+      this.#offset += n
+      this.#length -= n
+      if (this.#offset === first.byteLength) { this.#chunks.shift(); this.#offset = 0 }
+      return out
+    }
+    return this.#copy(n, true)
+  }
+
+  /** Copies n bytes spanning several chunks; consumes them if asked. */
+  #copy (n: number, consume: boolean): Uint8Array {
+    const out = new Uint8Array(n)
+    let filled = 0
+    let index = 0
+    let offset = this.#offset
+    while (filled < n) {
+      const c = this.#chunks[index] as Uint8Array
+      const part = Math.min(n - filled, c.byteLength - offset)
+      out.set(c.subarray(offset, offset + part), filled)
+      filled += part
+      offset += part
+      if (offset === c.byteLength) { index++; offset = 0 }
+    }
+    if (consume) {
+      this.#chunks.splice(0, index)
+      this.#offset = offset
+      this.#length -= n
+    }
+    return out
   }
 }
