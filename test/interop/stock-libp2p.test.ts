@@ -20,8 +20,8 @@ import type { Ping } from '@libp2p/ping'
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { runCli, startDaemonProcess } from './fixtures/daemon-process.ts'
-import type { DaemonProcess } from './fixtures/daemon-process.ts'
+import { cli, startDaemon } from '../helpers/processes.ts'
+import type { Daemon } from '../helpers/processes.ts'
 
 // Written out rather than imported from src/: the point is what a stranger's node sees.
 const PEERNET_KAD_PROTOCOL = '/peernet/kad/1.0.0'
@@ -33,14 +33,14 @@ const STEP_TIMEOUT_MS = 10_000
 type StockNode = Libp2p<{ identify: Identify, ping: Ping }>
 
 let home: string
-let daemon: DaemonProcess | undefined
+let daemon: Daemon | undefined
 let stock: StockNode | undefined
 let daemonAddr: Multiaddr
 let daemonPeer: PeerId
 let identified: IdentifyResult
 
 /** The daemon's logs, appended to assertion messages so a failure explains itself. */
-const logs = (): string => `\ndaemon stderr:\n${daemon?.logs() ?? '(not started)'}`
+const logs = (): string => `\ndaemon stderr:\n${daemon?.stderr() ?? '(not started)'}`
 
 /** Resolves with the first identify result for `peer`, or rejects when `signal` fires. */
 async function nextIdentify (node: StockNode, peer: string, signal: AbortSignal): Promise<IdentifyResult> {
@@ -65,10 +65,10 @@ async function nextIdentify (node: StockNode, peer: string, signal: AbortSignal)
 
 before(async () => {
   home = mkdtempSync(join(tmpdir(), 'peernet-interop-'))
-  daemon = await startDaemonProcess(home)
+  daemon = await startDaemon(home)
 
-  const tcpAddr = daemon.listening.find((a) => a.startsWith('/ip4/127.0.0.1/tcp/'))
-  assert.ok(tcpAddr !== undefined, `the daemon printed no loopback TCP address: ${daemon.listening.join(', ')}${logs()}`)
+  const tcpAddr = daemon.addresses.find((a) => a.startsWith('/ip4/127.0.0.1/tcp/'))
+  assert.ok(tcpAddr !== undefined, `the daemon printed no loopback TCP address: ${daemon.addresses.join(', ')}${logs()}`)
   daemonAddr = multiaddr(tcpAddr)
 
   stock = await createLibp2p({
@@ -133,7 +133,7 @@ test('the daemon lists the stock node in `peernet peers --json`', async () => {
   const deadline = Date.now() + STEP_TIMEOUT_MS
   let listed: unknown
   for (;;) {
-    const { stdout } = await runCli(home, ['peers', '--json'])
+    const { stdout } = await cli(['peers', '--json', '--home', home])
     listed = JSON.parse(stdout)
     assert.ok(Array.isArray(listed), `peers --json is not an array: ${stdout}`)
     const peers = listed as Array<{ peerId?: unknown, direction?: unknown, addresses?: unknown }>
