@@ -39,6 +39,8 @@ export interface ChainHeadInfo {
 export interface Rejection {
   hash: Uint8Array | null
   reason: string
+  /** The chain the refused entry claims to extend. */
+  chain: { net: Uint8Array, author: Uint8Array, device: Uint8Array } | null
 }
 
 export interface IngestResult {
@@ -241,7 +243,9 @@ export class LogStore {
         } catch (err) {
           if (!(err instanceof InvalidRecordError)) throw err
           if (err instanceof EquivocationError) this.#recordEquivocation(entry, err.first, now)
-          result.rejected.push({ hash, reason: err.message })
+          const h = entry.header as Partial<EntryHeader> | undefined
+          const chain = h?.net instanceof Uint8Array && h.author instanceof Uint8Array && h.device instanceof Uint8Array ? { net: h.net, author: h.author, device: h.device } : null
+          result.rejected.push({ hash, reason: err.message, chain })
         }
       }
     })

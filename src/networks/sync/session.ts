@@ -32,6 +32,29 @@ export function networkTag (net: Uint8Array, peerA: string, peerB: string): Uint
   return new Uint8Array(createHash('sha256').update('peernet/sync-tag/1').update(net).update(lo).update('\0').update(hi).digest())
 }
 
+export interface ChainRef { net: Uint8Array, author: Uint8Array, device: Uint8Array }
+
+/** What an ingest did, as the session needs to know it. */
+export interface IngestOutcome {
+  /** Networks in which at least one entry was accepted. */
+  acceptedNets: Uint8Array[]
+  rejected: Array<{ chain: ChainRef | null, reason: string }>
+}
+
+/** The entry came ahead of the chain we hold. */
+export function isGap (reason: string): boolean {
+  return reason.startsWith('gap:')
+}
+
+/** The entry may become valid once another chain's entries arrive. */
+export function isDependency (reason: string): boolean {
+  return /the author is not a member|not issued by an admin/.test(reason)
+}
+
+function chainKey (c: ChainRef): string {
+  return `${toHex(c.net)}/${toHex(c.author)}/${toHex(c.device)}`
+}
+
 export class SyncSession {
   readonly #local: SyncLocal
   readonly #self: string
@@ -40,6 +63,8 @@ export class SyncSession {
   readonly #shared = new Map<string, Uint8Array>()
   /** Chains we asked for and have not caught up on, by key → seq we asked after. */
   readonly #wanted = new Map<string, number>()
+  /** Chains refused for want of an entry in another chain, waiting for progress. */
+  readonly #deferred = new Map<string, ChainRef>()
 
   constructor (local: SyncLocal, self: string, peer: string) {
     this.#local = local
@@ -106,17 +131,31 @@ export class SyncSession {
   }
 
   /**
-   * After an ingest: chains that arrived with a gap (a push ahead of what we hold) are
-   * asked for from our head. `gaps` lists them.
+   * After an ingest. A chain that arrived with a gap (a push ahead of what we hold) is
+   * asked for from our head at once. A chain refused for want of another chain's entry
+   * (its account's join, the promotion of its inviter) is asked for again as soon as
+   * anything new lands in that network — progress must come first, so this never loops.
    */
-  ingested (gaps: Array<{ net: Uint8Array, author: Uint8Array, device: Uint8Array }>): SyncAction[] {
+  ingested (outcome: IngestOutcome): SyncAction[] {
     const out: SyncAction[] = []
-    for (const g of gaps) {
-      if (!this.shares(g.net)) continue
-      const mine = this.#local.heads(g.net).find((l) => bytesEqual(l.author, g.author) && bytesEqual(l.device, g.device))?.seq ?? 0
-      out.push(...this.#want(g.net, g.author, g.device, mine))
+    for (const r of outcome.rejected) {
+      if (r.chain === null || !this.shares(r.chain.net)) continue
+      if (isGap(r.reason)) out.push(...this.#wantFromHead(r.chain))
+      else if (isDependency(r.reason)) this.#deferred.set(chainKey(r.chain), r.chain)
+    }
+    const progressed = new Set(outcome.acceptedNets.map(toHex))
+    for (const [key, chain] of [...this.#deferred]) {
+      if (!progressed.has(toHex(chain.net))) continue
+      this.#deferred.delete(key)
+      this.#wanted.delete(key)
+      out.push(...this.#wantFromHead(chain))
     }
     return out
+  }
+
+  #wantFromHead (c: ChainRef): SyncAction[] {
+    const mine = this.#local.heads(c.net).find((l) => bytesEqual(l.author, c.author) && bytesEqual(l.device, c.device))?.seq ?? 0
+    return this.#want(c.net, c.author, c.device, mine)
   }
 
   /** New local entries: push them if the peer shares the network. */
@@ -125,7 +164,7 @@ export class SyncSession {
   }
 
   #want (net: Uint8Array, author: Uint8Array, device: Uint8Array, after: number): SyncAction[] {
-    const key = `${toHex(net)}/${toHex(author)}/${toHex(device)}`
+    const key = chainKey({ net, author, device })
     // One outstanding request per chain and starting point.
     if (this.#wanted.get(key) === after) return []
     this.#wanted.set(key, after)

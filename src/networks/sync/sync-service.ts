@@ -7,15 +7,14 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeernetLibp2p } from '../../host/host.ts'
 import type { Logger } from '../../core/log.ts'
-import { bytesEqual } from '../../core/encoding.ts'
-import { entryFrom, entryHash, entryValue } from '../entry.ts'
+import { entryFrom, entryValue } from '../entry.ts'
 import type { Entry } from '../entry.ts'
 import type { Networks } from '../networks.ts'
 import { toHex } from '../hashing.ts'
 import { FrameReader, SYNC_BATCH, SYNC_PROTOCOL, decodeMessage, encodeMessage } from './messages.ts'
 import type { SyncMessage } from './messages.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
-import { SyncSession } from './session.ts'
+import { SyncSession, isDependency, isGap } from './session.ts'
 import type { SyncAction } from './session.ts'
 
 const PENALTY_LIMIT = 50
@@ -69,22 +68,14 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
       try { entries.push(entryFrom(v)) } catch { malformed++ }
     }
     const result = networks.ingestRemote(entries)
-    const gaps = new Map<string, { net: Uint8Array, author: Uint8Array, device: Uint8Array }>()
-    let bad = malformed
-    result.rejected.forEach((r) => {
-      if (r.reason.startsWith('gap:')) {
-        const e = entries.find((x) => r.hash !== null && bytesEqual(r.hash, entryHash(x.header)))
-        if (e !== undefined) gaps.set(`${toHex(e.header.net)}/${toHex(e.header.author)}/${toHex(e.header.device)}`, { net: e.header.net, author: e.header.author, device: e.header.device })
-        return
-      }
-      bad++
-      logger.debug('rejected entry from peer', { peer: peer.id, reason: r.reason })
-    })
-    if (bad > 0) penalise(peer, bad, result.rejected.find((r) => !r.reason.startsWith('gap:'))?.reason ?? 'malformed entries')
+    // Gaps and missing dependencies are the session's to chase; anything else is the peer's fault.
+    const bad = malformed + result.rejected.filter((r) => !isGap(r.reason) && !isDependency(r.reason)).length
+    for (const r of result.rejected) logger.debug('rejected entry from peer', { peer: peer.id, reason: r.reason })
+    if (bad > 0) penalise(peer, bad, result.rejected.find((r) => !isGap(r.reason) && !isDependency(r.reason))?.reason ?? 'malformed entries')
     // Pass what was new to us on to the other peers in the network (flooding; each node
     // forwards an entry once, when it first accepts it, so it never loops).
     forward(peer.id, result.accepted)
-    return peer.session.ingested([...gaps.values()])
+    return peer.session.ingested({ acceptedNets: result.accepted.map((e) => e.net), rejected: result.rejected })
   }
 
   const forward = (from: string | null, accepted: Array<{ net: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number }>): void => {
