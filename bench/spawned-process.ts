@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
+import type { Interface } from 'node:readline'
 import { ProcessStartError, BenchmarkTimeoutError } from './errors.ts'
 
 export interface SpawnOptions {
@@ -42,10 +43,22 @@ function installExitHook (): void {
   })
 }
 
-export async function spawnUntilReady (options: SpawnOptions): Promise<SpawnedProcess> {
+export interface TrackedChild {
+  child: ChildProcess
+  /** Resolves once the process has exited (or failed to spawn). */
+  exited: Promise<void>
+  stdout: Interface
+  /** The command line (as `shown`) and the last lines of its stderr, for error messages. */
+  describe: () => string
+}
+
+/**
+ * Spawns a child that is killed if this process exits first, and keeps the tail of its
+ * stderr for error messages. The one way benchmarks start their helper processes.
+ */
+export function spawnTracked (command: string, args: readonly string[], cwd: string, shown = `${command} ${args.join(' ')}`): TrackedChild {
   installExitHook()
-  const started = performance.now()
-  const child = spawn(options.command, options.args, { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(command, args, { cwd, stdio: ['pipe', 'pipe', 'pipe'] })
   live.add(child)
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => { live.delete(child); resolve() })
@@ -56,8 +69,13 @@ export async function spawnUntilReady (options: SpawnOptions): Promise<SpawnedPr
     stderrTail.push(line)
     if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift()
   })
-  const stdout = createInterface({ input: child.stdout })
-  const describe = (): string => `${options.command} ${options.args.join(' ')}${stderrTail.length > 0 ? `\n  stderr: ${stderrTail.join('\n  stderr: ')}` : ''}`
+  const describe = (): string => `${shown}${stderrTail.length > 0 ? `\n  stderr: ${stderrTail.join('\n  stderr: ')}` : ''}`
+  return { child, exited, stdout: createInterface({ input: child.stdout }), describe }
+}
+
+export async function spawnUntilReady (options: SpawnOptions): Promise<SpawnedProcess> {
+  const started = performance.now()
+  const { child, exited, stdout, describe } = spawnTracked(options.command, options.args, options.cwd)
 
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
@@ -93,7 +111,8 @@ export async function spawnUntilReady (options: SpawnOptions): Promise<SpawnedPr
   return { pid, readyMs, readyLine, rssKiB: () => readRssKiB(pid), stop }
 }
 
-async function within (promise: Promise<void>, ms: number): Promise<boolean> {
+/** Whether `promise` settles within `ms`. */
+export async function within (promise: Promise<void>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => { resolve(false) }, ms) })
   try {

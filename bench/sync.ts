@@ -14,15 +14,12 @@
 // spot-checks items against what the source wrote. Node start-up, opening the stores
 // and Peernet's join are outside the clock.
 
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
 import { median } from './statistics.ts'
-import { spawnUntilReady } from './spawned-process.ts'
+import { spawnTracked, spawnUntilReady, within } from './spawned-process.ts'
 import type { SpawnedProcess } from './spawned-process.ts'
 import { BenchmarkError, BenchmarkTimeoutError, ProcessStartError } from './errors.ts'
 import { ITEM_BYTES } from './fixtures/payload.ts'
@@ -108,7 +105,6 @@ const MIN_BOUND_MS = 60_000
 /** A receiver that stores nothing new for this long has stalled. */
 const STALL_MS = 30_000
 const EXIT_WAIT_MS = 10_000
-const STDERR_TAIL_LINES = 20
 
 function boundMs (entries: number): number {
   return Math.max(MIN_BOUND_MS, entries * MS_PER_ITEM)
@@ -268,38 +264,20 @@ function profileArgs (options: SyncOptions, name: string): string[] {
 
 type Report = Record<string, unknown>
 
-const running = new Set<ChildProcess>()
-let exitHookInstalled = false
-
 /**
  * Runs a fixture until it prints `LINE: {json}`, forwarding its `progress:` lines, then
  * waits (bounded) for it to exit on its own. Killed on timeout, on failure, and if this
  * process exits first.
  */
 async function runToLine (options: { args: string[], line: 'ready' | 'result', timeoutMs: number, progress: (value: Report) => void }): Promise<Report> {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true
-    process.on('exit', () => { for (const c of running) c.kill('SIGKILL') })
-  }
-  const child = spawn(process.execPath, options.args, { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] })
-  running.add(child)
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => { running.delete(child); resolve() })
-    child.once('error', () => { running.delete(child); resolve() })
-  })
-  const stderrTail: string[] = []
-  createInterface({ input: child.stderr }).on('line', (l) => {
-    stderrTail.push(l)
-    if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift()
-  })
   // Invites run to a kilobyte: cut long arguments short in messages.
-  const shown = options.args.map((arg) => arg.length > 100 ? `${arg.slice(0, 40)}…` : relative(arg)).join(' ')
-  const describe = (): string => `node ${shown}${stderrTail.length > 0 ? `\n  stderr: ${stderrTail.join('\n  stderr: ')}` : ''}`
+  const shown = `node ${options.args.map((arg) => arg.length > 100 ? `${arg.slice(0, 40)}…` : relative(arg)).join(' ')}`
+  const { child, exited, stdout, describe } = spawnTracked(process.execPath, options.args, REPO, shown)
   try {
     const value = await new Promise<Report>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new BenchmarkTimeoutError(`no ${options.line} line within ${options.timeoutMs} ms from ${describe()}`)) }, options.timeoutMs)
       const settle = (): void => { clearTimeout(timer) }
-      createInterface({ input: child.stdout }).on('line', (l) => {
+      stdout.on('line', (l) => {
         const at = l.indexOf(': ')
         if (at < 0) return
         const kind = l.slice(0, at)
@@ -328,16 +306,6 @@ async function runToLine (options: { args: string[], line: 'ready' | 'result', t
       child.kill('SIGKILL')
       await within(exited, EXIT_WAIT_MS)
     }
-  }
-}
-
-async function within (promise: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => { resolve(false) }, ms) })
-  try {
-    return await Promise.race([promise.then(() => true), timeout])
-  } finally {
-    clearTimeout(timer)
   }
 }
 
