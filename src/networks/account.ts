@@ -64,3 +64,35 @@ export function delegationValue (d: Delegation): CanonicalValue {
 export function revocationValue (r: Revocation): CanonicalValue {
   return { account: r.account, device: r.device, net: r.net, lastSeq: r.lastSeq, created: r.created, sig: r.sig }
 }
+
+export function delegationFrom (value: unknown): Delegation {
+  const v = value as Record<string, unknown> | null
+  if (typeof v !== 'object' || v === null) throw new InvalidRecordError('malformed device delegation')
+  const d = { account: v.account, device: v.device, created: v.created, sig: v.sig } as Delegation
+  verifyDelegation(d)
+  return d
+}
+
+/**
+ * Who this node writes as: the account (the author of its entries) and the key that
+ * signs them. On the account's home that is the account key itself; on a linked device
+ * it is the device's own key, and the account's private key is not here at all.
+ */
+export interface AccountKeys {
+  /** The account public key: the author of this node's entries. */
+  readonly publicKey: Uint8Array
+  /** The key that signs this node's entries. */
+  readonly signer: Identity
+  /** The account's private key; null on a linked device (it never leaves the account's home). */
+  readonly accountKey: Identity | null
+  /** This device's delegation; null where the account key signs for itself. */
+  readonly delegation: Delegation | null
+}
+
+export function ownAccount (account: Identity): AccountKeys {
+  return { publicKey: account.publicKey, signer: account, accountKey: account, delegation: null }
+}
+
+export function linkedDevice (device: Identity, delegation: Delegation): AccountKeys {
+  return { publicKey: delegation.account, signer: device, accountKey: null, delegation }
+}

@@ -49,6 +49,14 @@ export interface AppDefinition {
   queries: Record<string, (db: DatabaseSync, net: Uint8Array, params: Record<string, unknown>) => unknown>
   /** Write operations: (ctx, net, params) → JSON-able result. */
   commands: Record<string, (ctx: AppCommandContext, net: Uint8Array, params: Record<string, unknown>) => Promise<unknown>>
+  /**
+   * Clears everything the app holds for one network. When entries stop counting (a
+   * device is revoked past them), the networks layer calls this and then replays the
+   * network's remaining entries through the reducers in the canonical order
+   * (ts, author, device, seq), inside one transaction. An app without it keeps the
+   * state of entries that no longer count.
+   */
+  reset?: (db: DatabaseSync, net: Uint8Array) => void
 }
 
 export function defineApp (app: AppDefinition): AppDefinition {

@@ -12,3 +12,7 @@ export class InviteError extends PeernetError { override name = 'InviteError' }
 export class EntryRejectedError extends PeernetError { override name = 'EntryRejectedError' }
 /** Something the local account may not do (not a member, not an admin). */
 export class NotPermittedError extends PeernetError { override name = 'NotPermittedError' }
+/** A device link or link request that is damaged, forged, expired, or for another device or account. */
+export class DeviceLinkError extends PeernetError { override name = 'DeviceLinkError' }
+/** A device this node has never seen write for its account. */
+export class UnknownDeviceError extends PeernetError { override name = 'UnknownDeviceError' }

@@ -130,11 +130,12 @@ export class LogStore {
   // ---- reading ------------------------------------------------------------------------
 
   heads (net: Uint8Array): ChainHeadInfo[] {
-    return this.db.prepare('SELECT author, device, head_seq AS seq, head_hash AS hash FROM chains WHERE net = ?').all(net) as unknown as ChainHeadInfo[]
+    // head_seq 0: a revocation for a device whose chain is not held here yet (no chain).
+    return this.db.prepare('SELECT author, device, head_seq AS seq, head_hash AS hash FROM chains WHERE net = ? AND head_seq > 0').all(net) as unknown as ChainHeadInfo[]
   }
 
   head (net: Uint8Array, author: Uint8Array, device: Uint8Array): { seq: number, hash: Uint8Array } | undefined {
-    return this.#sql('SELECT head_seq AS seq, head_hash AS hash FROM chains WHERE net = ? AND author = ? AND device = ?').get(net, author, device) as { seq: number, hash: Uint8Array } | undefined
+    return this.#sql('SELECT head_seq AS seq, head_hash AS hash FROM chains WHERE net = ? AND author = ? AND device = ? AND head_seq > 0').get(net, author, device) as { seq: number, hash: Uint8Array } | undefined
   }
 
   /** Entries of one chain with seq > afterSeq, in order. */
@@ -268,7 +269,7 @@ export class LogStore {
     if (chain?.frozen === 1) throw new InvalidRecordError('this device equivocated; its entries are refused')
     const headSeq = chain?.head_seq ?? 0
     if (h.seq !== headSeq + 1) throw new InvalidRecordError(`gap: expected seq ${headSeq + 1} of this chain, got ${h.seq}`)
-    if (chain !== undefined && (h.prev === null || !bytesEqual(h.prev, chain.head_hash))) throw new InvalidRecordError('entry does not extend the chain (prev mismatch)')
+    if (chain !== undefined && chain.head_seq > 0 && (h.prev === null || !bytesEqual(h.prev, chain.head_hash))) throw new InvalidRecordError('entry does not extend the chain (prev mismatch)')
     if (chain?.revoked_after != null && h.seq > chain.revoked_after) throw new InvalidRecordError('the account revoked this device')
 
     const body = this.#open(net, entry.body)
@@ -293,11 +294,11 @@ export class LogStore {
       if (removed !== undefined) {
         const last = (JSON.parse(removed.heads) as Record<string, number>)[toHex(h.device)] ?? 0
         if (h.seq > last) throw new InvalidRecordError('the author was removed from this network')
-      } else if (!this.isMember(h.net, h.author)) {
+      } else if (!this.isMember(h.net, h.author) && !(h.type === 'peernet/revoke' && this.#memberOnceRevoked(net, h, body))) {
         throw new InvalidRecordError('the author is not a member of this network')
       }
     }
-    if (h.type === 'peernet/revoke') this.#applyRevocation(h, body)
+    if (h.type === 'peernet/revoke') this.#applyRevocation(net, h, body)
     if (isMembershipType(h.type) && h.type !== 'peernet/join') {
       const state = this.#membership(net, [{ author: h.author, device: h.device, seq: h.seq, type: h.type, ts: h.ts, hash, body: asMap(body) }])
       const why = state.refused.get(toHex(hash))
@@ -357,21 +358,67 @@ export class LogStore {
     }
   }
 
-  #applyRevocation (h: EntryHeader, body: CanonicalValue): void {
+  #checkedRevocation (h: EntryHeader, body: CanonicalValue): Revocation {
     const r = body as unknown as Revocation
     verifyRevocation(r)
     if (!bytesEqual(r.account, h.author) || !bytesEqual(r.net, h.net)) throw new InvalidRecordError('the revocation is for another account or network')
+    return r
+  }
+
+  /**
+   * A revocation's author counts as a member if it would be one without the revoked
+   * device's entries past lastSeq: an account whose stolen device made it leave (or
+   * removed it) can still revoke that device.
+   */
+  #memberOnceRevoked (net: NetworkRecord, h: EntryHeader, body: CanonicalValue): boolean {
+    const r = this.#checkedRevocation(h, body)
+    const revoked = (e: MembershipEvent): boolean => bytesEqual(e.author, r.account) && bytesEqual(e.device, r.device) && e.seq > r.lastSeq
+    return this.#membership(net, [], revoked).members.has(toHex(h.author))
+  }
+
+  #applyRevocation (net: NetworkRecord, h: EntryHeader, body: CanonicalValue): void {
+    const r = this.#checkedRevocation(h, body)
+    // Also for a chain not held yet (head_seq 0): its entries past lastSeq, arriving
+    // later, are refused.
     this.db.prepare(`INSERT INTO chains (net, author, device, head_seq, head_hash, revoked_after) VALUES (?, ?, ?, 0, ?, ?)
       ON CONFLICT(net, author, device) DO UPDATE SET revoked_after = MIN(COALESCE(revoked_after, excluded.revoked_after), excluded.revoked_after)`)
       .run(h.net, r.account, r.device, new Uint8Array(32), r.lastSeq)
-    // Entries past the revocation that are already stored stop counting.
+    // Entries past the revocation that are already stored stop counting: they go, the
+    // chain's head moves back to lastSeq, and what they did is undone.
+    const dropped = this.db.prepare('SELECT type FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ?').all(h.net, r.account, r.device, r.lastSeq) as Array<{ type: string }>
+    if (dropped.length === 0) return
     this.db.prepare('DELETE FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ?').run(h.net, r.account, r.device, r.lastSeq)
+    const last = this.db.prepare('SELECT seq, hash FROM entries WHERE net = ? AND author = ? AND device = ? ORDER BY seq DESC LIMIT 1').get(h.net, r.account, r.device) as { seq: number, hash: Uint8Array } | undefined
+    this.db.prepare('UPDATE chains SET head_seq = ?, head_hash = ? WHERE net = ? AND author = ? AND device = ?')
+      .run(last?.seq ?? 0, last?.hash ?? new Uint8Array(32), h.net, r.account, r.device)
+    if (dropped.some((d) => isMembershipType(d.type))) this.#refreshMembership(net)
+    if (dropped.some((d) => !d.type.startsWith('peernet/'))) this.#replayApp(net)
+  }
+
+  /**
+   * Rebuilds the app's state of a network after entries were dropped: the app clears
+   * what it holds for the network, and the remaining entries go through its reducer
+   * again in the canonical order (ts, author, device, seq), inside the same transaction.
+   * Entries whose bodies were pruned cannot be replayed. An app without `reset` keeps
+   * its state.
+   */
+  #replayApp (net: NetworkRecord): void {
+    const app = this.#apps.get(net.manifest.manifest.app)
+    if (app?.reset === undefined) return
+    app.reset(this.db, net.id)
+    const rows = this.db.prepare('SELECT hash, author, device, seq, ts, type, body FROM entries WHERE net = ? AND type LIKE ? AND body IS NOT NULL ORDER BY ts, author, device, seq')
+      .iterate(net.id, `${app.name}/%`) as Iterable<{ hash: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number, ts: number, type: string, body: Uint8Array }>
+    for (const row of rows) {
+      const spec = app.types[row.type.slice(app.name.length + 1)]
+      if (spec === undefined) continue
+      spec.reduce(this.db, { net: net.id, hash: row.hash, author: row.author, device: row.device, seq: row.seq, ts: row.ts, type: row.type, body: spec.decode(this.#open(net, row.body)) as unknown })
+    }
   }
 
   /** Membership from every stored membership entry, plus `extra` not yet stored. */
-  #membership (net: NetworkRecord, extra: MembershipEvent[]): ReturnType<typeof deriveMembership> {
+  #membership (net: NetworkRecord, extra: MembershipEvent[], without?: (e: MembershipEvent) => boolean): ReturnType<typeof deriveMembership> {
     const rows = this.db.prepare("SELECT hash, author, device, seq, ts, type, body FROM entries WHERE net = ? AND type IN ('peernet/join', 'peernet/leave', 'peernet/remove', 'peernet/role')").all(net.id) as Array<{ hash: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number, ts: number, type: string, body: Uint8Array }>
-    const events: MembershipEvent[] = rows.map((r) => ({ hash: r.hash, author: r.author, device: r.device, seq: r.seq, ts: r.ts, type: r.type as MembershipEvent['type'], body: asMap(this.#open(net, r.body)) }))
+    const events: MembershipEvent[] = rows.filter((r) => without === undefined || !without({ ...r, type: r.type as MembershipEvent['type'], body: {} })).map((r) => ({ hash: r.hash, author: r.author, device: r.device, seq: r.seq, ts: r.ts, type: r.type as MembershipEvent['type'], body: asMap(this.#open(net, r.body)) }))
     return deriveMembership(net.manifest.manifest, net.id, [...events, ...extra])
   }
 

@@ -3,7 +3,6 @@
 // ingest, and the sync shell carries them between peers.
 
 import { randomBytes } from 'node:crypto'
-import type { Identity } from '../core/identity.ts'
 import type { Clock } from '../core/clock.ts'
 import type { Store } from '../core/store.ts'
 import type { CanonicalValue } from '../core/encoding.ts'
@@ -15,12 +14,15 @@ import { LogStore } from './log-store.ts'
 import type { IngestResult, NetworkRecord, StoredEntry } from './log-store.ts'
 import type { AppDefinition, AppEntry } from './app.ts'
 import { EntryRejectedError, InvalidRecordError, NotPermittedError, UnknownNetworkError } from './errors.ts'
+import { delegationValue, ownAccount } from './account.ts'
+import type { AccountKeys } from './account.ts'
+import type { Identity } from '../core/identity.ts'
 import { toHex } from './hashing.ts'
 
 export interface NetworksOptions {
   store: Store
-  /** The account key: the author of this node's entries. */
-  account: Identity
+  /** Who this node writes as (see AccountKeys); a bare Identity is the home's own account key. */
+  account: AccountKeys | Identity
   apps: AppDefinition[]
   clock: Clock
   /** Addresses to put into invites so joiners can dial this node. */
@@ -44,20 +46,40 @@ export type NetworksListener = (event: { type: 'entries', net: Uint8Array, entri
 
 export class Networks {
   readonly logs: LogStore
-  readonly account: Identity
+  #account: AccountKeys
   readonly #apps: Map<string, AppDefinition>
   readonly #clock: Clock
   readonly #addresses: () => string[]
   readonly #listeners = new Set<NetworksListener>()
+  readonly #networkListeners = new Set<() => void>()
   readonly #store: Store
 
   constructor (options: NetworksOptions) {
     this.#store = options.store
     this.#apps = new Map(options.apps.map((a) => [a.name, a]))
     this.logs = new LogStore(options.store, this.#apps)
-    this.account = options.account
+    this.#account = 'signer' in options.account ? options.account : ownAccount(options.account)
     this.#clock = options.clock
     this.#addresses = options.addresses
+  }
+
+  /** Who this node writes as. */
+  get account (): AccountKeys { return this.#account }
+
+  /** Switches who this node writes as (a home taking up a device link). */
+  useAccount (account: AccountKeys): void {
+    this.#account = account
+  }
+
+  /** Tells listeners (sync) that networks were added here without an entry being written. */
+  networksChanged (): void {
+    for (const l of this.#networkListeners) l()
+  }
+
+  /** Listens for networks added without an entry (a linked device taking up its account's). */
+  onNetworksChanged (listener: () => void): () => void {
+    this.#networkListeners.add(listener)
+    return () => { this.#networkListeners.delete(listener) }
   }
 
   subscribe (listener: NetworksListener): () => void {
@@ -87,7 +109,7 @@ export class Networks {
 
   create (options: { name: string, app: string, policy: NetworkPolicy, private: boolean, params?: Record<string, CanonicalValue> }): { id: string, invite: string | null } {
     if (!this.#apps.has(options.app)) throw new InvalidRecordError(`unknown app "${options.app}"`, { hint: `apps here: ${[...this.#apps.keys()].join(', ')}` })
-    const signed = createManifest(this.account, { name: options.name, app: options.app, policy: options.private ? 'invite' : options.policy, private: options.private, params: options.params ?? {}, created: this.#clock.now() })
+    const signed = createManifest(this.#accountKey('create a network'), { name: options.name, app: options.app, policy: options.private ? 'invite' : options.policy, private: options.private, params: options.params ?? {}, created: this.#clock.now() })
     const key = options.private ? new Uint8Array(randomBytes(32)) : null
     const record = this.logs.addNetwork(signed, key, this.#clock.now())
     const invite = record.manifest.manifest.policy === 'invite' ? this.invite(record.id, { role: 'member', expires: null, uses: null }) : null
@@ -97,7 +119,7 @@ export class Networks {
   invite (net: Uint8Array, options: { role: Role, expires: number | null, uses: number | null }): string {
     const record = this.logs.network(net)
     if (this.logs.role(net, this.account.publicKey) !== 'admin') throw new NotPermittedError('only admins of this network can invite', { hint: 'ask an admin for an invite' })
-    return encodeInvite(createInvite(this.account, record.manifest, { ...options, addrs: this.#addresses(), key: record.key }))
+    return encodeInvite(createInvite(this.#accountKey('sign an invite'), record.manifest, { ...options, addrs: this.#addresses(), key: record.key }))
   }
 
   /** Joins by invite, or by id for open networks whose manifest this node already holds. */
@@ -121,7 +143,8 @@ export class Networks {
       if (this.logs.isMember(record.id, this.account.publicKey)) return { record, accepted: [] }
       // The join cites the grant; whether the issuer is an admin and the invite unused is
       // checked again by every member as the join reaches them.
-      const result = this.logs.append(this.account, this.account.publicKey, record.id, [{ type: 'peernet/join', body: { invite: grantValue(inv.grant) }, ts: now }], now)
+      if (this.#account.delegation !== null) throw this.#notYetMember()
+      const result = this.#append(record.id, [{ type: 'peernet/join', body: { invite: grantValue(inv.grant) }, ts: now }], now)
       if (result.rejected.length > 0) throw new EntryRejectedError(result.rejected[0]?.reason ?? 'join refused', { hint: 'ask an admin for a new invite' })
       return { record, accepted: result.accepted }
       })
@@ -145,17 +168,61 @@ export class Networks {
   /** Appends entries as this node's account; refuses with the ingest reason. */
   #appendChecked (net: Uint8Array, items: Array<{ type: string, body: CanonicalValue }>): AppEntry[] {
     const now = this.#clock.now()
-    const result: IngestResult = this.logs.append(this.account, this.account.publicKey, net, items.map((i) => ({ ...i, ts: now })), now)
+    if (this.#account.delegation !== null && !this.logs.isMember(net, this.#account.publicKey)) throw this.#notYetMember()
+    const result: IngestResult = this.#append(net, items.map((i) => ({ ...i, ts: now })), now)
     if (result.rejected.length > 0) throw new EntryRejectedError(result.rejected[0]?.reason ?? 'refused')
     this.#emit(net, result.accepted, true)
     return result.accepted
+  }
+
+  /**
+   * Appends as this node's account, signed by this node's key. A linked device opens its
+   * chain in a network with its delegation, the first time it writes there.
+   */
+  #append (net: Uint8Array, items: Array<{ type: string, body: CanonicalValue, ts: number }>, now: number): IngestResult {
+    const { publicKey, signer, delegation } = this.#account
+    const opening = delegation !== null && this.logs.head(net, publicKey, signer.publicKey) === undefined
+      ? [{ type: 'peernet/device', body: delegationValue(delegation), ts: items[0]?.ts ?? now }]
+      : []
+    return this.logs.append(signer, publicKey, net, [...opening, ...items], now)
+  }
+
+  /** Appends account-level entries to several networks: all of them land, or none. */
+  appendEach (items: Array<{ net: Uint8Array, type: string, body: CanonicalValue }>): AppEntry[] {
+    const now = this.#clock.now()
+    let accepted: AppEntry[]
+    try {
+      accepted = this.#store.transaction(() => items.flatMap((i) => {
+        const result = this.#append(i.net, [{ type: i.type, body: i.body, ts: now }], now)
+        if (result.rejected.length > 0) throw new EntryRejectedError(result.rejected[0]?.reason ?? 'refused')
+        return result.accepted
+      }))
+    } finally {
+      this.logs.forget()
+    }
+    for (const e of accepted) this.#emit(e.net, [e], true)
+    return accepted
+  }
+
+  #accountKey (what: string): Identity {
+    if (this.#account.accountKey === null) {
+      throw new NotPermittedError(`only the account's home can ${what}: this home is a linked device`, { hint: 'run it on the home that holds the account key' })
+    }
+    return this.#account.accountKey
+  }
+
+  #notYetMember (): NotPermittedError {
+    return new NotPermittedError('this device does not know its account to be a member of this network yet', {
+      hint: 'wait until it has synced with a member (`peernet peers`), or join on the account\'s home and link the device again'
+    })
   }
 
   /** For apps: append one entry of the network's app. */
   async appendApp (net: Uint8Array, type: string, body: CanonicalValue): Promise<AppEntry> {
     const record = this.logs.network(net)
     if (record.status === 'left') throw new NotPermittedError('you left this network', { hint: 'join it again first' })
-    const [e] = this.#appendChecked(net, [{ type, body }])
+    // The last entry: a linked device's first write in a network comes after its delegation.
+    const e = this.#appendChecked(net, [{ type, body }]).at(-1)
     return await Promise.resolve(e as AppEntry)
   }
 

@@ -34,6 +34,9 @@ export const chatApp = defineApp({
       }
     }
   },
+  reset: (db, net) => {
+    db.prepare('DELETE FROM chat_messages WHERE net = ?').run(net)
+  },
   migrations: [{
     version: 1,
     description: 'chat messages',

@@ -204,11 +204,15 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
   const unsubscribe = networks.subscribe((event) => {
     if (event.local) forward(null, event.entries)
   })
+  const unwatchNetworks = networks.onNetworksChanged(() => {
+    for (const peer of peers.values()) run(peer, peer.session.networksChanged())
+  })
 
   return {
     sessions: () => peers.size,
     stop: () => {
       unsubscribe()
+      unwatchNetworks()
       libp2p.removeEventListener('peer:identify', onIdentify)
       libp2p.removeEventListener('peer:disconnect', onDisconnect)
       for (const p of peers.values()) p.stream.abort(new Error('node stopping'))
