@@ -23,6 +23,8 @@ import type { SyncService } from './networks/sync/sync-service.ts'
 import { formatNetworkId } from './networks/manifest.ts'
 import { toHex } from './networks/hashing.ts'
 import { BUILTIN_APPS } from './apps/builtin.ts'
+import { AccountDevices, accountKeysOf, loadAccountLink } from './networks/account-devices.ts'
+import { existsSync } from 'node:fs'
 
 export interface PeernetOptions {
   /** The home directory (see resolveHome). Created if missing. */
@@ -69,6 +71,8 @@ export interface Peernet {
   readonly store: Store
   /** Networks, member logs and apps. */
   readonly networks: Networks
+  /** The account's devices: link, list, revoke. */
+  readonly devices: AccountDevices
   status: () => NodeStatus
   peers: () => Promise<ConnectedPeer[]>
   connect: (address: string, options?: { signal?: AbortSignal }) => Promise<{ peerId: string, address: string }>
@@ -80,8 +84,8 @@ export interface Peernet {
 
 export interface InitResult {
   identity: Identity
-  /** The account key: the author of this node's entries in every network. */
-  account: Identity
+  /** The account key: the author of this node's entries in every network; undefined on a linked device (its account key lives on the account's home). */
+  account: Identity | undefined
   created: boolean
   paths: HomePaths
 }
@@ -101,7 +105,7 @@ export function initHome (home: string): InitResult {
     created = true
   }
   let account = loadIdentity(paths.account)
-  if (account === undefined) {
+  if (account === undefined && !existsSync(paths.accountLink)) {
     account = generateIdentity()
     saveIdentity(paths.account, account)
   }
@@ -128,9 +132,12 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
     store = Store.open(paths.database)
     const openStore = store
     const host = await createHost({ identity, store, logger: logger.child('host'), ...config })
-    const networks = new Networks({ store: openStore, account, apps: BUILTIN_APPS, clock: options.clock ?? systemClock, addresses: () => host.addresses() })
+    const keys = accountKeysOf(identity, account, loadAccountLink(paths.accountLink, identity))
+    const clock = options.clock ?? systemClock
+    const networks = new Networks({ store: openStore, account: keys, apps: BUILTIN_APPS, clock, addresses: () => host.addresses() })
+    const devices = new AccountDevices({ networks, store: openStore, device: identity, accountKeyPath: paths.account, accountLinkPath: paths.accountLink, addresses: () => host.addresses(), clock })
     const sync = startSync(host.libp2p, networks, logger.child('sync'))
-    return assemble({ identity, config, paths, host, store, networks, sync, logger, release: lock.release })
+    return assemble({ identity, config, paths, host, store, networks, devices, sync, logger, release: lock.release })
   } catch (err) {
     store?.close()
     lock.release()
@@ -141,6 +148,7 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
 interface Parts {
   identity: Identity
   networks: Networks
+  devices: AccountDevices
   sync: SyncService
   config: PeernetConfig
   paths: HomePaths
@@ -150,7 +158,7 @@ interface Parts {
   release: () => void
 }
 
-function assemble ({ identity, config, paths, host, store, networks, sync, logger, release }: Parts): Peernet {
+function assemble ({ identity, config, paths, host, store, networks, devices, sync, logger, release }: Parts): Peernet {
   const startedAt = Date.now()
   const listeners = new Set<PeernetEventListener>()
   const emit = (event: PeernetEvent): void => {
@@ -185,6 +193,7 @@ function assemble ({ identity, config, paths, host, store, networks, sync, logge
     host,
     store,
     networks,
+    devices,
     status: () => ({
       peerId: identity.peerId,
       version: PEERNET_VERSION,

@@ -4,7 +4,6 @@ import type { Peernet } from '../node.ts'
 import type { Route } from './routes.ts'
 import { BadRequestError } from '../core/errors.ts'
 import type { Role } from '../networks/invite.ts'
-import { toHex } from '../networks/hashing.ts'
 
 export function networkRoutes (node: Peernet): Route[] {
   const nets = node.networks
@@ -73,15 +72,6 @@ export function networkRoutes (node: Peernet): Route[] {
         for (const [k, v] of query) p[k] = /^\d+$/.test(v) ? Number(v) : v
         return Promise.resolve(nets.query(net(params), params.query ?? '', p))
       }
-    },
-    {
-      method: 'GET',
-      path: '/v1/account',
-      handler: () => Promise.resolve({
-        account: toHex(nets.account.publicKey),
-        devices: [{ device: toHex(nets.account.publicKey), thisDevice: true, kind: 'account key' }],
-        networks: nets.list().filter((n) => n.status === 'member').map((n) => n.id)
-      })
     }
   ]
 }

@@ -11,7 +11,8 @@ import type { Logger } from '../core/log.ts'
 import type { ApiAddress } from '../core/config.ts'
 import { compileRoutes, matchRoute } from './routes.ts'
 import { networkRoutes } from './network-routes.ts'
-import { EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, UnknownNetworkError } from '../networks/errors.ts'
+import { accountRoutes } from './account-routes.ts'
+import { DeviceLinkError, EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, UnknownDeviceError, UnknownNetworkError } from '../networks/errors.ts'
 
 const MAX_BODY_BYTES = 64 * 1024
 const SSE_KEEPALIVE_MS = 15_000
@@ -42,7 +43,8 @@ export async function startApiServer (options: ApiServerOptions): Promise<ApiSer
     { method: 'POST', path: '/v1/connect', handler: async ({ body }) => await node.connect(requireString(body, 'address')) },
     { method: 'POST', path: '/v1/ping', handler: async ({ body }) => await node.ping(requireString(body, 'target')) },
     { method: 'POST', path: '/v1/stop', handler: () => Promise.resolve({ stopping: true }) },
-    ...networkRoutes(node)
+    ...networkRoutes(node),
+    ...accountRoutes(node)
   ])
 
   const server: Server = createServer((req, res) => {
@@ -167,8 +169,8 @@ function requireString (body: Record<string, unknown>, field: string): string {
 
 function statusOf (err: unknown): number {
   if (err instanceof UnauthorizedError) return 401
-  if (err instanceof BadRequestError || err instanceof InvalidMultiaddrError || err instanceof InvalidRecordError || err instanceof InviteError) return 400
-  if (err instanceof PeerNotFoundError || err instanceof UnknownNetworkError) return 404
+  if (err instanceof BadRequestError || err instanceof InvalidMultiaddrError || err instanceof InvalidRecordError || err instanceof InviteError || err instanceof DeviceLinkError) return 400
+  if (err instanceof PeerNotFoundError || err instanceof UnknownNetworkError || err instanceof UnknownDeviceError) return 404
   if (err instanceof NotPermittedError) return 403
   if (err instanceof EntryRejectedError) return 409
   if (err instanceof DialError) return 502

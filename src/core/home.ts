@@ -9,6 +9,8 @@ export interface HomePaths {
   readonly key: string
   /** The account key (the author of this node's entries). */
   readonly account: string
+  /** On a linked device instead of `account`: the account's delegation of this node's key. */
+  readonly accountLink: string
   readonly config: string
   readonly database: string
   /** Written by a running daemon: `{url, token, pid}`, mode 0600. */
@@ -29,6 +31,7 @@ export function homePaths (dir: string): HomePaths {
     dir,
     key: join(dir, 'identity.key'),
     account: join(dir, 'account.key'),
+    accountLink: join(dir, 'account-link.json'),
     config: join(dir, 'config.json'),
     database: join(dir, 'peernet.db'),
     api: join(dir, 'api.json'),
