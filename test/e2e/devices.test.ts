@@ -95,7 +95,7 @@ test('link a device to an account, write from it, revoke it', async () => {
   assert.equal(late.code, 0, late.stderr)
   assert.ok((await read(homeB, net)).includes('sent by the thief'))
   for (const h of [homeC, homeA]) {
-    for (const addr of (daemons[1]).addresses) assert.equal((await cli(['connect', addr, '--home', h])).code, 0)
+    for (const addr of daemons[1].addresses) assert.equal((await cli(['connect', addr, '--home', h])).code, 0)
   }
   // B hears of the revocation: its own late entry goes, and it refuses to write more.
   await eventually(async () => (await read(homeB, net)).includes('sent by the thief') ? undefined : true, 'B to drop its entry past the revocation')
