@@ -44,6 +44,7 @@ describe('homePaths', () => {
       dir: '/srv/node',
       key: '/srv/node/identity.key',
       account: '/srv/node/account.key',
+      accountLink: '/srv/node/account-link.json',
       config: '/srv/node/config.json',
       database: '/srv/node/peernet.db',
       api: '/srv/node/api.json',
