@@ -170,7 +170,10 @@ export class Networks {
     const now = this.#clock.now()
     if (this.#account.delegation !== null && !this.logs.isMember(net, this.#account.publicKey)) throw this.#notYetMember()
     const result: IngestResult = this.#append(net, items.map((i) => ({ ...i, ts: now })), now)
-    if (result.rejected.length > 0) throw new EntryRejectedError(result.rejected[0]?.reason ?? 'refused')
+    if (result.rejected.length > 0) {
+      const reason = result.rejected[0]?.reason ?? 'refused'
+      throw new EntryRejectedError(reason, /revoked this device/.test(reason) ? { hint: 'the account revoked this device; `peernet account devices` shows it' } : {})
+    }
     this.#emit(net, result.accepted, true)
     return result.accepted
   }
