@@ -249,10 +249,11 @@ export class AccountDevices {
       writes.push({ net: n.id, type: 'peernet/revoke', body: revocationValue(revoke(accountKey, device, n.id, lastSeq, now)), name: n.manifest.manifest.name, lastSeq })
     }
     this.#o.store.transaction(() => {
-      if (writes.length > 0) this.#networks.appendEach(writes)
       this.#db.prepare(`INSERT INTO linked_devices (device, account, delegation, linked_at, revoked_at) VALUES (?, ?, X'', ?, ?)
         ON CONFLICT(device) DO UPDATE SET revoked_at = COALESCE(linked_devices.revoked_at, excluded.revoked_at)`)
         .run(device, accountKey.publicKey, now, now)
+      // Last: it tells sync about the new entries once they are in.
+      if (writes.length > 0) this.#networks.appendEach(writes)
     })
     return { device: toHex(device), peerId: peerIdOfPublicKey(device), revoked: writes.map((w) => ({ id: formatNetworkId(w.net), name: w.name, lastSeq: w.lastSeq })), alreadyRevoked: writes.length === 0 }
   }
