@@ -32,7 +32,7 @@ const MIGRATIONS = [{
   sql: `CREATE TABLE linked_devices (
     device BLOB PRIMARY KEY,
     account BLOB NOT NULL,
-    delegation BLOB NOT NULL,        -- canonical CBOR of the signed delegation
+    delegation BLOB NOT NULL,        -- canonical CBOR of the signed delegation; empty for a device revoked but not linked here
     linked_at INTEGER NOT NULL,
     revoked_at INTEGER
   ) STRICT;`

@@ -52,6 +52,7 @@ test('link a device to an account, write from it, revoke it', async () => {
   assert.match(link, /^pnlink1/)
   const damaged = link.slice(0, 300) + (link[300] === 'A' ? 'B' : 'A') + link.slice(301)
   await fails(['account', 'link-device', damaged, '--home', homeB], /damaged|forged/)
+  await fails(['account', 'link-device', link, '--home', homeA], /for another device/)
   assert.equal((await json<AccountView>(['account', 'devices', '--home', homeB])).holdsAccountKey, true, 'B is still its own account')
 
   // Step 3 on B: it takes up A's account and network, and writes as A.
