@@ -10,6 +10,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { cli, eventually, oneErrorLine, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
 import type { Daemon } from '../helpers/processes.ts'
 import type { AccountView } from '../../src/networks/account-devices.ts'
+import { readApiInfo } from '../../src/api/client.ts'
 
 const homes = ['a', 'b', 'c'].map((l) => tempHome(`dev-${l}`))
 let daemons: Daemon[] = []
@@ -32,7 +33,16 @@ async function fails (args: string[], pattern: RegExp): Promise<void> {
   assert.match(oneErrorLine(r), pattern)
 }
 
-const read = async (home: string, net: string): Promise<string[]> => (await json<Message[]>(['chat', 'read', net, '--home', home])).map((m) => m.text)
+/** Straight to the API: polls would spend most of their time starting CLI processes. */
+async function api<T> (home: string, path: string, body?: object): Promise<T> {
+  const info = readApiInfo(home)
+  const res = await fetch(info.url + path, { method: body === undefined ? 'GET' : 'POST', headers: { authorization: `Bearer ${info.token}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+  if (!res.ok) throw new Error(`${path}: ${await res.text()}`)
+  return await res.json() as T
+}
+
+const messages = async (home: string, net: string): Promise<Message[]> => await api<Message[]>(home, `/v1/networks/${net}/app/read`)
+const read = async (home: string, net: string): Promise<string[]> => (await messages(home, net)).map((m) => m.text)
 
 test('link a device to an account, write from it, revoke it', async () => {
   const [homeA, homeB, homeC] = homes as [string, string, string]
@@ -60,14 +70,12 @@ test('link a device to an account, write from it, revoke it', async () => {
   assert.equal(adopted.account, accountA)
   assert.deepEqual(adopted.networks.map((n) => n.id), [net])
   assert.ok(adopted.connected.length > 0)
-  await eventually(async () => (await cli(['chat', 'send', net, 'from my laptop', '--home', homeB])).code === 0 ? true : undefined, 'B to write once it has synced A\'s membership')
-  const onC = await eventually(async () => (await json<Message[]>(['chat', 'read', net, '--home', homeC])).find((m) => m.text === 'from my laptop'), 'C to see B\'s message')
+  await eventually(async () => await api(homeB, `/v1/networks/${net}/app/send`, { text: 'from my laptop' }), 'B to write once it has synced A\'s membership')
+  const onC = await eventually(async () => (await messages(homeC, net)).find((m) => m.text === 'from my laptop'), 'C to see B\'s message')
   assert.equal(onC.author, accountA, 'C sees B\'s message authored by A\'s account')
 
-  const onA = await eventually(async () => {
-    const v = await json<AccountView>(['account', 'devices', '--home', homeA])
-    return v.devices.find((d) => d.peerId === deviceB && d.status === 'active') === undefined ? undefined : v
-  }, 'A to list B as an active device')
+  await eventually(async () => (await api<AccountView>(homeA, '/v1/account')).devices.find((d) => d.peerId === deviceB && d.status === 'active'), 'A to list B as an active device')
+  const onA = await json<AccountView>(['account', 'devices', '--home', homeA])
   assert.deepEqual(onA.devices.map((d) => [d.kind, d.thisDevice]), [['account key', true], ['device', false]])
   const onB = await json<AccountView>(['account', 'devices', '--home', homeB])
   assert.equal(onB.account, accountA)
@@ -84,7 +92,7 @@ test('link a device to an account, write from it, revoke it', async () => {
   await (daemons[1] as Daemon).stop()
   const revoked = await json<{ revoked: Array<{ id: string, lastSeq: number }> }>(['account', 'revoke-device', deviceB, '--home', homeA])
   assert.deepEqual(revoked.revoked, [{ id: net, name: 'family', lastSeq: 2 }], 'its delegation and one message stay valid')
-  await eventually(async () => (await json<Array<{ type: string }>>(['net', 'log', net, '--home', homeC])).some((e) => e.type === 'peernet/revoke') ? true : undefined, 'C to hold the revocation')
+  await eventually(async () => (await api<{ entries: Array<{ type: string }> }>(homeC, `/v1/networks/${net}/log`)).entries.some((e) => e.type === 'peernet/revoke') ? true : undefined, 'C to hold the revocation')
 
   // The thief's node comes back unaware of it (it forgot its peers, so it reaches no
   // one) and writes; then it meets the members.
@@ -95,9 +103,7 @@ test('link a device to an account, write from it, revoke it', async () => {
   const late = await cli(['chat', 'send', net, 'sent by the thief', '--home', homeB])
   assert.equal(late.code, 0, late.stderr)
   assert.ok((await read(homeB, net)).includes('sent by the thief'))
-  for (const h of [homeC, homeA]) {
-    for (const addr of daemons[1].addresses) assert.equal((await cli(['connect', addr, '--home', h])).code, 0)
-  }
+  for (const h of [homeC, homeA]) await api(h, '/v1/connect', { address: daemons[1].addresses[0] })
   // B hears of the revocation: its own late entry goes, and it refuses to write more.
   await eventually(async () => (await read(homeB, net)).includes('sent by the thief') ? undefined : true, 'B to drop its entry past the revocation')
   await fails(['chat', 'send', net, 'again', '--home', homeB], /revoked/)
