@@ -129,10 +129,11 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
   try {
     const { identity, account, created } = initHome(options.home)
     if (created) logger.info('created a new identity', { peerId: identity.peerId, key: paths.key })
+    // Who this node writes as: its own account key, or the account it is a device of.
+    const keys = accountKeysOf(identity, account, loadAccountLink(paths.accountLink, identity))
     store = Store.open(paths.database)
     const openStore = store
     const host = await createHost({ identity, store, logger: logger.child('host'), ...config })
-    const keys = accountKeysOf(identity, account, loadAccountLink(paths.accountLink, identity))
     const clock = options.clock ?? systemClock
     const networks = new Networks({ store: openStore, account: keys, apps: BUILTIN_APPS, clock, addresses: () => host.addresses() })
     const devices = new AccountDevices({ networks, store: openStore, device: identity, accountKeyPath: paths.account, accountLinkPath: paths.accountLink, addresses: () => host.addresses(), clock })
