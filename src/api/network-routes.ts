@@ -62,6 +62,21 @@ export function networkRoutes (node: Peernet): Route[] {
     },
     {
       method: 'POST',
+      path: '/v1/networks/:net/delete',
+      handler: ({ params, body }) => {
+        const entries = body.entries
+        if (!Array.isArray(entries) || !entries.every((e) => typeof e === 'string')) throw new BadRequestError('field "entries" must be an array of entry hashes (hex)')
+        return Promise.resolve(nets.deleteEntries(net(params), entries))
+      }
+    },
+    { method: 'GET', path: '/v1/networks/:net/quota', handler: ({ params }) => Promise.resolve(nets.logs.usage(net(params))) },
+    {
+      method: 'POST',
+      path: '/v1/networks/:net/quota',
+      handler: ({ params, body }) => Promise.resolve(nets.setQuota(net(params), optionalInt(body, 'bytes')))
+    },
+    {
+      method: 'POST',
       path: '/v1/networks/:net/app/:command',
       handler: async ({ params, body }) => await nets.command(net(params), params.command ?? '', body)
     },

@@ -49,6 +49,20 @@ export interface AppDefinition {
   queries: Record<string, (db: DatabaseSync, net: Uint8Array, params: Record<string, unknown>) => unknown>
   /** Write operations: (ctx, net, params) → JSON-able result. */
   commands: Record<string, (ctx: AppCommandContext, net: Uint8Array, params: Record<string, unknown>) => Promise<unknown>>
+  /**
+   * Its author deleted an entry of this app: drop what the reducer made of it (inside the
+   * ingest transaction). The entry stays in its chain without a body; without this hook
+   * the app's state keeps it.
+   */
+  forget?: (db: DatabaseSync, entry: DeletedEntry) => void
+}
+
+/** What an app learns of a deleted entry (its body is gone). */
+export interface DeletedEntry {
+  net: Uint8Array
+  hash: Uint8Array
+  author: Uint8Array
+  type: string
 }
 
 export function defineApp (app: AppDefinition): AppDefinition {

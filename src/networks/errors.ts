@@ -6,6 +6,8 @@ import { PeernetError } from '../core/errors.ts'
 export class InvalidRecordError extends PeernetError { override name = 'InvalidRecordError' }
 /** A network id we do not know or cannot parse. */
 export class UnknownNetworkError extends PeernetError { override name = 'UnknownNetworkError' }
+/** An entry hash this node does not hold in that network. */
+export class UnknownEntryError extends PeernetError { override name = 'UnknownEntryError' }
 /** An invite that is forged, expired, used up, or for another network. */
 export class InviteError extends PeernetError { override name = 'InviteError' }
 /** An entry refused by membership, device or app rules, with the reason. */

@@ -11,10 +11,10 @@ import { createManifest, formatNetworkId, parseNetworkId } from './manifest.ts'
 import type { NetworkPolicy } from './manifest.ts'
 import { createInvite, decodeInvite, encodeInvite, grantValue, looksLikeInvite } from './invite.ts'
 import type { Role } from './invite.ts'
-import { LogStore } from './log-store.ts'
+import { LogStore, MAX_DELETE_TARGETS } from './log-store.ts'
 import type { IngestResult, NetworkRecord, StoredEntry } from './log-store.ts'
 import type { AppDefinition, AppEntry } from './app.ts'
-import { EntryRejectedError, InvalidRecordError, NotPermittedError, UnknownNetworkError } from './errors.ts'
+import { EntryRejectedError, InvalidRecordError, NotPermittedError, UnknownEntryError, UnknownNetworkError } from './errors.ts'
 import { toHex } from './hashing.ts'
 
 export interface NetworksOptions {
@@ -149,6 +149,33 @@ export class Networks {
     if (result.rejected.length > 0) throw new EntryRejectedError(result.rejected[0]?.reason ?? 'refused')
     this.#emit(net, result.accepted, true)
     return result.accepted
+  }
+
+  /**
+   * Deletes entries this account wrote: a `peernet/delete` entry drops their bodies here
+   * and, as it syncs, on every member; the chains keep their headers.
+   */
+  deleteEntries (net: Uint8Array, hashes: string[]): { deleted: string[] } {
+    const record = this.logs.network(net)
+    if (record.status === 'left') throw new NotPermittedError('you left this network', { hint: 'join it again first' })
+    if (hashes.length === 0 || hashes.length > MAX_DELETE_TARGETS) throw new InvalidRecordError(`name 1–${MAX_DELETE_TARGETS} entries to delete`)
+    const targets = hashes.map((text) => {
+      const hash = /^[0-9a-f]{64}$/i.test(text) ? new Uint8Array(Buffer.from(text, 'hex')) : null
+      const stored = hash === null ? undefined : this.logs.entry(net, hash)
+      if (hash === null || stored === undefined) throw new UnknownEntryError(`no entry ${text} in this network`, { hint: '`peernet net log NET` lists entries with their hashes' })
+      if (toHex(stored.entry.header.author) !== toHex(this.account.publicKey)) throw new NotPermittedError(`entry ${text.slice(0, 12)}… was written by another account; you can delete only your own`)
+      if (stored.entry.header.type.startsWith('peernet/')) throw new NotPermittedError(`entry ${text.slice(0, 12)}… is a ${stored.entry.header.type} entry, which cannot be deleted`)
+      return hash
+    })
+    this.#appendChecked(net, [{ type: 'peernet/delete', body: { entries: targets } }])
+    return { deleted: targets.map(toHex) }
+  }
+
+  /** Sets or clears the network's quota on stored bodies; returns the usage after it. */
+  setQuota (net: Uint8Array, bytes: number | null): ReturnType<LogStore['usage']> {
+    if (bytes !== null && (!Number.isSafeInteger(bytes) || bytes < 0)) throw new InvalidRecordError('a quota is a whole number of bytes')
+    this.logs.setQuota(net, bytes)
+    return this.logs.usage(net)
   }
 
   /** For apps: append one entry of the network's app. */

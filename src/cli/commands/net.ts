@@ -185,3 +185,53 @@ export const netVerifyCommand: Command = {
     if (r.problems.length > 0) process.exitCode = 1
   }
 }
+
+export const netDeleteCommand: Command = {
+  name: 'net delete',
+  summary: 'Delete entries you wrote: their bodies go here and on every member; the chain keeps a signed tombstone.',
+  usage: 'net delete NET ENTRY… [--json]',
+  help: 'ENTRY is an entry hash as `peernet net log NET` shows it (64 hex digits); up to 256 at once.',
+  options: {},
+  read: true,
+  positionals: { min: 2, max: 257 },
+  run: async (ctx) => {
+    const [net, ...entries] = ctx.positionals
+    const r = await new ApiClient(ctx.home).post<{ deleted: string[] }>(netPath(net ?? '', '/delete'), { entries })
+    ctx.print(r, () => [`deleted ${r.deleted.length} entr${r.deleted.length === 1 ? 'y' : 'ies'}; members drop them as the deletion syncs`])
+  }
+}
+
+/** Parses 500k, 20MB, 1GiB, 123 (bytes) into bytes. */
+export function parseSize (text: string): number {
+  const m = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(text.trim())
+  if (m === null) throw new UsageError(`invalid size "${text}"`, { hint: 'use a number and a unit: 500k, 20MB, 1GiB (or "none" to remove the quota)' })
+  const unit = (m[2] ?? 'b').toLowerCase()
+  const scale = unit === 'b' ? 1 : unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 ** 2 : 1024 ** 3
+  return Number(m[1]) * scale
+}
+
+interface Usage { bodyBytes: number, quota: number | null, withoutBody: number, deleted: number }
+
+export const netQuotaCommand: Command = {
+  name: 'net quota',
+  summary: 'Show or set how many bytes of entry bodies this node keeps for a network.',
+  usage: 'net quota NET [SIZE|none] [--json]',
+  help: `Over the quota, the oldest app-entry bodies are dropped (membership and device entries
+never are). Chains stay whole and verifiable; what apps show is unchanged; this node
+just no longer keeps or serves those bodies. SIZE: 500k, 20MB, 1GiB; "none" removes it.`,
+  options: {},
+  read: true,
+  positionals: { min: 1, max: 2 },
+  run: async (ctx) => {
+    const [net, size] = ctx.positionals
+    const client = new ApiClient(ctx.home)
+    const u = size === undefined
+      ? await client.get<Usage>(netPath(net ?? '', '/quota'))
+      : await client.post<Usage>(netPath(net ?? '', '/quota'), { bytes: size === 'none' ? null : parseSize(size) })
+    ctx.print(u, () => [
+      `bodies kept: ${u.bodyBytes} bytes`,
+      `quota:       ${u.quota === null ? 'none' : `${u.quota} bytes`}`,
+      `entries without a body: ${u.withoutBody} (of which deleted by their authors: ${u.deleted})`
+    ])
+  }
+}
