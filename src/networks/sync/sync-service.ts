@@ -5,6 +5,7 @@
 
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { dropPeer } from '../../host/host.ts'
 import type { PeernetLibp2p } from '../../host/host.ts'
 import type { Logger } from '../../core/log.ts'
 import { entryFrom, entryValue } from '../entry.ts'
@@ -110,7 +111,8 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
       bannedUntil.set(peer.id, Date.now() + BAN_MS)
       logger.warn('disconnecting misbehaving peer', { peer: peer.id })
       peer.stream.abort(new Error('too many invalid entries'))
-      void libp2p.hangUp(peerIdFromString(peer.id)).catch(() => {})
+      // Untagged too: the host redials known peers the moment they drop.
+      dropPeer(libp2p, peerIdFromString(peer.id)).catch((err: unknown) => { logger.debug('could not drop peer', { peer: peer.id, err }) })
     }
   }
 
