@@ -90,13 +90,34 @@ export function comparePrefix (ids: Uint32Array, i: number, target: Uint32Array,
   return 0
 }
 
+let scratch = new Float64Array(64)
+
 /** Sorts `nodes` in place by distance to target, nearest first (full 256-bit order). */
 export function sortByDistance (ids: Uint32Array, nodes: Int32Array | number[], target: Uint32Array): void {
-  const keys = new Map<number, number>()
-  for (const n of nodes) keys.set(n, distanceKey(ids, n, target))
-  nodes.sort((a, b) => {
-    const ka = keys.get(a) ?? 0
-    const kb = keys.get(b) ?? 0
-    return ka !== kb ? ka - kb : compareDistance(ids, a, b, target)
-  })
+  const n = nodes.length
+  if (scratch.length < n) scratch = new Float64Array(n * 2)
+  const keys = scratch
+  for (let i = 0; i < n; i++) keys[i] = distanceKey(ids, nodes[i] ?? 0, target)
+  if (n > 64) {
+    const index = Array.from({ length: n }, (_, i) => i)
+    index.sort((a, b) => ((keys[a] ?? 0) - (keys[b] ?? 0)) || compareDistance(ids, nodes[a] ?? 0, nodes[b] ?? 0, target))
+    const sorted = index.map((i) => nodes[i] ?? 0)
+    for (let i = 0; i < n; i++) nodes[i] = sorted[i] ?? 0
+    return
+  }
+  // Insertion sort: the groups sorted on the hot path are a few dozen long.
+  for (let i = 1; i < n; i++) {
+    const node = nodes[i] ?? 0
+    const key = keys[i] ?? 0
+    let j = i - 1
+    while (j >= 0) {
+      const kj = keys[j] ?? 0
+      if (kj < key || (kj === key && compareDistance(ids, nodes[j] ?? 0, node, target) < 0)) break
+      nodes[j + 1] = nodes[j] ?? 0
+      keys[j + 1] = kj
+      j--
+    }
+    nodes[j + 1] = node
+    keys[j + 1] = key
+  }
 }

@@ -6,18 +6,20 @@
 // Stored for all nodes at once as one compressed row array: node i's contacts are
 // contacts[offsets[i] .. offsets[i + 1]).
 
-import { distanceKey, compareDistance } from './key-space.ts'
+import { commonPrefixLength, sortByDistance } from './key-space.ts'
 import type { SortedIds } from './sorted-ids.ts'
 import type { Random } from '../random.ts'
 
 export class RoutingTables {
   readonly offsets: Uint32Array
   readonly contacts: Int32Array
-
+  /** The bucket (shared prefix length with the owner) of each contact; contacts are stored in bucket order. */
+  readonly buckets: Uint8Array
   private readonly ids: Uint32Array
 
-  constructor (offsets: Uint32Array, contacts: Int32Array, ids: Uint32Array) {
+  constructor (offsets: Uint32Array, contacts: Int32Array, buckets: Uint8Array, ids: Uint32Array) {
     this.ids = ids
+    this.buckets = buckets
     this.offsets = offsets
     this.contacts = contacts
   }
@@ -28,6 +30,7 @@ export class RoutingTables {
     const ids = sorted.ids
     const offsets = new Uint32Array(n + 1)
     let contacts = new Int32Array(n * k * 16)
+    let buckets = new Uint8Array(n * k * 16)
     let used = 0
     const pick: number[] = []
     for (let node = 0; node < n; node++) {
@@ -58,14 +61,20 @@ export class RoutingTables {
           const grown = new Int32Array(contacts.length * 2)
           grown.set(contacts)
           contacts = grown
+          const grownBuckets = new Uint8Array(buckets.length * 2)
+          grownBuckets.set(buckets)
+          buckets = grownBuckets
         }
-        for (const p of pick) contacts[used++] = p
+        for (const p of pick) {
+          buckets[used] = bits
+          contacts[used++] = p
+        }
         from = lo
         to = hi
       }
     }
     offsets[n] = used
-    return new RoutingTables(offsets, contacts.slice(0, used), ids)
+    return new RoutingTables(offsets, contacts.slice(0, used), buckets.slice(0, used), ids)
   }
 
   /** Node's contacts (all buckets). */
@@ -73,34 +82,42 @@ export class RoutingTables {
     return this.contacts.subarray(this.offsets[node] ?? 0, this.offsets[node + 1] ?? 0)
   }
 
-  /** The `count` contacts of `node` closest to target, nearest first (what a FIND_NODE answer holds). */
+  /**
+   * The `count` contacts of `node` closest to target, nearest first (what a FIND_NODE
+   * answer holds). With b = cpl(node, target), Kademlia's bucket structure orders the
+   * candidates without looking at most of them: bucket b's contacts share at least b + 1
+   * bits with the target, those of the deeper buckets (> b) exactly b bits, and those of a
+   * shallower bucket c < b exactly c bits; so we take bucket b, then the deeper buckets,
+   * then buckets b - 1, b - 2, … and sort only within the group that crosses `count`.
+   */
   closestContacts (node: number, target: Uint32Array, count: number): Int32Array {
     const from = this.offsets[node] ?? 0
     const to = this.offsets[node + 1] ?? 0
-    const ids = this.ids
-    // Insertion into a short sorted list: tables hold a few hundred contacts, answers 20.
-    const best: number[] = []
-    const bestKey: number[] = []
-    for (let i = from; i < to; i++) {
-      const c = this.contacts[i] ?? 0
-      const key = distanceKey(ids, c, target)
-      const len = best.length
-      if (len === count) {
-        const worst = bestKey[len - 1] ?? Infinity
-        if (key > worst || (key === worst && compareDistance(ids, c, best[len - 1] ?? 0, target) > 0)) continue
-      }
-      let j = len < count ? len : len - 1
-      while (j > 0) {
-        const prevKey = bestKey[j - 1] ?? 0
-        if (prevKey < key || (prevKey === key && compareDistance(ids, best[j - 1] ?? 0, c, target) < 0)) break
-        best[j] = best[j - 1] ?? 0
-        bestKey[j] = prevKey
-        j--
-      }
-      best[j] = c
-      bestKey[j] = key
+    const b = commonPrefixLength(this.ids, node, target)
+    // Contacts are stored bucket by bucket in increasing bucket order.
+    let aFrom = from
+    while (aFrom < to && (this.buckets[aFrom] ?? 0) < b) aFrom++
+    let aTo = aFrom
+    while (aTo < to && (this.buckets[aTo] ?? 0) === b) aTo++
+    const out: number[] = []
+    this.takeSorted(aFrom, aTo, target, count, out)
+    if (out.length < count) this.takeSorted(aTo, to, target, count, out)
+    let hi = aFrom
+    while (out.length < count && hi > from) {
+      const bucket = this.buckets[hi - 1] ?? 0
+      let lo = hi - 1
+      while (lo > from && (this.buckets[lo - 1] ?? 0) === bucket) lo--
+      this.takeSorted(lo, hi, target, count, out)
+      hi = lo
     }
-    return Int32Array.from(best)
+    return Int32Array.from(out)
+  }
+
+  private takeSorted (from: number, to: number, target: Uint32Array, count: number, out: number[]): void {
+    if (from >= to) return
+    const group = Array.from(this.contacts.subarray(from, to))
+    sortByDistance(this.ids, group, target)
+    for (let i = 0; i < group.length && out.length < count; i++) out.push(group[i] ?? 0)
   }
 
   /** Mean contacts per node. */
