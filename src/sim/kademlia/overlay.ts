@@ -8,6 +8,7 @@ import { KademliaDht, KAD_ALPHA, KAD_K } from './dht.ts'
 import type { DhtMessage } from './messages.ts'
 import type { ProviderStore } from './provider-store.ts'
 import { PlaneLatency } from '../latency.ts'
+import type { LatencyModel } from '../latency.ts'
 import { Random } from '../random.ts'
 import { Simulator } from '../simulator.ts'
 
@@ -16,6 +17,7 @@ export interface Overlay {
   ids: KeyTable
   sorted: SortedIds
   tables: RoutingTables
+  latency: LatencyModel
   sim: Simulator<DhtMessage>
   dht: KademliaDht
 }
@@ -25,7 +27,8 @@ export function buildOverlay (nodes: number, seed: number, store: ProviderStore,
   const ids = KeyTable.random(nodes, random.fork())
   const sorted = new SortedIds(ids)
   const tables = RoutingTables.build(sorted, k, random.fork())
-  const sim = new Simulator<DhtMessage>(nodes, new PlaneLatency(nodes, random.fork()))
+  const latency = new PlaneLatency(nodes, random.fork())
+  const sim = new Simulator<DhtMessage>(nodes, latency)
   const dht = new KademliaDht(sim, ids.words, tables, store, { k, alpha })
-  return { nodes, ids, sorted, tables, sim, dht }
+  return { nodes, ids, sorted, tables, latency, sim, dht }
 }

@@ -37,9 +37,9 @@ export class MapProviderStore implements ProviderStore {
 
   add (holder: number, key: number, provider: number, now: number): void {
     let byKey = this.records.get(holder)
-    if (byKey === undefined) this.records.set(holder, byKey = new Map())
+    if (byKey === undefined) this.records.set(holder, byKey = new Map<number, Map<number, number>>())
     let byProvider = byKey.get(key)
-    if (byProvider === undefined) byKey.set(key, byProvider = new Map())
+    if (byProvider === undefined) byKey.set(key, byProvider = new Map<number, number>())
     byProvider.set(provider, now + this.validityMs)
   }
 

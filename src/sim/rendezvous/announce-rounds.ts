@@ -4,7 +4,8 @@
 // the provider records. The exact model: used by the tests, and by the benchmark to
 // validate the faster schedule model (announce-schedule.ts) on a sample of networks.
 
-import { MapProviderStore, PROVIDERS_VALIDITY_MS, REPROVIDE_INTERVAL_MS } from '../kademlia/provider-store.ts'
+import { PROVIDERS_VALIDITY_MS, REPROVIDE_INTERVAL_MS } from '../kademlia/provider-store.ts'
+import type { MapProviderStore } from '../kademlia/provider-store.ts'
 import type { Overlay } from '../kademlia/overlay.ts'
 import type { Random } from '../random.ts'
 import { rendezvousCheck } from './member-check.ts'

@@ -5,13 +5,13 @@
 // then estimate the full population's by scaling with 1 / fraction: every check is equally
 // likely to be sampled, so the scaled count is an unbiased estimate for every node.
 
-import { RENDEZVOUS_PROVIDERS } from '../../networks/rendezvous/announce-policy.ts'
+import { decideAnnounce, RENDEZVOUS_PROVIDERS } from '../../networks/rendezvous/announce-policy.ts'
 import type { Overlay } from '../kademlia/overlay.ts'
 import { summarize } from '../metrics.ts'
 import type { Summary } from '../metrics.ts'
 import type { Random } from '../random.ts'
 import type { ProviderSchedule } from './announce-schedule.ts'
-import { rendezvousCheck } from './member-check.ts'
+import { EVERY_MEMBER_ANNOUNCES, rendezvousCheck } from './member-check.ts'
 import type { Population } from './population.ts'
 
 export interface JoinSample {
@@ -36,6 +36,7 @@ export interface JoinSample {
 }
 
 export function sampleJoins (overlay: Overlay, pop: Population, schedule: ProviderSchedule, fraction: number, random: Random): JoinSample {
+  const policy = schedule.mode === 'everyone' ? EVERY_MEMBER_ANNOUNCES : decideAnnounce
   const hops: number[] = []
   const queries: number[] = []
   const found: number[] = []
@@ -64,7 +65,7 @@ export function sampleJoins (overlay: Overlay, pop: Population, schedule: Provid
             largeChecks++
             if (isAnnounce) largeAnnounced++
           }
-        })
+        }, policy)
       })
     }
   }

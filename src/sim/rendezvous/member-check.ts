@@ -5,7 +5,7 @@
 // and ADD_PROVIDER to the k nearest nodes it found.
 
 import { decideAnnounce, RENDEZVOUS_PROVIDERS, RENDEZVOUS_SURPLUS } from '../../networks/rendezvous/announce-policy.ts'
-import type { AnnounceDecision } from '../../networks/rendezvous/announce-policy.ts'
+import type { AnnounceDecision, AnnounceInput } from '../../networks/rendezvous/announce-policy.ts'
 import type { KademliaDht, LookupOutcome } from '../kademlia/dht.ts'
 
 export interface CheckOutcome {
@@ -21,20 +21,26 @@ export interface CheckOutcome {
   announcedAt?: number
 }
 
+/** The policy a check follows: the committed bound, or the unbounded baseline where every member announces. */
+export type AnnouncePolicy = (input: AnnounceInput) => AnnounceDecision
+
+export const EVERY_MEMBER_ANNOUNCES: AnnouncePolicy = () => 'announce'
+
 export function rendezvousCheck (
   dht: KademliaDht,
   member: number,
   network: number,
   target: Uint32Array,
   providing: boolean,
-  done: (outcome: CheckOutcome) => void
+  done: (outcome: CheckOutcome) => void,
+  policy: AnnouncePolicy = decideAnnounce
 ): void {
   // Not providing, the answer is 'skip' as soon as RENDEZVOUS_PROVIDERS others are known;
   // providing, only once RENDEZVOUS_SURPLUS are: stop the lookup there.
   const enough = providing ? RENDEZVOUS_SURPLUS : RENDEZVOUS_PROVIDERS
   dht.getProviders(member, target, network, enough, (find) => {
     const othersFound = find.providers.length
-    const decision = decideAnnounce({ othersFound, providing })
+    const decision = policy({ othersFound, providing })
     if (decision === 'skip') {
       done({ member, network, othersFound, decision, find })
       return
