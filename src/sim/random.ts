@@ -33,6 +33,17 @@ export class Random {
     // xoshiro's one forbidden state is all zeros; splitmix32 cannot produce four zeros in a row.
   }
 
+  /** A generator in the given raw xoshiro128** state (for checking against the reference implementation). */
+  static fromState (a: number, b: number, c: number, d: number): Random {
+    if ((a | b | c | d) === 0) throw new RangeError('xoshiro128** state must not be all zeros')
+    const r = new Random(0)
+    r.a = a >>> 0
+    r.b = b >>> 0
+    r.c = c >>> 0
+    r.d = d >>> 0
+    return r
+  }
+
   /** The next 32 random bits as an unsigned integer (xoshiro128**, reference step). */
   uint32 (): number {
     const result = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0
