@@ -14,7 +14,7 @@ import type { RoundNetwork } from '../../src/sim/rendezvous/announce-rounds.ts'
 import { DEFAULT_SCHEDULE, durationSampler, liveCount, recordsPerNode, scheduleAnnouncements } from '../../src/sim/rendezvous/announce-schedule.ts'
 import { makePopulation, membersOf, networkSize, placeHolders } from '../../src/sim/rendezvous/population.ts'
 import { ZipfSampler } from '../../src/sim/rendezvous/zipf.ts'
-import { measureRendezvous } from '../../bench/rendezvous.ts'
+import { runRendezvousExperiment } from '../../src/sim/rendezvous/experiment.ts'
 
 const DAY = 24 * 3600_000
 
@@ -99,14 +99,14 @@ test('the announce schedule: deterministic, bounded, and records per node add up
   for (let j = 0; j < pop.networks; j++) assert.equal(liveCount(everyone, j, end), membersOf(pop, j).length)
 })
 
-test('the benchmark: same seed, identical metrics; another seed, different ones', async () => {
+test('the rendezvous experiment: same seed, identical metrics; another seed, different ones', async () => {
   const options = {
     nodes: 600, networks: 3000, exponent: 2, minSize: 2, maxSize: 600, jitterS: 3600, rounds: 1, sample: 0.05,
     seed: 1, hopNodes: [300], hopLookups: 50, grid: false, validate: 1, jitterSensitivityS: [60]
   }
   const quiet = (): void => {}
-  const strip = (r: Awaited<ReturnType<typeof measureRendezvous>>): unknown => ({ ...r, phaseSeconds: null })
-  const a = strip(await measureRendezvous(options, quiet))
-  assert.deepEqual(strip(await measureRendezvous(options, quiet)), a)
-  assert.notDeepEqual(strip(await measureRendezvous({ ...options, seed: 2 }, quiet)), a)
+  const strip = (r: Awaited<ReturnType<typeof runRendezvousExperiment>>): unknown => ({ ...r, phaseSeconds: null })
+  const a = strip(await runRendezvousExperiment(options, quiet))
+  assert.deepEqual(strip(await runRendezvousExperiment(options, quiet)), a)
+  assert.notDeepEqual(strip(await runRendezvousExperiment({ ...options, seed: 2 }, quiet)), a)
 })
