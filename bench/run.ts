@@ -33,7 +33,7 @@ sync options:
   --entries N       1 KiB entries / blocks to sync (default ${DEFAULT_SYNC_OPTIONS.entries}; the issue's size is 100000)
   --batch N         Peernet entries per append when making the source (default ${DEFAULT_SYNC_OPTIONS.batch})
   --cpu-prof-dir D  write CPU profiles of every source and receiver process to D
-rendezvous options (simulated; the defaults are the issue's size):
+rendezvous options (simulated; the defaults are the issue's size, about 3 minutes):
   --nodes N         DHT nodes (default ${DEFAULT_RENDEZVOUS_OPTIONS.nodes})
   --networks N      networks (default ${DEFAULT_RENDEZVOUS_OPTIONS.networks})
   --zipf X          Zipf exponent of network sizes (default ${DEFAULT_RENDEZVOUS_OPTIONS.exponent})
