@@ -4,7 +4,6 @@
 import type { Command } from '../command.ts'
 import { positiveIntFlag } from '../command.ts'
 import { UsageError } from '../../core/errors.ts'
-import { DEFAULT_RENDEZVOUS_OPTIONS, runRendezvousExperiment } from '../../sim/rendezvous/experiment.ts'
 
 export const simRendezvousCommand: Command = {
   name: 'sim rendezvous',
@@ -30,6 +29,8 @@ provider records per node and rendezvous traffic per node. Same seed, same numbe
     const networks = positiveIntFlag(ctx, 'networks', 100_000, 100_000_000)
     const seed = positiveIntFlag(ctx, 'seed', 1, 0xffffffff)
     const jitterS = positiveIntFlag(ctx, 'jitter-s', 3600, 7 * 24 * 3600)
+    // Loaded on use: the simulator has no business in the daemon's start-up.
+    const { DEFAULT_RENDEZVOUS_OPTIONS, runRendezvousExperiment } = await import('../../sim/rendezvous/experiment.ts')
     const sample = fractionFlag(ctx.values.sample, DEFAULT_RENDEZVOUS_OPTIONS.sample)
     const r = await runRendezvousExperiment({
       ...DEFAULT_RENDEZVOUS_OPTIONS,
