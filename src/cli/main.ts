@@ -18,11 +18,12 @@ import { eventsCommand } from './commands/events.ts'
 import { netCreateCommand, netDeleteCommand, netInfoCommand, netInviteCommand, netJoinCommand, netLeaveCommand, netLogCommand, netLsCommand, netMembersCommand, netQuotaCommand, netVerifyCommand } from './commands/net.ts'
 import { chatReadCommand, chatSendCommand } from './commands/chat.ts'
 import { accountDevicesCommand } from './commands/account.ts'
+import { simRendezvousCommand } from './commands/sim.ts'
 
 const COMMANDS: readonly Command[] = [
   initCommand, daemonCommand, idCommand, statusCommand, peersCommand, connectCommand, pingCommand, eventsCommand, stopCommand,
   netCreateCommand, netInviteCommand, netJoinCommand, netLsCommand, netInfoCommand, netMembersCommand, netLeaveCommand, netLogCommand, netVerifyCommand, netDeleteCommand, netQuotaCommand,
-  chatSendCommand, chatReadCommand, accountDevicesCommand
+  chatSendCommand, chatReadCommand, accountDevicesCommand, simRendezvousCommand
 ]
 
 /** Command groups (`net`, `chat`, `account`) and their subcommands. */
