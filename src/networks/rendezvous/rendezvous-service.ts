@@ -254,8 +254,7 @@ export class RendezvousService {
     const key = rendezvousKey(s.net)
     try {
       const found = await this.findMembers(s.net)
-      s.lastLookupAt = Date.now()
-      s.providersFound = found.length
+      const lookedUpAt = Date.now()
       const decision = decideAnnounce({ othersFound: found.length, providing: s.providing }, this.#bound)
       if (decision === 'announce') {
         // Already providing: kad-dht republishes our record itself every 24 h.
@@ -268,6 +267,9 @@ export class RendezvousService {
         await this.#o.net.cancelReprovide(key)
         s.providing = false
       }
+      // Recorded once the decision is carried out, so a status never shows half a round.
+      s.lastLookupAt = lookedUpAt
+      s.providersFound = found.length
       this.#o.logger.debug('rendezvous check', { net: formatNetworkId(s.net), found: found.length, decision })
       this.#dialSome(s.net, found, WANT_MEMBERS - this.#o.membersConnected(s.net))
       s.lastError = null
