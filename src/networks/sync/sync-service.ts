@@ -38,8 +38,8 @@ export interface PeerExchangeRecord {
   /** The other side of the session. */
   peer: string
   net: string
-  /** The members offered. */
-  peers: string[]
+  /** The members offered, with the addresses offered for them. */
+  peers: ExchangedPeer[]
   /** Those of them this node dialled (received offers only). */
   dialled: string[]
   at: number
@@ -144,7 +144,7 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
     const offer = peersToOffer(members, peer.id)
     if (offer.length === 0) return
     await send(peer, { t: 'peers', net, peers: offer })
-    record({ direction: 'sent', peer: peer.id, net: toHex(net), peers: offer.map((p) => p.id), dialled: [], at: Date.now() })
+    record({ direction: 'sent', peer: peer.id, net: toHex(net), peers: offer, dialled: [], at: Date.now() })
   }
 
   const dialPeers = (peer: Peer, net: Uint8Array, offered: ExchangedPeer[]): void => {
@@ -154,7 +154,7 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
       membersConnected: sharing(net).length,
       connected: (id) => { try { return libp2p.getConnections(peerIdFromString(id)).length > 0 } catch { return true } }
     })
-    record({ direction: 'received', peer: peer.id, net: toHex(net), peers: offered.map((p) => p.id), dialled: chosen.map((p) => p.id), at: Date.now() })
+    record({ direction: 'received', peer: peer.id, net: toHex(net), peers: offered, dialled: chosen.map((p) => p.id), at: Date.now() })
     for (const p of chosen) {
       void (async () => {
         const id = peerIdFromString(p.id)
