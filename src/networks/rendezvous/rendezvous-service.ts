@@ -80,8 +80,9 @@ export const WANT_MEMBERS = 4
 /** Providers asked for the manifest before giving up. */
 const MANIFEST_TRIES = 4
 const DIAL_TIMEOUT_MS = 15_000
-/** First retry after a failed check; doubles up to the recheck period. */
+/** First retry after a failed check (no DHT peers yet, say); doubles up to MAX_RETRY_MS. */
 const RETRY_MS = 5 * 60_000
+const MAX_RETRY_MS = 3600_000
 
 interface NetworkState {
   net: Uint8Array
@@ -280,7 +281,7 @@ export class RendezvousService {
       s.lastError = (err as Error).message
       s.failures++
       this.#o.logger.debug('rendezvous check failed', { net: formatNetworkId(s.net), err })
-      const backoff = Math.min(this.#timing.recheckMs, RETRY_MS * 2 ** (s.failures - 1))
+      const backoff = Math.min(this.#timing.recheckMs, MAX_RETRY_MS, RETRY_MS * 2 ** (s.failures - 1))
       this.#schedule(s, recheckDelay(this.#random, { ...this.#timing, recheckMs: backoff }))
     }
   }

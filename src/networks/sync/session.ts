@@ -69,6 +69,8 @@ export class SyncSession {
   readonly #wanted = new Map<string, number>()
   /** Chains refused for want of an entry in another chain, waiting for progress. */
   readonly #deferred = new Map<string, ChainRef>()
+  /** Networks whose peer exchange offer we took: one per session, so a peer cannot make us dial on and on. */
+  readonly #offersTaken = new Set<string>()
 
   constructor (local: SyncLocal, self: string, peer: string) {
     this.#local = local
@@ -135,8 +137,9 @@ export class SyncSession {
       case 'entries':
         return [{ do: 'ingest', entries: m.entries }]
       case 'peers': {
-        // Only from a peer that shares the network; never ourselves or the sender.
-        if (!this.shares(m.net)) return []
+        // Only from a peer that shares the network, once; never ourselves or the sender.
+        if (!this.shares(m.net) || this.#offersTaken.has(toHex(m.net))) return []
+        this.#offersTaken.add(toHex(m.net))
         const peers = m.peers.filter((p) => p.id !== this.#self && p.id !== this.#peer)
         return peers.length > 0 ? [{ do: 'dial-peers', net: m.net, peers }] : []
       }

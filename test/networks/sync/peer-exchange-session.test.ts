@@ -40,6 +40,7 @@ describe('session', () => {
     s.receive({ t: 'hello', v: 1, tags: [networkTag(net, self, peer)] })
     assert.deepEqual(s.receive({ t: 'peers', net: otherNet, peers }), [], 'a network the peer did not show it is in')
     assert.deepEqual(s.receive({ t: 'peers', net, peers }), [{ do: 'dial-peers', net, peers: [member(1)] }])
+    assert.deepEqual(s.receive({ t: 'peers', net, peers: [member(2)] }), [], 'one offer per network and session')
   })
 
   test('the peers message round-trips and malformed ones are refused', () => {
