@@ -117,6 +117,11 @@ export class RendezvousService {
 
   start (): void {
     if (!this.#o.enabled) return
+    // kad-dht keeps provider records in the node's datastore and republishes them across
+    // restarts: drop ours for networks left while the node was off, or before a crash.
+    for (const r of this.#o.networks.logs.networks()) {
+      if (r.status === 'left') void this.#o.net.cancelReprovide(rendezvousKey(r.id)).catch(() => {})
+    }
     this.#unwatch = this.#o.networks.watchMembership(() => { this.#reconcile(false) })
     this.#reconcile(true)
   }
@@ -166,10 +171,15 @@ export class RendezvousService {
    * through the DHT: their manifest is fetched from a provider and checked against the id.
    */
   async joinById (text: string, options: { signal?: AbortSignal, progress?: (line: string) => void } = {}): Promise<RendezvousJoin> {
-    const id = parseNetworkId(text)
-    if (this.#holds(id)) {
-      const joined = this.#o.networks.join(text)
+    // A network held here (by id, prefix or name, as everywhere): no lookup needed.
+    let id: Uint8Array
+    try {
+      id = this.#o.networks.resolve(text)
+      const joined = this.#o.networks.join(formatNetworkId(id))
       return { id: joined.id, record: joined.record, providersFound: 0, manifestFrom: null }
+    } catch (err) {
+      if (!(err instanceof UnknownNetworkError)) throw err
+      try { id = parseNetworkId(text) } catch { throw err }
     }
     const printable = formatNetworkId(id)
     if (!this.#o.enabled) {
@@ -208,16 +218,6 @@ export class RendezvousService {
     return { id: joined.id, record: joined.record, providersFound: providers.length, manifestFrom: from.id }
   }
 
-  #holds (net: Uint8Array): boolean {
-    try {
-      this.#o.networks.logs.network(net)
-      return true
-    } catch (err) {
-      if (err instanceof UnknownNetworkError) return false
-      throw err
-    }
-  }
-
   /** Brings the per-network schedule in line with the networks this node is in. */
   #reconcile (starting: boolean): void {
     if (this.#stopping.signal.aborted) return
@@ -227,8 +227,8 @@ export class RendezvousService {
       if (keep.has(k)) continue
       clearTimeout(s.timer)
       this.#states.delete(k)
-      // Left the network: stop republishing our record for it.
-      if (s.providing) void this.#o.net.cancelReprovide(rendezvousKey(s.net)).catch(() => {})
+      // Left the network: stop republishing our record for it (a local operation).
+      void this.#o.net.cancelReprovide(rendezvousKey(s.net)).catch(() => {})
     }
     for (const net of current) {
       const k = toHex(net)

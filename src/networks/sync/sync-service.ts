@@ -186,9 +186,8 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
         if (a.do === 'send') await send(peer, a.message)
         else if (a.do === 'serve') await serve(peer, a)
         else if (a.do === 'offer-peers') await offerPeers(peer, a.net)
-        else if (a.do === 'dial-peers') {
-          try { dialPeers(peer, a.net, a.peers) } catch (err) { penalise(peer, 10, `bad peer exchange: ${(err as Error).message}`) }
-        } else {
+        else if (a.do === 'dial-peers') dialPeers(peer, a.net, a.peers)
+        else {
           pending.push(...ingest(peer, a.entries))
           // Give the event loop a turn between batches: a long sync must not starve
           // libp2p's keep-alive pings (which would drop the connection) or the API.

@@ -68,6 +68,13 @@ test('D joins an open network by its id alone: DHT lookup, manifest from A, then
   }
   assert.ok((await providersOf(rendezvousKey(net))).includes(a.peerId))
   assert.deepEqual(await providersOf(net), [])
+
+  // A network held here rejoins by name or id with no lookup, as before rendezvous.
+  d.networks.leave(net)
+  const again = await d.rendezvous.joinById('street')
+  assert.equal(again.id, created.id)
+  assert.equal(again.manifestFrom, null)
+  assert.equal(d.networks.summary(d.networks.logs.network(net)).status, 'member')
 })
 
 test('an invite-only network\'s manifest is fetched, but joining by id is refused with a hint; a private one is not even given out', async () => {
