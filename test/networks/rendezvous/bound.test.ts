@@ -63,3 +63,30 @@ test(`${MEMBERS} members, bound ${BOUND.providers}/${BOUND.surplus}: between 1 a
   const announced = members.filter((n) => n.rendezvous.status(net).providing).map((n) => n.peerId)
   assert.deepEqual([...found].sort(), announced.sort())
 })
+
+test('a provider that finds a surplus of others on its re-check stops republishing (cancelReprovide)', async () => {
+  // M alone in its network: it finds nobody and announces. Then three other nodes put
+  // provider records under the same key; at M's next re-check it sees the surplus and
+  // drops its own record from its datastore, so kad-dht no longer republishes it.
+  const m = await cluster.start({}, undefined, { rendezvous: { bound: BOUND, timing: { joinSpreadMs: 200, recheckMs: 3_000, jitter: 0.1, lookupTimeoutMs: 5_000 } } })
+  const helpers = await Promise.all([0, 1, 2].map(async () => await cluster.start({ rendezvous: false })))
+  for (const h of helpers) await h.connect(tcpAddress(m), { signal: AbortSignal.timeout(STEP_MS) })
+  const created = m.networks.create({ name: 'alone', app: 'chat', policy: 'open', private: false })
+  const net = parseNetworkId(created.id)
+  await eventually(() => m.rendezvous.status(net).providing, 'M to announce itself', STEP_MS)
+  const cid = rendezvousCid(rendezvousKey(net))
+  const selfRecordAtM = async (): Promise<boolean> => {
+    for await (const e of m.host.libp2p.services.dht.findProviders(cid, { signal: AbortSignal.timeout(5_000) })) {
+      // The first answer comes from M's own provider store.
+      if (e.name === 'PROVIDER' && e.from.equals(m.host.libp2p.peerId)) return e.providers.some((p) => p.id.equals(m.host.libp2p.peerId))
+    }
+    return false
+  }
+  assert.equal(await selfRecordAtM(), true)
+
+  for (const h of helpers) for await (const e of h.host.libp2p.services.dht.provide(cid, { signal: AbortSignal.timeout(STEP_MS) })) void e
+  await eventually(() => !m.rendezvous.status(net).providing, 'M to stop providing at its re-check', STEP_MS)
+  const s = m.rendezvous.status(net)
+  assert.ok((s.providersFound ?? 0) >= BOUND.surplus, JSON.stringify(s))
+  assert.equal(await selfRecordAtM(), false, 'M still holds a record of its own, which kad-dht would republish')
+})
