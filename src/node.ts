@@ -23,6 +23,10 @@ import type { SyncService } from './networks/sync/sync-service.ts'
 import { formatNetworkId } from './networks/manifest.ts'
 import { toHex } from './networks/hashing.ts'
 import { BUILTIN_APPS } from './apps/builtin.ts'
+import { RendezvousService } from './networks/rendezvous/rendezvous-service.ts'
+import { libp2pRendezvousNet, serveManifests } from './networks/rendezvous/libp2p-rendezvous.ts'
+import type { RendezvousTiming } from './networks/rendezvous/schedule.ts'
+import type { RendezvousBound } from './networks/rendezvous/announce-policy.ts'
 
 export interface PeernetOptions {
   /** The home directory (see resolveHome). Created if missing. */
@@ -31,6 +35,8 @@ export interface PeernetOptions {
   config?: Partial<PeernetConfig>
   logger?: Logger
   clock?: Clock
+  /** Rendezvous tuning for tests and experiments (the defaults are the protocol's). */
+  rendezvous?: { timing?: Partial<RendezvousTiming>, bound?: RendezvousBound, random?: () => number }
 }
 
 export type PeernetEvent =
@@ -56,6 +62,7 @@ export interface NodeStatus {
   publicDht: boolean
   relay: boolean
   upnp: boolean
+  rendezvous: boolean
   bootstrap: string[]
 }
 
@@ -69,6 +76,10 @@ export interface Peernet {
   readonly store: Store
   /** Networks, member logs and apps. */
   readonly networks: Networks
+  /** Finding networks' members through the DHT; joining open networks by id. */
+  readonly rendezvous: RendezvousService
+  /** The sync sessions (internal to Peernet's layers; not a stable API). */
+  readonly sync: SyncService
   status: () => NodeStatus
   peers: () => Promise<ConnectedPeer[]>
   connect: (address: string, options?: { signal?: AbortSignal }) => Promise<{ peerId: string, address: string }>
@@ -130,7 +141,17 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
     const host = await createHost({ identity, store, logger: logger.child('host'), ...config })
     const networks = new Networks({ store: openStore, account, apps: BUILTIN_APPS, clock: options.clock ?? systemClock, addresses: () => host.addresses() })
     const sync = startSync(host.libp2p, networks, logger.child('sync'))
-    return assemble({ identity, config, paths, host, store, networks, sync, logger, release: lock.release })
+    await serveManifests(host.libp2p, (net) => networks.heldManifest(net), logger.child('rendezvous'))
+    const rendezvous = new RendezvousService({
+      enabled: config.rendezvous,
+      net: libp2pRendezvousNet(host.libp2p),
+      networks,
+      membersConnected: (net) => sync.sharing(net).length,
+      logger: logger.child('rendezvous'),
+      ...options.rendezvous
+    })
+    rendezvous.start()
+    return assemble({ identity, config, paths, host, store, networks, sync, rendezvous, logger, release: lock.release })
   } catch (err) {
     store?.close()
     lock.release()
@@ -142,6 +163,7 @@ interface Parts {
   identity: Identity
   networks: Networks
   sync: SyncService
+  rendezvous: RendezvousService
   config: PeernetConfig
   paths: HomePaths
   host: Host
@@ -150,7 +172,7 @@ interface Parts {
   release: () => void
 }
 
-function assemble ({ identity, config, paths, host, store, networks, sync, logger, release }: Parts): Peernet {
+function assemble ({ identity, config, paths, host, store, networks, sync, rendezvous, logger, release }: Parts): Peernet {
   const startedAt = Date.now()
   const listeners = new Set<PeernetEventListener>()
   const emit = (event: PeernetEvent): void => {
@@ -185,6 +207,8 @@ function assemble ({ identity, config, paths, host, store, networks, sync, logge
     host,
     store,
     networks,
+    rendezvous,
+    sync,
     status: () => ({
       peerId: identity.peerId,
       version: PEERNET_VERSION,
@@ -200,6 +224,7 @@ function assemble ({ identity, config, paths, host, store, networks, sync, logge
       publicDht: config.publicDht,
       relay: config.relay,
       upnp: config.upnp,
+      rendezvous: config.rendezvous,
       bootstrap: config.bootstrap
     }),
     peers: host.peers,
@@ -212,6 +237,7 @@ function assemble ({ identity, config, paths, host, store, networks, sync, logge
     stop: async () => {
       stopping ??= (async () => {
         try {
+          rendezvous.stop()
           sync.stop()
           await host.stop()
         } finally {

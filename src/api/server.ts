@@ -11,7 +11,7 @@ import type { Logger } from '../core/log.ts'
 import type { ApiAddress } from '../core/config.ts'
 import { compileRoutes, matchRoute } from './routes.ts'
 import { networkRoutes } from './network-routes.ts'
-import { EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, UnknownEntryError, UnknownNetworkError } from '../networks/errors.ts'
+import { EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, RendezvousError, UnknownEntryError, UnknownNetworkError } from '../networks/errors.ts'
 
 const MAX_BODY_BYTES = 64 * 1024
 const SSE_KEEPALIVE_MS = 15_000
@@ -168,7 +168,7 @@ function requireString (body: Record<string, unknown>, field: string): string {
 function statusOf (err: unknown): number {
   if (err instanceof UnauthorizedError) return 401
   if (err instanceof BadRequestError || err instanceof InvalidMultiaddrError || err instanceof InvalidRecordError || err instanceof InviteError) return 400
-  if (err instanceof PeerNotFoundError || err instanceof UnknownNetworkError || err instanceof UnknownEntryError) return 404
+  if (err instanceof PeerNotFoundError || err instanceof UnknownNetworkError || err instanceof UnknownEntryError || err instanceof RendezvousError) return 404
   if (err instanceof NotPermittedError) return 403
   if (err instanceof EntryRejectedError) return 409
   if (err instanceof DialError) return 502

@@ -14,3 +14,5 @@ export class InviteError extends PeernetError { override name = 'InviteError' }
 export class EntryRejectedError extends PeernetError { override name = 'EntryRejectedError' }
 /** Something the local account may not do (not a member, not an admin). */
 export class NotPermittedError extends PeernetError { override name = 'NotPermittedError' }
+/** Finding a network's members by its id failed: nobody found, or no usable answer. */
+export class RendezvousError extends PeernetError { override name = 'RendezvousError' }

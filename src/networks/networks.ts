@@ -8,7 +8,7 @@ import type { Clock } from '../core/clock.ts'
 import type { Store } from '../core/store.ts'
 import type { CanonicalValue } from '../core/encoding.ts'
 import { createManifest, formatNetworkId, parseNetworkId } from './manifest.ts'
-import type { NetworkPolicy } from './manifest.ts'
+import type { NetworkPolicy, SignedManifest } from './manifest.ts'
 import { createInvite, decodeInvite, encodeInvite, grantValue, looksLikeInvite } from './invite.ts'
 import type { Role } from './invite.ts'
 import { LogStore, MAX_DELETE_TARGETS } from './log-store.ts'
@@ -49,6 +49,8 @@ export class Networks {
   readonly #clock: Clock
   readonly #addresses: () => string[]
   readonly #listeners = new Set<NetworksListener>()
+  /** Told when this node creates, joins or leaves a network. */
+  readonly #watchers = new Set<() => void>()
   readonly #store: Store
 
   constructor (options: NetworksOptions) {
@@ -63,6 +65,16 @@ export class Networks {
   subscribe (listener: NetworksListener): () => void {
     this.#listeners.add(listener)
     return () => { this.#listeners.delete(listener) }
+  }
+
+  /** Calls `watcher` whenever the set of networks this node is in changes. */
+  watchMembership (watcher: () => void): () => void {
+    this.#watchers.add(watcher)
+    return () => { this.#watchers.delete(watcher) }
+  }
+
+  #membershipChanged (): void {
+    for (const w of this.#watchers) w()
   }
 
   #emit (net: Uint8Array, entries: AppEntry[], local: boolean): void {
@@ -91,6 +103,7 @@ export class Networks {
     const key = options.private ? new Uint8Array(randomBytes(32)) : null
     const record = this.logs.addNetwork(signed, key, this.#clock.now())
     const invite = record.manifest.manifest.policy === 'invite' ? this.invite(record.id, { role: 'member', expires: null, uses: null }) : null
+    this.#membershipChanged()
     return { id: formatNetworkId(record.id), invite }
   }
 
@@ -109,6 +122,7 @@ export class Networks {
       if (record.manifest.manifest.policy !== 'open') throw new NotPermittedError('this network is invite-only', { hint: 'ask an admin for an invite' })
       this.logs.setStatus(id, 'member')
       if (!this.logs.isMember(id, this.account.publicKey)) this.#appendChecked(id, [{ type: 'peernet/join', body: {} }])
+      this.#membershipChanged()
       return { id: formatNetworkId(id), addrs: [], record }
     }
     const inv = decodeInvite(text)
@@ -130,7 +144,40 @@ export class Networks {
     }
     const { record, accepted } = joined
     this.#emit(record.id, accepted, true)
+    this.#membershipChanged()
     return { id: formatNetworkId(record.id), addrs: inv.addrs, record }
+  }
+
+  /** Joins an open network whose manifest came from a member (found by rendezvous). */
+  joinOpen (signed: SignedManifest): { id: string, record: NetworkRecord } {
+    if (signed.manifest.policy !== 'open') throw new NotPermittedError(`network "${signed.manifest.name}" is invite-only`, { hint: 'ask an admin for an invite (`peernet net invite` on their node)' })
+    const now = this.#clock.now()
+    let joined
+    try {
+      joined = this.#store.transaction(() => {
+        const record = this.logs.addNetwork(signed, null, now)
+        if (this.logs.isMember(record.id, this.account.publicKey)) return { record, accepted: [] }
+        const result = this.logs.append(this.account, this.account.publicKey, record.id, [{ type: 'peernet/join', body: {}, ts: now }], now)
+        if (result.rejected.length > 0) throw new EntryRejectedError(result.rejected[0]?.reason ?? 'join refused')
+        return { record, accepted: result.accepted }
+      })
+    } finally {
+      this.logs.forget()
+    }
+    this.#emit(joined.record.id, joined.accepted, true)
+    this.#membershipChanged()
+    return { id: formatNetworkId(joined.record.id), record: joined.record }
+  }
+
+  /** The manifest of a network this node is a member of, if it is one. */
+  heldManifest (net: Uint8Array): SignedManifest | undefined {
+    try {
+      const record = this.logs.network(net)
+      return record.status === 'member' ? record.manifest : undefined
+    } catch (err) {
+      if (err instanceof UnknownNetworkError) return undefined
+      throw err
+    }
   }
 
   leave (net: Uint8Array): void {
@@ -140,6 +187,7 @@ export class Networks {
     }
     if (this.logs.isMember(net, this.account.publicKey)) this.#appendChecked(net, [{ type: 'peernet/leave', body: {} }])
     this.logs.setStatus(net, 'left')
+    this.#membershipChanged()
   }
 
   /** Appends entries as this node's account; refuses with the ingest reason. */
