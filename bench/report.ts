@@ -10,6 +10,8 @@ import { STARTUP_SUBJECTS, SUBJECT_LABELS } from './startup.ts'
 import type { StartupResult } from './startup.ts'
 import { SYNC_LABELS, SYNC_SUBJECTS } from './sync.ts'
 import type { SyncResult } from './sync.ts'
+import { ISSUE_NETWORKS, ISSUE_NODES } from './rendezvous.ts'
+import type { RendezvousResult } from './rendezvous.ts'
 import { max, min } from './statistics.ts'
 
 export interface Machine {
@@ -114,6 +116,60 @@ export function syncTable (r: SyncResult): string {
   lines.push('', `hypercore time / Peernet time (median of the per-round ratios): **${fixed(r.ratio.median, 3)}×** (goal: at least ${r.ratio.goal}×; ${r.ratio.met ? 'met' : 'not met'}). MB = 10⁶ bytes of payload.`)
   if (p.entries !== p.issueEntries) {
     lines.push('', `Note: run at ${n} entries, not the issue's ${p.issueEntries.toLocaleString('en-US')} (\`--entries ${p.issueEntries}\` runs that size).`)
+  }
+  return lines.join('\n')
+}
+
+function count (value: number): string {
+  return Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : 'n/a'
+}
+
+function bytes (value: number): string {
+  if (!Number.isFinite(value)) return 'n/a'
+  if (value >= 1e9) return `${(value / 1e9).toFixed(2)} GB`
+  if (value >= 1e6) return `${(value / 1e6).toFixed(1)} MB`
+  if (value >= 1e3) return `${(value / 1e3).toFixed(1)} kB`
+  return `${value.toFixed(0)} B`
+}
+
+export function rendezvousTable (r: RendezvousResult): string {
+  const p = r.parameters
+  const pop = r.population
+  const lines = [
+    `**Rendezvous for ${count(p.networks)} networks over ${count(p.nodes)} DHT nodes (simulated)** — network sizes Zipf(${p.exponent}) on ${p.minSize}–${Math.min(p.maxSize, p.nodes).toLocaleString('en-US')} members (mean ${fixed(pop.meanSize, 1)}, largest ${count(pop.largestNetwork)}; ${fixed(pop.sizeShares['2–8'] ?? NaN, 3)} of networks have ≤ 8 members), members uniform among the nodes: ${count(pop.memberships)} memberships, each node in ${count(pop.networksPerNode.mean)} networks on average (max ${count(pop.networksPerNode.max)}). Kademlia k = ${p.k}, alpha = ${p.alpha}; records live ${p.validityH} h, republished every ${p.republishH} h. Every member checks each of its networks once at a uniformly random moment of a ${fixed(p.jitterS / 60, 0)}-minute window${p.rounds > 1 ? `, then every ${p.republishH} h (${p.rounds} rounds)` : ''}; bound: announce while fewer than ${p.providersBound} others are found, keep announcing up to ${p.surplus}.`,
+    '',
+    '| Overlay nodes | log₂ N | FIND_NODE hops to nearest (median / p95 / max) | GET_PROVIDERS hops to first provider (median / p95 / max) | Requests per FIND_NODE (median) | Exact k nearest found |',
+    '|---:|---:|---:|---:|---:|---:|'
+  ]
+  for (const h of r.hops) {
+    lines.push(`| ${count(h.nodes)} | ${fixed(h.log2Nodes, 1)} | ${h.findNodeHops.median} / ${h.findNodeHops.p95} / ${h.findNodeHops.max} | ${h.providerHops.median} / ${h.providerHops.p95} / ${h.providerHops.max} | ${h.findNodeQueries.median} | ${fixed(h.exactClosest * 100, 1)} % |`)
+  }
+  const tb = r.traffic.bounded
+  lines.push('', `Sampled member checks at ${count(p.nodes)} nodes (${count(tb.checks)} checks, ${(p.sample * 100).toFixed(2)} % of all, message by message): hops to the first provider median ${tb.hopsToProvider.median}, p95 ${tb.hopsToProvider.p95}, max ${tb.hopsToProvider.max}; GET_PROVIDERS requests per check median ${tb.getProvidersRequests.median}, max ${tb.getProvidersRequests.max}.`)
+  lines.push('', '| Announcing | Live providers per network > 8 members (mean / p99 / max) | Networks above 16 | Records per node (mean / p99 / max) | Rendezvous traffic per node per hour (mean / p99 / max) | Messages per node per hour (mean / max) |', '|---|---:|---:|---:|---:|---:|')
+  for (const mode of ['bounded', 'everyone'] as const) {
+    const b = r.bound[mode]
+    const rec = r.records[mode]
+    const t = r.traffic[mode]
+    const label = mode === 'bounded' ? `bounded (decideAnnounce), ${fixed(p.jitterS / 60, 0)} min jitter` : 'every member announces'
+    lines.push(`| ${label} | ${fixed(b.providers.mean, 1)} / ${b.providers.p99} / ${count(b.providers.max)} | ${fixed(b.aboveSurplus * 100, 2)} % | ${count(rec.mean)} / ${count(rec.p99)} / ${count(rec.max)} | ${bytes(t.bytesPerNodePerHour.mean)} / ${bytes(t.bytesPerNodePerHour.p99)} / ${bytes(t.bytesPerNodePerHour.max)} | ${count(t.messagesPerNodePerHour.mean)} / ${count(t.messagesPerNodePerHour.max)} |`)
+  }
+  for (const j of r.jitterSensitivity) {
+    lines.push(`| bounded, ${j.jitterS >= 60 ? `${fixed(j.jitterS / 60, 0)} min` : `${j.jitterS} s`} jitter | ${fixed(j.providers.mean, 1)} / ${j.providers.p99} / ${count(j.providers.max)} | ${fixed(j.aboveSurplus * 100, 2)} % | | | |`)
+  }
+  if (r.validation.length > 0) {
+    lines.push('', `Schedule model against whole networks run message by message (live providers at the end): ${r.validation.map((v) => `${count(v.size)} members: ${v.messageLevel} vs ${v.schedule}`).join('; ')}.`)
+  }
+  if (r.scaling.length > 1) {
+    lines.push('', '| Nodes | Networks | Networks per node | Records per node, bounded (mean / p99 / max) | Records per node, every member announces (mean / p99 / max) |', '|---:|---:|---:|---:|---:|')
+    for (const s of r.scaling) {
+      lines.push(`| ${count(s.nodes)} | ${count(s.networks)} | ${count(s.networksPerNode)} | ${count(s.bounded.mean)} / ${count(s.bounded.p99)} / ${count(s.bounded.max)} | ${count(s.everyone.mean)} / ${count(s.everyone.p99)} / ${count(s.everyone.max)} |`)
+    }
+  }
+  const sampledAtMax = tb.messagesPerNodePerHour.max * p.sample * p.jitterS / 3600
+  lines.push('', `Traffic counts every kad-dht request and answer a check causes (GET_PROVIDERS lookup; for announcers, provide()'s FIND_NODE lookup and ADD_PROVIDER to the ${p.k} nearest), sent plus received, with ~${p.requestOverheadBytes} B per request and ${p.peerEntryBytes} B per peer entry in answers; it covers the hour in which every member checks every network once (a cold start of the whole population), not routing-table upkeep; once a day per network (the republish interval) is about 1/24 of it per hour. Per-node traffic is the sampled checks' count × ${fixed(1 / p.sample, 0)}: the busiest node's figure rests on ~${count(sampledAtMax)} sampled messages (±${fixed(100 / Math.sqrt(Math.max(1, sampledAtMax)), 0)} % for one node; as the largest of ${count(p.nodes)} such estimates it leans high by a few times that). Alpha 3 is Kademlia's and go-libp2p's; js-libp2p 16 queries with alpha 10 over disjoint paths (fewer round trips, more messages).`)
+  if (p.nodes !== ISSUE_NODES || p.networks !== ISSUE_NETWORKS) {
+    lines.push('', `Note: run at ${count(p.nodes)} nodes and ${count(p.networks)} networks, not the issue's ${count(ISSUE_NODES)} and ${count(ISSUE_NETWORKS)}.`)
   }
   return lines.join('\n')
 }

@@ -1,7 +1,7 @@
 // Runs the benchmarks, writes one JSON per benchmark to bench/results/<name>.json and
 // prints markdown tables for the README on stdout; progress goes to stderr.
 //
-//   node bench/run.ts [throughput] [startup] [sync] [options]
+//   node bench/run.ts [throughput] [startup] [sync] [rendezvous] [options]
 //
 // With no names it runs all of them. At their defaults throughput and startup take well
 // under three minutes, sync about three more; the options below make longer, steadier runs.
@@ -12,10 +12,11 @@ import { parseArgs } from 'node:util'
 import { DEFAULT_THROUGHPUT_OPTIONS, measureThroughput } from './throughput.ts'
 import { DEFAULT_STARTUP_OPTIONS, measureStartup } from './startup.ts'
 import { DEFAULT_SYNC_OPTIONS, measureSync } from './sync.ts'
-import { describeMachine, machineLine, startupTable, syncTable, throughputTable } from './report.ts'
+import { DEFAULT_RENDEZVOUS_OPTIONS, measureRendezvous } from './rendezvous.ts'
+import { describeMachine, machineLine, rendezvousTable, startupTable, syncTable, throughputTable } from './report.ts'
 import { BenchmarkError } from './errors.ts'
 
-const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [options]
+const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [rendezvous] [options]
 
 throughput options:
   --rounds N        measured rounds, each running every setup once (default ${DEFAULT_THROUGHPUT_OPTIONS.rounds})
@@ -32,9 +33,22 @@ sync options:
   --entries N       1 KiB entries / blocks to sync (default ${DEFAULT_SYNC_OPTIONS.entries}; the issue's size is 100000)
   --batch N         Peernet entries per append when making the source (default ${DEFAULT_SYNC_OPTIONS.batch})
   --cpu-prof-dir D  write CPU profiles of every source and receiver process to D
+rendezvous options (simulated; the defaults are the issue's size, about 3 minutes):
+  --nodes N         DHT nodes (default ${DEFAULT_RENDEZVOUS_OPTIONS.nodes})
+  --networks N      networks (default ${DEFAULT_RENDEZVOUS_OPTIONS.networks})
+  --zipf X          Zipf exponent of network sizes (default ${DEFAULT_RENDEZVOUS_OPTIONS.exponent})
+  --min-size N, --max-size N  network size bounds (default ${DEFAULT_RENDEZVOUS_OPTIONS.minSize}, ${DEFAULT_RENDEZVOUS_OPTIONS.maxSize}; max capped at --nodes)
+  --jitter-s N      window of the members' first checks, seconds (default ${DEFAULT_RENDEZVOUS_OPTIONS.jitterS})
+  --announce-rounds N  check rounds, one per 24 h republish interval (default ${DEFAULT_RENDEZVOUS_OPTIONS.rounds})
+  --sample F        fraction of checks simulated message by message (default ${DEFAULT_RENDEZVOUS_OPTIONS.sample})
+  --seed N          simulation seed (default ${DEFAULT_RENDEZVOUS_OPTIONS.seed})
+  --hop-nodes LIST  overlay sizes of the hop survey (default ${DEFAULT_RENDEZVOUS_OPTIONS.hopNodes.join(',')})
+  --hop-lookups N   lookups per overlay size (default ${DEFAULT_RENDEZVOUS_OPTIONS.hopLookups})
+  --validate N      whole networks run message by message (default ${DEFAULT_RENDEZVOUS_OPTIONS.validate})
+  --no-grid         skip the records-per-node scaling grid
 `
 
-const BENCHMARKS = ['throughput', 'startup', 'sync'] as const
+const BENCHMARKS = ['throughput', 'startup', 'sync', 'rendezvous'] as const
 type BenchmarkName = typeof BENCHMARKS[number]
 
 const RESULTS_DIR = join(resolve(import.meta.dirname), 'results')
@@ -64,6 +78,19 @@ function parse (argv: string[]): { names: BenchmarkName[], run: Record<Benchmark
       entries: { type: 'string' },
       batch: { type: 'string' },
       'cpu-prof-dir': { type: 'string' },
+      nodes: { type: 'string' },
+      networks: { type: 'string' },
+      zipf: { type: 'string' },
+      'min-size': { type: 'string' },
+      'max-size': { type: 'string' },
+      'jitter-s': { type: 'string' },
+      'announce-rounds': { type: 'string' },
+      sample: { type: 'string' },
+      seed: { type: 'string' },
+      'hop-nodes': { type: 'string' },
+      'hop-lookups': { type: 'string' },
+      validate: { type: 'string' },
+      'no-grid': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -96,17 +123,39 @@ function parse (argv: string[]): { names: BenchmarkName[], run: Record<Benchmark
     batch: Math.round(positive(values.batch, '--batch', y.batch)),
     cpuProfDir: values['cpu-prof-dir'] === undefined ? y.cpuProfDir : resolve(values['cpu-prof-dir'])
   }
+  const z = DEFAULT_RENDEZVOUS_OPTIONS
+  const sample = positive(values.sample, '--sample', z.sample)
+  if (sample > 1) throw new UsageError(`--sample is a fraction in (0, 1], got ${sample}`)
+  const rendezvous = {
+    nodes: Math.round(positive(values.nodes, '--nodes', z.nodes)),
+    networks: Math.round(positive(values.networks, '--networks', z.networks)),
+    exponent: positive(values.zipf, '--zipf', z.exponent),
+    minSize: Math.round(positive(values['min-size'], '--min-size', z.minSize)),
+    maxSize: Math.round(positive(values['max-size'], '--max-size', z.maxSize)),
+    jitterS: positive(values['jitter-s'], '--jitter-s', z.jitterS),
+    rounds: Math.round(positive(values['announce-rounds'], '--announce-rounds', z.rounds)),
+    sample,
+    seed: values.seed === undefined ? z.seed : Math.round(Number(values.seed)),
+    hopNodes: values['hop-nodes'] === undefined ? [...z.hopNodes] : values['hop-nodes'].split(',').map((v) => Math.round(positive(v, '--hop-nodes', 1))),
+    hopLookups: Math.round(positive(values['hop-lookups'], '--hop-lookups', z.hopLookups)),
+    grid: values['no-grid'] !== true,
+    validate: values.validate === undefined ? z.validate : Math.max(0, Math.round(Number(values.validate))),
+    jitterSensitivityS: [...z.jitterSensitivityS]
+  }
+  if (!Number.isFinite(rendezvous.seed) || !Number.isFinite(rendezvous.validate)) throw new UsageError('--seed and --validate must be numbers')
   return {
     names,
     run: {
       throughput: async () => await measureThroughput(throughput, progress),
       startup: async () => await measureStartup(startup, progress),
-      sync: async () => await measureSync(sync, progress)
+      sync: async () => await measureSync(sync, progress),
+      rendezvous: async () => await measureRendezvous(rendezvous, progress)
     },
     tables: {
       throughput: (r) => throughputTable(r as Awaited<ReturnType<typeof measureThroughput>>),
       startup: (r) => startupTable(r as Awaited<ReturnType<typeof measureStartup>>),
-      sync: (r) => syncTable(r as Awaited<ReturnType<typeof measureSync>>)
+      sync: (r) => syncTable(r as Awaited<ReturnType<typeof measureSync>>),
+      rendezvous: (r) => rendezvousTable(r as Awaited<ReturnType<typeof measureRendezvous>>)
     }
   }
 }

@@ -25,6 +25,10 @@ import { toHex } from './networks/hashing.ts'
 import { BUILTIN_APPS } from './apps/builtin.ts'
 import { AccountDevices, accountKeysOf, loadAccountLink } from './networks/account-devices.ts'
 import { existsSync } from 'node:fs'
+import { RendezvousService } from './networks/rendezvous/rendezvous-service.ts'
+import { libp2pRendezvousNet, serveManifests } from './networks/rendezvous/libp2p-rendezvous.ts'
+import type { RendezvousTiming } from './networks/rendezvous/schedule.ts'
+import type { RendezvousBound } from './networks/rendezvous/announce-policy.ts'
 
 export interface PeernetOptions {
   /** The home directory (see resolveHome). Created if missing. */
@@ -33,6 +37,8 @@ export interface PeernetOptions {
   config?: Partial<PeernetConfig>
   logger?: Logger
   clock?: Clock
+  /** Rendezvous tuning for tests and experiments (the defaults are the protocol's). */
+  rendezvous?: { timing?: Partial<RendezvousTiming>, bound?: RendezvousBound, random?: () => number }
 }
 
 export type PeernetEvent =
@@ -58,6 +64,7 @@ export interface NodeStatus {
   publicDht: boolean
   relay: boolean
   upnp: boolean
+  rendezvous: boolean
   bootstrap: string[]
 }
 
@@ -73,6 +80,10 @@ export interface Peernet {
   readonly networks: Networks
   /** The account's devices: link, list, revoke. */
   readonly devices: AccountDevices
+  /** Finding networks' members through the DHT; joining open networks by id. */
+  readonly rendezvous: RendezvousService
+  /** The sync sessions (internal to Peernet's layers; not a stable API). */
+  readonly sync: SyncService
   status: () => NodeStatus
   peers: () => Promise<ConnectedPeer[]>
   connect: (address: string, options?: { signal?: AbortSignal }) => Promise<{ peerId: string, address: string }>
@@ -138,7 +149,17 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
     const networks = new Networks({ store: openStore, account: keys, apps: BUILTIN_APPS, clock, addresses: () => host.addresses() })
     const devices = new AccountDevices({ networks, store: openStore, device: identity, accountKeyPath: paths.account, accountLinkPath: paths.accountLink, addresses: () => host.addresses(), clock })
     const sync = startSync(host.libp2p, networks, logger.child('sync'))
-    return assemble({ identity, config, paths, host, store, networks, devices, sync, logger, release: lock.release })
+    await serveManifests(host.libp2p, (net) => networks.heldManifest(net), logger.child('rendezvous'))
+    const rendezvous = new RendezvousService({
+      enabled: config.rendezvous,
+      net: libp2pRendezvousNet(host.libp2p),
+      networks,
+      membersConnected: (net) => sync.sharing(net).length,
+      logger: logger.child('rendezvous'),
+      ...options.rendezvous
+    })
+    rendezvous.start()
+    return assemble({ identity, config, paths, host, store, networks, devices, sync, rendezvous, logger, release: lock.release })
   } catch (err) {
     store?.close()
     lock.release()
@@ -151,6 +172,7 @@ interface Parts {
   networks: Networks
   devices: AccountDevices
   sync: SyncService
+  rendezvous: RendezvousService
   config: PeernetConfig
   paths: HomePaths
   host: Host
@@ -159,7 +181,7 @@ interface Parts {
   release: () => void
 }
 
-function assemble ({ identity, config, paths, host, store, networks, devices, sync, logger, release }: Parts): Peernet {
+function assemble ({ identity, config, paths, host, store, networks, devices, sync, rendezvous, logger, release }: Parts): Peernet {
   const startedAt = Date.now()
   const listeners = new Set<PeernetEventListener>()
   const emit = (event: PeernetEvent): void => {
@@ -195,6 +217,8 @@ function assemble ({ identity, config, paths, host, store, networks, devices, sy
     store,
     networks,
     devices,
+    rendezvous,
+    sync,
     status: () => ({
       peerId: identity.peerId,
       version: PEERNET_VERSION,
@@ -210,6 +234,7 @@ function assemble ({ identity, config, paths, host, store, networks, devices, sy
       publicDht: config.publicDht,
       relay: config.relay,
       upnp: config.upnp,
+      rendezvous: config.rendezvous,
       bootstrap: config.bootstrap
     }),
     peers: host.peers,
@@ -222,6 +247,7 @@ function assemble ({ identity, config, paths, host, store, networks, devices, sy
     stop: async () => {
       stopping ??= (async () => {
         try {
+          rendezvous.stop()
           sync.stop()
           await host.stop()
         } finally {

@@ -4,6 +4,7 @@ import type { Peernet } from '../node.ts'
 import type { Route } from './routes.ts'
 import { BadRequestError } from '../core/errors.ts'
 import type { Role } from '../networks/invite.ts'
+import { looksLikeInvite } from '../networks/invite.ts'
 
 export function networkRoutes (node: Peernet): Route[] {
   const nets = node.networks
@@ -25,10 +26,17 @@ export function networkRoutes (node: Peernet): Route[] {
       method: 'POST',
       path: '/v1/networks/join',
       handler: async ({ body }) => {
-        const joined = nets.join(str(body, 'invite'))
+        const text = str(body, 'invite')
+        if (!looksLikeInvite(text)) {
+          // By id: an open network, found through the DHT when its manifest is not held here.
+          const joined = await node.rendezvous.joinById(text)
+          const m = joined.record.manifest.manifest
+          return { id: joined.id, name: m.name, app: m.app, connected: joined.manifestFrom === null ? [] : [joined.manifestFrom], providersFound: joined.providersFound, via: joined.manifestFrom === null ? 'held' : 'rendezvous' }
+        }
+        const joined = nets.join(text)
         // Dial the members the invite names; sync starts as soon as one answers.
         const dialled = await Promise.all(joined.addrs.map(async (a) => await node.connect(a).then(() => a, () => null)))
-        return { id: joined.id, name: joined.record.manifest.manifest.name, app: joined.record.manifest.manifest.app, connected: dialled.filter((a) => a !== null) }
+        return { id: joined.id, name: joined.record.manifest.manifest.name, app: joined.record.manifest.manifest.app, connected: dialled.filter((a) => a !== null), providersFound: 0, via: 'invite' }
       }
     },
     {
@@ -37,7 +45,7 @@ export function networkRoutes (node: Peernet): Route[] {
       handler: ({ params }) => {
         const id = net(params)
         const record = nets.logs.network(id)
-        return Promise.resolve({ ...nets.summary(record), created: record.manifest.manifest.created, params: record.manifest.manifest.params, equivocations: nets.equivocations(id) })
+        return Promise.resolve({ ...nets.summary(record), created: record.manifest.manifest.created, params: record.manifest.manifest.params, equivocations: nets.equivocations(id), rendezvous: node.rendezvous.status(id) })
       }
     },
     {
@@ -58,6 +66,21 @@ export function networkRoutes (node: Peernet): Route[] {
       method: 'GET',
       path: '/v1/networks/:net/log',
       handler: ({ params, query }) => Promise.resolve({ entries: nets.log(net(params), limitOf(query)) })
+    },
+    {
+      method: 'POST',
+      path: '/v1/networks/:net/delete',
+      handler: ({ params, body }) => {
+        const entries = body.entries
+        if (!Array.isArray(entries) || !entries.every((e) => typeof e === 'string')) throw new BadRequestError('field "entries" must be an array of entry hashes (hex)')
+        return Promise.resolve(nets.deleteEntries(net(params), entries))
+      }
+    },
+    { method: 'GET', path: '/v1/networks/:net/quota', handler: ({ params }) => Promise.resolve(nets.logs.usage(net(params))) },
+    {
+      method: 'POST',
+      path: '/v1/networks/:net/quota',
+      handler: ({ params, body }) => Promise.resolve(nets.setQuota(net(params), optionalInt(body, 'bytes')))
     },
     {
       method: 'POST',

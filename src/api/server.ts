@@ -12,7 +12,7 @@ import type { ApiAddress } from '../core/config.ts'
 import { compileRoutes, matchRoute } from './routes.ts'
 import { networkRoutes } from './network-routes.ts'
 import { accountRoutes } from './account-routes.ts'
-import { DeviceLinkError, EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, UnknownDeviceError, UnknownNetworkError } from '../networks/errors.ts'
+import { DeviceLinkError, EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, RendezvousError, UnknownDeviceError, UnknownEntryError, UnknownNetworkError } from '../networks/errors.ts'
 
 const MAX_BODY_BYTES = 64 * 1024
 const SSE_KEEPALIVE_MS = 15_000
@@ -170,7 +170,7 @@ function requireString (body: Record<string, unknown>, field: string): string {
 function statusOf (err: unknown): number {
   if (err instanceof UnauthorizedError) return 401
   if (err instanceof BadRequestError || err instanceof InvalidMultiaddrError || err instanceof InvalidRecordError || err instanceof InviteError || err instanceof DeviceLinkError) return 400
-  if (err instanceof PeerNotFoundError || err instanceof UnknownNetworkError || err instanceof UnknownDeviceError) return 404
+  if (err instanceof PeerNotFoundError || err instanceof UnknownNetworkError || err instanceof UnknownEntryError || err instanceof RendezvousError || err instanceof UnknownDeviceError) return 404
   if (err instanceof NotPermittedError) return 403
   if (err instanceof EntryRejectedError) return 409
   if (err instanceof DialError) return 502

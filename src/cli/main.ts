@@ -15,14 +15,15 @@ import { connectCommand } from './commands/connect.ts'
 import { pingCommand } from './commands/ping.ts'
 import { stopCommand } from './commands/stop.ts'
 import { eventsCommand } from './commands/events.ts'
-import { netCreateCommand, netInfoCommand, netInviteCommand, netJoinCommand, netLeaveCommand, netLogCommand, netLsCommand, netMembersCommand, netVerifyCommand } from './commands/net.ts'
+import { netCreateCommand, netDeleteCommand, netInfoCommand, netInviteCommand, netJoinCommand, netLeaveCommand, netLogCommand, netLsCommand, netMembersCommand, netQuotaCommand, netVerifyCommand } from './commands/net.ts'
 import { chatReadCommand, chatSendCommand } from './commands/chat.ts'
 import { accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand } from './commands/account.ts'
+import { simRendezvousCommand } from './commands/sim.ts'
 
 const COMMANDS: readonly Command[] = [
   initCommand, daemonCommand, idCommand, statusCommand, peersCommand, connectCommand, pingCommand, eventsCommand, stopCommand,
-  netCreateCommand, netInviteCommand, netJoinCommand, netLsCommand, netInfoCommand, netMembersCommand, netLeaveCommand, netLogCommand, netVerifyCommand,
-  chatSendCommand, chatReadCommand, accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand
+  netCreateCommand, netInviteCommand, netJoinCommand, netLsCommand, netInfoCommand, netMembersCommand, netLeaveCommand, netLogCommand, netVerifyCommand, netDeleteCommand, netQuotaCommand,
+  chatSendCommand, chatReadCommand, accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand, simRendezvousCommand
 ]
 
 /** Command groups (`net`, `chat`, `account`) and their subcommands. */

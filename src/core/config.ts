@@ -25,6 +25,10 @@ export interface PeernetConfig {
   relay: boolean
   /** Ask the LAN gateway for port mappings (UPnP). */
   upnp: boolean
+  /** Find the members of this node's networks through the DHT, and announce this node
+   * as one of a bounded number of providers per network. Off: members are found only
+   * through invites, known peers, mDNS and peer exchange. */
+  rendezvous: boolean
   logLevel: LogLevel
 }
 
@@ -43,6 +47,7 @@ export const DEFAULT_CONFIG: Readonly<PeernetConfig> = Object.freeze({
   publicDht: false,
   relay: false,
   upnp: false,
+  rendezvous: true,
   logLevel: 'info'
 })
 
@@ -105,6 +110,7 @@ export function validateConfig (input: unknown, source: string): PeernetConfig {
       case 'publicDht':
       case 'relay':
       case 'upnp':
+      case 'rendezvous':
         if (typeof value !== 'boolean') return fail(`"${key}" must be true or false`)
         config[key] = value
         break

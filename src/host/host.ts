@@ -77,6 +77,15 @@ export interface Host {
   stop: () => Promise<void>
 }
 
+/**
+ * Hangs up on a peer and stops treating it as a known peer (no redial after the drop or a
+ * restart): for peers that misbehave. Whoever bans it refuses its streams meanwhile.
+ */
+export async function dropPeer (libp2p: PeernetLibp2p, peer: PeerId): Promise<void> {
+  await libp2p.peerStore.merge(peer, { tags: { [KNOWN_PEER_TAG]: undefined } })
+  await libp2p.hangUp(peer, { signal: AbortSignal.timeout(5_000) })
+}
+
 /** How long peers we talked to stay tagged for reconnection after a restart. */
 const KNOWN_PEER_TTL_MS = 7 * 24 * 3600_000
 const KNOWN_PEER_TAG = `${KEEP_ALIVE}-peernet-known`

@@ -50,13 +50,28 @@ export interface AppDefinition {
   /** Write operations: (ctx, net, params) → JSON-able result. */
   commands: Record<string, (ctx: AppCommandContext, net: Uint8Array, params: Record<string, unknown>) => Promise<unknown>>
   /**
-   * Clears everything the app holds for one network. When entries stop counting (a
-   * device is revoked past them), the networks layer calls this and then replays the
-   * network's remaining entries through the reducers in the canonical order
-   * (ts, author, device, seq), inside one transaction. An app without it keeps the
-   * state of entries that no longer count.
+   * Its author deleted an entry of this app: drop what the reducer made of it (inside the
+   * ingest transaction). The entry stays in its chain without a body; without this hook
+   * the app's state keeps it. Also called for each entry that stops counting because
+   * the account revoked the device that wrote it.
+   */
+  forget?: (db: DatabaseSync, entry: DeletedEntry) => void
+  /**
+   * Clears everything the app holds for one network: for apps whose state cannot forget
+   * one entry (it depends on order, say balances). When entries stop counting (a device
+   * is revoked past them) and the app has no `forget`, the networks layer calls this and
+   * then replays the network's remaining entries through the reducers in the canonical
+   * order (ts, author, device, seq), inside one transaction.
    */
   reset?: (db: DatabaseSync, net: Uint8Array) => void
+}
+
+/** What an app learns of a deleted entry (its body is gone). */
+export interface DeletedEntry {
+  net: Uint8Array
+  hash: Uint8Array
+  author: Uint8Array
+  type: string
 }
 
 export function defineApp (app: AppDefinition): AppDefinition {

@@ -6,12 +6,16 @@ import { PeernetError } from '../core/errors.ts'
 export class InvalidRecordError extends PeernetError { override name = 'InvalidRecordError' }
 /** A network id we do not know or cannot parse. */
 export class UnknownNetworkError extends PeernetError { override name = 'UnknownNetworkError' }
+/** An entry hash this node does not hold in that network. */
+export class UnknownEntryError extends PeernetError { override name = 'UnknownEntryError' }
 /** An invite that is forged, expired, used up, or for another network. */
 export class InviteError extends PeernetError { override name = 'InviteError' }
 /** An entry refused by membership, device or app rules, with the reason. */
 export class EntryRejectedError extends PeernetError { override name = 'EntryRejectedError' }
 /** Something the local account may not do (not a member, not an admin). */
 export class NotPermittedError extends PeernetError { override name = 'NotPermittedError' }
+/** Finding a network's members by its id failed: nobody found, or no usable answer. */
+export class RendezvousError extends PeernetError { override name = 'RendezvousError' }
 /** A device link or link request that is damaged, forged, expired, or for another device or account. */
 export class DeviceLinkError extends PeernetError { override name = 'DeviceLinkError' }
 /** A device this node has never seen write for its account. */

@@ -145,6 +145,12 @@ export class LogStore {
     return rows.map(storedFromRow)
   }
 
+  /** One stored entry of a network, by hash. */
+  entry (net: Uint8Array, hash: Uint8Array): StoredEntry | undefined {
+    const row = this.#sql('SELECT hash, signed, body, received_at FROM entries WHERE net = ? AND hash = ?').get(net, hash) as EntryRow | undefined
+    return row === undefined ? undefined : storedFromRow(row)
+  }
+
   /** The network's entries, newest first. */
   log (net: Uint8Array, limit: number): StoredEntry[] {
     const rows = this.db.prepare('SELECT hash, signed, body, received_at FROM entries WHERE net = ? ORDER BY ts DESC, hash DESC LIMIT ?').all(net, limit) as unknown as EntryRow[]
@@ -249,6 +255,11 @@ export class LogStore {
           result.rejected.push({ hash, reason: err.message, chain })
         }
       }
+      const touched = new Map(result.accepted.map((e) => [toHex(e.net), e.net]))
+      for (const net of touched.values()) {
+        const record = this.#networkOrNull(net)
+        if (record !== undefined) this.#enforceQuota(record)
+      }
     })
     return result
   }
@@ -258,11 +269,15 @@ export class LogStore {
     const db = this.db
     const net = this.#networkOrNull(h.net)
     if (net === undefined) throw new InvalidRecordError('entry for a network this node is not in')
-    if (entry.body === undefined) throw new InvalidRecordError('entry arrived without its body')
+    const isCore = h.type.startsWith('peernet/')
+    // Bodies may be absent (pruned or deleted where the entry came from): the chain still
+    // verifies. Membership and device entries are what everyone's checks rest on, so they
+    // must always come whole.
+    if (entry.body === undefined && isCore) throw new InvalidRecordError(`a ${h.type} entry must carry its body`)
 
-    const existing = this.#sql('SELECT hash, signed FROM entries WHERE net = ? AND author = ? AND device = ? AND seq = ?').get(h.net, h.author, h.device, h.seq) as { hash: Uint8Array, signed: Uint8Array } | undefined
+    const existing = this.#sql('SELECT hash, signed, body IS NULL AS bodyless FROM entries WHERE net = ? AND author = ? AND device = ? AND seq = ?').get(h.net, h.author, h.device, h.seq) as { hash: Uint8Array, signed: Uint8Array, bodyless: number } | undefined
     if (existing !== undefined) {
-      if (bytesEqual(existing.hash, hash)) return 'duplicate'
+      if (bytesEqual(existing.hash, hash)) return existing.bodyless === 1 && entry.body !== undefined && !isCore ? this.#fillBody(net, entry, hash) : 'duplicate'
       throw new EquivocationError(`equivocation: a different entry already holds seq ${h.seq} of this device; the device is frozen`, existing.signed)
     }
     const chain = this.#sql('SELECT head_seq, head_hash, frozen, revoked_after FROM chains WHERE net = ? AND author = ? AND device = ?').get(h.net, h.author, h.device) as { head_seq: number, head_hash: Uint8Array, frozen: number, revoked_after: number | null } | undefined
@@ -272,7 +287,9 @@ export class LogStore {
     if (chain !== undefined && chain.head_seq > 0 && (h.prev === null || !bytesEqual(h.prev, chain.head_hash))) throw new InvalidRecordError('entry does not extend the chain (prev mismatch)')
     if (chain?.revoked_after != null && h.seq > chain.revoked_after) throw new InvalidRecordError('the account revoked this device')
 
-    const body = this.#open(net, entry.body)
+    // An entry its author deleted is kept without its body, whoever sends it with one.
+    const plain = entry.body === undefined || (!isCore && this.#tombstoned(h.net, hash, h.author)) ? undefined : entry.body
+    const body = plain === undefined ? null : this.#open(net, plain)
     // Device authorisation: a delegated device's chain opens with its delegation.
     if (!bytesEqual(h.author, h.device)) {
       if (h.seq === 1) {
@@ -299,6 +316,7 @@ export class LogStore {
       }
     }
     if (h.type === 'peernet/revoke') this.#applyRevocation(net, h, body)
+    if (h.type === 'peernet/delete') this.#applyDelete(net, h, hash, body)
     if (isMembershipType(h.type) && h.type !== 'peernet/join') {
       const state = this.#membership(net, [{ author: h.author, device: h.device, seq: h.seq, type: h.type, ts: h.ts, hash, body: asMap(body) }])
       const why = state.refused.get(toHex(hash))
@@ -311,23 +329,119 @@ export class LogStore {
       const app = this.#apps.get(prefix)
       const spec = app?.types[name]
       if (app === undefined || spec === undefined || prefix !== net.manifest.manifest.app) throw new InvalidRecordError(`entry type ${h.type} does not belong to this network's app (${net.manifest.manifest.app})`)
+      if (plain === undefined) {
+        // Stored without a body: the chain is whole, the app has nothing to reduce.
+        this.#insertEntry(entry, hash, undefined, now)
+        return { ...appEntry, body: null }
+      }
       let typed: unknown
       try { typed = spec.decode(body) } catch (err) { throw new InvalidRecordError(`invalid ${h.type} body: ${(err as Error).message}`) }
       appEntry.body = typed
       const why = spec.validate?.(db, appEntry)
       if (why !== undefined) throw new InvalidRecordError(`${h.type} refused: ${why}`)
-    } else if (h.type !== 'peernet/device' && h.type !== 'peernet/revoke' && !isMembershipType(h.type)) {
+    } else if (h.type !== 'peernet/device' && h.type !== 'peernet/revoke' && h.type !== 'peernet/delete' && !isMembershipType(h.type)) {
       throw new InvalidRecordError(`unknown entry type ${h.type}`)
     }
 
-    this.#sql('INSERT INTO entries (hash, net, author, device, seq, ts, type, signed, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(hash, h.net, h.author, h.device, h.seq, h.ts, h.type, encodeCanonical(entryValue(entry, false)), entry.body, now)
-    this.#sql(`INSERT INTO chains (net, author, device, head_seq, head_hash) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT(net, author, device) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash`)
-      .run(h.net, h.author, h.device, h.seq, hash)
+    this.#insertEntry(entry, hash, plain, now)
     if (isMembershipType(h.type)) this.#refreshMembership(net)
     if (prefix !== 'peernet') this.#apps.get(prefix)?.types[name]?.reduce(db, appEntry)
     return appEntry
+  }
+
+  /** Stores an entry (with `body`, or none) and moves its chain's head to it. */
+  #insertEntry (entry: Entry, hash: Uint8Array, body: Uint8Array | undefined, now: number): void {
+    const h = entry.header
+    this.#sql('INSERT INTO entries (hash, net, author, device, seq, ts, type, signed, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(hash, h.net, h.author, h.device, h.seq, h.ts, h.type, encodeCanonical(entryValue(entry, false)), body ?? null, now)
+    this.#sql(`INSERT INTO chains (net, author, device, head_seq, head_hash) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT(net, author, device) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash`)
+      .run(h.net, h.author, h.device, h.seq, hash)
+  }
+
+  /**
+   * An app entry we hold without its body arrives whole (from a peer that kept it): the
+   * body is checked as if the entry were new, stored, and reduced.
+   */
+  #fillBody (net: NetworkRecord, entry: Entry, hash: Uint8Array): AppEntry | 'duplicate' {
+    const h = entry.header
+    if (entry.body === undefined || this.#tombstoned(h.net, hash, h.author)) return 'duplicate'
+    const [prefix, name] = h.type.split('/') as [string, string]
+    const spec = prefix === net.manifest.manifest.app ? this.#apps.get(prefix)?.types[name] : undefined
+    if (spec === undefined) return 'duplicate'
+    const appEntry: AppEntry = { net: h.net, hash, author: h.author, device: h.device, seq: h.seq, ts: h.ts, type: h.type, body: null }
+    try { appEntry.body = spec.decode(this.#open(net, entry.body)) } catch (err) { throw new InvalidRecordError(`invalid ${h.type} body: ${(err as Error).message}`) }
+    const why = spec.validate?.(this.db, appEntry)
+    if (why !== undefined) throw new InvalidRecordError(`${h.type} refused: ${why}`)
+    this.#sql('UPDATE entries SET body = ? WHERE hash = ?').run(entry.body, hash)
+    spec.reduce(this.db, appEntry)
+    return appEntry
+  }
+
+  #tombstoned (net: Uint8Array, target: Uint8Array, author: Uint8Array): boolean {
+    return this.#sql('SELECT 1 AS x FROM tombstones WHERE net = ? AND target = ? AND author = ?').get(net, target, author) !== undefined
+  }
+
+  /**
+   * `peernet/delete`: an author takes back entries of their own. Their bodies go (here
+   * and, as the delete syncs, everywhere), the app forgets them, and a tombstone keeps
+   * them from coming back; the chain keeps their headers, so it still verifies.
+   */
+  #applyDelete (net: NetworkRecord, h: EntryHeader, hash: Uint8Array, body: CanonicalValue | null): void {
+    for (const target of deleteTargets(body)) {
+      const row = this.#sql('SELECT author, type FROM entries WHERE net = ? AND hash = ?').get(h.net, target) as { author: Uint8Array, type: string } | undefined
+      if (row !== undefined) {
+        if (!bytesEqual(row.author, h.author)) throw new InvalidRecordError('an account can delete only its own entries')
+        if (row.type.startsWith('peernet/')) throw new InvalidRecordError(`${row.type} entries cannot be deleted (membership rests on them)`)
+      }
+      this.#sql('INSERT OR IGNORE INTO tombstones (net, target, author, entry) VALUES (?, ?, ?, ?)').run(h.net, target, h.author, hash)
+      if (row !== undefined) this.#dropBody(net, target, row.author, row.type, true)
+    }
+  }
+
+  /** Drops a stored body; `forget` tells the app (a deletion), a quota prune does not. */
+  #dropBody (net: NetworkRecord, target: Uint8Array, author: Uint8Array, type: string, forget: boolean): void {
+    this.#sql('UPDATE entries SET body = NULL WHERE hash = ?').run(target)
+    const app = this.#apps.get(net.manifest.manifest.app)
+    if (forget && type.startsWith(`${net.manifest.manifest.app}/`)) app?.forget?.(this.db, { net: net.id, hash: target, author, type })
+  }
+
+  // ---- pruning ------------------------------------------------------------------------
+
+  /** Sets (or with null, clears) the network's quota on stored app-entry bodies, and applies it. */
+  setQuota (net: Uint8Array, bytes: number | null): void {
+    const record = this.network(net)
+    this.#store.transaction(() => {
+      this.db.prepare('UPDATE networks SET quota = ? WHERE id = ?').run(bytes, net)
+      this.#enforceQuota(record)
+    })
+  }
+
+  /** Bytes of app-entry bodies held, the quota, and how many entries are held without a body. */
+  usage (net: Uint8Array): { bodyBytes: number, quota: number | null, withoutBody: number, deleted: number } {
+    this.network(net)
+    const u = this.db.prepare("SELECT COALESCE(SUM(length(body)), 0) AS bytes, COALESCE(SUM(body IS NULL), 0) AS bodyless FROM entries WHERE net = ? AND type NOT LIKE 'peernet/%'").get(net) as { bytes: number, bodyless: number }
+    const q = this.db.prepare('SELECT quota FROM networks WHERE id = ?').get(net) as { quota: number | null }
+    const d = this.db.prepare('SELECT COUNT(*) AS n FROM tombstones t JOIN entries e ON e.hash = t.target AND e.author = t.author WHERE t.net = ?').get(net) as { n: number }
+    return { bodyBytes: u.bytes, quota: q.quota, withoutBody: u.bodyless, deleted: d.n }
+  }
+
+  /**
+   * Over quota: drop the oldest app-entry bodies (by ts, then hash) until under it. The
+   * app's state is left as it is — a quota limits what this node keeps and serves of the
+   * raw log, not what its apps show — and membership and device entries are never pruned.
+   */
+  #enforceQuota (net: NetworkRecord): void {
+    const q = this.#sql('SELECT quota FROM networks WHERE id = ?').get(net.id) as { quota: number | null } | undefined
+    if (q?.quota == null) return
+    let total = (this.#sql("SELECT COALESCE(SUM(length(body)), 0) AS bytes FROM entries WHERE net = ? AND type NOT LIKE 'peernet/%'").get(net.id) as { bytes: number }).bytes
+    if (total <= q.quota) return
+    const oldest = this.#sql("SELECT hash, author, type, length(body) AS size FROM entries WHERE net = ? AND body IS NOT NULL AND type NOT LIKE 'peernet/%' ORDER BY ts, hash").iterate(net.id) as Iterable<{ hash: Uint8Array, author: Uint8Array, type: string, size: number }>
+    for (const row of oldest) {
+      if (total <= q.quota) break
+      this.#sql('UPDATE entries SET body = NULL WHERE hash = ?').run(row.hash)
+      total -= row.size
+    }
   }
 
   /** Keeps both signed entries as proof and freezes the device's chain. */
@@ -385,26 +499,32 @@ export class LogStore {
       .run(h.net, r.account, r.device, new Uint8Array(32), r.lastSeq)
     // Entries past the revocation that are already stored stop counting: they go, the
     // chain's head moves back to lastSeq, and what they did is undone.
-    const dropped = this.db.prepare('SELECT type FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ?').all(h.net, r.account, r.device, r.lastSeq) as Array<{ type: string }>
+    const dropped = this.db.prepare('SELECT hash, type FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ?').all(h.net, r.account, r.device, r.lastSeq) as Array<{ hash: Uint8Array, type: string }>
     if (dropped.length === 0) return
     this.db.prepare('DELETE FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ?').run(h.net, r.account, r.device, r.lastSeq)
     const last = this.db.prepare('SELECT seq, hash FROM entries WHERE net = ? AND author = ? AND device = ? ORDER BY seq DESC LIMIT 1').get(h.net, r.account, r.device) as { seq: number, hash: Uint8Array } | undefined
     this.db.prepare('UPDATE chains SET head_seq = ?, head_hash = ? WHERE net = ? AND author = ? AND device = ?')
       .run(last?.seq ?? 0, last?.hash ?? new Uint8Array(32), h.net, r.account, r.device)
     if (dropped.some((d) => isMembershipType(d.type))) this.#refreshMembership(net)
-    if (dropped.some((d) => !d.type.startsWith('peernet/'))) this.#replayApp(net)
+    this.#undoApp(net, r.account, dropped)
   }
 
   /**
-   * Rebuilds the app's state of a network after entries were dropped: the app clears
-   * what it holds for the network, and the remaining entries go through its reducer
-   * again in the canonical order (ts, author, device, seq), inside the same transaction.
-   * Entries whose bodies were pruned cannot be replayed. An app without `reset` keeps
-   * its state.
+   * Undoes what the app made of entries that stopped counting: an app that can forget
+   * one entry (as for a deletion) forgets each; one that can only start over clears its
+   * state of the network, and the remaining entries go through its reducer again in the
+   * canonical order (ts, author, device, seq) — both inside the same transaction. (A
+   * replay skips entries whose bodies were pruned.) An app with neither keeps its state.
    */
-  #replayApp (net: NetworkRecord): void {
+  #undoApp (net: NetworkRecord, author: Uint8Array, dropped: Array<{ hash: Uint8Array, type: string }>): void {
     const app = this.#apps.get(net.manifest.manifest.app)
-    if (app?.reset === undefined) return
+    const mine = dropped.filter((d) => app !== undefined && d.type.startsWith(`${app.name}/`))
+    if (app === undefined || mine.length === 0) return
+    if (app.forget !== undefined) {
+      for (const d of mine) app.forget(this.db, { net: net.id, hash: d.hash, author, type: d.type })
+      return
+    }
+    if (app.reset === undefined) return
     app.reset(this.db, net.id)
     const rows = this.db.prepare('SELECT hash, author, device, seq, ts, type, body FROM entries WHERE net = ? AND type LIKE ? AND body IS NOT NULL ORDER BY ts, author, device, seq')
       .iterate(net.id, `${app.name}/%`) as Iterable<{ hash: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number, ts: number, type: string, body: Uint8Array }>
@@ -454,6 +574,17 @@ function networkFromRow (row: NetworkRow): NetworkRecord {
 function storedFromRow (row: EntryRow): StoredEntry {
   const e = entryFrom(decodeCanonical(row.signed))
   return { entry: row.body === null ? e : { ...e, body: row.body }, hash: row.hash, receivedAt: row.received_at }
+}
+
+export const MAX_DELETE_TARGETS = 256
+
+/** The entry hashes a `peernet/delete` body names: `{entries: [hash, …]}`, 1–256 of them. */
+function deleteTargets (body: CanonicalValue | null): Uint8Array[] {
+  const entries = asMap(body ?? {}).entries
+  if (!Array.isArray(entries) || entries.length === 0 || entries.length > MAX_DELETE_TARGETS || !entries.every((e) => e instanceof Uint8Array && e.byteLength === 32)) {
+    throw new InvalidRecordError(`a peernet/delete body is {entries: [hash, …]} with 1–${MAX_DELETE_TARGETS} 32-byte entry hashes`)
+  }
+  return entries as Uint8Array[]
 }
 
 function requireKey (net: NetworkRecord): Uint8Array {

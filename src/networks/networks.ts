@@ -7,13 +7,13 @@ import type { Clock } from '../core/clock.ts'
 import type { Store } from '../core/store.ts'
 import type { CanonicalValue } from '../core/encoding.ts'
 import { createManifest, formatNetworkId, parseNetworkId } from './manifest.ts'
-import type { NetworkPolicy } from './manifest.ts'
+import type { NetworkPolicy, SignedManifest } from './manifest.ts'
 import { createInvite, decodeInvite, encodeInvite, grantValue, looksLikeInvite } from './invite.ts'
 import type { Role } from './invite.ts'
-import { LogStore } from './log-store.ts'
+import { LogStore, MAX_DELETE_TARGETS } from './log-store.ts'
 import type { IngestResult, NetworkRecord, StoredEntry } from './log-store.ts'
 import type { AppDefinition, AppEntry } from './app.ts'
-import { EntryRejectedError, InvalidRecordError, NotPermittedError, UnknownNetworkError } from './errors.ts'
+import { EntryRejectedError, InvalidRecordError, NotPermittedError, UnknownEntryError, UnknownNetworkError } from './errors.ts'
 import { delegationValue, ownAccount } from './account.ts'
 import type { AccountKeys } from './account.ts'
 import type { Identity } from '../core/identity.ts'
@@ -51,7 +51,8 @@ export class Networks {
   readonly #clock: Clock
   readonly #addresses: () => string[]
   readonly #listeners = new Set<NetworksListener>()
-  readonly #networkListeners = new Set<() => void>()
+  /** Told when this node creates, joins or leaves a network. */
+  readonly #watchers = new Set<() => void>()
   readonly #store: Store
 
   constructor (options: NetworksOptions) {
@@ -71,20 +72,24 @@ export class Networks {
     this.#account = account
   }
 
-  /** Tells listeners (sync) that networks were added here without an entry being written. */
+  /** Tells watchers (sync, rendezvous) that networks were added here without this class (a linked device taking up its account's). */
   networksChanged (): void {
-    for (const l of this.#networkListeners) l()
-  }
-
-  /** Listens for networks added without an entry (a linked device taking up its account's). */
-  onNetworksChanged (listener: () => void): () => void {
-    this.#networkListeners.add(listener)
-    return () => { this.#networkListeners.delete(listener) }
+    this.#membershipChanged()
   }
 
   subscribe (listener: NetworksListener): () => void {
     this.#listeners.add(listener)
     return () => { this.#listeners.delete(listener) }
+  }
+
+  /** Calls `watcher` whenever the set of networks this node is in changes. */
+  watchMembership (watcher: () => void): () => void {
+    this.#watchers.add(watcher)
+    return () => { this.#watchers.delete(watcher) }
+  }
+
+  #membershipChanged (): void {
+    for (const w of this.#watchers) w()
   }
 
   #emit (net: Uint8Array, entries: AppEntry[], local: boolean): void {
@@ -113,6 +118,7 @@ export class Networks {
     const key = options.private ? new Uint8Array(randomBytes(32)) : null
     const record = this.logs.addNetwork(signed, key, this.#clock.now())
     const invite = record.manifest.manifest.policy === 'invite' ? this.invite(record.id, { role: 'member', expires: null, uses: null }) : null
+    this.#membershipChanged()
     return { id: formatNetworkId(record.id), invite }
   }
 
@@ -131,6 +137,7 @@ export class Networks {
       if (record.manifest.manifest.policy !== 'open') throw new NotPermittedError('this network is invite-only', { hint: 'ask an admin for an invite' })
       this.logs.setStatus(id, 'member')
       if (!this.logs.isMember(id, this.account.publicKey)) this.#appendChecked(id, [{ type: 'peernet/join', body: {} }])
+      this.#membershipChanged()
       return { id: formatNetworkId(id), addrs: [], record }
     }
     const inv = decodeInvite(text)
@@ -153,7 +160,41 @@ export class Networks {
     }
     const { record, accepted } = joined
     this.#emit(record.id, accepted, true)
+    this.#membershipChanged()
     return { id: formatNetworkId(record.id), addrs: inv.addrs, record }
+  }
+
+  /** Joins an open network whose manifest came from a member (found by rendezvous). */
+  joinOpen (signed: SignedManifest): { id: string, record: NetworkRecord } {
+    if (signed.manifest.policy !== 'open') throw new NotPermittedError(`network "${signed.manifest.name}" is invite-only`, { hint: 'ask an admin for an invite (`peernet net invite` on their node)' })
+    const now = this.#clock.now()
+    let joined
+    try {
+      joined = this.#store.transaction(() => {
+        const record = this.logs.addNetwork(signed, null, now)
+        if (this.logs.isMember(record.id, this.account.publicKey)) return { record, accepted: [] }
+        if (this.#account.delegation !== null) throw this.#notYetMember()
+        const result = this.#append(record.id, [{ type: 'peernet/join', body: {}, ts: now }], now)
+        if (result.rejected.length > 0) throw new EntryRejectedError(result.rejected[0]?.reason ?? 'join refused')
+        return { record, accepted: result.accepted }
+      })
+    } finally {
+      this.logs.forget()
+    }
+    this.#emit(joined.record.id, joined.accepted, true)
+    this.#membershipChanged()
+    return { id: formatNetworkId(joined.record.id), record: joined.record }
+  }
+
+  /** The manifest of a network this node is a member of, if it is one. */
+  heldManifest (net: Uint8Array): SignedManifest | undefined {
+    try {
+      const record = this.logs.network(net)
+      return record.status === 'member' ? record.manifest : undefined
+    } catch (err) {
+      if (err instanceof UnknownNetworkError) return undefined
+      throw err
+    }
   }
 
   leave (net: Uint8Array): void {
@@ -163,6 +204,7 @@ export class Networks {
     }
     if (this.logs.isMember(net, this.account.publicKey)) this.#appendChecked(net, [{ type: 'peernet/leave', body: {} }])
     this.logs.setStatus(net, 'left')
+    this.#membershipChanged()
   }
 
   /** Appends entries as this node's account; refuses with the ingest reason. */
@@ -218,6 +260,33 @@ export class Networks {
     return new NotPermittedError('this device does not know its account to be a member of this network yet', {
       hint: 'wait until it has synced with a member (`peernet peers`), or join on the account\'s home and link the device again'
     })
+  }
+
+  /**
+   * Deletes entries this account wrote: a `peernet/delete` entry drops their bodies here
+   * and, as it syncs, on every member; the chains keep their headers.
+   */
+  deleteEntries (net: Uint8Array, hashes: string[]): { deleted: string[] } {
+    const record = this.logs.network(net)
+    if (record.status === 'left') throw new NotPermittedError('you left this network', { hint: 'join it again first' })
+    if (hashes.length === 0 || hashes.length > MAX_DELETE_TARGETS) throw new InvalidRecordError(`name 1–${MAX_DELETE_TARGETS} entries to delete`)
+    const targets = hashes.map((text) => {
+      const hash = /^[0-9a-f]{64}$/i.test(text) ? new Uint8Array(Buffer.from(text, 'hex')) : null
+      const stored = hash === null ? undefined : this.logs.entry(net, hash)
+      if (hash === null || stored === undefined) throw new UnknownEntryError(`no entry ${text} in this network`, { hint: '`peernet net log NET` lists entries with their hashes' })
+      if (toHex(stored.entry.header.author) !== toHex(this.account.publicKey)) throw new NotPermittedError(`entry ${text.slice(0, 12)}… was written by another account; you can delete only your own`)
+      if (stored.entry.header.type.startsWith('peernet/')) throw new NotPermittedError(`entry ${text.slice(0, 12)}… is a ${stored.entry.header.type} entry, which cannot be deleted`)
+      return hash
+    })
+    this.#appendChecked(net, [{ type: 'peernet/delete', body: { entries: targets } }])
+    return { deleted: targets.map(toHex) }
+  }
+
+  /** Sets or clears the network's quota on stored bodies; returns the usage after it. */
+  setQuota (net: Uint8Array, bytes: number | null): ReturnType<LogStore['usage']> {
+    if (bytes !== null && (!Number.isSafeInteger(bytes) || bytes < 0)) throw new InvalidRecordError('a quota is a whole number of bytes')
+    this.logs.setQuota(net, bytes)
+    return this.logs.usage(net)
   }
 
   /** For apps: append one entry of the network's app. */

@@ -64,5 +64,21 @@ export const NETWORKS_MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (net, account)
       ) STRICT, WITHOUT ROWID;
     `
+  },
+  {
+    version: 2,
+    description: 'pruning: deleted entries (tombstones) and per-network body quotas',
+    sql: `
+      ALTER TABLE networks ADD COLUMN quota INTEGER;  -- bytes of app-entry bodies kept; NULL: no limit
+      -- An author deleted these entries: their bodies are dropped here and refused on arrival.
+      -- Kept even before the target arrives (another device of the author may deliver it later).
+      CREATE TABLE tombstones (
+        net BLOB NOT NULL,
+        target BLOB NOT NULL,            -- hash of the deleted entry
+        author BLOB NOT NULL,            -- the account that deleted it (must be its author)
+        entry BLOB NOT NULL,             -- hash of the peernet/delete entry
+        PRIMARY KEY (net, target, author)  -- a tombstone from a non-author must not shadow the real one
+      ) STRICT, WITHOUT ROWID;
+    `
   }
 ]

@@ -33,6 +33,7 @@ describe('defaults', () => {
     assert.equal(DEFAULT_CONFIG.publicDht, false)
     assert.equal(DEFAULT_CONFIG.relay, false)
     assert.equal(DEFAULT_CONFIG.upnp, false)
+    assert.equal(DEFAULT_CONFIG.rendezvous, true)
     assert.equal(DEFAULT_CONFIG.logLevel, 'info')
     assert.equal(DEFAULT_CONFIG.api, '127.0.0.1:4612')
     assert.deepStrictEqual(DEFAULT_CONFIG.listen, ['/ip4/0.0.0.0/tcp/4610', '/ip4/0.0.0.0/tcp/4611/ws', '/p2p-circuit'])
@@ -87,6 +88,7 @@ describe('invalid config files throw ConfigError and are left untouched', () => 
     ['publicDht as a number', JSON.stringify({ publicDht: 0 }), /"publicDht" must be true or false/],
     ['relay as null', JSON.stringify({ relay: null }), /"relay" must be true or false/],
     ['upnp as "false"', JSON.stringify({ upnp: 'false' }), /"upnp" must be true or false/],
+    ['rendezvous as "off"', JSON.stringify({ rendezvous: 'off' }), /"rendezvous" must be true or false/],
     ['listen as a string', JSON.stringify({ listen: '/ip4/0.0.0.0/tcp/1' }), /"listen" must be an array of multiaddr strings/],
     ['listen with a number', JSON.stringify({ listen: [4610] }), /"listen" must be an array/],
     ['an invalid IPv4 in listen', JSON.stringify({ listen: ['/ip4/999.1.1.1/tcp/1'] }), /"listen".*999\.1\.1\.1/],
@@ -138,6 +140,7 @@ describe('save and load', () => {
     publicDht: true,
     relay: true,
     upnp: true,
+    rendezvous: false,
     logLevel: 'debug'
   }
 
@@ -181,6 +184,7 @@ describe('save and load', () => {
       publicDht: fc.boolean(),
       relay: fc.boolean(),
       upnp: fc.boolean(),
+      rendezvous: fc.boolean(),
       logLevel: fc.constantFrom(...LOG_LEVELS)
     }, { noNullPrototype: true })
     let n = 0

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createPeernet } from '../../src/node.ts'
-import type { Peernet } from '../../src/node.ts'
+import type { Peernet, PeernetOptions } from '../../src/node.ts'
 import type { PeernetConfig } from '../../src/core/config.ts'
 
 export const LOOPBACK_TCP = '/ip4/127.0.0.1/tcp/0'
@@ -23,8 +23,8 @@ export class Cluster {
   }
 
   /** Starts a node on loopback TCP with mDNS off; `home` reuses an earlier node's home. */
-  async start (config: Partial<PeernetConfig> = {}, home: string = this.home()): Promise<Peernet> {
-    const node = await createPeernet({ home, config: { listen: [LOOPBACK_TCP], mdns: false, ...config } })
+  async start (config: Partial<PeernetConfig> = {}, home: string = this.home(), options: Omit<PeernetOptions, 'home' | 'config'> = {}): Promise<Peernet> {
+    const node = await createPeernet({ ...options, home, config: { listen: [LOOPBACK_TCP], mdns: false, ...config } })
     this.#nodes.add(node)
     return node
   }

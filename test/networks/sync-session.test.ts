@@ -81,6 +81,8 @@ class Pair {
           after = batch[batch.length - 1]?.entry.header.seq ?? after
           if (batch.length < SYNC_BATCH) break
         }
+      } else if (a.do === 'offer-peers' || a.do === 'dial-peers') {
+        // Peer exchange needs other connections; a pair has none.
       } else {
         const entries = a.entries.map((v) => entryFrom(v))
         const result = n.logs.ingest(entries, NOW)
@@ -155,7 +157,7 @@ const join = (body: CanonicalValue = {}): { type: string, body: CanonicalValue, 
 function mentions (pair: Pair, from: string, net: Uint8Array): number {
   const k = hex(net)
   return pair.sent.filter((s) => s.from === from).filter(({ message: m }) => {
-    if (m.t === 'heads' || m.t === 'want') return hex(m.net) === k
+    if (m.t === 'heads' || m.t === 'want' || m.t === 'peers') return hex(m.net) === k
     if (m.t === 'entries') return m.entries.some((v) => hex(entryFrom(v).header.net) === k)
     return m.tags.some((tag) => hex(tag) === k)
   }).length

@@ -34,9 +34,6 @@ export const chatApp = defineApp({
       }
     }
   },
-  reset: (db, net) => {
-    db.prepare('DELETE FROM chat_messages WHERE net = ?').run(net)
-  },
   migrations: [{
     version: 1,
     description: 'chat messages',
@@ -45,6 +42,9 @@ export const chatApp = defineApp({
     ) STRICT;
     CREATE INDEX chat_messages_by_net ON chat_messages (net, ts, hash);`
   }],
+  forget: (db, e) => {
+    db.prepare('DELETE FROM chat_messages WHERE hash = ?').run(e.hash)
+  },
   queries: {
     read: (db, net, params) => {
       const limit = typeof params.limit === 'number' ? Math.min(Math.max(1, params.limit), 10_000) : 100

@@ -20,6 +20,7 @@ on stderr. Flags override the home's config.json for this run.
   --public-dht           also join the public IPFS DHT for rendezvous
   --relay                serve as a circuit relay for other nodes
   --upnp                 ask the LAN gateway to map ports (UPnP)
+  --no-rendezvous        do not look up or announce network members in the DHT
   --log-level LEVEL      error, warn, info (default) or debug`,
   options: {
     listen: { type: 'string', multiple: true },
@@ -29,6 +30,7 @@ on stderr. Flags override the home's config.json for this run.
     'public-dht': { type: 'boolean' },
     relay: { type: 'boolean' },
     upnp: { type: 'boolean' },
+    rendezvous: { type: 'boolean' },
     'log-level': { type: 'string' }
   },
   read: false,
@@ -43,6 +45,7 @@ on stderr. Flags override the home's config.json for this run.
     if (typeof v['public-dht'] === 'boolean') overrides.publicDht = v['public-dht']
     if (typeof v.relay === 'boolean') overrides.relay = v.relay
     if (typeof v.upnp === 'boolean') overrides.upnp = v.upnp
+    if (typeof v.rendezvous === 'boolean') overrides.rendezvous = v.rendezvous
     const level = v['log-level']
     if (typeof level === 'string' && !isLogLevel(level)) throw new UsageError(`unknown log level "${level}"`, { hint: 'use error, warn, info or debug' })
     await runDaemon({ home: ctx.home, overrides, logLevel: typeof level === 'string' && isLogLevel(level) ? level : undefined, out: ctx.out })

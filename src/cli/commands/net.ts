@@ -5,6 +5,7 @@ import { positiveIntFlag } from '../command.ts'
 import { ApiClient } from '../../api/client.ts'
 import { UsageError } from '../../core/errors.ts'
 import type { NetworkSummary } from '../../networks/networks.ts'
+import { looksLikeInvite } from '../../networks/invite.ts'
 import { table } from '../format.ts'
 
 const netPath = (net: string, rest = ''): string => `/v1/networks/${encodeURIComponent(net)}${rest}`
@@ -69,13 +70,23 @@ export const netJoinCommand: Command = {
   name: 'net join',
   summary: 'Join a network with an invite (or an open network by its id).',
   usage: 'net join INVITE|ID [--json]',
-  help: 'Dials the members the invite names; the network syncs as soon as one answers.',
+  help: `With an invite, dials the members the invite names; the network syncs as soon as
+one answers. With the id of an open network this node does not hold yet, looks up its
+members in the DHT (rendezvous), fetches the manifest from one of them, checks that it
+hashes to the id, and joins. Invite-only networks need an invite.`,
   options: {},
   read: true,
   positionals: { min: 1, max: 1 },
   run: async (ctx) => {
-    const r = await new ApiClient(ctx.home).post<{ id: string, name: string, app: string, connected: string[] }>('/v1/networks/join', { invite: ctx.positionals[0] })
-    ctx.print(r, () => [`joined ${r.name} (${r.app}) ${r.id}`, r.connected.length > 0 ? `connected to ${r.connected.length} member(s); syncing` : 'no member reachable yet; it will sync when one is'])
+    const text = ctx.positionals[0] ?? ''
+    // Progress goes to stderr so that stdout stays the result (and only JSON with --json).
+    if (!looksLikeInvite(text) && !ctx.json) process.stderr.write('looking up members…\n')
+    const r = await new ApiClient(ctx.home).post<{ id: string, name: string, app: string, connected: string[], providersFound: number, via: string }>('/v1/networks/join', { invite: text }, { timeoutMs: 120_000 })
+    ctx.print(r, () => [
+      `joined ${r.name} (${r.app}) ${r.id}`,
+      ...(r.via === 'rendezvous' ? [`found ${r.providersFound} member(s) through the DHT; manifest from ${r.connected[0] ?? '?'}`] : []),
+      r.connected.length > 0 ? `connected to ${r.connected.length} member(s); syncing` : 'no member reachable yet; it will sync when one is'
+    ])
   }
 }
 
@@ -95,7 +106,19 @@ export const netLsCommand: Command = {
   }
 }
 
-interface NetInfo extends NetworkSummary { created: number, equivocations: Array<{ author: string, device: string, seq: number, detectedAt: number }> }
+interface NetInfo extends NetworkSummary {
+  created: number
+  equivocations: Array<{ author: string, device: string, seq: number, detectedAt: number }>
+  rendezvous: { enabled: boolean, providing: boolean, lastLookupAt: number | null, providersFound: number | null, nextLookupAt: number | null, lastError: string | null, membersConnected: number }
+}
+
+function rendezvousLine (r: NetInfo['rendezvous']): string {
+  if (!r.enabled) return 'off'
+  const state = r.providing ? 'providing' : 'not providing'
+  const last = r.lastLookupAt === null ? 'no lookup yet' : `${r.providersFound ?? 0} other provider(s) found ${new Date(r.lastLookupAt).toISOString()}`
+  const next = r.nextLookupAt === null ? '' : `; next lookup ${new Date(r.nextLookupAt).toISOString()}`
+  return `${state}; ${last}${next}${r.lastError === null ? '' : `; last error: ${r.lastError}`}`
+}
 
 export const netInfoCommand: Command = {
   name: 'net info',
@@ -117,6 +140,8 @@ export const netInfoCommand: Command = {
       `you:      ${n.status === 'left' ? 'left' : n.role ?? 'not a member yet'}`,
       `members:  ${n.members}`,
       `entries:  ${n.entries}`,
+      `connected members: ${n.rendezvous.membersConnected}`,
+      `rendezvous: ${rendezvousLine(n.rendezvous)}`,
       ...(n.equivocations.length === 0
         ? ['equivocations: none']
         : [`equivocations: ${n.equivocations.length} (devices frozen)`, ...n.equivocations.map((e) => `  author ${short(e.author)} device ${short(e.device)} seq ${e.seq}`)])
@@ -183,5 +208,55 @@ export const netVerifyCommand: Command = {
     const r = await new ApiClient(ctx.home).get<{ chains: number, entries: number, problems: string[] }>(netPath(ctx.positionals[0] ?? '', '/verify'))
     ctx.print(r, () => [`${r.entries} entries in ${r.chains} chains: ${r.problems.length === 0 ? 'all verify' : `${r.problems.length} problem(s)`}`, ...r.problems.slice(0, 50)])
     if (r.problems.length > 0) process.exitCode = 1
+  }
+}
+
+export const netDeleteCommand: Command = {
+  name: 'net delete',
+  summary: 'Delete entries you wrote: their bodies go here and on every member; the chain keeps a signed tombstone.',
+  usage: 'net delete NET ENTRY… [--json]',
+  help: 'ENTRY is an entry hash as `peernet net log NET` shows it (64 hex digits); up to 256 at once.',
+  options: {},
+  read: true,
+  positionals: { min: 2, max: 257 },
+  run: async (ctx) => {
+    const [net, ...entries] = ctx.positionals
+    const r = await new ApiClient(ctx.home).post<{ deleted: string[] }>(netPath(net ?? '', '/delete'), { entries })
+    ctx.print(r, () => [`deleted ${r.deleted.length} entr${r.deleted.length === 1 ? 'y' : 'ies'}; members drop them as the deletion syncs`])
+  }
+}
+
+/** Parses 500k, 20MB, 1GiB, 123 (bytes) into bytes. */
+export function parseSize (text: string): number {
+  const m = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(text.trim())
+  if (m === null) throw new UsageError(`invalid size "${text}"`, { hint: 'use a number and a unit: 500k, 20MB, 1GiB (or "none" to remove the quota)' })
+  const unit = (m[2] ?? 'b').toLowerCase()
+  const scale = unit === 'b' ? 1 : unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 ** 2 : 1024 ** 3
+  return Number(m[1]) * scale
+}
+
+interface Usage { bodyBytes: number, quota: number | null, withoutBody: number, deleted: number }
+
+export const netQuotaCommand: Command = {
+  name: 'net quota',
+  summary: 'Show or set how many bytes of entry bodies this node keeps for a network.',
+  usage: 'net quota NET [SIZE|none] [--json]',
+  help: `Over the quota, the oldest app-entry bodies are dropped (membership and device entries
+never are). Chains stay whole and verifiable; what apps show is unchanged; this node
+just no longer keeps or serves those bodies. SIZE: 500k, 20MB, 1GiB; "none" removes it.`,
+  options: {},
+  read: true,
+  positionals: { min: 1, max: 2 },
+  run: async (ctx) => {
+    const [net, size] = ctx.positionals
+    const client = new ApiClient(ctx.home)
+    const u = size === undefined
+      ? await client.get<Usage>(netPath(net ?? '', '/quota'))
+      : await client.post<Usage>(netPath(net ?? '', '/quota'), { bytes: size === 'none' ? null : parseSize(size) })
+    ctx.print(u, () => [
+      `bodies kept: ${u.bodyBytes} bytes`,
+      `quota:       ${u.quota === null ? 'none' : `${u.quota} bytes`}`,
+      `entries without a body: ${u.withoutBody} (of which deleted by their authors: ${u.deleted})`
+    ])
   }
 }

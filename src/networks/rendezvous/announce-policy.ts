@@ -27,6 +27,14 @@ export type AnnounceDecision =
   /** Enough others announce it: do not add one (or let ours expire). */
   | 'skip'
 
+/** The two thresholds of the policy; tests and experiments may pass smaller ones. */
+export interface RendezvousBound {
+  providers: number
+  surplus: number
+}
+
+export const DEFAULT_BOUND: Readonly<RendezvousBound> = Object.freeze({ providers: RENDEZVOUS_PROVIDERS, surplus: RENDEZVOUS_SURPLUS })
+
 export interface AnnounceInput {
   /** Distinct live providers a lookup found, not counting ourselves. */
   othersFound: number
@@ -40,8 +48,8 @@ export interface AnnounceInput {
  * the bound, existing providers keep their records until there is a clear surplus, so
  * the set does not flap when members come and go.
  */
-export function decideAnnounce (input: AnnounceInput): AnnounceDecision {
-  if (input.othersFound < RENDEZVOUS_PROVIDERS) return 'announce'
-  if (input.providing && input.othersFound < RENDEZVOUS_SURPLUS) return 'announce'
+export function decideAnnounce (input: AnnounceInput, bound: RendezvousBound = DEFAULT_BOUND): AnnounceDecision {
+  if (input.othersFound < bound.providers) return 'announce'
+  if (input.providing && input.othersFound < bound.surplus) return 'announce'
   return 'skip'
 }

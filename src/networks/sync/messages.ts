@@ -21,6 +21,8 @@ export type SyncMessage =
   | { t: 'want', net: Uint8Array, author: Uint8Array, device: Uint8Array, after: number }
   /** Entries (with bodies), as `entryValue` gives them. */
   | { t: 'entries', entries: CanonicalValue[] }
+  /** Other members of a shared network the sender is connected to (peer exchange). */
+  | { t: 'peers', net: Uint8Array, peers: Array<{ id: string, addrs: string[] }> }
 
 export function encodeMessage (m: SyncMessage): Uint8Array {
   const body = encodeCanonical(m as unknown as CanonicalValue)
@@ -56,6 +58,15 @@ export function decodeMessage (bytes: Uint8Array): SyncMessage {
     case 'entries':
       if (!Array.isArray(v.entries) || v.entries.length > 4 * SYNC_BATCH) return bad('entries')
       return { t: 'entries', entries: v.entries as CanonicalValue[] }
+    case 'peers': {
+      if (!is32(v.net) || !Array.isArray(v.peers) || v.peers.length > 64) return bad('peers')
+      const peers = (v.peers as Array<Record<string, unknown> | null>).map((p) => {
+        if (typeof p !== 'object' || p === null || typeof p.id !== 'string' || p.id.length > 128 || !Array.isArray(p.addrs) || p.addrs.length > 16) return bad('peer')
+        if (!p.addrs.every((a): a is string => typeof a === 'string' && a.length <= 512)) return bad('peer address')
+        return { id: p.id, addrs: p.addrs }
+      })
+      return { t: 'peers', net: v.net, peers }
+    }
     default:
       return bad(`unknown type ${String(v.t)}`)
   }

@@ -25,6 +25,10 @@ export type SyncAction =
   | { do: 'ingest', entries: CanonicalValue[] }
   /** Stream the chain's entries after `after` to the peer, in batches. */
   | { do: 'serve', net: Uint8Array, author: Uint8Array, device: Uint8Array, after: number }
+  /** The session started sharing this network: offer the peer other members (peer exchange). */
+  | { do: 'offer-peers', net: Uint8Array }
+  /** The peer offered members of a shared network; the shell decides whom to dial. */
+  | { do: 'dial-peers', net: Uint8Array, peers: Array<{ id: string, addrs: string[] }> }
 
 /** A network's tag for one pair of peers: only those who know the network id can compute it. */
 export function networkTag (net: Uint8Array, peerA: string, peerB: string): Uint8Array {
@@ -65,6 +69,8 @@ export class SyncSession {
   readonly #wanted = new Map<string, number>()
   /** Chains refused for want of an entry in another chain, waiting for progress. */
   readonly #deferred = new Map<string, ChainRef>()
+  /** Networks whose peer exchange offer we took: one per session, so a peer cannot make us dial on and on. */
+  readonly #offersTaken = new Set<string>()
 
   constructor (local: SyncLocal, self: string, peer: string) {
     this.#local = local
@@ -100,6 +106,7 @@ export class SyncSession {
           if (this.#shared.has(k)) continue
           this.#shared.set(k, net)
           out.push({ do: 'send', message: { t: 'heads', net, heads: this.#local.heads(net) } })
+          out.push({ do: 'offer-peers', net })
         }
         // A hello that made us share something new is answered with ours, so the peer
         // learns the same. Shared sets only grow through this, and a hello that adds
@@ -108,15 +115,17 @@ export class SyncSession {
         return out
       }
       case 'heads': {
+        let newlyShared = false
         if (!this.shares(m.net)) {
           // Heads for a network we are in: the peer computed its tag from our hello, so it
           // is in it too (we may have joined after its hello reached us).
           const mine = this.#local.networks().find((n) => bytesEqual(n, m.net))
           if (mine === undefined) return []
           this.#shared.set(toHex(mine), mine)
+          newlyShared = true
         }
         const local = this.#local.heads(m.net)
-        const out: SyncAction[] = []
+        const out: SyncAction[] = newlyShared ? [{ do: 'offer-peers', net: m.net }] : []
         for (const h of m.heads) {
           const mine = local.find((l) => bytesEqual(l.author, h.author) && bytesEqual(l.device, h.device))?.seq ?? 0
           if (h.seq > mine) out.push(...this.#want(m.net, h.author, h.device, mine))
@@ -127,6 +136,13 @@ export class SyncSession {
         return this.shares(m.net) ? [{ do: 'serve', net: m.net, author: m.author, device: m.device, after: m.after }] : []
       case 'entries':
         return [{ do: 'ingest', entries: m.entries }]
+      case 'peers': {
+        // Only from a peer that shares the network, once; never ourselves or the sender.
+        if (!this.shares(m.net) || this.#offersTaken.has(toHex(m.net))) return []
+        this.#offersTaken.add(toHex(m.net))
+        const peers = m.peers.filter((p) => p.id !== this.#self && p.id !== this.#peer)
+        return peers.length > 0 ? [{ do: 'dial-peers', net: m.net, peers }] : []
+      }
     }
   }
 

@@ -5,6 +5,7 @@
 
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { dropPeer } from '../../host/host.ts'
 import type { PeernetLibp2p } from '../../host/host.ts'
 import type { Logger } from '../../core/log.ts'
 import { entryFrom, entryValue } from '../entry.ts'
@@ -16,6 +17,9 @@ import type { SyncMessage } from './messages.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
 import { SyncSession, isDependency, isGap } from './session.ts'
 import type { SyncAction } from './session.ts'
+import { peersToDial, peersToOffer } from './peer-exchange.ts'
+import type { ExchangedPeer } from './peer-exchange.ts'
+import { multiaddr } from '@multiformats/multiaddr'
 
 const PENALTY_LIMIT = 50
 const BAN_MS = 10 * 60_000
@@ -24,7 +28,27 @@ export interface SyncService {
   stop: () => void
   /** Number of open sync sessions. */
   sessions: () => number
+  /** Peers with an open session that shares the network. */
+  sharing: (net: Uint8Array) => string[]
+  /** The latest peer exchanges (offers sent and received), newest last. */
+  exchanges: () => PeerExchangeRecord[]
 }
+
+export interface PeerExchangeRecord {
+  direction: 'sent' | 'received'
+  /** The other side of the session. */
+  peer: string
+  net: string
+  /** The members offered, with the addresses offered for them. */
+  peers: ExchangedPeer[]
+  /** Those of them this node dialled (received offers only). */
+  dialled: string[]
+  at: number
+}
+
+/** Peer exchange records kept for `exchanges()`. */
+const EXCHANGES_KEPT = 64
+const PEX_DIAL_TIMEOUT_MS = 15_000
 
 interface Peer {
   id: string
@@ -102,6 +126,46 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
     }
   }
 
+  const exchanges: PeerExchangeRecord[] = []
+  const record = (r: PeerExchangeRecord): void => {
+    exchanges.push(r)
+    if (exchanges.length > EXCHANGES_KEPT) exchanges.shift()
+  }
+  const sharing = (net: Uint8Array): Peer[] => [...peers.values()].filter((p) => p.session.shares(net))
+
+  // Peer exchange: offer the members we have sessions with in the network, with the
+  // addresses they listen on (from identify), never their ephemeral inbound ports.
+  const offerPeers = async (peer: Peer, net: Uint8Array): Promise<void> => {
+    const members: ExchangedPeer[] = []
+    for (const p of sharing(net)) {
+      if (p.id === peer.id) continue
+      const stored = await libp2p.peerStore.get(p.connection.remotePeer).catch(() => undefined)
+      members.push({ id: p.id, addrs: (stored?.addresses ?? []).map((a) => a.multiaddr.toString()) })
+    }
+    const offer = peersToOffer(members, peer.id)
+    if (offer.length === 0) return
+    await send(peer, { t: 'peers', net, peers: offer })
+    record({ direction: 'sent', peer: peer.id, net: toHex(net), peers: offer, dialled: [], at: Date.now() })
+  }
+
+  const dialPeers = (peer: Peer, net: Uint8Array, offered: ExchangedPeer[]): void => {
+    const chosen = peersToDial(offered, {
+      self,
+      from: peer.id,
+      membersConnected: sharing(net).length,
+      connected: (id) => { try { return libp2p.getConnections(peerIdFromString(id)).length > 0 } catch { return true } }
+    })
+    record({ direction: 'received', peer: peer.id, net: toHex(net), peers: offered, dialled: chosen.map((p) => p.id), at: Date.now() })
+    for (const p of chosen) {
+      void (async () => {
+        const id = peerIdFromString(p.id)
+        const addrs = p.addrs.flatMap((a) => { try { return [multiaddr(a)] } catch { return [] } })
+        await libp2p.peerStore.merge(id, { multiaddrs: addrs })
+        await libp2p.dial(id, { signal: AbortSignal.timeout(PEX_DIAL_TIMEOUT_MS) })
+      })().catch((err: unknown) => { logger.debug('could not dial a member learnt by peer exchange', { peer: p.id, err }) })
+    }
+  }
+
   const penalise = (peer: Peer, points: number, reason: string): void => {
     const total = (penalties.get(peer.id) ?? 0) + points
     penalties.set(peer.id, total)
@@ -110,7 +174,8 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
       bannedUntil.set(peer.id, Date.now() + BAN_MS)
       logger.warn('disconnecting misbehaving peer', { peer: peer.id })
       peer.stream.abort(new Error('too many invalid entries'))
-      void libp2p.hangUp(peerIdFromString(peer.id)).catch(() => {})
+      // Untagged too: the host redials known peers the moment they drop.
+      dropPeer(libp2p, peerIdFromString(peer.id)).catch((err: unknown) => { logger.debug('could not drop peer', { peer: peer.id, err }) })
     }
   }
 
@@ -122,6 +187,8 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
         const a = pending.shift() as SyncAction
         if (a.do === 'send') await send(peer, a.message)
         else if (a.do === 'serve') await serve(peer, a)
+        else if (a.do === 'offer-peers') await offerPeers(peer, a.net)
+        else if (a.do === 'dial-peers') dialPeers(peer, a.net, a.peers)
         else {
           pending.push(...ingest(peer, a.entries))
           // Give the event loop a turn between batches: a long sync must not starve
@@ -204,15 +271,13 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
   const unsubscribe = networks.subscribe((event) => {
     if (event.local) forward(null, event.entries)
   })
-  const unwatchNetworks = networks.onNetworksChanged(() => {
-    for (const peer of peers.values()) run(peer, peer.session.networksChanged())
-  })
 
   return {
     sessions: () => peers.size,
+    sharing: (net) => sharing(net).map((p) => p.id),
+    exchanges: () => [...exchanges],
     stop: () => {
       unsubscribe()
-      unwatchNetworks()
       libp2p.removeEventListener('peer:identify', onIdentify)
       libp2p.removeEventListener('peer:disconnect', onDisconnect)
       for (const p of peers.values()) p.stream.abort(new Error('node stopping'))
