@@ -73,6 +73,7 @@ async function link (ctx: CommandContext, api: ApiClient, code: string): Promise
   const r = await api.post<{ link: string, device: string, peerId: string, networks: Array<{ id: string, name: string }>, expires: number }>('/v1/account/devices', { request: code, ...(expires === undefined ? {} : { expires }) })
   ctx.print(r, () => [
     `linked device ${r.peerId} (key ${short(r.device)}) to your account, with ${r.networks.length} network(s)${r.networks.length === 0 ? '' : ': ' + r.networks.map((n) => n.name).join(', ')}`,
+    'check that this is the peer id the new device printed: a request swapped on the way would link someone else',
     `device link (sealed to that device; valid until ${new Date(r.expires).toISOString()}):`,
     r.link,
     'next: on the new device, run `peernet account link-device LINK` with it'
