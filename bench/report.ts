@@ -10,6 +10,8 @@ import { STARTUP_SUBJECTS, SUBJECT_LABELS } from './startup.ts'
 import type { StartupResult } from './startup.ts'
 import { SYNC_LABELS, SYNC_SUBJECTS } from './sync.ts'
 import type { SyncResult } from './sync.ts'
+import { IDLE_LABELS, IDLE_PAIRS, IDLE_ROLES, IDLE_SUBJECTS } from './idle.ts'
+import type { IdleResult } from './idle.ts'
 import { max, min } from './statistics.ts'
 
 export interface Machine {
@@ -26,7 +28,7 @@ export interface Machine {
 }
 
 const REPO = resolve(import.meta.dirname, '..')
-const PACKAGES = ['libp2p', '@libp2p/tcp', '@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux']
+const PACKAGES = ['libp2p', '@libp2p/tcp', '@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux', '@libp2p/gossipsub']
 
 export function describeMachine (): Machine {
   const cpu = cpus()
@@ -114,6 +116,52 @@ export function syncTable (r: SyncResult): string {
   lines.push('', `hypercore time / Peernet time (median of the per-round ratios): **${fixed(r.ratio.median, 3)}×** (goal: at least ${r.ratio.goal}×; ${r.ratio.met ? 'met' : 'not met'}). MB = 10⁶ bytes of payload.`)
   if (p.entries !== p.issueEntries) {
     lines.push('', `Note: run at ${n} entries, not the issue's ${p.issueEntries.toLocaleString('en-US')} (\`--entries ${p.issueEntries}\` runs that size).`)
+  }
+  return lines.join('\n')
+}
+
+function bytes (value: number): string {
+  return Number.isFinite(value) ? `${Math.round(value).toLocaleString('en-US')} B` : 'n/a'
+}
+
+function times (value: number): string {
+  return Number.isFinite(value) && value !== 0 ? `${value.toFixed(2)}×` : '—'
+}
+
+export function idleTable (r: IdleResult): string {
+  const p = r.parameters
+  const n = p.networks.toLocaleString('en-US')
+  const pn = r.figures.peernet
+  const gs = r.figures.gossipsub
+  const ratio = (a: number, b: number): string => times(b === 0 ? NaN : a / b)
+  const lines = [
+    `**One node in ${n} networks, idle** — two nodes in the same ${n} networks (Peernet: created on one, joined by invite on the other) or subscribed to the same ${n} topics (gossipsub), connected over TCP on 127.0.0.1, idle ${p.idleMs / 1000} s after syncing and ${p.settleMs / 1000} s of settling; a baseline pair in ${p.baselineNetworks} network ran alongside, and per network = (loaded − baseline) / (N − 1), except own-protocol bytes (loaded pair / N).`,
+    '',
+    `| Per network | ${IDLE_LABELS.peernet} | ${IDLE_LABELS.gossipsub} | gossipsub / Peernet |`,
+    '|---|---:|---:|---:|',
+    `| Memory: RSS after GC (worse node) | ${bytes(pn.perNetwork.rssBytes.max)} | ${bytes(gs.perNetwork.rssBytes.max)} | ${ratio(gs.perNetwork.rssBytes.max, pn.perNetwork.rssBytes.max)} |`,
+    `| Memory: V8 heap used after GC (worse node) | ${bytes(pn.perNetwork.heapBytes.max)} | ${bytes(gs.perNetwork.heapBytes.max)} | ${ratio(gs.perNetwork.heapBytes.max, pn.perNetwork.heapBytes.max)} |`,
+    `| Sent on its own protocol while idle, per minute (both nodes; Peernet sync / gossipsub meshsub) | ${fixed(pn.perNetwork.protocolBytesPerMinute, 3)} B | ${fixed(gs.perNetwork.protocolBytesPerMinute, 3)} B | ${ratio(gs.perNetwork.protocolBytesPerMinute, pn.perNetwork.protocolBytesPerMinute)} |`,
+    `| Sent on the TCP connection while idle, per minute (both nodes) | ${fixed(pn.perNetwork.tcpBytesPerMinute, 3)} B | ${fixed(gs.perNetwork.tcpBytesPerMinute, 3)} B | ${ratio(gs.perNetwork.tcpBytesPerMinute, pn.perNetwork.tcpBytesPerMinute)} |`,
+    `| CPU while idle, per minute (both nodes) | ${fixed(pn.perNetwork.cpuMicrosPerMinute, 2)} µs | ${fixed(gs.perNetwork.cpuMicrosPerMinute, 2)} µs | ${ratio(gs.perNetwork.cpuMicrosPerMinute, pn.perNetwork.cpuMicrosPerMinute)} |`,
+    '',
+    '| Process | Pair | RSS | Heap used | Sync to settled | TCP bytes sent / min idle | Own-protocol bytes sent / min idle | CPU / min idle |',
+    '|---|---|---:|---:|---:|---:|---:|---:|'
+  ]
+  for (const subject of IDLE_SUBJECTS) {
+    const f = r.figures[subject]
+    for (const pair of IDLE_PAIRS) {
+      for (const role of IDLE_ROLES) {
+        const t = f.totals[pair][role]
+        const who = subject === 'peernet' ? (role === 'first' ? 'creator' : 'joiner') : (role === 'first' ? 'listener' : 'dialer')
+        lines.push(`| ${IDLE_LABELS[subject]}, ${who} | ${pair} (${pair === 'loaded' ? n : p.baselineNetworks}) | ${fixed(t.rssMiB, 1)} MiB | ${fixed(t.heapUsedMiB, 1)} MiB | ${fixed(f.syncSeconds[pair], 1)} s | ${fixed(t.tcpBytesSentPerMinute, 0)} | ${fixed(t.protocolBytesSentPerMinute, 0)} | ${fixed(t.cpuMsPerMinute, 0)} ms |`)
+      }
+    }
+  }
+  const g = r.goals
+  lines.push('', `Goals: at most ${bytes(g.memoryBytesPerNetwork)} of memory per network — Peernet ${bytes(pn.perNetwork.rssBytes.max)} RSS (**${g.memoryMet ? 'met' : 'not met'}**); zero bytes per idle network — Peernet's sync streams sent ${fixed(pn.perNetwork.protocolBytesPerMinute * p.networks, 0)} bytes in the idle minute (**${g.idleBytesMet ? 'met' : 'not met'}**). TCP bytes include Noise, Yamux and libp2p's own keep-alive pings, identify and DHT, which do not grow with networks. Peernet setup (untimed): ${fixed(r.setupSeconds.loaded, 1)} s for ${n} networks.`)
+  if (p.networks !== p.issueNetworks) {
+    lines.push('', `Note: run at ${n} networks, not the issue's ${p.issueNetworks.toLocaleString('en-US')} (\`--networks ${p.issueNetworks}\` runs that size).`)
   }
   return lines.join('\n')
 }
