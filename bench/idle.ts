@@ -10,17 +10,21 @@
 //              (bench/fixtures/idle-gossipsub.ts), connected, meshes grafted; then idle.
 //
 // Each subject runs as two pairs at once: a loaded pair in N networks and a baseline
-// pair in one. Once both pairs have synced and settled, every process is snapshotted
-// (bench/fixtures/idle-probe.ts), left idle for the idle period, and snapshotted again.
+// pair in one. Every process is snapshotted (bench/fixtures/idle-probe.ts) once started
+// and before connecting ("at rest"); then each pair connects, syncs and settles, and
+// every process is snapshotted, left idle for the idle period, and snapshotted again.
 //
 //   memory per network     (loaded − baseline) / (N − 1), from RSS and from V8 heap used,
-//                          each read after two forced full GCs at the end of the idle period
+//                          each read after two forced full GCs: at rest, and at the end
+//                          of the idle period (after the first sync)
 //   idle bytes per network  bytes sent on the subject's own protocol streams (Peernet's
 //                          sync stream; gossipsub's meshsub streams) during the idle
 //                          period, / N, per minute; and bytes written to the connection's
 //                          TCP socket, (loaded − baseline) / (N − 1), per minute, which
 //                          takes in everything (Noise, Yamux, pings, identify, DHT)
 //   idle CPU per network   process CPU time during the idle period, (loaded − baseline) / (N − 1)
+//   first sync per network  TCP bytes sent from connecting until the idle period began,
+//                          (loaded − baseline) / (N − 1): what joining the pair cost
 
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
@@ -72,7 +76,11 @@ type PerRole<T> = Record<IdleRole, T>
 type PerPair<T> = Record<IdlePair, T>
 
 export interface NodeSamples {
+  /** Started, not connected. */
+  rest: Snapshot
+  /** Synced and settled: the idle period begins. */
   start: Snapshot
+  /** The idle period ends. */
   end: Snapshot
 }
 
@@ -81,23 +89,34 @@ export interface IdleTotals {
   protocolBytesSentPerMinute: number
   tcpBytesSentPerMinute: number
   cpuMsPerMinute: number
+  /** At the end of the idle period. */
   rssMiB: number
   heapUsedMiB: number
+  /** Before connecting. */
+  restRssMiB: number
+  /** The highest RSS the process reached, by the end of the idle period. */
+  peakRssMiB: number
 }
 
 export interface SubjectFigures {
-  /** Per pair, seconds from the second node's ready line until both nodes had synced. */
+  /** Per pair, seconds from telling the second node to connect until both nodes had synced. */
   syncSeconds: PerPair<number>
   totals: PerPair<PerRole<IdleTotals>>
   perNetwork: {
+    /** After the first sync, at the end of the idle period. */
     rssBytes: PerRole<number> & { max: number }
     heapBytes: PerRole<number> & { max: number }
+    /** Started in N networks, before connecting. */
+    restRssBytes: PerRole<number> & { max: number }
+    restHeapBytes: PerRole<number> & { max: number }
     /** Own-protocol bytes sent while idle, per network per minute, summed over both nodes. */
     protocolBytesPerMinute: number
     /** TCP bytes sent while idle, loaded − baseline, per network per minute, summed over both nodes. */
     tcpBytesPerMinute: number
     /** CPU while idle, loaded − baseline, per network per minute, summed over both nodes (µs). */
     cpuMicrosPerMinute: number
+    /** TCP bytes sent from connecting until the idle period began (the first sync), loaded − baseline, per network, summed over both nodes. */
+    firstSyncTcpBytes: number
   }
 }
 
@@ -120,8 +139,10 @@ export interface IdleResult {
   ratios: { rssPerNetwork: number, heapPerNetwork: number }
   goals: {
     memoryBytesPerNetwork: number
-    /** Peernet's RSS per network, the worse of its two nodes, within the goal. */
+    /** Peernet's RSS per network after the first sync and the idle period, the worse of its two nodes, within the goal. */
     memoryMet: boolean
+    /** The same at rest, before connecting. */
+    restMemoryMet: boolean
     /** Not one byte on Peernet's sync streams while idle. */
     idleBytesMet: boolean
   }
@@ -162,12 +183,9 @@ export async function measureIdle (options: IdleOptions, progress: (line: string
     const syncSeconds = {} as Record<IdleSubject, PerPair<number>>
     const load = {} as Record<IdleSubject, number>
     for (const subject of IDLE_SUBJECTS) {
-      const args = (pair: IdlePair, role: IdleRole, connect: string | null): string[] => {
-        const dial = connect === null ? [] : ['--connect', connect]
-        return subject === 'peernet'
-          ? ['--expose-gc', PEERNET_FIXTURE, 'serve', '--home', home(root, pair, role), '--expect-entries', String(expected[pair]), ...dial]
-          : ['--expose-gc', GOSSIPSUB_FIXTURE, '--topics', String(counts[pair]), ...dial]
-      }
+      const args = (pair: IdlePair, role: IdleRole): string[] => subject === 'peernet'
+        ? ['--expose-gc', PEERNET_FIXTURE, 'serve', '--home', home(root, pair, role), '--expect-entries', String(expected[pair])]
+        : ['--expose-gc', GOSSIPSUB_FIXTURE, '--topics', String(counts[pair])]
       const r = await runSubject(subject, options, counts, args, (l) => { load[subject] = l }, progress)
       samples[subject] = r.samples
       syncSeconds[subject] = r.syncSeconds
@@ -187,16 +205,16 @@ export async function measureIdle (options: IdleOptions, progress: (line: string
         issueNetworks: ISSUE_NETWORKS,
         memoryGoalBytes: MEMORY_GOAL_BYTES,
         gossipsubVersion: GOSSIPSUB_VERSION,
-        method: 'a loaded pair (N networks/topics) and a baseline pair (1) of each subject run at once; after sync and settling, each process is snapshotted (two forced GCs, then memory, CPU time, TCP socket bytes, protocol stream bytes), left idle, and snapshotted again. Memory per network = (loaded − baseline) / (N − 1) at the end of the idle period; protocol bytes per network = loaded pair\'s idle bytes / N; TCP bytes and CPU per network = (loaded − baseline) / (N − 1); bytes and CPU scaled to one minute',
+        method: 'a loaded pair (N networks/topics) and a baseline pair (1) of each subject run at once; each process is snapshotted (two forced GCs, then memory, CPU time, TCP socket bytes, protocol stream bytes) once started and before connecting, then after its pair has synced and settled, and again after the idle period. Memory per network = (loaded − baseline) / (N − 1), at rest and at the end of the idle period; protocol bytes per network = the loaded pair\'s idle bytes / N; TCP bytes and CPU per network = (loaded − baseline) / (N − 1); idle CPU leaves out the snapshots\' own GCs; bytes and CPU scaled to one minute',
         commands: {
           peernet: [
             `node ${relative(PEERNET_FIXTURE)} setup --creator HOME_1 --joiner HOME_2 --networks N`,
             `node --expose-gc ${relative(PEERNET_FIXTURE)} serve --home HOME_1 --expect-entries E`,
-            `node --expose-gc ${relative(PEERNET_FIXTURE)} serve --home HOME_2 --expect-entries E --connect ADDR_1`
+            `node --expose-gc ${relative(PEERNET_FIXTURE)} serve --home HOME_2 --expect-entries E   (then "connect ADDR_1" on its stdin)`
           ],
           gossipsub: [
             `node --expose-gc ${relative(GOSSIPSUB_FIXTURE)} --topics N`,
-            `node --expose-gc ${relative(GOSSIPSUB_FIXTURE)} --topics N --connect ADDR_1`
+            `node --expose-gc ${relative(GOSSIPSUB_FIXTURE)} --topics N   (then "connect ADDR_1" on its stdin)`
           ]
         }
       },
@@ -205,7 +223,7 @@ export async function measureIdle (options: IdleOptions, progress: (line: string
       samples,
       figures,
       ratios: { rssPerNetwork: gs.rssBytes.max / pn.rssBytes.max, heapPerNetwork: gs.heapBytes.max / pn.heapBytes.max },
-      goals: { memoryBytesPerNetwork: MEMORY_GOAL_BYTES, memoryMet: pn.rssBytes.max <= MEMORY_GOAL_BYTES, idleBytesMet: idleSyncBytes === 0 }
+      goals: { memoryBytesPerNetwork: MEMORY_GOAL_BYTES, memoryMet: pn.rssBytes.max <= MEMORY_GOAL_BYTES, restMemoryMet: pn.restRssBytes.max <= MEMORY_GOAL_BYTES, idleBytesMet: idleSyncBytes === 0 }
     }
   } finally {
     await rm(root, { recursive: true, force: true })
@@ -235,29 +253,37 @@ async function runSubject (
   subject: IdleSubject,
   options: IdleOptions,
   counts: PerPair<number>,
-  args: (pair: IdlePair, role: IdleRole, connect: string | null) => string[],
+  args: (pair: IdlePair, role: IdleRole) => string[],
   loadAtIdle: (load: number) => void,
   progress: (line: string) => void
 ): Promise<{ samples: PerPair<PerRole<NodeSamples>>, syncSeconds: PerPair<number> }> {
   const running: Array<{ pair: IdlePair, role: IdleRole, process: ReportingProcess }> = []
-  const spawn = (pair: IdlePair, role: IdleRole, connect: string | null): ReportingProcess => {
-    const argv = args(pair, role, connect)
+  const spawn = (pair: IdlePair, role: IdleRole): ReportingProcess => {
+    const argv = args(pair, role)
     const p = spawnReporting(process.execPath, argv, REPO, `node ${argv.map(relative).join(' ')}`)
     p.onProgress((v) => { if (v.synced !== true) progress(`idle ${subject} ${pair} ${role}: ${JSON.stringify(v)}`) })
     running.push({ pair, role, process: p })
     return p
   }
   try {
-    const syncing: Array<Promise<{ pair: IdlePair, seconds: number }>> = []
+    const addresses = { loaded: '', baseline: '' }
     for (const pair of IDLE_PAIRS) {
       progress(`idle ${subject}: starting the ${pair} pair (${counts[pair]} ${subject === 'peernet' ? 'networks' : 'topics'})`)
-      const first = spawn(pair, 'first', null)
-      const address = str(await first.next('ready', READY_TIMEOUT_MS), 'address')
+      for (const role of IDLE_ROLES) {
+        const ready = await spawn(pair, role).next('ready', READY_TIMEOUT_MS)
+        if (role === 'first') addresses[pair] = str(ready, 'address')
+      }
+    }
+    const rests = await snapshotAll(running.map((r) => r.process))
+    const syncing: Array<Promise<{ pair: IdlePair, seconds: number }>> = []
+    for (const pair of IDLE_PAIRS) {
+      const both = running.filter((r) => r.pair === pair).map((r) => r.process)
+      const second = running.find((r) => r.pair === pair && r.role === 'second')?.process
+      if (second === undefined) throw new BenchmarkError(`no second node in the ${pair} pair`)
       const started = performance.now()
-      const second = spawn(pair, 'second', address)
-      await second.next('ready', READY_TIMEOUT_MS)
+      second.command(`connect ${addresses[pair]}`)
       const synced = (v: ReportValue): boolean => v.synced === true
-      syncing.push(Promise.all([first, second].map(async (p) => await p.next('progress', boundMs(counts[pair]), synced)))
+      syncing.push(Promise.all([second.next('progress', READY_TIMEOUT_MS, (v) => v.connected === true), ...both.map(async (p) => await p.next('progress', boundMs(counts[pair]), synced))])
         .then(() => ({ pair, seconds: (performance.now() - started) / 1000 })))
     }
     const syncSeconds = { loaded: NaN, baseline: NaN }
@@ -273,14 +299,16 @@ async function runSubject (
 
     const samples = { loaded: {}, baseline: {} } as PerPair<PerRole<NodeSamples>>
     running.forEach((r, i) => {
+      const rest = rests[i] as Snapshot
       const start = starts[i] as Snapshot
       const end = ends[i] as Snapshot
       const what = `${subject} ${r.pair} ${r.role}`
       if (start.connections !== 1 || end.connections !== 1) throw new BenchmarkError(`${what}: expected one connection throughout, had ${start.connections} then ${end.connections}`)
       if (start.streamIds.length === 0) throw new BenchmarkError(`${what}: no ${subject === 'peernet' ? 'sync' : 'meshsub'} stream open after sync`)
       if (start.streamIds.join() !== end.streamIds.join()) throw new BenchmarkError(`${what}: its protocol streams changed while idle (${start.streamIds.join(', ')} → ${end.streamIds.join(', ')}), so their byte counts do not cover the idle period`)
-      samples[r.pair][r.role] = { start, end }
-      progress(`idle ${subject} ${r.pair} ${r.role}: sent ${sentWhileIdle({ start, end }, 'streams')} protocol bytes, ${sentWhileIdle({ start, end }, 'tcp')} TCP bytes while idle; RSS ${mib(end.rss)} MiB, heap ${mib(end.heapUsed)} MiB`)
+      const node = { rest, start, end }
+      samples[r.pair][r.role] = node
+      progress(`idle ${subject} ${r.pair} ${r.role}: sent ${sentWhileIdle(node, 'streams')} protocol bytes, ${sentWhileIdle(node, 'tcp')} TCP bytes while idle; RSS ${mib(rest.rss)} MiB at rest, ${mib(end.rss)} MiB after (peak ${mib(end.peakRss ?? NaN)}), heap ${mib(rest.heapUsed)} → ${mib(end.heapUsed)} MiB`)
     })
     return { samples, syncSeconds }
   } finally {
@@ -296,8 +324,13 @@ async function snapshotAll (processes: ReportingProcess[]): Promise<Snapshot[]> 
   }))
 }
 
-function sentWhileIdle (s: NodeSamples, counter: 'streams' | 'tcp'): number {
+function sentWhileIdle (s: Pick<NodeSamples, 'start' | 'end'>, counter: 'streams' | 'tcp'): number {
   return s.end[counter].sent - s.start[counter].sent
+}
+
+/** TCP bytes both nodes of a pair sent before the idle period: the socket counts from the connection's start. */
+function firstSync (pair: PerRole<NodeSamples>): number {
+  return pair.first.start.tcp.sent + pair.second.start.tcp.sent
 }
 
 function figuresOf (samples: PerPair<PerRole<NodeSamples>>, syncSeconds: PerPair<number>, options: IdleOptions): SubjectFigures {
@@ -306,17 +339,20 @@ function figuresOf (samples: PerPair<PerRole<NodeSamples>>, syncSeconds: PerPair
   const totalsOf = (s: NodeSamples): IdleTotals => ({
     protocolBytesSentPerMinute: sentWhileIdle(s, 'streams') * perMinute,
     tcpBytesSentPerMinute: sentWhileIdle(s, 'tcp') * perMinute,
-    cpuMsPerMinute: (s.end.cpuMicros - s.start.cpuMicros) / 1000 * perMinute,
+    // From after the first snapshot's GCs to before the second's: the snapshots' own work left out.
+    cpuMsPerMinute: (s.end.cpuMicrosBeforeGc - s.start.cpuMicros) / 1000 * perMinute,
     rssMiB: s.end.rss / 2 ** 20,
-    heapUsedMiB: s.end.heapUsed / 2 ** 20
+    heapUsedMiB: s.end.heapUsed / 2 ** 20,
+    restRssMiB: s.rest.rss / 2 ** 20,
+    peakRssMiB: (s.end.peakRss ?? NaN) / 2 ** 20
   })
   const totals = {
     loaded: { first: totalsOf(samples.loaded.first), second: totalsOf(samples.loaded.second) },
     baseline: { first: totalsOf(samples.baseline.first), second: totalsOf(samples.baseline.second) }
   }
-  const memory = (key: 'rss' | 'heapUsed'): PerRole<number> & { max: number } => {
-    const first = (samples.loaded.first.end[key] - samples.baseline.first.end[key]) / extra
-    const second = (samples.loaded.second.end[key] - samples.baseline.second.end[key]) / extra
+  const memory = (key: 'rss' | 'heapUsed', when: 'rest' | 'end'): PerRole<number> & { max: number } => {
+    const first = (samples.loaded.first[when][key] - samples.baseline.first[when][key]) / extra
+    const second = (samples.loaded.second[when][key] - samples.baseline.second[when][key]) / extra
     return { first, second, max: Math.max(first, second) }
   }
   const sum = (pair: IdlePair, f: (t: IdleTotals) => number): number => f(totals[pair].first) + f(totals[pair].second)
@@ -324,11 +360,14 @@ function figuresOf (samples: PerPair<PerRole<NodeSamples>>, syncSeconds: PerPair
     syncSeconds,
     totals,
     perNetwork: {
-      rssBytes: memory('rss'),
-      heapBytes: memory('heapUsed'),
+      rssBytes: memory('rss', 'end'),
+      heapBytes: memory('heapUsed', 'end'),
+      restRssBytes: memory('rss', 'rest'),
+      restHeapBytes: memory('heapUsed', 'rest'),
       protocolBytesPerMinute: sum('loaded', (t) => t.protocolBytesSentPerMinute) / options.networks,
       tcpBytesPerMinute: (sum('loaded', (t) => t.tcpBytesSentPerMinute) - sum('baseline', (t) => t.tcpBytesSentPerMinute)) / extra,
-      cpuMicrosPerMinute: (sum('loaded', (t) => t.cpuMsPerMinute) - sum('baseline', (t) => t.cpuMsPerMinute)) * 1000 / extra
+      cpuMicrosPerMinute: (sum('loaded', (t) => t.cpuMsPerMinute) - sum('baseline', (t) => t.cpuMsPerMinute)) * 1000 / extra,
+      firstSyncTcpBytes: (firstSync(samples.loaded) - firstSync(samples.baseline)) / extra
     }
   }
 }
