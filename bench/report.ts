@@ -12,6 +12,8 @@ import { SYNC_LABELS, SYNC_SUBJECTS } from './sync.ts'
 import type { SyncResult } from './sync.ts'
 import { ISSUE_NETWORKS, ISSUE_NODES } from './rendezvous.ts'
 import type { RendezvousResult } from './rendezvous.ts'
+import { IDLE_LABELS, IDLE_PAIRS, IDLE_ROLES, IDLE_SUBJECTS } from './idle.ts'
+import type { IdleResult } from './idle.ts'
 import { max, min } from './statistics.ts'
 
 export interface Machine {
@@ -28,7 +30,7 @@ export interface Machine {
 }
 
 const REPO = resolve(import.meta.dirname, '..')
-const PACKAGES = ['libp2p', '@libp2p/tcp', '@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux']
+const PACKAGES = ['libp2p', '@libp2p/tcp', '@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux', '@libp2p/gossipsub']
 
 export function describeMachine (): Machine {
   const cpu = cpus()
@@ -170,6 +172,57 @@ export function rendezvousTable (r: RendezvousResult): string {
   lines.push('', `Traffic counts every kad-dht request and answer a check causes (GET_PROVIDERS lookup; for announcers, provide()'s FIND_NODE lookup and ADD_PROVIDER to the ${p.k} nearest), sent plus received, with ~${p.requestOverheadBytes} B per request and ${p.peerEntryBytes} B per peer entry in answers; it covers the hour in which every member checks every network once (a cold start of the whole population), not routing-table upkeep; once a day per network (the republish interval) is about 1/24 of it per hour. Per-node traffic is the sampled checks' count × ${fixed(1 / p.sample, 0)}: the busiest node's figure rests on ~${count(sampledAtMax)} sampled messages (±${fixed(100 / Math.sqrt(Math.max(1, sampledAtMax)), 0)} % for one node; as the largest of ${count(p.nodes)} such estimates it leans high by a few times that). Alpha 3 is Kademlia's and go-libp2p's; js-libp2p 16 queries with alpha 10 over disjoint paths (fewer round trips, more messages).`)
   if (p.nodes !== ISSUE_NODES || p.networks !== ISSUE_NETWORKS) {
     lines.push('', `Note: run at ${count(p.nodes)} nodes and ${count(p.networks)} networks, not the issue's ${count(ISSUE_NODES)} and ${count(ISSUE_NETWORKS)}.`)
+  }
+  return lines.join('\n')
+}
+
+function exactBytes (value: number): string {
+  return Number.isFinite(value) ? `${Math.round(value).toLocaleString('en-US')} B` : 'n/a'
+}
+
+function times (value: number): string {
+  return Number.isFinite(value) && value !== 0 ? `${value.toFixed(2)}×` : '—'
+}
+
+export function idleTable (r: IdleResult): string {
+  const p = r.parameters
+  const n = p.networks.toLocaleString('en-US')
+  const pn = r.figures.peernet
+  const gs = r.figures.gossipsub
+  const ratio = (a: number, b: number): string => times(b === 0 ? NaN : a / b)
+  const row = (what: string, a: number, b: number, show: (v: number) => string): string => `| ${what} | ${show(a)} | ${show(b)} | ${ratio(b, a)} |`
+  const perMinute = (digits: number, unit: string) => (v: number): string => `${fixed(v, digits)} ${unit}`
+  const lines = [
+    `**One node in ${n} networks, idle** — two nodes in the same ${n} networks (Peernet: created on one, joined by invite on the other) or subscribed to the same ${n} topics (gossipsub), each node its own process, connected over TCP on 127.0.0.1 and idle ${p.idleMs / 1000} s after their first sync and ${p.settleMs / 1000} s of settling. A baseline pair in ${p.baselineNetworks} network ran alongside: per network = (loaded − baseline) / (N − 1), except own-protocol bytes (loaded pair / N). Memory after two forced GCs; "worse node" is the larger of the pair's two.`,
+    '',
+    `| Per network | ${IDLE_LABELS.peernet} | ${IDLE_LABELS.gossipsub} | gossipsub / Peernet |`,
+    '|---|---:|---:|---:|',
+    row('Memory at rest (started, not connected): RSS, worse node', pn.perNetwork.restRssBytes.max, gs.perNetwork.restRssBytes.max, bytes),
+    row('Memory at rest: V8 heap used, worse node', pn.perNetwork.restHeapBytes.max, gs.perNetwork.restHeapBytes.max, bytes),
+    row('Memory after the first sync and the idle period: RSS, worse node', pn.perNetwork.rssBytes.max, gs.perNetwork.rssBytes.max, bytes),
+    row('Memory after the first sync and the idle period: V8 heap used, worse node', pn.perNetwork.heapBytes.max, gs.perNetwork.heapBytes.max, bytes),
+    row('Sent on its own protocol while idle, per minute, both nodes (Peernet sync / gossipsub meshsub)', pn.perNetwork.protocolBytesPerMinute, gs.perNetwork.protocolBytesPerMinute, perMinute(3, 'B')),
+    row('Sent on the TCP connection while idle, per minute, both nodes', pn.perNetwork.tcpBytesPerMinute, gs.perNetwork.tcpBytesPerMinute, perMinute(3, 'B')),
+    row('CPU while idle, per minute, both nodes', pn.perNetwork.cpuMicrosPerMinute, gs.perNetwork.cpuMicrosPerMinute, perMinute(2, 'µs')),
+    row('Sent on the TCP connection in the first sync (connect to settled), both nodes', pn.perNetwork.firstSyncTcpBytes, gs.perNetwork.firstSyncTcpBytes, bytes),
+    '',
+    '| Process | Networks | RSS at rest | RSS after | Peak RSS | Heap used after | Connect to synced | TCP bytes sent / idle min | Own-protocol bytes sent / idle min | CPU / idle min |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+  ]
+  for (const subject of IDLE_SUBJECTS) {
+    const f = r.figures[subject]
+    for (const pair of IDLE_PAIRS) {
+      for (const role of IDLE_ROLES) {
+        const t = f.totals[pair][role]
+        const who = subject === 'peernet' ? (role === 'first' ? 'creator' : 'joiner') : (role === 'first' ? 'listener' : 'dialer')
+        lines.push(`| ${IDLE_LABELS[subject]}, ${who} | ${pair === 'loaded' ? n : p.baselineNetworks} | ${fixed(t.restRssMiB, 1)} MiB | ${fixed(t.rssMiB, 1)} MiB | ${fixed(t.peakRssMiB, 1)} MiB | ${fixed(t.heapUsedMiB, 1)} MiB | ${fixed(f.syncSeconds[pair], 1)} s | ${fixed(t.tcpBytesSentPerMinute, 0)} | ${fixed(t.protocolBytesSentPerMinute, 0)} | ${fixed(t.cpuMsPerMinute, 0)} ms |`)
+      }
+    }
+  }
+  const g = r.goals
+  lines.push('', `Goals: at most ${exactBytes(g.memoryBytesPerNetwork)} of memory per network — Peernet ${exactBytes(pn.perNetwork.restRssBytes.max)} RSS at rest (**${g.restMemoryMet ? 'met' : 'not met'}**), ${exactBytes(pn.perNetwork.rssBytes.max)} RSS after the first sync and the idle period (**${g.memoryMet ? 'met' : 'not met'}**; ${exactBytes(pn.perNetwork.heapBytes.max)} of it live V8 heap); zero bytes per idle network — Peernet's sync streams sent ${fixed(pn.perNetwork.protocolBytesPerMinute * p.networks * p.idleMs / 60_000, 0)} bytes in the idle period (**${g.idleBytesMet ? 'met' : 'not met'}**). TCP bytes while idle also carry libp2p's own keep-alive pings and services, which do not depend on the number of networks, so their loaded − baseline difference is near zero and can come out slightly either way. Making the Peernet homes (untimed): ${fixed(r.setupSeconds.loaded, 1)} s for ${n} networks.`)
+  if (p.networks !== p.issueNetworks) {
+    lines.push('', `Note: run at ${n} networks, not the issue's ${p.issueNetworks.toLocaleString('en-US')} (\`--idle-networks ${p.issueNetworks}\` runs that size).`)
   }
   return lines.join('\n')
 }

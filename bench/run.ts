@@ -1,10 +1,11 @@
 // Runs the benchmarks, writes one JSON per benchmark to bench/results/<name>.json and
 // prints markdown tables for the README on stdout; progress goes to stderr.
 //
-//   node bench/run.ts [throughput] [startup] [sync] [rendezvous] [options]
+//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [options]
 //
 // With no names it runs all of them. At their defaults throughput and startup take well
-// under three minutes, sync about three more; the options below make longer, steadier runs.
+// under three minutes, sync about three more, idle about five (two idle minutes plus
+// making and syncing 10,000 networks); the options below make longer, steadier runs.
 
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -13,10 +14,11 @@ import { DEFAULT_THROUGHPUT_OPTIONS, measureThroughput } from './throughput.ts'
 import { DEFAULT_STARTUP_OPTIONS, measureStartup } from './startup.ts'
 import { DEFAULT_SYNC_OPTIONS, measureSync } from './sync.ts'
 import { DEFAULT_RENDEZVOUS_OPTIONS, measureRendezvous } from './rendezvous.ts'
-import { describeMachine, machineLine, rendezvousTable, startupTable, syncTable, throughputTable } from './report.ts'
+import { DEFAULT_IDLE_OPTIONS, measureIdle } from './idle.ts'
+import { describeMachine, idleTable, machineLine, rendezvousTable, startupTable, syncTable, throughputTable } from './report.ts'
 import { BenchmarkError } from './errors.ts'
 
-const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [rendezvous] [options]
+const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [options]
 
 throughput options:
   --rounds N        measured rounds, each running every setup once (default ${DEFAULT_THROUGHPUT_OPTIONS.rounds})
@@ -33,6 +35,10 @@ sync options:
   --entries N       1 KiB entries / blocks to sync (default ${DEFAULT_SYNC_OPTIONS.entries}; the issue's size is 100000)
   --batch N         Peernet entries per append when making the source (default ${DEFAULT_SYNC_OPTIONS.batch})
   --cpu-prof-dir D  write CPU profiles of every source and receiver process to D
+idle options:
+  --idle-networks N networks (Peernet) and topics (gossipsub) of the loaded pair (default ${DEFAULT_IDLE_OPTIONS.networks}, the issue's size)
+  --idle-period-s N seconds every process sits idle between its two snapshots (default ${DEFAULT_IDLE_OPTIONS.idleMs / 1000})
+  --settle-s N      seconds between the end of the initial sync and the first snapshot (default ${DEFAULT_IDLE_OPTIONS.settleMs / 1000})
 rendezvous options (simulated; the defaults are the issue's size, about 3 minutes):
   --nodes N         DHT nodes (default ${DEFAULT_RENDEZVOUS_OPTIONS.nodes})
   --networks N      networks (default ${DEFAULT_RENDEZVOUS_OPTIONS.networks})
@@ -48,7 +54,7 @@ rendezvous options (simulated; the defaults are the issue's size, about 3 minute
   --no-grid         skip the records-per-node scaling grid
 `
 
-const BENCHMARKS = ['throughput', 'startup', 'sync', 'rendezvous'] as const
+const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous'] as const
 type BenchmarkName = typeof BENCHMARKS[number]
 
 const RESULTS_DIR = join(resolve(import.meta.dirname), 'results')
@@ -91,6 +97,9 @@ function parse (argv: string[]): { names: BenchmarkName[], run: Record<Benchmark
       'hop-lookups': { type: 'string' },
       validate: { type: 'string' },
       'no-grid': { type: 'boolean' },
+      'idle-networks': { type: 'string' },
+      'idle-period-s': { type: 'string' },
+      'settle-s': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -143,18 +152,26 @@ function parse (argv: string[]): { names: BenchmarkName[], run: Record<Benchmark
     jitterSensitivityS: [...z.jitterSensitivityS]
   }
   if (!Number.isFinite(rendezvous.seed) || !Number.isFinite(rendezvous.validate)) throw new UsageError('--seed and --validate must be numbers')
+  const i = DEFAULT_IDLE_OPTIONS
+  const idle = {
+    networks: Math.round(positive(values['idle-networks'], '--idle-networks', i.networks)),
+    idleMs: positive(values['idle-period-s'], '--idle-period-s', i.idleMs / 1000) * 1000,
+    settleMs: positive(values['settle-s'], '--settle-s', i.settleMs / 1000) * 1000
+  }
   return {
     names,
     run: {
       throughput: async () => await measureThroughput(throughput, progress),
       startup: async () => await measureStartup(startup, progress),
       sync: async () => await measureSync(sync, progress),
+      idle: async () => await measureIdle(idle, progress),
       rendezvous: async () => await measureRendezvous(rendezvous, progress)
     },
     tables: {
       throughput: (r) => throughputTable(r as Awaited<ReturnType<typeof measureThroughput>>),
       startup: (r) => startupTable(r as Awaited<ReturnType<typeof measureStartup>>),
       sync: (r) => syncTable(r as Awaited<ReturnType<typeof measureSync>>),
+      idle: (r) => idleTable(r as Awaited<ReturnType<typeof measureIdle>>),
       rendezvous: (r) => rendezvousTable(r as Awaited<ReturnType<typeof measureRendezvous>>)
     }
   }

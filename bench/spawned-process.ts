@@ -73,17 +73,20 @@ export function spawnTracked (command: string, args: readonly string[], cwd: str
   return { child, exited, stdout: createInterface({ input: child.stdout }), describe }
 }
 
+/** SIGTERM, then SIGKILL after a grace period; each wait bounded. */
+export async function stopTracked ({ child, exited }: Pick<TrackedChild, 'child' | 'exited'>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
+  child.kill('SIGTERM')
+  if (await within(exited, STOP_GRACE_MS)) return
+  child.kill('SIGKILL')
+  if (!await within(exited, KILL_WAIT_MS)) throw new BenchmarkTimeoutError(`process ${child.pid} did not exit after SIGKILL`)
+}
+
 export async function spawnUntilReady (options: SpawnOptions): Promise<SpawnedProcess> {
   const started = performance.now()
-  const { child, exited, stdout, describe } = spawnTracked(options.command, options.args, options.cwd)
-
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
-    child.kill('SIGTERM')
-    if (await within(exited, STOP_GRACE_MS)) return
-    child.kill('SIGKILL')
-    if (!await within(exited, KILL_WAIT_MS)) throw new BenchmarkTimeoutError(`process ${child.pid} did not exit after SIGKILL`)
-  }
+  const tracked = spawnTracked(options.command, options.args, options.cwd)
+  const { child, stdout, describe } = tracked
+  const stop = async (): Promise<void> => { await stopTracked(tracked) }
 
   let readyLine: string
   try {
@@ -109,6 +112,93 @@ export async function spawnUntilReady (options: SpawnOptions): Promise<SpawnedPr
   const pid = child.pid
   if (pid === undefined) throw new ProcessStartError(`no pid for ${describe()}`)
   return { pid, readyMs, readyLine, rssKiB: () => readRssKiB(pid), stop }
+}
+
+/** A line `kind: {json}` from a fixture (see bench/fixtures/fixture-process.ts). */
+export type ReportValue = Record<string, unknown>
+
+export interface ReportingProcess {
+  readonly pid: number
+  /** Resolves once the process has exited. */
+  readonly exited: Promise<void>
+  /** The command line and the tail of its stderr, for error messages. */
+  describe: () => string
+  /**
+   * The next `kind: {…}` line whose value satisfies `accept`, from now on (earlier lines
+   * are kept, so a line printed before the call is found too). Rejects on exit or timeout.
+   */
+  next: (kind: string, timeoutMs: number, accept?: (value: ReportValue) => boolean) => Promise<ReportValue>
+  /** Writes one line on the process's stdin. */
+  command: (line: string) => void
+  /** `progress` lines, as they come. */
+  onProgress: (listener: (value: ReportValue) => void) => void
+  stop: () => Promise<void>
+}
+
+/**
+ * Spawns a long-running fixture that reports on stdout with `kind: {json}` lines and
+ * takes commands on stdin, for benchmarks that talk to their processes more than once.
+ */
+export function spawnReporting (command: string, args: readonly string[], cwd: string, shown?: string): ReportingProcess {
+  const tracked = spawnTracked(command, args, cwd, shown)
+  const { child, stdout, describe } = tracked
+  const pid = child.pid
+  if (pid === undefined) throw new ProcessStartError(`no pid for ${describe()}`)
+  const unread: Array<{ kind: string, value: ReportValue }> = []
+  const waiters = new Set<() => void>()
+  const progressListeners: Array<(value: ReportValue) => void> = []
+  let ended: string | null = null
+  stdout.on('line', (line) => {
+    const at = line.indexOf(': ')
+    if (at < 0) return
+    let value: ReportValue
+    try {
+      value = JSON.parse(line.slice(at + 2)) as ReportValue
+    } catch {
+      return // not a report line
+    }
+    const kind = line.slice(0, at)
+    if (kind === 'progress') for (const l of progressListeners) l(value)
+    unread.push({ kind, value })
+    for (const w of [...waiters]) w()
+  })
+  child.once('exit', (code, signal) => {
+    // Let the last stderr lines arrive before describing the failure.
+    setImmediate(() => {
+      ended = `exited (${signal ?? `code ${code}`}): ${describe()}`
+      for (const w of [...waiters]) w()
+    })
+  })
+  child.stdin?.on('error', () => {}) // a dead child's stdin: its exit is reported instead
+
+  const next = async (kind: string, timeoutMs: number, accept: (value: ReportValue) => boolean = () => true): Promise<ReportValue> => {
+    return await new Promise<ReportValue>((resolve, reject) => {
+      const look = (): void => {
+        const i = unread.findIndex((r) => r.kind === kind && accept(r.value))
+        if (i >= 0) {
+          const [found] = unread.splice(i, 1)
+          done()
+          resolve((found as { value: ReportValue }).value)
+        } else if (ended !== null) {
+          done()
+          reject(new ProcessStartError(`no ${kind} line before it ${ended}`))
+        }
+      }
+      const timer = setTimeout(() => { done(); reject(new BenchmarkTimeoutError(`no ${kind} line within ${timeoutMs} ms from ${describe()}`)) }, timeoutMs)
+      const done = (): void => { clearTimeout(timer); waiters.delete(look) }
+      waiters.add(look)
+      look()
+    })
+  }
+  return {
+    pid,
+    exited: tracked.exited,
+    describe,
+    next,
+    command: (line) => { child.stdin?.write(`${line}\n`) },
+    onProgress: (listener) => { progressListeners.push(listener) },
+    stop: async () => { await stopTracked(tracked) }
+  }
 }
 
 /** Whether `promise` settles within `ms`. */
