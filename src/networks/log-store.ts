@@ -497,16 +497,24 @@ export class LogStore {
     this.db.prepare(`INSERT INTO chains (net, author, device, head_seq, head_hash, revoked_after) VALUES (?, ?, ?, 0, ?, ?)
       ON CONFLICT(net, author, device) DO UPDATE SET revoked_after = MIN(COALESCE(revoked_after, excluded.revoked_after), excluded.revoked_after)`)
       .run(h.net, r.account, r.device, new Uint8Array(32), r.lastSeq)
-    // Entries past the revocation that are already stored stop counting: they go, the
-    // chain's head moves back to lastSeq, and what they did is undone.
-    const dropped = this.db.prepare('SELECT hash, type FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ?').all(h.net, r.account, r.device, r.lastSeq) as Array<{ hash: Uint8Array, type: string }>
-    if (dropped.length === 0) return
-    this.db.prepare('DELETE FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ?').run(h.net, r.account, r.device, r.lastSeq)
-    const last = this.db.prepare('SELECT seq, hash FROM entries WHERE net = ? AND author = ? AND device = ? ORDER BY seq DESC LIMIT 1').get(h.net, r.account, r.device) as { seq: number, hash: Uint8Array } | undefined
+    // Entries past the revocation that are already stored stop counting.
+    if (this.#dropChainAfter(net, r.account, r.device, r.lastSeq)) this.#refreshMembership(net)
+  }
+
+  /**
+   * A chain's stored entries past `lastSeq` stop counting: they go, the chain's head moves
+   * back to lastSeq, and what the app made of them is undone. Returns whether a
+   * membership entry went (membership must then be derived again).
+   */
+  #dropChainAfter (net: NetworkRecord, author: Uint8Array, device: Uint8Array, lastSeq: number): boolean {
+    const dropped = this.db.prepare('SELECT hash, type FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ?').all(net.id, author, device, lastSeq) as Array<{ hash: Uint8Array, type: string }>
+    if (dropped.length === 0) return false
+    this.db.prepare('DELETE FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ?').run(net.id, author, device, lastSeq)
+    const last = this.db.prepare('SELECT seq, hash FROM entries WHERE net = ? AND author = ? AND device = ? ORDER BY seq DESC LIMIT 1').get(net.id, author, device) as { seq: number, hash: Uint8Array } | undefined
     this.db.prepare('UPDATE chains SET head_seq = ?, head_hash = ? WHERE net = ? AND author = ? AND device = ?')
-      .run(last?.seq ?? 0, last?.hash ?? new Uint8Array(32), h.net, r.account, r.device)
-    if (dropped.some((d) => isMembershipType(d.type))) this.#refreshMembership(net)
-    this.#undoApp(net, r.account, dropped)
+      .run(last?.seq ?? 0, last?.hash ?? new Uint8Array(32), net.id, author, device)
+    this.#undoApp(net, author, dropped)
+    return dropped.some((d) => isMembershipType(d.type))
   }
 
   /**
@@ -542,8 +550,59 @@ export class LogStore {
     return deriveMembership(net.manifest.manifest, net.id, [...events, ...extra])
   }
 
+  /** Chains whose held entries no longer count under `state`, and where to cut them. */
+  #invalidated (net: NetworkRecord, state: ReturnType<typeof deriveMembership>): Array<{ author: Uint8Array, device: Uint8Array, lastSeq: number }> {
+    const cuts = new Map<string, { author: Uint8Array, device: Uint8Array, lastSeq: number }>()
+    const cut = (author: Uint8Array, device: Uint8Array, lastSeq: number): void => {
+      const k = toHex(author) + toHex(device)
+      const c = cuts.get(k)
+      if (c === undefined || lastSeq < c.lastSeq) cuts.set(k, { author, device, lastSeq })
+    }
+    // Held membership entries refused in the total order: the chain ends before them.
+    if (state.refused.size > 0) {
+      const rows = this.db.prepare("SELECT hash, author, device, seq FROM entries WHERE net = ? AND type IN ('peernet/join', 'peernet/leave', 'peernet/remove', 'peernet/role')").all(net.id) as Array<{ hash: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number }>
+      for (const r of rows) if (state.refused.has(toHex(r.hash))) cut(r.author, r.device, r.seq - 1)
+    }
+    // Removed members: their entries past the heads the removal names (none, for a device it does not name).
+    for (const r of state.removed.values()) {
+      const account = Buffer.from(r.account, 'hex')
+      const chains = this.db.prepare('SELECT device, head_seq AS seq FROM chains WHERE net = ? AND author = ?').all(net.id, account) as Array<{ device: Uint8Array, seq: number }>
+      for (const c of chains) {
+        // As ingest does: a join is judged by the membership derivation, not by the heads
+        // (a join before the removal in the total order counts), so the cut never falls
+        // below the chain's join.
+        const join = this.#sql("SELECT MAX(seq) AS seq FROM entries WHERE net = ? AND author = ? AND device = ? AND type = 'peernet/join'").get(net.id, account, c.device) as { seq: number | null }
+        const last = Math.max(r.heads.get(toHex(c.device)) ?? 0, join.seq ?? 0)
+        if (c.seq > last) cut(account, c.device, last)
+      }
+    }
+    return [...cuts.values()]
+  }
+
+  /**
+   * Derives membership again and writes it out. Entries arrive in any order but state is
+   * derived in the total order (ts, author, device, seq), so an entry that arrives late
+   * can invalidate ones already held: a join that, in that order, came after another took
+   * the invite's last use; a member's entries past the heads a removal names; a role
+   * change or removal by someone who, in that order, was no longer an admin. Such held
+   * entries stop counting (their chain is cut back before them, as a revocation does),
+   * so every node ends up holding and showing the same entries whatever the order they
+   * came in. Each round drops at least one entry, so this ends.
+   */
   #refreshMembership (net: NetworkRecord): void {
-    const state = this.#membership(net, [])
+    let state = this.#membership(net, [])
+    for (;;) {
+      let droppedMembership = false
+      let droppedAny = false
+      for (const cut of this.#invalidated(net, state)) {
+        const before = this.entryCount(net.id)
+        droppedMembership = this.#dropChainAfter(net, cut.author, cut.device, cut.lastSeq) || droppedMembership
+        droppedAny ||= this.entryCount(net.id) !== before
+      }
+      if (!droppedAny) break
+      if (droppedMembership) state = this.#membership(net, [])
+      else break
+    }
     this.db.prepare('DELETE FROM members WHERE net = ?').run(net.id)
     this.db.prepare('DELETE FROM removed WHERE net = ?').run(net.id)
     const insert = this.db.prepare('INSERT INTO members (net, account, role, joined_at) VALUES (?, ?, ?, ?)')
