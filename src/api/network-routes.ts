@@ -59,6 +59,15 @@ export function networkRoutes (node: Peernet): Route[] {
         return Promise.resolve({ invite: nets.invite(net(params), { role, expires, uses }) })
       }
     },
+    { method: 'POST', path: '/v1/networks/:net/remove', handler: ({ params, body }) => Promise.resolve(nets.removeMember(net(params), str(body, 'member'))) },
+    {
+      method: 'POST',
+      path: '/v1/networks/:net/role',
+      handler: ({ params, body }) => {
+        if (body.role !== 'admin' && body.role !== 'member') throw new BadRequestError('role must be "admin" or "member"')
+        return Promise.resolve(nets.setRole(net(params), str(body, 'member'), body.role))
+      }
+    },
     { method: 'POST', path: '/v1/networks/:net/leave', handler: ({ params }) => { nets.leave(net(params)); return Promise.resolve({ left: true }) } },
     { method: 'GET', path: '/v1/networks/:net/verify', handler: ({ params }) => Promise.resolve(nets.logs.verify(net(params))) },
     { method: 'GET', path: '/v1/networks/:net/members', handler: ({ params }) => Promise.resolve({ members: nets.members(net(params)) }) },

@@ -207,6 +207,39 @@ export class Networks {
     this.#membershipChanged()
   }
 
+  /**
+   * Removes a member (admins only): a `peernet/remove` naming the last entry of each of
+   * the member's devices held here, so what they wrote until now stays and everything
+   * after is refused by every member.
+   */
+  removeMember (net: Uint8Array, member: string): { removed: string, heads: Array<{ device: string, seq: number }> } {
+    const account = this.#memberAccount(net, member)
+    if (toHex(account) === toHex(this.logs.network(net).manifest.manifest.creator)) throw new NotPermittedError('the creator of a network cannot be removed')
+    const heads = this.logs.heads(net).filter((h) => toHex(h.author) === toHex(account)).map((h) => ({ device: h.device, seq: h.seq }))
+    this.#appendChecked(net, [{ type: 'peernet/remove', body: { member: account, heads } }])
+    this.#membershipChanged()
+    return { removed: toHex(account), heads: heads.map((h) => ({ device: toHex(h.device), seq: h.seq })) }
+  }
+
+  /** Makes a member an admin or a plain member again (admins only). */
+  setRole (net: Uint8Array, member: string, role: Role): { member: string, role: Role } {
+    const account = this.#memberAccount(net, member)
+    if (toHex(account) === toHex(this.logs.network(net).manifest.manifest.creator)) throw new NotPermittedError('the creator\'s role cannot change')
+    this.#appendChecked(net, [{ type: 'peernet/role', body: { member: account, role } }])
+    return { member: toHex(account), role }
+  }
+
+  /** A current member's account, by hex key or an unambiguous prefix of one (8+ digits); the caller must be an admin. */
+  #memberAccount (net: Uint8Array, member: string): Uint8Array {
+    if (this.logs.role(net, this.account.publicKey) !== 'admin') throw new NotPermittedError('only admins of this network can change its members', { hint: 'ask an admin' })
+    const text = member.trim().toLowerCase()
+    if (!/^[0-9a-f]{8,64}$/.test(text)) throw new InvalidRecordError(`"${member}" is not an account key`, { hint: '`peernet net members NET` lists them (at least 8 hex digits)' })
+    const matches = this.logs.members(net).filter((m) => toHex(m.account).startsWith(text))
+    if (matches.length === 0) throw new NotPermittedError(`${text.slice(0, 12)}… is not a member of this network`, { hint: '`peernet net members NET` lists them' })
+    if (matches.length > 1) throw new InvalidRecordError(`"${member}" matches several members`, { hint: 'give more of the key' })
+    return (matches[0] as { account: Uint8Array }).account
+  }
+
   /** Appends entries as this node's account; refuses with the ingest reason. */
   #appendChecked (net: Uint8Array, items: Array<{ type: string, body: CanonicalValue }>): AppEntry[] {
     const now = this.#clock.now()

@@ -260,3 +260,34 @@ just no longer keeps or serves those bodies. SIZE: 500k, 20MB, 1GiB; "none" remo
     ])
   }
 }
+
+export const netRemoveCommand: Command = {
+  name: 'net remove',
+  summary: 'Remove a member (admins only): what they wrote so far stays, anything later is refused by every member.',
+  usage: 'net remove NET ACCOUNT [--json]',
+  help: 'ACCOUNT is a member\'s account key as `peernet net members NET` shows it (8 or more hex digits of it).',
+  options: {},
+  read: true,
+  positionals: { min: 2, max: 2 },
+  run: async (ctx) => {
+    const [net, member] = ctx.positionals
+    const r = await new ApiClient(ctx.home).post<{ removed: string, heads: Array<{ device: string, seq: number }> }>(netPath(net ?? '', '/remove'), { member })
+    ctx.print(r, () => [`removed ${r.removed}; their entries up to ${r.heads.length === 0 ? 'none' : r.heads.map((h) => `${short(h.device)} seq ${h.seq}`).join(', ')} stay`])
+  }
+}
+
+export const netRoleCommand: Command = {
+  name: 'net role',
+  summary: 'Make a member an admin, or a plain member again (admins only).',
+  usage: 'net role NET ACCOUNT admin|member [--json]',
+  help: 'Admins can invite, remove members and change roles.',
+  options: {},
+  read: true,
+  positionals: { min: 3, max: 3 },
+  run: async (ctx) => {
+    const [net, member, role] = ctx.positionals
+    if (role !== 'admin' && role !== 'member') throw new UsageError('the role is admin or member', { hint: 'e.g. `peernet net role NET ACCOUNT admin`' })
+    const r = await new ApiClient(ctx.home).post<{ member: string, role: string }>(netPath(net ?? '', '/role'), { member, role })
+    ctx.print(r, () => [`${r.member} is now ${r.role === 'admin' ? 'an admin' : 'a member'}`])
+  }
+}
