@@ -91,6 +91,153 @@ export function decodeCanonical (bytes: Uint8Array): CanonicalValue {
   return value
 }
 
+/**
+ * Decodes CBOR with the strict decoder's checks (shortest-form integers and lengths,
+ * definite lengths, no duplicate keys, no undefined, NaN or infinities) but without
+ * proving that the input is *the* canonical encoding of what it holds (map key order,
+ * float forms, UTF-8 that would not re-encode alike). Only for bytes that are never
+ * signed or hashed as they are — a sync frame, whose entries are re-encoded canonically
+ * before they are hashed or stored — and where re-encoding everything just to compare
+ * would double the cost of reading.
+ */
+export function decodeStructural (bytes: Uint8Array): CanonicalValue {
+  try {
+    return decode(bytes, decodeOptions) as CanonicalValue
+  } catch (err) {
+    throw new EncodingError(`not valid CBOR: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/**
+ * Writes canonical CBOR by hand, item by item, for the few hot shapes (entry headers,
+ * stored entries, sync frames) whose layout is fixed: shortest-form heads, definite
+ * lengths. The caller writes map keys in canonical order (RFC 8949 §4.2.1: bytewise on
+ * the encoded keys, so shorter text keys first); tests hold each such writer to
+ * `encodeCanonical` byte for byte.
+ */
+export class CanonicalWriter {
+  #buf: Uint8Array
+  #pos = 0
+
+  constructor (capacity = 256) {
+    this.#buf = new Uint8Array(capacity)
+  }
+
+  #room (n: number): void {
+    if (this.#pos + n <= this.#buf.byteLength) return
+    const next = new Uint8Array(Math.max(this.#buf.byteLength * 2, this.#pos + n))
+    next.set(this.#buf.subarray(0, this.#pos))
+    this.#buf = next
+  }
+
+  /** An item head: major type and argument in shortest form (RFC 8949 §3, §4.2.1). */
+  head (major: number, n: number): this {
+    const m = major << 5
+    this.#room(9)
+    const b = this.#buf
+    if (n < 24) b[this.#pos++] = m | n
+    else if (n < 0x100) { b[this.#pos++] = m | 24; b[this.#pos++] = n }
+    else if (n < 0x10000) { b[this.#pos++] = m | 25; b[this.#pos++] = n >>> 8; b[this.#pos++] = n & 0xff }
+    else if (n < 0x100000000) {
+      b[this.#pos++] = m | 26
+      b[this.#pos++] = n >>> 24; b[this.#pos++] = (n >>> 16) & 0xff; b[this.#pos++] = (n >>> 8) & 0xff; b[this.#pos++] = n & 0xff
+    } else {
+      b[this.#pos++] = m | 27
+      const hi = Math.floor(n / 0x100000000)
+      const lo = n >>> 0
+      b[this.#pos++] = hi >>> 24; b[this.#pos++] = (hi >>> 16) & 0xff; b[this.#pos++] = (hi >>> 8) & 0xff; b[this.#pos++] = hi & 0xff
+      b[this.#pos++] = lo >>> 24; b[this.#pos++] = (lo >>> 16) & 0xff; b[this.#pos++] = (lo >>> 8) & 0xff; b[this.#pos++] = lo & 0xff
+    }
+    return this
+  }
+
+  /** A safe integer (the caller has checked it is one). */
+  int (n: number): this {
+    return n >= 0 ? this.head(0, n) : this.head(1, -1 - n)
+  }
+
+  bytes (b: Uint8Array): this {
+    this.head(2, b.byteLength)
+    return this.raw(b)
+  }
+
+  /** A text string; `key` is the same thing, named for readability at map keys. */
+  text (s: string): this {
+    if (!s.isWellFormed()) throw new EncodingError('string holds a lone surrogate, which is not valid Unicode')
+    const ascii = isAscii(s)
+    const len = ascii ? s.length : Buffer.byteLength(s, 'utf8')
+    this.head(3, len)
+    this.#room(len)
+    if (ascii) {
+      for (let i = 0; i < len; i++) this.#buf[this.#pos + i] = s.charCodeAt(i)
+    } else {
+      textEncoder.encodeInto(s, this.#buf.subarray(this.#pos, this.#pos + len))
+    }
+    this.#pos += len
+    return this
+  }
+
+  key (s: string): this { return this.text(s) }
+
+  map (entries: number): this { return this.head(5, entries) }
+
+  array (items: number): this { return this.head(4, items) }
+
+  null (): this {
+    this.#room(1)
+    this.#buf[this.#pos++] = 0xf6
+    return this
+  }
+
+  /** Bytes that are already one or more canonical items. */
+  raw (b: Uint8Array): this {
+    this.#room(b.byteLength)
+    this.#buf.set(b, this.#pos)
+    this.#pos += b.byteLength
+    return this
+  }
+
+  get length (): number { return this.#pos }
+
+  /** The bytes written: a view when it fills most of the buffer, else a copy that does. */
+  finish (): Uint8Array {
+    return this.#pos * 8 >= this.#buf.byteLength * 7 ? this.#buf.subarray(0, this.#pos) : this.#buf.slice(0, this.#pos)
+  }
+}
+
+const textEncoder = new TextEncoder()
+
+/**
+ * Where the CBOR item starting at `pos` ends, for definite-length items (all that
+ * canonical CBOR has). Lets a writer splice stored canonical items without decoding them.
+ */
+export function itemEnd (bytes: Uint8Array, pos: number): number {
+  let pending = 1
+  while (pending > 0) {
+    if (pos >= bytes.byteLength) throw new EncodingError('CBOR item runs past the end of its bytes')
+    const ib = bytes[pos] as number
+    const major = ib >> 5
+    const info = ib & 0x1f
+    pos++
+    let arg: number
+    if (info < 24) arg = info
+    else if (info === 24) { arg = bytes[pos] as number; pos += 1 } else if (info === 25) { arg = ((bytes[pos] as number) << 8) | (bytes[pos + 1] as number); pos += 2 } else if (info === 26) { arg = new DataView(bytes.buffer, bytes.byteOffset + pos, 4).getUint32(0); pos += 4 } else if (info === 27) { arg = Number(new DataView(bytes.buffer, bytes.byteOffset + pos, 8).getBigUint64(0)); pos += 8 } else throw new EncodingError('indefinite or reserved CBOR length')
+    pending--
+    if (major === 2 || major === 3) pos += arg
+    else if (major === 4) pending += arg
+    else if (major === 5) pending += 2 * arg
+    else if (major === 6) pending += 1
+    else if (major === 7 && info >= 25) { /* floats: their bytes are the argument */ }
+  }
+  if (pos > bytes.byteLength) throw new EncodingError('CBOR item runs past the end of its bytes')
+  return pos
+}
+
+function isAscii (s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
+  return true
+}
+
 export function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false

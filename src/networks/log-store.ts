@@ -5,9 +5,9 @@
 
 import type { Store } from '../core/store.ts'
 import type { Identity } from '../core/identity.ts'
-import { bytesEqual, decodeCanonical, encodeCanonical } from '../core/encoding.ts'
+import { CanonicalWriter, bytesEqual, decodeCanonical, encodeCanonical, itemEnd } from '../core/encoding.ts'
 import type { CanonicalValue } from '../core/encoding.ts'
-import { buildHeaders, entryFrom, entryValue, signHeaders, verifyEntry } from './entry.ts'
+import { buildHeaders, encodeEntry, entryFrom, signHeaders, verifyEntry } from './entry.ts'
 import type { Entry, EntryHeader, NewEntry } from './entry.ts'
 import { networkIdOf, signedManifestFrom, signedManifestValue } from './manifest.ts'
 import type { NetworkManifest, SignedManifest } from './manifest.ts'
@@ -144,6 +144,25 @@ export class LogStore {
     return rows.map(storedFromRow)
   }
 
+  /**
+   * Entries of one chain with seq > afterSeq, in order, each as the canonical CBOR that
+   * sync sends (`encodeEntry` with its body), spliced from the stored bytes without
+   * decoding them: stops before `maxBytes` in all (but gives at least one entry).
+   */
+  chainAfterEncoded (net: Uint8Array, author: Uint8Array, device: Uint8Array, afterSeq: number, limit: number, maxBytes: number): Array<{ seq: number, bytes: Uint8Array }> {
+    const rows = this.#sql('SELECT seq, signed, body FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ? ORDER BY seq LIMIT ?')
+      .all(net, author, device, afterSeq, limit) as unknown as Array<{ seq: number, signed: Uint8Array, body: Uint8Array | null }>
+    const out: Array<{ seq: number, bytes: Uint8Array }> = []
+    let total = 0
+    for (const r of rows) {
+      const bytes = r.body === null ? r.signed : withBody(r.signed, r.body)
+      total += bytes.byteLength
+      if (total > maxBytes && out.length > 0) break
+      out.push({ seq: r.seq, bytes })
+    }
+    return out
+  }
+
   /** The network's entries, newest first. */
   log (net: Uint8Array, limit: number): StoredEntry[] {
     const rows = this.db.prepare('SELECT hash, signed, body, received_at FROM entries WHERE net = ? ORDER BY ts DESC, hash DESC LIMIT ?').all(net, limit) as unknown as EntryRow[]
@@ -226,47 +245,106 @@ export class LogStore {
    * Verifies and stores entries, in one transaction. Each entry is accepted, a duplicate,
    * or rejected with a reason; a rejected entry is never stored (but an equivocation is
    * kept as proof).
+   *
+   * Signatures, hashes and batch proofs are checked first, in memory. The entries then go
+   * in one by one without a savepoint each: nearly every refusal (chain, membership, the
+   * app's decoder and validator) comes before the entry's first write, so there is
+   * nothing to undo. Should an entry be refused after it began writing (a reducer
+   * refusing, a revocation whose later checks fail), the whole batch is undone and done
+   * again with a savepoint per entry, so the refusal leaves nothing of that entry and
+   * the rest still lands.
    */
   ingest (entries: Entry[], now: number): IngestResult {
-    const result: IngestResult = { accepted: [], duplicates: 0, rejected: [] }
-    this.#store.transaction(() => {
-      for (const entry of entries) {
-        let hash: Uint8Array | null = null
-        try {
-          hash = verifyEntry(entry)
-          const checked = hash
-          // A savepoint per entry: a refusal anywhere (even in an app's reducer) leaves
-          // nothing of that entry behind, and the rest of the batch still lands.
-          const outcome = this.#store.transaction(() => this.#ingestOne(entry, checked, now))
-          if (outcome === 'duplicate') result.duplicates++
-          else result.accepted.push(outcome)
-        } catch (err) {
-          if (!(err instanceof InvalidRecordError)) throw err
-          if (err instanceof EquivocationError) this.#recordEquivocation(entry, err.first, now)
-          const h = entry.header as Partial<EntryHeader> | undefined
-          const chain = h?.net instanceof Uint8Array && h.author instanceof Uint8Array && h.device instanceof Uint8Array ? { net: h.net, author: h.author, device: h.device } : null
-          result.rejected.push({ hash, reason: err.message, chain })
-        }
+    const checked: CheckedEntry[] = entries.map((entry) => {
+      try {
+        return { entry, hash: verifyEntry(entry), error: null }
+      } catch (err) {
+        if (!(err instanceof InvalidRecordError)) throw err
+        return { entry, hash: null, error: err }
       }
     })
+    return this.#store.transaction(() => {
+      try {
+        return this.#store.transaction(() => this.#ingestChecked(checked, now, false))
+      } catch (err) {
+        if (!(err instanceof RefusedAfterWriting)) throw err
+        return this.#ingestChecked(checked, now, true)
+      }
+    })
+  }
+
+  #ingestChecked (checked: CheckedEntry[], now: number, savepoints: boolean): IngestResult {
+    const result: IngestResult = { accepted: [], duplicates: 0, rejected: [] }
+    const batch: BatchState = { writing: false, members: new Map() }
+    for (const { entry, hash, error } of checked) {
+      batch.writing = false
+      try {
+        if (error !== null || hash === null) throw error ?? new InvalidRecordError('entry did not verify')
+        // With savepoints, a refusal anywhere (even in an app's reducer) leaves nothing
+        // of that entry behind, and the rest of the batch still lands.
+        const outcome = savepoints
+          ? this.#store.transaction(() => this.#ingestOne(entry, hash, now, batch))
+          : this.#ingestOne(entry, hash, now, batch)
+        if (outcome === 'duplicate') result.duplicates++
+        else result.accepted.push(outcome)
+      } catch (err) {
+        if (!(err instanceof InvalidRecordError)) throw err
+        if (batch.writing && !savepoints) throw new RefusedAfterWriting()
+        if (err instanceof EquivocationError) this.#recordEquivocation(entry, err.first, now)
+        const h = entry.header as Partial<EntryHeader> | undefined
+        const chain = h?.net instanceof Uint8Array && h.author instanceof Uint8Array && h.device instanceof Uint8Array ? { net: h.net, author: h.author, device: h.device } : null
+        result.rejected.push({ hash, reason: err.message, chain })
+      } finally {
+        // Membership may have changed (or been rolled back): forget what this batch saw.
+        if (typeof entry.header?.type === 'string' && entry.header.type.startsWith('peernet/')) batch.members.clear()
+      }
+    }
     return result
   }
 
-  #ingestOne (entry: Entry, hash: Uint8Array, now: number): AppEntry | 'duplicate' {
+  /**
+   * May the author write in the network (given its entry's device and seq)? Cached for
+   * the batch: chat-heavy batches ask it for the same few authors again and again.
+   */
+  #mayWrite (h: EntryHeader, batch: BatchState): string | undefined {
+    const key = toHex(h.net) + toHex(h.author)
+    let state = batch.members.get(key)
+    if (state === undefined) {
+      const removed = this.#sql('SELECT heads FROM removed WHERE net = ? AND account = ?').get(h.net, h.author) as { heads: string } | undefined
+      state = removed !== undefined
+        ? { removedHeads: JSON.parse(removed.heads) as Record<string, number>, member: false }
+        : { removedHeads: null, member: this.isMember(h.net, h.author) }
+      batch.members.set(key, state)
+    }
+    if (state.removedHeads !== null) {
+      const last = state.removedHeads[toHex(h.device)] ?? 0
+      if (h.seq > last) return 'the author was removed from this network'
+    } else if (!state.member) {
+      return 'the author is not a member of this network'
+    }
+    return undefined
+  }
+
+  #ingestOne (entry: Entry, hash: Uint8Array, now: number, batch: BatchState): AppEntry | 'duplicate' {
     const h = entry.header
     const db = this.db
     const net = this.#networkOrNull(h.net)
     if (net === undefined) throw new InvalidRecordError('entry for a network this node is not in')
     if (entry.body === undefined) throw new InvalidRecordError('entry arrived without its body')
 
-    const existing = this.#sql('SELECT hash, signed FROM entries WHERE net = ? AND author = ? AND device = ? AND seq = ?').get(h.net, h.author, h.device, h.seq) as { hash: Uint8Array, signed: Uint8Array } | undefined
-    if (existing !== undefined) {
-      if (bytesEqual(existing.hash, hash)) return 'duplicate'
-      throw new EquivocationError(`equivocation: a different entry already holds seq ${h.seq} of this device; the device is frozen`, existing.signed)
-    }
     const chain = this.#sql('SELECT head_seq, head_hash, frozen, revoked_after FROM chains WHERE net = ? AND author = ? AND device = ?').get(h.net, h.author, h.device) as { head_seq: number, head_hash: Uint8Array, frozen: number, revoked_after: number | null } | undefined
-    if (chain?.frozen === 1) throw new InvalidRecordError('this device equivocated; its entries are refused')
     const headSeq = chain?.head_seq ?? 0
+    // Every stored entry of a chain is at or below its head (each insert moves the head
+    // to it; a revocation only deletes), so only an entry at or below the head can
+    // already be held.
+    if (h.seq <= headSeq) {
+      const existing = this.#sql('SELECT hash, signed FROM entries WHERE net = ? AND author = ? AND device = ? AND seq = ?').get(h.net, h.author, h.device, h.seq) as { hash: Uint8Array, signed: Uint8Array } | undefined
+      if (existing !== undefined) {
+        if (bytesEqual(existing.hash, hash)) return 'duplicate'
+        throw new EquivocationError(`equivocation: a different entry already holds seq ${h.seq} of this device; the device is frozen`, existing.signed)
+      }
+    }
+    if (chain?.frozen === 1) throw new InvalidRecordError('this device equivocated; its entries are refused')
     if (h.seq !== headSeq + 1) throw new InvalidRecordError(`gap: expected seq ${headSeq + 1} of this chain, got ${h.seq}`)
     if (chain !== undefined && (h.prev === null || !bytesEqual(h.prev, chain.head_hash))) throw new InvalidRecordError('entry does not extend the chain (prev mismatch)')
     if (chain?.revoked_after != null && h.seq > chain.revoked_after) throw new InvalidRecordError('the account revoked this device')
@@ -289,15 +367,14 @@ export class LogStore {
       const why = state.refused.get(toHex(hash))
       if (why !== undefined) throw new InvalidRecordError(`join refused: ${why}`)
     } else {
-      const removed = this.#sql('SELECT heads FROM removed WHERE net = ? AND account = ?').get(h.net, h.author) as { heads: string } | undefined
-      if (removed !== undefined) {
-        const last = (JSON.parse(removed.heads) as Record<string, number>)[toHex(h.device)] ?? 0
-        if (h.seq > last) throw new InvalidRecordError('the author was removed from this network')
-      } else if (!this.isMember(h.net, h.author)) {
-        throw new InvalidRecordError('the author is not a member of this network')
-      }
+      const why = this.#mayWrite(h, batch)
+      if (why !== undefined) throw new InvalidRecordError(why)
     }
-    if (h.type === 'peernet/revoke') this.#applyRevocation(h, body)
+    if (h.type === 'peernet/revoke') {
+      // It writes before the checks below are done.
+      batch.writing = true
+      this.#applyRevocation(h, body)
+    }
     if (isMembershipType(h.type) && h.type !== 'peernet/join') {
       const state = this.#membership(net, [{ author: h.author, device: h.device, seq: h.seq, type: h.type, ts: h.ts, hash, body: asMap(body) }])
       const why = state.refused.get(toHex(hash))
@@ -305,7 +382,9 @@ export class LogStore {
     }
 
     const appEntry: AppEntry = { net: h.net, hash, author: h.author, device: h.device, seq: h.seq, ts: h.ts, type: h.type, body }
-    const [prefix, name] = h.type.split('/') as [string, string]
+    const slash = h.type.indexOf('/')
+    const prefix = h.type.slice(0, slash)
+    const name = h.type.slice(slash + 1)
     if (prefix !== 'peernet') {
       const app = this.#apps.get(prefix)
       const spec = app?.types[name]
@@ -319,8 +398,9 @@ export class LogStore {
       throw new InvalidRecordError(`unknown entry type ${h.type}`)
     }
 
+    batch.writing = true
     this.#sql('INSERT INTO entries (hash, net, author, device, seq, ts, type, signed, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(hash, h.net, h.author, h.device, h.seq, h.ts, h.type, encodeCanonical(entryValue(entry, false)), entry.body, now)
+      .run(hash, h.net, h.author, h.device, h.seq, h.ts, h.type, encodeEntry(entry, false), entry.body, now)
     this.#sql(`INSERT INTO chains (net, author, device, head_seq, head_hash) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT(net, author, device) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash`)
       .run(h.net, h.author, h.device, h.seq, hash)
@@ -333,7 +413,7 @@ export class LogStore {
   #recordEquivocation (entry: Entry, first: Uint8Array, now: number): void {
     const h = entry.header
     this.db.prepare('INSERT OR IGNORE INTO equivocations (net, author, device, seq, first, second, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(h.net, h.author, h.device, h.seq, first, encodeCanonical(entryValue(entry, false)), now)
+      .run(h.net, h.author, h.device, h.seq, first, encodeEntry(entry, false), now)
     this.db.prepare('UPDATE chains SET frozen = 1 WHERE net = ? AND author = ? AND device = ?').run(h.net, h.author, h.device)
   }
 
@@ -387,6 +467,22 @@ export class LogStore {
 
 }
 
+/** An entry with what checking it in memory found: its hash, or why it was refused. */
+interface CheckedEntry { entry: Entry, hash: Uint8Array | null, error: InvalidRecordError | null }
+
+/** What one ingest pass carries from entry to entry. */
+interface BatchState {
+  /** Set once the current entry has written anything. */
+  writing: boolean
+  /** Membership answers by net‖author hex, until a peernet/* entry may change them. */
+  members: Map<string, { removedHeads: Record<string, number> | null, member: boolean }>
+}
+
+/** An entry was refused after it had begun writing: redo the batch entry by entry. */
+class RefusedAfterWriting extends Error {
+  override name = 'RefusedAfterWriting'
+}
+
 /** Two different entries at one (author, device, seq); `first` is the one held already. */
 class EquivocationError extends InvalidRecordError {
   override name = 'InvalidRecordError'
@@ -407,6 +503,24 @@ function networkFromRow (row: NetworkRow): NetworkRecord {
 function storedFromRow (row: EntryRow): StoredEntry {
   const e = entryFrom(decodeCanonical(row.signed))
   return { entry: row.body === null ? e : { ...e, body: row.body }, hash: row.hash, receivedAt: row.received_at }
+}
+
+/**
+ * The stored canonical {a, h} of an entry with its body put in: {a, b, h} (RFC 8949
+ * §4.2.1 key order, so the body goes between the two). Anything not laid out as
+ * expected goes the long way, through decode and encode.
+ */
+function withBody (signed: Uint8Array, body: Uint8Array): Uint8Array {
+  // 0xa2 = map(2), 0x61 0x61 = "a" … 0x61 0x68 = "h" …
+  if (signed[0] === 0xa2 && signed[1] === 0x61 && signed[2] === 0x61) {
+    const authEnd = itemEnd(signed, 3)
+    if (signed[authEnd] === 0x61 && signed[authEnd + 1] === 0x68) {
+      const w = new CanonicalWriter(signed.byteLength + body.byteLength + 16)
+      w.map(3).raw(signed.subarray(1, authEnd)).key('b').bytes(body).raw(signed.subarray(authEnd))
+      return w.finish()
+    }
+  }
+  return encodeEntry({ ...entryFrom(decodeCanonical(signed)), body }, true)
 }
 
 function requireKey (net: NetworkRecord): Uint8Array {

@@ -1,7 +1,7 @@
 // Sync protocol messages (/peernet/sync/1.0.0), each one canonical CBOR in a frame with a
 // 4-byte big-endian length. One session per pair of peers covers every shared network.
 
-import { decodeCanonical, encodeCanonical } from '../../core/encoding.ts'
+import { CanonicalWriter, decodeStructural, encodeCanonical } from '../../core/encoding.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
 import { InvalidRecordError } from '../errors.ts'
 
@@ -31,10 +31,39 @@ export function encodeMessage (m: SyncMessage): Uint8Array {
   return frame
 }
 
+/** Room for the frame prefix and the `entries` message around its entries. */
+const ENTRIES_OVERHEAD = 32
+
+/** Entry bytes that fit in one `entries` frame. */
+export const MAX_ENTRIES_BYTES = MAX_FRAME_BYTES - ENTRIES_OVERHEAD
+
+/**
+ * The frame of an `entries` message whose entries are already canonical CBOR (as the
+ * store gives them): `encodeMessage({t: 'entries', entries})` byte for byte, without
+ * decoding and re-encoding each entry. Keys in §4.2.1 order: "t" before "entries".
+ */
+export function encodeEntriesFrame (entries: Uint8Array[]): Uint8Array {
+  const size = entries.reduce((n, e) => n + e.byteLength, 0)
+  if (size > MAX_ENTRIES_BYTES) throw new InvalidRecordError('sync message too large')
+  const w = new CanonicalWriter(4 + size + ENTRIES_OVERHEAD)
+  w.raw(new Uint8Array(4)).map(2).key('t').text('entries').key('entries').array(entries.length)
+  for (const e of entries) w.raw(e)
+  const frame = w.finish()
+  new DataView(frame.buffer, frame.byteOffset).setUint32(0, frame.byteLength - 4)
+  return frame
+}
+
 const is32 = (b: unknown): b is Uint8Array => b instanceof Uint8Array && b.byteLength === 32
 
+/**
+ * Reads one message. Structurally strict (shortest forms, definite lengths, no
+ * duplicate keys) but not re-encoded to prove it canonical: nothing in a frame is signed
+ * or hashed as it came — every entry's header is re-encoded canonically to be hashed and
+ * checked against its signature, and stored as re-encoded — so a frame's own form does
+ * not matter, and proving it would cost as much as decoding it.
+ */
 export function decodeMessage (bytes: Uint8Array): SyncMessage {
-  const v = decodeCanonical(bytes) as Record<string, unknown>
+  const v = decodeStructural(bytes) as Record<string, unknown>
   const bad = (why: string): never => { throw new InvalidRecordError(`malformed sync message: ${why}`) }
   if (typeof v !== 'object' || v === null) return bad('not a map')
   switch (v.t) {

@@ -11,7 +11,7 @@ import { entryFrom, entryValue } from '../entry.ts'
 import type { Entry } from '../entry.ts'
 import type { Networks } from '../networks.ts'
 import { toHex } from '../hashing.ts'
-import { FrameReader, SYNC_BATCH, SYNC_PROTOCOL, decodeMessage, encodeMessage } from './messages.ts'
+import { FrameReader, MAX_ENTRIES_BYTES, SYNC_BATCH, SYNC_PROTOCOL, decodeMessage, encodeEntriesFrame, encodeMessage } from './messages.ts'
 import type { SyncMessage } from './messages.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
 import { SyncSession, isDependency, isGap } from './session.ts'
@@ -49,15 +49,19 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
     if (!peer.stream.send(encodeMessage(m))) await peer.stream.onDrain({ signal: AbortSignal.timeout(60_000) })
   }
 
+  const sendFrame = async (peer: Peer, frame: Uint8Array): Promise<void> => {
+    if (!peer.stream.send(frame)) await peer.stream.onDrain({ signal: AbortSignal.timeout(60_000) })
+  }
+
   const serve = async (peer: Peer, a: Extract<SyncAction, { do: 'serve' }>): Promise<void> => {
     let after = a.after
     for (;;) {
-      const batch = networks.logs.chainAfter(a.net, a.author, a.device, after, SYNC_BATCH)
+      // The stored bytes as they are: no decode and re-encode per entry.
+      const batch = networks.logs.chainAfterEncoded(a.net, a.author, a.device, after, SYNC_BATCH, MAX_ENTRIES_BYTES)
       if (batch.length === 0) return
-      await send(peer, { t: 'entries', entries: batch.map((s) => entryValue(s.entry)) })
+      await sendFrame(peer, encodeEntriesFrame(batch.map((e) => e.bytes)))
       await new Promise((resolve) => setImmediate(resolve))
-      after = batch[batch.length - 1]?.entry.header.seq ?? after
-      if (batch.length < SYNC_BATCH) return
+      after = batch[batch.length - 1]?.seq ?? after
     }
   }
 
