@@ -78,6 +78,8 @@ function checkEncodable (value: unknown, at: string): void {
 }
 
 export function decodeCanonical (bytes: Uint8Array): CanonicalValue {
+  const fast = decodeCommon(bytes, true)
+  if (fast !== FALLBACK) return fast
   let value: CanonicalValue
   try {
     value = decode(bytes, decodeOptions) as CanonicalValue
@@ -91,6 +93,163 @@ export function decodeCanonical (bytes: Uint8Array): CanonicalValue {
   return value
 }
 
+// ---- the common case, decoded and proven canonical in one pass ---------------------------
+
+/** `decodeCommon` could not vouch for the input: let the general path decide. */
+const FALLBACK: unique symbol = Symbol('fallback')
+
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/**
+ * Decodes input made only of what Peernet's values almost always are — safe integers,
+ * byte and text strings, arrays, maps with text keys, booleans and null — proving on the
+ * way that it is canonical (RFC 8949 §4.2.1: shortest-form heads, definite lengths, map
+ * keys strictly ascending by their encoded bytes, so no duplicates) and that text is
+ * UTF-8 that re-encodes to itself. Such input is exactly what decoding and re-encoding
+ * would accept, without the re-encoding. Anything else (floats, tags, big integers, a
+ * non-canonical form, malformed bytes) returns FALLBACK, and the general path decides —
+ * so this never accepts what that path refuses, nor reads anything differently.
+ * `copy`: byte strings as copies (else views into `bytes`).
+ */
+function decodeCommon (input: Uint8Array, copy: boolean): CanonicalValue | typeof FALLBACK {
+  // A plain Uint8Array view, so byte strings come out as Uint8Array (a Buffer's slice is a Buffer).
+  const bytes = input.constructor === Uint8Array ? input : new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+  const r = { pos: 0 }
+  try {
+    const v = readItem(bytes, r, copy, 0)
+    return v === FALLBACK || r.pos !== bytes.byteLength ? FALLBACK : v
+  } catch {
+    return FALLBACK
+  }
+}
+
+const MAX_DEPTH = 256
+
+/** The argument of the head at r.pos (advancing past it), or -1 if not in shortest form or indefinite. */
+function readArg (b: Uint8Array, r: { pos: number }, info: number): number {
+  if (info < 24) return info
+  const p = r.pos
+  if (info === 24) {
+    if (p + 1 > b.byteLength) return -1
+    r.pos = p + 1
+    const n = b[p] as number
+    return n < 24 ? -1 : n
+  }
+  if (info === 25) {
+    if (p + 2 > b.byteLength) return -1
+    r.pos = p + 2
+    const n = ((b[p] as number) << 8) | (b[p + 1] as number)
+    return n < 0x100 ? -1 : n
+  }
+  if (info === 26) {
+    if (p + 4 > b.byteLength) return -1
+    r.pos = p + 4
+    const n = (b[p] as number) * 0x1000000 + (((b[p + 1] as number) << 16) | ((b[p + 2] as number) << 8) | (b[p + 3] as number))
+    return n < 0x10000 ? -1 : n
+  }
+  if (info === 27) {
+    if (p + 8 > b.byteLength) return -1
+    r.pos = p + 8
+    const hi = (b[p] as number) * 0x1000000 + (((b[p + 1] as number) << 16) | ((b[p + 2] as number) << 8) | (b[p + 3] as number))
+    const lo = (b[p + 4] as number) * 0x1000000 + (((b[p + 5] as number) << 16) | ((b[p + 6] as number) << 8) | (b[p + 7] as number))
+    // Past 2^53 - 1 is a bigint: the general path's business.
+    if (hi === 0 || hi >= 0x200000) return -1
+    return hi * 0x100000000 + lo
+  }
+  return -1
+}
+
+function readItem (b: Uint8Array, r: { pos: number }, copy: boolean, depth: number): CanonicalValue | typeof FALLBACK {
+  if (r.pos >= b.byteLength || depth > MAX_DEPTH) return FALLBACK
+  const ib = b[r.pos++] as number
+  const major = ib >> 5
+  const info = ib & 0x1f
+  if (major === 7) {
+    if (info === 20) return false
+    if (info === 21) return true
+    if (info === 22) return null
+    return FALLBACK
+  }
+  const n = readArg(b, r, info)
+  if (n < 0) return FALLBACK
+  switch (major) {
+    case 0:
+      return n
+    case 1:
+      // -1 - n must stay a safe integer to be read back as a number and re-encoded alike.
+      return n >= Number.MAX_SAFE_INTEGER ? FALLBACK : -1 - n
+    case 2: {
+      const end = r.pos + n
+      if (end > b.byteLength) return FALLBACK
+      const v = copy ? b.slice(r.pos, end) : b.subarray(r.pos, end)
+      r.pos = end
+      return v
+    }
+    case 3: {
+      const end = r.pos + n
+      if (end > b.byteLength) return FALLBACK
+      const v = readText(b, r.pos, end)
+      r.pos = end
+      return v
+    }
+    case 4: {
+      const out: CanonicalValue[] = []
+      for (let i = 0; i < n; i++) {
+        const v = readItem(b, r, copy, depth + 1)
+        if (v === FALLBACK) return FALLBACK
+        out.push(v)
+      }
+      return out
+    }
+    case 5: {
+      const out: Record<string, CanonicalValue> = {}
+      let prevStart = -1
+      let prevEnd = -1
+      for (let i = 0; i < n; i++) {
+        const keyStart = r.pos
+        if (keyStart >= b.byteLength || (b[keyStart] as number) >> 5 !== 3) return FALLBACK
+        const key = readItem(b, r, copy, depth + 1)
+        if (typeof key !== 'string' || key === '__proto__') return FALLBACK
+        const keyEnd = r.pos
+        if (prevStart >= 0 && compareBytes(b, prevStart, prevEnd, keyStart, keyEnd) >= 0) return FALLBACK
+        prevStart = keyStart
+        prevEnd = keyEnd
+        const v = readItem(b, r, copy, depth + 1)
+        if (v === FALLBACK) return FALLBACK
+        out[key] = v
+      }
+      return out
+    }
+    default:
+      return FALLBACK
+  }
+}
+
+function readText (b: Uint8Array, start: number, end: number): string {
+  // ASCII, the usual case, without a decoder; anything else must be valid UTF-8 (fatal).
+  if (end - start <= 32) {
+    let ascii = true
+    for (let i = start; i < end; i++) if ((b[i] as number) > 0x7f) { ascii = false; break }
+    if (ascii) return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[])
+  }
+  // A leading BOM is text like any other to canonical CBOR, but the general path's
+  // decoder drops it (and then refuses the input): leave that case to it.
+  if (end - start >= 3 && b[start] === 0xef && b[start + 1] === 0xbb && b[start + 2] === 0xbf) throw new EncodingError('leading BOM')
+  return fatalUtf8.decode(b.subarray(start, end))
+}
+
+/** Bytewise order of two byte ranges of one buffer. */
+function compareBytes (b: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+  const la = aEnd - aStart
+  const lb = bEnd - bStart
+  const n = Math.min(la, lb)
+  for (let i = 0; i < n; i++) {
+    const d = (b[aStart + i] as number) - (b[bStart + i] as number)
+    if (d !== 0) return d
+  }
+  return la - lb
+}
+
 /**
  * Decodes CBOR with the strict decoder's checks (shortest-form integers and lengths,
  * definite lengths, no duplicate keys, no undefined, NaN or infinities) but without
@@ -101,6 +260,9 @@ export function decodeCanonical (bytes: Uint8Array): CanonicalValue {
  * would double the cost of reading.
  */
 export function decodeStructural (bytes: Uint8Array): CanonicalValue {
+  // Byte strings as views into the frame: they live as long as the batch they arrive in.
+  const fast = decodeCommon(bytes, false)
+  if (fast !== FALLBACK) return fast
   try {
     return decode(bytes, decodeOptions) as CanonicalValue
   } catch (err) {

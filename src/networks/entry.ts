@@ -272,7 +272,7 @@ function treeFor (device: Uint8Array, root: Uint8Array, count: number, sig: Uint
   let tree = verifiedTrees.get(key)
   if (tree === undefined) {
     if (verifiedTrees.size >= VERIFIED_TREE_CACHE) verifiedTrees.delete(verifiedTrees.keys().next().value as string)
-    tree = { nodes: new Map([[nodeKey(0, count), root]]) }
+    tree = { nodes: new Map([[nodeKey(0, count), root.slice()]]) }
     verifiedTrees.set(key, tree)
   }
   return tree
@@ -307,7 +307,8 @@ function rememberPath (tree: VerifiedTree, leaf: Uint8Array, index: number, coun
     const { node, sibling } = path[level] as { node: number, sibling: number }
     const s = proof[p] as Uint8Array
     tree.nodes.set(node, h)
-    tree.nodes.set(sibling, s)
+    // A copy: proofs may be views into a received frame, which the cache must not keep.
+    tree.nodes.set(sibling, s.slice())
     h = isLeftChild(node, sibling) ? nodeHash(h, s) : nodeHash(s, h)
   }
 }
@@ -339,7 +340,7 @@ function inVerifiedTree (tree: VerifiedTree, leaf: Uint8Array, index: number, co
     if (level < 0) return false
     const { sibling } = path[level] as { sibling: number }
     const s = proof[p] as Uint8Array
-    fresh.push([node, h], [sibling, s])
+    fresh.push([node, h], [sibling, s.slice()])
     h = isLeftChild(node, sibling) ? nodeHash(h, s) : nodeHash(s, h)
   }
   return false

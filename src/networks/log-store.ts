@@ -292,7 +292,8 @@ export class LogStore {
         if (batch.writing && !savepoints) throw new RefusedAfterWriting()
         if (err instanceof EquivocationError) this.#recordEquivocation(entry, err.first, now)
         const h = entry.header as Partial<EntryHeader> | undefined
-        const chain = h?.net instanceof Uint8Array && h.author instanceof Uint8Array && h.device instanceof Uint8Array ? { net: h.net, author: h.author, device: h.device } : null
+        // Copies: the keys may be views into a received frame, and a refused chain may be remembered.
+        const chain = h?.net instanceof Uint8Array && h.author instanceof Uint8Array && h.device instanceof Uint8Array ? { net: h.net.slice(), author: h.author.slice(), device: h.device.slice() } : null
         result.rejected.push({ hash, reason: err.message, chain })
       } finally {
         // Membership may have changed (or been rolled back): forget what this batch saw.

@@ -7,8 +7,10 @@ import { InvalidRecordError } from '../errors.ts'
 
 export const SYNC_PROTOCOL = '/peernet/sync/1.0.0'
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024
-/** Entries per `entries` message when streaming a chain. */
-export const SYNC_BATCH = 256
+/** Entries per `entries` message when streaming a chain (fewer if they would overflow a frame). */
+export const SYNC_BATCH = 1024
+/** Entries a received `entries` message may hold (what every 1.0.0 reader accepts). */
+export const MAX_MESSAGE_ENTRIES = 1024
 
 export interface ChainPosition { author: Uint8Array, device: Uint8Array, seq: number }
 
@@ -83,7 +85,7 @@ export function decodeMessage (bytes: Uint8Array): SyncMessage {
       if (!is32(v.net) || !is32(v.author) || !is32(v.device) || !Number.isSafeInteger(v.after) || (v.after as number) < 0) return bad('want')
       return { t: 'want', net: v.net, author: v.author, device: v.device, after: v.after as number }
     case 'entries':
-      if (!Array.isArray(v.entries) || v.entries.length > 4 * SYNC_BATCH) return bad('entries')
+      if (!Array.isArray(v.entries) || v.entries.length > MAX_MESSAGE_ENTRIES) return bad('entries')
       return { t: 'entries', entries: v.entries as CanonicalValue[] }
     default:
       return bad(`unknown type ${String(v.t)}`)

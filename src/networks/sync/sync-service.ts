@@ -18,6 +18,11 @@ import { SyncSession, isDependency, isGap } from './session.ts'
 import type { SyncAction } from './session.ts'
 
 const PENALTY_LIMIT = 50
+/** Entries ingested per transaction at most (several messages' worth, when they queue up). */
+const INGEST_BATCH = 2048
+/** Stop reading from a peer with this many entries waiting to be ingested; read on below the second. */
+const INBOX_PAUSE = 4096
+const INBOX_RESUME = 2048
 const BAN_MS = 10 * 60_000
 
 export interface SyncService {
@@ -31,8 +36,14 @@ interface Peer {
   stream: Stream
   connection: Connection
   session: SyncSession
-  /** Serialises work on this session, so ingest and serve keep their order. */
+  /** Serialises sends and serves to this peer, so they keep their order. */
   queue: Promise<void>
+  /** Received `entries` messages not yet ingested, in arrival order. */
+  inbox: unknown[][]
+  inboxEntries: number
+  ingesting: boolean
+  /** Resumes the paused reader. */
+  resume: (() => void) | null
 }
 
 export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Logger): SyncService {
@@ -118,25 +129,75 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
     }
   }
 
+  const fail = (peer: Peer, err: unknown): void => {
+    logger.debug('sync session failed', { peer: peer.id, err })
+    peer.stream.abort(err instanceof Error ? err : new Error(String(err)))
+    peer.inbox.length = 0
+    peer.inboxEntries = 0
+    wake(peer)
+  }
+
+  /**
+   * Carries out a core's actions. Sends and serves go out in order on the peer's send
+   * queue (they may wait for the peer to read); received entries go to its inbox, which
+   * never waits on the network — so pausing our reads while the inbox is full cannot
+   * deadlock two peers that both serve each other.
+   */
   const run = (peer: Peer, actions: SyncAction[]): void => {
-    if (actions.length === 0) return
+    const out: SyncAction[] = []
+    for (const a of actions) {
+      if (a.do === 'ingest') {
+        peer.inbox.push(a.entries)
+        peer.inboxEntries += a.entries.length
+      } else {
+        out.push(a)
+      }
+    }
+    if (peer.inbox.length > 0 && !peer.ingesting) void drain(peer)
+    if (out.length === 0) return
     peer.queue = peer.queue.then(async () => {
-      const pending = [...actions]
-      while (pending.length > 0) {
-        const a = pending.shift() as SyncAction
+      for (const a of out) {
         if (a.do === 'send') await send(peer, a.message)
         else if (a.do === 'serve') await serve(peer, a)
-        else {
-          pending.push(...ingest(peer, a.entries))
-          // Give the event loop a turn between batches: a long sync must not starve
-          // libp2p's keep-alive pings (which would drop the connection) or the API.
-          await new Promise((resolve) => setImmediate(resolve))
-        }
       }
-    }).catch((err: unknown) => {
-      logger.debug('sync session failed', { peer: peer.id, err })
-      peer.stream.abort(err instanceof Error ? err : new Error(String(err)))
-    })
+    }).catch((err: unknown) => { fail(peer, err) })
+  }
+
+  /**
+   * Ingests what the inbox holds, several messages per transaction (a commit costs about
+   * as much as a thousand inserts), and wakes the reader once there is room again.
+   */
+  const drain = async (peer: Peer): Promise<void> => {
+    peer.ingesting = true
+    try {
+      while (peer.inbox.length > 0) {
+        // Give the event loop a turn between batches: a long sync must not starve
+        // libp2p's keep-alive pings (which would drop the connection) or the API; and
+        // the reader gets to add what has arrived meanwhile to this batch.
+        await new Promise((resolve) => setImmediate(resolve))
+        const values: unknown[] = []
+        while (peer.inbox.length > 0 && (values.length === 0 || values.length + (peer.inbox[0] as unknown[]).length <= INGEST_BATCH)) {
+          const next = peer.inbox.shift() as unknown[]
+          for (const v of next) values.push(v)
+        }
+        peer.inboxEntries -= values.length
+        if (values.length === 0) continue
+        const actions = ingest(peer, values)
+        if (peer.inboxEntries <= INBOX_RESUME) wake(peer)
+        run(peer, actions)
+      }
+    } catch (err) {
+      fail(peer, err)
+    } finally {
+      peer.ingesting = false
+      wake(peer)
+    }
+  }
+
+  const wake = (peer: Peer): void => {
+    const resume = peer.resume
+    peer.resume = null
+    resume?.()
   }
 
   const attach = (stream: Stream, connection: Connection): void => {
@@ -154,7 +215,7 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
       if (!keepNew) { stream.abort(new Error('duplicate sync session')); return }
       existing.stream.abort(new Error('duplicate sync session'))
     }
-    const peer: Peer = { id, stream, connection, session: new SyncSession(local, self, id), queue: Promise.resolve() }
+    const peer: Peer = { id, stream, connection, session: new SyncSession(local, self, id), queue: Promise.resolve(), inbox: [], inboxEntries: 0, ingesting: false, resume: null }
     peers.set(id, peer)
     const reader = new FrameReader()
     void (async () => {
@@ -166,6 +227,9 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
             try { m = decodeMessage(f) } catch (err) { penalise(peer, 10, (err as Error).message); continue }
             run(peer, peer.session.receive(m))
           }
+          // Back-pressure: stop reading while the inbox is full, so the peer's sends
+          // wait (libp2p's stream windows) instead of piling up here.
+          if (peer.inboxEntries > INBOX_PAUSE && peer.ingesting) await new Promise<void>((resolve) => { peer.resume = resolve })
         }
       } catch (err) {
         logger.debug('sync stream ended', { peer: id, err })
