@@ -121,8 +121,9 @@ function writeAuth (w: CanonicalWriter, a: EntryAuth): boolean {
 /**
  * `encodeCanonical(entryValue(e, withBody))` byte for byte: {a, h} or {a, b, h}. This is
  * what the store keeps (`signed`, without the body) and what sync sends (with it).
+ * `header`: `encodeHeader(e.header)` when the caller has it already.
  */
-export function encodeEntry (e: Entry, withBody = true): Uint8Array {
+export function encodeEntry (e: Entry, withBody = true, header: Uint8Array | null = null): Uint8Array {
   const body = withBody ? e.body : undefined
   const w = new CanonicalWriter(1024 + (body?.byteLength ?? 0))
   w.map(body === undefined ? 2 : 3).key('a')
@@ -132,7 +133,8 @@ export function encodeEntry (e: Entry, withBody = true): Uint8Array {
     w.key('b').bytes(body)
   }
   w.key('h')
-  if (!writeHeader(w, e.header)) return encodeCanonical(entryValue(e, withBody))
+  if (header !== null) w.raw(header)
+  else if (!writeHeader(w, e.header)) return encodeCanonical(entryValue(e, withBody))
   return w.finish()
 }
 
@@ -202,8 +204,14 @@ function batchVerified (device: Uint8Array, root: Uint8Array, count: number, sig
 
 /** Verifies header shape, the device signature (single or batch), and body against bodyHash. */
 export function verifyEntry (e: Entry): Uint8Array {
+  return verifyEntryEncoded(e).hash
+}
+
+/** `verifyEntry`, also giving the header's canonical bytes it hashed (for `encodeEntry`). */
+export function verifyEntryEncoded (e: Entry): { hash: Uint8Array, header: Uint8Array } {
   checkHeader(e.header)
-  const hash = entryHash(e.header)
+  const header = encodeHeader(e.header)
+  const hash = sha256(header)
   if ('sig' in e.auth) {
     if (!verify(e.header.device, ENTRY_DOMAIN, headerValue(e.header), e.auth.sig)) throw new InvalidRecordError('entry signature does not verify')
   } else {
@@ -223,7 +231,7 @@ export function verifyEntry (e: Entry): Uint8Array {
   if (e.body !== undefined) {
     if (e.body.byteLength !== e.header.bodySize || !bytesEqual(sha256(e.body), e.header.bodyHash)) throw new InvalidRecordError('entry body does not match its hash')
   }
-  return hash
+  return { hash, header }
 }
 
 // ---- Merkle tree (RFC 6962 §2.1 hashing: leaves 0x00‖h, nodes 0x01‖l‖r) ----------------
@@ -262,8 +270,16 @@ function batchKey (device: Uint8Array, root: Uint8Array, count: number, sig: Uin
   return `${Buffer.from(device.buffer, device.byteOffset, device.byteLength).toString('base64')}${Buffer.from(root.buffer, root.byteOffset, root.byteLength).toString('base64')}${count}${Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('base64')}`
 }
 
+/** The tree found last, compared by bytes: consecutive entries nearly always share one. */
+let lastTree: { device: Uint8Array, root: Uint8Array, count: number, sig: Uint8Array, key: string, tree: VerifiedTree } | null = null
+
 function verifiedTree (device: Uint8Array, root: Uint8Array, count: number, sig: Uint8Array): VerifiedTree | undefined {
-  return verifiedTrees.get(batchKey(device, root, count, sig))
+  const last = lastTree
+  if (last !== null && last.count === count && bytesEqual(last.root, root) && bytesEqual(last.sig, sig) && bytesEqual(last.device, device) && verifiedTrees.get(last.key) === last.tree) return last.tree
+  const key = batchKey(device, root, count, sig)
+  const tree = verifiedTrees.get(key)
+  if (tree !== undefined) lastTree = { device: device.slice(), root: root.slice(), count, sig: sig.slice(), key, tree }
+  return tree
 }
 
 /** The proven-node map of a batch whose signature has just verified. */

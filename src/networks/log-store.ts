@@ -7,7 +7,7 @@ import type { Store } from '../core/store.ts'
 import type { Identity } from '../core/identity.ts'
 import { CanonicalWriter, bytesEqual, decodeCanonical, encodeCanonical, itemEnd } from '../core/encoding.ts'
 import type { CanonicalValue } from '../core/encoding.ts'
-import { buildHeaders, encodeEntry, entryFrom, signHeaders, verifyEntry } from './entry.ts'
+import { buildHeaders, encodeEntry, entryFrom, signHeaders, verifyEntry, verifyEntryEncoded } from './entry.ts'
 import type { Entry, EntryHeader, NewEntry } from './entry.ts'
 import { networkIdOf, signedManifestFrom, signedManifestValue } from './manifest.ts'
 import type { NetworkManifest, SignedManifest } from './manifest.ts'
@@ -92,7 +92,7 @@ export class LogStore {
     this.db.prepare(`INSERT INTO networks (id, manifest, name, app, key, status, joined_at) VALUES (?, ?, ?, ?, ?, 'member', ?)
       ON CONFLICT(id) DO UPDATE SET status = 'member', key = COALESCE(networks.key, excluded.key)`)
       .run(id, encodeCanonical(signedManifestValue(manifest)), manifest.manifest.name, manifest.manifest.app, key, now)
-    this.#records.clear()
+    this.#clearRecords()
     const record = this.network(id)
     this.#refreshMembership(record)
     return record
@@ -100,7 +100,7 @@ export class LogStore {
 
   setStatus (net: Uint8Array, status: 'member' | 'left'): void {
     this.db.prepare('UPDATE networks SET status = ? WHERE id = ?').run(status, net)
-    this.#records.clear()
+    this.#clearRecords()
   }
 
   network (id: Uint8Array): NetworkRecord {
@@ -111,7 +111,7 @@ export class LogStore {
 
   /** Drops cached network records (after a transaction that may have rolled back). */
   forget (): void {
-    this.#records.clear()
+    this.#clearRecords()
   }
 
   hasNetwork (id: Uint8Array): boolean {
@@ -257,10 +257,11 @@ export class LogStore {
   ingest (entries: Entry[], now: number): IngestResult {
     const checked: CheckedEntry[] = entries.map((entry) => {
       try {
-        return { entry, hash: verifyEntry(entry), error: null }
+        const { hash, header } = verifyEntryEncoded(entry)
+        return { entry, hash, header, error: null }
       } catch (err) {
         if (!(err instanceof InvalidRecordError)) throw err
-        return { entry, hash: null, error: err }
+        return { entry, hash: null, header: null, error: err }
       }
     })
     return this.#store.transaction(() => {
@@ -275,32 +276,93 @@ export class LogStore {
 
   #ingestChecked (checked: CheckedEntry[], now: number, savepoints: boolean): IngestResult {
     const result: IngestResult = { accepted: [], duplicates: 0, rejected: [] }
-    const batch: BatchState = { writing: false, members: new Map() }
-    for (const { entry, hash, error } of checked) {
+    // Chain heads are kept in memory through the batch and written once per chain at the
+    // end — but not with a savepoint per entry, whose rollback the copy would not see.
+    const batch: BatchState = { writing: false, members: new Map(), lastMember: null, chains: savepoints ? null : new Map(), last: null }
+    for (const { entry, hash, header, error } of checked) {
       batch.writing = false
+      // Entries of the networks layer itself may write chains and membership directly:
+      // everything cached is written out before and forgotten after.
+      const special = typeof entry.header?.type !== 'string' || entry.header.type.startsWith('peernet/')
+      if (special) this.#flushChains(batch)
       try {
         if (error !== null || hash === null) throw error ?? new InvalidRecordError('entry did not verify')
         // With savepoints, a refusal anywhere (even in an app's reducer) leaves nothing
         // of that entry behind, and the rest of the batch still lands.
         const outcome = savepoints
-          ? this.#store.transaction(() => this.#ingestOne(entry, hash, now, batch))
-          : this.#ingestOne(entry, hash, now, batch)
+          ? this.#store.transaction(() => this.#ingestOne(entry, hash, header, now, batch))
+          : this.#ingestOne(entry, hash, header, now, batch)
         if (outcome === 'duplicate') result.duplicates++
         else result.accepted.push(outcome)
       } catch (err) {
         if (!(err instanceof InvalidRecordError)) throw err
         if (batch.writing && !savepoints) throw new RefusedAfterWriting()
-        if (err instanceof EquivocationError) this.#recordEquivocation(entry, err.first, now)
+        if (err instanceof EquivocationError) {
+          this.#flushChains(batch)
+          this.#recordEquivocation(entry, err.first, now)
+        }
         const h = entry.header as Partial<EntryHeader> | undefined
         // Copies: the keys may be views into a received frame, and a refused chain may be remembered.
         const chain = h?.net instanceof Uint8Array && h.author instanceof Uint8Array && h.device instanceof Uint8Array ? { net: h.net.slice(), author: h.author.slice(), device: h.device.slice() } : null
         result.rejected.push({ hash, reason: err.message, chain })
       } finally {
         // Membership may have changed (or been rolled back): forget what this batch saw.
-        if (typeof entry.header?.type === 'string' && entry.header.type.startsWith('peernet/')) batch.members.clear()
+        if (special) {
+          batch.members.clear()
+          this.#flushChains(batch)
+        }
       }
     }
+    this.#flushChains(batch)
     return result
+  }
+
+  /** The chain an entry extends, as the batch last left it. */
+  #chain (h: EntryHeader, batch: BatchState): ChainState | undefined {
+    const last = batch.last
+    if (last !== null && bytesEqual(last.device, h.device) && bytesEqual(last.author, h.author) && bytesEqual(last.net, h.net)) return last.state
+    const key = batch.chains === null ? '' : toHex(h.net) + toHex(h.author) + toHex(h.device)
+    let state = batch.chains?.get(key)
+    if (state === undefined) {
+      const row = this.#sql('SELECT head_seq, head_hash, frozen, revoked_after FROM chains WHERE net = ? AND author = ? AND device = ?').get(h.net, h.author, h.device) as { head_seq: number, head_hash: Uint8Array, frozen: number, revoked_after: number | null } | undefined
+      if (row === undefined) return undefined
+      state = { net: h.net, author: h.author, device: h.device, seq: row.head_seq, hash: row.head_hash, frozen: row.frozen === 1, revokedAfter: row.revoked_after, dirty: false }
+      batch.chains?.set(key, state)
+    }
+    if (batch.chains !== null) batch.last = { net: h.net, author: h.author, device: h.device, state }
+    return state
+  }
+
+  /** Moves a chain's head to an entry just stored: in the batch's copy, or in the table. */
+  #advance (h: EntryHeader, hash: Uint8Array, chain: ChainState | undefined, batch: BatchState): void {
+    if (batch.chains === null) {
+      this.#sql(`INSERT INTO chains (net, author, device, head_seq, head_hash) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT(net, author, device) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash`)
+        .run(h.net, h.author, h.device, h.seq, hash)
+      return
+    }
+    if (chain !== undefined) {
+      chain.seq = h.seq
+      chain.hash = hash
+      chain.dirty = true
+      return
+    }
+    const state: ChainState = { net: h.net, author: h.author, device: h.device, seq: h.seq, hash, frozen: false, revokedAfter: null, dirty: true }
+    batch.chains.set(toHex(h.net) + toHex(h.author) + toHex(h.device), state)
+    batch.last = { net: h.net, author: h.author, device: h.device, state }
+  }
+
+  /** Writes the heads the batch moved, and forgets its copies. */
+  #flushChains (batch: BatchState): void {
+    if (batch.chains === null) return
+    for (const c of batch.chains.values()) {
+      if (!c.dirty) continue
+      this.#sql(`INSERT INTO chains (net, author, device, head_seq, head_hash) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT(net, author, device) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash`)
+        .run(c.net, c.author, c.device, c.seq, c.hash)
+    }
+    batch.chains.clear()
+    batch.last = null
   }
 
   /**
@@ -308,8 +370,10 @@ export class LogStore {
    * the batch: chat-heavy batches ask it for the same few authors again and again.
    */
   #mayWrite (h: EntryHeader, batch: BatchState): string | undefined {
-    const key = toHex(h.net) + toHex(h.author)
+    const last = batch.lastMember
+    const key = last !== null && bytesEqual(last.author, h.author) && bytesEqual(last.net, h.net) ? last.key : toHex(h.net) + toHex(h.author)
     let state = batch.members.get(key)
+    batch.lastMember = { net: h.net, author: h.author, key }
     if (state === undefined) {
       const removed = this.#sql('SELECT heads FROM removed WHERE net = ? AND account = ?').get(h.net, h.author) as { heads: string } | undefined
       state = removed !== undefined
@@ -326,15 +390,16 @@ export class LogStore {
     return undefined
   }
 
-  #ingestOne (entry: Entry, hash: Uint8Array, now: number, batch: BatchState): AppEntry | 'duplicate' {
+  /** `header`: the header's canonical bytes, as hashed (null: encode them again). */
+  #ingestOne (entry: Entry, hash: Uint8Array, header: Uint8Array | null, now: number, batch: BatchState): AppEntry | 'duplicate' {
     const h = entry.header
     const db = this.db
     const net = this.#networkOrNull(h.net)
     if (net === undefined) throw new InvalidRecordError('entry for a network this node is not in')
     if (entry.body === undefined) throw new InvalidRecordError('entry arrived without its body')
 
-    const chain = this.#sql('SELECT head_seq, head_hash, frozen, revoked_after FROM chains WHERE net = ? AND author = ? AND device = ?').get(h.net, h.author, h.device) as { head_seq: number, head_hash: Uint8Array, frozen: number, revoked_after: number | null } | undefined
-    const headSeq = chain?.head_seq ?? 0
+    const chain = this.#chain(h, batch)
+    const headSeq = chain?.seq ?? 0
     // Every stored entry of a chain is at or below its head (each insert moves the head
     // to it; a revocation only deletes), so only an entry at or below the head can
     // already be held.
@@ -345,10 +410,10 @@ export class LogStore {
         throw new EquivocationError(`equivocation: a different entry already holds seq ${h.seq} of this device; the device is frozen`, existing.signed)
       }
     }
-    if (chain?.frozen === 1) throw new InvalidRecordError('this device equivocated; its entries are refused')
+    if (chain?.frozen === true) throw new InvalidRecordError('this device equivocated; its entries are refused')
     if (h.seq !== headSeq + 1) throw new InvalidRecordError(`gap: expected seq ${headSeq + 1} of this chain, got ${h.seq}`)
-    if (chain !== undefined && (h.prev === null || !bytesEqual(h.prev, chain.head_hash))) throw new InvalidRecordError('entry does not extend the chain (prev mismatch)')
-    if (chain?.revoked_after != null && h.seq > chain.revoked_after) throw new InvalidRecordError('the account revoked this device')
+    if (chain !== undefined && (h.prev === null || !bytesEqual(h.prev, chain.hash))) throw new InvalidRecordError('entry does not extend the chain (prev mismatch)')
+    if (chain !== undefined && chain.revokedAfter !== null && h.seq > chain.revokedAfter) throw new InvalidRecordError('the account revoked this device')
 
     const body = this.#open(net, entry.body)
     // Device authorisation: a delegated device's chain opens with its delegation.
@@ -401,10 +466,8 @@ export class LogStore {
 
     batch.writing = true
     this.#sql('INSERT INTO entries (hash, net, author, device, seq, ts, type, signed, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(hash, h.net, h.author, h.device, h.seq, h.ts, h.type, encodeEntry(entry, false), entry.body, now)
-    this.#sql(`INSERT INTO chains (net, author, device, head_seq, head_hash) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT(net, author, device) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash`)
-      .run(h.net, h.author, h.device, h.seq, hash)
+      .run(hash, h.net, h.author, h.device, h.seq, h.ts, h.type, encodeEntry(entry, false, header), entry.body, now)
+    this.#advance(h, hash, chain, batch)
     if (isMembershipType(h.type)) this.#refreshMembership(net)
     if (prefix !== 'peernet') this.#apps.get(prefix)?.types[name]?.reduce(db, appEntry)
     return appEntry
@@ -418,7 +481,23 @@ export class LogStore {
     this.db.prepare('UPDATE chains SET frozen = 1 WHERE net = ? AND author = ? AND device = ?').run(h.net, h.author, h.device)
   }
 
+  /** The record looked up last: every entry of a batch asks for its network. */
+  #lastRecord: { id: Uint8Array, record: NetworkRecord | null } | null = null
+
+  #clearRecords (): void {
+    this.#records.clear()
+    this.#lastRecord = null
+  }
+
   #networkOrNull (id: Uint8Array): NetworkRecord | undefined {
+    const last = this.#lastRecord
+    if (last !== null && bytesEqual(last.id, id)) return last.record ?? undefined
+    const record = this.#networkByHex(id)
+    this.#lastRecord = { id: id.slice(), record: record ?? null }
+    return record
+  }
+
+  #networkByHex (id: Uint8Array): NetworkRecord | undefined {
     const k = toHex(id)
     let record = this.#records.get(k)
     if (record === undefined) {
@@ -469,7 +548,7 @@ export class LogStore {
 }
 
 /** An entry with what checking it in memory found: its hash, or why it was refused. */
-interface CheckedEntry { entry: Entry, hash: Uint8Array | null, error: InvalidRecordError | null }
+interface CheckedEntry { entry: Entry, hash: Uint8Array | null, header: Uint8Array | null, error: InvalidRecordError | null }
 
 /** What one ingest pass carries from entry to entry. */
 interface BatchState {
@@ -477,6 +556,24 @@ interface BatchState {
   writing: boolean
   /** Membership answers by net‖author hex, until a peernet/* entry may change them. */
   members: Map<string, { removedHeads: Record<string, number> | null, member: boolean }>
+  /** The key of the author asked about last. */
+  lastMember: { net: Uint8Array, author: Uint8Array, key: string } | null
+  /** Chain heads by net‖author‖device hex, ahead of the table until flushed; null: none kept. */
+  chains: Map<string, ChainState> | null
+  /** The chain used last (consecutive entries are nearly always of one chain). */
+  last: { net: Uint8Array, author: Uint8Array, device: Uint8Array, state: ChainState } | null
+}
+
+interface ChainState {
+  net: Uint8Array
+  author: Uint8Array
+  device: Uint8Array
+  seq: number
+  hash: Uint8Array
+  frozen: boolean
+  revokedAfter: number | null
+  /** Moved by this batch and not yet written. */
+  dirty: boolean
 }
 
 /** An entry was refused after it had begun writing: redo the batch entry by entry. */
