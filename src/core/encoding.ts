@@ -370,6 +370,82 @@ export class CanonicalWriter {
 const textEncoder = new TextEncoder()
 
 /**
+ * Reads canonical CBOR of a known layout item by item, for the hot shapes `CanonicalWriter`
+ * writes. Every head must be in shortest form; any surprise (another major type, a
+ * longer form, running out of bytes) returns null from the method asked, and the caller
+ * then hands the whole input to the general decoder.
+ */
+export class CanonicalReader {
+  readonly bytes: Uint8Array
+  pos: number
+  readonly #r: { pos: number }
+
+  constructor (bytes: Uint8Array, pos = 0) {
+    this.bytes = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.pos = pos
+    this.#r = { pos }
+  }
+
+  /** The argument of a head of this major type, or -1. */
+  head (major: number): number {
+    const b = this.bytes
+    if (this.pos >= b.byteLength) return -1
+    const ib = b[this.pos] as number
+    if (ib >> 5 !== major) return -1
+    this.#r.pos = this.pos + 1
+    const n = readArg(b, this.#r, ib & 0x1f)
+    if (n >= 0) this.pos = this.#r.pos
+    return n
+  }
+
+  /** Consumes these exact bytes (a key, a fixed head) if they come next. */
+  expect (literal: Uint8Array): boolean {
+    const b = this.bytes
+    if (this.pos + literal.byteLength > b.byteLength) return false
+    for (let i = 0; i < literal.byteLength; i++) if (b[this.pos + i] !== literal[i]) return false
+    this.pos += literal.byteLength
+    return true
+  }
+
+  /** A byte string, as a view into the input; null if not one. */
+  bytesView (): Uint8Array | null {
+    const n = this.head(2)
+    if (n < 0 || this.pos + n > this.bytes.byteLength) return null
+    const v = this.bytes.subarray(this.pos, this.pos + n)
+    this.pos += n
+    return v
+  }
+
+  /** An unsigned integer (a safe one), or -1. */
+  uint (): number {
+    return this.head(0)
+  }
+
+  /** A text string of ASCII only (anything else: null, for the general decoder to judge). */
+  ascii (): string | null {
+    const n = this.head(3)
+    if (n < 0 || this.pos + n > this.bytes.byteLength) return null
+    const b = this.bytes
+    for (let i = this.pos; i < this.pos + n; i++) if ((b[i] as number) > 0x7f) return null
+    const s = String.fromCharCode.apply(null, b.subarray(this.pos, this.pos + n) as unknown as number[])
+    this.pos += n
+    return s
+  }
+
+  /** Consumes null if it comes next. */
+  null (): boolean {
+    if (this.bytes[this.pos] !== 0xf6) return false
+    this.pos++
+    return true
+  }
+}
+
+/** The canonical encoding of a text key, for `CanonicalReader.expect`. */
+export function keyBytes (key: string): Uint8Array {
+  return new CanonicalWriter(key.length + 9).key(key).finish().slice()
+}
+
+/**
  * Where the CBOR item starting at `pos` ends, for definite-length items (all that
  * canonical CBOR has). Lets a writer splice stored canonical items without decoding them.
  */

@@ -7,7 +7,7 @@ import { hash as oneShotHash } from 'node:crypto'
 import { sign, verify } from '../core/identity.ts'
 import type { Identity, SignatureDomain } from '../core/identity.ts'
 import type { CanonicalValue } from '../core/encoding.ts'
-import { CanonicalWriter, bytesEqual, encodeCanonical } from '../core/encoding.ts'
+import { CanonicalReader, CanonicalWriter, bytesEqual, encodeCanonical, keyBytes } from '../core/encoding.ts'
 import { InvalidRecordError } from './errors.ts'
 
 export interface EntryHeader {
@@ -125,9 +125,12 @@ function writeAuth (w: CanonicalWriter, a: EntryAuth): boolean {
  */
 export function encodeEntry (e: Entry, withBody = true, header: Uint8Array | null = null): Uint8Array {
   const body = withBody ? e.body : undefined
-  const w = new CanonicalWriter(1024 + (body?.byteLength ?? 0))
+  const received = e instanceof ReceivedEntry ? e : null
+  header ??= received?.encodedHeader ?? null
+  const w = new CanonicalWriter((received === null ? 1024 : received.encodedAuth.byteLength + (header?.byteLength ?? 320) + 16) + (body?.byteLength ?? 0))
   w.map(body === undefined ? 2 : 3).key('a')
-  if (!writeAuth(w, e.auth)) return encodeCanonical(entryValue(e, withBody))
+  if (received !== null) w.raw(received.encodedAuth)
+  else if (!writeAuth(w, e.auth)) return encodeCanonical(entryValue(e, withBody))
   if (body !== undefined) {
     if (!(body instanceof Uint8Array) || body.constructor !== Uint8Array) return encodeCanonical(entryValue(e, withBody))
     w.key('b').bytes(body)
@@ -210,7 +213,7 @@ export function verifyEntry (e: Entry): Uint8Array {
 /** `verifyEntry`, also giving the header's canonical bytes it hashed (for `encodeEntry`). */
 export function verifyEntryEncoded (e: Entry): { hash: Uint8Array, header: Uint8Array } {
   checkHeader(e.header)
-  const header = encodeHeader(e.header)
+  const header = e instanceof ReceivedEntry ? e.encodedHeader : encodeHeader(e.header)
   const hash = sha256(header)
   if ('sig' in e.auth) {
     if (!verify(e.header.device, ENTRY_DOMAIN, headerValue(e.header), e.auth.sig)) throw new InvalidRecordError('entry signature does not verify')
@@ -431,6 +434,135 @@ function rootFromProof (leaf: Uint8Array, index: number, count: number, proof: U
 }
 
 // ---- wire form ----------------------------------------------------------------------
+
+/**
+ * An entry read straight from the canonical bytes sync carries, keeping the bytes of its
+ * header and auth as they came. They are exactly `encodeHeader(header)` and the auth's
+ * canonical encoding — the reader accepts only that layout, head by head in shortest
+ * form — so hashing and storing need not encode them again. Only `readEntry` makes one.
+ */
+export class ReceivedEntry implements Entry {
+  readonly header: EntryHeader
+  readonly auth: EntryAuth
+  readonly body?: Uint8Array
+  readonly encodedHeader: Uint8Array
+  readonly encodedAuth: Uint8Array
+
+  private constructor (header: EntryHeader, auth: EntryAuth, body: Uint8Array | undefined, encodedHeader: Uint8Array, encodedAuth: Uint8Array) {
+    this.header = header
+    this.auth = auth
+    if (body !== undefined) this.body = body
+    this.encodedHeader = encodedHeader
+    this.encodedAuth = encodedAuth
+  }
+
+  /** For `readEntry` only. Header and auth are frozen: they must stay what the bytes say. */
+  static of (header: EntryHeader, auth: EntryAuth, body: Uint8Array | undefined, encodedHeader: Uint8Array, encodedAuth: Uint8Array): ReceivedEntry {
+    Object.freeze(header)
+    if ('batch' in auth) {
+      Object.freeze(auth.batch.proof)
+      Object.freeze(auth.batch)
+    }
+    Object.freeze(auth)
+    return Object.freeze(new ReceivedEntry(header, auth, body, encodedHeader, encodedAuth))
+  }
+}
+
+const K = {
+  a: keyBytes('a'),
+  b: keyBytes('b'),
+  h: keyBytes('h'),
+  sig: keyBytes('sig'),
+  batch: keyBytes('batch'),
+  root: keyBytes('root'),
+  count: keyBytes('count'),
+  index: keyBytes('index'),
+  proof: keyBytes('proof'),
+  v1: Uint8Array.of(...keyBytes('v'), 0x01),
+  ts: keyBytes('ts'),
+  net: keyBytes('net'),
+  seq: keyBytes('seq'),
+  prev: keyBytes('prev'),
+  type: keyBytes('type'),
+  author: keyBytes('author'),
+  device: keyBytes('device'),
+  bodyHash: keyBytes('bodyHash'),
+  bodySize: keyBytes('bodySize')
+}
+
+/**
+ * Reads one entry in exactly the layout `encodeEntry` writes ({a, b, h} or {a, h}), with
+ * byte strings as views into the input. Null, with the reader anywhere, if the bytes are
+ * laid out any other way: the caller then decodes them the general way, which accepts
+ * or refuses them on its own terms. Field values are not checked here (that is
+ * `verifyEntry`'s job), only the encoding.
+ */
+export function readEntry (r: CanonicalReader): ReceivedEntry | null {
+  const fields = r.head(5)
+  if ((fields !== 2 && fields !== 3) || !r.expect(K.a)) return null
+  const authStart = r.pos
+  let auth: EntryAuth
+  if (r.head(5) !== 1) return null
+  if (r.expect(K.sig)) {
+    const sig = r.bytesView()
+    if (sig === null) return null
+    auth = { sig }
+  } else {
+    if (!r.expect(K.batch) || r.head(5) !== 5 || !r.expect(K.sig)) return null
+    const sig = r.bytesView()
+    if (sig === null || !r.expect(K.root)) return null
+    const root = r.bytesView()
+    if (root === null || !r.expect(K.count)) return null
+    const count = r.uint()
+    if (count < 0 || !r.expect(K.index)) return null
+    const index = r.uint()
+    if (index < 0 || !r.expect(K.proof)) return null
+    const n = r.head(4)
+    if (n < 0 || n > 64) return null
+    const proof: Uint8Array[] = []
+    for (let i = 0; i < n; i++) {
+      const p = r.bytesView()
+      if (p === null || p.byteLength !== 32) return null
+      proof.push(p)
+    }
+    auth = { batch: { root, index, count, proof, sig } }
+  }
+  const encodedAuth = r.bytes.subarray(authStart, r.pos)
+  let body: Uint8Array | undefined
+  if (fields === 3) {
+    if (!r.expect(K.b)) return null
+    const b = r.bytesView()
+    if (b === null) return null
+    body = b
+  }
+  if (!r.expect(K.h)) return null
+  const headerStart = r.pos
+  if (r.head(5) !== 10 || !r.expect(K.v1) || !r.expect(K.ts)) return null
+  const ts = r.uint()
+  if (ts < 0 || !r.expect(K.net)) return null
+  const net = r.bytesView()
+  if (net === null || !r.expect(K.seq)) return null
+  const seq = r.uint()
+  if (seq < 0 || !r.expect(K.prev)) return null
+  let prev: Uint8Array | null = null
+  if (!r.null()) {
+    prev = r.bytesView()
+    if (prev === null) return null
+  }
+  if (!r.expect(K.type)) return null
+  const type = r.ascii()
+  if (type === null || !r.expect(K.author)) return null
+  const author = r.bytesView()
+  if (author === null || !r.expect(K.device)) return null
+  const device = r.bytesView()
+  if (device === null || !r.expect(K.bodyHash)) return null
+  const bodyHash = r.bytesView()
+  if (bodyHash === null || !r.expect(K.bodySize)) return null
+  const bodySize = r.uint()
+  if (bodySize < 0) return null
+  const header: EntryHeader = { v: 1, net, author, device, seq, prev, ts, type, bodyHash, bodySize }
+  return ReceivedEntry.of(header, auth, body, r.bytes.subarray(headerStart, r.pos), encodedAuth)
+}
 
 export function entryValue (e: Entry, withBody = true): CanonicalValue {
   const auth: CanonicalValue = 'sig' in e.auth

@@ -1,7 +1,9 @@
 // Sync protocol messages (/peernet/sync/1.0.0), each one canonical CBOR in a frame with a
 // 4-byte big-endian length. One session per pair of peers covers every shared network.
 
-import { CanonicalWriter, decodeStructural, encodeCanonical } from '../../core/encoding.ts'
+import { CanonicalReader, CanonicalWriter, decodeStructural, encodeCanonical, keyBytes } from '../../core/encoding.ts'
+import { readEntry } from '../entry.ts'
+import type { ReceivedEntry } from '../entry.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
 import { InvalidRecordError } from '../errors.ts'
 
@@ -21,8 +23,8 @@ export type SyncMessage =
   | { t: 'heads', net: Uint8Array, heads: ChainPosition[] }
   /** Please send the entries of this chain after `after`. */
   | { t: 'want', net: Uint8Array, author: Uint8Array, device: Uint8Array, after: number }
-  /** Entries (with bodies), as `entryValue` gives them. */
-  | { t: 'entries', entries: CanonicalValue[] }
+  /** Entries (with bodies), as `entryValue` gives them — or already read (`readEntriesFrame`). */
+  | { t: 'entries', entries: unknown[] }
 
 export function encodeMessage (m: SyncMessage): Uint8Array {
   const body = encodeCanonical(m as unknown as CanonicalValue)
@@ -53,6 +55,27 @@ export function encodeEntriesFrame (entries: Uint8Array[]): Uint8Array {
   const frame = w.finish()
   new DataView(frame.buffer, frame.byteOffset).setUint32(0, frame.byteLength - 4)
   return frame
+}
+
+const ENTRIES_PREFIX = Uint8Array.of(0xa2, ...keyBytes('t'), ...keyBytes('entries'), ...keyBytes('entries'))
+
+/**
+ * Reads an `entries` frame laid out exactly as `encodeEntriesFrame` writes it straight
+ * into entries (no intermediate values; byte strings are views into the frame). Null for
+ * any other frame, or any surprise in it: `decodeMessage` then reads it the general way.
+ */
+export function readEntriesFrame (bytes: Uint8Array): ReceivedEntry[] | null {
+  const r = new CanonicalReader(bytes)
+  if (!r.expect(ENTRIES_PREFIX)) return null
+  const n = r.head(4)
+  if (n < 0 || n > MAX_MESSAGE_ENTRIES) return null
+  const entries: ReceivedEntry[] = []
+  for (let i = 0; i < n; i++) {
+    const e = readEntry(r)
+    if (e === null) return null
+    entries.push(e)
+  }
+  return r.pos === r.bytes.byteLength ? entries : null
 }
 
 const is32 = (b: unknown): b is Uint8Array => b instanceof Uint8Array && b.byteLength === 32

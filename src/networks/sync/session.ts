@@ -22,7 +22,8 @@ export interface SyncLocal {
 
 export type SyncAction =
   | { do: 'send', message: SyncMessage }
-  | { do: 'ingest', entries: CanonicalValue[] }
+  /** Entries as they arrived: wire values, or entries already read from the frame. */
+  | { do: 'ingest', entries: unknown[] }
   /** Stream the chain's entries after `after` to the peer, in batches. */
   | { do: 'serve', net: Uint8Array, author: Uint8Array, device: Uint8Array, after: number }
 

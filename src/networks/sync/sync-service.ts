@@ -7,11 +7,11 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeernetLibp2p } from '../../host/host.ts'
 import type { Logger } from '../../core/log.ts'
-import { entryFrom, entryValue } from '../entry.ts'
+import { ReceivedEntry, entryFrom, entryValue } from '../entry.ts'
 import type { Entry } from '../entry.ts'
 import type { Networks } from '../networks.ts'
 import { toHex } from '../hashing.ts'
-import { FrameReader, MAX_ENTRIES_BYTES, SYNC_BATCH, SYNC_PROTOCOL, decodeMessage, encodeEntriesFrame, encodeMessage } from './messages.ts'
+import { FrameReader, MAX_ENTRIES_BYTES, SYNC_BATCH, SYNC_PROTOCOL, decodeMessage, encodeEntriesFrame, encodeMessage, readEntriesFrame } from './messages.ts'
 import type { SyncMessage } from './messages.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
 import { SyncSession, isDependency, isGap } from './session.ts'
@@ -80,7 +80,10 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
     const entries: Entry[] = []
     let malformed = 0
     for (const v of values) {
-      try { entries.push(entryFrom(v)) } catch { malformed++ }
+      if (v instanceof ReceivedEntry) entries.push(v)
+      else {
+        try { entries.push(entryFrom(v)) } catch { malformed++ }
+      }
     }
     const result = networks.ingestRemote(entries)
     // Gaps and missing dependencies are the session's to chase; anything else is the peer's fault.
@@ -224,7 +227,13 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
           const frames = reader.push(chunk instanceof Uint8Array ? chunk : chunk.subarray())
           for (const f of frames) {
             let m: SyncMessage
-            try { m = decodeMessage(f) } catch (err) { penalise(peer, 10, (err as Error).message); continue }
+            // Entries frames as this node writes them are read straight into entries;
+            // anything else (other messages, other layouts) the general way.
+            const received = readEntriesFrame(f)
+            if (received !== null) m = { t: 'entries', entries: received }
+            else {
+              try { m = decodeMessage(f) } catch (err) { penalise(peer, 10, (err as Error).message); continue }
+            }
             run(peer, peer.session.receive(m))
           }
           // Back-pressure: stop reading while the inbox is full, so the peer's sends
