@@ -6,8 +6,8 @@
 import { hash as oneShotHash } from 'node:crypto'
 import { sign, verify } from '../core/identity.ts'
 import type { Identity, SignatureDomain } from '../core/identity.ts'
-import type { CanonicalValue } from '../core/encoding.ts'
-import { CanonicalReader, CanonicalWriter, bytesEqual, encodeCanonical, keyBytes } from '../core/encoding.ts'
+import type { CanonicalValue , CanonicalReader} from '../core/encoding.ts'
+import { CanonicalWriter, bytesEqual, encodeCanonical, keyBytes } from '../core/encoding.ts'
 import { InvalidRecordError } from './errors.ts'
 
 export interface EntryHeader {

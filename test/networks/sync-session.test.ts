@@ -536,7 +536,7 @@ describe('framing', () => {
         const raw = bodies.slice(0, n).map((body, i) => ({ type: 'chat/message', ts: 1_000 + i, body }))
         const headers = buildHeaders(netId, signer.publicKey, signer.publicKey, undefined, raw)
         const auths = signHeaders(signer, headers)
-        return headers.map((header, i): [Entry, boolean] => [{ header, auth: auths[i] as Entry['auth'], body: raw[i]?.body as Uint8Array }, withBody[i] === true])
+        return headers.map((header, i): [Entry, boolean] => [{ header, auth: auths[i] as Entry['auth'], body: raw[i]?.body }, withBody[i] === true])
       })
     const plainOf = (e: Entry): Entry => ({ header: { ...e.header }, auth: 'sig' in e.auth ? { sig: e.auth.sig } : { batch: { ...e.auth.batch, proof: [...e.auth.batch.proof] } }, ...(e.body === undefined ? {} : { body: e.body }) })
     const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
