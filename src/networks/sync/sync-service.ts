@@ -11,7 +11,7 @@ import { ReceivedEntry, entryFrom, entryValue } from '../entry.ts'
 import type { Entry } from '../entry.ts'
 import type { Networks } from '../networks.ts'
 import { toHex } from '../hashing.ts'
-import { FrameReader, MAX_ENTRIES_BYTES, SYNC_BATCH, SYNC_PROTOCOL, decodeMessage, encodeEntriesFrame, encodeMessage, readEntriesFrame } from './messages.ts'
+import { FrameReader, MAX_ENTRIES_BYTES, MAX_MESSAGE_ENTRIES, SYNC_BATCH, SYNC_PROTOCOL, decodeMessage, encodeEntriesFrame, encodeMessage, readEntriesFrame } from './messages.ts'
 import type { SyncMessage } from './messages.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
 import { SyncSession, isDependency, isGap } from './session.ts'
@@ -92,29 +92,49 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
     if (bad > 0) penalise(peer, bad, result.rejected.find((r) => !isGap(r.reason) && !isDependency(r.reason))?.reason ?? 'malformed entries')
     // Pass what was new to us on to the other peers in the network (flooding; each node
     // forwards an entry once, when it first accepts it, so it never loops).
-    forward(peer.id, result.accepted)
+    forward(peer.id, result.accepted, entries)
     return peer.session.ingested({ acceptedNets: result.accepted.map((e) => e.net), rejected: result.rejected })
   }
 
-  const forward = (from: string | null, accepted: Array<{ net: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number }>): void => {
+  /**
+   * `received`: the entries as they arrived, when they came from a peer — then what is
+   * passed on is taken from them rather than read back from the store one by one.
+   */
+  const forward = (from: string | null, accepted: Array<{ net: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number, hash: Uint8Array }>, received: Entry[] = []): void => {
     const others = [...peers.values()].filter((p) => p.id !== from)
     if (others.length === 0 || accepted.length === 0) return
-    const byNet = new Map<string, { net: Uint8Array, values: CanonicalValue[] }>()
-    for (const e of accepted) {
-      const stored = networks.logs.chainAfter(e.net, e.author, e.device, e.seq - 1, 1)[0]
-      if (stored === undefined) continue
-      const k = toHex(e.net)
-      const group = byNet.get(k) ?? { net: e.net, values: [] }
-      group.values.push(entryValue(stored.entry))
-      byNet.set(k, group)
+    const arrived = new Map<string, Entry>()
+    for (const e of received) {
+      const h = e.header
+      // Only accepted entries are looked up, and those are well formed; skip the rest.
+      if (!(h.net instanceof Uint8Array) || !(h.author instanceof Uint8Array) || !(h.device instanceof Uint8Array)) continue
+      arrived.set(`${toHex(h.net)}/${toHex(h.author)}/${toHex(h.device)}/${h.seq}`, e)
     }
-    for (const { net, values } of byNet.values()) {
+    // Messages per network, each within a frame's limits (bodies may be up to 64 KiB).
+    const byNet = new Map<string, { net: Uint8Array, groups: Array<{ values: CanonicalValue[], bytes: number }> }>()
+    for (const e of accepted) {
+      const entry = arrived.get(`${toHex(e.net)}/${toHex(e.author)}/${toHex(e.device)}/${e.seq}`) ?? networks.logs.chainAfter(e.net, e.author, e.device, e.seq - 1, 1)[0]?.entry
+      if (entry === undefined) continue
+      const k = toHex(e.net)
+      const net = byNet.get(k) ?? { net: e.net, groups: [] }
+      byNet.set(k, net)
+      // A header and its auth take well under a kilobyte.
+      const size = (entry.body?.byteLength ?? 0) + 1024
+      let group = net.groups[net.groups.length - 1]
+      if (group === undefined || group.values.length >= MAX_MESSAGE_ENTRIES || group.bytes + size > MAX_ENTRIES_BYTES) {
+        group = { values: [], bytes: 0 }
+        net.groups.push(group)
+      }
+      group.values.push(entryValue(entry))
+      group.bytes += size
+    }
+    for (const { net, groups } of byNet.values()) {
       for (const peer of others) {
         if (!peer.session.shares(net)) {
           // A network we just created or joined: tell the peer; the heads exchange follows.
           run(peer, peer.session.networksChanged())
         } else {
-          run(peer, peer.session.appended(net, values))
+          for (const g of groups) run(peer, peer.session.appended(net, g.values))
         }
       }
     }
