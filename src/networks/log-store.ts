@@ -146,19 +146,21 @@ export class LogStore {
 
   /**
    * Entries of one chain with seq > afterSeq, in order, each as the canonical CBOR that
-   * sync sends (`encodeEntry` with its body), spliced from the stored bytes without
-   * decoding them: stops before `maxBytes` in all (but gives at least one entry).
+   * sync sends (`encodeEntry` with its body): the concatenation of `parts`, spliced from
+   * the stored bytes without decoding or copying them. Stops before `maxBytes` in all
+   * (but gives at least one entry).
    */
-  chainAfterEncoded (net: Uint8Array, author: Uint8Array, device: Uint8Array, afterSeq: number, limit: number, maxBytes: number): Array<{ seq: number, bytes: Uint8Array }> {
+  chainAfterEncoded (net: Uint8Array, author: Uint8Array, device: Uint8Array, afterSeq: number, limit: number, maxBytes: number): Array<{ seq: number, parts: Uint8Array[], byteLength: number }> {
     const rows = this.#sql('SELECT seq, signed, body FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ? ORDER BY seq LIMIT ?')
       .all(net, author, device, afterSeq, limit) as unknown as Array<{ seq: number, signed: Uint8Array, body: Uint8Array | null }>
-    const out: Array<{ seq: number, bytes: Uint8Array }> = []
+    const out: Array<{ seq: number, parts: Uint8Array[], byteLength: number }> = []
     let total = 0
     for (const r of rows) {
-      const bytes = r.body === null ? r.signed : withBody(r.signed, r.body)
-      total += bytes.byteLength
+      const parts = r.body === null ? [r.signed] : withBody(r.signed, r.body)
+      const byteLength = parts.reduce((n, p) => n + p.byteLength, 0)
+      total += byteLength
       if (total > maxBytes && out.length > 0) break
-      out.push({ seq: r.seq, bytes })
+      out.push({ seq: r.seq, parts, byteLength })
     }
     return out
   }
@@ -605,20 +607,19 @@ function storedFromRow (row: EntryRow): StoredEntry {
 
 /**
  * The stored canonical {a, h} of an entry with its body put in: {a, b, h} (RFC 8949
- * §4.2.1 key order, so the body goes between the two). Anything not laid out as
- * expected goes the long way, through decode and encode.
+ * §4.2.1 key order, so the body goes between the two), as parts to concatenate. Anything
+ * not laid out as expected goes the long way, through decode and encode.
  */
-function withBody (signed: Uint8Array, body: Uint8Array): Uint8Array {
+function withBody (signed: Uint8Array, body: Uint8Array): Uint8Array[] {
   // 0xa2 = map(2), 0x61 0x61 = "a" … 0x61 0x68 = "h" …
   if (signed[0] === 0xa2 && signed[1] === 0x61 && signed[2] === 0x61) {
     const authEnd = itemEnd(signed, 3)
     if (signed[authEnd] === 0x61 && signed[authEnd + 1] === 0x68) {
-      const w = new CanonicalWriter(signed.byteLength + body.byteLength + 16)
-      w.map(3).raw(signed.subarray(1, authEnd)).key('b').bytes(body).raw(signed.subarray(authEnd))
-      return w.finish()
+      const bodyKey = new CanonicalWriter(16).map(3).raw(signed.subarray(1, authEnd)).finish()
+      return [bodyKey, new CanonicalWriter(16).key('b').head(2, body.byteLength).finish(), body, signed.subarray(authEnd)]
     }
   }
-  return encodeEntry({ ...entryFrom(decodeCanonical(signed)), body }, true)
+  return [encodeEntry({ ...entryFrom(decodeCanonical(signed)), body }, true)]
 }
 
 function requireKey (net: NetworkRecord): Uint8Array {

@@ -308,6 +308,29 @@ describe('equivocation', () => {
   })
 })
 
+describe('serving stored entries', () => {
+  test('chainAfterEncoded gives each entry as the canonical wire form, with or without its body, within the byte budget', (t) => {
+    const net = makeNetwork()
+    const [a] = pair(t, net)
+    write(a, net, net.creator, Array.from({ length: 7 }, (_v, i) => msg(`message ${i} ${'x'.repeat(i * 50)}`)))
+    write(a, net, net.creator, [msg('alone')])
+    // Bodies can be pruned; the entry is then served without one.
+    a.db.prepare('UPDATE entries SET body = NULL WHERE seq = 3').run()
+    const concat = (parts: Uint8Array[]): string => Buffer.concat(parts).toString('hex')
+    const all = a.chainAfterEncoded(net.id, net.creator.publicKey, net.creator.publicKey, 1, 100, Number.MAX_SAFE_INTEGER)
+    const stored = a.chainAfter(net.id, net.creator.publicKey, net.creator.publicKey, 1, 100)
+    assert.deepEqual(all.map((e) => e.seq), stored.map((s) => s.entry.header.seq))
+    assert.deepEqual(all.map((e) => concat(e.parts)), stored.map((s) => Buffer.from(encodeCanonical(entryValue(s.entry))).toString('hex')))
+    assert.deepEqual(all.map((e) => e.byteLength), all.map((e) => Buffer.concat(e.parts).byteLength))
+    assert.equal(stored[1]?.entry.body, undefined)
+    // The budget cuts before the entry that would overflow it, but never gives nothing.
+    const first = all[0]?.byteLength ?? 0
+    assert.equal(a.chainAfterEncoded(net.id, net.creator.publicKey, net.creator.publicKey, 1, 100, first + (all[1]?.byteLength ?? 0)).length, 2)
+    assert.equal(a.chainAfterEncoded(net.id, net.creator.publicKey, net.creator.publicKey, 1, 100, 1).length, 1)
+    assert.equal(a.chainAfterEncoded(net.id, net.creator.publicKey, net.creator.publicKey, 1, 3, Number.MAX_SAFE_INTEGER).length, 3)
+  })
+})
+
 describe('batches with refusals', () => {
   test('one forged entry in the middle of a batch: the others land, it leaves nothing, its chain stops there', (t) => {
     const net = makeNetwork()

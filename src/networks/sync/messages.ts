@@ -42,16 +42,19 @@ const ENTRIES_OVERHEAD = 32
 export const MAX_ENTRIES_BYTES = MAX_FRAME_BYTES - ENTRIES_OVERHEAD
 
 /**
- * The frame of an `entries` message whose entries are already canonical CBOR (as the
- * store gives them): `encodeMessage({t: 'entries', entries})` byte for byte, without
+ * The frame of an `entries` message whose entries are already canonical CBOR, whole or
+ * in parts to concatenate (as the store gives them): `encodeMessage({t: 'entries', entries})` byte for byte, without
  * decoding and re-encoding each entry. Keys in §4.2.1 order: "t" before "entries".
  */
-export function encodeEntriesFrame (entries: Uint8Array[]): Uint8Array {
+export function encodeEntriesFrame (entries: Array<Uint8Array | { parts: Uint8Array[], byteLength: number }>): Uint8Array {
   const size = entries.reduce((n, e) => n + e.byteLength, 0)
   if (size > MAX_ENTRIES_BYTES) throw new InvalidRecordError('sync message too large')
   const w = new CanonicalWriter(4 + size + ENTRIES_OVERHEAD)
   w.raw(new Uint8Array(4)).map(2).key('t').text('entries').key('entries').array(entries.length)
-  for (const e of entries) w.raw(e)
+  for (const e of entries) {
+    if (e instanceof Uint8Array) w.raw(e)
+    else for (const p of e.parts) w.raw(p)
+  }
   const frame = w.finish()
   new DataView(frame.buffer, frame.byteOffset).setUint32(0, frame.byteLength - 4)
   return frame

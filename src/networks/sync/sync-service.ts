@@ -19,10 +19,13 @@ import type { SyncAction } from './session.ts'
 
 const PENALTY_LIMIT = 50
 /** Entries ingested per transaction at most (several messages' worth, when they queue up). */
-const INGEST_BATCH = 2048
-/** Stop reading from a peer with this many entries waiting to be ingested; read on below the second. */
-const INBOX_PAUSE = 4096
-const INBOX_RESUME = 2048
+const INGEST_BATCH = 1024
+/**
+ * Stop reading from a peer with this many entries, or about this many bytes, waiting to
+ * be ingested; read on below half of each.
+ */
+const INBOX_PAUSE_ENTRIES = 4096
+const INBOX_PAUSE_BYTES = 32 * 1024 * 1024
 const BAN_MS = 10 * 60_000
 
 export interface SyncService {
@@ -41,9 +44,25 @@ interface Peer {
   /** Received `entries` messages not yet ingested, in arrival order. */
   inbox: unknown[][]
   inboxEntries: number
+  /** About how many bytes the inbox holds (bodies, and a kilobyte for each header and auth). */
+  inboxBytes: number
   ingesting: boolean
   /** Resumes the paused reader. */
   resume: (() => void) | null
+}
+
+/** Over the limits, or over 1/`fraction` of them. */
+function inboxFull (peer: Peer, fraction: number): boolean {
+  return peer.inboxEntries * fraction > INBOX_PAUSE_ENTRIES || peer.inboxBytes * fraction > INBOX_PAUSE_BYTES
+}
+
+function approximateBytes (values: unknown[]): number {
+  let n = 0
+  for (const v of values) {
+    const body = v instanceof ReceivedEntry ? v.body : (v as { b?: unknown } | null)?.b
+    n += 1024 + (body instanceof Uint8Array ? body.byteLength : 0)
+  }
+  return n
 }
 
 export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Logger): SyncService {
@@ -70,7 +89,7 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
       // The stored bytes as they are: no decode and re-encode per entry.
       const batch = networks.logs.chainAfterEncoded(a.net, a.author, a.device, after, SYNC_BATCH, MAX_ENTRIES_BYTES)
       if (batch.length === 0) return
-      await sendFrame(peer, encodeEntriesFrame(batch.map((e) => e.bytes)))
+      await sendFrame(peer, encodeEntriesFrame(batch))
       await new Promise((resolve) => setImmediate(resolve))
       after = batch[batch.length - 1]?.seq ?? after
     }
@@ -157,6 +176,7 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
     peer.stream.abort(err instanceof Error ? err : new Error(String(err)))
     peer.inbox.length = 0
     peer.inboxEntries = 0
+    peer.inboxBytes = 0
     wake(peer)
   }
 
@@ -172,6 +192,7 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
       if (a.do === 'ingest') {
         peer.inbox.push(a.entries)
         peer.inboxEntries += a.entries.length
+        peer.inboxBytes += approximateBytes(a.entries)
       } else {
         out.push(a)
       }
@@ -204,9 +225,10 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
           for (const v of next) values.push(v)
         }
         peer.inboxEntries -= values.length
+        peer.inboxBytes -= approximateBytes(values)
         if (values.length === 0) continue
         const actions = ingest(peer, values)
-        if (peer.inboxEntries <= INBOX_RESUME) wake(peer)
+        if (!inboxFull(peer, 2)) wake(peer)
         run(peer, actions)
       }
     } catch (err) {
@@ -238,7 +260,7 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
       if (!keepNew) { stream.abort(new Error('duplicate sync session')); return }
       existing.stream.abort(new Error('duplicate sync session'))
     }
-    const peer: Peer = { id, stream, connection, session: new SyncSession(local, self, id), queue: Promise.resolve(), inbox: [], inboxEntries: 0, ingesting: false, resume: null }
+    const peer: Peer = { id, stream, connection, session: new SyncSession(local, self, id), queue: Promise.resolve(), inbox: [], inboxEntries: 0, inboxBytes: 0, ingesting: false, resume: null }
     peers.set(id, peer)
     const reader = new FrameReader()
     void (async () => {
@@ -258,7 +280,7 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
           }
           // Back-pressure: stop reading while the inbox is full, so the peer's sends
           // wait (libp2p's stream windows) instead of piling up here.
-          if (peer.inboxEntries > INBOX_PAUSE && peer.ingesting) await new Promise<void>((resolve) => { peer.resume = resolve })
+          if (inboxFull(peer, 1) && peer.ingesting) await new Promise<void>((resolve) => { peer.resume = resolve })
         }
       } catch (err) {
         logger.debug('sync stream ended', { peer: id, err })
