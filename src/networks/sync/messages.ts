@@ -81,6 +81,16 @@ export function readEntriesFrame (bytes: Uint8Array): ReceivedEntry[] | null {
   return r.pos === r.bytes.byteLength ? entries : null
 }
 
+/**
+ * How many entries an `entries` frame laid out as `encodeEntriesFrame` writes it holds,
+ * from its first bytes alone; -1 for any other frame.
+ */
+export function entriesFrameCount (bytes: Uint8Array): number {
+  const r = new CanonicalReader(bytes)
+  if (!r.expect(ENTRIES_PREFIX)) return -1
+  return r.head(4)
+}
+
 const is32 = (b: unknown): b is Uint8Array => b instanceof Uint8Array && b.byteLength === 32
 
 /**

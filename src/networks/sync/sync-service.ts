@@ -11,7 +11,7 @@ import { ReceivedEntry, entryFrom, entryValue } from '../entry.ts'
 import type { Entry } from '../entry.ts'
 import type { Networks } from '../networks.ts'
 import { toHex } from '../hashing.ts'
-import { FrameReader, MAX_ENTRIES_BYTES, MAX_MESSAGE_ENTRIES, SYNC_BATCH, SYNC_PROTOCOL, decodeMessage, encodeEntriesFrame, encodeMessage, readEntriesFrame } from './messages.ts'
+import { FrameReader, MAX_ENTRIES_BYTES, MAX_MESSAGE_ENTRIES, SYNC_BATCH, SYNC_PROTOCOL, decodeMessage, encodeEntriesFrame, encodeMessage, entriesFrameCount, readEntriesFrame } from './messages.ts'
 import type { SyncMessage } from './messages.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
 import { SyncSession, isDependency, isGap } from './session.ts'
@@ -41,8 +41,8 @@ interface Peer {
   session: SyncSession
   /** Serialises sends and serves to this peer, so they keep their order. */
   queue: Promise<void>
-  /** Received `entries` messages not yet ingested, in arrival order. */
-  inbox: unknown[][]
+  /** Received entries not yet ingested, in arrival order. */
+  inbox: InboxItem[]
   inboxEntries: number
   /** About how many bytes the inbox holds (bodies, and a kilobyte for each header and auth). */
   inboxBytes: number
@@ -50,6 +50,13 @@ interface Peer {
   /** Resumes the paused reader. */
   resume: (() => void) | null
 }
+
+/**
+ * Received entries waiting to be ingested: a whole `entries` frame, read only when its
+ * turn comes (so the entries of frames still waiting are not objects yet, for the
+ * garbage collector to copy about), or values an `ingest` action of the core gave.
+ */
+interface InboxItem { frame: Uint8Array | null, values: unknown[], entries: number, bytes: number }
 
 /** Over the limits, or over 1/`fraction` of them. */
 function inboxFull (peer: Peer, fraction: number): boolean {
@@ -190,14 +197,11 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
     const out: SyncAction[] = []
     for (const a of actions) {
       if (a.do === 'ingest') {
-        peer.inbox.push(a.entries)
-        peer.inboxEntries += a.entries.length
-        peer.inboxBytes += approximateBytes(a.entries)
+        enqueue(peer, { frame: null, values: a.entries, entries: a.entries.length, bytes: approximateBytes(a.entries) })
       } else {
         out.push(a)
       }
     }
-    if (peer.inbox.length > 0 && !peer.ingesting) void drain(peer)
     if (out.length === 0) return
     peer.queue = peer.queue.then(async () => {
       for (const a of out) {
@@ -220,12 +224,14 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
         // the reader gets to add what has arrived meanwhile to this batch.
         await new Promise((resolve) => setImmediate(resolve))
         const values: unknown[] = []
-        while (peer.inbox.length > 0 && (values.length === 0 || values.length + (peer.inbox[0] as unknown[]).length <= INGEST_BATCH)) {
-          const next = peer.inbox.shift() as unknown[]
-          for (const v of next) values.push(v)
+        let count = 0
+        while (peer.inbox.length > 0 && (count === 0 || count + (peer.inbox[0] as InboxItem).entries <= INGEST_BATCH)) {
+          const next = peer.inbox.shift() as InboxItem
+          count += next.entries
+          peer.inboxEntries -= next.entries
+          peer.inboxBytes -= next.bytes
+          for (const v of next.frame === null ? next.values : readFrame(peer, next.frame)) values.push(v)
         }
-        peer.inboxEntries -= values.length
-        peer.inboxBytes -= approximateBytes(values)
         if (values.length === 0) continue
         const actions = ingest(peer, values)
         if (!inboxFull(peer, 2)) wake(peer)
@@ -237,6 +243,23 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
       peer.ingesting = false
       wake(peer)
     }
+  }
+
+  const enqueue = (peer: Peer, item: InboxItem): void => {
+    peer.inbox.push(item)
+    peer.inboxEntries += item.entries
+    peer.inboxBytes += item.bytes
+    if (!peer.ingesting) void drain(peer)
+  }
+
+  /** An entries frame's entries: read straight from the bytes, or the general way. */
+  const readFrame = (peer: Peer, frame: Uint8Array): unknown[] => {
+    const received = readEntriesFrame(frame)
+    if (received !== null) return received
+    let m: SyncMessage
+    try { m = decodeMessage(frame) } catch (err) { penalise(peer, 10, (err as Error).message); return [] }
+    // Its first bytes said `entries`; decodeMessage agrees or refuses.
+    return m.t === 'entries' ? m.entries : []
   }
 
   const wake = (peer: Peer): void => {
@@ -268,14 +291,16 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
         for await (const chunk of stream) {
           const frames = reader.push(chunk instanceof Uint8Array ? chunk : chunk.subarray())
           for (const f of frames) {
-            let m: SyncMessage
-            // Entries frames as this node writes them are read straight into entries;
-            // anything else (other messages, other layouts) the general way.
-            const received = readEntriesFrame(f)
-            if (received !== null) m = { t: 'entries', entries: received }
-            else {
-              try { m = decodeMessage(f) } catch (err) { penalise(peer, 10, (err as Error).message); continue }
+            // An `entries` message asks nothing of the core but to be ingested (its
+            // `receive` hands it straight back as an ingest action): its frame goes to
+            // the inbox as it is, to be read when its turn comes.
+            const count = entriesFrameCount(f)
+            if (count >= 0) {
+              enqueue(peer, { frame: f, values: [], entries: count, bytes: f.byteLength })
+              continue
             }
+            let m: SyncMessage
+            try { m = decodeMessage(f) } catch (err) { penalise(peer, 10, (err as Error).message); continue }
             run(peer, peer.session.receive(m))
           }
           // Back-pressure: stop reading while the inbox is full, so the peer's sends
