@@ -1,5 +1,11 @@
 // Sync protocol messages (/peernet/sync/1.0.0), each one canonical CBOR in a frame with a
 // 4-byte big-endian length. One session per pair of peers covers every shared network.
+//
+// The hot message, `entries`, is also written and read without the general encoder:
+// `encodeEntriesFrame` splices stored entries into a frame, `readEntriesFrame` reads one
+// back straight into entries. Both produce and accept exactly the bytes the general
+// encoder makes of the same message, so the wire format is unchanged and readers of
+// 1.0.0 keep working both ways; a frame in any other layout goes the general way.
 
 import { CanonicalReader, CanonicalWriter, decodeStructural, encodeCanonical, keyBytes } from '../../core/encoding.ts'
 import { readEntry } from '../entry.ts'
@@ -23,8 +29,8 @@ export type SyncMessage =
   | { t: 'heads', net: Uint8Array, heads: ChainPosition[] }
   /** Please send the entries of this chain after `after`. */
   | { t: 'want', net: Uint8Array, author: Uint8Array, device: Uint8Array, after: number }
-  /** Entries (with bodies), as `entryValue` gives them — or already read (`readEntriesFrame`). */
-  | { t: 'entries', entries: unknown[] }
+  /** Entries (with bodies), as `entryValue` gives them. */
+  | { t: 'entries', entries: CanonicalValue[] }
 
 export function encodeMessage (m: SyncMessage): Uint8Array {
   const body = encodeCanonical(m as unknown as CanonicalValue)
@@ -43,8 +49,9 @@ export const MAX_ENTRIES_BYTES = MAX_FRAME_BYTES - ENTRIES_OVERHEAD
 
 /**
  * The frame of an `entries` message whose entries are already canonical CBOR, whole or
- * in parts to concatenate (as the store gives them): `encodeMessage({t: 'entries', entries})` byte for byte, without
- * decoding and re-encoding each entry. Keys in §4.2.1 order: "t" before "entries".
+ * in parts to concatenate (as the store gives them): `encodeMessage({t: 'entries',
+ * entries})` byte for byte, without decoding and re-encoding each entry. Keys in §4.2.1
+ * order: "t" before "entries".
  */
 export function encodeEntriesFrame (entries: Array<Uint8Array | { parts: Uint8Array[], byteLength: number }>): Uint8Array {
   const size = entries.reduce((n, e) => n + e.byteLength, 0)

@@ -22,8 +22,7 @@ export interface SyncLocal {
 
 export type SyncAction =
   | { do: 'send', message: SyncMessage }
-  /** Entries as they arrived: wire values, or entries already read from the frame. */
-  | { do: 'ingest', entries: unknown[] }
+  | { do: 'ingest', entries: CanonicalValue[] }
   /** Stream the chain's entries after `after` to the peer, in batches. */
   | { do: 'serve', net: Uint8Array, author: Uint8Array, device: Uint8Array, after: number }
 
