@@ -197,7 +197,7 @@ const verifiedBatches = new Map<string, true>()
 const VERIFIED_BATCH_CACHE = 4096
 
 function batchVerified (device: Uint8Array, root: Uint8Array, count: number, sig: Uint8Array): boolean {
-  const key = `${Buffer.from(device).toString('base64')}${Buffer.from(root).toString('base64')}${count}${Buffer.from(sig).toString('base64')}`
+  const key = batchKey(device, root, count, sig)
   if (verifiedBatches.has(key)) return true
   if (!verify(device, BATCH_DOMAIN, { root, count }, sig)) return false
   if (verifiedBatches.size >= VERIFIED_BATCH_CACHE) verifiedBatches.delete(verifiedBatches.keys().next().value as string)
@@ -263,14 +263,17 @@ function nodeHash (l: Uint8Array, r: Uint8Array): Uint8Array {
  * mostly repeats its neighbour's. An entry whose path meets a proven node at an equal
  * hash is in the batch (collision resistance), once the rest of its path is byte-equal to
  * the proven siblings — so what gets stored is a valid proof, not just a valid entry.
- * Keyed like `verifiedBatches`; bounded likewise.
+ * Keyed like `verifiedBatches`. A tree holds at most 2 × MAX_BATCH - 1 nodes; a few trees
+ * cover the batches being synced at once, so the cache stays a few megabytes at most.
  */
 interface VerifiedTree { nodes: Map<number, Uint8Array> }
 const verifiedTrees = new Map<string, VerifiedTree>()
-const VERIFIED_TREE_CACHE = 64
+const VERIFIED_TREE_CACHE = 16
 
+/** device‖root‖count‖sig, with separators that occur in neither base64 nor a number. */
 function batchKey (device: Uint8Array, root: Uint8Array, count: number, sig: Uint8Array): string {
-  return `${Buffer.from(device.buffer, device.byteOffset, device.byteLength).toString('base64')}${Buffer.from(root.buffer, root.byteOffset, root.byteLength).toString('base64')}${count}${Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('base64')}`
+  const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
+  return `${b64(device)}|${b64(root)}|${count}|${b64(sig)}`
 }
 
 /** The tree found last, compared by bytes: consecutive entries nearly always share one. */
