@@ -1,7 +1,9 @@
 // The I/O shell of sync: one libp2p stream per pair of peers, framed CBOR, back-pressure
-// on every send, and a SyncSession core deciding what to say. Entries a peer sends are
-// ingested in one transaction per message; invalid ones are rejected with a reason and
-// cost the peer; past a limit the peer is disconnected and ignored for a while.
+// on every send, and a SyncSession core deciding what to say. Entries a peer sends wait
+// in the peer's inbox and are ingested in one transaction per message (or per several
+// small ones); while the inbox is full we stop reading, so a fast sender waits instead
+// of filling our memory. Invalid entries are rejected with a reason and cost the peer;
+// past a limit the peer is disconnected and ignored for a while.
 
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
