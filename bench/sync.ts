@@ -82,6 +82,8 @@ export interface SyncResult {
     connectMs: Record<SyncSubject, number[]>
     /** Longest event-loop stall in the Peernet receiver while syncing, ms, per round. */
     peernetMaxEventLoopStallMs: number[]
+    /** CPU time (user + system) the Peernet receiver used over the timed span, seconds, per round. */
+    peernetReceiverCpuSeconds: number[]
     /** 1-minute load average before each round. */
     loadAverage: number[]
   }
@@ -124,6 +126,7 @@ export async function measureSync (options: SyncOptions, progress: (line: string
     const seconds: Record<SyncSubject, number[]> = { peernet: [], hypercore: [] }
     const connectMs: Record<SyncSubject, number[]> = { peernet: [], hypercore: [] }
     const peernetStallMs: number[] = []
+    const peernetCpuSeconds: number[] = []
     const loadAverage: number[] = []
     const order: SyncSubject[][] = []
     for (let round = 0; round < options.rounds; round++) {
@@ -139,8 +142,9 @@ export async function measureSync (options: SyncOptions, progress: (line: string
         seconds[subject].push(r.ms / 1000)
         connectMs[subject].push(Math.round(r.connectedMs * 10) / 10)
         if (r.maxEventLoopStallMs !== undefined) peernetStallMs.push(r.maxEventLoopStallMs)
+        if (r.cpuMs !== undefined) peernetCpuSeconds.push(r.cpuMs / 1000)
         const rate = options.entries / (r.ms / 1000)
-        progress(`sync round ${round + 1}/${options.rounds}: ${subject.padEnd(9)} ${(r.ms / 1000).toFixed(2)} s, ${rate.toFixed(0)} entries/s, ${(rate * ITEM_BYTES / 1e6).toFixed(2)} MB/s`)
+        progress(`sync round ${round + 1}/${options.rounds}: ${subject.padEnd(9)} ${(r.ms / 1000).toFixed(2)} s, ${rate.toFixed(0)} entries/s, ${(rate * ITEM_BYTES / 1e6).toFixed(2)} MB/s${r.cpuMs === undefined ? '' : `, receiver CPU ${(r.cpuMs / 1000).toFixed(2)} s`}`)
       }
     }
 
@@ -173,7 +177,7 @@ export async function measureSync (options: SyncOptions, progress: (line: string
         }
       },
       setupSeconds: made.setupSeconds,
-      samples: { seconds, connectMs, peernetMaxEventLoopStallMs: peernetStallMs, loadAverage },
+      samples: { seconds, connectMs, peernetMaxEventLoopStallMs: peernetStallMs, peernetReceiverCpuSeconds: peernetCpuSeconds, loadAverage },
       order,
       medians,
       ratio: { samples: perRound, median: ratioMedian, ofMedians: medians.hypercore.seconds / medians.peernet.seconds, goal: SYNC_GOAL_RATIO, met: ratioMedian >= SYNC_GOAL_RATIO }
@@ -210,7 +214,7 @@ async function makeTemplates (options: SyncOptions, dirs: Record<SyncSubject, st
 
 // ---- one round of each ----------------------------------------------------------------
 
-interface SinkResult { ms: number, connectedMs: number, maxEventLoopStallMs?: number }
+interface SinkResult { ms: number, connectedMs: number, maxEventLoopStallMs?: number, cpuMs?: number }
 
 async function peernetRound (options: SyncOptions, template: string, author: string, dir: string, round: number, progress: (line: string) => void): Promise<SinkResult> {
   const sourceHome = join(dir, 'source')
@@ -228,7 +232,7 @@ async function peernetRound (options: SyncOptions, template: string, author: str
       timeoutMs: boundMs(entries) + READY_TIMEOUT_MS,
       progress: (p) => { progress(`sync round ${round + 1}: Peernet ${JSON.stringify(p)}`) }
     })
-    return { ms: num(result, 'ms'), connectedMs: num(result, 'connectedMs'), maxEventLoopStallMs: num(result, 'maxEventLoopStallMs') }
+    return { ms: num(result, 'ms'), connectedMs: num(result, 'connectedMs'), maxEventLoopStallMs: num(result, 'maxEventLoopStallMs'), cpuMs: num(result, 'cpuMs') }
   } finally {
     await source.stop()
   }

@@ -191,8 +191,12 @@ function assemble ({ identity, config, paths, host, store, networks, devices, sy
   }
   const libp2p = host.libp2p
   networks.subscribe((e) => {
+    if (listeners.size === 0) return
+    // Once per batch, not per entry: a sync batch holds a thousand entries of one network.
+    const net = formatNetworkId(e.net)
+    const at = Date.now()
     for (const entry of e.entries) {
-      emit({ type: 'entry', net: formatNetworkId(e.net), hash: toHex(entry.hash), author: toHex(entry.author), entryType: entry.type, local: e.local, at: Date.now() })
+      emit({ type: 'entry', net, hash: toHex(entry.hash), author: toHex(entry.author), entryType: entry.type, local: e.local, at })
     }
   })
   libp2p.addEventListener('peer:connect', (evt) => {

@@ -26,10 +26,21 @@ export class Store {
     let db: DatabaseSync | undefined
     try {
       db = new DatabaseSync(path)
+      // 16 KiB pages for a new database (an existing one keeps its own): member logs are
+      // written in bulk, rows of a kilobyte or two, and each page written is one write
+      // call to the WAL — 4 KiB pages made the write calls cost as much as the inserts.
+      db.exec('PRAGMA page_size = 16384')
       db.exec('PRAGMA journal_mode = WAL')
+      // NORMAL in WAL mode: a commit is not synced, but the WAL is synced before every
+      // checkpoint. A crash of the process loses nothing committed (the WAL is in the OS
+      // already); a power cut may lose the last commits but never corrupts the database.
+      // Sync re-fetches whatever a lost commit held, so that trade is right for a node.
       db.exec('PRAGMA synchronous = NORMAL')
       db.exec('PRAGMA foreign_keys = ON')
       db.exec('PRAGMA busy_timeout = 5000')
+      // 32 MiB of page cache (the default is 2 MiB): a sync batch of a few thousand entries
+      // and their indexes then stays in memory until its commit instead of spilling.
+      db.exec('PRAGMA cache_size = -32768')
       db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
         component TEXT NOT NULL,
         version INTEGER NOT NULL,

@@ -5,9 +5,9 @@
 
 import type { Store } from '../core/store.ts'
 import type { Identity } from '../core/identity.ts'
-import { bytesEqual, decodeCanonical, encodeCanonical } from '../core/encoding.ts'
+import { CanonicalWriter, bytesEqual, decodeCanonical, encodeCanonical, itemEnd } from '../core/encoding.ts'
 import type { CanonicalValue } from '../core/encoding.ts'
-import { buildHeaders, entryFrom, entryValue, signHeaders, verifyEntry } from './entry.ts'
+import { buildHeaders, encodeEntry, entryFrom, signHeaders, verifyEntry, verifyEntryEncoded } from './entry.ts'
 import type { Entry, EntryHeader, NewEntry } from './entry.ts'
 import { networkIdOf, signedManifestFrom, signedManifestValue } from './manifest.ts'
 import type { NetworkManifest, SignedManifest } from './manifest.ts'
@@ -92,7 +92,7 @@ export class LogStore {
     this.db.prepare(`INSERT INTO networks (id, manifest, name, app, key, status, joined_at) VALUES (?, ?, ?, ?, ?, 'member', ?)
       ON CONFLICT(id) DO UPDATE SET status = 'member', key = COALESCE(networks.key, excluded.key)`)
       .run(id, encodeCanonical(signedManifestValue(manifest)), manifest.manifest.name, manifest.manifest.app, key, now)
-    this.#records.clear()
+    this.#clearRecords()
     const record = this.network(id)
     this.#refreshMembership(record)
     return record
@@ -100,7 +100,7 @@ export class LogStore {
 
   setStatus (net: Uint8Array, status: 'member' | 'left'): void {
     this.db.prepare('UPDATE networks SET status = ? WHERE id = ?').run(status, net)
-    this.#records.clear()
+    this.#clearRecords()
   }
 
   network (id: Uint8Array): NetworkRecord {
@@ -111,7 +111,7 @@ export class LogStore {
 
   /** Drops cached network records (after a transaction that may have rolled back). */
   forget (): void {
-    this.#records.clear()
+    this.#clearRecords()
   }
 
   hasNetwork (id: Uint8Array): boolean {
@@ -149,6 +149,27 @@ export class LogStore {
   entry (net: Uint8Array, hash: Uint8Array): StoredEntry | undefined {
     const row = this.#sql('SELECT hash, signed, body, received_at FROM entries WHERE net = ? AND hash = ?').get(net, hash) as EntryRow | undefined
     return row === undefined ? undefined : storedFromRow(row)
+  }
+
+  /**
+   * Entries of one chain with seq > afterSeq, in order, each as the canonical CBOR that
+   * sync sends (`encodeEntry` with its body): the concatenation of `parts`, spliced from
+   * the stored bytes without decoding or copying them. Stops before `maxBytes` in all
+   * (but gives at least one entry).
+   */
+  chainAfterEncoded (net: Uint8Array, author: Uint8Array, device: Uint8Array, afterSeq: number, limit: number, maxBytes: number): Array<{ seq: number, parts: Uint8Array[], byteLength: number }> {
+    const rows = this.#sql('SELECT seq, signed, body FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ? ORDER BY seq LIMIT ?')
+      .all(net, author, device, afterSeq, limit) as unknown as Array<{ seq: number, signed: Uint8Array, body: Uint8Array | null }>
+    const out: Array<{ seq: number, parts: Uint8Array[], byteLength: number }> = []
+    let total = 0
+    for (const r of rows) {
+      const parts = r.body === null ? [r.signed] : withBody(r.signed, r.body)
+      const byteLength = parts.reduce((n, p) => n + p.byteLength, 0)
+      total += byteLength
+      if (total > maxBytes && out.length > 0) break
+      out.push({ seq: r.seq, parts, byteLength })
+    }
+    return out
   }
 
   /** The network's entries, newest first. */
@@ -233,38 +254,161 @@ export class LogStore {
    * Verifies and stores entries, in one transaction. Each entry is accepted, a duplicate,
    * or rejected with a reason; a rejected entry is never stored (but an equivocation is
    * kept as proof).
+   *
+   * Signatures, hashes and batch proofs are checked first, in memory. The entries then go
+   * in one by one without a savepoint each: nearly every refusal (chain, membership, the
+   * app's decoder and validator) comes before the entry's first write, so there is
+   * nothing to undo. Should an entry be refused after it began writing (a reducer
+   * refusing, a revocation whose later checks fail), the whole batch is undone and done
+   * again with a savepoint per entry, so the refusal leaves nothing of that entry and
+   * the rest still lands.
    */
   ingest (entries: Entry[], now: number): IngestResult {
-    const result: IngestResult = { accepted: [], duplicates: 0, rejected: [] }
-    this.#store.transaction(() => {
-      for (const entry of entries) {
-        let hash: Uint8Array | null = null
-        try {
-          hash = verifyEntry(entry)
-          const checked = hash
-          // A savepoint per entry: a refusal anywhere (even in an app's reducer) leaves
-          // nothing of that entry behind, and the rest of the batch still lands.
-          const outcome = this.#store.transaction(() => this.#ingestOne(entry, checked, now))
-          if (outcome === 'duplicate') result.duplicates++
-          else result.accepted.push(outcome)
-        } catch (err) {
-          if (!(err instanceof InvalidRecordError)) throw err
-          if (err instanceof EquivocationError) this.#recordEquivocation(entry, err.first, now)
-          const h = entry.header as Partial<EntryHeader> | undefined
-          const chain = h?.net instanceof Uint8Array && h.author instanceof Uint8Array && h.device instanceof Uint8Array ? { net: h.net, author: h.author, device: h.device } : null
-          result.rejected.push({ hash, reason: err.message, chain })
-        }
+    const checked: CheckedEntry[] = entries.map((entry) => {
+      try {
+        const { hash, header } = verifyEntryEncoded(entry)
+        return { entry, hash, header, error: null }
+      } catch (err) {
+        if (!(err instanceof InvalidRecordError)) throw err
+        return { entry, hash: null, header: null, error: err }
       }
+    })
+    return this.#store.transaction(() => {
+      let result: IngestResult
+      try {
+        result = this.#store.transaction(() => this.#ingestChecked(checked, now, false))
+      } catch (err) {
+        if (!(err instanceof RefusedAfterWriting)) throw err
+        result = this.#ingestChecked(checked, now, true)
+      }
+      // Networks with a quota drop their oldest bodies once the batch is in.
       const touched = new Map(result.accepted.map((e) => [toHex(e.net), e.net]))
       for (const net of touched.values()) {
         const record = this.#networkOrNull(net)
         if (record !== undefined) this.#enforceQuota(record)
       }
+      return result
     })
+  }
+
+  #ingestChecked (checked: CheckedEntry[], now: number, savepoints: boolean): IngestResult {
+    const result: IngestResult = { accepted: [], duplicates: 0, rejected: [] }
+    // Chain heads are kept in memory through the batch and written once per chain at the
+    // end — but not with a savepoint per entry, whose rollback the copy would not see.
+    const batch: BatchState = { writing: false, members: new Map(), lastMember: null, chains: savepoints ? null : new Map(), last: null }
+    for (const { entry, hash, header, error } of checked) {
+      batch.writing = false
+      // Entries of the networks layer itself may write chains and membership directly:
+      // everything cached is written out before and forgotten after.
+      const special = typeof entry.header?.type !== 'string' || entry.header.type.startsWith('peernet/')
+      if (special) this.#flushChains(batch)
+      try {
+        if (error !== null || hash === null) throw error ?? new InvalidRecordError('entry did not verify')
+        // With savepoints, a refusal anywhere (even in an app's reducer) leaves nothing
+        // of that entry behind, and the rest of the batch still lands.
+        const outcome = savepoints
+          ? this.#store.transaction(() => this.#ingestOne(entry, hash, header, now, batch))
+          : this.#ingestOne(entry, hash, header, now, batch)
+        if (outcome === 'duplicate') result.duplicates++
+        else result.accepted.push(outcome)
+      } catch (err) {
+        if (!(err instanceof InvalidRecordError)) throw err
+        if (batch.writing && !savepoints) throw new RefusedAfterWriting()
+        if (err instanceof EquivocationError) {
+          this.#flushChains(batch)
+          this.#recordEquivocation(entry, err.first, now)
+        }
+        const h = entry.header as Partial<EntryHeader> | undefined
+        // Copies: the keys may be views into a received frame, and a refused chain may be remembered.
+        const chain = h?.net instanceof Uint8Array && h.author instanceof Uint8Array && h.device instanceof Uint8Array ? { net: h.net.slice(), author: h.author.slice(), device: h.device.slice() } : null
+        result.rejected.push({ hash, reason: err.message, chain })
+      } finally {
+        // Membership may have changed (or been rolled back): forget what this batch saw.
+        if (special) {
+          batch.members.clear()
+          this.#flushChains(batch)
+        }
+      }
+    }
+    this.#flushChains(batch)
     return result
   }
 
-  #ingestOne (entry: Entry, hash: Uint8Array, now: number): AppEntry | 'duplicate' {
+  /** The chain an entry extends, as the batch last left it. */
+  #chain (h: EntryHeader, batch: BatchState): ChainState | undefined {
+    const last = batch.last
+    if (last !== null && bytesEqual(last.device, h.device) && bytesEqual(last.author, h.author) && bytesEqual(last.net, h.net)) return last.state
+    const key = batch.chains === null ? '' : toHex(h.net) + toHex(h.author) + toHex(h.device)
+    let state = batch.chains?.get(key)
+    if (state === undefined) {
+      const row = this.#sql('SELECT head_seq, head_hash, frozen, revoked_after FROM chains WHERE net = ? AND author = ? AND device = ?').get(h.net, h.author, h.device) as { head_seq: number, head_hash: Uint8Array, frozen: number, revoked_after: number | null } | undefined
+      if (row === undefined) return undefined
+      state = { net: h.net, author: h.author, device: h.device, seq: row.head_seq, hash: row.head_hash, frozen: row.frozen === 1, revokedAfter: row.revoked_after, dirty: false }
+      batch.chains?.set(key, state)
+    }
+    if (batch.chains !== null) batch.last = { net: h.net, author: h.author, device: h.device, state }
+    return state
+  }
+
+  /** Moves a chain's head to an entry just stored: in the batch's copy, or in the table. */
+  #advance (h: EntryHeader, hash: Uint8Array, chain: ChainState | undefined, batch: BatchState): void {
+    if (batch.chains === null) {
+      this.#sql(`INSERT INTO chains (net, author, device, head_seq, head_hash) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT(net, author, device) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash`)
+        .run(h.net, h.author, h.device, h.seq, hash)
+      return
+    }
+    if (chain !== undefined) {
+      chain.seq = h.seq
+      chain.hash = hash
+      chain.dirty = true
+      return
+    }
+    const state: ChainState = { net: h.net, author: h.author, device: h.device, seq: h.seq, hash, frozen: false, revokedAfter: null, dirty: true }
+    batch.chains.set(toHex(h.net) + toHex(h.author) + toHex(h.device), state)
+    batch.last = { net: h.net, author: h.author, device: h.device, state }
+  }
+
+  /** Writes the heads the batch moved, and forgets its copies. */
+  #flushChains (batch: BatchState): void {
+    if (batch.chains === null) return
+    for (const c of batch.chains.values()) {
+      if (!c.dirty) continue
+      this.#sql(`INSERT INTO chains (net, author, device, head_seq, head_hash) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT(net, author, device) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash`)
+        .run(c.net, c.author, c.device, c.seq, c.hash)
+    }
+    batch.chains.clear()
+    batch.last = null
+  }
+
+  /**
+   * May the author write in the network (given its entry's device and seq)? Cached for
+   * the batch: chat-heavy batches ask it for the same few authors again and again.
+   */
+  #mayWrite (h: EntryHeader, batch: BatchState): string | undefined {
+    const last = batch.lastMember
+    const key = last !== null && bytesEqual(last.author, h.author) && bytesEqual(last.net, h.net) ? last.key : toHex(h.net) + toHex(h.author)
+    let state = batch.members.get(key)
+    batch.lastMember = { net: h.net, author: h.author, key }
+    if (state === undefined) {
+      const removed = this.#sql('SELECT heads FROM removed WHERE net = ? AND account = ?').get(h.net, h.author) as { heads: string } | undefined
+      state = removed !== undefined
+        ? { removedHeads: JSON.parse(removed.heads) as Record<string, number>, member: false }
+        : { removedHeads: null, member: this.isMember(h.net, h.author) }
+      batch.members.set(key, state)
+    }
+    if (state.removedHeads !== null) {
+      const last = state.removedHeads[toHex(h.device)] ?? 0
+      if (h.seq > last) return 'the author was removed from this network'
+    } else if (!state.member) {
+      return 'the author is not a member of this network'
+    }
+    return undefined
+  }
+
+  /** `header`: the header's canonical bytes, as hashed (null: encode them again). */
+  #ingestOne (entry: Entry, hash: Uint8Array, header: Uint8Array | null, now: number, batch: BatchState): AppEntry | 'duplicate' {
     const h = entry.header
     const db = this.db
     const net = this.#networkOrNull(h.net)
@@ -275,17 +419,22 @@ export class LogStore {
     // must always come whole.
     if (entry.body === undefined && isCore) throw new InvalidRecordError(`a ${h.type} entry must carry its body`)
 
-    const existing = this.#sql('SELECT hash, signed, body IS NULL AS bodyless FROM entries WHERE net = ? AND author = ? AND device = ? AND seq = ?').get(h.net, h.author, h.device, h.seq) as { hash: Uint8Array, signed: Uint8Array, bodyless: number } | undefined
-    if (existing !== undefined) {
-      if (bytesEqual(existing.hash, hash)) return existing.bodyless === 1 && entry.body !== undefined && !isCore ? this.#fillBody(net, entry, hash) : 'duplicate'
-      throw new EquivocationError(`equivocation: a different entry already holds seq ${h.seq} of this device; the device is frozen`, existing.signed)
+    const chain = this.#chain(h, batch)
+    const headSeq = chain?.seq ?? 0
+    // Every stored entry of a chain is at or below its head (each insert moves the head
+    // to it; a revocation only deletes), so only an entry at or below the head can
+    // already be held.
+    if (h.seq <= headSeq) {
+      const existing = this.#sql('SELECT hash, signed, body IS NULL AS bodyless FROM entries WHERE net = ? AND author = ? AND device = ? AND seq = ?').get(h.net, h.author, h.device, h.seq) as { hash: Uint8Array, signed: Uint8Array, bodyless: number } | undefined
+      if (existing !== undefined) {
+        if (bytesEqual(existing.hash, hash)) return existing.bodyless === 1 && entry.body !== undefined && !isCore ? this.#fillBody(net, entry, hash, batch) : 'duplicate'
+        throw new EquivocationError(`equivocation: a different entry already holds seq ${h.seq} of this device; the device is frozen`, existing.signed)
+      }
     }
-    const chain = this.#sql('SELECT head_seq, head_hash, frozen, revoked_after FROM chains WHERE net = ? AND author = ? AND device = ?').get(h.net, h.author, h.device) as { head_seq: number, head_hash: Uint8Array, frozen: number, revoked_after: number | null } | undefined
-    if (chain?.frozen === 1) throw new InvalidRecordError('this device equivocated; its entries are refused')
-    const headSeq = chain?.head_seq ?? 0
+    if (chain?.frozen === true) throw new InvalidRecordError('this device equivocated; its entries are refused')
     if (h.seq !== headSeq + 1) throw new InvalidRecordError(`gap: expected seq ${headSeq + 1} of this chain, got ${h.seq}`)
-    if (chain !== undefined && chain.head_seq > 0 && (h.prev === null || !bytesEqual(h.prev, chain.head_hash))) throw new InvalidRecordError('entry does not extend the chain (prev mismatch)')
-    if (chain?.revoked_after != null && h.seq > chain.revoked_after) throw new InvalidRecordError('the account revoked this device')
+    if (chain !== undefined && chain.seq > 0 && (h.prev === null || !bytesEqual(h.prev, chain.hash))) throw new InvalidRecordError('entry does not extend the chain (prev mismatch)')
+    if (chain !== undefined && chain.revokedAfter !== null && h.seq > chain.revokedAfter) throw new InvalidRecordError('the account revoked this device')
 
     // An entry its author deleted is kept without its body, whoever sends it with one.
     const plain = entry.body === undefined || (!isCore && this.#tombstoned(h.net, hash, h.author)) ? undefined : entry.body
@@ -307,16 +456,19 @@ export class LogStore {
       const why = state.refused.get(toHex(hash))
       if (why !== undefined) throw new InvalidRecordError(`join refused: ${why}`)
     } else {
-      const removed = this.#sql('SELECT heads FROM removed WHERE net = ? AND account = ?').get(h.net, h.author) as { heads: string } | undefined
-      if (removed !== undefined) {
-        const last = (JSON.parse(removed.heads) as Record<string, number>)[toHex(h.device)] ?? 0
-        if (h.seq > last) throw new InvalidRecordError('the author was removed from this network')
-      } else if (!this.isMember(h.net, h.author) && !(h.type === 'peernet/revoke' && this.#memberOnceRevoked(net, h, body))) {
-        throw new InvalidRecordError('the author is not a member of this network')
-      }
+      const why = this.#mayWrite(h, batch)
+      // An account whose stolen device made it leave (or removed it) can still revoke that device.
+      if (why !== undefined && !(h.type === 'peernet/revoke' && !why.includes('removed') && this.#memberOnceRevoked(net, h, body))) throw new InvalidRecordError(why)
     }
-    if (h.type === 'peernet/revoke') this.#applyRevocation(net, h, body)
-    if (h.type === 'peernet/delete') this.#applyDelete(net, h, hash, body)
+    if (h.type === 'peernet/revoke') {
+      // It writes before the checks below are done.
+      batch.writing = true
+      this.#applyRevocation(net, h, body)
+    }
+    if (h.type === 'peernet/delete') {
+      batch.writing = true
+      this.#applyDelete(net, h, hash, body)
+    }
     if (isMembershipType(h.type) && h.type !== 'peernet/join') {
       const state = this.#membership(net, [{ author: h.author, device: h.device, seq: h.seq, type: h.type, ts: h.ts, hash, body: asMap(body) }])
       const why = state.refused.get(toHex(hash))
@@ -324,14 +476,16 @@ export class LogStore {
     }
 
     const appEntry: AppEntry = { net: h.net, hash, author: h.author, device: h.device, seq: h.seq, ts: h.ts, type: h.type, body }
-    const [prefix, name] = h.type.split('/') as [string, string]
+    const slash = h.type.indexOf('/')
+    const prefix = h.type.slice(0, slash)
+    const name = h.type.slice(slash + 1)
     if (prefix !== 'peernet') {
       const app = this.#apps.get(prefix)
       const spec = app?.types[name]
       if (app === undefined || spec === undefined || prefix !== net.manifest.manifest.app) throw new InvalidRecordError(`entry type ${h.type} does not belong to this network's app (${net.manifest.manifest.app})`)
       if (plain === undefined) {
         // Stored without a body: the chain is whole, the app has nothing to reduce.
-        this.#insertEntry(entry, hash, undefined, now)
+        this.#insertEntry(entry, hash, header, undefined, now, chain, batch)
         return { ...appEntry, body: null }
       }
       let typed: unknown
@@ -343,27 +497,29 @@ export class LogStore {
       throw new InvalidRecordError(`unknown entry type ${h.type}`)
     }
 
-    this.#insertEntry(entry, hash, plain, now)
+    this.#insertEntry(entry, hash, header, plain, now, chain, batch)
     if (isMembershipType(h.type)) this.#refreshMembership(net)
     if (prefix !== 'peernet') this.#apps.get(prefix)?.types[name]?.reduce(db, appEntry)
     return appEntry
   }
 
-  /** Stores an entry (with `body`, or none) and moves its chain's head to it. */
-  #insertEntry (entry: Entry, hash: Uint8Array, body: Uint8Array | undefined, now: number): void {
+  /**
+   * Stores an entry (with `body`, or none) and moves its chain's head to it. `header`: the
+   * header's canonical bytes, as hashed (null: encode them again).
+   */
+  #insertEntry (entry: Entry, hash: Uint8Array, header: Uint8Array | null, body: Uint8Array | undefined, now: number, chain: ChainState | undefined, batch: BatchState): void {
     const h = entry.header
+    batch.writing = true
     this.#sql('INSERT INTO entries (hash, net, author, device, seq, ts, type, signed, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(hash, h.net, h.author, h.device, h.seq, h.ts, h.type, encodeCanonical(entryValue(entry, false)), body ?? null, now)
-    this.#sql(`INSERT INTO chains (net, author, device, head_seq, head_hash) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT(net, author, device) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash`)
-      .run(h.net, h.author, h.device, h.seq, hash)
+      .run(hash, h.net, h.author, h.device, h.seq, h.ts, h.type, encodeEntry(entry, false, header), body ?? null, now)
+    this.#advance(h, hash, chain, batch)
   }
 
   /**
    * An app entry we hold without its body arrives whole (from a peer that kept it): the
    * body is checked as if the entry were new, stored, and reduced.
    */
-  #fillBody (net: NetworkRecord, entry: Entry, hash: Uint8Array): AppEntry | 'duplicate' {
+  #fillBody (net: NetworkRecord, entry: Entry, hash: Uint8Array, batch: BatchState): AppEntry | 'duplicate' {
     const h = entry.header
     if (entry.body === undefined || this.#tombstoned(h.net, hash, h.author)) return 'duplicate'
     const [prefix, name] = h.type.split('/') as [string, string]
@@ -373,6 +529,7 @@ export class LogStore {
     try { appEntry.body = spec.decode(this.#open(net, entry.body)) } catch (err) { throw new InvalidRecordError(`invalid ${h.type} body: ${(err as Error).message}`) }
     const why = spec.validate?.(this.db, appEntry)
     if (why !== undefined) throw new InvalidRecordError(`${h.type} refused: ${why}`)
+    batch.writing = true
     this.#sql('UPDATE entries SET body = ? WHERE hash = ?').run(entry.body, hash)
     spec.reduce(this.db, appEntry)
     return appEntry
@@ -448,11 +605,27 @@ export class LogStore {
   #recordEquivocation (entry: Entry, first: Uint8Array, now: number): void {
     const h = entry.header
     this.db.prepare('INSERT OR IGNORE INTO equivocations (net, author, device, seq, first, second, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(h.net, h.author, h.device, h.seq, first, encodeCanonical(entryValue(entry, false)), now)
+      .run(h.net, h.author, h.device, h.seq, first, encodeEntry(entry, false), now)
     this.db.prepare('UPDATE chains SET frozen = 1 WHERE net = ? AND author = ? AND device = ?').run(h.net, h.author, h.device)
   }
 
+  /** The record looked up last: every entry of a batch asks for its network. */
+  #lastRecord: { id: Uint8Array, record: NetworkRecord | null } | null = null
+
+  #clearRecords (): void {
+    this.#records.clear()
+    this.#lastRecord = null
+  }
+
   #networkOrNull (id: Uint8Array): NetworkRecord | undefined {
+    const last = this.#lastRecord
+    if (last !== null && bytesEqual(last.id, id)) return last.record ?? undefined
+    const record = this.#networkByHex(id)
+    this.#lastRecord = { id: id.slice(), record: record ?? null }
+    return record
+  }
+
+  #networkByHex (id: Uint8Array): NetworkRecord | undefined {
     const k = toHex(id)
     let record = this.#records.get(k)
     if (record === undefined) {
@@ -613,6 +786,40 @@ export class LogStore {
 
 }
 
+/** An entry with what checking it in memory found: its hash, or why it was refused. */
+interface CheckedEntry { entry: Entry, hash: Uint8Array | null, header: Uint8Array | null, error: InvalidRecordError | null }
+
+/** What one ingest pass carries from entry to entry. */
+interface BatchState {
+  /** Set once the current entry has written anything. */
+  writing: boolean
+  /** Membership answers by net‖author hex, until a peernet/* entry may change them. */
+  members: Map<string, { removedHeads: Record<string, number> | null, member: boolean }>
+  /** The key of the author asked about last. */
+  lastMember: { net: Uint8Array, author: Uint8Array, key: string } | null
+  /** Chain heads by net‖author‖device hex, ahead of the table until flushed; null: none kept. */
+  chains: Map<string, ChainState> | null
+  /** The chain used last (consecutive entries are nearly always of one chain). */
+  last: { net: Uint8Array, author: Uint8Array, device: Uint8Array, state: ChainState } | null
+}
+
+interface ChainState {
+  net: Uint8Array
+  author: Uint8Array
+  device: Uint8Array
+  seq: number
+  hash: Uint8Array
+  frozen: boolean
+  revokedAfter: number | null
+  /** Moved by this batch and not yet written. */
+  dirty: boolean
+}
+
+/** An entry was refused after it had begun writing: redo the batch entry by entry. */
+class RefusedAfterWriting extends Error {
+  override name = 'RefusedAfterWriting'
+}
+
 /** Two different entries at one (author, device, seq); `first` is the one held already. */
 class EquivocationError extends InvalidRecordError {
   override name = 'InvalidRecordError'
@@ -644,6 +851,23 @@ function deleteTargets (body: CanonicalValue | null): Uint8Array[] {
     throw new InvalidRecordError(`a peernet/delete body is {entries: [hash, …]} with 1–${MAX_DELETE_TARGETS} 32-byte entry hashes`)
   }
   return entries as Uint8Array[]
+}
+
+/**
+ * The stored canonical {a, h} of an entry with its body put in: {a, b, h} (RFC 8949
+ * §4.2.1 key order, so the body goes between the two), as parts to concatenate. Anything
+ * not laid out as expected goes the long way, through decode and encode.
+ */
+function withBody (signed: Uint8Array, body: Uint8Array): Uint8Array[] {
+  // 0xa2 = map(2), 0x61 0x61 = "a" … 0x61 0x68 = "h" …
+  if (signed[0] === 0xa2 && signed[1] === 0x61 && signed[2] === 0x61) {
+    const authEnd = itemEnd(signed, 3)
+    if (signed[authEnd] === 0x61 && signed[authEnd + 1] === 0x68) {
+      const bodyKey = new CanonicalWriter(16).map(3).raw(signed.subarray(1, authEnd)).finish()
+      return [bodyKey, new CanonicalWriter(16).key('b').head(2, body.byteLength).finish(), body, signed.subarray(authEnd)]
+    }
+  }
+  return [encodeEntry({ ...entryFrom(decodeCanonical(signed)), body }, true)]
 }
 
 function requireKey (net: NetworkRecord): Uint8Array {

@@ -337,7 +337,9 @@ export class Networks {
     const byNet = new Map<string, AppEntry[]>()
     for (const e of result.accepted) {
       const k = toHex(e.net)
-      byNet.set(k, [...(byNet.get(k) ?? []), e])
+      const list = byNet.get(k)
+      if (list === undefined) byNet.set(k, [e])
+      else list.push(e)
     }
     for (const list of byNet.values()) this.#emit((list[0] as AppEntry).net, list, false)
     return result

@@ -5,7 +5,8 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { isDeepStrictEqual } from 'node:util'
 import fc from 'fast-check'
-import { encodeCanonical, decodeCanonical, bytesEqual } from '../../src/core/encoding.ts'
+import { decode as cborgDecode } from 'cborg'
+import { CanonicalWriter, encodeCanonical, decodeCanonical, decodeStructural, bytesEqual, itemEnd } from '../../src/core/encoding.ts'
 import type { CanonicalValue } from '../../src/core/encoding.ts'
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
@@ -100,6 +101,89 @@ describe('canonical CBOR round trip', () => {
       }
       assert.equal(hex(encodeCanonical(value)), hex(bytes))
     }), { numRuns: 1000 })
+  })
+})
+
+describe('the one-pass decoder', () => {
+  /** What decodeCanonical did before it read the common case in one pass: decode, re-encode, compare. */
+  function reference (bytes: Uint8Array): { value: CanonicalValue } | 'refused' {
+    try {
+      const value = cborgDecode(bytes, { strict: true, rejectDuplicateMapKeys: true, allowUndefined: false, allowIndefinite: false, allowNaN: false, allowInfinity: false, allowBigInt: true, useMaps: false }) as CanonicalValue
+      return bytesEqual(encodeCanonical(value), bytes) ? { value } : 'refused'
+    } catch {
+      return 'refused'
+    }
+  }
+
+  const mutated = fc.tuple(canonicalValue, fc.nat(), fc.integer({ min: 0, max: 255 })).map(([v, at, byte]) => {
+    const bytes = encodeCanonical(v).slice()
+    bytes[at % bytes.byteLength] = byte
+    return bytes
+  })
+
+  test('property: accepts exactly what decode-and-re-encode accepts, and reads the same values', () => {
+    fc.assert(fc.property(fc.oneof(canonicalValue.map(encodeCanonical), mutated, fc.uint8Array({ maxLength: 24 })), (bytes) => {
+      const want = reference(bytes)
+      let got: { value: CanonicalValue } | 'refused'
+      try { got = { value: decodeCanonical(bytes) } } catch (err) { assert.ok(isEncodingError(err)); got = 'refused' }
+      assert.deepEqual(got, want)
+    }), { numRuns: 2000 })
+  })
+
+  test('property: decodeStructural reads canonical input as decodeCanonical does', () => {
+    fc.assert(fc.property(canonicalValue, (v) => {
+      const bytes = encodeCanonical(v)
+      assert.deepEqual(decodeStructural(bytes), decodeCanonical(bytes))
+    }), { numRuns: 300 })
+  })
+
+  test('non-canonical forms the one pass leaves to the general path are still refused', () => {
+    for (const h of [
+      'a2616201616101', // keys out of order
+      'a2616101616101', // duplicate key
+      '1817', // 23 in two bytes
+      '5f41614162ff', // indefinite byte string
+      '63efbbbf61', // text with a leading BOM (the general path drops it, so it cannot re-encode)
+      '62c328', // invalid UTF-8
+      'f93c00', // 1.0 as a half float: an integer must be an integer
+      'f7' // undefined
+    ]) assert.throws(() => decodeCanonical(fromHex(h)), isEncodingError, h)
+  })
+})
+
+describe('CanonicalWriter and itemEnd', () => {
+  /** Writes a value item by item, keys sorted as §4.2.1 says, with the writer. */
+  function write (w: CanonicalWriter, v: CanonicalValue): void {
+    if (v === null) w.null()
+    else if (typeof v === 'number') w.int(v)
+    else if (typeof v === 'string') w.text(v)
+    else if (v instanceof Uint8Array) w.bytes(v)
+    else if (Array.isArray(v)) { w.array(v.length); for (const x of v) write(w, x) } else if (typeof v === 'object') {
+      const keys = Object.keys(v).sort((a, b) => Buffer.compare(encodeCanonical(a), encodeCanonical(b)))
+      w.map(keys.length)
+      for (const k of keys) { w.key(k); write(w, v[k] as CanonicalValue) }
+    }
+  }
+  const { value: writable } = fc.letrec<{ value: CanonicalValue }>((tie) => ({
+    value: fc.oneof({ depthSize: 'small' }, fc.constant(null), fc.maxSafeInteger(), text, fc.uint8Array({ maxLength: 300 }),
+      fc.array(tie('value'), { maxLength: 5 }), fc.dictionary(text, tie('value'), { maxKeys: 5, noNullPrototype: true }))
+  }))
+
+  test('property: writing a value item by item gives encodeCanonical byte for byte; itemEnd finds its end', () => {
+    fc.assert(fc.property(writable, writable, (v, after) => {
+      const w = new CanonicalWriter(1)
+      write(w, v)
+      const bytes = w.finish()
+      assert.equal(hex(bytes), hex(encodeCanonical(v)))
+      const both = new Uint8Array([...bytes, ...encodeCanonical(after)])
+      assert.equal(itemEnd(both, 0), bytes.byteLength)
+      assert.equal(itemEnd(both, bytes.byteLength), both.byteLength)
+    }), { numRuns: 300 })
+  })
+
+  test('itemEnd refuses an item cut short', () => {
+    const bytes = encodeCanonical({ a: new Uint8Array(10) })
+    assert.throws(() => itemEnd(bytes.subarray(0, bytes.byteLength - 1), 0), isEncodingError)
   })
 })
 

@@ -9,7 +9,7 @@ import { generateIdentity } from '../../src/core/identity.ts'
 import type { Identity } from '../../src/core/identity.ts'
 import { decodeCanonical, encodeCanonical } from '../../src/core/encoding.ts'
 import {
-  MAX_BODY_BYTES, buildHeaders, checkHeader, entryFrom, entryHash, entryValue, merkleProof, merkleRoot, signHeaders, verifyEntry
+  MAX_BODY_BYTES, buildHeaders, checkHeader, encodeEntry, encodeHeader, entryFrom, entryHash, entryValue, headerValue, merkleProof, merkleRoot, signHeaders, verifyEntry
 } from '../../src/networks/entry.ts'
 import type { Entry, EntryHeader, NewEntry } from '../../src/networks/entry.ts'
 import { isNamed } from './fixtures.ts'
@@ -24,6 +24,8 @@ const net = new Uint8Array(randomBytes(32))
 function items (n: number, seed = 0): NewEntry[] {
   return Array.from({ length: n }, (_v, i) => ({ type: 'chat/message', ts: 1_000 + i, body: encodeCanonical({ text: `message ${seed}.${i}` }) }))
 }
+
+const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
 
 let batchCounter = 0
 
@@ -205,6 +207,34 @@ describe('batch entries', () => {
     }), { numRuns: 20 })
   })
 
+  test('property: once a batch is proven, every tampering of any member is still refused (proven-node path)', () => {
+    fc.assert(fc.property(fc.integer({ min: 2, max: 70 }), fc.nat(), fc.boolean(), (n, pick, allFirst) => {
+      const entries = makeEntries(n)
+      // Prove the batch through some or all of its members first: later members take
+      // the path that meets proven nodes instead of hashing up to the root.
+      for (const e of allFirst ? entries : entries.slice(0, 1 + (pick % n))) assert.deepEqual(verifyEntry(e), entryHash(e.header))
+      const e = entries[pick % n] as Entry
+      for (const [what, bad] of tamperings(e)) {
+        assert.throws(() => verifyEntry(bad), isInvalid, `batch of ${n}, member ${pick % n}: tampered ${what} was accepted`)
+      }
+      // And the untouched members all still verify, in any order.
+      for (const m of [...entries].reverse()) assert.deepEqual(verifyEntry(m), entryHash(m.header))
+    }), { numRuns: 40 })
+  })
+
+  test('a member whose proof is wrong only above where it meets proven nodes is refused', () => {
+    const entries = makeEntries(16)
+    verifyEntry(entries[0] as Entry)
+    const e = entries[1] as Entry
+    assert.ok('batch' in e.auth)
+    const b = e.auth.batch
+    // Entry 1's leaf is entry 0's proven sibling, so its own leaf hash matches at once;
+    // its higher proof elements are never hashed, only compared with the proven ones.
+    const proof = b.proof.map((p, i) => i === b.proof.length - 1 ? flip(p) : p)
+    assert.throws(() => verifyEntry({ ...e, auth: { batch: { ...b, proof } } }), isInvalid)
+    assert.deepEqual(verifyEntry(e), entryHash(e.header))
+  })
+
   test('a member cannot be moved into another batch of the same device', () => {
     const a = makeEntries(3)
     const b = makeEntries(3)
@@ -316,6 +346,33 @@ describe('checkHeader', () => {
 })
 
 describe('wire form', () => {
+  test('property: encodeHeader and encodeEntry are encodeCanonical of headerValue and entryValue, byte for byte', () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 6 }),
+      fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 6, maxLength: 6 }),
+      fc.array(fc.stringMatching(/^[a-z][a-z0-9-]{0,8}\/[a-z][a-z0-9-]{0,8}$/), { minLength: 6, maxLength: 6 }),
+      fc.array(fc.nat({ max: Number.MAX_SAFE_INTEGER }), { minLength: 6, maxLength: 6 }),
+      fc.nat({ max: Number.MAX_SAFE_INTEGER - 10 }),
+      (n, bodies, types, stamps, headSeq) => {
+        const raw: NewEntry[] = Array.from({ length: n }, (_v, i) => ({ body: bodies[i] as Uint8Array, type: types[i] as string, ts: stamps[i] as number }))
+        const head = headSeq === 0 ? undefined : { seq: headSeq, hash: new Uint8Array(randomBytes(32)) }
+        const headers = buildHeaders(net, device.publicKey, device.publicKey, head, raw)
+        const auths = signHeaders(device, headers)
+        headers.forEach((header, i) => {
+          const e: Entry = { header, auth: auths[i] as Entry['auth'], body: (raw[i] as NewEntry).body }
+          assert.equal(hexOf(encodeHeader(header)), hexOf(encodeCanonical(headerValue(header))))
+          assert.equal(hexOf(encodeEntry(e, true)), hexOf(encodeCanonical(entryValue(e, true))))
+          assert.equal(hexOf(encodeEntry(e, false)), hexOf(encodeCanonical(entryValue(e, false))))
+        })
+      }), { numRuns: 80 })
+  })
+
+  test('encodeHeader of a header of unexpected shape is what the general encoder makes of it', () => {
+    const [e] = makeEntries(1)
+    const odd = { ...(e as Entry).header, type: 'chät/mässage', seq: -3 }
+    assert.equal(hexOf(encodeHeader(odd)), hexOf(encodeCanonical(headerValue(odd))))
+  })
+
   test('property: entryValue → encodeCanonical → decodeCanonical → entryFrom round-trips and still verifies', () => {
     fc.assert(fc.property(
       fc.integer({ min: 1, max: 12 }),

@@ -292,6 +292,83 @@ describe('equivocation', () => {
     assert.match(r.rejected[0]?.reason ?? '', /equivocation/)
     assert.equal(b.equivocations(net.id).length, 1)
   })
+
+  test('an equivocation in the middle of a batch freezes the chain for the rest of it, and after', (t) => {
+    const net = makeNetwork()
+    const [, b] = pair(t, net)
+    const good = signed(net, net.creator, net.creator.publicKey, undefined, [msg('1'), msg('2'), msg('3')])
+    const fork = signed(net, net.creator, net.creator.publicKey, headOf(good[0] as Entry), [msg('2, the other story')])[0] as Entry
+    const later = signed(net, net.creator, net.creator.publicKey, headOf(good[2] as Entry), [msg('4')])
+    // The chain is new to b: its head lives only in the batch when the fork arrives.
+    const r = b.ingest([good[0] as Entry, good[1] as Entry, fork, good[2] as Entry, ...later], NOW)
+    assert.equal(r.accepted.length, 2)
+    assert.deepEqual(r.rejected.map((x) => x.reason.split(':')[0]), ['equivocation', 'this device equivocated; its entries are refused', 'this device equivocated; its entries are refused'])
+    assert.equal(b.head(net.id, net.creator.publicKey, net.creator.publicKey)?.seq, 2)
+    assert.equal(b.equivocations(net.id).length, 1)
+    assertRejected(b.ingest([good[2] as Entry], NOW), /equivocated/)
+  })
+})
+
+describe('serving stored entries', () => {
+  test('chainAfterEncoded gives each entry as the canonical wire form, with or without its body, within the byte budget', (t) => {
+    const net = makeNetwork()
+    const [a] = pair(t, net)
+    write(a, net, net.creator, Array.from({ length: 7 }, (_v, i) => msg(`message ${i} ${'x'.repeat(i * 50)}`)))
+    write(a, net, net.creator, [msg('alone')])
+    // Bodies can be pruned; the entry is then served without one.
+    a.db.prepare('UPDATE entries SET body = NULL WHERE seq = 3').run()
+    const concat = (parts: Uint8Array[]): string => Buffer.concat(parts).toString('hex')
+    const all = a.chainAfterEncoded(net.id, net.creator.publicKey, net.creator.publicKey, 1, 100, Number.MAX_SAFE_INTEGER)
+    const stored = a.chainAfter(net.id, net.creator.publicKey, net.creator.publicKey, 1, 100)
+    assert.deepEqual(all.map((e) => e.seq), stored.map((s) => s.entry.header.seq))
+    assert.deepEqual(all.map((e) => concat(e.parts)), stored.map((s) => Buffer.from(encodeCanonical(entryValue(s.entry))).toString('hex')))
+    assert.deepEqual(all.map((e) => e.byteLength), all.map((e) => Buffer.concat(e.parts).byteLength))
+    assert.equal(stored[1]?.entry.body, undefined)
+    // The budget cuts before the entry that would overflow it, but never gives nothing.
+    const first = all[0]?.byteLength ?? 0
+    assert.equal(a.chainAfterEncoded(net.id, net.creator.publicKey, net.creator.publicKey, 1, 100, first + (all[1]?.byteLength ?? 0)).length, 2)
+    assert.equal(a.chainAfterEncoded(net.id, net.creator.publicKey, net.creator.publicKey, 1, 100, 1).length, 1)
+    assert.equal(a.chainAfterEncoded(net.id, net.creator.publicKey, net.creator.publicKey, 1, 3, Number.MAX_SAFE_INTEGER).length, 3)
+  })
+})
+
+describe('batches with refusals', () => {
+  test('one forged entry in the middle of a batch: the others land, it leaves nothing, its chain stops there', (t) => {
+    const net = makeNetwork()
+    const [a, b] = pair(t, net)
+    const m = generateIdentity()
+    const joinAndNotes = signed(net, m, m.publicKey, undefined, [item('peernet/join', {}), msg('m1'), msg('m2'), msg('m3')])
+    write(a, net, net.creator, [msg('c1'), msg('c2'), msg('c3'), msg('c4')])
+    const creator = chain(a, net, net.creator)
+    const forged = { ...(creator[1] as Entry), body: encodeCanonical({ text: 'not what was signed' }) }
+    const batch = [creator[0] as Entry, forged, joinAndNotes[0] as Entry, creator[2] as Entry, joinAndNotes[1] as Entry, creator[3] as Entry, joinAndNotes[2] as Entry, joinAndNotes[3] as Entry]
+    const r = b.ingest(batch, NOW)
+    assert.deepEqual(r.rejected.map((x) => x.reason.split(':')[0]), ['entry body does not match its hash', 'gap', 'gap'])
+    assert.equal(r.accepted.length, 5)
+    assert.deepEqual(hashes(b, net), [creator[0] as Entry, ...joinAndNotes].map((e) => hex(entryHash(e.header))).sort())
+    assert.equal(b.head(net.id, net.creator.publicKey, net.creator.publicKey)?.seq, 1)
+    assert.equal(b.head(net.id, m.publicKey, m.publicKey)?.seq, 4)
+    assert.deepEqual(chatRead(b, net).map((v) => v.text).sort(), ['c1', 'm1', 'm2', 'm3'])
+    // The genuine entry still gets in afterwards, and the chain goes on from it.
+    assert.equal(b.ingest(creator.slice(1), NOW).accepted.length, 3)
+    assert.equal(b.entryCount(net.id), 8)
+  })
+
+  test('an entry the app refuses in the middle of a long batch of several chains: the rest lands', (t) => {
+    const net = makeNetwork()
+    const [, b] = pair(t, net)
+    const m = generateIdentity()
+    const mine = signed(net, m, m.publicKey, undefined, [item('peernet/join', {}), ...Array.from({ length: 40 }, (_v, i) => msg(`m${i}`))])
+    const creator = signed(net, net.creator, net.creator.publicKey, undefined, Array.from({ length: 40 }, (_v, i) => i === 20 ? msg('x'.repeat(MAX_MESSAGE_CHARS + 1)) : msg(`c${i}`)))
+    const batch = mine.flatMap((e, i) => i < creator.length ? [e, creator[i] as Entry] : [e])
+    const r = b.ingest(batch, NOW)
+    assert.equal(r.accepted.length, 41 + 20)
+    assert.equal(r.rejected.length, 20)
+    assert.match(r.rejected[0]?.reason ?? '', /chat\/message/)
+    assert.equal(b.head(net.id, net.creator.publicKey, net.creator.publicKey)?.seq, 20)
+    assert.equal(b.head(net.id, m.publicKey, m.publicKey)?.seq, 41)
+    assert.equal(chatRead(b, net).length, 60)
+  })
 })
 
 describe('membership checks', () => {
@@ -671,6 +748,25 @@ describe('atomic batches', () => {
     const fine = b.ingest(entries.slice(0, 3), NOW)
     assert.equal(fine.accepted.length, 3)
     assert.equal(rows(b, 'boom_notes'), 2)
+    assert.ok(b.isMember(net.id, m.publicKey))
+  })
+
+  test('a refusal after an entry began writing redoes the batch entry by entry: the rest lands, the refused one leaves nothing', (t) => {
+    const net = makeNetwork({ app: 'boom' })
+    const [, b] = pair(t, net, null, [boomApp])
+    const m = generateIdentity()
+    const entries = [
+      ...signed(net, m, m.publicKey, undefined, [item('peernet/join', {}), note('m1')]),
+      ...signed(net, net.creator, net.creator.publicKey, undefined, [note('one'), note('two'), note('bad'), note('four')])
+    ]
+    const more = signed(net, m, m.publicKey, headOf(entries[1] as Entry), [note('m2'), note('m3')])
+    const r = b.ingest([...entries, ...more], NOW)
+    assert.equal(r.accepted.length, 6)
+    assert.deepEqual(r.rejected.map((x) => x.reason.split(':')[0]), ['reducer refused', 'gap'])
+    assert.equal(rows(b, 'entries'), 6)
+    assert.equal(rows(b, 'boom_notes'), 5)
+    assert.equal(b.head(net.id, net.creator.publicKey, net.creator.publicKey)?.seq, 2)
+    assert.equal(b.head(net.id, m.publicKey, m.publicKey)?.seq, 4)
     assert.ok(b.isMember(net.id, m.publicKey))
   })
 

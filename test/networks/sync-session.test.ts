@@ -16,7 +16,9 @@ import type { LogStore } from '../../src/networks/log-store.ts'
 import type { AppEntry } from '../../src/networks/app.ts'
 import { createInvite, grantValue } from '../../src/networks/invite.ts'
 import { delegate, delegationValue } from '../../src/networks/account.ts'
-import { FrameReader, MAX_FRAME_BYTES, SYNC_BATCH, decodeMessage, encodeMessage } from '../../src/networks/sync/messages.ts'
+import { FrameReader, MAX_FRAME_BYTES, SYNC_BATCH, decodeMessage, encodeEntriesFrame, encodeMessage, readEntriesFrame } from '../../src/networks/sync/messages.ts'
+import { buildHeaders, encodeEntry, headerValue, signHeaders } from '../../src/networks/entry.ts'
+import type { Entry } from '../../src/networks/entry.ts'
 import type { SyncMessage } from '../../src/networks/sync/messages.ts'
 import { SyncSession, networkTag } from '../../src/networks/sync/session.ts'
 import type { SyncAction } from '../../src/networks/sync/session.ts'
@@ -526,6 +528,55 @@ describe('framing', () => {
     ]
     for (const v of bad) assert.throws(() => decodeMessage(encodeCanonical(v)), isNamed('InvalidRecordError'), JSON.stringify(v, (_k, x: unknown) => x instanceof Uint8Array ? `<${x.byteLength}>` : x))
     assert.throws(() => decodeMessage(Uint8Array.of(0xff)), isNamed('EncodingError'))
+  })
+
+  describe('entries frames read straight into entries', () => {
+    const signer = generateIdentity()
+    const netId = new Uint8Array(randomBytes(32))
+    const entriesArb = fc.tuple(fc.integer({ min: 1, max: 5 }), fc.array(fc.uint8Array({ maxLength: 60 }), { minLength: 5, maxLength: 5 }), fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }))
+      .map(([n, bodies, withBody]) => {
+        const raw = bodies.slice(0, n).map((body, i) => ({ type: 'chat/message', ts: 1_000 + i, body }))
+        const headers = buildHeaders(netId, signer.publicKey, signer.publicKey, undefined, raw)
+        const auths = signHeaders(signer, headers)
+        return headers.map((header, i): [Entry, boolean] => [{ header, auth: auths[i] as Entry['auth'], body: raw[i]?.body }, withBody[i] === true])
+      })
+    const plainOf = (e: Entry): Entry => ({ header: { ...e.header }, auth: 'sig' in e.auth ? { sig: e.auth.sig } : { batch: { ...e.auth.batch, proof: [...e.auth.batch.proof] } }, ...(e.body === undefined ? {} : { body: e.body }) })
+    const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
+
+    test('property: read as the general decoder reads them, keeping the canonical bytes of header and auth', () => {
+      fc.assert(fc.property(entriesArb, (entries) => {
+        const frame = encodeEntriesFrame(entries.map(([e, withBody]) => encodeEntry(e, withBody))).subarray(4)
+        const fast = readEntriesFrame(frame)
+        assert.ok(fast !== null)
+        const m = decodeMessage(frame)
+        assert.ok(m.t === 'entries')
+        assert.deepEqual(fast.map(plainOf), m.entries.map((v) => plainOf(entryFrom(v))))
+        for (const e of fast) assert.equal(hexOf(e.encodedHeader), hexOf(encodeCanonical(headerValue(e.header))))
+        assert.deepEqual(fast.map((e) => hexOf(encodeEntry(e, true))), m.entries.map((v) => hexOf(encodeCanonical(v))))
+      }), { numRuns: 100 })
+    })
+
+    test('property: a damaged frame is read the same way as the general decoder reads it, or left to it', () => {
+      fc.assert(fc.property(entriesArb, fc.nat(), fc.integer({ min: 0, max: 255 }), (entries, at, byte) => {
+        const frame = encodeEntriesFrame(entries.map(([e, withBody]) => encodeEntry(e, withBody))).subarray(4).slice()
+        frame[at % frame.byteLength] = byte
+        const fast = readEntriesFrame(frame)
+        if (fast === null) return
+        // Whatever it accepted, the kept bytes are the canonical encoding of what it read.
+        const m = decodeMessage(frame)
+        assert.ok(m.t === 'entries')
+        assert.deepEqual(fast.map(plainOf), m.entries.map((v) => plainOf(entryFrom(v))))
+        for (const e of fast) {
+          assert.equal(hexOf(e.encodedHeader), hexOf(encodeCanonical(headerValue(e.header))))
+          assert.equal(hexOf(encodeEntry(e, false)), hexOf(encodeCanonical(entryValue(plainOf(e), false))))
+        }
+      }), { numRuns: 500 })
+    })
+
+    test('other messages are left to decodeMessage', () => {
+      assert.equal(readEntriesFrame(encodeMessage({ t: 'hello', v: 1, tags: [] }).subarray(4)), null)
+      assert.equal(readEntriesFrame(encodeMessage({ t: 'entries', entries: [1, 'x'] }).subarray(4)), null)
+    })
   })
 
   test('decodeMessage refuses a heads list with a non-map element with InvalidRecordError', () => {

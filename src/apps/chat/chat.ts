@@ -1,6 +1,7 @@
 // The built-in chat app: messages in a network. It proves the app interface end to end
 // and uses nothing else: entry types, a reducer into its own table, a query, a command.
 
+import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { defineApp } from '../../networks/app.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
 import { InvalidRecordError } from '../../networks/errors.ts'
@@ -16,6 +17,18 @@ function decodeMessage (value: CanonicalValue): ChatMessage {
   return { text: v.text }
 }
 
+/** The reducer's insert, prepared once per database (a prepare per message cost more than the insert). */
+const inserts = new WeakMap<DatabaseSync, StatementSync>()
+
+function insertStatement (db: DatabaseSync): StatementSync {
+  let st = inserts.get(db)
+  if (st === undefined) {
+    st = db.prepare('INSERT OR IGNORE INTO chat_messages (hash, net, author, ts, text) VALUES (?, ?, ?, ?, ?)')
+    inserts.set(db, st)
+  }
+  return st
+}
+
 export interface ChatMessageView {
   id: string
   author: string
@@ -29,8 +42,7 @@ export const chatApp = defineApp({
     message: {
       decode: decodeMessage,
       reduce: (db, e) => {
-        db.prepare('INSERT OR IGNORE INTO chat_messages (hash, net, author, ts, text) VALUES (?, ?, ?, ?, ?)')
-          .run(e.hash, e.net, e.author, e.ts, (e.body as ChatMessage).text)
+        insertStatement(db).run(e.hash, e.net, e.author, e.ts, (e.body as ChatMessage).text)
       }
     }
   },

@@ -1,14 +1,24 @@
 // Sync protocol messages (/peernet/sync/1.0.0), each one canonical CBOR in a frame with a
 // 4-byte big-endian length. One session per pair of peers covers every shared network.
+//
+// The hot message, `entries`, is also written and read without the general encoder:
+// `encodeEntriesFrame` splices stored entries into a frame, `readEntriesFrame` reads one
+// back straight into entries. Both produce and accept exactly the bytes the general
+// encoder makes of the same message, so the wire format is unchanged and readers of
+// 1.0.0 keep working both ways; a frame in any other layout goes the general way.
 
-import { decodeCanonical, encodeCanonical } from '../../core/encoding.ts'
+import { CanonicalReader, CanonicalWriter, decodeStructural, encodeCanonical, keyBytes } from '../../core/encoding.ts'
+import { readEntry } from '../entry.ts'
+import type { ReceivedEntry } from '../entry.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
 import { InvalidRecordError } from '../errors.ts'
 
 export const SYNC_PROTOCOL = '/peernet/sync/1.0.0'
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024
-/** Entries per `entries` message when streaming a chain. */
-export const SYNC_BATCH = 256
+/** Entries per `entries` message when streaming a chain (fewer if they would overflow a frame). */
+export const SYNC_BATCH = 1024
+/** Entries a received `entries` message may hold (what every 1.0.0 reader accepts). */
+export const MAX_MESSAGE_ENTRIES = 1024
 
 export interface ChainPosition { author: Uint8Array, device: Uint8Array, seq: number }
 
@@ -33,10 +43,74 @@ export function encodeMessage (m: SyncMessage): Uint8Array {
   return frame
 }
 
+/** Room for the frame prefix and the `entries` message around its entries. */
+const ENTRIES_OVERHEAD = 32
+
+/** Entry bytes that fit in one `entries` frame. */
+export const MAX_ENTRIES_BYTES = MAX_FRAME_BYTES - ENTRIES_OVERHEAD
+
+/**
+ * The frame of an `entries` message whose entries are already canonical CBOR, whole or
+ * in parts to concatenate (as the store gives them): `encodeMessage({t: 'entries',
+ * entries})` byte for byte, without decoding and re-encoding each entry. Keys in §4.2.1
+ * order: "t" before "entries".
+ */
+export function encodeEntriesFrame (entries: Array<Uint8Array | { parts: Uint8Array[], byteLength: number }>): Uint8Array {
+  const size = entries.reduce((n, e) => n + e.byteLength, 0)
+  if (size > MAX_ENTRIES_BYTES) throw new InvalidRecordError('sync message too large')
+  const w = new CanonicalWriter(4 + size + ENTRIES_OVERHEAD)
+  w.raw(new Uint8Array(4)).map(2).key('t').text('entries').key('entries').array(entries.length)
+  for (const e of entries) {
+    if (e instanceof Uint8Array) w.raw(e)
+    else for (const p of e.parts) w.raw(p)
+  }
+  const frame = w.finish()
+  new DataView(frame.buffer, frame.byteOffset).setUint32(0, frame.byteLength - 4)
+  return frame
+}
+
+const ENTRIES_PREFIX = Uint8Array.of(0xa2, ...keyBytes('t'), ...keyBytes('entries'), ...keyBytes('entries'))
+
+/**
+ * Reads an `entries` frame laid out exactly as `encodeEntriesFrame` writes it straight
+ * into entries (no intermediate values; byte strings are views into the frame). Null for
+ * any other frame, or any surprise in it: `decodeMessage` then reads it the general way.
+ */
+export function readEntriesFrame (bytes: Uint8Array): ReceivedEntry[] | null {
+  const r = new CanonicalReader(bytes)
+  if (!r.expect(ENTRIES_PREFIX)) return null
+  const n = r.head(4)
+  if (n < 0 || n > MAX_MESSAGE_ENTRIES) return null
+  const entries: ReceivedEntry[] = []
+  for (let i = 0; i < n; i++) {
+    const e = readEntry(r)
+    if (e === null) return null
+    entries.push(e)
+  }
+  return r.pos === r.bytes.byteLength ? entries : null
+}
+
+/**
+ * How many entries an `entries` frame laid out as `encodeEntriesFrame` writes it holds,
+ * from its first bytes alone; -1 for any other frame.
+ */
+export function entriesFrameCount (bytes: Uint8Array): number {
+  const r = new CanonicalReader(bytes)
+  if (!r.expect(ENTRIES_PREFIX)) return -1
+  return r.head(4)
+}
+
 const is32 = (b: unknown): b is Uint8Array => b instanceof Uint8Array && b.byteLength === 32
 
+/**
+ * Reads one message. Structurally strict (shortest forms, definite lengths, no
+ * duplicate keys) but not re-encoded to prove it canonical: nothing in a frame is signed
+ * or hashed as it came — every entry's header is re-encoded canonically to be hashed and
+ * checked against its signature, and stored as re-encoded — so a frame's own form does
+ * not matter, and proving it would cost as much as decoding it.
+ */
 export function decodeMessage (bytes: Uint8Array): SyncMessage {
-  const v = decodeCanonical(bytes) as Record<string, unknown>
+  const v = decodeStructural(bytes) as Record<string, unknown>
   const bad = (why: string): never => { throw new InvalidRecordError(`malformed sync message: ${why}`) }
   if (typeof v !== 'object' || v === null) return bad('not a map')
   switch (v.t) {
@@ -56,7 +130,7 @@ export function decodeMessage (bytes: Uint8Array): SyncMessage {
       if (!is32(v.net) || !is32(v.author) || !is32(v.device) || !Number.isSafeInteger(v.after) || (v.after as number) < 0) return bad('want')
       return { t: 'want', net: v.net, author: v.author, device: v.device, after: v.after as number }
     case 'entries':
-      if (!Array.isArray(v.entries) || v.entries.length > 4 * SYNC_BATCH) return bad('entries')
+      if (!Array.isArray(v.entries) || v.entries.length > MAX_MESSAGE_ENTRIES) return bad('entries')
       return { t: 'entries', entries: v.entries as CanonicalValue[] }
     case 'peers': {
       if (!is32(v.net) || !Array.isArray(v.peers) || v.peers.length > 64) return bad('peers')
