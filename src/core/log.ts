@@ -32,7 +32,8 @@ export function createLogger (options: LoggerOptions): Logger {
   const make = (component: string | undefined): Logger => {
     const at = (level: LogLevel) => (msg: string, fields: LogFields = {}): void => {
       if (LOG_LEVELS.indexOf(level) > threshold) return
-      const record: LogFields = { t: new Date().toISOString(), level, ...(component === undefined ? {} : { component }), msg }
+      // No prototype: a field named "__proto__" is kept as a field, not taken as one.
+      const record: LogFields = Object.assign(Object.create(null) as LogFields, { t: new Date().toISOString(), level, ...(component === undefined ? {} : { component }), msg })
       for (const [k, v] of Object.entries(fields)) {
         // A field never overwrites the record's own keys; it is kept beside them.
         record[RESERVED_KEYS.has(k) ? `field.${k}` : k] = v
