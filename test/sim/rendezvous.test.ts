@@ -79,7 +79,7 @@ test('the announce schedule: deterministic, bounded, and records per node add up
   const holders = placeHolders(pop, (t, k) => overlay.sorted.closest(t, k), 20)
   const lookupMs = durationSampler([800, 900, 1000, 1200])
   const make = (seed: number, mode: 'bounded' | 'everyone'): ReturnType<typeof scheduleAnnouncements> =>
-    scheduleAnnouncements(pop, holders, 20, lookupMs, overlay.latency, new Random(seed), { ...DEFAULT_SCHEDULE, mode })
+    scheduleAnnouncements(pop, holders, overlay.ids.words, 20, lookupMs, overlay.latency, new Random(seed), { ...DEFAULT_SCHEDULE, mode })
   const a = make(1, 'bounded')
   assert.deepEqual(make(1, 'bounded'), a)
   assert.notDeepEqual(make(2, 'bounded').from, a.from)

@@ -4,7 +4,8 @@
 // again every republish interval); instead of simulating its lookups hop by hop, the
 // check takes a lookup duration drawn from durations measured on the message-level
 // simulator of the same overlay (calibration), sees the provider records that have landed
-// by then, and asks the committed policy, decideAnnounce. An announcement lands after a
+// by then, and asks the committed policy, decideAnnounce (a provider that sees a surplus
+// is ranked by XOR between the overlay's node ids and the key). An announcement lands after a
 // second drawn lookup (provide()'s FIND_NODE) plus the link latency to the key's nearest
 // node. What it abstracts away: that the answers of one lookup arrive over its duration
 // (it sees the records as of its end) and that two lookups' durations are independent.
@@ -13,7 +14,8 @@
 // The result is, per network, the intervals during which each provider's record is live
 // at the k nodes nearest the key.
 
-import { decideAnnounce } from '../../networks/rendezvous/announce-policy.ts'
+import { decideAnnounce, rankMatters, xorCloser } from '../../networks/rendezvous/announce-policy.ts'
+import { idBytes } from '../kademlia/key-space.ts'
 import { PROVIDERS_VALIDITY_MS, REPROVIDE_INTERVAL_MS } from '../kademlia/provider-store.ts'
 import type { LatencyModel } from '../latency.ts'
 import type { Random } from '../random.ts'
@@ -56,6 +58,8 @@ export function durationSampler (durations: ArrayLike<number>): (random: Random)
 export function scheduleAnnouncements (
   pop: Population,
   holders: Int32Array,
+  /** The overlay's node ids (its KeyTable's words): a provider's point in the key space. */
+  ids: Uint32Array,
   k: number,
   lookupMs: (random: Random) => number,
   latency: LatencyModel,
@@ -103,7 +107,16 @@ export function scheduleAnnouncements (
           for (let e = netStart; e < used; e++) {
             if (e !== own && (from[e] ?? 0) <= tau && tau < (until[e] ?? 0)) others++
           }
-          announce = decideAnnounce({ othersFound: others, providing: own >= 0 }) === 'announce'
+          const providing = own >= 0
+          let closerOthers = 0
+          if (rankMatters({ othersFound: others, providing })) {
+            const seen: Uint8Array[] = []
+            for (let e = netStart; e < used; e++) {
+              if (e !== own && (from[e] ?? 0) <= tau && tau < (until[e] ?? 0)) seen.push(idBytes(ids, provider[e] ?? 0))
+            }
+            closerOthers = xorCloser(idBytes(ids, member), seen, idBytes(pop.keys.words, j))
+          }
+          announce = decideAnnounce({ othersFound: others, providing, closerOthers }) === 'announce'
         }
         if (!announce) continue
         announcements++
