@@ -20,12 +20,15 @@ import { PROVIDERS_VALIDITY_MS, REPROVIDE_INTERVAL_MS } from '../kademlia/provid
 import type { LatencyModel } from '../latency.ts'
 import type { Random } from '../random.ts'
 import type { Population } from './population.ts'
+import type { AnnouncePolicy } from './member-check.ts'
 
 /** 'bounded': members follow decideAnnounce; 'everyone': every member announces (no bound). */
 export type AnnounceMode = 'bounded' | 'everyone'
 
 export interface ScheduleOptions {
   mode: AnnounceMode
+  /** The policy of 'bounded' mode (default the committed decideAnnounce; tests pass older rules to compare). */
+  policy?: AnnouncePolicy
   jitterMs: number
   rounds: number
   intervalMs: number
@@ -75,9 +78,13 @@ export function scheduleAnnouncements (
   let used = 0
   let checks = 0
   let announcements = 0
+  const policy = options.policy ?? decideAnnounce
   const order: number[] = []
   const observe: number[] = []
   let ownEntry = new Int32Array(0)
+  // Whether the member's last check announced: as the real node's `providing`, which a
+  // 'skip' clears at once (cancelReprovide) while its record lingers at the holders.
+  let providingNow = new Uint8Array(0)
   for (let j = 0; j < pop.networks; j++) {
     offsets[j] = used
     const base = pop.offsets[j] ?? 0
@@ -85,8 +92,12 @@ export function scheduleAnnouncements (
     const nearest = holders[j * k] ?? 0
     for (let m = 0; m < size; m++) firstCheck[base + m] = random.between(0, options.jitterMs)
     const netStart = used
-    if (ownEntry.length < size) ownEntry = new Int32Array(size)
+    if (ownEntry.length < size) {
+      ownEntry = new Int32Array(size)
+      providingNow = new Uint8Array(size)
+    }
     ownEntry.fill(-1, 0, size)
+    providingNow.fill(0, 0, size)
     for (let r = 0; r < options.rounds; r++) {
       order.length = 0
       observe.length = 0
@@ -107,7 +118,7 @@ export function scheduleAnnouncements (
           for (let e = netStart; e < used; e++) {
             if (e !== own && (from[e] ?? 0) <= tau && tau < (until[e] ?? 0)) others++
           }
-          const providing = own >= 0
+          const providing = own >= 0 && providingNow[m] === 1
           let closerOthers = 0
           if (rankMatters({ othersFound: others, providing })) {
             const seen: Uint8Array[] = []
@@ -116,9 +127,13 @@ export function scheduleAnnouncements (
             }
             closerOthers = xorCloser(idBytes(ids, member), seen, idBytes(pop.keys.words, j))
           }
-          announce = decideAnnounce({ othersFound: others, providing, closerOthers }) === 'announce'
+          announce = policy({ othersFound: others, providing, closerOthers }) === 'announce'
         }
-        if (!announce) continue
+        if (!announce) {
+          providingNow[m] = 0
+          continue
+        }
+        providingNow[m] = 1
         announcements++
         const land = tau + lookupMs(random) + latency.oneWay(member, nearest)
         if (own >= 0) {

@@ -33,7 +33,7 @@ describe('manifest exchange', () => {
   })
 })
 
-describe('schedule and policy', () => {
+describe('schedule and key', () => {
   test('re-checks fall within 9–15 h, before kad-dht republishes at 24 h and long before records expire at 48 h', () => {
     for (const r of [0, 0.5, 0.999999]) {
       const d = recheckDelay(() => r)
