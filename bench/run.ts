@@ -20,6 +20,9 @@ import { BenchmarkError } from './errors.ts'
 
 const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [options]
 
+  --results-dir D   write the results JSON there instead of bench/results (runs at
+                    other settings that must not replace the committed results)
+
 throughput options:
   --rounds N        measured rounds, each running every setup once (default ${DEFAULT_THROUGHPUT_OPTIONS.rounds})
   --mib N           MiB per measured transfer (default ${DEFAULT_THROUGHPUT_OPTIONS.mib})
@@ -68,7 +71,7 @@ function positive (value: string | undefined, flag: string, fallback: number): n
   return n
 }
 
-function parse (argv: string[]): { names: BenchmarkName[], run: Record<BenchmarkName, () => Promise<unknown>>, tables: Record<BenchmarkName, (r: unknown) => string> } {
+function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, run: Record<BenchmarkName, () => Promise<unknown>>, tables: Record<BenchmarkName, (r: unknown) => string> } {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -100,6 +103,7 @@ function parse (argv: string[]): { names: BenchmarkName[], run: Record<Benchmark
       'idle-networks': { type: 'string' },
       'idle-period-s': { type: 'string' },
       'settle-s': { type: 'string' },
+      'results-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -160,6 +164,7 @@ function parse (argv: string[]): { names: BenchmarkName[], run: Record<Benchmark
   }
   return {
     names,
+    resultsDir: values['results-dir'] === undefined ? RESULTS_DIR : resolve(values['results-dir']),
     run: {
       throughput: async () => await measureThroughput(throughput, progress),
       startup: async () => await measureStartup(startup, progress),
@@ -196,7 +201,7 @@ async function main (): Promise<number> {
   const machine = describeMachine()
   const sections: string[] = []
   let failed = 0
-  mkdirSync(RESULTS_DIR, { recursive: true })
+  mkdirSync(plan.resultsDir, { recursive: true })
   for (const name of plan.names) {
     const date = new Date().toISOString()
     const started = performance.now()
@@ -204,7 +209,7 @@ async function main (): Promise<number> {
     try {
       const result = await plan.run[name]()
       const seconds = (performance.now() - started) / 1000
-      const file = join(RESULTS_DIR, `${name}.json`)
+      const file = join(plan.resultsDir, `${name}.json`)
       writeFileSync(file, JSON.stringify({ benchmark: name, date, durationSeconds: Math.round(seconds * 10) / 10, machine, ...result as object }, null, 2) + '\n')
       progress(`${name}: done in ${seconds.toFixed(1)} s, wrote ${file}`)
       sections.push(`${plan.tables[name](result)}\n\n${machineLine(machine, date)}`)

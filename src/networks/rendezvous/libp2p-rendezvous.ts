@@ -3,6 +3,7 @@
 // exchange protocol. The rendezvous service gets these as an injected RendezvousNet, so
 // it never imports libp2p itself.
 
+import { createHash } from 'node:crypto'
 import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -23,6 +24,23 @@ const SERVE_TIMEOUT_MS = 10_000
 /** The rendezvous key as a DHT key: a CIDv1, raw codec, sha2-256 multihash of the key. */
 export function rendezvousCid (key: Uint8Array): CID {
   return CID.createV1(raw.code, createDigest(sha256.code, key))
+}
+
+/**
+ * A peer as a point of the DHT key space: sha256 of its peer id's multihash bytes, as
+ * kad-dht places peers (convertPeerId in its utils.ts, not exported by the package).
+ */
+export function peerPoint (peer: string): Uint8Array {
+  return sha256Bytes(peerIdFromString(peer).toMultihash().bytes)
+}
+
+/** The rendezvous key as a point of the DHT key space: sha256 of its CID's multihash, the target kad-dht looks up. */
+export function keyPoint (key: Uint8Array): Uint8Array {
+  return sha256Bytes(rendezvousCid(key).multihash.bytes)
+}
+
+function sha256Bytes (bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest())
 }
 
 export function libp2pRendezvousNet (libp2p: PeernetLibp2p): RendezvousNet {
@@ -49,6 +67,8 @@ export function libp2pRendezvousNet (libp2p: PeernetLibp2p): RendezvousNet {
       if (stored === 0) throw new RendezvousError('no DHT node took the provider record', { hint: 'the node has no DHT peers yet; it retries later' })
     },
     cancelReprovide: async (key) => { await dht.cancelReprovide(rendezvousCid(key)) },
+    peerPoint,
+    keyPoint,
     dial: async (peer, signal) => { await dial(peer, signal) },
     connected: (peer) => libp2p.getConnections(peerIdFromString(peer)).length > 0,
     fetchManifest: async (peer, net, signal) => {

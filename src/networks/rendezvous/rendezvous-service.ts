@@ -17,7 +17,7 @@ import type { Networks } from '../networks.ts'
 import type { NetworkRecord } from '../log-store.ts'
 import { toHex } from '../hashing.ts'
 import { NotPermittedError, RendezvousError, UnknownNetworkError } from '../errors.ts'
-import { DEFAULT_BOUND, decideAnnounce, rendezvousKey } from './announce-policy.ts'
+import { DEFAULT_BOUND, decideAnnounce, rendezvousKey, xorCloser } from './announce-policy.ts'
 import type { RendezvousBound } from './announce-policy.ts'
 import { DEFAULT_TIMING, joinDelay, recheckDelay, startDelay } from './schedule.ts'
 import type { RendezvousTiming } from './schedule.ts'
@@ -34,6 +34,13 @@ export interface RendezvousNet {
   provide: (key: Uint8Array, signal: AbortSignal) => Promise<void>
   /** Stops republishing our record (the copies out there expire on their own). */
   cancelReprovide: (key: Uint8Array) => Promise<void>
+  /**
+   * A peer's id as a point of the DHT key space, computed the same way by every member
+   * for every peer (kad-dht's own: sha256 of the peer id's multihash).
+   */
+  peerPoint: (peer: string) => Uint8Array
+  /** The rendezvous key as a point of the same key space (where kad-dht looks it up). */
+  keyPoint: (key: Uint8Array) => Uint8Array
   dial: (peer: ProviderInfo, signal: AbortSignal) => Promise<void>
   connected: (peer: string) => boolean
   /** Fetches a network's manifest from a peer; throws with the reason it was refused. */
@@ -58,7 +65,10 @@ export interface RendezvousStatus {
   /** Whether this node announces itself as a provider of the network. */
   providing: boolean
   lastLookupAt: number | null
-  /** Providers (other than this node) the last lookup found, up to the bound's surplus. */
+  /**
+   * Providers (other than this node) the last lookup found: up to the bound's surplus, or
+   * beyond it for a provider that had to learn whether it is among the closest.
+   */
   providersFound: number | null
   nextLookupAt: number | null
   lastError: string | null
@@ -146,8 +156,11 @@ export class RendezvousService {
     }
   }
 
-  /** Finds up to the bound's surplus of the network's providers (not this node). */
-  async findMembers (net: Uint8Array, signal?: AbortSignal): Promise<ProviderInfo[]> {
+  /**
+   * Finds the network's providers (not this node): until `enough` says so — by default
+   * once the bound's surplus is found — or the lookup ends.
+   */
+  async findMembers (net: Uint8Array, signal?: AbortSignal, enough = (found: ProviderInfo[]): boolean => found.length >= this.#bound.surplus): Promise<ProviderInfo[]> {
     const key = rendezvousKey(net)
     const found = new Map<string, ProviderInfo>()
     const outer = signal === undefined ? this.#stopping.signal : AbortSignal.any([signal, this.#stopping.signal])
@@ -157,7 +170,7 @@ export class RendezvousService {
         if (p.id === this.#o.net.self) continue
         const known = found.get(p.id)
         found.set(p.id, { id: p.id, addrs: [...new Set([...(known?.addrs ?? []), ...p.addrs])] })
-        if (found.size >= this.#bound.surplus) break
+        if (known === undefined && enough([...found.values()])) break
       }
     } catch (err) {
       // Running out of time ends the lookup with what it found; being told to stop does not.
@@ -254,9 +267,26 @@ export class RendezvousService {
     if (this.#stopping.signal.aborted || this.#states.get(toHex(s.net)) !== s) return
     const key = rendezvousKey(s.net)
     try {
-      const found = await this.findMembers(s.net)
+      // Closeness to the key ranks the providers when there is a surplus: XOR of kad-dht's
+      // points, sha256(peer id multihash) against sha256(the key's CID multihash), the
+      // metric of the DHT itself. Any metric every member computes alike would do.
+      const target = this.#o.net.keyPoint(key)
+      const self = this.#o.net.peerPoint(this.#o.net.self)
+      const points = new Map<string, Uint8Array>()
+      const closerOthers = (found: ProviderInfo[]): number => xorCloser(self, found.map((p) => {
+        let point = points.get(p.id)
+        if (point === undefined) points.set(p.id, point = this.#o.net.peerPoint(p.id))
+        return point
+      }), target)
+      // A provider that sees a surplus skips only once `providers` closer ones are known;
+      // until then a closer record may still turn up, so its lookup runs on (kad-dht ends
+      // it at k providers). Seeing fewer only errs towards keeping its record.
+      const enough = s.providing
+        ? (found: ProviderInfo[]): boolean => found.length >= this.#bound.surplus && closerOthers(found) >= this.#bound.providers
+        : undefined
+      const found = await this.findMembers(s.net, undefined, enough)
       const lookedUpAt = Date.now()
-      const decision = decideAnnounce({ othersFound: found.length, providing: s.providing }, this.#bound)
+      const decision = decideAnnounce({ othersFound: found.length, providing: s.providing, closerOthers: closerOthers(found) }, this.#bound)
       if (decision === 'announce') {
         // Already providing: kad-dht republishes our record itself every 24 h.
         if (!s.providing) {

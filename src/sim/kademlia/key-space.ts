@@ -38,6 +38,14 @@ export class KeyTable {
   }
 }
 
+/** Entry i of a word table as 32 big-endian bytes: the byte form the real node's ids take. */
+export function idBytes (words: Uint32Array, i: number): Uint8Array {
+  const bytes = new Uint8Array(KEY_WORDS * 4)
+  const view = new DataView(bytes.buffer)
+  for (let w = 0; w < KEY_WORDS; w++) view.setUint32(w * 4, words[i * KEY_WORDS + w] ?? 0)
+  return bytes
+}
+
 /**
  * The XOR distance from entry `i` of `ids` to `target`, truncated to its top 53 bits so
  * it fits a double exactly. Two ids that agree on those bits are told apart by

@@ -4,7 +4,7 @@
 // the provider records. The exact model: used by the tests, and by the benchmark to
 // validate the faster schedule model (announce-schedule.ts) on a sample of networks.
 
-import { PROVIDERS_VALIDITY_MS, REPROVIDE_INTERVAL_MS } from '../kademlia/provider-store.ts'
+import { REPROVIDE_INTERVAL_MS } from '../kademlia/provider-store.ts'
 import type { MapProviderStore } from '../kademlia/provider-store.ts'
 import type { Overlay } from '../kademlia/overlay.ts'
 import type { Random } from '../random.ts'
@@ -44,15 +44,17 @@ export function runAnnounceRounds (overlay: Overlay, store: MapProviderStore, ne
   const liveAfterRound: number[][] = []
   const t0 = sim.now
   for (const net of networks) {
-    const expiry = new Float64Array(net.members.length).fill(-Infinity)
+    // Whether each member's last check announced: the real node's `providing`, which a
+    // 'skip' clears at once (cancelReprovide) while the record lingers at the holders.
+    const providing = new Uint8Array(net.members.length)
     for (let m = 0; m < net.members.length; m++) {
       const member = net.members[m] ?? 0
       const offset = random.between(0, options.jitterMs)
       for (let r = 0; r < options.rounds; r++) {
         sim.at(t0 + offset + r * options.intervalMs, () => {
-          rendezvousCheck(overlay.dht, member, net.network, net.target, (expiry[m] ?? -Infinity) > sim.now, (outcome) => {
+          rendezvousCheck(overlay.dht, member, net.network, net.target, providing[m] === 1, (outcome) => {
             checks.push(outcome)
-            if (outcome.announcedAt !== undefined) expiry[m] = outcome.announcedAt + PROVIDERS_VALIDITY_MS
+            providing[m] = outcome.decision === 'announce' ? 1 : 0
           })
         })
       }

@@ -4,7 +4,8 @@
 // again every republish interval); instead of simulating its lookups hop by hop, the
 // check takes a lookup duration drawn from durations measured on the message-level
 // simulator of the same overlay (calibration), sees the provider records that have landed
-// by then, and asks the committed policy, decideAnnounce. An announcement lands after a
+// by then, and asks the committed policy, decideAnnounce (a provider that sees a surplus
+// is ranked by XOR between the overlay's node ids and the key). An announcement lands after a
 // second drawn lookup (provide()'s FIND_NODE) plus the link latency to the key's nearest
 // node. What it abstracts away: that the answers of one lookup arrive over its duration
 // (it sees the records as of its end) and that two lookups' durations are independent.
@@ -13,17 +14,21 @@
 // The result is, per network, the intervals during which each provider's record is live
 // at the k nodes nearest the key.
 
-import { decideAnnounce } from '../../networks/rendezvous/announce-policy.ts'
+import { decideAnnounce, rankMatters, xorCloser } from '../../networks/rendezvous/announce-policy.ts'
+import { idBytes } from '../kademlia/key-space.ts'
 import { PROVIDERS_VALIDITY_MS, REPROVIDE_INTERVAL_MS } from '../kademlia/provider-store.ts'
 import type { LatencyModel } from '../latency.ts'
 import type { Random } from '../random.ts'
 import type { Population } from './population.ts'
+import type { AnnouncePolicy } from './member-check.ts'
 
 /** 'bounded': members follow decideAnnounce; 'everyone': every member announces (no bound). */
 export type AnnounceMode = 'bounded' | 'everyone'
 
 export interface ScheduleOptions {
   mode: AnnounceMode
+  /** The policy of 'bounded' mode (default the committed decideAnnounce; tests pass older rules to compare). */
+  policy?: AnnouncePolicy
   jitterMs: number
   rounds: number
   intervalMs: number
@@ -56,6 +61,8 @@ export function durationSampler (durations: ArrayLike<number>): (random: Random)
 export function scheduleAnnouncements (
   pop: Population,
   holders: Int32Array,
+  /** The overlay's node ids (its KeyTable's words): a provider's point in the key space. */
+  ids: Uint32Array,
   k: number,
   lookupMs: (random: Random) => number,
   latency: LatencyModel,
@@ -71,9 +78,13 @@ export function scheduleAnnouncements (
   let used = 0
   let checks = 0
   let announcements = 0
+  const policy = options.policy ?? decideAnnounce
   const order: number[] = []
   const observe: number[] = []
   let ownEntry = new Int32Array(0)
+  // Whether the member's last check announced: as the real node's `providing`, which a
+  // 'skip' clears at once (cancelReprovide) while its record lingers at the holders.
+  let providingNow = new Uint8Array(0)
   for (let j = 0; j < pop.networks; j++) {
     offsets[j] = used
     const base = pop.offsets[j] ?? 0
@@ -81,8 +92,12 @@ export function scheduleAnnouncements (
     const nearest = holders[j * k] ?? 0
     for (let m = 0; m < size; m++) firstCheck[base + m] = random.between(0, options.jitterMs)
     const netStart = used
-    if (ownEntry.length < size) ownEntry = new Int32Array(size)
+    if (ownEntry.length < size) {
+      ownEntry = new Int32Array(size)
+      providingNow = new Uint8Array(size)
+    }
     ownEntry.fill(-1, 0, size)
+    providingNow.fill(0, 0, size)
     for (let r = 0; r < options.rounds; r++) {
       order.length = 0
       observe.length = 0
@@ -103,9 +118,22 @@ export function scheduleAnnouncements (
           for (let e = netStart; e < used; e++) {
             if (e !== own && (from[e] ?? 0) <= tau && tau < (until[e] ?? 0)) others++
           }
-          announce = decideAnnounce({ othersFound: others, providing: own >= 0 }) === 'announce'
+          const providing = own >= 0 && providingNow[m] === 1
+          let closerOthers = 0
+          if (rankMatters({ othersFound: others, providing })) {
+            const seen: Uint8Array[] = []
+            for (let e = netStart; e < used; e++) {
+              if (e !== own && (from[e] ?? 0) <= tau && tau < (until[e] ?? 0)) seen.push(idBytes(ids, provider[e] ?? 0))
+            }
+            closerOthers = xorCloser(idBytes(ids, member), seen, idBytes(pop.keys.words, j))
+          }
+          announce = policy({ othersFound: others, providing, closerOthers }) === 'announce'
         }
-        if (!announce) continue
+        if (!announce) {
+          providingNow[m] = 0
+          continue
+        }
+        providingNow[m] = 1
         announcements++
         const land = tau + lookupMs(random) + latency.oneWay(member, nearest)
         if (own >= 0) {

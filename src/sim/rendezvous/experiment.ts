@@ -190,7 +190,7 @@ export async function runRendezvousExperiment (options: RendezvousOptions, progr
   // 3. Who announces: with the bound and without.
   const scheduleOptions = { jitterMs, rounds: o.rounds, intervalMs: REPROVIDE_INTERVAL_MS, validityMs: PROVIDERS_VALIDITY_MS }
   const schedule = (mode: AnnounceMode, jitter = jitterMs): ProviderSchedule =>
-    scheduleAnnouncements(pop, holders, k, lookupMs, latency, random.fork(), { ...scheduleOptions, jitterMs: jitter, mode })
+    scheduleAnnouncements(pop, holders, calibration.ids.words, k, lookupMs, latency, random.fork(), { ...scheduleOptions, jitterMs: jitter, mode })
   const bounded = schedule('bounded')
   const everyone = schedule('everyone')
   const records: RecordsByMode = recordsOf(pop, bounded, everyone, holders, k, endMs)
@@ -229,8 +229,8 @@ export async function runRendezvousExperiment (options: RendezvousOptions, progr
       const overlay = buildOverlay(n, o.seed + n, emptyStore)
       const h = placeHolders(p, (target, count) => overlay.sorted.closest(target, count), k)
       const lat = overlay.latency
-      const b = scheduleAnnouncements(p, h, k, lookupMs, lat, r.fork(), { ...scheduleOptions, mode: 'bounded' })
-      const e = scheduleAnnouncements(p, h, k, lookupMs, lat, r.fork(), { ...scheduleOptions, mode: 'everyone' })
+      const b = scheduleAnnouncements(p, h, overlay.ids.words, k, lookupMs, lat, r.fork(), { ...scheduleOptions, mode: 'bounded' })
+      const e = scheduleAnnouncements(p, h, overlay.ids.words, k, lookupMs, lat, r.fork(), { ...scheduleOptions, mode: 'everyone' })
       scaling.push(scalePoint(p, recordsOf(p, b, e, h, k, endMs)))
       progress(`rendezvous: scaling point ${n} nodes × ${m} networks done`)
       await yieldToLoop()

@@ -2,16 +2,20 @@
 // node's shell runs it: GET_PROVIDERS for the network's key (stopping once it has seen
 // enough others that the answer cannot change), then the committed
 // policy decideAnnounce; on 'announce', libp2p's provide(): a FIND_NODE lookup for the key
-// and ADD_PROVIDER to the k nearest nodes it found.
+// and ADD_PROVIDER to the k nearest nodes it found. Closeness to the key, which ranks the
+// providers when there is a surplus, is XOR between the overlay's node ids and the key.
 
-import { decideAnnounce, RENDEZVOUS_PROVIDERS, RENDEZVOUS_SURPLUS } from '../../networks/rendezvous/announce-policy.ts'
+import { decideAnnounce, rankMatters, RENDEZVOUS_PROVIDERS, RENDEZVOUS_SURPLUS, xorCloser } from '../../networks/rendezvous/announce-policy.ts'
 import type { AnnounceDecision, AnnounceInput } from '../../networks/rendezvous/announce-policy.ts'
 import type { KademliaDht, LookupOutcome } from '../kademlia/dht.ts'
+import { idBytes } from '../kademlia/key-space.ts'
 
 export interface CheckOutcome {
   member: number
   network: number
   othersFound: number
+  /** Found providers closer to the key than the member (counted only when it decides: see rankMatters). */
+  closerOthers: number
   decision: AnnounceDecision
   /** The GET_PROVIDERS lookup. */
   find: LookupOutcome
@@ -36,18 +40,24 @@ export function rendezvousCheck (
   policy: AnnouncePolicy = decideAnnounce
 ): void {
   // Not providing, the answer is 'skip' as soon as RENDEZVOUS_PROVIDERS others are known;
-  // providing, only once RENDEZVOUS_SURPLUS are: stop the lookup there.
+  // providing, only from RENDEZVOUS_SURPLUS on: stop the lookup there. (The real node's
+  // provider runs on until it knows RENDEZVOUS_PROVIDERS closer ones; here every holder of
+  // the key answers with all its live records at once, so the answer that reaches the
+  // surplus already carries them all.)
   const enough = providing ? RENDEZVOUS_SURPLUS : RENDEZVOUS_PROVIDERS
   dht.getProviders(member, target, network, enough, (find) => {
     const othersFound = find.providers.length
-    const decision = policy({ othersFound, providing })
+    const closerOthers = rankMatters({ othersFound, providing })
+      ? xorCloser(idBytes(dht.ids, member), find.providers.map((p) => idBytes(dht.ids, p)), idBytes(target, 0))
+      : 0
+    const decision = policy({ othersFound, providing, closerOthers })
     if (decision === 'skip') {
-      done({ member, network, othersFound, decision, find })
+      done({ member, network, othersFound, closerOthers, decision, find })
       return
     }
     dht.findNode(member, target, (provide) => {
       dht.addProvider(member, provide.closest, target, network)
-      done({ member, network, othersFound, decision, find, provide, announcedAt: dht.sim.now })
+      done({ member, network, othersFound, closerOthers, decision, find, provide, announcedAt: dht.sim.now })
     })
   })
 }

@@ -1,4 +1,5 @@
-// The manifest exchange codec and the rendezvous schedule, pure.
+// The manifest exchange codec, the rendezvous schedule and key, pure (the announce policy
+// has its own file, announce-policy.test.ts).
 
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
@@ -6,7 +7,7 @@ import { generateIdentity } from '../../../src/core/identity.ts'
 import { createManifest, networkIdOf, signedManifestValue } from '../../../src/networks/manifest.ts'
 import { answerRequest, checkAnswer, frame, parseRequest, requestValue, unframe } from '../../../src/networks/rendezvous/manifest-exchange.ts'
 import { DEFAULT_TIMING, joinDelay, recheckDelay, startDelay } from '../../../src/networks/rendezvous/schedule.ts'
-import { DEFAULT_BOUND, RENDEZVOUS_PROVIDERS, RENDEZVOUS_SURPLUS, decideAnnounce, rendezvousKey } from '../../../src/networks/rendezvous/announce-policy.ts'
+import { rendezvousKey } from '../../../src/networks/rendezvous/announce-policy.ts'
 
 const manifest = (policy: 'open' | 'invite', priv = false, name = 'n') => createManifest(generateIdentity(), { name, app: 'chat', policy, private: priv, params: {}, created: 1 })
 
@@ -32,7 +33,7 @@ describe('manifest exchange', () => {
   })
 })
 
-describe('schedule and policy', () => {
+describe('schedule and key', () => {
   test('re-checks fall within 9–15 h, before kad-dht republishes at 24 h and long before records expire at 48 h', () => {
     for (const r of [0, 0.5, 0.999999]) {
       const d = recheckDelay(() => r)
@@ -47,13 +48,7 @@ describe('schedule and policy', () => {
     assert.ok(startDelay(() => 0.999, 1_000_000) <= DEFAULT_TIMING.recheckMs)
   })
 
-  test('the bound: announce below RENDEZVOUS_PROVIDERS, keep until RENDEZVOUS_SURPLUS, and the key hides the id', () => {
-    assert.deepEqual(DEFAULT_BOUND, { providers: RENDEZVOUS_PROVIDERS, surplus: RENDEZVOUS_SURPLUS })
-    assert.equal(decideAnnounce({ othersFound: RENDEZVOUS_PROVIDERS - 1, providing: false }), 'announce')
-    assert.equal(decideAnnounce({ othersFound: RENDEZVOUS_PROVIDERS, providing: false }), 'skip')
-    assert.equal(decideAnnounce({ othersFound: RENDEZVOUS_SURPLUS - 1, providing: true }), 'announce')
-    assert.equal(decideAnnounce({ othersFound: RENDEZVOUS_SURPLUS, providing: true }), 'skip')
-    assert.equal(decideAnnounce({ othersFound: 2, providing: false }, { providers: 2, surplus: 3 }), 'skip')
+  test('the rendezvous key hides the network id', () => {
     const id = networkIdOf(manifest('open').manifest)
     assert.notDeepEqual(rendezvousKey(id), id)
     assert.equal(rendezvousKey(id).byteLength, 32)
