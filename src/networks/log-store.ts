@@ -55,6 +55,9 @@ export interface StoredEntry {
   receivedAt: number
 }
 
+/** Network records kept decoded (each holds a manifest: about 1 KB). */
+const RECORD_CACHE = 256
+
 export class LogStore {
   readonly #store: Store
   readonly #apps: ReadonlyMap<string, AppDefinition>
@@ -631,6 +634,8 @@ export class LogStore {
     if (record === undefined) {
       const row = this.db.prepare('SELECT id, manifest, key, status, joined_at FROM networks WHERE id = ?').get(id) as NetworkRow | undefined
       record = row === undefined ? null : networkFromRow(row)
+      // Bounded: a node in 10,000 networks keeps the records it is busy with, not all.
+      if (this.#records.size >= RECORD_CACHE) this.#records.delete(this.#records.keys().next().value as string)
       this.#records.set(k, record)
     }
     return record ?? undefined

@@ -63,10 +63,13 @@ export class SyncSession {
   readonly #local: SyncLocal
   readonly #self: string
   readonly #peer: string
-  /** Networks both sides are in, by hex id. */
-  readonly #shared = new Map<string, Uint8Array>()
-  /** Chains we asked for and have not caught up on, by key → seq we asked after. */
-  readonly #wanted = new Map<string, number>()
+  /** Networks both sides are in, by hex id (only the hex: a node may share 10,000 of them). */
+  readonly #shared = new Set<string>()
+  /**
+   * Chains we asked for and have not caught up on: network (hex) → author‖device (hex) →
+   * the seq we asked after. Entries go once our head passes that seq.
+   */
+  readonly #wanted = new Map<string, Map<string, number>>()
   /** Chains refused for want of an entry in another chain, waiting for progress. */
   readonly #deferred = new Map<string, ChainRef>()
   /** Networks whose peer exchange offer we took: one per session, so a peer cannot make us dial on and on. */
@@ -78,7 +81,7 @@ export class SyncSession {
     this.#peer = peer
   }
 
-  get sharedNetworks (): Uint8Array[] { return [...this.#shared.values()] }
+  get sharedNetworks (): Uint8Array[] { return [...this.#shared].map((k) => new Uint8Array(Buffer.from(k, 'hex'))) }
 
   shares (net: Uint8Array): boolean { return this.#shared.has(toHex(net)) }
 
@@ -91,7 +94,7 @@ export class SyncSession {
   /** The local node joined or left a network: tell the peer. */
   networksChanged (): SyncAction[] {
     const mine = new Set(this.#local.networks().map(toHex))
-    for (const k of [...this.#shared.keys()]) if (!mine.has(k)) this.#shared.delete(k)
+    for (const k of [...this.#shared]) if (!mine.has(k)) { this.#shared.delete(k); this.#wanted.delete(k) }
     return [this.#hello()]
   }
 
@@ -104,7 +107,7 @@ export class SyncSession {
           const k = toHex(net)
           if (!theirs.has(toHex(networkTag(net, this.#self, this.#peer)))) { this.#shared.delete(k); continue }
           if (this.#shared.has(k)) continue
-          this.#shared.set(k, net)
+          this.#shared.add(k)
           out.push({ do: 'send', message: { t: 'heads', net, heads: this.#local.heads(net) } })
           out.push({ do: 'offer-peers', net })
         }
@@ -121,7 +124,7 @@ export class SyncSession {
           // is in it too (we may have joined after its hello reached us).
           const mine = this.#local.networks().find((n) => bytesEqual(n, m.net))
           if (mine === undefined) return []
-          this.#shared.set(toHex(mine), mine)
+          this.#shared.add(toHex(mine))
           newlyShared = true
         }
         const local = this.#local.heads(m.net)
@@ -159,11 +162,23 @@ export class SyncSession {
       if (isGap(r.reason)) out.push(...this.#wantFromHead(r.chain))
       else if (isDependency(r.reason)) this.#deferred.set(chainKey(r.chain), r.chain)
     }
-    const progressed = new Set(outcome.acceptedNets.map(toHex))
+    const progressed = new Map(outcome.acceptedNets.map((n) => [toHex(n), n]))
+    // Requests we have caught up on are forgotten, so the map does not grow with every
+    // chain ever synced.
+    for (const [k, net] of progressed) {
+      const wanted = this.#wanted.get(k)
+      if (wanted === undefined) continue
+      for (const h of this.#local.heads(net)) {
+        const ck = toHex(h.author) + toHex(h.device)
+        const after = wanted.get(ck)
+        if (after !== undefined && h.seq > after) wanted.delete(ck)
+      }
+      if (wanted.size === 0) this.#wanted.delete(k)
+    }
     for (const [key, chain] of [...this.#deferred]) {
       if (!progressed.has(toHex(chain.net))) continue
       this.#deferred.delete(key)
-      this.#wanted.delete(key)
+      this.#wanted.get(toHex(chain.net))?.delete(toHex(chain.author) + toHex(chain.device))
       out.push(...this.#wantFromHead(chain))
     }
     return out
@@ -180,10 +195,13 @@ export class SyncSession {
   }
 
   #want (net: Uint8Array, author: Uint8Array, device: Uint8Array, after: number): SyncAction[] {
-    const key = chainKey({ net, author, device })
+    const k = toHex(net)
+    const ck = toHex(author) + toHex(device)
     // One outstanding request per chain and starting point.
-    if (this.#wanted.get(key) === after) return []
-    this.#wanted.set(key, after)
+    let wanted = this.#wanted.get(k)
+    if (wanted?.get(ck) === after) return []
+    if (wanted === undefined) { wanted = new Map(); this.#wanted.set(k, wanted) }
+    wanted.set(ck, after)
     return [{ do: 'send', message: { t: 'want', net, author, device, after } }]
   }
 
