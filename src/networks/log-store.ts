@@ -92,7 +92,7 @@ export class LogStore {
     if (!this.#apps.has(manifest.manifest.app)) {
       throw new InvalidRecordError(`this node has no app "${manifest.manifest.app}"`, { hint: `apps here: ${[...this.#apps.keys()].join(', ')}` })
     }
-    this.db.prepare(`INSERT INTO networks (id, manifest, name, app, key, status, joined_at) VALUES (?, ?, ?, ?, ?, 'member', ?)
+    this.#sql(`INSERT INTO networks (id, manifest, name, app, key, status, joined_at) VALUES (?, ?, ?, ?, ?, 'member', ?)
       ON CONFLICT(id) DO UPDATE SET status = 'member', key = COALESCE(networks.key, excluded.key)`)
       .run(id, encodeCanonical(signedManifestValue(manifest)), manifest.manifest.name, manifest.manifest.app, key, now)
     this.#clearRecords()
@@ -102,7 +102,7 @@ export class LogStore {
   }
 
   setStatus (net: Uint8Array, status: 'member' | 'left'): void {
-    this.db.prepare('UPDATE networks SET status = ? WHERE id = ?').run(status, net)
+    this.#sql('UPDATE networks SET status = ? WHERE id = ?').run(status, net)
     this.#clearRecords()
   }
 
@@ -118,23 +118,23 @@ export class LogStore {
   }
 
   hasNetwork (id: Uint8Array): boolean {
-    return this.db.prepare('SELECT 1 AS x FROM networks WHERE id = ?').get(id) !== undefined
+    return this.#sql('SELECT 1 AS x FROM networks WHERE id = ?').get(id) !== undefined
   }
 
   networks (): NetworkRecord[] {
-    return (this.db.prepare('SELECT id, manifest, key, status, joined_at FROM networks ORDER BY joined_at').all() as unknown as NetworkRow[]).map(networkFromRow)
+    return (this.#sql('SELECT id, manifest, key, status, joined_at FROM networks ORDER BY joined_at').all() as unknown as NetworkRow[]).map(networkFromRow)
   }
 
   /** Ids of the networks this node takes part in (not those it left). */
   memberNetworkIds (): Uint8Array[] {
-    return (this.db.prepare("SELECT id FROM networks WHERE status = 'member'").all() as Array<{ id: Uint8Array }>).map((r) => r.id)
+    return (this.#sql("SELECT id FROM networks WHERE status = 'member'").all() as Array<{ id: Uint8Array }>).map((r) => r.id)
   }
 
   // ---- reading ------------------------------------------------------------------------
 
   heads (net: Uint8Array): ChainHeadInfo[] {
     // head_seq 0: a revocation for a device whose chain is not held here yet (no chain).
-    return this.db.prepare('SELECT author, device, head_seq AS seq, head_hash AS hash FROM chains WHERE net = ? AND head_seq > 0').all(net) as unknown as ChainHeadInfo[]
+    return this.#sql('SELECT author, device, head_seq AS seq, head_hash AS hash FROM chains WHERE net = ? AND head_seq > 0').all(net) as unknown as ChainHeadInfo[]
   }
 
   head (net: Uint8Array, author: Uint8Array, device: Uint8Array): { seq: number, hash: Uint8Array } | undefined {
@@ -177,16 +177,16 @@ export class LogStore {
 
   /** The network's entries, newest first. */
   log (net: Uint8Array, limit: number): StoredEntry[] {
-    const rows = this.db.prepare('SELECT hash, signed, body, received_at FROM entries WHERE net = ? ORDER BY ts DESC, hash DESC LIMIT ?').all(net, limit) as unknown as EntryRow[]
+    const rows = this.#sql('SELECT hash, signed, body, received_at FROM entries WHERE net = ? ORDER BY ts DESC, hash DESC LIMIT ?').all(net, limit) as unknown as EntryRow[]
     return rows.map(storedFromRow)
   }
 
   entryCount (net: Uint8Array): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM entries WHERE net = ?').get(net) as { n: number }).n
+    return (this.#sql('SELECT COUNT(*) AS n FROM entries WHERE net = ?').get(net) as { n: number }).n
   }
 
   members (net: Uint8Array): Array<{ account: Uint8Array, role: string, joinedAt: number }> {
-    return this.db.prepare('SELECT account, role, joined_at AS joinedAt FROM members WHERE net = ? ORDER BY joined_at, account').all(net) as unknown as Array<{ account: Uint8Array, role: string, joinedAt: number }>
+    return this.#sql('SELECT account, role, joined_at AS joinedAt FROM members WHERE net = ? ORDER BY joined_at, account').all(net) as unknown as Array<{ account: Uint8Array, role: string, joinedAt: number }>
   }
 
   isMember (net: Uint8Array, account: Uint8Array): boolean {
@@ -194,11 +194,11 @@ export class LogStore {
   }
 
   role (net: Uint8Array, account: Uint8Array): string | undefined {
-    return (this.db.prepare('SELECT role FROM members WHERE net = ? AND account = ?').get(net, account) as { role: string } | undefined)?.role
+    return (this.#sql('SELECT role FROM members WHERE net = ? AND account = ?').get(net, account) as { role: string } | undefined)?.role
   }
 
   equivocations (net: Uint8Array): Array<{ author: Uint8Array, device: Uint8Array, seq: number, first: Entry, second: Entry, detectedAt: number }> {
-    const rows = this.db.prepare('SELECT author, device, seq, first, second, detected_at FROM equivocations WHERE net = ? ORDER BY detected_at').all(net) as Array<{ author: Uint8Array, device: Uint8Array, seq: number, first: Uint8Array, second: Uint8Array, detected_at: number }>
+    const rows = this.#sql('SELECT author, device, seq, first, second, detected_at FROM equivocations WHERE net = ? ORDER BY detected_at').all(net) as Array<{ author: Uint8Array, device: Uint8Array, seq: number, first: Uint8Array, second: Uint8Array, detected_at: number }>
     return rows.map((r) => ({ author: r.author, device: r.device, seq: r.seq, first: entryFrom(decodeCanonical(r.first)), second: entryFrom(decodeCanonical(r.second)), detectedAt: r.detected_at }))
   }
 
@@ -572,7 +572,7 @@ export class LogStore {
   setQuota (net: Uint8Array, bytes: number | null): void {
     const record = this.network(net)
     this.#store.transaction(() => {
-      this.db.prepare('UPDATE networks SET quota = ? WHERE id = ?').run(bytes, net)
+      this.#sql('UPDATE networks SET quota = ? WHERE id = ?').run(bytes, net)
       this.#enforceQuota(record)
     })
   }
@@ -580,9 +580,9 @@ export class LogStore {
   /** Bytes of app-entry bodies held, the quota, and how many entries are held without a body. */
   usage (net: Uint8Array): { bodyBytes: number, quota: number | null, withoutBody: number, deleted: number } {
     this.network(net)
-    const u = this.db.prepare("SELECT COALESCE(SUM(length(body)), 0) AS bytes, COALESCE(SUM(body IS NULL), 0) AS bodyless FROM entries WHERE net = ? AND type NOT LIKE 'peernet/%'").get(net) as { bytes: number, bodyless: number }
-    const q = this.db.prepare('SELECT quota FROM networks WHERE id = ?').get(net) as { quota: number | null }
-    const d = this.db.prepare('SELECT COUNT(*) AS n FROM tombstones t JOIN entries e ON e.hash = t.target AND e.author = t.author WHERE t.net = ?').get(net) as { n: number }
+    const u = this.#sql("SELECT COALESCE(SUM(length(body)), 0) AS bytes, COALESCE(SUM(body IS NULL), 0) AS bodyless FROM entries WHERE net = ? AND type NOT LIKE 'peernet/%'").get(net) as { bytes: number, bodyless: number }
+    const q = this.#sql('SELECT quota FROM networks WHERE id = ?').get(net) as { quota: number | null }
+    const d = this.#sql('SELECT COUNT(*) AS n FROM tombstones t JOIN entries e ON e.hash = t.target AND e.author = t.author WHERE t.net = ?').get(net) as { n: number }
     return { bodyBytes: u.bytes, quota: q.quota, withoutBody: u.bodyless, deleted: d.n }
   }
 
@@ -607,9 +607,9 @@ export class LogStore {
   /** Keeps both signed entries as proof and freezes the device's chain. */
   #recordEquivocation (entry: Entry, first: Uint8Array, now: number): void {
     const h = entry.header
-    this.db.prepare('INSERT OR IGNORE INTO equivocations (net, author, device, seq, first, second, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this.#sql('INSERT OR IGNORE INTO equivocations (net, author, device, seq, first, second, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(h.net, h.author, h.device, h.seq, first, encodeEntry(entry, false), now)
-    this.db.prepare('UPDATE chains SET frozen = 1 WHERE net = ? AND author = ? AND device = ?').run(h.net, h.author, h.device)
+    this.#sql('UPDATE chains SET frozen = 1 WHERE net = ? AND author = ? AND device = ?').run(h.net, h.author, h.device)
   }
 
   /** The record looked up last: every entry of a batch asks for its network. */
@@ -632,7 +632,7 @@ export class LogStore {
     const k = toHex(id)
     let record = this.#records.get(k)
     if (record === undefined) {
-      const row = this.db.prepare('SELECT id, manifest, key, status, joined_at FROM networks WHERE id = ?').get(id) as NetworkRow | undefined
+      const row = this.#sql('SELECT id, manifest, key, status, joined_at FROM networks WHERE id = ?').get(id) as NetworkRow | undefined
       record = row === undefined ? null : networkFromRow(row)
       // Bounded: a node in 10,000 networks keeps the records it is busy with, not all.
       if (this.#records.size >= RECORD_CACHE) this.#records.delete(this.#records.keys().next().value as string)
@@ -672,7 +672,7 @@ export class LogStore {
     const r = this.#checkedRevocation(h, body)
     // Also for a chain not held yet (head_seq 0): its entries past lastSeq, arriving
     // later, are refused.
-    this.db.prepare(`INSERT INTO chains (net, author, device, head_seq, head_hash, revoked_after) VALUES (?, ?, ?, 0, ?, ?)
+    this.#sql(`INSERT INTO chains (net, author, device, head_seq, head_hash, revoked_after) VALUES (?, ?, ?, 0, ?, ?)
       ON CONFLICT(net, author, device) DO UPDATE SET revoked_after = MIN(COALESCE(revoked_after, excluded.revoked_after), excluded.revoked_after)`)
       .run(h.net, r.account, r.device, new Uint8Array(32), r.lastSeq)
     // Entries past the revocation that are already stored stop counting.
@@ -685,11 +685,11 @@ export class LogStore {
    * membership entry went (membership must then be derived again).
    */
   #dropChainAfter (net: NetworkRecord, author: Uint8Array, device: Uint8Array, lastSeq: number): boolean {
-    const dropped = this.db.prepare('SELECT hash, type FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ?').all(net.id, author, device, lastSeq) as Array<{ hash: Uint8Array, type: string }>
+    const dropped = this.#sql('SELECT hash, type FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ?').all(net.id, author, device, lastSeq) as Array<{ hash: Uint8Array, type: string }>
     if (dropped.length === 0) return false
-    this.db.prepare('DELETE FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ?').run(net.id, author, device, lastSeq)
-    const last = this.db.prepare('SELECT seq, hash FROM entries WHERE net = ? AND author = ? AND device = ? ORDER BY seq DESC LIMIT 1').get(net.id, author, device) as { seq: number, hash: Uint8Array } | undefined
-    this.db.prepare('UPDATE chains SET head_seq = ?, head_hash = ? WHERE net = ? AND author = ? AND device = ?')
+    this.#sql('DELETE FROM entries WHERE net = ? AND author = ? AND device = ? AND seq > ?').run(net.id, author, device, lastSeq)
+    const last = this.#sql('SELECT seq, hash FROM entries WHERE net = ? AND author = ? AND device = ? ORDER BY seq DESC LIMIT 1').get(net.id, author, device) as { seq: number, hash: Uint8Array } | undefined
+    this.#sql('UPDATE chains SET head_seq = ?, head_hash = ? WHERE net = ? AND author = ? AND device = ?')
       .run(last?.seq ?? 0, last?.hash ?? new Uint8Array(32), net.id, author, device)
     this.#undoApp(net, author, dropped)
     return dropped.some((d) => isMembershipType(d.type))
@@ -712,7 +712,7 @@ export class LogStore {
     }
     if (app.reset === undefined) return
     app.reset(this.db, net.id)
-    const rows = this.db.prepare('SELECT hash, author, device, seq, ts, type, body FROM entries WHERE net = ? AND type LIKE ? AND body IS NOT NULL ORDER BY ts, author, device, seq')
+    const rows = this.#sql('SELECT hash, author, device, seq, ts, type, body FROM entries WHERE net = ? AND type LIKE ? AND body IS NOT NULL ORDER BY ts, author, device, seq')
       .iterate(net.id, `${app.name}/%`) as Iterable<{ hash: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number, ts: number, type: string, body: Uint8Array }>
     for (const row of rows) {
       const spec = app.types[row.type.slice(app.name.length + 1)]
@@ -723,7 +723,7 @@ export class LogStore {
 
   /** Membership from every stored membership entry, plus `extra` not yet stored. */
   #membership (net: NetworkRecord, extra: MembershipEvent[], without?: (e: MembershipEvent) => boolean): ReturnType<typeof deriveMembership> {
-    const rows = this.db.prepare("SELECT hash, author, device, seq, ts, type, body FROM entries WHERE net = ? AND type IN ('peernet/join', 'peernet/leave', 'peernet/remove', 'peernet/role')").all(net.id) as Array<{ hash: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number, ts: number, type: string, body: Uint8Array }>
+    const rows = this.#sql("SELECT hash, author, device, seq, ts, type, body FROM entries WHERE net = ? AND type IN ('peernet/join', 'peernet/leave', 'peernet/remove', 'peernet/role')").all(net.id) as Array<{ hash: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number, ts: number, type: string, body: Uint8Array }>
     const events: MembershipEvent[] = rows.filter((r) => without === undefined || !without({ ...r, type: r.type as MembershipEvent['type'], body: {} })).map((r) => ({ hash: r.hash, author: r.author, device: r.device, seq: r.seq, ts: r.ts, type: r.type as MembershipEvent['type'], body: asMap(this.#open(net, r.body)) }))
     return deriveMembership(net.manifest.manifest, net.id, [...events, ...extra])
   }
@@ -738,13 +738,13 @@ export class LogStore {
     }
     // Held membership entries refused in the total order: the chain ends before them.
     if (state.refused.size > 0) {
-      const rows = this.db.prepare("SELECT hash, author, device, seq FROM entries WHERE net = ? AND type IN ('peernet/join', 'peernet/leave', 'peernet/remove', 'peernet/role')").all(net.id) as Array<{ hash: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number }>
+      const rows = this.#sql("SELECT hash, author, device, seq FROM entries WHERE net = ? AND type IN ('peernet/join', 'peernet/leave', 'peernet/remove', 'peernet/role')").all(net.id) as Array<{ hash: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number }>
       for (const r of rows) if (state.refused.has(toHex(r.hash))) cut(r.author, r.device, r.seq - 1)
     }
     // Removed members: their entries past the heads the removal names (none, for a device it does not name).
     for (const r of state.removed.values()) {
       const account = Buffer.from(r.account, 'hex')
-      const chains = this.db.prepare('SELECT device, head_seq AS seq FROM chains WHERE net = ? AND author = ?').all(net.id, account) as Array<{ device: Uint8Array, seq: number }>
+      const chains = this.#sql('SELECT device, head_seq AS seq FROM chains WHERE net = ? AND author = ?').all(net.id, account) as Array<{ device: Uint8Array, seq: number }>
       for (const c of chains) {
         // As ingest does: a join is judged by the membership derivation, not by the heads
         // (a join before the removal in the total order counts), so the cut never falls
@@ -781,11 +781,11 @@ export class LogStore {
       if (droppedMembership) state = this.#membership(net, [])
       else break
     }
-    this.db.prepare('DELETE FROM members WHERE net = ?').run(net.id)
-    this.db.prepare('DELETE FROM removed WHERE net = ?').run(net.id)
-    const insert = this.db.prepare('INSERT INTO members (net, account, role, joined_at) VALUES (?, ?, ?, ?)')
+    this.#sql('DELETE FROM members WHERE net = ?').run(net.id)
+    this.#sql('DELETE FROM removed WHERE net = ?').run(net.id)
+    const insert = this.#sql('INSERT INTO members (net, account, role, joined_at) VALUES (?, ?, ?, ?)')
     for (const m of state.members.values()) insert.run(net.id, Buffer.from(m.account, 'hex'), m.role, m.joinedAt)
-    const insertRemoved = this.db.prepare('INSERT INTO removed (net, account, heads) VALUES (?, ?, ?)')
+    const insertRemoved = this.#sql('INSERT INTO removed (net, account, heads) VALUES (?, ?, ?)')
     for (const r of state.removed.values()) insertRemoved.run(net.id, Buffer.from(r.account, 'hex'), JSON.stringify(Object.fromEntries(r.heads)))
   }
 
