@@ -382,7 +382,7 @@ describe('two sessions converge', () => {
 // ---- idle --------------------------------------------------------------------------------
 
 describe('an idle pair', () => {
-  test('in sync: hello and heads once, then nothing at all', (t) => {
+  test('in sync: hellos once (no heads: the digests match), then nothing at all', (t) => {
     const dirs = new TempDirs()
     const [sa, sb] = stores(t, dirs, 2) as [LogStore, LogStore]
     const nets = Array.from({ length: 3 }, (_v, i) => makeNetwork({ name: `n${i}` }))
@@ -399,7 +399,7 @@ describe('an idle pair', () => {
     pair.quiesce()
     // Each side's hello, and each side's answer to a hello that made it share something.
     assert.equal(pair.count('hello'), 4)
-    assert.equal(pair.count('heads'), 2 * nets.length)
+    assert.equal(pair.count('heads'), 0, 'in sync: the hellos\' heads digests match, so no heads go')
     assert.equal(pair.count('want'), 0)
     assert.equal(pair.count('entries'), 0)
     const firstRound = pair.sent.length
@@ -581,5 +581,57 @@ describe('framing', () => {
 
   test('decodeMessage refuses a heads list with a non-map element with InvalidRecordError', () => {
     assert.throws(() => decodeMessage(encodeCanonical({ t: 'heads', net: new Uint8Array(32), heads: [null] })), isNamed('InvalidRecordError'))
+  })
+})
+
+describe('heads digests in the hello', () => {
+  test('two nodes already in sync exchange hellos and no heads; one entry apart, they exchange heads and converge', (t) => {
+    const dirs = new TempDirs()
+    const [sa, sb] = stores(t, dirs, 2) as [LogStore, LogStore]
+    const nets = [makeNetwork({ name: 'one' }), makeNetwork({ name: 'two' }), makeNetwork({ name: 'three' })]
+    for (const n of nets) {
+      sa.addNetwork(n.manifest, null, NOW)
+      sb.addNetwork(n.manifest, null, NOW)
+      const r = sa.append(n.creator, n.creator.publicKey, n.id, [msg(`in ${n.manifest.manifest.name}`)], NOW)
+      sb.ingest(sa.chainAfter(n.id, n.creator.publicKey, n.creator.publicKey, 0, 10).map((s) => s.entry), NOW)
+      assert.equal(r.accepted.length, 1)
+    }
+    const inSync = new Pair(sa, sb)
+    inSync.start()
+    inSync.quiesce()
+    assert.equal(inSync.count('heads'), 0, 'no heads between nodes in sync')
+    assert.equal(inSync.count('hello'), 4) // each side's, and each side's answer to one that made it share
+    assert.ok(nets.every((n) => inSync.a.session.shares(n.id) && inSync.b.session.shares(n.id)), 'both sides still learn what they share')
+
+    // One more entry on a: only that network's heads go; b catches up.
+    const [one] = nets as [TestNetwork]
+    sa.append(one.creator, one.creator.publicKey, one.id, [msg('newer')], NOW)
+    const apart = new Pair(sa, sb)
+    apart.start()
+    apart.quiesce()
+    assert.equal(apart.count('heads'), 2, 'heads for the one network that differs, from each side')
+    assert.deepEqual(hashes(sb, one.id), hashes(sa, one.id))
+  })
+
+  test('a hello without digests (an older peer) gets heads for every shared network', (t) => {
+    const dirs = new TempDirs()
+    const [sa] = stores(t, dirs, 1) as [LogStore]
+    const net = makeNetwork()
+    sa.addNetwork(net.manifest, null, NOW)
+    const self = generateIdentity().peerId
+    const peer = generateIdentity().peerId
+    const session = new SyncSession({ networks: () => sa.memberNetworkIds(), heads: (n) => sa.heads(n) }, self, peer)
+    const out = session.receive({ t: 'hello', v: 1, tags: [networkTag(net.id, self, peer)] })
+    assert.deepEqual(out.filter((a) => a.do === 'send').map((a) => a.do === 'send' ? a.message.t : ''), ['hello', 'heads'])
+  })
+
+  test('digests that do not match the tags are refused as malformed', () => {
+    const tags = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)]
+    for (const digests of [[new Uint8Array(8)], [new Uint8Array(8), new Uint8Array(7)], 'x']) {
+      const bytes = encodeMessage({ t: 'hello', v: 1, tags, digests } as unknown as SyncMessage).subarray(4)
+      assert.throws(() => decodeMessage(bytes), isNamed('InvalidRecordError'))
+    }
+    const ok = encodeMessage({ t: 'hello', v: 1, tags, digests: [new Uint8Array(8), new Uint8Array(8)] }).subarray(4)
+    assert.equal(decodeMessage(ok).t, 'hello')
   })
 })

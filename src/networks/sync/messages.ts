@@ -20,11 +20,23 @@ export const SYNC_BATCH = 1024
 /** Entries a received `entries` message may hold (what every 1.0.0 reader accepts). */
 export const MAX_MESSAGE_ENTRIES = 1024
 
+/** Bytes of a heads digest in a hello (64 bits: a collision only costs a missed exchange until the next change). */
+export const HEADS_DIGEST_BYTES = 8
+
 export interface ChainPosition { author: Uint8Array, device: Uint8Array, seq: number }
 
 export type SyncMessage =
   /** Networks the sender is in, as tags only members of each network can compute. */
-  | { t: 'hello', v: 1, tags: Uint8Array[] }
+  | {
+    t: 'hello', v: 1, tags: Uint8Array[],
+    /**
+     * Optional, one per tag: a digest of the sender's chain heads in that network. A peer
+     * whose heads digest the same sends no heads for it, so reconnecting two nodes that
+     * are in sync costs a hello, not a heads message per shared network. Readers that do
+     * not know the field ignore it and exchange heads as before.
+     */
+    digests?: Uint8Array[]
+  }
   /** The sender's chain heads in one shared network. */
   | { t: 'heads', net: Uint8Array, heads: ChainPosition[] }
   /** Please send the entries of this chain after `after`. */
@@ -117,7 +129,9 @@ export function decodeMessage (bytes: Uint8Array): SyncMessage {
     case 'hello':
       if (v.v !== 1) return bad(`unsupported version ${String(v.v)}`)
       if (!Array.isArray(v.tags) || v.tags.length > 100_000 || !v.tags.every(is32)) return bad('tags')
-      return { t: 'hello', v: 1, tags: v.tags }
+      if (v.digests === undefined) return { t: 'hello', v: 1, tags: v.tags }
+      if (!Array.isArray(v.digests) || v.digests.length !== v.tags.length || !v.digests.every((d) => d instanceof Uint8Array && d.byteLength === HEADS_DIGEST_BYTES)) return bad('digests')
+      return { t: 'hello', v: 1, tags: v.tags, digests: v.digests }
     case 'heads': {
       if (!is32(v.net) || !Array.isArray(v.heads)) return bad('heads')
       const heads = (v.heads as Array<Record<string, unknown> | null>).map((h) => {

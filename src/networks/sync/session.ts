@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto'
 import { bytesEqual } from '../../core/encoding.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
 import { toHex } from '../hashing.ts'
+import { HEADS_DIGEST_BYTES } from './messages.ts'
 import type { ChainPosition, SyncMessage } from './messages.ts'
 
 export interface SyncLocal {
@@ -34,6 +35,12 @@ export type SyncAction =
 export function networkTag (net: Uint8Array, peerA: string, peerB: string): Uint8Array {
   const [lo, hi] = peerA < peerB ? [peerA, peerB] : [peerB, peerA]
   return new Uint8Array(createHash('sha256').update('peernet/sync-tag/1').update(net).update(lo).update('\0').update(hi).digest())
+}
+
+/** A digest of a network's chain heads, the same on two nodes that hold the same heads (in any order). */
+export function headsDigest (heads: ChainPosition[]): Uint8Array {
+  const lines = heads.map((h) => `${toHex(h.author)}${toHex(h.device)}${h.seq}`).sort()
+  return new Uint8Array(createHash('sha256').update('peernet/heads-digest/1\0').update(lines.join('\n')).digest().subarray(0, HEADS_DIGEST_BYTES))
 }
 
 export interface ChainRef { net: Uint8Array, author: Uint8Array, device: Uint8Array }
@@ -101,20 +108,26 @@ export class SyncSession {
   receive (m: SyncMessage): SyncAction[] {
     switch (m.t) {
       case 'hello': {
-        const theirs = new Set(m.tags.map(toHex))
+        const theirs = new Map(m.tags.map((t, i) => [toHex(t), m.digests?.[i]]))
         const out: SyncAction[] = []
+        let added = false
         for (const net of this.#local.networks()) {
           const k = toHex(net)
-          if (!theirs.has(toHex(networkTag(net, this.#self, this.#peer)))) { this.#shared.delete(k); continue }
+          const tag = toHex(networkTag(net, this.#self, this.#peer))
+          if (!theirs.has(tag)) { this.#shared.delete(k); continue }
           if (this.#shared.has(k)) continue
           this.#shared.add(k)
-          out.push({ do: 'send', message: { t: 'heads', net, heads: this.#local.heads(net) } })
+          added = true
+          const heads = this.#local.heads(net)
+          const digest = theirs.get(tag)
+          // Same heads on both sides: nothing to reconcile in this network.
+          if (digest === undefined || !bytesEqual(digest, headsDigest(heads))) out.push({ do: 'send', message: { t: 'heads', net, heads } })
           out.push({ do: 'offer-peers', net })
         }
         // A hello that made us share something new is answered with ours, so the peer
         // learns the same. Shared sets only grow through this, and a hello that adds
         // nothing gets no answer, so hellos never ping-pong.
-        if (out.length > 0) out.unshift(this.#hello())
+        if (added) out.unshift(this.#hello())
         return out
       }
       case 'heads': {
@@ -206,6 +219,7 @@ export class SyncSession {
   }
 
   #hello (): SyncAction {
-    return { do: 'send', message: { t: 'hello', v: 1, tags: this.#local.networks().map((n) => networkTag(n, this.#self, this.#peer)) } }
+    const nets = this.#local.networks()
+    return { do: 'send', message: { t: 'hello', v: 1, tags: nets.map((n) => networkTag(n, this.#self, this.#peer)), digests: nets.map((n) => headsDigest(this.#local.heads(n))) } }
   }
 }
