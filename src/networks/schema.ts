@@ -80,5 +80,12 @@ export const NETWORKS_MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (net, target, author)  -- a tombstone from a non-author must not shadow the real one
       ) STRICT, WITHOUT ROWID;
     `
+  },
+  {
+    version: 3,
+    description: 'index of membership entries (deriving membership no longer scans a network\'s whole log)',
+    // Partial: chat and other app entries pay nothing for it. Queries must repeat this
+    // exact IN list for SQLite to use it.
+    sql: `CREATE INDEX entries_membership ON entries (net) WHERE type IN ('peernet/join', 'peernet/leave', 'peernet/remove', 'peernet/role');`
   }
 ]
