@@ -52,7 +52,7 @@ export class Networks {
   readonly #addresses: () => string[]
   readonly #listeners = new Set<NetworksListener>()
   /** Told when this node creates, joins or leaves a network. */
-  readonly #watchers = new Set<() => void>()
+  readonly #watchers = new Set<(net: Uint8Array | null) => void>()
   readonly #store: Store
 
   constructor (options: NetworksOptions) {
@@ -82,14 +82,17 @@ export class Networks {
     return () => { this.#listeners.delete(listener) }
   }
 
-  /** Calls `watcher` whenever the set of networks this node is in changes. */
-  watchMembership (watcher: () => void): () => void {
+  /**
+   * Calls `watcher` whenever the set of networks this node is in changes: with the network
+   * that changed, or null when any may have (watchers then look at them all).
+   */
+  watchMembership (watcher: (net: Uint8Array | null) => void): () => void {
     this.#watchers.add(watcher)
     return () => { this.#watchers.delete(watcher) }
   }
 
-  #membershipChanged (): void {
-    for (const w of this.#watchers) w()
+  #membershipChanged (net: Uint8Array | null = null): void {
+    for (const w of this.#watchers) w(net)
   }
 
   #emit (net: Uint8Array, entries: AppEntry[], local: boolean): void {
@@ -118,7 +121,7 @@ export class Networks {
     const key = options.private ? new Uint8Array(randomBytes(32)) : null
     const record = this.logs.addNetwork(signed, key, this.#clock.now())
     const invite = record.manifest.manifest.policy === 'invite' ? this.invite(record.id, { role: 'member', expires: null, uses: null }) : null
-    this.#membershipChanged()
+    this.#membershipChanged(record.id)
     return { id: formatNetworkId(record.id), invite }
   }
 
@@ -137,7 +140,7 @@ export class Networks {
       if (record.manifest.manifest.policy !== 'open') throw new NotPermittedError('this network is invite-only', { hint: 'ask an admin for an invite' })
       this.logs.setStatus(id, 'member')
       if (!this.logs.isMember(id, this.account.publicKey)) this.#appendChecked(id, [{ type: 'peernet/join', body: {} }])
-      this.#membershipChanged()
+      this.#membershipChanged(id)
       return { id: formatNetworkId(id), addrs: [], record }
     }
     const inv = decodeInvite(text)
@@ -160,7 +163,7 @@ export class Networks {
     }
     const { record, accepted } = joined
     this.#emit(record.id, accepted, true)
-    this.#membershipChanged()
+    this.#membershipChanged(record.id)
     return { id: formatNetworkId(record.id), addrs: inv.addrs, record }
   }
 
@@ -182,7 +185,7 @@ export class Networks {
       this.logs.forget()
     }
     this.#emit(joined.record.id, joined.accepted, true)
-    this.#membershipChanged()
+    this.#membershipChanged(joined.record.id)
     return { id: formatNetworkId(joined.record.id), record: joined.record }
   }
 
@@ -204,7 +207,7 @@ export class Networks {
     }
     if (this.logs.isMember(net, this.account.publicKey)) this.#appendChecked(net, [{ type: 'peernet/leave', body: {} }])
     this.logs.setStatus(net, 'left')
-    this.#membershipChanged()
+    this.#membershipChanged(net)
   }
 
   /**
@@ -217,7 +220,7 @@ export class Networks {
     if (toHex(account) === toHex(this.logs.network(net).manifest.manifest.creator)) throw new NotPermittedError('the creator of a network cannot be removed')
     const heads = this.logs.heads(net).filter((h) => toHex(h.author) === toHex(account)).map((h) => ({ device: h.device, seq: h.seq }))
     this.#appendChecked(net, [{ type: 'peernet/remove', body: { member: account, heads } }])
-    this.#membershipChanged()
+    this.#membershipChanged(net)
     return { removed: toHex(account), heads: heads.map((h) => ({ device: toHex(h.device), seq: h.seq })) }
   }
 

@@ -132,7 +132,7 @@ export class RendezvousService {
     for (const r of this.#o.networks.logs.networks()) {
       if (r.status === 'left') void this.#o.net.cancelReprovide(rendezvousKey(r.id)).catch(() => {})
     }
-    this.#unwatch = this.#o.networks.watchMembership(() => { this.#reconcile(false) })
+    this.#unwatch = this.#o.networks.watchMembership((net) => { if (net === null) this.#reconcile(false); else this.#reconcileOne(net) })
     this.#reconcile(true)
   }
 
@@ -249,6 +249,24 @@ export class RendezvousService {
       const s: NetworkState = { net, providing: false, lastLookupAt: null, providersFound: null, nextLookupAt: null, lastError: null, failures: 0, timer: undefined }
       this.#states.set(k, s)
       this.#schedule(s, starting ? startDelay(this.#random, current.length, this.#timing) : joinDelay(this.#random, this.#timing))
+    }
+  }
+
+  /** The same for one network that changed (a join or leave): no pass over all the others. */
+  #reconcileOne (net: Uint8Array): void {
+    if (this.#stopping.signal.aborted) return
+    const k = toHex(net)
+    const logs = this.#o.networks.logs
+    const member = logs.hasNetwork(net) && logs.network(net).status === 'member'
+    const s = this.#states.get(k)
+    if (!member && s !== undefined) {
+      clearTimeout(s.timer)
+      this.#states.delete(k)
+      void this.#o.net.cancelReprovide(rendezvousKey(s.net)).catch(() => {})
+    } else if (member && s === undefined) {
+      const fresh: NetworkState = { net, providing: false, lastLookupAt: null, providersFound: null, nextLookupAt: null, lastError: null, failures: 0, timer: undefined }
+      this.#states.set(k, fresh)
+      this.#schedule(fresh, joinDelay(this.#random, this.#timing))
     }
   }
 

@@ -93,7 +93,7 @@ export class SyncSession {
   shares (net: Uint8Array): boolean { return this.#shared.has(toHex(net)) }
 
   start (): SyncAction[] {
-    return [this.#hello()]
+    return [this.#hello(true)]
   }
 
 
@@ -218,8 +218,12 @@ export class SyncSession {
     return [{ do: 'send', message: { t: 'want', net, author, device, after } }]
   }
 
-  #hello (): SyncAction {
+  #hello (withDigests = false): SyncAction {
     const nets = this.#local.networks()
-    return { do: 'send', message: { t: 'hello', v: 1, tags: nets.map((n) => networkTag(n, this.#self, this.#peer)), digests: nets.map((n) => headsDigest(this.#local.heads(n))) } }
+    const tags = nets.map((n) => networkTag(n, this.#self, this.#peer))
+    // Digests only in the session's first hello: later ones (a network joined, an answer)
+    // matter only for the few networks they add, whose heads are worth sending anyway,
+    // and a digest costs a read of every network's heads.
+    return { do: 'send', message: withDigests ? { t: 'hello', v: 1, tags, digests: nets.map((n) => headsDigest(this.#local.heads(n))) } : { t: 'hello', v: 1, tags } }
   }
 }
