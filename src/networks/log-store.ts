@@ -63,6 +63,8 @@ export class LogStore {
   readonly #apps: ReadonlyMap<string, AppDefinition>
   /** Network records by hex id; manifests are verified once, when a network is added. */
   readonly #records = new Map<string, NetworkRecord | null>()
+  /** Whether a network has any tombstone, by hex id (true may be stale after a rollback: only costs a look). */
+  readonly #hasTombstones = new Map<string, boolean>()
 
   constructor (store: Store, apps: ReadonlyMap<string, AppDefinition>) {
     this.#store = store
@@ -539,7 +541,15 @@ export class LogStore {
   }
 
   #tombstoned (net: Uint8Array, target: Uint8Array, author: Uint8Array): boolean {
-    return this.#sql('SELECT 1 AS x FROM tombstones WHERE net = ? AND target = ? AND author = ?').get(net, target, author) !== undefined
+    // Most networks never see a deletion: one look per network, not one per entry.
+    const k = toHex(net)
+    let any = this.#hasTombstones.get(k)
+    if (any === undefined) {
+      any = this.#sql('SELECT 1 AS x FROM tombstones WHERE net = ? LIMIT 1').get(net) !== undefined
+      if (this.#hasTombstones.size >= RECORD_CACHE) this.#hasTombstones.delete(this.#hasTombstones.keys().next().value as string)
+      this.#hasTombstones.set(k, any)
+    }
+    return any && this.#sql('SELECT 1 AS x FROM tombstones WHERE net = ? AND target = ? AND author = ?').get(net, target, author) !== undefined
   }
 
   /**
@@ -555,6 +565,7 @@ export class LogStore {
         if (row.type.startsWith('peernet/')) throw new InvalidRecordError(`${row.type} entries cannot be deleted (membership rests on them)`)
       }
       this.#sql('INSERT OR IGNORE INTO tombstones (net, target, author, entry) VALUES (?, ?, ?, ?)').run(h.net, target, h.author, hash)
+      this.#hasTombstones.set(toHex(h.net), true)
       if (row !== undefined) this.#dropBody(net, target, row.author, row.type, true)
     }
   }
