@@ -103,6 +103,8 @@ interface NetworkState {
   lastError: string | null
   failures: number
   timer: ReturnType<typeof setTimeout> | undefined
+  /** Joined or created since the node started: its first check always looks (and may announce). */
+  fresh: boolean
 }
 
 export class RendezvousService {
@@ -246,7 +248,7 @@ export class RendezvousService {
     for (const net of current) {
       const k = toHex(net)
       if (this.#states.has(k)) continue
-      const s: NetworkState = { net, providing: false, lastLookupAt: null, providersFound: null, nextLookupAt: null, lastError: null, failures: 0, timer: undefined }
+      const s: NetworkState = { net, providing: false, lastLookupAt: null, providersFound: null, nextLookupAt: null, lastError: null, failures: 0, timer: undefined, fresh: !starting }
       this.#states.set(k, s)
       this.#schedule(s, starting ? startDelay(this.#random, current.length, this.#timing) : joinDelay(this.#random, this.#timing))
     }
@@ -264,7 +266,7 @@ export class RendezvousService {
       this.#states.delete(k)
       void this.#o.net.cancelReprovide(rendezvousKey(s.net)).catch(() => {})
     } else if (member && s === undefined) {
-      const fresh: NetworkState = { net, providing: false, lastLookupAt: null, providersFound: null, nextLookupAt: null, lastError: null, failures: 0, timer: undefined }
+      const fresh: NetworkState = { net, providing: false, lastLookupAt: null, providersFound: null, nextLookupAt: null, lastError: null, failures: 0, timer: undefined, fresh: true }
       this.#states.set(k, fresh)
       this.#schedule(fresh, joinDelay(this.#random, this.#timing))
     }
@@ -285,6 +287,16 @@ export class RendezvousService {
     if (this.#stopping.signal.aborted || this.#states.get(toHex(s.net)) !== s) return
     const key = rendezvousKey(s.net)
     try {
+      // Connected to every other member already and not one of the network's providers:
+      // there is no one to find, so no lookup. A node idle in many small networks whose
+      // members it is connected to sends nothing for them. Providers still look, to keep
+      // the bound (kad-dht republishes a provider's own record across restarts itself);
+      // so does a member's first check after joining or creating, which may announce.
+      const others = this.#o.networks.logs.members(s.net).length - 1
+      if (!s.fresh && !s.providing && others > 0 && this.#o.membersConnected(s.net) >= others) {
+        this.#schedule(s, recheckDelay(this.#random, this.#timing))
+        return
+      }
       // Closeness to the key ranks the providers when there is a surplus: XOR of kad-dht's
       // points, sha256(peer id multihash) against sha256(the key's CID multihash), the
       // metric of the DHT itself. Any metric every member computes alike would do.
@@ -323,6 +335,7 @@ export class RendezvousService {
       this.#dialSome(s.net, found, WANT_MEMBERS - this.#o.membersConnected(s.net))
       s.lastError = null
       s.failures = 0
+      s.fresh = false
       this.#schedule(s, recheckDelay(this.#random, this.#timing))
     } catch (err) {
       if (this.#stopping.signal.aborted) return
