@@ -135,7 +135,7 @@ export class AccountDevices {
     const now = this.#o.clock.now()
     const expires = options.expires ?? now + DEFAULT_LINK_TTL_MS
     const records = this.#networks.logs.networks().filter((n) => n.status === 'member')
-    const { code, link } = createDeviceLink(accountKey, request, { networks: records.map((n) => ({ manifest: n.manifest, key: n.key })), addrs: this.#o.addresses(), expires, now })
+    const { code, link } = createDeviceLink(accountKey, request, { networks: records.map((n) => ({ manifest: n.manifest, keys: this.#networks.logs.keyRing(n.id) })), addrs: this.#o.addresses(), expires, now })
     this.#db.prepare(`INSERT INTO linked_devices (device, account, delegation, linked_at) VALUES (?, ?, ?, ?)
       ON CONFLICT(device) DO UPDATE SET delegation = excluded.delegation`)
       .run(request.device, accountKey.publicKey, encodeCanonical(delegationValue(link.delegation)), now)
@@ -163,7 +163,7 @@ export class AccountDevices {
       // The networks and the link file land together: a network of an app this node
       // lacks, or a link file that cannot be written, leaves the home as it was.
       added = this.#o.store.transaction(() => {
-        const records = link.networks.map((n) => this.#networks.logs.addNetwork(n.manifest, n.key, now))
+        const records = link.networks.map((n) => this.#networks.logs.addNetwork(n.manifest, n.keys, now))
         if (!already) {
           const file = { version: LINK_FILE_VERSION, delegation: Buffer.from(encodeCanonical(delegationValue(link.delegation))).toString('base64') }
           writeFileAtomic(this.#o.accountLinkPath, JSON.stringify(file) + '\n', { mode: 0o600, exclusive: true })
@@ -306,7 +306,7 @@ export class AccountDevices {
     const row = this.#db.prepare("SELECT net, body FROM entries WHERE author = ? AND device = ? AND seq = 1 AND type = 'peernet/device' AND body IS NOT NULL LIMIT 1").get(account, device) as { net: Uint8Array, body: Uint8Array } | undefined
     if (row === undefined) return null
     try {
-      return delegationFrom(this.#networks.logs.plainBody(this.#networks.logs.network(row.net), row.body)).created
+      return delegationFrom(this.#networks.logs.plainBody(this.#networks.logs.network(row.net), 'peernet/device', row.body)).created
     } catch (err) {
       if (err instanceof InvalidRecordError) return null
       throw err

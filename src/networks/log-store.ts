@@ -15,7 +15,9 @@ import { deriveMembership, isMembershipType } from './membership.ts'
 import type { MembershipEvent } from './membership.ts'
 import { verifyDelegation, verifyRevocation } from './account.ts'
 import type { Delegation, Revocation } from './account.ts'
-import { openBody, sealBody } from './body-cipher.ts'
+import { keyIdOf, openBody, sealBody } from './body-cipher.ts'
+import type { RingKey } from './body-cipher.ts'
+import { openSealed } from '../core/seal.ts'
 import { toHex } from './hashing.ts'
 import { InvalidRecordError, UnknownNetworkError } from './errors.ts'
 import { NETWORKS_MIGRATIONS } from './schema.ts'
@@ -24,10 +26,12 @@ import type { AppDefinition, AppEntry } from './app.ts'
 export interface NetworkRecord {
   id: Uint8Array
   manifest: SignedManifest
-  key: Uint8Array | null
   status: 'member' | 'left'
   joinedAt: number
 }
+
+/** The most boxes one peernet/rekey body may carry. */
+export const MAX_REKEY_BOXES = 10_000
 
 export interface ChainHeadInfo {
   author: Uint8Array
@@ -60,6 +64,8 @@ export class LogStore {
   readonly #apps: ReadonlyMap<string, AppDefinition>
   /** Network records by hex id; manifests are verified once, when a network is added. */
   readonly #records = new Map<string, NetworkRecord | null>()
+  /** This node's identities that rekey boxes may be sealed to (its account key if it holds it, its device key). */
+  #openers: Identity[] = []
 
   constructor (store: Store, apps: ReadonlyMap<string, AppDefinition>) {
     this.#store = store
@@ -84,14 +90,16 @@ export class LogStore {
 
   // ---- networks -----------------------------------------------------------------------
 
-  addNetwork (manifest: SignedManifest, key: Uint8Array | null, now: number): NetworkRecord {
+  /** `keys`: a private network's key ring as handed over (by create, an invite or a device link); added to what is held. */
+  addNetwork (manifest: SignedManifest, keys: RingKey[], now: number): NetworkRecord {
     const id = networkIdOf(manifest.manifest)
     if (!this.#apps.has(manifest.manifest.app)) {
       throw new InvalidRecordError(`this node has no app "${manifest.manifest.app}"`, { hint: `apps here: ${[...this.#apps.keys()].join(', ')}` })
     }
-    this.db.prepare(`INSERT INTO networks (id, manifest, name, app, key, status, joined_at) VALUES (?, ?, ?, ?, ?, 'member', ?)
-      ON CONFLICT(id) DO UPDATE SET status = 'member', key = COALESCE(networks.key, excluded.key)`)
-      .run(id, encodeCanonical(signedManifestValue(manifest)), manifest.manifest.name, manifest.manifest.app, key, now)
+    this.db.prepare(`INSERT INTO networks (id, manifest, name, app, status, joined_at) VALUES (?, ?, ?, ?, 'member', ?)
+      ON CONFLICT(id) DO UPDATE SET status = 'member'`)
+      .run(id, encodeCanonical(signedManifestValue(manifest)), manifest.manifest.name, manifest.manifest.app, now)
+    if (manifest.manifest.private) for (const k of keys) this.#addKey(id, k)
     this.#records.clear()
     const record = this.network(id)
     this.#refreshMembership(record)
@@ -119,7 +127,7 @@ export class LogStore {
   }
 
   networks (): NetworkRecord[] {
-    return (this.db.prepare('SELECT id, manifest, key, status, joined_at FROM networks ORDER BY joined_at').all() as unknown as NetworkRow[]).map(networkFromRow)
+    return (this.db.prepare('SELECT id, manifest, status, joined_at FROM networks ORDER BY joined_at').all() as unknown as NetworkRow[]).map(networkFromRow)
   }
 
   /** Ids of the networks this node takes part in (not those it left). */
@@ -178,10 +186,73 @@ export class LogStore {
     return rows.map((r) => ({ author: r.author, device: r.device, seq: r.seq, first: entryFrom(decodeCanonical(r.first)), second: entryFrom(decodeCanonical(r.second)), detectedAt: r.detected_at }))
   }
 
-  /** The plain body of a stored entry (opened with the network key if private). */
-  plainBody (net: NetworkRecord, body: Uint8Array): CanonicalValue {
-    const bytes = net.manifest.manifest.private ? openBody(requireKey(net), net.id, body) : body
-    return decodeCanonical(bytes)
+  /** The plain body of a stored entry of type `type` (opened with the network key it names if private). */
+  plainBody (net: NetworkRecord, type: string, body: Uint8Array): CanonicalValue {
+    return decodeCanonical(this.#unsealed(net, type, body))
+  }
+
+  // ---- network keys (private networks) ----------------------------------------------------
+
+  /** The identities rekey boxes may be sealed to on this node; boxes to others are left shut. */
+  setOpeners (identities: Identity[]): void {
+    this.#openers = [...identities]
+  }
+
+  /** The key ring of a network, oldest first by (ts, author, seq). */
+  keyRing (net: Uint8Array): RingKey[] {
+    return this.#sql('SELECT key, ts, author, seq FROM network_keys WHERE net = ? ORDER BY ts, author, seq').all(net) as unknown as RingKey[]
+  }
+
+  /** The key this node seals new bodies with: the newest by (ts, author, seq) it holds, so concurrent rekeys settle on one. */
+  currentKey (net: Uint8Array): RingKey | undefined {
+    return this.#sql('SELECT key, ts, author, seq FROM network_keys WHERE net = ? ORDER BY ts DESC, author DESC, seq DESC LIMIT 1').get(net) as RingKey | undefined
+  }
+
+  /**
+   * The delegated devices of `account` seen in a network and not revoked (a revoked
+   * one's chain has revoked_after): those a rekey seals the new key to, with the account key.
+   */
+  activeDevices (net: Uint8Array, account: Uint8Array): Uint8Array[] {
+    return (this.#sql('SELECT device FROM chains WHERE net = ? AND author = ? AND device != author AND head_seq > 0 AND revoked_after IS NULL').all(net, account) as Array<{ device: Uint8Array }>).map((r) => r.device)
+  }
+
+  #addKey (net: Uint8Array, k: RingKey): void {
+    this.#sql('INSERT OR IGNORE INTO network_keys (net, id, key, ts, author, seq) VALUES (?, ?, ?, ?, ?, ?)').run(net, keyIdOf(k.key), k.key, k.ts, k.author, k.seq)
+  }
+
+  #keyById (net: Uint8Array, id: Uint8Array): Uint8Array | undefined {
+    return (this.#sql('SELECT key FROM network_keys WHERE net = ? AND id = ?').get(net, id) as { key: Uint8Array } | undefined)?.key
+  }
+
+  /** A stored or arriving body as plain bytes: opened with the key it names in a private network, except a rekey's (sealed per recipient instead). */
+  #unsealed (net: NetworkRecord, type: string, body: Uint8Array): Uint8Array {
+    if (!net.manifest.manifest.private || type === 'peernet/rekey') return body
+    return openBody((id) => this.#keyById(net.id, id), net.id, body)
+  }
+
+  /**
+   * `peernet/rekey` (admins only): a new network key sealed to each remaining member's
+   * account key and delegated device keys, `{keys: [{to, box}, …]}`. A box to one of this
+   * node's keys that opens adds the key to the ring; the others stay shut.
+   */
+  #applyRekey (net: NetworkRecord, h: EntryHeader, body: CanonicalValue | null): void {
+    if (!net.manifest.manifest.private) throw new InvalidRecordError('a peernet/rekey belongs to a private network')
+    // A dependency, not a fault: the role entry making the author an admin may not be here yet.
+    if (this.role(h.net, h.author) !== 'admin') throw new InvalidRecordError('the rekey\'s author is not an admin of this network')
+    const keys = asMap(body ?? {}).keys
+    const ok = Array.isArray(keys) && keys.length >= 1 && keys.length <= MAX_REKEY_BOXES && keys.every((k) => {
+      const m = asMap(k as CanonicalValue)
+      // A box around a 32-byte key: ephemeral key (32) ‖ nonce (12) ‖ key (32) ‖ tag (16).
+      return m.to instanceof Uint8Array && m.to.byteLength === 32 && m.box instanceof Uint8Array && m.box.byteLength === 92
+    })
+    if (!ok) throw new InvalidRecordError(`a peernet/rekey body is {keys: [{to, box}, …]} with 1–${MAX_REKEY_BOXES} boxes, each to a 32-byte key and 92 bytes long`)
+    for (const k of keys as Array<{ to: Uint8Array, box: Uint8Array }>) {
+      const me = this.#openers.find((o) => bytesEqual(o.publicKey, k.to))
+      if (me === undefined) continue
+      let key: Uint8Array
+      try { key = openSealed(me, k.box) } catch { continue } // damaged or not really ours: nothing to learn from it
+      if (key.byteLength === 32) this.#addKey(h.net, { key, ts: h.ts, author: h.author, seq: h.seq })
+    }
   }
 
   /**
@@ -220,9 +291,11 @@ export class LogStore {
   /** Appends local entries (one signature, or one per batch) and ingests them. */
   append (device: Identity, author: Uint8Array, net: Uint8Array, items: Array<{ type: string, body: CanonicalValue, ts: number }>, now: number): IngestResult {
     const record = this.network(net)
+    const current = record.manifest.manifest.private ? this.currentKey(net) : undefined
     const raw: NewEntry[] = items.map((i) => {
       const plain = encodeCanonical(i.body)
-      return { type: i.type, ts: i.ts, body: record.manifest.manifest.private ? sealBody(requireKey(record), net, plain) : plain }
+      // A rekey's body is sealed per recipient, not with the network key (a member must read it to learn the new key).
+      return { type: i.type, ts: i.ts, body: record.manifest.manifest.private && i.type !== 'peernet/rekey' ? sealBody(requireKey(current), net, plain) : plain }
     })
     const headers = buildHeaders(net, author, device.publicKey, this.head(net, author, device.publicKey), raw)
     const auths = signHeaders(device, headers)
@@ -289,7 +362,7 @@ export class LogStore {
 
     // An entry its author deleted is kept without its body, whoever sends it with one.
     const plain = entry.body === undefined || (!isCore && this.#tombstoned(h.net, hash, h.author)) ? undefined : entry.body
-    const body = plain === undefined ? null : this.#open(net, plain)
+    const body = plain === undefined ? null : this.#open(net, h.type, plain)
     // Device authorisation: a delegated device's chain opens with its delegation.
     if (!bytesEqual(h.author, h.device)) {
       if (h.seq === 1) {
@@ -317,6 +390,7 @@ export class LogStore {
     }
     if (h.type === 'peernet/revoke') this.#applyRevocation(net, h, body)
     if (h.type === 'peernet/delete') this.#applyDelete(net, h, hash, body)
+    if (h.type === 'peernet/rekey') this.#applyRekey(net, h, body)
     if (isMembershipType(h.type) && h.type !== 'peernet/join') {
       const state = this.#membership(net, [{ author: h.author, device: h.device, seq: h.seq, type: h.type, ts: h.ts, hash, body: asMap(body) }])
       const why = state.refused.get(toHex(hash))
@@ -339,7 +413,7 @@ export class LogStore {
       appEntry.body = typed
       const why = spec.validate?.(db, appEntry)
       if (why !== undefined) throw new InvalidRecordError(`${h.type} refused: ${why}`)
-    } else if (h.type !== 'peernet/device' && h.type !== 'peernet/revoke' && h.type !== 'peernet/delete' && !isMembershipType(h.type)) {
+    } else if (h.type !== 'peernet/device' && h.type !== 'peernet/revoke' && h.type !== 'peernet/delete' && h.type !== 'peernet/rekey' && !isMembershipType(h.type)) {
       throw new InvalidRecordError(`unknown entry type ${h.type}`)
     }
 
@@ -370,7 +444,7 @@ export class LogStore {
     const spec = prefix === net.manifest.manifest.app ? this.#apps.get(prefix)?.types[name] : undefined
     if (spec === undefined) return 'duplicate'
     const appEntry: AppEntry = { net: h.net, hash, author: h.author, device: h.device, seq: h.seq, ts: h.ts, type: h.type, body: null }
-    try { appEntry.body = spec.decode(this.#open(net, entry.body)) } catch (err) { throw new InvalidRecordError(`invalid ${h.type} body: ${(err as Error).message}`) }
+    try { appEntry.body = spec.decode(this.#open(net, h.type, entry.body)) } catch (err) { throw new InvalidRecordError(`invalid ${h.type} body: ${(err as Error).message}`) }
     const why = spec.validate?.(this.db, appEntry)
     if (why !== undefined) throw new InvalidRecordError(`${h.type} refused: ${why}`)
     this.#sql('UPDATE entries SET body = ? WHERE hash = ?').run(entry.body, hash)
@@ -456,15 +530,15 @@ export class LogStore {
     const k = toHex(id)
     let record = this.#records.get(k)
     if (record === undefined) {
-      const row = this.db.prepare('SELECT id, manifest, key, status, joined_at FROM networks WHERE id = ?').get(id) as NetworkRow | undefined
+      const row = this.db.prepare('SELECT id, manifest, status, joined_at FROM networks WHERE id = ?').get(id) as NetworkRow | undefined
       record = row === undefined ? null : networkFromRow(row)
       this.#records.set(k, record)
     }
     return record ?? undefined
   }
 
-  #open (net: NetworkRecord, body: Uint8Array): CanonicalValue {
-    const bytes = net.manifest.manifest.private ? openBody(requireKey(net), net.id, body) : body
+  #open (net: NetworkRecord, type: string, body: Uint8Array): CanonicalValue {
+    const bytes = this.#unsealed(net, type, body)
     try {
       return decodeCanonical(bytes)
     } catch (err) {
@@ -539,14 +613,14 @@ export class LogStore {
     for (const row of rows) {
       const spec = app.types[row.type.slice(app.name.length + 1)]
       if (spec === undefined) continue
-      spec.reduce(this.db, { net: net.id, hash: row.hash, author: row.author, device: row.device, seq: row.seq, ts: row.ts, type: row.type, body: spec.decode(this.#open(net, row.body)) as unknown })
+      spec.reduce(this.db, { net: net.id, hash: row.hash, author: row.author, device: row.device, seq: row.seq, ts: row.ts, type: row.type, body: spec.decode(this.#open(net, row.type, row.body)) as unknown })
     }
   }
 
   /** Membership from every stored membership entry, plus `extra` not yet stored. */
   #membership (net: NetworkRecord, extra: MembershipEvent[], without?: (e: MembershipEvent) => boolean): ReturnType<typeof deriveMembership> {
     const rows = this.db.prepare("SELECT hash, author, device, seq, ts, type, body FROM entries WHERE net = ? AND type IN ('peernet/join', 'peernet/leave', 'peernet/remove', 'peernet/role')").all(net.id) as Array<{ hash: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number, ts: number, type: string, body: Uint8Array }>
-    const events: MembershipEvent[] = rows.filter((r) => without === undefined || !without({ ...r, type: r.type as MembershipEvent['type'], body: {} })).map((r) => ({ hash: r.hash, author: r.author, device: r.device, seq: r.seq, ts: r.ts, type: r.type as MembershipEvent['type'], body: asMap(this.#open(net, r.body)) }))
+    const events: MembershipEvent[] = rows.filter((r) => without === undefined || !without({ ...r, type: r.type as MembershipEvent['type'], body: {} })).map((r) => ({ hash: r.hash, author: r.author, device: r.device, seq: r.seq, ts: r.ts, type: r.type as MembershipEvent['type'], body: asMap(this.#open(net, r.type, r.body)) }))
     return deriveMembership(net.manifest.manifest, net.id, [...events, ...extra])
   }
 
@@ -623,11 +697,11 @@ class EquivocationError extends InvalidRecordError {
   }
 }
 
-interface NetworkRow { id: Uint8Array, manifest: Uint8Array, key: Uint8Array | null, status: string, joined_at: number }
+interface NetworkRow { id: Uint8Array, manifest: Uint8Array, status: string, joined_at: number }
 interface EntryRow { hash: Uint8Array, signed: Uint8Array, body: Uint8Array | null, received_at: number }
 
 function networkFromRow (row: NetworkRow): NetworkRecord {
-  return { id: row.id, manifest: signedManifestFrom(decodeCanonical(row.manifest)), key: row.key, status: row.status === 'left' ? 'left' : 'member', joinedAt: row.joined_at }
+  return { id: row.id, manifest: signedManifestFrom(decodeCanonical(row.manifest)), status: row.status === 'left' ? 'left' : 'member', joinedAt: row.joined_at }
 }
 
 function storedFromRow (row: EntryRow): StoredEntry {
@@ -646,13 +720,13 @@ function deleteTargets (body: CanonicalValue | null): Uint8Array[] {
   return entries as Uint8Array[]
 }
 
-function requireKey (net: NetworkRecord): Uint8Array {
-  if (net.key === null) throw new InvalidRecordError('this private network\'s key is missing here')
-  return net.key
+function requireKey (current: RingKey | undefined): Uint8Array {
+  if (current === undefined) throw new InvalidRecordError('this private network\'s key is missing here')
+  return current.key
 }
 
 function asMap (value: CanonicalValue): Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array) ? value : {}
 }
 
-export type { NetworkManifest }
+export type { NetworkManifest, RingKey }

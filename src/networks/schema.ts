@@ -80,5 +80,26 @@ export const NETWORKS_MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (net, target, author)  -- a tombstone from a non-author must not shadow the real one
       ) STRICT, WITHOUT ROWID;
     `
+  },
+  {
+    version: 3,
+    description: 'private networks: a ring of network keys (rekeyed when members or devices are cut off)',
+    sql: `
+      -- Every key of a private network this node holds. The first (from create, invite or
+      -- link) has ts 0; one from a peernet/rekey has that entry's ts, author and seq. The
+      -- current key for writing is the newest by (ts, author, seq).
+      CREATE TABLE network_keys (
+        net BLOB NOT NULL,
+        id BLOB NOT NULL,                -- first 8 bytes of sha256("peernet/network-key/1" || key)
+        key BLOB NOT NULL,
+        ts INTEGER NOT NULL,
+        author BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (net, id)
+      ) STRICT, WITHOUT ROWID;
+      -- The single key of version 1 moved into the ring (the sealed-body format changed with
+      -- it, and had no deployed users; nothing is carried over).
+      ALTER TABLE networks DROP COLUMN key;
+    `
   }
 ]

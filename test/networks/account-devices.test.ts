@@ -68,7 +68,7 @@ describe('linking a device', () => {
     assert.ok(existsSync(join(b.home, 'account-link.json')))
     assert.ok(!existsSync(join(b.home, 'account.key')), 'the unused own account key is set aside')
     assert.equal(readdirSync(b.home).filter((f) => f.startsWith('account.key.before-link-')).length, 1, '…not deleted')
-    assert.ok(b.networks.logs.network(net).key !== null, 'the private network\'s key came with the link')
+    assert.equal(b.networks.logs.keyRing(net).length, 1, 'the private network\'s key came with the link')
 
     await b.networks.command(net, 'send', { text: 'from my laptop' })
     const chain = b.networks.logs.chainAfter(net, a.networks.account.publicKey, b.identity.publicKey, 0, 10)
