@@ -249,10 +249,11 @@ export class Networks {
 
   /**
    * The peernet/rekey entries for a new key of a private network, not yet written:
-   * `without` leaves out an account about to be removed; `devices` adds device keys of this
-   * account not seen in the network yet (its linked devices).
+   * `without` leaves out an account about to be removed, `withoutDevice` a device about to
+   * be revoked; `devices` adds device keys of this account not seen in the network yet (its
+   * linked devices).
    */
-  rekeyEntries (net: Uint8Array, options: { without?: Uint8Array, devices?: Uint8Array[] } = {}): { items: Array<{ net: Uint8Array, type: string, body: CanonicalValue }>, result: RekeyResult } {
+  rekeyEntries (net: Uint8Array, options: { without?: Uint8Array, devices?: Uint8Array[], withoutDevice?: Uint8Array } = {}): { items: Array<{ net: Uint8Array, type: string, body: CanonicalValue }>, result: RekeyResult } {
     const record = this.logs.network(net)
     if (!record.manifest.manifest.private) throw new InvalidRecordError('only a private network has a key to change', { hint: 'its entries are readable by whoever holds them' })
     if (this.logs.role(net, this.account.publicKey) !== 'admin') throw new NotPermittedError('only admins of this network can change its key', { hint: 'ask an admin' })
@@ -267,6 +268,7 @@ export class Networks {
     add(this.#account.publicKey)
     add(this.#account.signer.publicKey)
     for (const d of options.devices ?? []) add(d)
+    if (options.withoutDevice !== undefined) to.delete(toHex(options.withoutDevice))
     const key = new Uint8Array(randomBytes(32))
     const boxes = [...to.values()].map((t) => ({ to: t, box: sealTo(t, key) }))
     const items: Array<{ net: Uint8Array, type: string, body: CanonicalValue }> = []
