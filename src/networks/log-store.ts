@@ -30,8 +30,12 @@ export interface NetworkRecord {
   joinedAt: number
 }
 
-/** The most boxes one peernet/rekey body may carry. */
-export const MAX_REKEY_BOXES = 10_000
+/**
+ * The most boxes one peernet/rekey body may carry: 400 boxes of about 140 bytes keep a
+ * body well under MAX_BODY_BYTES (64 KiB); a network with more member keys gets several
+ * rekey entries for one key.
+ */
+export const MAX_REKEY_BOXES = 400
 
 export interface ChainHeadInfo {
   author: Uint8Array

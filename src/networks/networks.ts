@@ -11,7 +11,7 @@ import { createManifest, formatNetworkId, parseNetworkId } from './manifest.ts'
 import type { NetworkPolicy, SignedManifest } from './manifest.ts'
 import { createInvite, decodeInvite, encodeInvite, grantValue, looksLikeInvite } from './invite.ts'
 import type { Role } from './invite.ts'
-import { LogStore, MAX_DELETE_TARGETS } from './log-store.ts'
+import { LogStore, MAX_DELETE_TARGETS, MAX_REKEY_BOXES } from './log-store.ts'
 import type { IngestResult, NetworkRecord, StoredEntry } from './log-store.ts'
 import type { AppDefinition, AppEntry } from './app.ts'
 import { EntryRejectedError, InvalidRecordError, NotPermittedError, UnknownEntryError, UnknownNetworkError } from './errors.ts'
@@ -47,8 +47,7 @@ export interface NetworkSummary {
   currentKey: string | null
 }
 
-/** Boxes per peernet/rekey entry: 400 boxes of ~140 bytes keep a body well under MAX_BODY_BYTES (64 KiB). */
-const REKEY_BOXES_PER_ENTRY = 400
+
 
 export type NetworksListener = (event: { type: 'entries', net: Uint8Array, entries: AppEntry[], local: boolean }) => void
 
@@ -272,7 +271,7 @@ export class Networks {
     const key = new Uint8Array(randomBytes(32))
     const boxes = [...to.values()].map((t) => ({ to: t, box: sealTo(t, key) }))
     const items: Array<{ net: Uint8Array, type: string, body: CanonicalValue }> = []
-    for (let i = 0; i < boxes.length; i += REKEY_BOXES_PER_ENTRY) items.push({ net, type: 'peernet/rekey', body: { keys: boxes.slice(i, i + REKEY_BOXES_PER_ENTRY) } })
+    for (let i = 0; i < boxes.length; i += MAX_REKEY_BOXES) items.push({ net, type: 'peernet/rekey', body: { keys: boxes.slice(i, i + MAX_REKEY_BOXES) } })
     return { items, result: { net: formatNetworkId(net), key: toHex(keyIdOf(key)), recipients: boxes.length, entries: items.length } }
   }
 

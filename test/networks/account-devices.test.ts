@@ -191,3 +191,23 @@ describe('revoking a device', () => {
     assert.deepEqual(a.networks.logs.verify(net).problems, [])
   })
 })
+
+describe('revoking a device rekeys private networks', () => {
+  test('the revoked device keeps only the old key; another linked device (not yet seen writing) gets the new one', async (t) => {
+    const [a, b, c] = nodes(t, 3) as [TestNode, TestNode, TestNode]
+    const net = linked(a, b)
+    c.devices.adopt(a.devices.link(c.devices.request().request).link)
+    await b.networks.command(net, 'send', { text: 'from b' })
+    carry(b.networks, a.networks, net)
+    const r = a.devices.revoke(b.identity.peerId)
+    assert.deepEqual(r.rekeyed.map((x) => x.net), [a.networks.summary(a.networks.logs.network(net)).id])
+    assert.equal(r.rekeyed[0]?.recipients, 2, 'the account key and c, not b')
+    await a.networks.command(net, 'send', { text: 'after the revocation' })
+    carry(a.networks, c.networks, net)
+    assert.equal(c.networks.logs.keyRing(net).length, 2)
+    assert.deepEqual(chat(c, net), ['from b', 'after the revocation'])
+    carry(a.networks, b.networks, net)
+    assert.equal(b.networks.logs.keyRing(net).length, 1)
+    assert.deepEqual(chat(b, net), ['from b'])
+  })
+})

@@ -596,7 +596,7 @@ describe('private networks', () => {
     const r = b.ingest(entries, NOW)
     assert.equal(r.accepted.length, 2)
     assert.deepEqual(chatRead(b, net).map((m) => m.text), ['secret 1', 'secret 2'])
-    assert.deepEqual(b.plainBody(b.network(net.id), 'chat/msg', entries[0]?.body as Uint8Array), { text: 'secret 1' })
+    assert.deepEqual(b.plainBody(b.network(net.id), 'chat/message', entries[0]?.body as Uint8Array), { text: 'secret 1' })
   })
 
   test('a node without the key refuses the entries with a reason (it cannot check them)', (t) => {
