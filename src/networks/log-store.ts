@@ -207,9 +207,21 @@ export class LogStore {
     return this.#sql('SELECT key, ts, author, seq FROM network_keys WHERE net = ? ORDER BY ts, author, seq').all(net) as unknown as RingKey[]
   }
 
-  /** The key this node seals new bodies with: the newest by (ts, author, seq) it holds, so concurrent rekeys settle on one. */
+  /**
+   * The key this node seals new bodies with: the newest by (ts, author, seq) it holds, so
+   * concurrent rekeys settle on one — leaving out keys sealed to an account removed since
+   * (and not a member again) or to a device revoked since: an admin who rekeyed before a
+   * removal reached it sealed its key to the removed member too, and a later ts (or a
+   * skewed clock) must not bring that key back. If every key is left out (a removal here
+   * before the rekey that came with it), the newest.
+   */
   currentKey (net: Uint8Array): RingKey | undefined {
-    return this.#sql('SELECT key, ts, author, seq FROM network_keys WHERE net = ? ORDER BY ts DESC, author DESC, seq DESC LIMIT 1').get(net) as RingKey | undefined
+    const clean = this.#sql(`SELECT key, ts, author, seq FROM network_keys k WHERE net = ? AND NOT EXISTS (
+        SELECT 1 FROM rekey_recipients r WHERE r.net = k.net AND r.author = k.author AND r.ts = k.ts AND (
+          r.recipient IN (SELECT account FROM removed WHERE net = k.net AND account NOT IN (SELECT account FROM members WHERE net = k.net))
+          OR r.recipient IN (SELECT device FROM chains WHERE net = k.net AND revoked_after IS NOT NULL)))
+      ORDER BY ts DESC, author DESC, seq DESC LIMIT 1`).get(net) as RingKey | undefined
+    return clean ?? this.#sql('SELECT key, ts, author, seq FROM network_keys WHERE net = ? ORDER BY ts DESC, author DESC, seq DESC LIMIT 1').get(net) as RingKey | undefined
   }
 
   /**
@@ -251,6 +263,7 @@ export class LogStore {
     })
     if (!ok) throw new InvalidRecordError(`a peernet/rekey body is {keys: [{to, box}, …]} with 1–${MAX_REKEY_BOXES} boxes, each to a 32-byte key and 92 bytes long`)
     for (const k of keys as Array<{ to: Uint8Array, box: Uint8Array }>) {
+      this.#sql('INSERT OR IGNORE INTO rekey_recipients (net, author, ts, recipient) VALUES (?, ?, ?, ?)').run(h.net, h.author, h.ts, k.to)
       const me = this.#openers.find((o) => bytesEqual(o.publicKey, k.to))
       if (me === undefined) continue
       let key: Uint8Array

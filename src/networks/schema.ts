@@ -97,6 +97,16 @@ export const NETWORKS_MIGRATIONS: readonly Migration[] = [
         seq INTEGER NOT NULL,
         PRIMARY KEY (net, id)
       ) STRICT, WITHOUT ROWID;
+      -- Whom each rekey sealed its key to (one rekey may span several entries, all with the
+      -- author's one ts): a key sealed to an account since removed, or a device since
+      -- revoked, is never the current one — say an admin rekeyed not yet knowing of a removal.
+      CREATE TABLE rekey_recipients (
+        net BLOB NOT NULL,
+        author BLOB NOT NULL,
+        ts INTEGER NOT NULL,
+        recipient BLOB NOT NULL,         -- an account or device public key
+        PRIMARY KEY (net, author, ts, recipient)
+      ) STRICT, WITHOUT ROWID;
       -- The single key of version 1 moved into the ring (the sealed-body format changed with
       -- it, and had no deployed users; nothing is carried over).
       ALTER TABLE networks DROP COLUMN key;

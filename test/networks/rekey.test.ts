@@ -215,4 +215,26 @@ describe('rekeying a private network', () => {
     assert.equal(hex(last.subarray(0, 8)), currents[0]?.currentKey)
     assert.equal(hex(keyIdOf(a.logs.currentKey(net)?.key ?? new Uint8Array())), currents[0]?.currentKey)
   })
+
+  test('a rekey made before a removal reached its admin (sealed to the removed member too) never becomes current, even with a later ts', async (t) => {
+    const w = world(t)
+    const { net, nodes: [a, b, c, f] } = privateNetwork(w, 4) as { net: Uint8Array, nodes: [Networks, Networks, Networks, Networks] }
+    a.setRole(net, hex(c.account.publicKey), 'admin')
+    for (const n of [b, c, f]) sendAll(a, n, net)
+    const removal = a.removeMember(net, hex(b.account.publicKey))
+    const stale = c.rekey(net) // c has not heard of the removal: its key goes to b too, with a later ts
+    assert.equal(stale.recipients, 4)
+    for (const [from, to] of [[a, c], [c, a], [a, f], [c, f]] as const) sendAll(from, to, net)
+    for (const n of [a, c, f]) {
+      assert.equal(n.logs.keyRing(net).length, 3)
+      assert.equal(n.summary(n.logs.network(net)).currentKey, removal.rekey?.key, 'the removal\'s key, not the later one b holds')
+    }
+    await say(f, net, 'not for b')
+    sendAll(f, a, net)
+    const r = send(a, b, net)
+    assert.equal(b.logs.keyRing(net).length, 2, 'b opened the stale rekey\'s box')
+    assert.equal(r.rejected.length, 1)
+    assert.match(r.rejected[0]?.reason ?? '', UNKNOWN_KEY)
+    assert.deepEqual(texts(b, net), [])
+  })
 })
