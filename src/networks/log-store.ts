@@ -225,11 +225,30 @@ export class LogStore {
   }
 
   /**
-   * The delegated devices of `account` seen in a network and not revoked (a revoked
-   * one's chain has revoked_after): those a rekey seals the new key to, with the account key.
+   * The delegated devices of `account` seen writing in any network held here and revoked
+   * in none (a revoked one's chain has revoked_after): those a rekey seals the new key to,
+   * with the account key. Any network, not only the one rekeyed: a linked device that has
+   * not written there yet still gets the key it needs to read and write there.
    */
-  activeDevices (net: Uint8Array, account: Uint8Array): Uint8Array[] {
-    return (this.#sql('SELECT device FROM chains WHERE net = ? AND author = ? AND device != author AND head_seq > 0 AND revoked_after IS NULL').all(net, account) as Array<{ device: Uint8Array }>).map((r) => r.device)
+  activeDevices (account: Uint8Array): Uint8Array[] {
+    return (this.#sql(`SELECT DISTINCT device FROM chains WHERE author = ? AND device != author AND head_seq > 0
+      AND device NOT IN (SELECT device FROM chains WHERE author = ? AND revoked_after IS NOT NULL)`).all(account, account) as Array<{ device: Uint8Array }>).map((r) => r.device)
+  }
+
+  /**
+   * Whether a rekey newer than the key this node would write with left this node out (no
+   * box to any of its keys): writing on with an older key would let whoever the rekey
+   * shut out read it. False for an author who is not a member or a device that is revoked:
+   * ingest refuses their writes anyway, with its own reason.
+   */
+  leftOutOfRekey (net: Uint8Array, author: Uint8Array, device: Uint8Array): boolean {
+    if (!this.isMember(net, author)) return false
+    const chain = this.#sql('SELECT revoked_after FROM chains WHERE net = ? AND author = ? AND device = ?').get(net, author, device) as { revoked_after: number | null } | undefined
+    if (chain?.revoked_after != null) return false
+    const current = this.currentKey(net)
+    const newer = this.#sql('SELECT DISTINCT author, ts FROM rekey_recipients WHERE net = ? AND (ts > ? OR (ts = ? AND author > ?))')
+      .all(net, current?.ts ?? -1, current?.ts ?? -1, current?.author ?? new Uint8Array(0)) as Array<{ author: Uint8Array, ts: number }>
+    return newer.some((g) => !this.#openers.some((o) => this.#sql('SELECT 1 AS x FROM rekey_recipients WHERE net = ? AND author = ? AND ts = ? AND recipient = ?').get(net, g.author, g.ts, o.publicKey) !== undefined))
   }
 
   #addKey (net: Uint8Array, k: RingKey): void {

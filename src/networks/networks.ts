@@ -261,7 +261,7 @@ export class Networks {
     for (const m of this.logs.members(net)) {
       if (options.without !== undefined && toHex(m.account) === toHex(options.without)) continue
       add(m.account)
-      for (const d of this.logs.activeDevices(net, m.account)) add(d)
+      for (const d of this.logs.activeDevices(m.account)) add(d)
     }
     // This node itself, even before its device has written here (it must read its own writing).
     add(this.#account.publicKey)
@@ -313,6 +313,9 @@ export class Networks {
    */
   #append (net: Uint8Array, items: Array<{ type: string, body: CanonicalValue, ts: number }>, now: number): IngestResult {
     const { publicKey, signer, delegation } = this.#account
+    if (this.logs.network(net).manifest.manifest.private && this.logs.leftOutOfRekey(net, publicKey, signer.publicKey)) {
+      throw new NotPermittedError('this network\'s key was changed without this node: what it wrote now, whoever the change shut out could read', { hint: 'ask an admin to run `peernet net rekey NET`; its new key will include this node if it is still a member' })
+    }
     const opening = delegation !== null && this.logs.head(net, publicKey, signer.publicKey) === undefined
       ? [{ type: 'peernet/device', body: delegationValue(delegation), ts: items[0]?.ts ?? now }]
       : []

@@ -237,4 +237,21 @@ describe('rekeying a private network', () => {
     assert.match(r.rejected[0]?.reason ?? '', UNKNOWN_KEY)
     assert.deepEqual(texts(b, net), [])
   })
+
+  test('a member a rekey left out (it joined as the admin rekeyed) cannot write until an admin rekeys again', async (t) => {
+    const w = world(t)
+    const { net, nodes: [a, c] } = privateNetwork(w, 2) as { net: Uint8Array, nodes: [Networks, Networks] }
+    const d = node(w)
+    d.join(a.invite(net, { role: 'member', expires: null, uses: 1 }))
+    a.rekey(net) // before d's join reached a
+    sendAll(a, d, net)
+    sendAll(a, c, net)
+    await assert.rejects(say(d, net, 'readable by whoever the rekey shut out'), (err: Error) => err.name === 'NotPermittedError' && /key was changed without this node/.test(err.message))
+    sendAll(d, a, net)
+    a.rekey(net)
+    sendAll(a, d, net)
+    await say(d, net, 'with the newest key')
+    sendAll(d, c, net)
+    assert.deepEqual(texts(c, net), ['with the newest key'])
+  })
 })
