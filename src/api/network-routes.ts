@@ -60,6 +60,7 @@ export function networkRoutes (node: Peernet): Route[] {
       }
     },
     { method: 'POST', path: '/v1/networks/:net/remove', handler: ({ params, body }) => Promise.resolve(nets.removeMember(net(params), str(body, 'member'))) },
+    { method: 'POST', path: '/v1/networks/:net/rekey', handler: ({ params }) => Promise.resolve(nets.rekey(net(params))) },
     {
       method: 'POST',
       path: '/v1/networks/:net/role',

@@ -18,7 +18,7 @@ import { bytesEqual, decodeCanonical, encodeCanonical } from '../core/encoding.t
 import { delegationFrom, delegationValue, linkedDevice, ownAccount, revocationValue, revoke } from './account.ts'
 import type { AccountKeys, Delegation } from './account.ts'
 import { createDeviceLink, createLinkRequest, decodeLinkRequest, openDeviceLink } from './device-link.ts'
-import type { Networks } from './networks.ts'
+import type { Networks, RekeyResult } from './networks.ts'
 import { formatNetworkId } from './manifest.ts'
 import { toHex } from './hashing.ts'
 import { DeviceLinkError, InvalidRecordError, NotPermittedError, UnknownDeviceError } from './errors.ts'
@@ -135,7 +135,7 @@ export class AccountDevices {
     const now = this.#o.clock.now()
     const expires = options.expires ?? now + DEFAULT_LINK_TTL_MS
     const records = this.#networks.logs.networks().filter((n) => n.status === 'member')
-    const { code, link } = createDeviceLink(accountKey, request, { networks: records.map((n) => ({ manifest: n.manifest, key: n.key })), addrs: this.#o.addresses(), expires, now })
+    const { code, link } = createDeviceLink(accountKey, request, { networks: records.map((n) => ({ manifest: n.manifest, keys: this.#networks.logs.keyRing(n.id) })), addrs: this.#o.addresses(), expires, now })
     this.#db.prepare(`INSERT INTO linked_devices (device, account, delegation, linked_at) VALUES (?, ?, ?, ?)
       ON CONFLICT(device) DO UPDATE SET delegation = excluded.delegation`)
       .run(request.device, accountKey.publicKey, encodeCanonical(delegationValue(link.delegation)), now)
@@ -163,7 +163,7 @@ export class AccountDevices {
       // The networks and the link file land together: a network of an app this node
       // lacks, or a link file that cannot be written, leaves the home as it was.
       added = this.#o.store.transaction(() => {
-        const records = link.networks.map((n) => this.#networks.logs.addNetwork(n.manifest, n.key, now))
+        const records = link.networks.map((n) => this.#networks.logs.addNetwork(n.manifest, n.keys, now))
         if (!already) {
           const file = { version: LINK_FILE_VERSION, delegation: Buffer.from(encodeCanonical(delegationValue(link.delegation))).toString('base64') }
           writeFileAtomic(this.#o.accountLinkPath, JSON.stringify(file) + '\n', { mode: 0o600, exclusive: true })
@@ -230,15 +230,22 @@ export class AccountDevices {
    * writing in: a stolen device may write where we have not heard from it yet). Its last
    * valid entry in each is the last one this node holds — or, with `lostSince`, the last
    * one this node received before that moment, so what a thief wrote since, though
-   * already here, is dropped too. Everything is written in one transaction, or nothing.
+   * already here, is dropped too. Each private network where the account is an admin
+   * gets a new key, sealed to everyone but the revoked device, so what is written from
+   * now on is closed to it. Everything is written in one transaction, or nothing.
    */
-  revoke (text: string, options: { lostSince?: number | null } = {}): { device: string, peerId: string, revoked: Array<{ id: string, name: string, lastSeq: number }>, alreadyRevoked: boolean } {
+  revoke (text: string, options: { lostSince?: number | null } = {}): { device: string, peerId: string, revoked: Array<{ id: string, name: string, lastSeq: number }>, alreadyRevoked: boolean, rekeyed: RekeyResult[] } {
     const accountKey = this.#accountKey('revoke devices')
     const device = this.#resolve(text)
     if (bytesEqual(device, accountKey.publicKey)) throw new NotPermittedError('the account key itself cannot be revoked', { hint: 'name a linked device (`peernet account devices` lists them)' })
     const now = this.#o.clock.now()
     const writes: Array<{ net: Uint8Array, type: string, body: ReturnType<typeof revocationValue>, name: string, lastSeq: number }> = []
+    const rekeys: ReturnType<Networks['rekeyEntries']>[] = []
+    const linked = this.#records(accountKey.publicKey).filter((r) => r.revoked_at === null && !bytesEqual(r.device, device)).map((r) => r.device)
     for (const n of this.#networks.logs.networks().filter((r) => r.status === 'member')) {
+      if (n.manifest.manifest.private && this.#networks.logs.role(n.id, accountKey.publicKey) === 'admin') {
+        rekeys.push(this.#networks.rekeyEntries(n.id, { devices: linked, withoutDevice: device }))
+      }
       const chain = this.#db.prepare('SELECT head_seq, revoked_after FROM chains WHERE net = ? AND author = ? AND device = ?').get(n.id, accountKey.publicKey, device) as { head_seq: number, revoked_after: number | null } | undefined
       let lastSeq = chain?.head_seq ?? 0
       if (options.lostSince != null) {
@@ -253,9 +260,11 @@ export class AccountDevices {
         ON CONFLICT(device) DO UPDATE SET revoked_at = COALESCE(linked_devices.revoked_at, excluded.revoked_at)`)
         .run(device, accountKey.publicKey, now, now)
       // Last: it tells sync about the new entries once they are in.
-      if (writes.length > 0) this.#networks.appendEach(writes)
+      // Already revoked everywhere: its keys were changed then (or `net rekey` does it by hand).
+      const items = writes.length === 0 ? [] : [...writes, ...rekeys.flatMap((r) => r.items)]
+      if (items.length > 0) this.#networks.appendEach(items)
     })
-    return { device: toHex(device), peerId: peerIdOfPublicKey(device), revoked: writes.map((w) => ({ id: formatNetworkId(w.net), name: w.name, lastSeq: w.lastSeq })), alreadyRevoked: writes.length === 0 }
+    return { device: toHex(device), peerId: peerIdOfPublicKey(device), revoked: writes.map((w) => ({ id: formatNetworkId(w.net), name: w.name, lastSeq: w.lastSeq })), alreadyRevoked: writes.length === 0, rekeyed: writes.length === 0 ? [] : rekeys.map((r) => r.result) }
   }
 
   // ---- helpers -------------------------------------------------------------------------------
@@ -306,7 +315,7 @@ export class AccountDevices {
     const row = this.#db.prepare("SELECT net, body FROM entries WHERE author = ? AND device = ? AND seq = 1 AND type = 'peernet/device' AND body IS NOT NULL LIMIT 1").get(account, device) as { net: Uint8Array, body: Uint8Array } | undefined
     if (row === undefined) return null
     try {
-      return delegationFrom(this.#networks.logs.plainBody(this.#networks.logs.network(row.net), row.body)).created
+      return delegationFrom(this.#networks.logs.plainBody(this.#networks.logs.network(row.net), 'peernet/device', row.body)).created
     } catch (err) {
       if (err instanceof InvalidRecordError) return null
       throw err

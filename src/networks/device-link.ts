@@ -6,7 +6,7 @@
 //      they do not hold).
 //   2. The account's home answers with a device link: the account's delegation of that
 //      device key, and what the device needs to take part in the account's networks —
-//      their signed manifests, the network keys of private ones, and addresses to dial.
+//      their signed manifests, the key rings of private ones, and addresses to dial.
 //      The whole link is signed by the account key and sealed to the device key, so only
 //      that device can read the network keys, and nobody can forge a link that opens.
 //
@@ -23,6 +23,8 @@ import type { Delegation } from './account.ts'
 import { signedManifestFrom, signedManifestValue } from './manifest.ts'
 import type { SignedManifest } from './manifest.ts'
 import { DeviceLinkError } from './errors.ts'
+import { ringFrom, ringValue } from './body-cipher.ts'
+import type { RingKey } from './body-cipher.ts'
 
 export const LINK_REQUEST_PREFIX = 'pnlinkreq1'
 export const DEVICE_LINK_PREFIX = 'pnlink1'
@@ -41,8 +43,8 @@ export interface LinkRequest {
 
 export interface LinkedNetwork {
   manifest: SignedManifest
-  /** The network key of a private network. */
-  key: Uint8Array | null
+  /** The key ring of a private network (empty for a public one). */
+  keys: RingKey[]
 }
 
 export interface DeviceLink {
@@ -86,7 +88,7 @@ function linkCore (l: Omit<DeviceLink, 'sig'>): CanonicalValue {
   return {
     delegation: delegationValue(l.delegation),
     expires: l.expires,
-    networks: l.networks.map((n) => ({ manifest: signedManifestValue(n.manifest), key: n.key })),
+    networks: l.networks.map((n) => ({ manifest: signedManifestValue(n.manifest), keys: ringValue(n.keys) })),
     addrs: l.addrs
   }
 }
@@ -129,9 +131,9 @@ export function openDeviceLink (device: Identity, text: string, now: number): De
     const nv = n as Record<string, unknown> | null
     let manifest: SignedManifest
     try { manifest = signedManifestFrom(nv?.manifest) } catch { throw new DeviceLinkError('the device link carries an invalid network manifest') }
-    const key = nv?.key instanceof Uint8Array && nv.key.byteLength === 32 ? nv.key : null
-    if (manifest.manifest.private && key === null) throw new DeviceLinkError(`the device link lacks the key of private network "${manifest.manifest.name}"`)
-    return { manifest, key }
+    const keys = manifest.manifest.private ? ringFrom(nv?.keys) : []
+    if (keys === null) throw new DeviceLinkError(`the device link lacks the keys of private network "${manifest.manifest.name}"`)
+    return { manifest, keys }
   })
   const link: DeviceLink = { delegation, expires: inner.expires as number, networks, addrs: inner.addrs.slice(0, MAX_ADDRS), sig: inner.sig }
   if (!verify(delegation.account, LINK_DOMAIN, linkCore(link), link.sig)) throw new DeviceLinkError('the device link is not signed by its account: it is forged')

@@ -1,6 +1,7 @@
 // Invites: capabilities signed by an admin's account key — network, role, expiry,
 // maximum uses — carried as one copy-pasteable string that also holds the manifest, a
-// few member addresses to dial and, for private networks, the network key. A join entry
+// few member addresses to dial and, for private networks, the network's whole key ring
+// (so the newcomer can read what was written before the latest rekey). A join entry
 // cites the signed part (never the key), so every member can check the join.
 
 import { randomBytes } from 'node:crypto'
@@ -12,6 +13,8 @@ import { hashCanonical } from './hashing.ts'
 import { InviteError } from './errors.ts'
 import { signedManifestFrom, signedManifestValue, networkIdOf } from './manifest.ts'
 import type { SignedManifest } from './manifest.ts'
+import { ringFrom, ringValue } from './body-cipher.ts'
+import type { RingKey } from './body-cipher.ts'
 
 export type Role = 'admin' | 'member'
 
@@ -33,13 +36,14 @@ export interface Invite {
   manifest: SignedManifest
   /** Multiaddrs of members to dial (hints, not signed). */
   addrs: string[]
-  /** The network key of a private network. */
-  key: Uint8Array | null
+  /** The key ring of a private network (empty for a public one). */
+  keys: RingKey[]
 }
 
 const INVITE_DOMAIN: SignatureDomain = { purpose: 'networks/invite', version: 1 }
 const INVITE_PREFIX = 'pninvite1'
-const MAX_INVITE_CHARS = 16 * 1024
+// Room for a key ring after many rekeys (about 120 characters a key).
+const MAX_INVITE_CHARS = 64 * 1024
 
 function grantCore (g: Omit<InviteGrant, 'sig'>): CanonicalValue {
   return { net: g.net, role: g.role, expires: g.expires, uses: g.uses, nonce: g.nonce, issuer: g.issuer }
@@ -53,10 +57,10 @@ export function inviteId (g: InviteGrant): Uint8Array {
   return hashCanonical(grantValue(g))
 }
 
-export function createInvite (admin: Identity, manifest: SignedManifest, options: { role: Role, expires: number | null, uses: number | null, addrs: string[], key: Uint8Array | null }): Invite {
+export function createInvite (admin: Identity, manifest: SignedManifest, options: { role: Role, expires: number | null, uses: number | null, addrs: string[], keys: RingKey[] }): Invite {
   if (options.uses !== null && (!Number.isSafeInteger(options.uses) || options.uses < 1)) throw new InviteError('--uses must be a positive whole number')
   const core = { net: networkIdOf(manifest.manifest), role: options.role, expires: options.expires, uses: options.uses, nonce: new Uint8Array(randomBytes(16)), issuer: admin.publicKey }
-  return { grant: { ...core, sig: sign(admin, INVITE_DOMAIN, grantCore(core)) }, manifest, addrs: options.addrs.slice(0, 8), key: options.key }
+  return { grant: { ...core, sig: sign(admin, INVITE_DOMAIN, grantCore(core)) }, manifest, addrs: options.addrs.slice(0, 8), keys: options.keys }
 }
 
 /** Checks the grant's shape and signature (not whether the issuer is an admin). */
@@ -79,7 +83,7 @@ export function grantFrom (value: unknown): InviteGrant {
 }
 
 export function encodeInvite (inv: Invite): string {
-  const value: CanonicalValue = { grant: grantValue(inv.grant), manifest: signedManifestValue(inv.manifest), addrs: inv.addrs, key: inv.key }
+  const value: CanonicalValue = { grant: grantValue(inv.grant), manifest: signedManifestValue(inv.manifest), addrs: inv.addrs, ...(inv.keys.length > 0 ? { keys: ringValue(inv.keys) } : {}) }
   return INVITE_PREFIX + Buffer.from(encodeCanonical(value)).toString('base64url')
 }
 
@@ -104,7 +108,7 @@ export function decodeInvite (text: string): Invite {
   try { manifest = signedManifestFrom(value.manifest) } catch { throw new InviteError('the invite carries an invalid network manifest') }
   if (!bytesEqual(networkIdOf(manifest.manifest), grant.net)) throw new InviteError('the invite is for another network than its manifest')
   const addrs = Array.isArray(value.addrs) ? value.addrs.filter((a): a is string => typeof a === 'string').slice(0, 8) : []
-  const key = value.key instanceof Uint8Array && value.key.byteLength === 32 ? value.key : null
-  if (manifest.manifest.private && key === null) throw new InviteError('the invite to a private network lacks the network key')
-  return { grant, manifest, addrs, key }
+  const keys = manifest.manifest.private ? ringFrom(value.keys) : []
+  if (keys === null) throw new InviteError('the invite to a private network lacks the network keys')
+  return { grant, manifest, addrs, keys }
 }

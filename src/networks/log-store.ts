@@ -15,7 +15,9 @@ import { deriveMembership, isMembershipType } from './membership.ts'
 import type { MembershipEvent } from './membership.ts'
 import { verifyDelegation, verifyRevocation } from './account.ts'
 import type { Delegation, Revocation } from './account.ts'
-import { openBody, sealBody } from './body-cipher.ts'
+import { keyIdOf, openBody, sealBody } from './body-cipher.ts'
+import type { RingKey } from './body-cipher.ts'
+import { openSealed } from '../core/seal.ts'
 import { toHex } from './hashing.ts'
 import { InvalidRecordError, UnknownNetworkError } from './errors.ts'
 import { NETWORKS_MIGRATIONS } from './schema.ts'
@@ -24,10 +26,16 @@ import type { AppDefinition, AppEntry } from './app.ts'
 export interface NetworkRecord {
   id: Uint8Array
   manifest: SignedManifest
-  key: Uint8Array | null
   status: 'member' | 'left'
   joinedAt: number
 }
+
+/**
+ * The most boxes one peernet/rekey body may carry: 400 boxes of about 140 bytes keep a
+ * body well under MAX_BODY_BYTES (64 KiB); a network with more member keys gets several
+ * rekey entries for one key.
+ */
+export const MAX_REKEY_BOXES = 400
 
 export interface ChainHeadInfo {
   author: Uint8Array
@@ -66,6 +74,9 @@ export class LogStore {
   /** Whether a network has any tombstone, by hex id (true may be stale after a rollback: only costs a look). */
   readonly #hasTombstones = new Map<string, boolean>()
 
+  /** This node's identities that rekey boxes may be sealed to (its account key if it holds it, its device key). */
+  #openers: Identity[] = []
+
   constructor (store: Store, apps: ReadonlyMap<string, AppDefinition>) {
     this.#store = store
     this.#apps = apps
@@ -89,14 +100,16 @@ export class LogStore {
 
   // ---- networks -----------------------------------------------------------------------
 
-  addNetwork (manifest: SignedManifest, key: Uint8Array | null, now: number): NetworkRecord {
+  /** `keys`: a private network's key ring as handed over (by create, an invite or a device link); added to what is held. */
+  addNetwork (manifest: SignedManifest, keys: RingKey[], now: number): NetworkRecord {
     const id = networkIdOf(manifest.manifest)
     if (!this.#apps.has(manifest.manifest.app)) {
       throw new InvalidRecordError(`this node has no app "${manifest.manifest.app}"`, { hint: `apps here: ${[...this.#apps.keys()].join(', ')}` })
     }
-    this.#sql(`INSERT INTO networks (id, manifest, name, app, key, status, joined_at) VALUES (?, ?, ?, ?, ?, 'member', ?)
-      ON CONFLICT(id) DO UPDATE SET status = 'member', key = COALESCE(networks.key, excluded.key)`)
-      .run(id, encodeCanonical(signedManifestValue(manifest)), manifest.manifest.name, manifest.manifest.app, key, now)
+    this.#sql(`INSERT INTO networks (id, manifest, name, app, status, joined_at) VALUES (?, ?, ?, ?, 'member', ?)
+      ON CONFLICT(id) DO UPDATE SET status = 'member'`)
+      .run(id, encodeCanonical(signedManifestValue(manifest)), manifest.manifest.name, manifest.manifest.app, now)
+    if (manifest.manifest.private) for (const k of keys) this.#addKey(id, k)
     this.#clearRecords()
     const record = this.network(id)
     this.#refreshMembership(record)
@@ -124,7 +137,7 @@ export class LogStore {
   }
 
   networks (): NetworkRecord[] {
-    return (this.#sql('SELECT id, manifest, key, status, joined_at FROM networks ORDER BY joined_at').all() as unknown as NetworkRow[]).map(networkFromRow)
+    return (this.#sql('SELECT id, manifest, status, joined_at FROM networks ORDER BY joined_at').all() as unknown as NetworkRow[]).map(networkFromRow)
   }
 
   /** Ids of the networks this node takes part in (not those it left). */
@@ -204,10 +217,105 @@ export class LogStore {
     return rows.map((r) => ({ author: r.author, device: r.device, seq: r.seq, first: entryFrom(decodeCanonical(r.first)), second: entryFrom(decodeCanonical(r.second)), detectedAt: r.detected_at }))
   }
 
-  /** The plain body of a stored entry (opened with the network key if private). */
-  plainBody (net: NetworkRecord, body: Uint8Array): CanonicalValue {
-    const bytes = net.manifest.manifest.private ? openBody(requireKey(net), net.id, body) : body
-    return decodeCanonical(bytes)
+  /** The plain body of a stored entry of type `type` (opened with the network key it names if private). */
+  plainBody (net: NetworkRecord, type: string, body: Uint8Array): CanonicalValue {
+    return decodeCanonical(this.#unsealed(net, type, body))
+  }
+
+  // ---- network keys (private networks) ----------------------------------------------------
+
+  /** The identities rekey boxes may be sealed to on this node; boxes to others are left shut. */
+  setOpeners (identities: Identity[]): void {
+    this.#openers = [...identities]
+  }
+
+  /** The key ring of a network, oldest first by (ts, author, seq). */
+  keyRing (net: Uint8Array): RingKey[] {
+    return this.#sql('SELECT key, ts, author, seq FROM network_keys WHERE net = ? ORDER BY ts, author, seq').all(net) as unknown as RingKey[]
+  }
+
+  /**
+   * The key this node seals new bodies with: the newest by (ts, author, seq) it holds, so
+   * concurrent rekeys settle on one — leaving out keys sealed to an account removed since
+   * (and not a member again) or to a device revoked since: an admin who rekeyed before a
+   * removal reached it sealed its key to the removed member too, and a later ts (or a
+   * skewed clock) must not bring that key back. If every key is left out (a removal here
+   * before the rekey that came with it), the newest.
+   */
+  currentKey (net: Uint8Array): RingKey | undefined {
+    const clean = this.#sql(`SELECT key, ts, author, seq FROM network_keys k WHERE net = ? AND NOT EXISTS (
+        SELECT 1 FROM rekey_recipients r WHERE r.net = k.net AND r.author = k.author AND r.ts = k.ts AND (
+          r.recipient IN (SELECT account FROM removed WHERE net = k.net AND account NOT IN (SELECT account FROM members WHERE net = k.net))
+          OR r.recipient IN (SELECT device FROM chains WHERE net = k.net AND revoked_after IS NOT NULL)))
+      ORDER BY ts DESC, author DESC, seq DESC LIMIT 1`).get(net) as RingKey | undefined
+    return clean ?? this.#sql('SELECT key, ts, author, seq FROM network_keys WHERE net = ? ORDER BY ts DESC, author DESC, seq DESC LIMIT 1').get(net) as RingKey | undefined
+  }
+
+  /**
+   * The delegated devices of `account` seen writing in any network held here and revoked
+   * in none (a revoked one's chain has revoked_after): those a rekey seals the new key to,
+   * with the account key. Any network, not only the one rekeyed: a linked device that has
+   * not written there yet still gets the key it needs to read and write there.
+   */
+  activeDevices (account: Uint8Array): Uint8Array[] {
+    return (this.#sql(`SELECT DISTINCT device FROM chains WHERE author = ? AND device != author AND head_seq > 0
+      AND device NOT IN (SELECT device FROM chains WHERE author = ? AND revoked_after IS NOT NULL)`).all(account, account) as Array<{ device: Uint8Array }>).map((r) => r.device)
+  }
+
+  /**
+   * Whether a rekey newer than the key this node would write with left this node out (no
+   * box to any of its keys): writing on with an older key would let whoever the rekey
+   * shut out read it. False for an author who is not a member or a device that is revoked:
+   * ingest refuses their writes anyway, with its own reason.
+   */
+  leftOutOfRekey (net: Uint8Array, author: Uint8Array, device: Uint8Array): boolean {
+    if (!this.isMember(net, author)) return false
+    const chain = this.#sql('SELECT revoked_after FROM chains WHERE net = ? AND author = ? AND device = ?').get(net, author, device) as { revoked_after: number | null } | undefined
+    if (chain?.revoked_after != null) return false
+    const current = this.currentKey(net)
+    const newer = this.#sql('SELECT DISTINCT author, ts FROM rekey_recipients WHERE net = ? AND (ts > ? OR (ts = ? AND author > ?))')
+      .all(net, current?.ts ?? -1, current?.ts ?? -1, current?.author ?? new Uint8Array(0)) as Array<{ author: Uint8Array, ts: number }>
+    return newer.some((g) => !this.#openers.some((o) => this.#sql('SELECT 1 AS x FROM rekey_recipients WHERE net = ? AND author = ? AND ts = ? AND recipient = ?').get(net, g.author, g.ts, o.publicKey) !== undefined))
+  }
+
+  #addKey (net: Uint8Array, k: RingKey): void {
+    this.#sql('INSERT OR IGNORE INTO network_keys (net, id, key, ts, author, seq) VALUES (?, ?, ?, ?, ?, ?)').run(net, keyIdOf(k.key), k.key, k.ts, k.author, k.seq)
+  }
+
+  #keyById (net: Uint8Array, id: Uint8Array): Uint8Array | undefined {
+    return (this.#sql('SELECT key FROM network_keys WHERE net = ? AND id = ?').get(net, id) as { key: Uint8Array } | undefined)?.key
+  }
+
+  /** A stored or arriving body as plain bytes: opened with the key it names in a private network, except a rekey's (sealed per recipient instead). */
+  #unsealed (net: NetworkRecord, type: string, body: Uint8Array): Uint8Array {
+    if (!net.manifest.manifest.private || type === 'peernet/rekey') return body
+    return openBody((id) => this.#keyById(net.id, id), net.id, body)
+  }
+
+  /**
+   * `peernet/rekey` (admins only): a new network key sealed to each remaining member's
+   * account key and delegated device keys, `{keys: [{to, box}, …]}`. A box to one of this
+   * node's keys that opens adds the key to the ring; the others stay shut.
+   */
+  #applyRekey (net: NetworkRecord, h: EntryHeader, body: CanonicalValue | null): void {
+    if (!net.manifest.manifest.private) throw new InvalidRecordError('a peernet/rekey belongs to a private network')
+    // A dependency, not a fault: the role entry making the author an admin may not be here yet.
+    if (this.role(h.net, h.author) !== 'admin') throw new InvalidRecordError('the rekey\'s author is not an admin of this network')
+    const keys = asMap(body ?? {}).keys
+    const ok = Array.isArray(keys) && keys.length >= 1 && keys.length <= MAX_REKEY_BOXES && keys.every((k) => {
+      const m = asMap(k as CanonicalValue)
+      // A box around a 32-byte key: ephemeral key (32) ‖ nonce (12) ‖ key (32) ‖ tag (16).
+      return m.to instanceof Uint8Array && m.to.byteLength === 32 && m.box instanceof Uint8Array && m.box.byteLength === 92
+    })
+    if (!ok) throw new InvalidRecordError(`a peernet/rekey body is {keys: [{to, box}, …]} with 1–${MAX_REKEY_BOXES} boxes, each to a 32-byte key and 92 bytes long`)
+    for (const k of keys as Array<{ to: Uint8Array, box: Uint8Array }>) {
+      this.#sql('INSERT OR IGNORE INTO rekey_recipients (net, author, ts, recipient) VALUES (?, ?, ?, ?)').run(h.net, h.author, h.ts, k.to)
+      const me = this.#openers.find((o) => bytesEqual(o.publicKey, k.to))
+      if (me === undefined) continue
+      let key: Uint8Array
+      try { key = openSealed(me, k.box) } catch { continue } // damaged or not really ours: nothing to learn from it
+      if (key.byteLength === 32) this.#addKey(h.net, { key, ts: h.ts, author: h.author, seq: h.seq })
+    }
   }
 
   /**
@@ -246,9 +354,11 @@ export class LogStore {
   /** Appends local entries (one signature, or one per batch) and ingests them. */
   append (device: Identity, author: Uint8Array, net: Uint8Array, items: Array<{ type: string, body: CanonicalValue, ts: number }>, now: number): IngestResult {
     const record = this.network(net)
+    const current = record.manifest.manifest.private ? this.currentKey(net) : undefined
     const raw: NewEntry[] = items.map((i) => {
       const plain = encodeCanonical(i.body)
-      return { type: i.type, ts: i.ts, body: record.manifest.manifest.private ? sealBody(requireKey(record), net, plain) : plain }
+      // A rekey's body is sealed per recipient, not with the network key (a member must read it to learn the new key).
+      return { type: i.type, ts: i.ts, body: record.manifest.manifest.private && i.type !== 'peernet/rekey' ? sealBody(requireKey(current), net, plain) : plain }
     })
     const headers = buildHeaders(net, author, device.publicKey, this.head(net, author, device.publicKey), raw)
     const auths = signHeaders(device, headers)
@@ -443,7 +553,7 @@ export class LogStore {
 
     // An entry its author deleted is kept without its body, whoever sends it with one.
     const plain = entry.body === undefined || (!isCore && this.#tombstoned(h.net, hash, h.author)) ? undefined : entry.body
-    const body = plain === undefined ? null : this.#open(net, plain)
+    const body = plain === undefined ? null : this.#open(net, h.type, plain)
     // Device authorisation: a delegated device's chain opens with its delegation.
     if (!bytesEqual(h.author, h.device)) {
       if (h.seq === 1) {
@@ -474,6 +584,10 @@ export class LogStore {
       batch.writing = true
       this.#applyDelete(net, h, hash, body)
     }
+    if (h.type === 'peernet/rekey') {
+      batch.writing = true
+      this.#applyRekey(net, h, body)
+    }
     if (isMembershipType(h.type) && h.type !== 'peernet/join') {
       const state = this.#membership(net, [{ author: h.author, device: h.device, seq: h.seq, type: h.type, ts: h.ts, hash, body: asMap(body) }])
       const why = state.refused.get(toHex(hash))
@@ -498,7 +612,7 @@ export class LogStore {
       appEntry.body = typed
       const why = spec.validate?.(db, appEntry)
       if (why !== undefined) throw new InvalidRecordError(`${h.type} refused: ${why}`)
-    } else if (h.type !== 'peernet/device' && h.type !== 'peernet/revoke' && h.type !== 'peernet/delete' && !isMembershipType(h.type)) {
+    } else if (h.type !== 'peernet/device' && h.type !== 'peernet/revoke' && h.type !== 'peernet/delete' && h.type !== 'peernet/rekey' && !isMembershipType(h.type)) {
       throw new InvalidRecordError(`unknown entry type ${h.type}`)
     }
 
@@ -531,7 +645,7 @@ export class LogStore {
     const spec = prefix === net.manifest.manifest.app ? this.#apps.get(prefix)?.types[name] : undefined
     if (spec === undefined) return 'duplicate'
     const appEntry: AppEntry = { net: h.net, hash, author: h.author, device: h.device, seq: h.seq, ts: h.ts, type: h.type, body: null }
-    try { appEntry.body = spec.decode(this.#open(net, entry.body)) } catch (err) { throw new InvalidRecordError(`invalid ${h.type} body: ${(err as Error).message}`) }
+    try { appEntry.body = spec.decode(this.#open(net, h.type, entry.body)) } catch (err) { throw new InvalidRecordError(`invalid ${h.type} body: ${(err as Error).message}`) }
     const why = spec.validate?.(this.db, appEntry)
     if (why !== undefined) throw new InvalidRecordError(`${h.type} refused: ${why}`)
     batch.writing = true
@@ -643,7 +757,7 @@ export class LogStore {
     const k = toHex(id)
     let record = this.#records.get(k)
     if (record === undefined) {
-      const row = this.#sql('SELECT id, manifest, key, status, joined_at FROM networks WHERE id = ?').get(id) as NetworkRow | undefined
+      const row = this.#sql('SELECT id, manifest, status, joined_at FROM networks WHERE id = ?').get(id) as NetworkRow | undefined
       record = row === undefined ? null : networkFromRow(row)
       // Bounded: a node in 10,000 networks keeps the records it is busy with, not all.
       if (this.#records.size >= RECORD_CACHE) this.#records.delete(this.#records.keys().next().value as string)
@@ -652,8 +766,8 @@ export class LogStore {
     return record ?? undefined
   }
 
-  #open (net: NetworkRecord, body: Uint8Array): CanonicalValue {
-    const bytes = net.manifest.manifest.private ? openBody(requireKey(net), net.id, body) : body
+  #open (net: NetworkRecord, type: string, body: Uint8Array): CanonicalValue {
+    const bytes = this.#unsealed(net, type, body)
     try {
       return decodeCanonical(bytes)
     } catch (err) {
@@ -728,14 +842,14 @@ export class LogStore {
     for (const row of rows) {
       const spec = app.types[row.type.slice(app.name.length + 1)]
       if (spec === undefined) continue
-      spec.reduce(this.db, { net: net.id, hash: row.hash, author: row.author, device: row.device, seq: row.seq, ts: row.ts, type: row.type, body: spec.decode(this.#open(net, row.body)) as unknown })
+      spec.reduce(this.db, { net: net.id, hash: row.hash, author: row.author, device: row.device, seq: row.seq, ts: row.ts, type: row.type, body: spec.decode(this.#open(net, row.type, row.body)) as unknown })
     }
   }
 
   /** Membership from every stored membership entry, plus `extra` not yet stored. */
   #membership (net: NetworkRecord, extra: MembershipEvent[], without?: (e: MembershipEvent) => boolean): ReturnType<typeof deriveMembership> {
     const rows = this.#sql("SELECT hash, author, device, seq, ts, type, body FROM entries WHERE net = ? AND type IN ('peernet/join', 'peernet/leave', 'peernet/remove', 'peernet/role')").all(net.id) as Array<{ hash: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number, ts: number, type: string, body: Uint8Array }>
-    const events: MembershipEvent[] = rows.filter((r) => without === undefined || !without({ ...r, type: r.type as MembershipEvent['type'], body: {} })).map((r) => ({ hash: r.hash, author: r.author, device: r.device, seq: r.seq, ts: r.ts, type: r.type as MembershipEvent['type'], body: asMap(this.#open(net, r.body)) }))
+    const events: MembershipEvent[] = rows.filter((r) => without === undefined || !without({ ...r, type: r.type as MembershipEvent['type'], body: {} })).map((r) => ({ hash: r.hash, author: r.author, device: r.device, seq: r.seq, ts: r.ts, type: r.type as MembershipEvent['type'], body: asMap(this.#open(net, r.type, r.body)) }))
     return deriveMembership(net.manifest.manifest, net.id, [...events, ...extra])
   }
 
@@ -846,11 +960,11 @@ class EquivocationError extends InvalidRecordError {
   }
 }
 
-interface NetworkRow { id: Uint8Array, manifest: Uint8Array, key: Uint8Array | null, status: string, joined_at: number }
+interface NetworkRow { id: Uint8Array, manifest: Uint8Array, status: string, joined_at: number }
 interface EntryRow { hash: Uint8Array, signed: Uint8Array, body: Uint8Array | null, received_at: number }
 
 function networkFromRow (row: NetworkRow): NetworkRecord {
-  return { id: row.id, manifest: signedManifestFrom(decodeCanonical(row.manifest)), key: row.key, status: row.status === 'left' ? 'left' : 'member', joinedAt: row.joined_at }
+  return { id: row.id, manifest: signedManifestFrom(decodeCanonical(row.manifest)), status: row.status === 'left' ? 'left' : 'member', joinedAt: row.joined_at }
 }
 
 function storedFromRow (row: EntryRow): StoredEntry {
@@ -886,13 +1000,13 @@ function withBody (signed: Uint8Array, body: Uint8Array): Uint8Array[] {
   return [encodeEntry({ ...entryFrom(decodeCanonical(signed)), body }, true)]
 }
 
-function requireKey (net: NetworkRecord): Uint8Array {
-  if (net.key === null) throw new InvalidRecordError('this private network\'s key is missing here')
-  return net.key
+function requireKey (current: RingKey | undefined): Uint8Array {
+  if (current === undefined) throw new InvalidRecordError('this private network\'s key is missing here')
+  return current.key
 }
 
 function asMap (value: CanonicalValue): Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array) ? value : {}
 }
 
-export type { NetworkManifest }
+export type { NetworkManifest, RingKey }

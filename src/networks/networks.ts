@@ -3,6 +3,7 @@
 // ingest, and the sync shell carries them between peers.
 
 import { randomBytes } from 'node:crypto'
+import { sealTo } from '../core/seal.ts'
 import type { Clock } from '../core/clock.ts'
 import type { Store } from '../core/store.ts'
 import type { CanonicalValue } from '../core/encoding.ts'
@@ -10,7 +11,7 @@ import { createManifest, formatNetworkId, parseNetworkId } from './manifest.ts'
 import type { NetworkPolicy, SignedManifest } from './manifest.ts'
 import { createInvite, decodeInvite, encodeInvite, grantValue, looksLikeInvite } from './invite.ts'
 import type { Role } from './invite.ts'
-import { LogStore, MAX_DELETE_TARGETS } from './log-store.ts'
+import { LogStore, MAX_DELETE_TARGETS, MAX_REKEY_BOXES } from './log-store.ts'
 import type { IngestResult, NetworkRecord, StoredEntry } from './log-store.ts'
 import type { AppDefinition, AppEntry } from './app.ts'
 import { EntryRejectedError, InvalidRecordError, NotPermittedError, UnknownEntryError, UnknownNetworkError } from './errors.ts'
@@ -18,6 +19,7 @@ import { delegationValue, ownAccount } from './account.ts'
 import type { AccountKeys } from './account.ts'
 import type { Identity } from '../core/identity.ts'
 import { toHex } from './hashing.ts'
+import { keyIdOf } from './body-cipher.ts'
 
 export interface NetworksOptions {
   store: Store
@@ -40,7 +42,12 @@ export interface NetworkSummary {
   role: string | null
   members: number
   entries: number
+  /** Private networks: how many network keys this node holds, and the id (hex) of the one it writes with; null for public ones. */
+  keys: number | null
+  currentKey: string | null
 }
+
+
 
 export type NetworksListener = (event: { type: 'entries', net: Uint8Array, entries: AppEntry[], local: boolean }) => void
 
@@ -60,6 +67,7 @@ export class Networks {
     this.#apps = new Map(options.apps.map((a) => [a.name, a]))
     this.logs = new LogStore(options.store, this.#apps)
     this.#account = 'signer' in options.account ? options.account : ownAccount(options.account)
+    this.logs.setOpeners(openersOf(this.#account))
     this.#clock = options.clock
     this.#addresses = options.addresses
   }
@@ -70,6 +78,7 @@ export class Networks {
   /** Switches who this node writes as (a home taking up a device link). */
   useAccount (account: AccountKeys): void {
     this.#account = account
+    this.logs.setOpeners(openersOf(account))
   }
 
   /** Tells watchers (sync, rendezvous) that networks were added here without this class (a linked device taking up its account's). */
@@ -118,8 +127,8 @@ export class Networks {
   create (options: { name: string, app: string, policy: NetworkPolicy, private: boolean, params?: Record<string, CanonicalValue> }): { id: string, invite: string | null } {
     if (!this.#apps.has(options.app)) throw new InvalidRecordError(`unknown app "${options.app}"`, { hint: `apps here: ${[...this.#apps.keys()].join(', ')}` })
     const signed = createManifest(this.#accountKey('create a network'), { name: options.name, app: options.app, policy: options.private ? 'invite' : options.policy, private: options.private, params: options.params ?? {}, created: this.#clock.now() })
-    const key = options.private ? new Uint8Array(randomBytes(32)) : null
-    const record = this.logs.addNetwork(signed, key, this.#clock.now())
+    const keys = options.private ? [{ key: new Uint8Array(randomBytes(32)), ts: 0, author: signed.manifest.creator, seq: 0 }] : []
+    const record = this.logs.addNetwork(signed, keys, this.#clock.now())
     const invite = record.manifest.manifest.policy === 'invite' ? this.invite(record.id, { role: 'member', expires: null, uses: null }) : null
     this.#membershipChanged(record.id)
     return { id: formatNetworkId(record.id), invite }
@@ -128,7 +137,7 @@ export class Networks {
   invite (net: Uint8Array, options: { role: Role, expires: number | null, uses: number | null }): string {
     const record = this.logs.network(net)
     if (this.logs.role(net, this.account.publicKey) !== 'admin') throw new NotPermittedError('only admins of this network can invite', { hint: 'ask an admin for an invite' })
-    return encodeInvite(createInvite(this.#accountKey('sign an invite'), record.manifest, { ...options, addrs: this.#addresses(), key: record.key }))
+    return encodeInvite(createInvite(this.#accountKey('sign an invite'), record.manifest, { ...options, addrs: this.#addresses(), keys: this.logs.keyRing(record.id) }))
   }
 
   /** Joins by invite, or by id for open networks whose manifest this node already holds. */
@@ -149,7 +158,7 @@ export class Networks {
     let joined
     try {
       joined = this.#store.transaction(() => {
-      const record = this.logs.addNetwork(inv.manifest, inv.key, now)
+      const record = this.logs.addNetwork(inv.manifest, inv.keys, now)
       if (this.logs.isMember(record.id, this.account.publicKey)) return { record, accepted: [] }
       // The join cites the grant; whether the issuer is an admin and the invite unused is
       // checked again by every member as the join reaches them.
@@ -174,7 +183,7 @@ export class Networks {
     let joined
     try {
       joined = this.#store.transaction(() => {
-        const record = this.logs.addNetwork(signed, null, now)
+        const record = this.logs.addNetwork(signed, [], now)
         if (this.logs.isMember(record.id, this.account.publicKey)) return { record, accepted: [] }
         if (this.#account.delegation !== null) throw this.#notYetMember()
         const result = this.#append(record.id, [{ type: 'peernet/join', body: {}, ts: now }], now)
@@ -215,13 +224,58 @@ export class Networks {
    * the member's devices held here, so what they wrote until now stays and everything
    * after is refused by every member.
    */
-  removeMember (net: Uint8Array, member: string): { removed: string, heads: Array<{ device: string, seq: number }> } {
+  removeMember (net: Uint8Array, member: string): { removed: string, heads: Array<{ device: string, seq: number }>, rekey: RekeyResult | null } {
     const account = this.#memberAccount(net, member)
-    if (toHex(account) === toHex(this.logs.network(net).manifest.manifest.creator)) throw new NotPermittedError('the creator of a network cannot be removed')
+    const record = this.logs.network(net)
+    if (toHex(account) === toHex(record.manifest.manifest.creator)) throw new NotPermittedError('the creator of a network cannot be removed')
     const heads = this.logs.heads(net).filter((h) => toHex(h.author) === toHex(account)).map((h) => ({ device: h.device, seq: h.seq }))
-    this.#appendChecked(net, [{ type: 'peernet/remove', body: { member: account, heads } }])
+    // A private network gets a new key, sealed to everyone but the removed member, in the
+    // same transaction as the removal: what is written from now on is closed to them.
+    const rekey = record.manifest.manifest.private ? this.rekeyEntries(net, { without: account }) : null
+    this.appendEach([{ net, type: 'peernet/remove', body: { member: account, heads } }, ...(rekey?.items ?? [])])
     this.#membershipChanged(net)
-    return { removed: toHex(account), heads: heads.map((h) => ({ device: toHex(h.device), seq: h.seq })) }
+    return { removed: toHex(account), heads: heads.map((h) => ({ device: toHex(h.device), seq: h.seq })), rekey: rekey?.result ?? null }
+  }
+
+  /**
+   * Gives a private network a new key (admins only), sealed to each member's account key
+   * and each delegated device key of theirs seen in the network and not revoked: after a
+   * device is revoked, or by hand. This node writes with the new key from now on, and so
+   * does every member as the rekey reaches them.
+   */
+  rekey (net: Uint8Array, options: { devices?: Uint8Array[] } = {}): RekeyResult {
+    const { items, result } = this.rekeyEntries(net, options)
+    this.appendEach(items)
+    return result
+  }
+
+  /**
+   * The peernet/rekey entries for a new key of a private network, not yet written:
+   * `without` leaves out an account about to be removed, `withoutDevice` a device about to
+   * be revoked; `devices` adds device keys of this account not seen in the network yet (its
+   * linked devices).
+   */
+  rekeyEntries (net: Uint8Array, options: { without?: Uint8Array, devices?: Uint8Array[], withoutDevice?: Uint8Array } = {}): { items: Array<{ net: Uint8Array, type: string, body: CanonicalValue }>, result: RekeyResult } {
+    const record = this.logs.network(net)
+    if (!record.manifest.manifest.private) throw new InvalidRecordError('only a private network has a key to change', { hint: 'its entries are readable by whoever holds them' })
+    if (this.logs.role(net, this.account.publicKey) !== 'admin') throw new NotPermittedError('only admins of this network can change its key', { hint: 'ask an admin' })
+    const to = new Map<string, Uint8Array>()
+    const add = (k: Uint8Array): void => { to.set(toHex(k), k) }
+    for (const m of this.logs.members(net)) {
+      if (options.without !== undefined && toHex(m.account) === toHex(options.without)) continue
+      add(m.account)
+      for (const d of this.logs.activeDevices(m.account)) add(d)
+    }
+    // This node itself, even before its device has written here (it must read its own writing).
+    add(this.#account.publicKey)
+    add(this.#account.signer.publicKey)
+    for (const d of options.devices ?? []) add(d)
+    if (options.withoutDevice !== undefined) to.delete(toHex(options.withoutDevice))
+    const key = new Uint8Array(randomBytes(32))
+    const boxes = [...to.values()].map((t) => ({ to: t, box: sealTo(t, key) }))
+    const items: Array<{ net: Uint8Array, type: string, body: CanonicalValue }> = []
+    for (let i = 0; i < boxes.length; i += MAX_REKEY_BOXES) items.push({ net, type: 'peernet/rekey', body: { keys: boxes.slice(i, i + MAX_REKEY_BOXES) } })
+    return { items, result: { net: formatNetworkId(net), key: toHex(keyIdOf(key)), recipients: boxes.length, entries: items.length } }
   }
 
   /** Makes a member an admin or a plain member again (admins only). */
@@ -262,6 +316,9 @@ export class Networks {
    */
   #append (net: Uint8Array, items: Array<{ type: string, body: CanonicalValue, ts: number }>, now: number): IngestResult {
     const { publicKey, signer, delegation } = this.#account
+    if (this.logs.network(net).manifest.manifest.private && this.logs.leftOutOfRekey(net, publicKey, signer.publicKey)) {
+      throw new NotPermittedError('this network\'s key was changed without this node: what it wrote now, whoever the change shut out could read', { hint: 'ask an admin to run `peernet net rekey NET`; its new key will include this node if it is still a member' })
+    }
     const opening = delegation !== null && this.logs.head(net, publicKey, signer.publicKey) === undefined
       ? [{ type: 'peernet/device', body: delegationValue(delegation), ts: items[0]?.ts ?? now }]
       : []
@@ -381,8 +438,15 @@ export class Networks {
       status: record.status,
       role: this.logs.role(record.id, this.account.publicKey) ?? null,
       members: this.logs.members(record.id).length,
-      entries: this.logs.entryCount(record.id)
+      entries: this.logs.entryCount(record.id),
+      ...this.#keySummary(record)
     }
+  }
+
+  #keySummary (record: NetworkRecord): { keys: number | null, currentKey: string | null } {
+    if (!record.manifest.manifest.private) return { keys: null, currentKey: null }
+    const current = this.logs.currentKey(record.id)
+    return { keys: this.logs.keyRing(record.id).length, currentKey: current === undefined ? null : toHex(keyIdOf(current.key)) }
   }
 
   list (): NetworkSummary[] {
@@ -404,7 +468,7 @@ export class Networks {
       type: s.entry.header.type,
       bodySize: s.entry.header.bodySize,
       pruned: s.entry.body === undefined,
-      body: s.entry.body === undefined ? null : jsonable(this.logs.plainBody(record, s.entry.body))
+      body: s.entry.body === undefined ? null : jsonable(this.logs.plainBody(record, s.entry.header.type, s.entry.body))
     }))
   }
 
@@ -413,6 +477,21 @@ export class Networks {
       author: toHex(e.author), device: toHex(e.device), seq: e.seq, first: toHex(e.first.header.bodyHash), second: toHex(e.second.header.bodyHash), detectedAt: e.detectedAt
     }))
   }
+}
+
+export interface RekeyResult {
+  net: string
+  /** Id (hex) of the new key. */
+  key: string
+  /** Account and device keys it was sealed to. */
+  recipients: number
+  /** peernet/rekey entries written (400 boxes each at most). */
+  entries: number
+}
+
+/** The identities of this node that rekey boxes may be sealed to: the account key if this home holds it, and the device key. */
+function openersOf (account: AccountKeys): Identity[] {
+  return account.accountKey === null ? [account.signer] : [account.accountKey, account.signer]
 }
 
 /** CBOR values as JSON: bytes as hex. */

@@ -87,5 +87,36 @@ export const NETWORKS_MIGRATIONS: readonly Migration[] = [
     // Partial: chat and other app entries pay nothing for it. Queries must repeat this
     // exact IN list for SQLite to use it.
     sql: `CREATE INDEX entries_membership ON entries (net) WHERE type IN ('peernet/join', 'peernet/leave', 'peernet/remove', 'peernet/role');`
+  },
+  {
+    version: 4,
+    description: 'private networks: a ring of network keys (rekeyed when members or devices are cut off)',
+    sql: `
+      -- Every key of a private network this node holds. The first (from create, invite or
+      -- link) has ts 0; one from a peernet/rekey has that entry's ts, author and seq. The
+      -- current key for writing is the newest by (ts, author, seq).
+      CREATE TABLE network_keys (
+        net BLOB NOT NULL,
+        id BLOB NOT NULL,                -- first 8 bytes of sha256("peernet/network-key/1" || key)
+        key BLOB NOT NULL,
+        ts INTEGER NOT NULL,
+        author BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (net, id)
+      ) STRICT, WITHOUT ROWID;
+      -- Whom each rekey sealed its key to (one rekey may span several entries, all with the
+      -- author's one ts): a key sealed to an account since removed, or a device since
+      -- revoked, is never the current one — say an admin rekeyed not yet knowing of a removal.
+      CREATE TABLE rekey_recipients (
+        net BLOB NOT NULL,
+        author BLOB NOT NULL,
+        ts INTEGER NOT NULL,
+        recipient BLOB NOT NULL,         -- an account or device public key
+        PRIMARY KEY (net, author, ts, recipient)
+      ) STRICT, WITHOUT ROWID;
+      -- The single key of version 1 moved into the ring (the sealed-body format changed with
+      -- it, and had no deployed users; nothing is carried over).
+      ALTER TABLE networks DROP COLUMN key;
+    `
   }
 ]

@@ -47,8 +47,8 @@ test('any arrival order and split of the same chains gives the same store (fast-
       fc.array(fc.nat(), { minLength: 12, maxLength: 12 }), // shuffles and splits
       (joinTs, removalTs, noise) => {
         const net = makeNetwork({ policy: 'invite' })
-        const twoUses = { invite: grantValue(createInvite(net.creator, net.manifest, { role: 'member', expires: null, uses: 2, addrs: [], key: null }).grant) }
-        const anyUses = { invite: grantValue(createInvite(net.creator, net.manifest, { role: 'member', expires: null, uses: null, addrs: [], key: null }).grant) }
+        const twoUses = { invite: grantValue(createInvite(net.creator, net.manifest, { role: 'member', expires: null, uses: 2, addrs: [], keys: [] }).grant) }
+        const anyUses = { invite: grantValue(createInvite(net.creator, net.manifest, { role: 'member', expires: null, uses: null, addrs: [], keys: [] }).grant) }
         const racers = [generateIdentity(), generateIdentity(), generateIdentity()]
         const m = generateIdentity()
         const chains: Entry[][] = racers.map((r, i) => {
@@ -66,7 +66,7 @@ test('any arrival order and split of the same chains gives the same store (fast-
         ]))
         const stores = [dirs.logStore(), dirs.logStore()]
         for (const [si, s] of stores.entries()) {
-          s.addNetwork(net.manifest, null, NOW)
+          s.addNetwork(net.manifest, [], NOW)
           // This store's order of chains, and where each chain is split in two.
           const order = chains.map((c, i) => ({ c, key: noise[(si * 5 + i) % noise.length] ?? 0 })).sort((a, b) => a.key - b.key)
           const pieces = order.flatMap(({ c, key }) => {

@@ -10,7 +10,7 @@ import { openSealed, sealTo } from '../../src/core/seal.ts'
 import { createDeviceLink, createLinkRequest, decodeLinkRequest, looksLikeDeviceLink, looksLikeLinkRequest, openDeviceLink } from '../../src/networks/device-link.ts'
 import { verifyDelegation } from '../../src/networks/account.ts'
 import { signedManifestValue } from '../../src/networks/manifest.ts'
-import { isNamed, makeNetwork } from './fixtures.ts'
+import { isNamed, makeNetwork, ringOf } from './fixtures.ts'
 
 const NOW = 1_700_000_000_000
 const ADDRS = ['/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWExample']
@@ -31,7 +31,7 @@ function setup (): { account: ReturnType<typeof generateIdentity>, device: Retur
   const priv = makeNetwork({ creator: account, name: 'private one', private: true })
   const key = new Uint8Array(32).fill(7)
   const { code } = createDeviceLink(account, decodeLinkRequest(request), {
-    networks: [{ manifest: open.manifest, key: null }, { manifest: priv.manifest, key }], addrs: ADDRS, expires: NOW + 60_000, now: NOW
+    networks: [{ manifest: open.manifest, keys: [] }, { manifest: priv.manifest, keys: ringOf(key) }], addrs: ADDRS, expires: NOW + 60_000, now: NOW
   })
   return { account, device, request, code, key }
 }
@@ -67,7 +67,7 @@ describe('device links', () => {
     verifyDelegation(link.delegation)
     assert.deepEqual(link.delegation.account, account.publicKey)
     assert.deepEqual(link.delegation.device, device.publicKey)
-    assert.deepEqual(link.networks.map((n) => [n.manifest.manifest.name, n.key]), [['open one', null], ['private one', key]])
+    assert.deepEqual(link.networks.map((n) => [n.manifest.manifest.name, n.keys.map((k) => k.key)]), [['open one', []], ['private one', [key]]])
     assert.deepEqual(link.addrs, ADDRS)
   })
 
@@ -107,7 +107,7 @@ describe('device links', () => {
     const reseal = (value: Record<string, CanonicalValue>): string => encode('pnlink1', { v: 1, to: device.publicKey, box: sealTo(device.publicKey, encodeCanonical(value)) })
     // A thief adds a network of its own (or changes a key): the account's signature breaks.
     const evil = makeNetwork({ name: 'evil' })
-    assert.throws(() => openDeviceLink(device, reseal({ ...inner, networks: [...(inner.networks as CanonicalValue[]), { manifest: signedManifestValue(evil.manifest), key: null }] }), NOW), /not signed by its account/)
+    assert.throws(() => openDeviceLink(device, reseal({ ...inner, networks: [...(inner.networks as CanonicalValue[]), { manifest: signedManifestValue(evil.manifest), keys: [] }] }), NOW), /not signed by its account/)
     assert.throws(() => openDeviceLink(device, reseal({ ...inner, expires: NOW + 10 ** 9 }), NOW), /not signed by its account/)
     // A delegation from another account, signed by neither.
     const other = generateIdentity()

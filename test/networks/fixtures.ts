@@ -14,6 +14,7 @@ import type { NetworkPolicy, SignedManifest } from '../../src/networks/manifest.
 import type { AppDefinition } from '../../src/networks/app.ts'
 import { chatApp } from '../../src/apps/chat/chat.ts'
 import type { CanonicalValue } from '../../src/core/encoding.ts'
+import type { RingKey } from '../../src/networks/body-cipher.ts'
 
 /** An assert.throws predicate: the error is an Error with this `.name`. */
 export const isNamed = (name: string) => (err: unknown): boolean => {
@@ -72,4 +73,9 @@ export function sortedIdentities (n: number): Identity[] {
 
 export function hex (b: Uint8Array): string {
   return Buffer.from(b).toString('hex')
+}
+
+/** A key ring holding one key, as create hands it over (ts 0). */
+export function ringOf (key: Uint8Array, author: Uint8Array = new Uint8Array(32)): RingKey[] {
+  return [{ key, ts: 0, author, seq: 0 }]
 }

@@ -14,7 +14,8 @@ import {
 import type { NetworkManifest, SignedManifest } from '../../src/networks/manifest.ts'
 import { createInvite, decodeInvite, encodeInvite, grantFrom, grantValue, inviteId, looksLikeInvite, verifyGrant } from '../../src/networks/invite.ts'
 import type { Invite, InviteGrant } from '../../src/networks/invite.ts'
-import { isNamed, makeNetwork } from './fixtures.ts'
+import { isNamed, makeNetwork, ringOf } from './fixtures.ts'
+import { ringValue } from '../../src/networks/body-cipher.ts'
 
 const isInvalid = isNamed('InvalidRecordError')
 const isInviteError = isNamed('InviteError')
@@ -27,7 +28,7 @@ function rawInvite (value: CanonicalValue): string {
 }
 
 function inviteParts (inv: Invite): Record<string, CanonicalValue> {
-  return { grant: grantValue(inv.grant), manifest: signedManifestValue(inv.manifest), addrs: inv.addrs, key: inv.key }
+  return { grant: grantValue(inv.grant), manifest: signedManifestValue(inv.manifest), addrs: inv.addrs, keys: ringValue(inv.keys) }
 }
 
 // Same signing domain as src/networks/invite.ts: a forger who knows the format re-signs.
@@ -127,7 +128,7 @@ describe('manifests', () => {
 describe('invites', () => {
   const net = makeNetwork({ policy: 'invite' })
   const admin = net.creator
-  const options = { role: 'member' as const, expires: 50_000, uses: 3, addrs: ['/ip4/127.0.0.1/tcp/4001'], key: null }
+  const options = { role: 'member' as const, expires: 50_000, uses: 3, addrs: ['/ip4/127.0.0.1/tcp/4001'], keys: [] }
 
   test('encode/decode round trip', () => {
     const inv = createInvite(admin, net.manifest, options)
@@ -149,7 +150,7 @@ describe('invites', () => {
       fc.option(fc.integer({ min: 1, max: 1_000_000 }), { nil: null }),
       fc.array(fc.string({ maxLength: 40 }), { maxLength: 12 }),
       (role, expires, uses, addrs) => {
-        const inv = createInvite(admin, net.manifest, { role, expires, uses, addrs, key: null })
+        const inv = createInvite(admin, net.manifest, { role, expires, uses, addrs, keys: [] })
         assert.equal(inv.addrs.length, Math.min(addrs.length, 8))
         assert.deepEqual(decodeInvite(encodeInvite(inv)), inv)
       }), { numRuns: 40 })
@@ -267,33 +268,32 @@ describe('private network invites', () => {
   const net = makeNetwork({ private: true })
   const key = new Uint8Array(randomBytes(32))
 
-  test('carry the 32-byte network key', () => {
-    const inv = createInvite(net.creator, net.manifest, { role: 'member', expires: null, uses: null, addrs: [], key })
+  test('carry the whole key ring', () => {
+    const later = { key: new Uint8Array(randomBytes(32)), ts: 5, author: net.creator.publicKey, seq: 3 }
+    const inv = createInvite(net.creator, net.manifest, { role: 'member', expires: null, uses: null, addrs: [], keys: [...ringOf(key), later] })
     const back = decodeInvite(encodeInvite(inv))
-    assert.ok(back.key instanceof Uint8Array)
-    assert.equal(back.key.byteLength, 32)
-    assert.deepEqual(back.key, key)
+    assert.deepEqual(back.keys, [...ringOf(key), later])
     assert.equal(back.manifest.manifest.private, true)
     assert.equal(back.manifest.manifest.policy, 'invite')
   })
 
-  test('without the key, or with a key of the wrong size, are refused', () => {
-    const inv = createInvite(net.creator, net.manifest, { role: 'member', expires: null, uses: null, addrs: [], key })
-    assert.throws(() => decodeInvite(rawInvite({ ...inviteParts(inv), key: null })), isInviteError)
-    assert.throws(() => decodeInvite(rawInvite({ ...inviteParts(inv), key: key.subarray(0, 31) })), isInviteError)
-    const { key: _key, ...noKey } = inviteParts(inv)
+  test('without keys, or with a key of the wrong size, are refused', () => {
+    const inv = createInvite(net.creator, net.manifest, { role: 'member', expires: null, uses: null, addrs: [], keys: ringOf(key) })
+    assert.throws(() => decodeInvite(rawInvite({ ...inviteParts(inv), keys: [] })), isInviteError)
+    assert.throws(() => decodeInvite(rawInvite({ ...inviteParts(inv), keys: ringValue(ringOf(key.subarray(0, 31))) })), isInviteError)
+    const { keys: _keys, ...noKey } = inviteParts(inv)
     assert.throws(() => decodeInvite(rawInvite(noKey)), isInviteError)
   })
 
   test('the key is not part of the signed grant (a join cites the grant, never the key)', () => {
-    const inv = createInvite(net.creator, net.manifest, { role: 'member', expires: null, uses: null, addrs: [], key })
+    const inv = createInvite(net.creator, net.manifest, { role: 'member', expires: null, uses: null, addrs: [], keys: ringOf(key) })
     const g = grantValue(inv.grant) as Record<string, CanonicalValue>
     assert.ok(!Object.values(g).some((v) => v instanceof Uint8Array && Buffer.compare(v, key) === 0))
   })
 
   test('a public network never needs one', () => {
     const open = makeNetwork({ policy: 'invite' })
-    const inv = createInvite(open.creator, open.manifest, { role: 'member', expires: null, uses: null, addrs: [], key: null })
-    assert.equal(decodeInvite(encodeInvite(inv)).key, null)
+    const inv = createInvite(open.creator, open.manifest, { role: 'member', expires: null, uses: null, addrs: [], keys: [] })
+    assert.deepEqual(decodeInvite(encodeInvite(inv)).keys, [])
   })
 })

@@ -16,13 +16,13 @@ import type { IngestResult, LogStore } from '../../src/networks/log-store.ts'
 import { delegate, delegationValue, revocationValue, revoke } from '../../src/networks/account.ts'
 import { createInvite, grantValue } from '../../src/networks/invite.ts'
 import type { Role } from '../../src/networks/invite.ts'
-import { openBody, sealBody } from '../../src/networks/body-cipher.ts'
+import { keyIdOf, openBody, sealBody } from '../../src/networks/body-cipher.ts'
 import { defineApp } from '../../src/networks/app.ts'
 import type { AppDefinition } from '../../src/networks/app.ts'
 import { InvalidRecordError } from '../../src/networks/errors.ts'
 import { MAX_MESSAGE_CHARS, chatApp } from '../../src/apps/chat/chat.ts'
 import type { ChatMessageView } from '../../src/apps/chat/chat.ts'
-import { TempDirs, hex, isNamed, makeNetwork } from './fixtures.ts'
+import { TempDirs, hex, isNamed, makeNetwork, ringOf } from './fixtures.ts'
 import type { TestNetwork } from './fixtures.ts'
 
 const NOW = 5_000
@@ -38,8 +38,8 @@ function stores (t: TestContext, count = 2, apps: AppDefinition[] = [chatApp]): 
 /** Two stores that both hold `net` (with its key when private). */
 function pair (t: TestContext, net: TestNetwork, key: Uint8Array | null = null, apps: AppDefinition[] = [chatApp]): [LogStore, LogStore] {
   const [a, b] = stores(t, 2, apps) as [LogStore, LogStore]
-  a.addNetwork(net.manifest, key, NOW)
-  b.addNetwork(net.manifest, key, NOW)
+  a.addNetwork(net.manifest, key === null ? [] : ringOf(key), NOW)
+  b.addNetwork(net.manifest, key === null ? [] : ringOf(key), NOW)
   return [a, b]
 }
 
@@ -84,7 +84,7 @@ function chatRead (store: LogStore, net: TestNetwork): ChatMessageView[] {
 }
 
 function joinBody (net: TestNetwork, issuer: Identity, options: { role?: Role, uses?: number | null, expires?: number | null } = {}): CanonicalValue {
-  const inv = createInvite(issuer, net.manifest, { role: options.role ?? 'member', expires: options.expires ?? null, uses: options.uses ?? null, addrs: [], key: null })
+  const inv = createInvite(issuer, net.manifest, { role: options.role ?? 'member', expires: options.expires ?? null, uses: options.uses ?? null, addrs: [], keys: [] })
   return { invite: grantValue(inv.grant) }
 }
 
@@ -112,35 +112,38 @@ describe('networks in a LogStore', () => {
   test('addNetwork records the network, the creator as admin, and is idempotent', (t) => {
     const [s] = stores(t, 1) as [LogStore]
     const net = makeNetwork()
-    const rec = s.addNetwork(net.manifest, null, NOW)
+    const rec = s.addNetwork(net.manifest, [], NOW)
     assert.deepEqual(rec.id, net.id)
     assert.equal(rec.status, 'member')
     assert.equal(s.role(net.id, net.creator.publicKey), 'admin')
     assert.deepEqual(s.members(net.id).map((m) => hex(m.account)), [hex(net.creator.publicKey)])
     s.setStatus(net.id, 'left')
     assert.equal(s.memberNetworkIds().length, 0)
-    s.addNetwork(net.manifest, null, NOW + 1)
+    s.addNetwork(net.manifest, [], NOW + 1)
     assert.equal(s.networks().length, 1)
     assert.deepEqual(s.memberNetworkIds(), [net.id])
   })
 
   test('a network of an app this node lacks is refused; an unknown id is UnknownNetworkError', (t) => {
     const [s] = stores(t, 1) as [LogStore]
-    assert.throws(() => s.addNetwork(makeNetwork({ app: 'social' }).manifest, null, NOW), isNamed('InvalidRecordError'))
+    assert.throws(() => s.addNetwork(makeNetwork({ app: 'social' }).manifest, [], NOW), isNamed('InvalidRecordError'))
     assert.throws(() => s.network(new Uint8Array(32)), isNamed('UnknownNetworkError'))
     assert.ok(!s.hasNetwork(new Uint8Array(32)))
   })
 
-  test('a key given later fills a missing key, but never replaces one', (t) => {
+  test('keys given later join the ring; none is replaced, and the newest is current', (t) => {
     const [s] = stores(t, 1) as [LogStore]
     const net = makeNetwork({ private: true })
     const k1 = new Uint8Array(randomBytes(32))
-    s.addNetwork(net.manifest, null, NOW)
-    assert.equal(s.network(net.id).key, null)
-    s.addNetwork(net.manifest, k1, NOW)
-    assert.deepEqual(s.network(net.id).key, k1)
-    s.addNetwork(net.manifest, new Uint8Array(32), NOW)
-    assert.deepEqual(s.network(net.id).key, k1)
+    s.addNetwork(net.manifest, [], NOW)
+    assert.equal(s.currentKey(net.id), undefined)
+    s.addNetwork(net.manifest, ringOf(k1), NOW)
+    assert.deepEqual(s.currentKey(net.id)?.key, k1)
+    s.addNetwork(net.manifest, ringOf(k1), NOW)
+    const k2 = { key: new Uint8Array(32).fill(2), ts: 10, author: net.creator.publicKey, seq: 4 }
+    s.addNetwork(net.manifest, [k2], NOW)
+    assert.deepEqual(s.keyRing(net.id).map((k) => k.key), [k1, k2.key])
+    assert.deepEqual(s.currentKey(net.id)?.key, k2.key)
   })
 })
 
@@ -233,7 +236,7 @@ describe('ingest: carrying entries between two stores', () => {
     const net = makeNetwork()
     const other = makeNetwork({ creator: net.creator, name: 'elsewhere' })
     const [a, b] = pair(t, net)
-    a.addNetwork(other.manifest, null, NOW)
+    a.addNetwork(other.manifest, [], NOW)
     write(a, other, net.creator, [msg('not for b')])
     assertRejected(b.ingest(chain(a, other, net.creator), NOW), /network this node is not in/)
     assert.ok(!b.hasNetwork(other.id))
@@ -663,24 +666,24 @@ describe('private networks', () => {
     for (const e of entries) {
       const body = e.body as Uint8Array
       assert.ok(!Buffer.from(body).includes(Buffer.from('secret')))
-      assert.throws(() => openBody(new Uint8Array(randomBytes(32)), net.id, body), isNamed('InvalidRecordError'))
-      assert.throws(() => openBody(key, makeNetwork().id, body), isNamed('InvalidRecordError'))
-      assert.deepEqual(decodeCanonical(openBody(key, net.id, body)), { text: e.header.seq === 1 ? 'secret 1' : 'secret 2' })
+      assert.throws(() => openBody(() => new Uint8Array(randomBytes(32)), net.id, body), isNamed('InvalidRecordError'))
+      assert.throws(() => openBody(() => key, makeNetwork().id, body), isNamed('InvalidRecordError'))
+      assert.deepEqual(decodeCanonical(openBody(() => key, net.id, body)), { text: e.header.seq === 1 ? 'secret 1' : 'secret 2' })
     }
     const r = b.ingest(entries, NOW)
     assert.equal(r.accepted.length, 2)
     assert.deepEqual(chatRead(b, net).map((m) => m.text), ['secret 1', 'secret 2'])
-    assert.deepEqual(b.plainBody(b.network(net.id), entries[0]?.body as Uint8Array), { text: 'secret 1' })
+    assert.deepEqual(b.plainBody(b.network(net.id), 'chat/message', entries[0]?.body as Uint8Array), { text: 'secret 1' })
   })
 
   test('a node without the key refuses the entries with a reason (it cannot check them)', (t) => {
     const net = makeNetwork({ private: true })
     const key = new Uint8Array(randomBytes(32))
     const [a, c] = stores(t) as [LogStore, LogStore]
-    a.addNetwork(net.manifest, key, NOW)
-    c.addNetwork(net.manifest, null, NOW)
+    a.addNetwork(net.manifest, ringOf(key), NOW)
+    c.addNetwork(net.manifest, [], NOW)
     write(a, net, net.creator, [msg('secret')])
-    assertRejected(c.ingest(chain(a, net, net.creator), NOW), /key is missing/)
+    assertRejected(c.ingest(chain(a, net, net.creator), NOW), /network key this node does not hold/)
     assert.throws(() => c.append(net.creator, net.creator.publicKey, net.id, [msg('x')], NOW), isNamed('InvalidRecordError'))
   })
 
@@ -690,7 +693,14 @@ describe('private networks', () => {
     const [a] = pair(t, net, key)
     const wrong = new Uint8Array(randomBytes(32))
     const e = signed(net, net.creator, net.creator.publicKey, undefined, [msg('x')], (v) => sealBody(wrong, net.id, encodeCanonical(v)))
-    assertRejected(a.ingest(e, NOW), /does not open/)
+    assertRejected(a.ingest(e, NOW), /network key this node does not hold/)
+    // Naming a held key does not help: the id is bound as associated data.
+    const forged = signed(net, net.creator, net.creator.publicKey, undefined, [msg('x')], (v) => {
+      const sealed = sealBody(wrong, net.id, encodeCanonical(v))
+      sealed.set(keyIdOf(key), 0)
+      return sealed
+    })
+    assertRejected(a.ingest(forged, NOW), /does not open/)
   })
 
   test('sealing is randomised and round-trips any bytes', () => {
@@ -701,13 +711,13 @@ describe('private networks', () => {
       const s1 = sealBody(key, net, plain)
       const s2 = sealBody(key, net, plain)
       assert.notDeepEqual(s1, s2)
-      assert.equal(s1.byteLength, n + 28)
-      assert.deepEqual(openBody(key, net, s1), plain)
+      assert.equal(s1.byteLength, n + 36)
+      assert.deepEqual(openBody(() => key, net, s1), plain)
       const damaged = new Uint8Array(s1)
       damaged[damaged.byteLength - 1] = (damaged[damaged.byteLength - 1] as number) ^ 1
-      assert.throws(() => openBody(key, net, damaged), isNamed('InvalidRecordError'))
+      assert.throws(() => openBody(() => key, net, damaged), isNamed('InvalidRecordError'))
     }
-    assert.throws(() => openBody(key, net, new Uint8Array(27)), isNamed('InvalidRecordError'))
+    assert.throws(() => openBody(() => key, net, new Uint8Array(35)), isNamed('InvalidRecordError'))
   })
 })
 
@@ -786,7 +796,7 @@ describe('the same entries in any order give the same store', () => {
   test('joins racing for the last use of an invite', (t) => {
     const net = makeNetwork({ policy: 'invite' })
     const [src, a, b] = stores(t, 3) as [LogStore, LogStore, LogStore]
-    for (const s of [src, a, b]) s.addNetwork(net.manifest, null, NOW)
+    for (const s of [src, a, b]) s.addNetwork(net.manifest, [], NOW)
     const body = joinBody(net, net.creator, { uses: 1 })
     const [p, q] = [generateIdentity(), generateIdentity()]
     // Written independently (each writer's node had not seen the other's join).

@@ -21,7 +21,7 @@ function ev (author: Identity, type: MembershipType, ts: number, body: Record<st
 }
 
 function invite (net: TestNetwork, issuer: Identity, options: { role?: Role, expires?: number | null, uses?: number | null } = {}): Record<string, unknown> {
-  const inv = createInvite(issuer, net.manifest, { role: options.role ?? 'member', expires: options.expires ?? null, uses: options.uses ?? null, addrs: [], key: null })
+  const inv = createInvite(issuer, net.manifest, { role: options.role ?? 'member', expires: options.expires ?? null, uses: options.uses ?? null, addrs: [], keys: [] })
   return { invite: grantValue(inv.grant) }
 }
 

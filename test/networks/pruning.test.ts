@@ -28,7 +28,7 @@ function stores (t: TestContext, count: number): LogStore[] {
 
 function holding (t: TestContext, net: TestNetwork, count = 2): LogStore[] {
   const all = stores(t, count)
-  for (const s of all) s.addNetwork(net.manifest, null, NOW)
+  for (const s of all) s.addNetwork(net.manifest, [], NOW)
   return all
 }
 

@@ -190,10 +190,10 @@ describe('two sessions converge', () => {
           const shared = makeNetwork({ name: 'shared' })
           const onlyA = makeNetwork({ creator: shared.creator, name: 'only a' })
           const onlyB = makeNetwork({ name: 'only b' })
-          sa.addNetwork(shared.manifest, null, NOW)
-          sa.addNetwork(onlyA.manifest, null, NOW)
-          sb.addNetwork(onlyB.manifest, null, NOW)
-          sb.addNetwork(shared.manifest, null, NOW)
+          sa.addNetwork(shared.manifest, [], NOW)
+          sa.addNetwork(onlyA.manifest, [], NOW)
+          sb.addNetwork(onlyB.manifest, [], NOW)
+          sb.addNetwork(shared.manifest, [], NOW)
           const pair = new Pair(sa, sb)
           // Each side writes as its own accounts (author 0 on a is the creator), so no chain forks.
           const authors = { a: [shared.creator, generateIdentity(), generateIdentity()], b: [generateIdentity(), generateIdentity(), generateIdentity()] }
@@ -251,11 +251,11 @@ describe('two sessions converge', () => {
     pair.quiesce()
     // a creates a network and writes (the shell announces it with a hello); b reads that hello while not in it.
     const net = makeNetwork()
-    sa.addNetwork(net.manifest, null, NOW)
+    sa.addNetwork(net.manifest, [], NOW)
     pair.appendLocal(pair.a, net, net.creator, [msg('welcome')])
     pair.quiesce()
     // b joins (say by the invite a sent it): its shell announces it too.
-    sb.addNetwork(net.manifest, null, NOW)
+    sb.addNetwork(net.manifest, [], NOW)
     const bee = generateIdentity()
     pair.appendLocal(pair.b, net, bee, [join()])
     pair.quiesce()
@@ -268,8 +268,8 @@ describe('two sessions converge', () => {
     const dirs = new TempDirs()
     const [sa, sb] = stores(t, dirs, 2) as [LogStore, LogStore]
     const net = makeNetwork()
-    sa.addNetwork(net.manifest, null, NOW)
-    sb.addNetwork(net.manifest, null, NOW)
+    sa.addNetwork(net.manifest, [], NOW)
+    sb.addNetwork(net.manifest, [], NOW)
     const bee = generateIdentity()
     sa.append(net.creator, net.creator.publicKey, net.id, [msg('1'), msg('2'), msg('3')], NOW)
     sb.append(bee, bee.publicKey, net.id, [join(), msg('b1')], NOW)
@@ -292,8 +292,8 @@ describe('two sessions converge', () => {
     const dirs = new TempDirs()
     const [sa, sb] = stores(t, dirs, 2) as [LogStore, LogStore]
     const net = makeNetwork()
-    sa.addNetwork(net.manifest, null, NOW)
-    sb.addNetwork(net.manifest, null, NOW)
+    sa.addNetwork(net.manifest, [], NOW)
+    sb.addNetwork(net.manifest, [], NOW)
     const n = SYNC_BATCH + 10
     // In batches of ten: signing one batch of hundreds is slow (merkleProof per leaf rebuilds subtrees).
     for (let i = 0; i < n; i += 10) sa.append(net.creator, net.creator.publicKey, net.id, Array.from({ length: Math.min(10, n - i) }, (_v, j) => msg(`m${i + j}`)), NOW)
@@ -308,8 +308,8 @@ describe('two sessions converge', () => {
     const dirs = new TempDirs()
     const [sa, sb] = stores(t, dirs, 2) as [LogStore, LogStore]
     const net = makeNetwork()
-    sa.addNetwork(net.manifest, null, NOW)
-    sb.addNetwork(net.manifest, null, NOW)
+    sa.addNetwork(net.manifest, [], NOW)
+    sb.addNetwork(net.manifest, [], NOW)
     const pair = new Pair(sa, sb)
     pair.start()
     pair.quiesce()
@@ -325,13 +325,13 @@ describe('two sessions converge', () => {
     const dirs = new TempDirs()
     const [sa, sb] = stores(t, dirs, 2) as [LogStore, LogStore]
     const net = makeNetwork()
-    sa.addNetwork(net.manifest, null, NOW)
+    sa.addNetwork(net.manifest, [], NOW)
     sa.append(net.creator, net.creator.publicKey, net.id, [msg('before b came')], NOW)
     const pair = new Pair(sa, sb)
     pair.start()
     pair.quiesce()
     assert.equal(pair.a.session.sharedNetworks.length, 0)
-    sb.addNetwork(net.manifest, null, NOW)
+    sb.addNetwork(net.manifest, [], NOW)
     pair.run(pair.b, pair.b.session.networksChanged())
     pair.quiesce()
     assert.ok(pair.a.session.shares(net.id))
@@ -350,8 +350,8 @@ describe('two sessions converge', () => {
     const dirs = new TempDirs()
     const [sa, sb] = stores(t, dirs, 2) as [LogStore, LogStore]
     const net = makeNetwork()
-    sa.addNetwork(net.manifest, null, NOW)
-    sb.addNetwork(net.manifest, null, NOW)
+    sa.addNetwork(net.manifest, [], NOW)
+    sb.addNetwork(net.manifest, [], NOW)
     const [dev, acc] = sortedIdentities(2) as [Identity, Identity] // dev < acc: its chain comes first in heads
     sa.append(acc, acc.publicKey, net.id, [join()], NOW)
     sa.append(dev, acc.publicKey, net.id, [{ type: 'peernet/device', body: delegationValue(delegate(acc, dev.publicKey, 1)), ts: ++ts }, msg('from the phone')], NOW)
@@ -366,9 +366,9 @@ describe('two sessions converge', () => {
     const [sa, sb] = stores(t, dirs, 2) as [LogStore, LogStore]
     const [d, b, creator] = sortedIdentities(3) as [Identity, Identity, Identity] // chains served in key order: d, b, creator
     const net = makeNetwork({ creator, policy: 'invite' })
-    sa.addNetwork(net.manifest, null, NOW)
-    sb.addNetwork(net.manifest, null, NOW)
-    const invite = (issuer: Identity): CanonicalValue => ({ invite: grantValue(createInvite(issuer, net.manifest, { role: 'member', expires: null, uses: null, addrs: [], key: null }).grant) })
+    sa.addNetwork(net.manifest, [], NOW)
+    sb.addNetwork(net.manifest, [], NOW)
+    const invite = (issuer: Identity): CanonicalValue => ({ invite: grantValue(createInvite(issuer, net.manifest, { role: 'member', expires: null, uses: null, addrs: [], keys: [] }).grant) })
     assert.deepEqual(sa.append(b, b.publicKey, net.id, [join(invite(creator))], NOW).rejected, [])
     assert.deepEqual(sa.append(creator, creator.publicKey, net.id, [{ type: 'peernet/role', body: { member: b.publicKey, role: 'admin' }, ts: ++ts }], NOW).rejected, [])
     assert.deepEqual(sa.append(d, d.publicKey, net.id, [join(invite(b)), msg('hello from d')], NOW).rejected, [])
@@ -387,13 +387,13 @@ describe('an idle pair', () => {
     const [sa, sb] = stores(t, dirs, 2) as [LogStore, LogStore]
     const nets = Array.from({ length: 3 }, (_v, i) => makeNetwork({ name: `n${i}` }))
     for (const net of nets) {
-      sa.addNetwork(net.manifest, null, NOW)
-      sb.addNetwork(net.manifest, null, NOW)
+      sa.addNetwork(net.manifest, [], NOW)
+      sb.addNetwork(net.manifest, [], NOW)
       sa.append(net.creator, net.creator.publicKey, net.id, [msg('x'), msg('y')], NOW)
       sb.ingest(sa.chainAfter(net.id, net.creator.publicKey, net.creator.publicKey, 0, 10).map((s) => s.entry), NOW)
     }
     const lonely = makeNetwork({ name: 'a alone' })
-    sa.addNetwork(lonely.manifest, null, NOW)
+    sa.addNetwork(lonely.manifest, [], NOW)
     const pair = new Pair(sa, sb)
     pair.start()
     pair.quiesce()
@@ -419,8 +419,8 @@ describe('an idle pair', () => {
   test('sharing nothing: two hellos, nothing else', (t) => {
     const dirs = new TempDirs()
     const [sa, sb] = stores(t, dirs, 2) as [LogStore, LogStore]
-    sa.addNetwork(makeNetwork().manifest, null, NOW)
-    sb.addNetwork(makeNetwork().manifest, null, NOW)
+    sa.addNetwork(makeNetwork().manifest, [], NOW)
+    sb.addNetwork(makeNetwork().manifest, [], NOW)
     const pair = new Pair(sa, sb)
     pair.start()
     pair.quiesce()
@@ -590,8 +590,8 @@ describe('heads digests in the hello', () => {
     const [sa, sb] = stores(t, dirs, 2) as [LogStore, LogStore]
     const nets = [makeNetwork({ name: 'one' }), makeNetwork({ name: 'two' }), makeNetwork({ name: 'three' })]
     for (const n of nets) {
-      sa.addNetwork(n.manifest, null, NOW)
-      sb.addNetwork(n.manifest, null, NOW)
+      sa.addNetwork(n.manifest, [], NOW)
+      sb.addNetwork(n.manifest, [], NOW)
       const r = sa.append(n.creator, n.creator.publicKey, n.id, [msg(`in ${n.manifest.manifest.name}`)], NOW)
       sb.ingest(sa.chainAfter(n.id, n.creator.publicKey, n.creator.publicKey, 0, 10).map((s) => s.entry), NOW)
       assert.equal(r.accepted.length, 1)
@@ -617,7 +617,7 @@ describe('heads digests in the hello', () => {
     const dirs = new TempDirs()
     const [sa] = stores(t, dirs, 1) as [LogStore]
     const net = makeNetwork()
-    sa.addNetwork(net.manifest, null, NOW)
+    sa.addNetwork(net.manifest, [], NOW)
     const self = generateIdentity().peerId
     const peer = generateIdentity().peerId
     const session = new SyncSession({ networks: () => sa.memberNetworkIds(), heads: (n) => sa.heads(n) }, self, peer)

@@ -110,14 +110,15 @@ wrote since is dropped too:
   run: async (ctx) => {
     const lostSince = typeof ctx.values.lost === 'string' ? Date.now() - parseDuration(ctx.values.lost) : undefined
     const device = ctx.positionals[0] ?? ''
-    const r = await new ApiClient(ctx.home).post<{ device: string, peerId: string, revoked: Array<{ id: string, name: string, lastSeq: number }>, alreadyRevoked: boolean }>(
+    const r = await new ApiClient(ctx.home).post<{ device: string, peerId: string, revoked: Array<{ id: string, name: string, lastSeq: number }>, alreadyRevoked: boolean, rekeyed: Array<{ net: string, key: string }> }>(
       `/v1/account/devices/${encodeURIComponent(device)}/revoke`, lostSince === undefined ? {} : { lostSince })
     ctx.print(r, () => r.alreadyRevoked
       ? [`device ${r.peerId} was already revoked in every network here`]
       : [
           `revoked device ${r.peerId} (key ${short(r.device)}) in ${r.revoked.length} network(s):`,
           ...table(['NETWORK', 'NAME', 'LAST VALID SEQ'], r.revoked.map((n) => [n.id, n.name, String(n.lastSeq)])),
-          'members refuse its later entries as the revocation reaches them'
+          'members refuse its later entries as the revocation reaches them',
+          ...(r.rekeyed.length === 0 ? [] : [`new network key in ${r.rekeyed.length} private network(s) you administer: what is written from now on is closed to the device`])
         ])
   }
 }

@@ -4,7 +4,7 @@ import type { Command } from '../command.ts'
 import { positiveIntFlag } from '../command.ts'
 import { ApiClient } from '../../api/client.ts'
 import { UsageError } from '../../core/errors.ts'
-import type { NetworkSummary } from '../../networks/networks.ts'
+import type { NetworkSummary, RekeyResult } from '../../networks/networks.ts'
 import { looksLikeInvite } from '../../networks/invite.ts'
 import { table } from '../format.ts'
 
@@ -140,6 +140,7 @@ export const netInfoCommand: Command = {
       `you:      ${n.status === 'left' ? 'left' : n.role ?? 'not a member yet'}`,
       `members:  ${n.members}`,
       `entries:  ${n.entries}`,
+      ...(n.keys === null ? [] : [`keys:     ${n.keys} held; writing with ${n.currentKey ?? 'none (this node holds no key of it)'}`]),
       `connected members: ${n.rendezvous.membersConnected}`,
       `rendezvous: ${rendezvousLine(n.rendezvous)}`,
       ...(n.equivocations.length === 0
@@ -271,8 +272,28 @@ export const netRemoveCommand: Command = {
   positionals: { min: 2, max: 2 },
   run: async (ctx) => {
     const [net, member] = ctx.positionals
-    const r = await new ApiClient(ctx.home).post<{ removed: string, heads: Array<{ device: string, seq: number }> }>(netPath(net ?? '', '/remove'), { member })
-    ctx.print(r, () => [`removed ${r.removed}; their entries up to ${r.heads.length === 0 ? 'none' : r.heads.map((h) => `${short(h.device)} seq ${h.seq}`).join(', ')} stay`])
+    const r = await new ApiClient(ctx.home).post<{ removed: string, heads: Array<{ device: string, seq: number }>, rekey: RekeyResult | null }>(netPath(net ?? '', '/remove'), { member })
+    ctx.print(r, () => [
+      `removed ${r.removed}; their entries up to ${r.heads.length === 0 ? 'none' : r.heads.map((h) => `${short(h.device)} seq ${h.seq}`).join(', ')} stay`,
+      ...(r.rekey === null ? [] : [`new network key ${r.rekey.key}, sealed to ${r.rekey.recipients} account and device key(s): what is written from now on is closed to them`])
+    ])
+  }
+}
+
+export const netRekeyCommand: Command = {
+  name: 'net rekey',
+  summary: 'Give a private network a new key (admins only): what is written from now on is closed to whoever is no longer a member.',
+  usage: 'net rekey NET [--json]',
+  help: `The new key is sealed to each member's account key and to each of their delegated
+devices seen in the network and not revoked; every member writes with it once the rekey
+reaches them. \`net remove\` and \`account revoke-device\` do this already; use it by hand,
+e.g. after a device was revoked on another home of the account.`,
+  options: {},
+  read: true,
+  positionals: { min: 1, max: 1 },
+  run: async (ctx) => {
+    const r = await new ApiClient(ctx.home).post<RekeyResult>(netPath(ctx.positionals[0] ?? '', '/rekey'), {})
+    ctx.print(r, () => [`new network key ${r.key}, sealed to ${r.recipients} account and device key(s) in ${r.entries} entr${r.entries === 1 ? 'y' : 'ies'}`])
   }
 }
 

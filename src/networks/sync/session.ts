@@ -59,7 +59,9 @@ export function isGap (reason: string): boolean {
 
 /** The entry may become valid once another chain's entries arrive. */
 export function isDependency (reason: string): boolean {
-  return /the author is not a member|not issued by an admin/.test(reason)
+  // A body sealed with a key this node lacks: the rekey carrying it may not be here yet.
+  // A rekey by a non-admin: the role entry making its author one may not be here yet.
+  return /the author is not a member|not issued by an admin|network key this node does not hold|rekey's author is not an admin/.test(reason)
 }
 
 function chainKey (c: ChainRef): string {
