@@ -140,6 +140,16 @@ export class LogStore {
     return (this.#sql('SELECT id, manifest, status, joined_at FROM networks ORDER BY joined_at').all() as unknown as NetworkRow[]).map(networkFromRow)
   }
 
+  /** Every network's id and name, without decoding manifests (for resolving what a user typed). */
+  networkNames (): Array<{ id: Uint8Array, name: string }> {
+    return this.#sql('SELECT id, name FROM networks ORDER BY joined_at').all() as Array<{ id: Uint8Array, name: string }>
+  }
+
+  /** Ids of the networks this node left (their manifests not decoded). */
+  leftNetworkIds (): Uint8Array[] {
+    return (this.#sql("SELECT id FROM networks WHERE status = 'left'").all() as Array<{ id: Uint8Array }>).map((r) => r.id)
+  }
+
   /** Ids of the networks this node takes part in (not those it left). */
   memberNetworkIds (): Uint8Array[] {
     return (this.#sql("SELECT id FROM networks WHERE status = 'member'").all() as Array<{ id: Uint8Array }>).map((r) => r.id)

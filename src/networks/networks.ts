@@ -112,13 +112,14 @@ export class Networks {
   /** Network ids accept the printable form (pn…) and unambiguous prefixes of it. */
   resolve (text: string): Uint8Array {
     const t = text.trim().toLowerCase()
-    const all = this.logs.networks()
-    const exact = all.find((n) => formatNetworkId(n.id) === t)
-    if (exact !== undefined) return exact.id
+    const exactId = /^pn[a-z2-7]{52}$/.test(t) ? parseNetworkId(t) : undefined
+    if (exactId !== undefined && this.logs.hasNetwork(exactId)) return exactId
+    // Ids and names only: a node in 10,000 networks must not decode every manifest per request.
+    const all = this.logs.networkNames()
     const byPrefix = t.length >= 6 ? all.filter((n) => formatNetworkId(n.id).startsWith(t)) : []
-    if (byPrefix.length === 1) return (byPrefix[0] as NetworkRecord).id
-    const byName = all.filter((n) => n.manifest.manifest.name === text)
-    if (byName.length === 1) return (byName[0] as NetworkRecord).id
+    if (byPrefix.length === 1) return (byPrefix[0] as { id: Uint8Array }).id
+    const byName = all.filter((n) => n.name === text)
+    if (byName.length === 1) return (byName[0] as { id: Uint8Array }).id
     if (byPrefix.length > 1 || byName.length > 1) throw new UnknownNetworkError(`"${text}" matches several networks`, { hint: 'give more of the id' })
     parseNetworkId(text)
     throw new UnknownNetworkError(`this node is not in network ${text}`, { hint: '`peernet net ls` lists yours; join with `peernet net join INVITE`' })
