@@ -5,7 +5,7 @@
 
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { cli, eventually, oneErrorLine, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
+import { cli, cliJson, eventually, oneErrorLine, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
 import type { Daemon } from '../helpers/processes.ts'
 
 const homes = ['a', 'b', 'c'].map((l) => tempHome(`del-${l}`))
@@ -17,11 +17,7 @@ after(async () => {
 
 interface Message { id: string, author: string, ts: number, text: string }
 
-async function json<T> (args: string[]): Promise<T> {
-  const r = await cli([...args, '--json'])
-  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
-  return JSON.parse(r.stdout) as T
-}
+const json = cliJson
 
 test('three daemons: a deleted message disappears everywhere; chains still verify; quotas', async () => {
   const [homeA, homeB, homeC] = homes as [string, string, string]

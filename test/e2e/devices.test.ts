@@ -7,7 +7,7 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { cli, eventually, oneErrorLine, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
+import { cli, cliJson, eventually, oneErrorLine, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
 import type { Daemon } from '../helpers/processes.ts'
 import type { AccountView } from '../../src/networks/account-devices.ts'
 import { readApiInfo } from '../../src/api/client.ts'
@@ -21,11 +21,7 @@ after(async () => {
 
 interface Message { id: string, author: string, ts: number, text: string }
 
-async function json<T> (args: string[]): Promise<T> {
-  const r = await cli([...args, '--json'])
-  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
-  return JSON.parse(r.stdout) as T
-}
+const json = cliJson
 
 async function fails (args: string[], pattern: RegExp): Promise<void> {
   const r = await cli(args)

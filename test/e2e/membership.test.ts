@@ -4,7 +4,7 @@
 
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { cli, eventually, oneErrorLine, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
+import { cli, cliJson, eventually, oneErrorLine, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
 import type { Daemon } from '../helpers/processes.ts'
 
 const homes = ['a', 'b', 'c'].map((l) => tempHome(`members-${l}`))
@@ -16,11 +16,7 @@ after(async () => {
 
 interface Member { account: string, role: string, you: boolean }
 
-async function json<T> (args: string[]): Promise<T> {
-  const r = await cli([...args, '--json'])
-  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
-  return JSON.parse(r.stdout) as T
-}
+const json = cliJson
 
 test('three daemons: promote, remove; every node agrees and the removed member cannot write', async () => {
   const [homeA, homeB, homeC] = homes as [string, string, string]

@@ -4,7 +4,7 @@
 
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { cli, eventually, oneErrorLine, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
+import { cli, cliJson, eventually, oneErrorLine, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
 import type { Daemon } from '../helpers/processes.ts'
 import { readApiInfo } from '../../src/api/client.ts'
 
@@ -17,11 +17,7 @@ after(async () => {
 
 interface Message { id: string, author: string, ts: number, text: string }
 
-async function json<T> (args: string[]): Promise<T> {
-  const r = await cli([...args, '--json'])
-  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
-  return JSON.parse(r.stdout) as T
-}
+const json = cliJson
 
 async function read (home: string, net: string): Promise<Message[]> {
   return await json<Message[]>(['chat', 'read', net, '--limit', '1000', '--home', home])

@@ -5,7 +5,7 @@
 
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { LOOPBACK_ARGS, cli, eventually, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
+import { cli, cliJson, eventually, LOOPBACK_ARGS, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
 import type { Daemon } from '../helpers/processes.ts'
 
 const homes = ['a', 'b', 'c'].map((l) => tempHome(`rekey-${l}`))
@@ -17,11 +17,7 @@ after(async () => {
 
 interface Info { keys: number | null, currentKey: string | null, members: number }
 
-async function json<T> (args: string[]): Promise<T> {
-  const r = await cli([...args, '--json'])
-  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
-  return JSON.parse(r.stdout) as T
-}
+const json = cliJson
 
 test('three daemons, private network: A removes B; what C writes next, A and C read and B cannot', async () => {
   const [homeA, homeB, homeC] = homes as [string, string, string]

@@ -1,6 +1,7 @@
 // Real processes for end-to-end tests: the daemon and the CLI, each as its own Node
 // process on loopback, with its own temporary home.
 
+import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -148,4 +149,11 @@ export function oneErrorLine (result: CliResult): string {
     throw new Error(`expected one "peernet: …" line on stderr, got:\n${result.stderr}`)
   }
   return lines[0]
+}
+
+/** Runs a read command with --json; asserts it succeeded and returns what it printed. */
+export async function cliJson<T> (args: string[], options: ProcessOptions = {}): Promise<T> {
+  const r = await cli([...args, '--json'], options)
+  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+  return JSON.parse(r.stdout) as T
 }
