@@ -20,7 +20,7 @@ import { FrameReader, MAX_FRAME_BYTES, SYNC_BATCH, decodeMessage, encodeEntriesF
 import { buildHeaders, encodeEntry, headerValue, signHeaders } from '../../src/networks/entry.ts'
 import type { Entry } from '../../src/networks/entry.ts'
 import type { SyncMessage } from '../../src/networks/sync/messages.ts'
-import { SyncSession, networkTag } from '../../src/networks/sync/session.ts'
+import { SyncSession, networkTag, peerFaults } from '../../src/networks/sync/session.ts'
 import type { SyncAction } from '../../src/networks/sync/session.ts'
 import { TempDirs, hex, isNamed, makeNetwork, sortedIdentities } from './fixtures.ts'
 import type { TestNetwork } from './fixtures.ts'
@@ -633,5 +633,18 @@ describe('heads digests in the hello', () => {
     }
     const ok = encodeMessage({ t: 'hello', v: 1, tags, digests: [new Uint8Array(8), new Uint8Array(8)] }).subarray(4)
     assert.equal(decodeMessage(ok).t, 'hello')
+  })
+})
+
+describe('peer faults', () => {
+  const chainA = { net: new Uint8Array(32).fill(1), author: new Uint8Array(32).fill(2), device: new Uint8Array(32).fill(2) }
+  const chainB = { ...chainA, author: new Uint8Array(32).fill(3), device: new Uint8Array(32).fill(3) }
+  test('gaps and missing dependencies are free, unless they follow a fault of the same chain in the same ingest', () => {
+    assert.equal(peerFaults([]), 0)
+    assert.equal(peerFaults([{ chain: chainA, reason: 'gap: expected seq 1 of this chain, got 5' }, { chain: chainA, reason: 'the author is not a member of this network' }]), 0)
+    assert.equal(peerFaults([{ chain: chainA, reason: 'entry signature does not verify' }, { chain: chainA, reason: 'gap: expected seq 1 of this chain, got 2' }, { chain: chainA, reason: 'gap: expected seq 1 of this chain, got 3' }]), 3)
+    // Another chain's gaps stay free; a gap before the fault is free too.
+    assert.equal(peerFaults([{ chain: chainA, reason: 'gap: expected seq 1 of this chain, got 2' }, { chain: chainA, reason: 'entry signature does not verify' }, { chain: chainB, reason: 'gap: expected seq 1 of this chain, got 2' }]), 1)
+    assert.equal(peerFaults([{ chain: null, reason: 'malformed entry' }]), 1)
   })
 })

@@ -64,6 +64,27 @@ export function isDependency (reason: string): boolean {
   return /the author is not a member|not issued by an admin|network key this node does not hold|rekey's author is not an admin/.test(reason)
 }
 
+/**
+ * How many of an ingest's refusals are the sending peer's fault: everything but gaps and
+ * missing dependencies — and the gaps that follow a faulty entry of the same chain in the
+ * same message, since the peer sent the rest of a chain whose start it had just forged (a
+ * forged chain would otherwise cost one point for any number of entries checked).
+ */
+export function peerFaults (rejected: Array<{ chain: ChainRef | null, reason: string }>): number {
+  const spoiled = new Set<string>()
+  let faults = 0
+  for (const r of rejected) {
+    const k = r.chain === null ? null : chainKey(r.chain)
+    if (!isGap(r.reason) && !isDependency(r.reason)) {
+      faults++
+      if (k !== null) spoiled.add(k)
+    } else if (isGap(r.reason) && k !== null && spoiled.has(k)) {
+      faults++
+    }
+  }
+  return faults
+}
+
 function chainKey (c: ChainRef): string {
   return `${toHex(c.net)}/${toHex(c.author)}/${toHex(c.device)}`
 }

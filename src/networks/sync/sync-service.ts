@@ -17,7 +17,7 @@ import { toHex } from '../hashing.ts'
 import { FrameReader, MAX_ENTRIES_BYTES, MAX_MESSAGE_ENTRIES, SYNC_BATCH, SYNC_PROTOCOL, decodeMessage, encodeEntriesFrame, encodeMessage, entriesFrameCount, readEntriesFrame } from './messages.ts'
 import type { SyncMessage } from './messages.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
-import { SyncSession, isDependency, isGap } from './session.ts'
+import { SyncSession, isDependency, isGap, peerFaults } from './session.ts'
 import type { SyncAction } from './session.ts'
 import { peersToDial, peersToOffer } from './peer-exchange.ts'
 import type { ExchangedPeer } from './peer-exchange.ts'
@@ -139,7 +139,7 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
     }
     const result = networks.ingestRemote(entries)
     // Gaps and missing dependencies are the session's to chase; anything else is the peer's fault.
-    const bad = malformed + result.rejected.filter((r) => !isGap(r.reason) && !isDependency(r.reason)).length
+    const bad = malformed + peerFaults(result.rejected)
     for (const r of result.rejected) logger.debug('rejected entry from peer', { peer: peer.id, reason: r.reason })
     if (bad > 0) penalise(peer, bad, result.rejected.find((r) => !isGap(r.reason) && !isDependency(r.reason))?.reason ?? 'malformed entries')
     // Pass what was new to us on to the other peers in the network (flooding; each node
