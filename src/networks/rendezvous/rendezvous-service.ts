@@ -286,13 +286,13 @@ export class RendezvousService {
     if (this.#stopping.signal.aborted || this.#states.get(toHex(s.net)) !== s) return
     const key = rendezvousKey(s.net)
     try {
-      // Connected to every other member already and not one of the network's providers:
-      // there is no one to find, so no lookup. A node idle in many small networks whose
-      // members it is connected to sends nothing for them. Providers still look, to keep
-      // the bound (kad-dht republishes a provider's own record across restarts itself);
-      // so does a member's first check after joining or creating, which may announce.
+      // Connected to every other member already: there is no one to find, so no lookup. A
+      // node idle in many small networks whose members it is connected to sends nothing
+      // for them but kad-dht's daily republish of its own records. A provider in a network
+      // big enough to have a surplus still looks, to keep the bound; so does a member's
+      // first check after joining or creating, which may announce.
       const others = this.#o.networks.logs.members(s.net).length - 1
-      if (!s.fresh && !s.providing && others > 0 && this.#o.membersConnected(s.net) >= others) {
+      if (!s.fresh && others > 0 && this.#o.membersConnected(s.net) >= others && (!s.providing || others < this.#bound.surplus)) {
         this.#schedule(s, recheckDelay(this.#random, this.#timing))
         return
       }
