@@ -289,10 +289,10 @@ export class RendezvousService {
       // Connected to every other member already: there is no one to find, so no lookup. A
       // node idle in many small networks whose members it is connected to sends nothing
       // for them but kad-dht's daily republish of its own records. A provider in a network
-      // big enough to have a surplus still looks, to keep the bound; so does a member's
+      // with at least as many other members as the bound still looks, to keep the bound; so does a member's
       // first check after joining or creating, which may announce.
       const others = this.#o.networks.logs.members(s.net).length - 1
-      if (!s.fresh && others > 0 && this.#o.membersConnected(s.net) >= others && (!s.providing || others < this.#bound.surplus)) {
+      if (!s.fresh && others > 0 && this.#o.membersConnected(s.net) >= others && (!s.providing || others < this.#bound.providers)) {
         this.#schedule(s, recheckDelay(this.#random, this.#timing))
         return
       }
