@@ -3,17 +3,11 @@
 // chain whole (`net verify`), and shows the entry as pruned in `net log`. Someone else's
 // entry cannot be deleted. `net quota` sets and shows the per-network body quota.
 
-import { test, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { cli, cliJson, eventually, oneErrorLine, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
-import type { Daemon } from '../helpers/processes.ts'
+import { cli, cliJson, daemonGroup, eventually, oneErrorLine, startDaemon } from '../helpers/processes.ts'
 
-const homes = ['a', 'b', 'c'].map((l) => tempHome(`del-${l}`))
-let daemons: Daemon[] = []
-after(async () => {
-  await Promise.all(daemons.map(async (d) => { await d.stop() }))
-  for (const h of homes) removeHome(h)
-})
+const { homes, daemons } = daemonGroup('del', ['a', 'b', 'c'])
 
 interface Message { id: string, author: string, ts: number, text: string }
 
@@ -21,7 +15,7 @@ const json = cliJson
 
 test('three daemons: a deleted message disappears everywhere; chains still verify; quotas', async () => {
   const [homeA, homeB, homeC] = homes as [string, string, string]
-  daemons = await Promise.all(homes.map(async (h) => await startDaemon(h)))
+  daemons.push(...await Promise.all(homes.map(async (h) => await startDaemon(h))))
   const { id: net, invite } = await json<{ id: string, invite: string }>(['net', 'create', 'street', '--app', 'chat', '--home', homeA])
   for (const h of [homeB, homeC]) await json(['net', 'join', invite, '--home', h])
 

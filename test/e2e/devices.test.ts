@@ -3,21 +3,16 @@
 // writes afterwards is refused by every member, B's own node included once it hears of
 // the revocation. The codes' failure modes give one clear line each.
 
-import { test, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { cli, cliJson, eventually, oneErrorLine, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
+import { cli, cliJson, daemonGroup, eventually, oneErrorLine, startDaemon } from '../helpers/processes.ts'
 import type { Daemon } from '../helpers/processes.ts'
 import type { AccountView } from '../../src/networks/account-devices.ts'
 import { readApiInfo } from '../../src/api/client.ts'
 
-const homes = ['a', 'b', 'c'].map((l) => tempHome(`dev-${l}`))
-let daemons: Daemon[] = []
-after(async () => {
-  await Promise.all(daemons.map(async (d) => { await d.stop() }))
-  for (const h of homes) removeHome(h)
-})
+const { homes, daemons } = daemonGroup('dev', ['a', 'b', 'c'])
 
 interface Message { id: string, author: string, ts: number, text: string }
 
@@ -42,7 +37,7 @@ const read = async (home: string, net: string): Promise<string[]> => (await mess
 
 test('link a device to an account, write from it, revoke it', async () => {
   const [homeA, homeB, homeC] = homes as [string, string, string]
-  daemons = await Promise.all(homes.map(async (h) => await startDaemon(h)))
+  daemons.push(...await Promise.all(homes.map(async (h) => await startDaemon(h))))
 
   const { id: net, invite } = await json<{ id: string, invite: string }>(['net', 'create', 'family', '--app', 'chat', '--private', '--home', homeA])
   await json(['net', 'join', invite, '--home', homeC])

@@ -2,17 +2,11 @@
 // then invite; a plain member cannot remove anyone; the admin removes a member, and every
 // node — the removed one too — stops counting them; their later writes are refused.
 
-import { test, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { cli, cliJson, eventually, oneErrorLine, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
-import type { Daemon } from '../helpers/processes.ts'
+import { cli, cliJson, daemonGroup, eventually, oneErrorLine, startDaemon } from '../helpers/processes.ts'
 
-const homes = ['a', 'b', 'c'].map((l) => tempHome(`members-${l}`))
-let daemons: Daemon[] = []
-after(async () => {
-  await Promise.all(daemons.map(async (d) => { await d.stop() }))
-  for (const h of homes) removeHome(h)
-})
+const { homes, daemons } = daemonGroup('members', ['a', 'b', 'c'])
 
 interface Member { account: string, role: string, you: boolean }
 
@@ -20,7 +14,7 @@ const json = cliJson
 
 test('three daemons: promote, remove; every node agrees and the removed member cannot write', async () => {
   const [homeA, homeB, homeC] = homes as [string, string, string]
-  daemons = await Promise.all(homes.map(async (h) => await startDaemon(h)))
+  daemons.push(...await Promise.all(homes.map(async (h) => await startDaemon(h))))
   const { id: net, invite } = await json<{ id: string, invite: string }>(['net', 'create', 'street', '--app', 'chat', '--home', homeA])
   for (const h of [homeB, homeC]) await json(['net', 'join', invite, '--home', h])
   const members = async (home: string): Promise<Member[]> => await json<Member[]>(['net', 'members', net, '--home', home])

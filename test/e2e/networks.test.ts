@@ -2,18 +2,13 @@
 // converging on three nodes; a node that was down catches up with nothing lost or
 // duplicated; bad invites are refused with a reason.
 
-import { test, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { cli, cliJson, eventually, oneErrorLine, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
+import { cli, cliJson, daemonGroup, eventually, oneErrorLine, startDaemon, tempHome } from '../helpers/processes.ts'
 import type { Daemon } from '../helpers/processes.ts'
 import { readApiInfo } from '../../src/api/client.ts'
 
-const homes = ['a', 'b', 'c'].map((l) => tempHome(`net-${l}`))
-let daemons: Daemon[] = []
-after(async () => {
-  await Promise.all(daemons.map(async (d) => { await d.stop() }))
-  for (const h of homes) removeHome(h)
-})
+const { homes, daemons } = daemonGroup('net', ['a', 'b', 'c'])
 
 interface Message { id: string, author: string, ts: number, text: string }
 
@@ -33,7 +28,7 @@ async function converged (net: string, expected: number, hs = homes): Promise<Me
 
 test('three daemons: create, invite, join; chat converges; a stopped node catches up', async (t) => {
   const [homeA, homeB, homeC] = homes as [string, string, string]
-  daemons = await Promise.all(homes.map(async (h) => await startDaemon(h)))
+  daemons.push(...await Promise.all(homes.map(async (h) => await startDaemon(h))))
 
   const created = await json<{ id: string, invite: string }>(['net', 'create', 'street', '--app', 'chat', '--home', homeA])
   assert.match(created.id, /^pn[a-z2-7]{52}$/)

@@ -3,17 +3,12 @@
 // remaining member writes afterwards reaches every node — the removed one too, since sync
 // serves whoever shares the network — but only the remaining members can read it.
 
-import { test, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { cli, cliJson, eventually, LOOPBACK_ARGS, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
+import { cli, cliJson, daemonGroup, eventually, LOOPBACK_ARGS, startDaemon } from '../helpers/processes.ts'
 import type { Daemon } from '../helpers/processes.ts'
 
-const homes = ['a', 'b', 'c'].map((l) => tempHome(`rekey-${l}`))
-let daemons: Daemon[] = []
-after(async () => {
-  await Promise.all(daemons.map(async (d) => { await d.stop() }))
-  for (const h of homes) removeHome(h)
-})
+const { homes, daemons } = daemonGroup('rekey', ['a', 'b', 'c'])
 
 interface Info { keys: number | null, currentKey: string | null, members: number }
 
@@ -22,7 +17,7 @@ const json = cliJson
 test('three daemons, private network: A removes B; what C writes next, A and C read and B cannot', async () => {
   const [homeA, homeB, homeC] = homes as [string, string, string]
   // B logs at debug level: its refusals of what it cannot open show there.
-  daemons = await Promise.all(homes.map(async (h) => await startDaemon(h, h === homeB ? [...LOOPBACK_ARGS, '--log-level', 'debug'] : LOOPBACK_ARGS)))
+  daemons.push(...await Promise.all(homes.map(async (h) => await startDaemon(h, h === homeB ? [...LOOPBACK_ARGS, '--log-level', 'debug'] : LOOPBACK_ARGS))))
   const { id: net, invite } = await json<{ id: string, invite: string }>(['net', 'create', 'hush', '--app', 'chat', '--private', '--home', homeA])
   for (const h of [homeB, homeC]) await json(['net', 'join', invite, '--home', h])
   const info = async (home: string): Promise<Info> => await json<Info>(['net', 'info', net, '--home', home])

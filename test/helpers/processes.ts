@@ -2,6 +2,7 @@
 // process on loopback, with its own temporary home.
 
 import assert from 'node:assert/strict'
+import { after } from 'node:test'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -156,4 +157,18 @@ export async function cliJson<T> (args: string[], options: ProcessOptions = {}):
   const r = await cli([...args, '--json'], options)
   assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
   return JSON.parse(r.stdout) as T
+}
+
+/**
+ * Homes for a test file's daemons (`label-a`, `label-b`, …) and the list the file puts its
+ * daemons in: after the file's tests every daemon still in it is stopped and every home
+ * removed, pass or fail.
+ */
+export function daemonGroup (label: string, names: string[]): { homes: string[], daemons: Daemon[] } {
+  const group = { homes: names.map((n) => tempHome(`${label}-${n}`)), daemons: [] as Daemon[] }
+  after(async () => {
+    await Promise.all(group.daemons.map(async (d) => { await d.stop() }))
+    for (const h of group.homes) removeHome(h)
+  })
+  return group
 }
