@@ -1,8 +1,8 @@
 // API routes of the account and its devices: list, link (request, link, take up), revoke.
 
 import type { Peernet } from '../node.ts'
+import { optionalWhole, requireString } from './routes.ts'
 import type { Route } from './routes.ts'
-import { BadRequestError } from '../core/errors.ts'
 
 export function accountRoutes (node: Peernet): Route[] {
   const devices = node.devices
@@ -18,14 +18,14 @@ export function accountRoutes (node: Peernet): Route[] {
     {
       method: 'POST',
       path: '/v1/account/devices',
-      handler: ({ body }) => Promise.resolve(devices.link(str(body, 'request'), { expires: optionalTime(body, 'expires') }))
+      handler: ({ body }) => Promise.resolve(devices.link(requireString(body, 'request'), { expires: optionalWhole(body, 'expires', 'a time in ms since the epoch') }))
     },
     // On the new device: take up the link, then dial the account's home to sync.
     {
       method: 'POST',
       path: '/v1/account/link',
       handler: async ({ body }) => {
-        const adopted = devices.adopt(str(body, 'link'))
+        const adopted = devices.adopt(requireString(body, 'link'))
         const dialled = await Promise.all(adopted.addrs.map(async (a) => await node.connect(a).then(() => a, () => null)))
         return { ...adopted, connected: dialled.filter((a) => a !== null) }
       }
@@ -33,20 +33,9 @@ export function accountRoutes (node: Peernet): Route[] {
     {
       method: 'POST',
       path: '/v1/account/devices/:device/revoke',
-      handler: ({ params, body }) => Promise.resolve(devices.revoke(params.device ?? '', { lostSince: optionalTime(body, 'lostSince') }))
+      handler: ({ params, body }) => Promise.resolve(devices.revoke(params.device ?? '', { lostSince: optionalWhole(body, 'lostSince', 'a time in ms since the epoch') }))
     }
   ]
 }
 
-function str (body: Record<string, unknown>, field: string): string {
-  const v = body[field]
-  if (typeof v !== 'string' || v === '') throw new BadRequestError(`field "${field}" must be a non-empty string`)
-  return v
-}
 
-function optionalTime (body: Record<string, unknown>, field: string): number | null {
-  const v = body[field]
-  if (v === undefined || v === null) return null
-  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new BadRequestError(`field "${field}" must be a time in ms since the epoch`)
-  return v as number
-}

@@ -1,6 +1,7 @@
 // API routes of the networks layer and its apps.
 
 import type { Peernet } from '../node.ts'
+import { optionalWhole, requireString } from './routes.ts'
 import type { Route } from './routes.ts'
 import { BadRequestError } from '../core/errors.ts'
 import type { Role } from '../networks/invite.ts'
@@ -15,8 +16,8 @@ export function networkRoutes (node: Peernet): Route[] {
       method: 'POST',
       path: '/v1/networks',
       handler: ({ body }) => {
-        const name = str(body, 'name')
-        const app = str(body, 'app')
+        const name = requireString(body, 'name')
+        const app = requireString(body, 'app')
         const priv = body.private === true
         const policy = body.policy === 'open' ? 'open' : 'invite'
         return Promise.resolve(nets.create({ name, app, private: priv, policy: priv ? 'invite' : policy }))
@@ -26,7 +27,7 @@ export function networkRoutes (node: Peernet): Route[] {
       method: 'POST',
       path: '/v1/networks/join',
       handler: async ({ body }) => {
-        const text = str(body, 'invite')
+        const text = requireString(body, 'invite')
         if (!looksLikeInvite(text)) {
           // By id: an open network, found through the DHT when its manifest is not held here.
           const joined = await node.rendezvous.joinById(text)
@@ -54,19 +55,19 @@ export function networkRoutes (node: Peernet): Route[] {
       handler: ({ params, body }) => {
         const role: Role = body.role === 'admin' ? 'admin' : 'member'
         if (body.role !== undefined && body.role !== 'admin' && body.role !== 'member') throw new BadRequestError('role must be "admin" or "member"')
-        const expires = optionalInt(body, 'expires')
-        const uses = optionalInt(body, 'uses')
+        const expires = optionalWhole(body, 'expires')
+        const uses = optionalWhole(body, 'uses')
         return Promise.resolve({ invite: nets.invite(net(params), { role, expires, uses }) })
       }
     },
-    { method: 'POST', path: '/v1/networks/:net/remove', handler: ({ params, body }) => Promise.resolve(nets.removeMember(net(params), str(body, 'member'))) },
+    { method: 'POST', path: '/v1/networks/:net/remove', handler: ({ params, body }) => Promise.resolve(nets.removeMember(net(params), requireString(body, 'member'))) },
     { method: 'POST', path: '/v1/networks/:net/rekey', handler: ({ params }) => Promise.resolve(nets.rekey(net(params))) },
     {
       method: 'POST',
       path: '/v1/networks/:net/role',
       handler: ({ params, body }) => {
         if (body.role !== 'admin' && body.role !== 'member') throw new BadRequestError('role must be "admin" or "member"')
-        return Promise.resolve(nets.setRole(net(params), str(body, 'member'), body.role))
+        return Promise.resolve(nets.setRole(net(params), requireString(body, 'member'), body.role))
       }
     },
     { method: 'POST', path: '/v1/networks/:net/leave', handler: ({ params }) => { nets.leave(net(params)); return Promise.resolve({ left: true }) } },
@@ -90,7 +91,7 @@ export function networkRoutes (node: Peernet): Route[] {
     {
       method: 'POST',
       path: '/v1/networks/:net/quota',
-      handler: ({ params, body }) => Promise.resolve(nets.setQuota(net(params), optionalInt(body, 'bytes')))
+      handler: ({ params, body }) => Promise.resolve(nets.setQuota(net(params), optionalWhole(body, 'bytes')))
     },
     {
       method: 'POST',
@@ -109,18 +110,7 @@ export function networkRoutes (node: Peernet): Route[] {
   ]
 }
 
-function str (body: Record<string, unknown>, field: string): string {
-  const v = body[field]
-  if (typeof v !== 'string' || v === '') throw new BadRequestError(`field "${field}" must be a non-empty string`)
-  return v
-}
 
-function optionalInt (body: Record<string, unknown>, field: string): number | null {
-  const v = body[field]
-  if (v === undefined || v === null) return null
-  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new BadRequestError(`field "${field}" must be a non-negative integer`)
-  return v as number
-}
 
 function limitOf (query: URLSearchParams): number {
   const n = Number(query.get('limit') ?? 100)

@@ -1,6 +1,8 @@
 // Routes of the local API: method, a path pattern with :params, and a handler. The
 // server matches them; each layer's routes live beside the others in one table.
 
+import { BadRequestError } from '../core/errors.ts'
+
 export interface RouteRequest {
   params: Record<string, string>
   query: URLSearchParams
@@ -44,4 +46,19 @@ export function matchRoute (routes: CompiledRoute[], method: string, path: strin
     return { route: r, params }
   }
   return pathMatched ? { methodNotAllowed: true } : undefined
+}
+
+/** A required, non-empty string field of a request body. */
+export function requireString (body: Record<string, unknown>, field: string): string {
+  const value = body[field]
+  if (typeof value !== 'string' || value === '') throw new BadRequestError(`field "${field}" must be a non-empty string`)
+  return value
+}
+
+/** An optional non-negative whole-number field (null when absent); `what` words the error. */
+export function optionalWhole (body: Record<string, unknown>, field: string, what = 'a non-negative integer'): number | null {
+  const value = body[field]
+  if (value === undefined || value === null) return null
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw new BadRequestError(`field "${field}" must be ${what}`)
+  return value as number
 }

@@ -9,7 +9,7 @@ import type { Peernet, PeernetEvent } from '../node.ts'
 import { AddressInUseError, BadRequestError, DialError, InvalidMultiaddrError, PeerNotFoundError, PeernetError, UnauthorizedError } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
 import type { ApiAddress } from '../core/config.ts'
-import { compileRoutes, matchRoute } from './routes.ts'
+import { compileRoutes, matchRoute, requireString } from './routes.ts'
 import { networkRoutes } from './network-routes.ts'
 import { accountRoutes } from './account-routes.ts'
 import { DeviceLinkError, EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, RendezvousError, UnknownDeviceError, UnknownEntryError, UnknownNetworkError } from '../networks/errors.ts'
@@ -161,11 +161,6 @@ async function readJsonBody (req: IncomingMessage): Promise<Record<string, unkno
   return parsed as Record<string, unknown>
 }
 
-function requireString (body: Record<string, unknown>, field: string): string {
-  const value = body[field]
-  if (typeof value !== 'string' || value === '') throw new BadRequestError(`field "${field}" must be a non-empty string`)
-  return value
-}
 
 function statusOf (err: unknown): number {
   if (err instanceof UnauthorizedError) return 401
