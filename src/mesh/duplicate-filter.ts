@@ -5,6 +5,8 @@
 // costs memory, never unbounded memory. A duplicate older than the window is delivered
 // again; the window should outlast the sender's retransmissions (ackTimeoutMs × backoff).
 
+import { MeshError } from './errors.ts'
+
 export class DuplicateFilter {
   // Insertion order is age order (callers pass a non-decreasing `now`), so the oldest
   // entry is always the first in the map.
@@ -16,7 +18,7 @@ export class DuplicateFilter {
   constructor (capacity: number, windowMs: number) {
     this.capacity = capacity
     this.windowMs = windowMs
-    if (!(capacity >= 1)) throw new RangeError('a duplicate filter holds at least one entry')
+    if (!(capacity >= 1)) throw new MeshError('a duplicate filter holds at least one entry')
   }
 
   /** Records `key` and says whether it was already there (within the window). */
