@@ -5,7 +5,6 @@
 // decides a route or keeps custody: that is the cores' job, the same code the simulator
 // drives.
 
-import { randomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Identity } from '../core/identity.ts'
 import { peerIdOfPublicKey } from '../core/identity.ts'
@@ -17,9 +16,9 @@ import type { NodeId } from './node-id.ts'
 import { Router } from './router.ts'
 import type { NeighbourView, RouteView, RouterOutput, RouterTiming } from './router.ts'
 import { decodeControl, encodeControl } from './control-messages.ts'
-import { Forwarder } from './forwarder.ts'
+import { DEFAULT_FORWARDER_CONFIG, Forwarder } from './forwarder.ts'
 import type { CustodyView, ForwarderConfig, ForwarderOutput } from './forwarder.ts'
-import { FLAG_ACK_REQUESTED, FLAG_IS_ACK, decodeEnvelope, encodeEnvelope, openEnvelope, sealEnvelope } from './envelope.ts'
+import { ACK_REQUESTED, DEFAULT_TTL, IS_ACK, decodeEnvelope, encodeEnvelope, newEnvelopeId, openEnvelope, sealEnvelope } from './envelope.ts'
 import type { MeshEnvelope } from './envelope.ts'
 import { FRAME_CONTROL, FRAME_DATA, frameOf, readFrame } from './frame.ts'
 import { decodePayload, encodePayload } from './payload.ts'
@@ -27,8 +26,6 @@ import { ControlPacer } from './control-pacer.ts'
 import { MESH_MIGRATIONS } from './schema.ts'
 import { MeshError, UnknownPeerError } from './errors.ts'
 
-/** Hops an envelope may take. */
-export const DEFAULT_TTL = 64
 const DEFAULT_SEND_TIMEOUT_MS = 10_000
 
 export interface MeshServiceOptions {
@@ -132,7 +129,7 @@ export class MeshService {
     this.keys.set(this.self, options.identity.publicKey)
     const now = this.now()
     this.router = new Router({ self: this.self, gateway: options.gateway === true, timing: options.timing, random: Math.random }, now)
-    this.forwarder = new Forwarder({ self: this.self, ...options.forwarding }, {
+    this.forwarder = new Forwarder({ ...DEFAULT_FORWARDER_CONFIG, ...options.forwarding, self: this.self }, {
       nextHop: (dst, via) => this.router.nextHop(dst, via) ?? this.router.gatewayHop(),
       links: () => [...this.links.keys()]
     }, now)
@@ -169,9 +166,9 @@ export class MeshService {
   async send (peer: string, text: string, options: { ack?: boolean, timeoutMs?: number } = {}): Promise<MeshSendResult> {
     const dstKey = publicKeyOfPeer(peer)
     const ack = options.ack !== false
-    const id = randomBytes(8).toString('hex')
+    const id = newEnvelopeId()
     const plain = encodePayload({ kind: 'text', text })
-    const envelope = sealEnvelope(this.identity, dstKey, { id, flags: ack ? FLAG_ACK_REQUESTED : 0, ttl: DEFAULT_TTL }, plain)
+    const envelope = sealEnvelope(this.identity, dstKey, { id, flags: ack ? ACK_REQUESTED : 0, ttl: DEFAULT_TTL }, plain)
     const dst = nodeIdOf(dstKey)
     this.keys.set(dst, dstKey)
     const now = this.now()
@@ -193,7 +190,7 @@ export class MeshService {
 
   /** Sends one datagram of a stream (the libp2p-over-mesh transport) to a node, best effort. */
   sendStream (dstKey: Uint8Array, bytes: Uint8Array): void {
-    const envelope = sealEnvelope(this.identity, dstKey, { id: randomBytes(8).toString('hex'), flags: 0, ttl: DEFAULT_TTL }, encodePayload({ kind: 'stream', bytes }))
+    const envelope = sealEnvelope(this.identity, dstKey, { id: newEnvelopeId(), flags: 0, ttl: DEFAULT_TTL }, encodePayload({ kind: 'stream', bytes }))
     this.keys.set(nodeIdOf(dstKey), dstKey)
     this.apply(this.forwarder.send(envelope, this.now(), false))
   }
@@ -296,6 +293,10 @@ export class MeshService {
         case 'deliver':
           this.deliver(o.envelope)
           break
+        case 'duplicate':
+          // Delivered before: the sender retransmitted, so our ack was lost. Ack again.
+          if ((o.envelope.flags & ACK_REQUESTED) !== 0 && (o.envelope.flags & IS_ACK) === 0) this.acknowledge(o.envelope)
+          break
         case 'acked':
           this.pending.get(o.id)?.settle(true)
           break
@@ -358,7 +359,7 @@ export class MeshService {
       return
     }
     this.counters.envelopesDelivered++
-    if ((envelope.flags & FLAG_IS_ACK) !== 0) {
+    if ((envelope.flags & IS_ACK) !== 0) {
       // Only the node we sent to can seal an ack to us as itself.
       if (payload.kind === 'ack' && this.unacked.get(payload.id) === src) {
         this.unacked.delete(payload.id)
@@ -375,11 +376,12 @@ export class MeshService {
     } else if (payload.kind === 'stream') {
       this.streamHandler?.(envelope.src, payload.bytes)
     }
-    if ((envelope.flags & FLAG_ACK_REQUESTED) !== 0) {
-      // Acknowledged every time it arrives: the first ack may be the one that was lost.
-      const ack = sealEnvelope(this.identity, envelope.src, { id: randomBytes(8).toString('hex'), flags: FLAG_IS_ACK, ttl: DEFAULT_TTL }, encodePayload({ kind: 'ack', id: envelope.id }))
-      this.apply(this.forwarder.send(ack, this.now(), false))
-    }
+    if ((envelope.flags & ACK_REQUESTED) !== 0) this.acknowledge(envelope)
+  }
+
+  private acknowledge (envelope: MeshEnvelope): void {
+    const ack = sealEnvelope(this.identity, envelope.src, { id: newEnvelopeId(), flags: IS_ACK, ttl: DEFAULT_TTL }, encodePayload({ kind: 'ack', id: envelope.id }))
+    this.apply(this.forwarder.send(ack, this.now(), false))
   }
 
   private emit (event: MeshEvent): void {
