@@ -1,14 +1,18 @@
-// Named errors of the mesh.
+// Named errors of the mesh layer (STYLE.md §4): one class per condition, told apart by
+// `.name`. Whoever adds a mesh error adds it here.
 
 import { PeernetError } from '../core/errors.ts'
 
+/** Anything the mesh layer refuses or cannot do. */
 export class MeshError extends PeernetError { override name = 'MeshError' }
-/** A control packet, envelope or frame that does not parse. */
+/** A control packet, envelope or frame whose bytes do not parse. */
 export class MalformedPacketError extends MeshError { override name = 'MalformedPacketError' }
-/** A packet or envelope of a wire version this node does not read. */
+/** A packet that ends in the middle of a field or a TLV. */
+export class TruncatedPacketError extends MalformedPacketError { override name = 'TruncatedPacketError' }
+/** A packet or envelope longer than the format allows. */
+export class OversizedPacketError extends MalformedPacketError { override name = 'OversizedPacketError' }
+/** A packet or envelope in a wire format version this node does not speak. */
 export class UnsupportedVersionError extends MeshError { override name = 'UnsupportedVersionError' }
-/** A packet or envelope over its size limit. */
-export class OversizedPacketError extends MeshError { override name = 'OversizedPacketError' }
 /** An envelope that does not open: tampered with, forged, or sealed to another node. */
 export class EnvelopeOpenError extends MeshError { override name = 'EnvelopeOpenError' }
 /** A stream channel's send buffer is full. */
