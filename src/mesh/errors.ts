@@ -25,3 +25,5 @@ export class MalformedPayloadError extends MeshError { override name = 'Malforme
 export class UnknownPeerError extends MeshError { override name = 'UnknownPeerError' }
 /** The mesh is switched off on this node. */
 export class MeshDisabledError extends MeshError { override name = 'MeshDisabledError' }
+/** A link that cannot be opened or used. */
+export class MeshLinkError extends MeshError { override name = 'MeshLinkError' }
