@@ -369,7 +369,8 @@ export class MeshService {
     }
     if (payload.kind === 'text') {
       const receivedAt = Date.now()
-      const hops = DEFAULT_TTL - envelope.ttl
+      // Links crossed: the first is free, each relay takes one off the ttl.
+      const hops = DEFAULT_TTL - envelope.ttl + 1
       const inserted = this.store.db.prepare('INSERT OR IGNORE INTO mesh_inbox (src, id, text, received_at, hops) VALUES (?, ?, ?, ?, ?)')
         .run(envelope.src, envelope.id, payload.text, receivedAt, hops)
       if (inserted.changes > 0) this.emit({ type: 'mesh:message', message: { from: peerIdOfPublicKey(envelope.src), id: envelope.id, text: payload.text, receivedAt, hops } })

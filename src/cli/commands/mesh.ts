@@ -22,7 +22,7 @@ COST is the link's metric from measured loss and round-trip time (lower is bette
     const r = await new ApiClient(ctx.home).get<{ self: string, neighbours: MeshNeighbour[] }>('/v1/mesh/neighbours')
     ctx.print(r, () => r.neighbours.length === 0
       ? ['no mesh neighbours yet (they appear as links come up: libp2p connections, or UDP beacons on the LAN)']
-      : table(['PEER', 'LINK', 'COST', 'RTT', 'LOSS', 'HELLO'], r.neighbours.map((n) => [n.peerId, n.kind, metric(n.cost), formatRtt(n.rttMs ?? null), `${Math.round((n.loss ?? 0) * 100)}%`, `${Math.round(n.helloIntervalMs / 1000)}s`])))
+      : table(['PEER', 'LINK', 'COST', 'RTT', 'LOSS', 'HELLO'], r.neighbours.map((n) => [n.peerId, n.kind, metric(n.cost), formatRtt(n.rttMs === null ? null : Math.round(n.rttMs)), `${Math.round((n.loss ?? 0) * 100)}%`, `${Math.round(n.helloIntervalMs / 1000)}s`])))
   }
 }
 
@@ -42,7 +42,7 @@ route; envelopes waiting for a route (custody) are listed after the table.`,
       `this node: ${r.self}`,
       ...(r.routes.length === 0
         ? ['no routes yet']
-        : table(['', 'DESTINATION', 'PEER', 'VIA', 'METRIC', 'HOPS', 'SEQNO'], r.routes.map((x) => [x.selected ? '*' : ' ', x.dst + (x.gateway ? ' (gateway)' : ''), x.peerId ?? '-', x.nextHop, metric(x.metric), String(x.hops), String(x.seqno)]))),
+        : table(['', 'DESTINATION', 'PEER', 'VIA', 'METRIC', 'HOPS', 'SEQNO'], r.routes.map((x) => [x.selected ? '*' : ' ', x.dst + (x.gateway ? ' (gateway)' : ''), x.peerId ?? '-', x.nextHop ?? '-', metric(x.metric), String(x.hops), String(x.seqno)]))),
       ...(r.custody.length === 0 ? [] : [`${r.custody.length} envelope(s) in custody, waiting for a route`])
     ])
   }
