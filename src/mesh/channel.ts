@@ -20,7 +20,7 @@
 //   version u8 ‖ flags u8 ‖ stream u32 ‖ seq u32 ‖ ack u32 ‖ sack count u8
 //   ‖ (start u32 ‖ end u32) per SACK block (end exclusive) ‖ payload (the rest)
 
-import { ChannelBufferFullError, ChannelClosedError, MalformedPacketError, MeshError, OversizedPacketError, UnsupportedVersionError } from './errors.ts'
+import { ChannelBufferFullError, ChannelClosedError, MalformedPacketError, MeshError, OversizedPacketError, TruncatedPacketError, UnsupportedVersionError } from './errors.ts'
 import { MAX_ENVELOPE_BYTES } from './envelope.ts'
 
 export const SEGMENT_VERSION = 1
@@ -392,14 +392,14 @@ export function encodeSegment (s: ChannelSegment): Uint8Array {
 /** Decodes one segment; throws a MeshError subclass (and nothing else) on bad bytes. */
 export function decodeSegment (b: Uint8Array): ChannelSegment {
   if (b.byteLength > MAX_ENVELOPE_BYTES) throw new OversizedPacketError(`channel segment of ${b.byteLength} bytes is over ${MAX_ENVELOPE_BYTES}`)
-  if (b.byteLength === 0) throw new MalformedPacketError('empty channel segment')
+  if (b.byteLength === 0) throw new TruncatedPacketError('empty channel segment')
   if (b[0] !== SEGMENT_VERSION) throw new UnsupportedVersionError(`channel segment version ${b[0]} is not ${SEGMENT_VERSION}`)
-  if (b.byteLength < SEGMENT_HEADER) throw new MalformedPacketError(`channel segment truncated: ${b.byteLength} bytes`)
+  if (b.byteLength < SEGMENT_HEADER) throw new TruncatedPacketError(`channel segment truncated: ${b.byteLength} bytes`)
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength)
   const count = b[14] as number
   if (count > MAX_SACK_BLOCKS) throw new MalformedPacketError(`channel segment has ${count} SACK blocks, at most ${MAX_SACK_BLOCKS}`)
   const payloadAt = SEGMENT_HEADER + 8 * count
-  if (b.byteLength < payloadAt) throw new MalformedPacketError('channel segment truncated in its SACK blocks')
+  if (b.byteLength < payloadAt) throw new TruncatedPacketError('channel segment truncated in its SACK blocks')
   const sack: Array<[number, number]> = []
   for (let i = 0; i < count; i++) {
     const a = view.getUint32(SEGMENT_HEADER + 8 * i)
