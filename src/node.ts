@@ -34,6 +34,7 @@ import type { MeshEvent } from './mesh/mesh-service.ts'
 import type { LinkProvider } from './mesh/link.ts'
 import { libp2pLinks } from './mesh/links/libp2p-link.ts'
 import { hasPublicAddress } from './mesh/gateway.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
 
 export interface PeernetOptions {
   /** The home directory (see resolveHome). Created if missing. */
@@ -177,7 +178,8 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
         store: openStore,
         providers,
         logger: logger.child('mesh'),
-        gateway: config.meshGateway === 'on' || (config.meshGateway === 'auto' && hasPublicAddress())
+        gateway: config.meshGateway === 'on' || (config.meshGateway === 'auto' && hasPublicAddress()),
+        dialBeyond: async (peer) => { await host.libp2p.dial(peerIdFromString(peer), { signal: AbortSignal.timeout(30_000) }) }
       })
       try {
         await mesh.start()

@@ -34,6 +34,12 @@ export const ACK_REQUESTED = 0x01
 export const IS_ACK = 0x02
 /** Spray-and-wait: with no route, hand copies to neighbours met (binary spray). */
 export const SPRAY = 0x04
+/**
+ * The destination's full Ed25519 key follows the landmark list. A sender sets it when it
+ * has no mesh route and sends toward a gateway: the gateway needs the key (a peer id) to
+ * find the destination beyond the mesh. Checked on decode: it must hash to `dst`.
+ */
+export const DST_KEY = 0x08
 
 export const SRC_BYTES = 32
 export const ID_BYTES = 8
@@ -68,6 +74,8 @@ export interface MeshEnvelope {
   copies: number
   /** dst's landmarks, lowest level first; may be empty. */
   via: NodeId[]
+  /** dst's Ed25519 key, present exactly when flags has DST_KEY. */
+  dstKey?: Uint8Array
   /** The sealed payload. */
   payload: Uint8Array
 }
@@ -92,7 +100,7 @@ export function envelopeKey (e: MeshEnvelope): string {
 
 /** The encoded size of `e`, without encoding it. */
 export function envelopeSize (e: MeshEnvelope): number {
-  return HEADER_BYTES + NODE_ID_BYTES * e.via.length + e.payload.byteLength
+  return HEADER_BYTES + NODE_ID_BYTES * e.via.length + ((e.flags & DST_KEY) !== 0 ? SRC_BYTES : 0) + e.payload.byteLength
 }
 
 // ---- codec ------------------------------------------------------------------------------
@@ -112,6 +120,7 @@ export function encodeEnvelope (e: MeshEnvelope): Uint8Array {
   out.set(Buffer.from(e.id, 'hex'), at); at += ID_BYTES
   out[at++] = e.via.length
   for (const v of e.via) { out.set(nodeIdToBytes(v), at); at += NODE_ID_BYTES }
+  if (e.dstKey !== undefined) { out.set(e.dstKey, at); at += SRC_BYTES }
   out.set(e.payload, at)
   return out
 }
@@ -124,23 +133,30 @@ export function decodeEnvelope (b: Uint8Array): MeshEnvelope {
   if (b.byteLength < HEADER_BYTES) throw new TruncatedPacketError(`envelope truncated: ${b.byteLength} bytes, the header alone is ${HEADER_BYTES}`)
   const viaCount = b[HEADER_BYTES - 1] as number
   if (viaCount > MAX_VIA) throw new MalformedPacketError(`envelope names ${viaCount} landmarks, at most ${MAX_VIA}`)
-  const payloadAt = HEADER_BYTES + NODE_ID_BYTES * viaCount
-  if (b.byteLength < payloadAt) throw new TruncatedPacketError(`envelope truncated in its landmark list: ${b.byteLength} bytes, need ${payloadAt}`)
+  const flags = b[1] as number
+  const keyAt = HEADER_BYTES + NODE_ID_BYTES * viaCount
+  const payloadAt = keyAt + ((flags & DST_KEY) !== 0 ? SRC_BYTES : 0)
+  if (b.byteLength < payloadAt) throw new TruncatedPacketError(`envelope truncated in its landmark list or destination key: ${b.byteLength} bytes, need ${payloadAt}`)
   let at = 4 + SRC_BYTES
   const dst = nodeIdFromBytes(b.subarray(at, at + NODE_ID_BYTES)); at += NODE_ID_BYTES
   const id = Buffer.from(b.buffer, b.byteOffset + at, ID_BYTES).toString('hex'); at += ID_BYTES + 1
   const via: NodeId[] = []
   for (let i = 0; i < viaCount; i++) { via.push(nodeIdFromBytes(b.subarray(at, at + NODE_ID_BYTES))); at += NODE_ID_BYTES }
-  return {
+  const e: MeshEnvelope = {
     src: b.slice(4, 4 + SRC_BYTES),
     dst,
     ttl: b[2] as number,
     id,
-    flags: b[1] as number,
+    flags,
     copies: b[3] as number,
     via,
     payload: b.slice(payloadAt)
   }
+  if ((flags & DST_KEY) !== 0) {
+    e.dstKey = b.slice(keyAt, payloadAt)
+    if (nodeIdOf(e.dstKey) !== dst) throw new MalformedPacketError('envelope destination key does not match its destination id')
+  }
+  return e
 }
 
 function checkEnvelope (e: MeshEnvelope): void {
@@ -153,6 +169,8 @@ function checkEnvelope (e: MeshEnvelope): void {
   if (!isByte(e.copies)) bad(`copies ${e.copies} is not 0..255`)
   if (e.via.length > MAX_VIA) bad(`${e.via.length} landmarks, at most ${MAX_VIA}`)
   for (const v of e.via) if (!isNodeId(v)) bad(`landmark ${String(v)} is not a node id`)
+  if (((e.flags & DST_KEY) !== 0) !== (e.dstKey !== undefined)) bad('the DST_KEY flag and the destination key go together')
+  if (e.dstKey !== undefined && (e.dstKey.byteLength !== SRC_BYTES || nodeIdOf(e.dstKey) !== e.dst)) bad('the destination key does not match dst')
 }
 
 function isByte (n: number): boolean {
@@ -173,6 +191,7 @@ export function sealEnvelope (identity: Identity, dstKey: Uint8Array, header: En
     via: header.via ?? [],
     payload: new Uint8Array(0)
   }
+  if ((header.flags & DST_KEY) !== 0) e.dstKey = Uint8Array.from(dstKey)
   checkEnvelope(e)
   const key = pairKey(identity, dstKey, identity.publicKey, dstKey, MeshError)
   const nonce = randomBytes(NONCE)

@@ -18,7 +18,7 @@ import type { NeighbourView, RouteView, RouterOutput, RouterTiming } from './rou
 import { decodeControl, encodeControl } from './control-messages.ts'
 import { DEFAULT_FORWARDER_CONFIG, Forwarder } from './forwarder.ts'
 import type { CustodyView, ForwarderConfig, ForwarderOutput } from './forwarder.ts'
-import { ACK_REQUESTED, DEFAULT_TTL, IS_ACK, decodeEnvelope, encodeEnvelope, newEnvelopeId, openEnvelope, sealEnvelope } from './envelope.ts'
+import { ACK_REQUESTED, DEFAULT_TTL, DST_KEY, IS_ACK, decodeEnvelope, encodeEnvelope, newEnvelopeId, openEnvelope, sealEnvelope } from './envelope.ts'
 import type { MeshEnvelope } from './envelope.ts'
 import { FRAME_CONTROL, FRAME_DATA, frameOf, readFrame } from './frame.ts'
 import { decodePayload, encodePayload } from './payload.ts'
@@ -27,6 +27,8 @@ import { MESH_MIGRATIONS } from './schema.ts'
 import { MeshError, UnknownPeerError } from './errors.ts'
 
 const DEFAULT_SEND_TIMEOUT_MS = 10_000
+/** A gateway tries to reach one node beyond the mesh at most this often. */
+const BRIDGE_RETRY_MS = 60_000
 
 export interface MeshServiceOptions {
   identity: Identity
@@ -35,6 +37,11 @@ export interface MeshServiceOptions {
   logger: Logger
   /** This node reaches the Internet and offers it to the mesh. */
   gateway?: boolean
+  /**
+   * Reaches a node beyond the mesh (a gateway's job): dial it by peer id over the
+   * Internet. Once connected, a link to it comes up and the envelopes held for it go.
+   */
+  dialBeyond?: (peerId: string) => Promise<void>
   now?: () => number
   timing?: Partial<RouterTiming>
   forwarding?: Partial<ForwarderConfig>
@@ -111,6 +118,10 @@ export class MeshService {
   private readonly unacked = new Map<string, NodeId>()
   private readonly listeners = new Set<(e: MeshEvent) => void>()
   private streamHandler: StreamHandler | null = null
+  private readonly gateway: boolean
+  private readonly dialBeyond: ((peerId: string) => Promise<void>) | undefined
+  /** When this gateway last tried to reach a node beyond the mesh, by node id. */
+  private readonly bridged = new Map<NodeId, number>()
   private timer: NodeJS.Timeout | null = null
   private timerAt = Infinity
   private stopped = false
@@ -126,11 +137,15 @@ export class MeshService {
     this.logger = options.logger
     this.now = options.now ?? Date.now
     this.self = nodeIdOf(options.identity.publicKey)
+    this.gateway = options.gateway === true
+    this.dialBeyond = options.dialBeyond
     this.keys.set(this.self, options.identity.publicKey)
     const now = this.now()
     this.router = new Router({ self: this.self, gateway: options.gateway === true, timing: options.timing, random: Math.random }, now)
     this.forwarder = new Forwarder({ ...DEFAULT_FORWARDER_CONFIG, ...options.forwarding, self: this.self }, {
-      nextHop: (dst, via) => this.router.nextHop(dst, via) ?? this.router.gatewayHop(),
+      // No route in the mesh: toward a gateway, unless this node is one (it reaches
+      // beyond by itself; handing the envelope to another gateway could loop).
+      nextHop: (dst, via) => this.router.nextHop(dst, via) ?? (this.gateway ? undefined : this.router.gatewayHop()),
       links: () => [...this.links.keys()]
     }, now)
     this.store.migrate('mesh', MESH_MIGRATIONS)
@@ -168,11 +183,12 @@ export class MeshService {
     const ack = options.ack !== false
     const id = newEnvelopeId()
     const plain = encodePayload({ kind: 'text', text })
-    const envelope = sealEnvelope(this.identity, dstKey, { id, flags: ack ? ACK_REQUESTED : 0, ttl: DEFAULT_TTL }, plain)
     const dst = nodeIdOf(dstKey)
     this.keys.set(dst, dstKey)
+    const envelope = sealEnvelope(this.identity, dstKey, { id, flags: (ack ? ACK_REQUESTED : 0) | this.beyondFlag(dst), ttl: DEFAULT_TTL }, plain)
     const now = this.now()
-    const firstHop = this.router.nextHop(dst, envelope.via) ?? this.router.gatewayHop()
+    this.bridge(envelope)
+    const firstHop = this.router.nextHop(dst, envelope.via) ?? (this.gateway ? undefined : this.router.gatewayHop())
     if (!ack) {
       this.apply(this.forwarder.send(envelope, now, false))
       return { id, acked: false, rttMs: null, firstHop: firstHop === undefined ? 'custody' : 'link' }
@@ -190,9 +206,32 @@ export class MeshService {
 
   /** Sends one datagram of a stream (the libp2p-over-mesh transport) to a node, best effort. */
   sendStream (dstKey: Uint8Array, bytes: Uint8Array): void {
-    const envelope = sealEnvelope(this.identity, dstKey, { id: newEnvelopeId(), flags: 0, ttl: DEFAULT_TTL }, encodePayload({ kind: 'stream', bytes }))
-    this.keys.set(nodeIdOf(dstKey), dstKey)
+    const dst = nodeIdOf(dstKey)
+    this.keys.set(dst, dstKey)
+    const envelope = sealEnvelope(this.identity, dstKey, { id: newEnvelopeId(), flags: this.beyondFlag(dst), ttl: DEFAULT_TTL }, encodePayload({ kind: 'stream', bytes }))
+    this.bridge(envelope)
     this.apply(this.forwarder.send(envelope, this.now(), false))
+  }
+
+  /** DST_KEY when the mesh has no route to `dst`: a gateway on the way needs the key to reach it. */
+  private beyondFlag (dst: NodeId): number {
+    return this.router.nextHop(dst, []) === undefined ? DST_KEY : 0
+  }
+
+  /**
+   * On a gateway, an envelope for a node the mesh has no route to: dial that node over
+   * the Internet (at most once a minute per node). The envelope waits in custody; the
+   * link that the connection brings up gives the route it waits for.
+   */
+  private bridge (envelope: MeshEnvelope): void {
+    if (!this.gateway || this.dialBeyond === undefined || envelope.dstKey === undefined || envelope.dst === this.self) return
+    if (this.router.nextHop(envelope.dst, envelope.via) !== undefined) return
+    const now = this.now()
+    if (now - (this.bridged.get(envelope.dst) ?? -Infinity) < BRIDGE_RETRY_MS) return
+    this.bridged.set(envelope.dst, now)
+    if (this.bridged.size > 4096) this.bridged.delete(this.bridged.keys().next().value as NodeId)
+    const peer = peerIdOfPublicKey(envelope.dstKey)
+    this.dialBeyond(peer).catch((err: unknown) => { this.logger.debug('gateway could not reach a node beyond the mesh', { peer, err }) })
   }
 
   onStream (handler: StreamHandler): void {
@@ -266,6 +305,7 @@ export class MeshService {
         this.counters.dataBytesReceived += frame.byteLength
         const envelope = decodeEnvelope(f.body)
         this.apply(this.router.noteTraffic(linkId, now))
+        this.bridge(envelope)
         this.apply(this.forwarder.receive(linkId, envelope, now))
       } else {
         this.counters.malformedFrames++

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { generateIdentity } from '../../src/core/identity.ts'
 import {
-  ACK_REQUESTED, decodeEnvelope, encodeEnvelope, envelopeSize, ENVELOPE_VERSION, MAX_ENVELOPE_BYTES, MAX_VIA,
+  ACK_REQUESTED, decodeEnvelope, DST_KEY, encodeEnvelope, envelopeSize, ENVELOPE_VERSION, MAX_ENVELOPE_BYTES, MAX_VIA,
   newEnvelopeId, openEnvelope, sealEnvelope, SEAL_OVERHEAD, SPRAY
 } from '../../src/mesh/envelope.ts'
 import type { MeshEnvelope } from '../../src/mesh/envelope.ts'
@@ -23,7 +23,7 @@ const envelopeArb: fc.Arbitrary<MeshEnvelope> = fc.record({
   dst: hex(8),
   ttl: fc.integer({ min: 0, max: 255 }),
   id: hex(8),
-  flags: fc.integer({ min: 0, max: 255 }),
+  flags: fc.integer({ min: 0, max: 255 }).map((f) => f & ~DST_KEY), // DST_KEY needs a matching key: its own test
   copies: fc.integer({ min: 0, max: 255 }),
   via: fc.array(hex(8), { maxLength: MAX_VIA }),
   payload: fc.uint8Array({ maxLength: 600 })
@@ -136,3 +136,20 @@ test('the two directions of a pair use different keys', () => {
 function range (from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i)
 }
+
+test('DST_KEY: the destination key rides along for gateways, and must match the destination id', () => {
+  const a = generateIdentity()
+  const b = generateIdentity()
+  const e = sealEnvelope(a, b.publicKey, { id: newEnvelopeId(), flags: DST_KEY | ACK_REQUESTED, ttl: 64 }, Uint8Array.of(1, 2, 3))
+  const back = decodeEnvelope(encodeEnvelope(e))
+  assert.deepEqual(back.dstKey, b.publicKey)
+  assert.deepEqual(openEnvelope(b, back), Uint8Array.of(1, 2, 3))
+  // A relay that swaps in another key is caught at decode.
+  const bytes = encodeEnvelope(e)
+  const keyAt = bytes.byteLength - e.payload.byteLength - 32
+  bytes.set(generateIdentity().publicKey, keyAt)
+  assert.throws(() => decodeEnvelope(bytes), /does not match its destination id/)
+  // And one that strips the flag breaks the seal (flags are authenticated).
+  const stripped = decodeEnvelope(encodeEnvelope({ ...e, flags: e.flags & ~DST_KEY, dstKey: undefined }))
+  assert.throws(() => openEnvelope(b, stripped), /does not open/)
+})
