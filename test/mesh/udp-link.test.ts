@@ -10,7 +10,7 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createSocket } from 'node:dgram'
 import type { Socket } from 'node:dgram'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -225,9 +225,9 @@ interface NsNode {
   openLinks: () => Map<string, string>
 }
 
-function startNsNode (ns: string): NsNode {
+function startNsNode (ns: string, options: { multicast?: boolean, broadcast?: boolean } = {}): NsNode {
   const identity = generateIdentity()
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, FIXTURE, Buffer.from(identity.seed).toString('hex')], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, FIXTURE, Buffer.from(identity.seed).toString('hex'), JSON.stringify(options)], { stdio: ['pipe', 'pipe', 'pipe'] })
   const events: NodeEvent[] = []
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
@@ -267,13 +267,13 @@ test('in namespaces: neighbours on a segment find each other by multicast beacon
     const [ha, hb, hc] = [lab.host('ua'), lab.host('ub'), lab.host('uc')]
     lab.link(ha, hb)
     lab.link(hb, hc)
+    const spawnedAt = Date.now()
     const [a, b, c] = [startNsNode(ha.name), startNsNode(hb.name), startNsNode(hc.name)]
     nodes.push(a, b, c)
     const keysOf = (n: NsNode): string[] => [...n.openLinks().values()].sort()
     await eventually(() => a.events.some((e) => e.event === 'ready') && b.events.some((e) => e.event === 'ready') && c.events.some((e) => e.event === 'ready'), 'the three nodes to start', 10_000)
-    const readyAt = Date.now()
     await eventually(() => keysOf(a).length === 1 && keysOf(b).length === 2 && keysOf(c).length === 1, 'the line A–B–C to find itself', 10_000)
-    t.diagnostic(`line found ${Date.now() - readyAt} ms after the nodes were ready`)
+    t.diagnostic(`line found ${Date.now() - spawnedAt} ms after the three processes were spawned`)
     assert.deepEqual(keysOf(a), [b.key])
     assert.deepEqual(keysOf(b), [a.key, c.key].sort())
     assert.deepEqual(keysOf(c), [b.key])
@@ -297,6 +297,28 @@ test('in namespaces: neighbours on a segment find each other by multicast beacon
     // And back up: they find each other again.
     lab.setLink(ha, hb, true)
     await eventually(() => keysOf(a).length === 1 && keysOf(b).length === 2, 'the A–B link to come back', 10_000)
+  } finally {
+    await Promise.all(nodes.map(stopNsNode))
+    lab.destroy()
+  }
+})
+
+test('in namespaces: subnet broadcast alone finds a neighbour; a send with no route to it closes the link', { skip: unavailable, timeout: 30_000 }, async () => {
+  const lab = createNetnsLab()
+  const nodes: NsNode[] = []
+  try {
+    const [ha, hb] = [lab.host('ba'), lab.host('bb')]
+    const [addrA] = lab.link(ha, hb)
+    const broadcastOnly = { multicast: false, broadcast: true }
+    const [a, b] = [startNsNode(ha.name, broadcastOnly), startNsNode(hb.name, broadcastOnly)]
+    nodes.push(a, b)
+    await eventually(() => [...a.openLinks().values()].includes(b.key) && [...b.openLinks().values()].includes(a.key), 'A and B to find each other by broadcast', 10_000)
+    // A loses its route to the segment (the interface stays up): its next send fails.
+    execFileSync('ip', ['-n', ha.name, 'route', 'del', addrA.replace(/\.\d+$/, '.0/24')])
+    a.command({ send: b.key, data: '02' })
+    await eventually(() => a.events.find((e) => e.event === 'close' && e.key === b.key), 'the link to close on the failed send', 3_000)
+    const closed = a.events.find((e) => e.event === 'close' && e.key === b.key)
+    assert.match(closed?.reason ?? '', /send failed: ENETUNREACH/)
   } finally {
     await Promise.all(nodes.map(stopNsNode))
     lab.destroy()
