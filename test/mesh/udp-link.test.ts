@@ -88,6 +88,15 @@ test('a port already in use is refused with AddressInUseError naming the port', 
   await stopUdp(x)
 })
 
+test('options that cannot work are refused at once with a MeshLinkError', () => {
+  const identity = generateIdentity()
+  assert.throws(() => udpLinks({ identity, beaconTo: ['192.168.1.7'] }), { name: 'MeshLinkError', message: /"192\.168\.1\.7" is not an IPv4 address and port/ })
+  assert.throws(() => udpLinks({ identity, beaconTo: ['host.lan:6697'] }), { name: 'MeshLinkError' })
+  assert.throws(() => udpLinks({ identity, addresses: ['fe80::1'] }), { name: 'MeshLinkError' })
+  assert.throws(() => udpLinks({ identity, port: 70000 }), { name: 'MeshLinkError' })
+  assert.throws(() => udpLinks({ identity, mtu: 65507 }), { name: 'MeshLinkError' })
+})
+
 test('static neighbours and the link: one beacon each way opens both ends, in well under a second', async () => {
   const x = await startUdp()
   const startedAt = Date.now()

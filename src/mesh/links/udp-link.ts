@@ -107,6 +107,7 @@ export interface UdpLinkProvider extends LinkProvider {
 /** Send errors that mean the neighbour cannot be reached from here any more. */
 const UNREACHABLE = new Set(['ENETUNREACH', 'ENETDOWN', 'EHOSTUNREACH', 'EADDRNOTAVAIL'])
 const DEFAULT_BITRATE = 1_250_000
+const MAX_UDP_PAYLOAD = 65_507
 const DEFAULT_QUEUE_DATAGRAMS = 256
 /** How long `stop` waits for its byes to leave. */
 const STOP_FLUSH_MS = 1_000
@@ -187,8 +188,13 @@ export function udpLinks (options: UdpLinkOptions): UdpLinkProvider {
   const queueDatagrams = options.queueDatagrams ?? DEFAULT_QUEUE_DATAGRAMS
   const statics = (options.beaconTo ?? []).map(parseEndpoint)
   const staticKeys = new Set(statics.map((s) => `${s.address}:${s.port}`))
-  if (!Number.isInteger(options.port ?? UDP_LINK_PORT) || (options.port ?? UDP_LINK_PORT) < 0 || (options.port ?? UDP_LINK_PORT) > 65535) {
-    throw new MeshLinkError(`UDP port ${String(options.port)} is not a port number`, { hint: 'give 1–65535, or 0 for any free port' })
+  const port = options.port ?? UDP_LINK_PORT
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new MeshLinkError(`UDP port ${String(port)} is not a port number`, { hint: 'give 1–65535, or 0 for any free port' })
+  }
+  // A UDP datagram carries at most 65,507 bytes over IPv4, one of them our kind byte.
+  if (!Number.isInteger(mtu) || mtu < 1 || mtu > MAX_UDP_PAYLOAD - 1) {
+    throw new MeshLinkError(`a UDP link mtu of ${String(mtu)} bytes is impossible`, { hint: `give 1–${MAX_UDP_PAYLOAD - 1}; the default ${UDP_LINK_MTU} avoids IP fragmentation` })
   }
   for (const a of options.addresses ?? []) {
     if (!isIPv4(a)) throw new MeshLinkError(`"${a}" is not an IPv4 address`, { hint: 'give the IPv4 addresses of the LAN interfaces to use' })
@@ -401,7 +407,6 @@ export function udpLinks (options: UdpLinkOptions): UdpLinkProvider {
     },
     start: async (onLink) => {
       if (socket !== null) return
-      const port = options.port ?? UDP_LINK_PORT
       const s = createSocket({ type: 'udp4' })
       try {
         await new Promise<void>((resolve, reject) => {
