@@ -16,6 +16,7 @@ import type { Identity } from '../../src/core/identity.ts'
 import { silentLogger } from '../../src/core/log.ts'
 import { libp2pLinks, MESH_PROTOCOL } from '../../src/mesh/links/libp2p-link.ts'
 import type { Link, LinkProvider } from '../../src/mesh/link.ts'
+import { multiaddr } from '@multiformats/multiaddr'
 import { eventually, LOOPBACK_TCP } from '../host/cluster.ts'
 import { linkCompliance } from './link-compliance.ts'
 
@@ -196,4 +197,30 @@ test('no link over a limited (relayed) connection; the relay, directly connected
   assert.deepEqual(keys(pr.links), [hex(behind), hex(dialer)].sort())
   await Promise.all([pr.provider.stop(), pb.provider.stop(), pd.provider.stop()])
   await Promise.all([relay.stop(), behind.stop(), dialer.stop()])
+})
+
+test('two connections to one peer: one link; when its connection closes, a new link opens on the other', async () => {
+  const [x, y] = await Promise.all([startHost(), startHost()])
+  const [px, py] = await Promise.all([provide(x), provide(y)])
+  await connect(x, y)
+  await eventually(() => open(px.links).length === 1 && open(py.links).length === 1, 'a link on each side', 10_000)
+  // A second connection between the same two peers (libp2p reuses one unless forced).
+  const addr = y.host.addresses().find((a) => a.startsWith('/ip4/127.0.0.1/tcp/')) as string
+  await x.host.libp2p.dial(multiaddr(addr), { force: true })
+  await eventually(() => x.host.libp2p.getConnections(y.host.libp2p.peerId).length === 2, 'two connections', 5_000)
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  assert.equal(px.links.length, 1, 'still one link: the second connection\'s identify opened none')
+  assert.equal(py.links.length, 1)
+  // Close the connection that carries the link.
+  const carrying = x.host.libp2p.getConnections(y.host.libp2p.peerId).find((c) => c.streams.some((s) => s.protocol === MESH_PROTOCOL))
+  assert.ok(carrying !== undefined)
+  await carrying.close()
+  await eventually(() => open(px.links).length === 1 && open(py.links).length === 1 && px.links.length === 2 && py.links.length === 2, 'a new link on each side', 10_000)
+  const [lx, ly] = [open(px.links)[0] as Link, open(py.links)[0] as Link]
+  const got: Uint8Array[] = []
+  ly.onFrame((f) => { got.push(f) })
+  assert.equal(lx.send(Uint8Array.of(1, 2)), true)
+  await eventually(() => got.length === 1, 'a frame over the new link', 5_000)
+  await Promise.all([px.provider.stop(), py.provider.stop()])
+  await Promise.all([x.stop(), y.stop()])
 })
