@@ -173,7 +173,7 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
     let mesh: MeshService | null = null
     if (config.mesh) {
       const providers: LinkProvider[] = [libp2pLinks(host.libp2p, { logger: logger.child('mesh') })]
-      if (config.meshUdp) providers.push(udpLinks({ identity, port: config.meshPort, addresses: config.meshInterfaces, logger: logger.child('mesh') }))
+      if (config.meshUdp) providers.push(udpLinks({ identity, port: config.meshPort, addresses: config.meshInterfaces.length === 0 ? undefined : config.meshInterfaces, logger: logger.child('mesh') }))
       mesh = new MeshService({
         identity,
         store: openStore,
