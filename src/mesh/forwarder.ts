@@ -204,9 +204,9 @@ export class Forwarder {
   retry (now: number, newLinks: LinkId[] = []): ForwarderOutput[] {
     const out: ForwarderOutput[] = []
     this.#expire(now, out)
-    if (this.#custodyStore === undefined || this.#custodyStore.size === 0) return out
-    const links = [...new Set([...newLinks, ...this.#routes.links()])]
-    for (const { key, value } of [...this.#custodyStore.entries()]) {
+    const held = this.#custodyStore === undefined || this.#custodyStore.size === 0 ? [] : [...this.#custodyStore.entries()]
+    const links = held.length === 0 ? [] : [...new Set([...newLinks, ...this.#routes.links()])]
+    for (const { key, value } of held) {
       const hop = this.#routes.nextHop(value.envelope.dst, value.envelope.via)
       // Split horizon is not applied here: the routes changed since the envelope came,
       // so a route back the way it came is a new decision, not a stale upstream.
@@ -220,11 +220,13 @@ export class Forwarder {
     // A reliable send whose route moved to another link went out on a link that is dead
     // or worse: send it again now on the new route, instead of waiting out its timer
     // (no retry used; the destination delivers it once whichever copy arrives).
+    const pending = this.#pendingMap
+    if (pending === undefined || pending.size === 0) return out
     for (const o of out) {
-      const p = o.kind === 'send' ? this.#pending.get(o.envelope.id) : undefined
+      const p = o.kind === 'send' ? pending.get(o.envelope.id) : undefined
       if (p !== undefined && o.kind === 'send' && envelopeKey(p.envelope) === envelopeKey(o.envelope)) p.hop = o.link
     }
-    for (const p of this.#pending.values()) {
+    for (const p of pending.values()) {
       if (p.hop === undefined || p.envelope.dst === this.#config.self) continue
       const hop = this.#routes.nextHop(p.envelope.dst, p.envelope.via)
       if (hop === undefined || hop === p.hop) continue
