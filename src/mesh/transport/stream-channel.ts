@@ -322,7 +322,7 @@ export class StreamChannel {
       case 'time-wait':
         return this.lingerUntil
       case 'syn-sent':
-        return this.synDeadline
+        return Math.min(this.synDeadline, this.synSentAt + this.config.connectTimeoutMs)
       case 'open':
         return Math.min(this.timeoutDeadline(), this.delayedAckDeadline, this.outstanding.length > 0 ? this.rtoDeadline : Infinity)
     }
@@ -338,11 +338,11 @@ export class StreamChannel {
         if (now >= this.lingerUntil) this.state = 'closed'
         return out
       case 'syn-sent':
-        if (now < this.synDeadline) return out
         if (now - this.synSentAt >= this.config.connectTimeoutMs) {
           this.fail(new MeshStreamTimeoutError(`no answer from the mesh peer within ${this.config.connectTimeoutMs} ms`, { hint: 'the peer may be offline, out of range, or not running Peernet' }), false, now, out)
           return out
         }
+        if (now < this.synDeadline) return out
         // RFC 6298 §5.5 applied to SYN: back off and retransmit.
         this.rto = Math.min(this.rto * 2, this.maxRto)
         this.synDeadline = now + this.rto
