@@ -12,6 +12,7 @@ import { Cluster, eventually } from '../../host/cluster.ts'
 import type { Peernet } from '../../../src/node.ts'
 import { meshAddress, meshTransport } from '../../../src/mesh/transport/mesh-transport.ts'
 import { LossyDatagramHub } from './lossy-datagrams.ts'
+import { generateIdentity, peerIdOfPublicKey } from '../../../src/core/identity.ts'
 
 const SINK = '/peernet-test/hash-sink/1.0.0'
 const STEP_TIMEOUT_MS = 30_000
@@ -142,4 +143,32 @@ test('dialing a reachable key that does not answer fails within the connect time
   )
   const ms = performance.now() - started
   assert.ok(ms >= 4_500 && ms < 6_500, `gave up after ${ms} ms`)
+})
+
+test('dialing a node that runs the transport but does not listen on the mesh is refused at once', async () => {
+  const endpoint = hub.endpoint()
+  const closed = await cluster.start({ listen: [] }, cluster.home(), { transports: [meshTransport(endpoint)] })
+  endpoint.bind(closed.identity.publicKey)
+  const started = performance.now()
+  await assert.rejects(
+    a.host.connect(meshAddress(closed.peerId).toString(), { signal: AbortSignal.timeout(STEP_TIMEOUT_MS) }),
+    (err: Error) => /refused the stream/.test(err.message)
+  )
+  const ms = performance.now() - started
+  assert.ok(ms < 2_000, `refused after ${ms} ms`)
+})
+
+test('a node answering for a key that is not its own fails the Noise check', async () => {
+  // The mesh stand-in delivers datagrams for `claimed` to an impostor node: the stream
+  // opens, but the upgrader's Noise handshake sees the impostor's key, not the claimed one.
+  const claimed = generateIdentity()
+  const endpoint = hub.endpoint()
+  const impostor = await cluster.start({ listen: ['/peernet-mesh'] }, cluster.home(), { transports: [meshTransport(endpoint)] })
+  endpoint.bind(claimed.publicKey)
+  await assert.rejects(
+    a.host.connect(meshAddress(peerIdOfPublicKey(claimed.publicKey)).toString(), { signal: AbortSignal.timeout(STEP_TIMEOUT_MS) }),
+    (err: Error) => err.name === 'DialError' && /does not match expected remote identity key/.test(err.message)
+  )
+  assert.equal(a.host.libp2p.getConnections(peerIdFromString(impostor.peerId)).length, 0)
+  assert.equal(a.host.libp2p.getConnections(peerIdFromString(peerIdOfPublicKey(claimed.publicKey))).length, 0)
 })
