@@ -73,8 +73,6 @@ const DEFAULT_MAX_CONNECTIONS = 256
  * silent peer fails with the mesh's own error rather than a bare libp2p timeout.
  */
 const CONNECT_TIMEOUT_MS = 5_000
-/** A clean close waits this long for the remote FIN before giving up with a reset. */
-const CLOSE_TIMEOUT_MS = 10_000
 
 /** The factory for libp2p's `transports: [...]`. */
 export function meshTransport (datagrams: MeshDatagrams, options: MeshTransportOptions = {}): (components: MeshTransportComponents) => Transport {
@@ -329,9 +327,6 @@ class MeshConnection extends AbstractMultiaddrConnection {
   readonly channel: StreamChannel
   readonly peerKey: Uint8Array
   private readonly transport: MeshTransport
-  private closeWaiter: ((error?: Error) => void) | undefined
-  private channelDone = false
-  private channelError: Error | undefined
 
   constructor (transport: MeshTransport, channel: StreamChannel, peerKey: Uint8Array, init: MeshConnectionInit) {
     super(init)
@@ -352,10 +347,8 @@ class MeshConnection extends AbstractMultiaddrConnection {
     return { sentBytes, canSendMore: this.channel.writableBytes() > 0 }
   }
 
-  sendReset (err: Error): void {
+  sendReset (_err: Error): void {
     this.transport.run(this, (channel, now) => channel.reset(now))
-    this.channelDone = true
-    this.closeWaiter?.(err)
   }
 
   sendPause (): void {
@@ -366,28 +359,16 @@ class MeshConnection extends AbstractMultiaddrConnection {
     this.transport.run(this, (channel, now) => channel.setReading(true, now))
   }
 
-  async sendClose (options?: AbortOptions): Promise<void> {
-    if (this.channelDone) return
-    const done = new Promise<void>((resolve, reject) => {
-      const signal = AbortSignal.any([AbortSignal.timeout(CLOSE_TIMEOUT_MS), ...(options?.signal === undefined ? [] : [options.signal])])
-      const onAbort = (): void => { this.closeWaiter?.(new MeshError('the mesh peer did not finish closing in time')) }
-      signal.addEventListener('abort', onAbort, { once: true })
-      this.closeWaiter = (error) => {
-        this.closeWaiter = undefined
-        signal.removeEventListener('abort', onAbort)
-        if (error === undefined) resolve()
-        else reject(error)
-      }
-    })
+  /**
+   * Queues our FIN and returns, like close(2) on a TCP socket: the channel stays with the
+   * transport until the remote acknowledged every byte and the FIN and sent its own (or
+   * its response timeout ends it), so nothing written is lost. Waiting for that here
+   * would hold libp2p's connection in 'closing' for a round trip, and the muxer's late
+   * frames in that window would abort it.
+   */
+  async sendClose (_options?: AbortOptions): Promise<void> {
     this.transport.run(this, (channel, now) => channel.close(now))
-    if (this.channelDone) this.closeWaiter?.(this.channelError)
-    try {
-      await done
-    } catch (err) {
-      // Not closed cleanly in time: reset, so neither side holds state for long.
-      this.transport.run(this, (channel, now) => channel.reset(now))
-      this.log('mesh close did not complete - %e', err)
-    }
+    await Promise.resolve()
   }
 
   deliver (bytes: Uint8Array): void {
@@ -405,12 +386,6 @@ class MeshConnection extends AbstractMultiaddrConnection {
   }
 
   channelClosed (error: Error | undefined): void {
-    this.channelDone = true
-    this.channelError = error
-    if (this.closeWaiter !== undefined) {
-      this.closeWaiter(error)
-      return
-    }
     if (this.status === 'open' || this.status === 'closing') this.onTransportClosed(error)
   }
 }
