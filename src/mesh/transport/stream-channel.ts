@@ -14,9 +14,11 @@
 // - Retransmission timer per RFC 6298 (SRTT/RTTVAR, exponential backoff), with RTT samples
 //   from echoed timestamps (RFC 7323 §4) rather than Karn's rule: on a lossy path most
 //   samples Karn allows are stretched by lost acks, and the inflated RTO stalls the stream.
-//   Loss detection from SACK: a segment is lost when three segments sent after it were
-//   received (RFC 6675's DupThresh, counted in send order like RACK, RFC 8985, so a lost
-//   retransmission is detected the same way).
+//   Loss detection by RACK (RFC 8985): a segment is lost when a segment sent after it was
+//   delivered and a reordering window has passed, so lost retransmissions are found the
+//   same way and a mesh that reorders (several paths, custody) does not look lossy. The
+//   window grows when a retransmission proves spurious (the ack echoes the original's
+//   timestamp), and the window reduction of that episode is undone (RFC 4015).
 // - Congestion control: slow start and AIMD congestion avoidance (RFC 5681 §3.1),
 //   multiplicative decrease once per loss episode (RFC 6675 §5), cwnd = 1 after a timeout.
 // - Flow control: the receiver advertises how many segments beyond the cumulative ack it
@@ -116,14 +118,18 @@ interface SentSegment {
   fin: boolean
   /** Order of its latest transmission among all transmissions of this channel. */
   txOrder: number
+  /** When its latest transmission went out. */
+  sentAt: number
   retransmitted: boolean
   sacked: boolean
   lost: boolean
   inFlight: boolean
 }
 
-/** Three segments sent later and received mean this one was lost (RFC 6675 §2, DupThresh). */
+/** RFC 8985 §6.2: with this many segments SACKed and no reordering seen, no reordering window. */
 const DUP_THRESH = 3
+/** Bounds the reordering window's multiplier (RFC 8985 §6.2 step 4 caps the window at SRTT anyway). */
+const MAX_REO_WND_MULT = 16
 /** Bounds the congestion window, hence the in-flight state, whatever the acks say. */
 const MAX_CWND = 4096
 /** RFC 6298 §2: G, the clock granularity, in ms. */
@@ -157,6 +163,18 @@ export class StreamChannel {
   private ssthresh = MAX_CWND
   private fastRecovery = false
   private recoveryPoint = 0
+  // RACK (RFC 8985 §6.1): the latest-sent segment known delivered, and reordering state.
+  private rackTxOrder = 0
+  private rackRtt = 0
+  private minRtt = Infinity
+  private highestDelivered = -1
+  private reorderSeen = false
+  private reoWndMult = 1
+  private reorderDeadline = Infinity
+  // For undoing a window reduction that a spurious retransmission caused (RFC 4015).
+  private priorCwnd = 0
+  private priorSsthresh = 0
+  private undone = true
   private srtt: number | null = null
   private rttvar = 0
   private rto: number
@@ -324,7 +342,7 @@ export class StreamChannel {
       case 'syn-sent':
         return Math.min(this.synDeadline, this.synSentAt + this.config.connectTimeoutMs)
       case 'open':
-        return Math.min(this.timeoutDeadline(), this.delayedAckDeadline, this.outstanding.length > 0 ? this.rtoDeadline : Infinity)
+        return Math.min(this.timeoutDeadline(), this.delayedAckDeadline, this.outstanding.length > 0 ? Math.min(this.rtoDeadline, this.reorderDeadline) : Infinity)
     }
   }
 
@@ -358,6 +376,10 @@ export class StreamChannel {
       return out
     }
     if (now >= this.delayedAckDeadline) this.sendAck(now, out)
+    if (this.outstanding.length > 0 && now >= this.reorderDeadline) {
+      this.detectLosses(now)
+      this.trySend(now, out)
+    }
     if (this.outstanding.length > 0 && now >= this.rtoDeadline) this.onRetransmissionTimeout(now, out)
     return out
   }
@@ -396,7 +418,7 @@ export class StreamChannel {
       }
       const payload = this.take(this.mss)
       const fin = this.finQueued && this.queuedBytes === 0
-      const s: SentSegment = { seq: this.nextSeq++, payload, fin, txOrder: 0, retransmitted: false, sacked: false, lost: false, inFlight: false }
+      const s: SentSegment = { seq: this.nextSeq++, payload, fin, txOrder: 0, sentAt: now, retransmitted: false, sacked: false, lost: false, inFlight: false }
       if (fin) this.finSeq = s.seq
       this.outstanding.push(s)
       this.outstandingBytes += payload.byteLength
@@ -432,6 +454,7 @@ export class StreamChannel {
       this.counters.retransmits++
     }
     s.txOrder = ++this.txCounter
+    s.sentAt = now
     s.lost = false
     if (!s.inFlight) {
       s.inFlight = true
@@ -452,7 +475,10 @@ export class StreamChannel {
         const s = this.outstanding.shift() as SentSegment
         this.outstandingBytes -= s.payload.byteLength
         if (s.inFlight) this.inFlight--
-        if (!s.sacked) newlyAcked++
+        if (!s.sacked) {
+          newlyAcked++
+          this.delivered(s, segment.echo, now)
+        }
       }
       this.sndUna = segment.ack
       if (this.finSeq >= 0 && this.sndUna > this.finSeq) this.finAcked = true
@@ -475,6 +501,7 @@ export class StreamChannel {
           this.inFlight--
         }
         newlyAcked++
+        this.delivered(s, segment.echo, now)
       }
     }
     // RFC 7323 §4.1: an ack that acknowledges new data gives an RTT sample from its echo.
@@ -487,32 +514,70 @@ export class StreamChannel {
     if (!this.fastRecovery) {
       for (let i = 0; i < newlyAcked; i++) this.cwnd = Math.min(MAX_CWND, this.cwnd < this.ssthresh ? this.cwnd + 1 : this.cwnd + 1 / this.cwnd)
     }
-    this.detectLosses()
+    this.detectLosses(now)
     if (this.blocked && this.writableBytes() >= this.config.sendBufferBytes / 2) {
       this.blocked = false
       out.push({ kind: 'drained' })
     }
   }
 
-  /** Marks segments lost once DUP_THRESH segments sent after them were received. */
-  private detectLosses (): void {
-    // The DUP_THRESH-th latest transmission among received segments: anything sent
-    // before it and not received is lost.
-    const top: number[] = []
-    for (const s of this.outstanding) {
-      if (!s.sacked) continue
-      top.push(s.txOrder)
-      if (top.length > DUP_THRESH) {
-        top.sort((a, b) => b - a)
-        top.length = DUP_THRESH
+  /** RFC 8985 §6.2 steps 1–3 for a segment newly acknowledged or SACKed. */
+  private delivered (s: SentSegment, echo: number, now: number): void {
+    if (s.retransmitted && echo !== 0 && before(echo, timestampOf(s.sentAt))) {
+      // The ack answers a transmission older than the retransmission: the original got
+      // through and the retransmission was spurious (RFC 4015 §2, detection by timestamps).
+      this.reorderSeen = true
+      this.reoWndMult = Math.min(this.reoWndMult + 1, MAX_REO_WND_MULT)
+      if (!this.undone) {
+        this.undone = true
+        this.cwnd = Math.max(this.cwnd, this.priorCwnd)
+        this.ssthresh = Math.max(this.ssthresh, this.priorSsthresh)
+        this.fastRecovery = false
       }
+      return
     }
-    if (top.length < DUP_THRESH) return
-    const threshold = Math.min(...top)
+    const rtt = now - s.sentAt
+    if (!s.retransmitted) this.minRtt = Math.min(this.minRtt, rtt)
+    if (s.txOrder > this.rackTxOrder) {
+      this.rackTxOrder = s.txOrder
+      this.rackRtt = rtt
+    }
+    // Step 3: a segment never retransmitted that arrives below one delivered before it
+    // was reordered.
+    if (s.seq < this.highestDelivered && !s.retransmitted) this.reorderSeen = true
+    this.highestDelivered = Math.max(this.highestDelivered, s.seq)
+  }
+
+  /** RFC 8985 §6.2 step 4: the reordering window. */
+  private reorderWindow (): number {
+    if (!this.reorderSeen) {
+      if (this.fastRecovery) return 0
+      let sacked = 0
+      for (const s of this.outstanding) if (s.sacked) sacked++
+      if (sacked >= DUP_THRESH) return 0
+    }
+    const base = Number.isFinite(this.minRtt) ? this.minRtt : (this.srtt ?? 0)
+    return Math.min(this.reoWndMult * base / 4, this.srtt ?? Infinity)
+  }
+
+  /**
+   * RFC 8985 §6.2 step 5: a segment sent before the latest delivered one is lost once
+   * RACK.rtt + reo_wnd has passed since it was sent; the earliest pending such moment is
+   * the reorder timer (§6.3).
+   */
+  private detectLosses (now: number): void {
+    this.reorderDeadline = Infinity
+    if (this.rackTxOrder === 0) return
+    const window = this.reorderWindow()
     let newLoss = false
     const pipe = this.inFlight
     for (const s of this.outstanding) {
-      if (s.sacked || s.lost || s.txOrder >= threshold) continue
+      if (s.sacked || s.lost || s.txOrder >= this.rackTxOrder) continue
+      const due = s.sentAt + this.rackRtt + window
+      if (now < due) {
+        this.reorderDeadline = Math.min(this.reorderDeadline, due)
+        continue
+      }
       s.lost = true
       if (s.inFlight) {
         s.inFlight = false
@@ -522,6 +587,9 @@ export class StreamChannel {
     }
     if (newLoss) {
       // RFC 5681 §3.2 step 2 / RFC 6675 §5: halve once per loss episode.
+      this.priorCwnd = this.cwnd
+      this.priorSsthresh = this.ssthresh
+      this.undone = false
       this.ssthresh = Math.max(pipe / 2, 2)
       this.cwnd = this.ssthresh
       this.fastRecovery = true
@@ -534,6 +602,7 @@ export class StreamChannel {
     this.ssthresh = Math.max(this.inFlight / 2, 2)
     this.cwnd = 1
     this.fastRecovery = false
+    this.undone = true
     this.recoveryPoint = this.nextSeq
     // RFC 6675 §5.1: after a timeout everything not SACKed is considered lost.
     for (const s of this.outstanding) {
@@ -703,4 +772,10 @@ function timestampOf (now: number): number {
 /** Milliseconds from an echoed timestamp to `now`, modulo 2^32. */
 function elapsed (now: number, timestamp: number): number {
   return ((timestampOf(now) - timestamp) >>> 0)
+}
+
+/** Whether timestamp `a` is before `b`, modulo 2^32 (RFC 7323 §5.2's comparison). */
+function before (a: number, b: number): boolean {
+  const d = (b - a) >>> 0
+  return d !== 0 && d < 0x8000_0000
 }

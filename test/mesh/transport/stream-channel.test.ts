@@ -269,6 +269,20 @@ test('congestion control halves the window on loss and grows it back (AIMD)', ()
   assert.ok(pair.a.channel.stats().cwnd > low + 4, 'the window grew again without loss')
 })
 
+test('reordering without loss is not taken for loss (RACK): few spurious retransmissions, the window stays open', () => {
+  const pair = new LossyPair({ seed: 21, loss: 0, duplicate: 0, baseDelayMs: 2, jitterMs: 8 })
+  pair.connect()
+  pair.run(() => pair.a.opened && pair.b.opened, 10_000)
+  const start = pair.now
+  pair.send(pair.a, new Uint8Array(4 << 20), true)
+  pair.run(() => pair.b.ended, 600_000)
+  const stats = pair.a.channel.stats()
+  assert.ok(stats.retransmits < stats.segmentsSent / 100, `${stats.retransmits} retransmissions of ${stats.segmentsSent} segments`)
+  assert.ok(stats.cwnd > 16, `cwnd ${stats.cwnd}`)
+  // About 11 ms round trips: 4 MiB (4,490 segments) in well under 10 s of virtual time.
+  assert.ok(pair.now - start < 10_000, `took ${pair.now - start} virtual ms`)
+})
+
 test('flow control: a paused reader holds at most its window, the sender waits, nothing is lost', () => {
   const pair = new LossyPair({ seed: 5, loss: 0.05, duplicate: 0, baseDelayMs: 10, jitterMs: 10 }, { receiveWindowSegments: 16, sendBufferBytes: 64 * 1024 })
   const data = randomBytes(mulberry32(9), 300_000)
