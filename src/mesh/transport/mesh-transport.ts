@@ -67,7 +67,8 @@ export interface MeshTransportComponents {
   logger: ComponentLogger
 }
 
-const DEFAULT_MAX_CONNECTIONS = 256
+/** With the channel defaults (~256 KiB buffered at most per connection): ≤ 32 MiB in all. */
+const DEFAULT_MAX_CONNECTIONS = 128
 /**
  * SYN retries stop after this long: under libp2p's per-address dial timeout (6 s), so a
  * silent peer fails with the mesh's own error rather than a bare libp2p timeout.
