@@ -13,7 +13,7 @@ import { silentLogger } from './core/log.ts'
 import type { Logger } from './core/log.ts'
 import { acquireHomeLock } from './core/home-lock.ts'
 import { createHost } from './host/host.ts'
-import type { ConnectedPeer, Host } from './host/host.ts'
+import type { ConnectedPeer, Host, HostOptions } from './host/host.ts'
 import { PEERNET_VERSION } from './host/protocols.ts'
 import { systemClock } from './core/clock.ts'
 import type { Clock } from './core/clock.ts'
@@ -46,6 +46,8 @@ export interface PeernetOptions {
   clock?: Clock
   /** Rendezvous tuning for tests and experiments (the defaults are the protocol's). */
   rendezvous?: { timing?: Partial<RendezvousTiming>, bound?: RendezvousBound, random?: () => number }
+  /** Extra libp2p transports (e.g. the mesh transport), given to the host. */
+  transports?: HostOptions['transports']
 }
 
 export type PeernetEvent =
@@ -155,7 +157,7 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
     const keys = accountKeysOf(identity, account, loadAccountLink(paths.accountLink, identity))
     store = Store.open(paths.database)
     const openStore = store
-    const host = await createHost({ identity, store, logger: logger.child('host'), ...config })
+    const host = await createHost({ identity, store, logger: logger.child('host'), ...config, transports: options.transports })
     const clock = options.clock ?? systemClock
     const networks = new Networks({ store: openStore, account: keys, apps: BUILTIN_APPS, clock, addresses: () => host.addresses() })
     const devices = new AccountDevices({ networks, store: openStore, device: identity, accountKeyPath: paths.account, accountLinkPath: paths.accountLink, addresses: () => host.addresses(), clock })
