@@ -206,7 +206,7 @@ async function peernetPair (): Promise<TransferPair> {
     for (let i = 0; i < 2; i++) {
       const home = await mkdtemp(join(tmpdir(), 'peernet-bench-'))
       homes.push(home)
-      nodes.push(await createPeernet({ home, config: { listen: [LOOPBACK_LISTEN], mdns: false } }))
+      nodes.push(await createPeernet({ home, config: { listen: [LOOPBACK_LISTEN], mdns: false, meshUdp: false } }))
     }
   } catch (err) {
     await close()

@@ -24,7 +24,7 @@ export class Cluster {
 
   /** Starts a node on loopback TCP with mDNS off; `home` reuses an earlier node's home. */
   async start (config: Partial<PeernetConfig> = {}, home: string = this.home(), options: Omit<PeernetOptions, 'home' | 'config'> = {}): Promise<Peernet> {
-    const node = await createPeernet({ ...options, home, config: { listen: [LOOPBACK_TCP], mdns: false, ...config } })
+    const node = await createPeernet({ ...options, home, config: { listen: [LOOPBACK_TCP], mdns: false, meshUdp: false, ...config } })
     this.#nodes.add(node)
     return node
   }

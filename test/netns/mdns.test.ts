@@ -35,7 +35,7 @@ test('LAN neighbours find each other by mDNS; --no-mdns stays dark', { skip: una
   const listen = ['--listen', '/ip4/0.0.0.0/tcp/0', '--api', '127.0.0.1:0']
 
   const onA = await startDaemon(home('mdns-a'), listen, { netns: a.name })
-  const quiet = await startDaemon(home('mdns-quiet'), [...listen, '--no-mdns'], { netns: b.name })
+  const quiet = await startDaemon(home('mdns-quiet'), [...listen, '--no-mdns', '--no-mesh'], { netns: b.name })
   const onB = await startDaemon(home('mdns-b'), listen, { netns: b.name })
   daemons.push(onA, quiet, onB)
 

@@ -72,7 +72,7 @@ function entries (net: Uint8Array, authorKey: Uint8Array, count: number, signer 
 
 test('a peer sending forged and foreign entries is refused, penalised, disconnected and banned', async () => {
   const logs: Array<{ msg: string, reason?: string, penalty?: number }> = []
-  const node = await createPeernet({ home: cluster.home(), config: { listen: [LOOPBACK_TCP], mdns: false }, logger: createLogger({ level: 'warn', write: (line) => { logs.push(JSON.parse(line) as { msg: string }) } }) })
+  const node = await createPeernet({ home: cluster.home(), config: { listen: [LOOPBACK_TCP], mdns: false, meshUdp: false }, logger: createLogger({ level: 'warn', write: (line) => { logs.push(JSON.parse(line) as { msg: string }) } }) })
   after(async () => { await node.stop() })
   const { id } = node.networks.create({ name: 'street', app: 'chat', policy: 'open', private: false })
   const net = parseNetworkId(id)

@@ -421,7 +421,7 @@ export function udpLinks (options: UdpLinkOptions): UdpLinkProvider {
         const code = (err as NodeJS.ErrnoException).code
         if (code === 'EADDRINUSE') {
           throw new AddressInUseError(`UDP port ${port} for mesh links is already in use`, {
-            hint: 'another program, perhaps another Peernet node, holds it; stop it or choose another mesh UDP port',
+            hint: 'another program, perhaps another Peernet node, holds it; stop it, or give this node another port (--mesh-port N) or no UDP links (--no-mesh-udp)',
             cause: err
           })
         }

@@ -28,7 +28,7 @@ test('two members whose only path is the mesh transport sync their network', asy
   })
   const meshNode = async (): Promise<Peernet> => {
     const endpoint = hub.endpoint()
-    const node = await cluster.start({ listen: ['/peernet-mesh'] }, cluster.home(), { transports: [meshTransport(endpoint)] })
+    const node = await cluster.start({ listen: ['/peernet-mesh'], mesh: false }, cluster.home(), { transports: [meshTransport(endpoint)] })
     endpoint.bind(node.identity.publicKey)
     return node
   }

@@ -27,7 +27,7 @@ after(async () => {
 
 async function meshNode (): Promise<Peernet> {
   const endpoint = hub.endpoint()
-  const node = await cluster.start({ listen: ['/peernet-mesh'] }, cluster.home(), { transports: [meshTransport(endpoint)] })
+  const node = await cluster.start({ listen: ['/peernet-mesh'], mesh: false }, cluster.home(), { transports: [meshTransport(endpoint)] })
   endpoint.bind(node.identity.publicKey)
   return node
 }
@@ -163,7 +163,7 @@ test('a node answering for a key that is not its own fails the Noise check', asy
   // opens, but the upgrader's Noise handshake sees the impostor's key, not the claimed one.
   const claimed = generateIdentity()
   const endpoint = hub.endpoint()
-  const impostor = await cluster.start({ listen: ['/peernet-mesh'] }, cluster.home(), { transports: [meshTransport(endpoint)] })
+  const impostor = await cluster.start({ listen: ['/peernet-mesh'], mesh: false }, cluster.home(), { transports: [meshTransport(endpoint)] })
   endpoint.bind(claimed.publicKey)
   await assert.rejects(
     a.host.connect(meshAddress(peerIdOfPublicKey(claimed.publicKey)).toString(), { signal: AbortSignal.timeout(STEP_TIMEOUT_MS) }),
