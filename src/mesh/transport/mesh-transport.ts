@@ -166,7 +166,7 @@ class MeshTransport implements Transport, Startable {
     if (!this.datagrams.reachable(peerKey)) {
       throw new MeshUnreachableError(`no mesh route to ${peerIdText}`, { hint: 'the peer is not in the mesh right now; `peernet mesh routes` lists reachable nodes' })
     }
-    if (this.entries.size >= this.maxConnections) throw new MeshError(`too many mesh connections (${this.maxConnections})`)
+    if (this.openConnections() >= this.maxConnections) throw new MeshError(`too many mesh connections (${this.maxConnections})`, { hint: 'close some connections or raise maxConnections' })
 
     let connectionId: number
     do connectionId = Math.floor(Math.random() * 0x1_0000_0000)
@@ -207,6 +207,13 @@ class MeshTransport implements Transport, Startable {
     }
   }
 
+  /** Connections that hold buffers: those lingering after a clean close hold none. */
+  private openConnections (): number {
+    let n = 0
+    for (const entry of this.entries.values()) if (entry.channel.status !== 'time-wait') n++
+    return n
+  }
+
   /** Runs a channel operation now and applies its outputs. */
   run (connection: MeshConnection, op: (channel: StreamChannel, now: number) => ChannelOutput[]): void {
     const key = keyOf(connection.peerKey, connection.channel.connectionId, connection.channel.initiator)
@@ -234,7 +241,7 @@ class MeshTransport implements Transport, Startable {
     if (entry === undefined) {
       const isSyn = (segment.flags & (FLAG_SYN | FLAG_ACK | FLAG_RST)) === FLAG_SYN && remoteOpened
       const listener = [...this.listeners][0]
-      if (!isSyn || listener === undefined || this.entries.size >= this.maxConnections || src.byteLength !== 32) {
+      if (!isSyn || listener === undefined || this.openConnections() >= this.maxConnections || src.byteLength !== 32) {
         const reset = resetFor(segment)
         if (reset !== undefined) this.datagrams.send(src, reset)
         return

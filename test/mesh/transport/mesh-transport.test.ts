@@ -172,3 +172,14 @@ test('a node answering for a key that is not its own fails the Noise check', asy
   assert.equal(a.host.libp2p.getConnections(peerIdFromString(impostor.peerId)).length, 0)
   assert.equal(a.host.libp2p.getConnections(peerIdFromString(peerIdOfPublicKey(claimed.publicKey))).length, 0)
 })
+
+test('a node at its connection limit refuses further mesh connections', async () => {
+  const endpoint = hub.endpoint()
+  const full = await cluster.start({ listen: ['/peernet-mesh'] }, cluster.home(), { transports: [meshTransport(endpoint, { maxConnections: 1 })] })
+  endpoint.bind(full.identity.publicKey)
+  await a.host.connect(meshAddress(full.peerId).toString(), { signal: AbortSignal.timeout(STEP_TIMEOUT_MS) })
+  await assert.rejects(
+    b.host.connect(meshAddress(full.peerId).toString(), { signal: AbortSignal.timeout(STEP_TIMEOUT_MS) }),
+    (err: Error) => /refused the stream/.test(err.message)
+  )
+})
