@@ -105,6 +105,29 @@ test('a protocol stream moves 1 MiB intact both ways under 5% loss, duplication 
   console.log(`# 2 × 1 MiB over 5% loss in ${seconds.toFixed(1)} s, ${hub.sent} datagrams sent, ${hub.dropped} dropped`)
 })
 
+test('a stream survives a 3 s outage of the mesh path (a route being repaired) and completes intact', async () => {
+  const signal = AbortSignal.timeout(60_000)
+  const data = randomBytes(512 * 1024)
+  const stream = await a.host.libp2p.dialProtocol(peerIdFromString(b.peerId), SINK, { signal })
+  const reply = readAll(stream)
+  let at = 0
+  const chunk = 16 * 1024
+  for (; at < data.byteLength / 2; at += chunk) {
+    if (!stream.send(data.subarray(at, at + chunk))) await stream.onDrain({ signal })
+  }
+  const loss = hub.options.loss
+  hub.options.loss = 1
+  await new Promise((resolve) => setTimeout(resolve, 3_000))
+  hub.options.loss = loss
+  for (; at < data.byteLength; at += chunk) {
+    if (!stream.send(data.subarray(at, at + chunk))) await stream.onDrain({ signal })
+  }
+  await stream.close({ signal })
+  const answer = await reply
+  assert.equal(new DataView(answer.buffer, answer.byteOffset).getBigUint64(32), BigInt(data.byteLength))
+  assert.deepEqual(Buffer.from(answer.subarray(0, 32)), createHash('sha256').update(data).digest())
+})
+
 test('closing the connection closes it on both sides', async () => {
   // Peernet redials known peers, so the check is on these two connection objects.
   const outbound = a.host.libp2p.getConnections(peerIdFromString(b.peerId))[0]
