@@ -129,16 +129,18 @@ test('a stream survives a 3 s outage of the mesh path (a route being repaired) a
 })
 
 test('closing the connection closes it on both sides', async () => {
-  // Peernet redials known peers, so the check is on these two connection objects.
-  const outbound = a.host.libp2p.getConnections(peerIdFromString(b.peerId))[0]
-  assert.ok(outbound !== undefined)
-  const inbound = await eventually(() => b.host.libp2p.getConnections(peerIdFromString(a.peerId)).find((c) => c.direction !== outbound.direction), 'the other end of the connection on b', STEP_TIMEOUT_MS)
+  // Peernet redials known peers, and a and b may hold a connection each way: close all of
+  // a's and check that every one of b's that was open then ends closed (not aborted).
+  const onA = a.host.libp2p.getConnections(peerIdFromString(b.peerId))
+  const onB = b.host.libp2p.getConnections(peerIdFromString(a.peerId))
+  assert.ok(onA.length > 0 && onB.length === onA.length, `connections: ${onA.length} on a, ${onB.length} on b`)
   // Let identify and the ping finish: closing under open streams aborts on TCP as well.
   await new Promise((resolve) => setTimeout(resolve, 1_000))
   const started = performance.now()
-  await outbound.close({ signal: AbortSignal.timeout(STEP_TIMEOUT_MS) })
-  assert.equal(outbound.status, 'closed')
-  await eventually(() => inbound.status === 'closed', 'b to see the connection closed', STEP_TIMEOUT_MS)
+  await Promise.all(onA.map(async (c) => { await c.close({ signal: AbortSignal.timeout(STEP_TIMEOUT_MS) }) }))
+  assert.deepEqual(onA.map((c) => c.status), onA.map(() => 'closed'))
+  await eventually(() => onB.every((c) => c.status !== 'open'), 'b to see the connections closed', STEP_TIMEOUT_MS)
+  assert.deepEqual(onB.map((c) => c.status), onB.map(() => 'closed'))
   const ms = performance.now() - started
   assert.ok(ms < 3_000, `closing took ${ms} ms`)
   // A fresh connection opens afterwards.
@@ -178,7 +180,9 @@ test('dialing a node that runs the transport but does not listen on the mesh is 
     (err: Error) => /refused the stream/.test(err.message)
   )
   const ms = performance.now() - started
-  assert.ok(ms < 2_000, `refused after ${ms} ms`)
+  // At once: the first RST answers; a lost SYN or RST (5 % loss) costs a 1–2 s retry, still
+  // well before the 5 s connect timeout.
+  assert.ok(ms < 4_500, `refused after ${ms} ms`)
 })
 
 test('a node answering for a key that is not its own fails the Noise check', async () => {
