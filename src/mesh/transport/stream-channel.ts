@@ -492,19 +492,17 @@ export class StreamChannel {
       this.rtoDeadline = this.outstanding.length > 0 ? now + this.rto : Infinity
       if (this.fastRecovery && this.sndUna >= this.recoveryPoint) this.fastRecovery = false
     }
-    for (const block of segment.sacks) {
-      for (const s of this.outstanding) {
-        if (s.seq >= block.end) break
-        if (s.seq < block.start || s.sacked) continue
-        s.sacked = true
-        s.lost = false
-        if (s.inFlight) {
-          s.inFlight = false
-          this.inFlight--
-        }
-        newlyAcked++
-        this.delivered(s, segment.echo, now)
+    // In sequence order, so that RACK's reordering detection sees the order sent.
+    for (const s of segment.sacks.length === 0 ? [] : this.outstanding) {
+      if (s.sacked || !segment.sacks.some((b) => b.start <= s.seq && s.seq < b.end)) continue
+      s.sacked = true
+      s.lost = false
+      if (s.inFlight) {
+        s.inFlight = false
+        this.inFlight--
       }
+      newlyAcked++
+      this.delivered(s, segment.echo, now)
     }
     // RFC 7323 §4.1: an ack that acknowledges new data gives an RTT sample from its echo.
     if (newlyAcked > 0 && segment.echo !== 0) {
