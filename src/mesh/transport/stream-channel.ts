@@ -122,6 +122,8 @@ interface SentSegment {
   txOrder: number
   /** When its latest transmission went out. */
   sentAt: number
+  /** Its latest transmission went beyond the peer's window (a probe): the peer dropped it. */
+  beyondWindow: boolean
   retransmitted: boolean
   sacked: boolean
   lost: boolean
@@ -420,7 +422,7 @@ export class StreamChannel {
       }
       const payload = this.take(this.mss)
       const fin = this.finQueued && this.queuedBytes === 0
-      const s: SentSegment = { seq: this.nextSeq++, payload, fin, txOrder: 0, sentAt: now, retransmitted: false, sacked: false, lost: false, inFlight: false }
+      const s: SentSegment = { seq: this.nextSeq++, payload, fin, txOrder: 0, sentAt: now, beyondWindow: false, retransmitted: false, sacked: false, lost: false, inFlight: false }
       if (fin) this.finSeq = s.seq
       this.outstanding.push(s)
       this.outstandingBytes += payload.byteLength
@@ -457,6 +459,7 @@ export class StreamChannel {
     }
     s.txOrder = ++this.txCounter
     s.sentAt = now
+    s.beyondWindow = s.seq >= this.sndUna + this.peerWindow
     s.lost = false
     if (!s.inFlight) {
       s.inFlight = true
@@ -491,6 +494,18 @@ export class StreamChannel {
       // RFC 6298 §5.2/5.3: stop the timer when all is acked, restart it on new acks.
       this.rtoDeadline = this.outstanding.length > 0 ? now + this.rto : Infinity
       if (this.fastRecovery && this.sndUna >= this.recoveryPoint) this.fastRecovery = false
+    }
+    // A window update: probes sent beyond the old window were dropped by the peer; send
+    // them again now rather than at the (backed-off) retransmission timer. Not a loss.
+    for (const s of this.outstanding) {
+      if (!s.beyondWindow || s.sacked || s.lost || s.seq >= segment.ack + segment.window) continue
+      s.beyondWindow = false
+      s.lost = true
+      if (s.inFlight) {
+        s.inFlight = false
+        this.inFlight--
+      }
+      this.rto = this.computeRto()
     }
     // In sequence order, so that RACK's reordering detection sees the order sent.
     for (const s of segment.sacks.length === 0 ? [] : this.outstanding) {
