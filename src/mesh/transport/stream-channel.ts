@@ -24,7 +24,8 @@
 // - Flow control: the receiver advertises how many segments beyond the cumulative ack it
 //   will buffer; data held while the reader is paused shrinks the window. Memory is bounded
 //   by `sendBufferBytes` on the sending side and `receiveWindowSegments` segments on the
-//   receiving side.
+//   receiving side. A closed window is probed with one segment (RFC 9293 §3.8.6.1); when
+//   a window update opens it, probes the peer dropped go again at once.
 // - Half close (FIN each way), RST on abort or for unknown connections, linger after a
 //   clean close to re-ack a retransmitted FIN (TIME-WAIT, shortened), connect, response and
 //   idle timeouts.
