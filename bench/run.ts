@@ -1,7 +1,7 @@
 // Runs the benchmarks, writes one JSON per benchmark to bench/results/<name>.json and
 // prints markdown tables for the README on stdout; progress goes to stderr.
 //
-//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [options]
+//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [options]
 //
 // With no names it runs all of them. At their defaults throughput and startup take well
 // under three minutes, sync about three more, idle about five (two idle minutes plus
@@ -17,8 +17,9 @@ import { DEFAULT_RENDEZVOUS_OPTIONS, measureRendezvous } from './rendezvous.ts'
 import { DEFAULT_IDLE_OPTIONS, measureIdle } from './idle.ts'
 import { describeMachine, idleTable, machineLine, rendezvousTable, startupTable, syncTable, throughputTable } from './report.ts'
 import { BenchmarkError } from './errors.ts'
+import { DEFAULT_MESH_STREAM_OPTIONS, measureMeshStream, meshStreamTable } from './mesh-stream.ts'
 
-const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [options]
+const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [options]
 
   --results-dir D   write the results JSON there instead of bench/results (runs at
                     other settings that must not replace the committed results)
@@ -55,9 +56,12 @@ rendezvous options (simulated; the defaults are the issue's size, about 3 minute
   --hop-lookups N   lookups per overlay size (default ${DEFAULT_RENDEZVOUS_OPTIONS.hopLookups})
   --validate N      whole networks run message by message (default ${DEFAULT_RENDEZVOUS_OPTIONS.validate})
   --no-grid         skip the records-per-node scaling grid
+mesh-stream options (about a minute at the defaults):
+  --rounds N        rounds, each running every loss/delay setting once (default ${DEFAULT_MESH_STREAM_OPTIONS.rounds})
+  --mib N           MiB per transfer (default ${DEFAULT_MESH_STREAM_OPTIONS.mib})
 `
 
-const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous'] as const
+const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-stream'] as const
 type BenchmarkName = typeof BENCHMARKS[number]
 
 const RESULTS_DIR = join(resolve(import.meta.dirname), 'results')
@@ -162,6 +166,10 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
     idleMs: positive(values['idle-period-s'], '--idle-period-s', i.idleMs / 1000) * 1000,
     settleMs: positive(values['settle-s'], '--settle-s', i.settleMs / 1000) * 1000
   }
+  const meshStream = {
+    rounds: Math.round(positive(values.rounds, '--rounds', DEFAULT_MESH_STREAM_OPTIONS.rounds)),
+    mib: positive(values.mib, '--mib', DEFAULT_MESH_STREAM_OPTIONS.mib)
+  }
   return {
     names,
     resultsDir: values['results-dir'] === undefined ? RESULTS_DIR : resolve(values['results-dir']),
@@ -170,14 +178,16 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       startup: async () => await measureStartup(startup, progress),
       sync: async () => await measureSync(sync, progress),
       idle: async () => await measureIdle(idle, progress),
-      rendezvous: async () => await measureRendezvous(rendezvous, progress)
+      rendezvous: async () => await measureRendezvous(rendezvous, progress),
+      'mesh-stream': async () => await measureMeshStream(meshStream, progress)
     },
     tables: {
       throughput: (r) => throughputTable(r as Awaited<ReturnType<typeof measureThroughput>>),
       startup: (r) => startupTable(r as Awaited<ReturnType<typeof measureStartup>>),
       sync: (r) => syncTable(r as Awaited<ReturnType<typeof measureSync>>),
       idle: (r) => idleTable(r as Awaited<ReturnType<typeof measureIdle>>),
-      rendezvous: (r) => rendezvousTable(r as Awaited<ReturnType<typeof measureRendezvous>>)
+      rendezvous: (r) => rendezvousTable(r as Awaited<ReturnType<typeof measureRendezvous>>),
+      'mesh-stream': (r) => meshStreamTable(r as Awaited<ReturnType<typeof measureMeshStream>>)
     }
   }
 }

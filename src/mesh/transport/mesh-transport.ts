@@ -26,7 +26,7 @@ import { TypedEventEmitter } from 'main-event'
 import { MeshError, MeshUnreachableError } from '../errors.ts'
 import { StreamChannel } from './stream-channel.ts'
 import type { ChannelOutput, StreamChannelConfig } from './stream-channel.ts'
-import { FLAG_ACK, FLAG_INIT, FLAG_RST, FLAG_SYN, decodeSegment, resetFor } from './stream-segment.ts'
+import { FLAG_ACK, FLAG_INIT, FLAG_RST, FLAG_SYN, MAX_SEGMENT_HEADER, decodeSegment, resetFor } from './stream-segment.ts'
 
 /**
  * The mesh's end-to-end datagram service as this transport needs it. The integrator
@@ -110,18 +110,24 @@ class MeshTransport implements Transport, Startable {
   private unsubscribe: (() => void) | undefined
   private timer: ReturnType<typeof setTimeout> | undefined
   private timerAt = Infinity
-  private readonly components: MeshTransportComponents
 
   constructor (components: MeshTransportComponents, datagrams: MeshDatagrams, options: MeshTransportOptions) {
-    this.components = components
     this.log = components.logger.forComponent('peernet:mesh-transport')
+    if (datagrams.mtu <= MAX_SEGMENT_HEADER) throw new MeshError(`the mesh carries ${datagrams.mtu}-byte datagrams; a stream needs more than ${MAX_SEGMENT_HEADER}`)
     this.datagrams = datagrams
     this.channelConfig = { maxDatagramBytes: datagrams.mtu, connectTimeoutMs: CONNECT_TIMEOUT_MS, ...options.channel }
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
   }
 
   start (): void {
-    this.unsubscribe ??= this.datagrams.onReceive((src, payload) => { this.onDatagram(src, payload) })
+    this.unsubscribe ??= this.datagrams.onReceive((src, payload) => {
+      // The mesh service calls in here: whatever libp2p does with the bytes must not throw into it.
+      try {
+        this.onDatagram(src, payload)
+      } catch (err) {
+        this.log.error('failed to handle a stream datagram - %e', err)
+      }
+    })
   }
 
   stop (): void {
@@ -166,7 +172,7 @@ class MeshTransport implements Transport, Startable {
     if (!this.datagrams.reachable(peerKey)) {
       throw new MeshUnreachableError(`no mesh route to ${peerIdText}`, { hint: 'the peer is not in the mesh right now; `peernet mesh routes` lists reachable nodes' })
     }
-    if (this.entries.size >= this.maxConnections) throw new MeshError(`too many mesh connections (${this.maxConnections})`)
+    if (this.openConnections() >= this.maxConnections) throw new MeshError(`too many mesh connections (${this.maxConnections})`, { hint: 'close some connections or raise maxConnections' })
 
     let connectionId: number
     do connectionId = Math.floor(Math.random() * 0x1_0000_0000)
@@ -207,6 +213,13 @@ class MeshTransport implements Transport, Startable {
     }
   }
 
+  /** Connections that hold buffers: those lingering after a clean close hold none. */
+  private openConnections (): number {
+    let n = 0
+    for (const entry of this.entries.values()) if (entry.channel.status !== 'time-wait') n++
+    return n
+  }
+
   /** Runs a channel operation now and applies its outputs. */
   run (connection: MeshConnection, op: (channel: StreamChannel, now: number) => ChannelOutput[]): void {
     const key = keyOf(connection.peerKey, connection.channel.connectionId, connection.channel.initiator)
@@ -234,7 +247,7 @@ class MeshTransport implements Transport, Startable {
     if (entry === undefined) {
       const isSyn = (segment.flags & (FLAG_SYN | FLAG_ACK | FLAG_RST)) === FLAG_SYN && remoteOpened
       const listener = [...this.listeners][0]
-      if (!isSyn || listener === undefined || this.entries.size >= this.maxConnections || src.byteLength !== 32) {
+      if (!isSyn || listener === undefined || this.openConnections() >= this.maxConnections || src.byteLength !== 32) {
         const reset = resetFor(segment)
         if (reset !== undefined) this.datagrams.send(src, reset)
         return
@@ -301,7 +314,14 @@ class MeshTransport implements Transport, Startable {
     this.timer = undefined
     this.timerAt = next
     if (next === Infinity) return
-    this.timer = setTimeout(() => { this.onTimer() }, Math.max(0, Math.ceil(next - performance.now())))
+    this.timer = setTimeout(() => {
+      try {
+        this.onTimer()
+      } catch (err) {
+        this.log.error('failed to run the stream timers - %e', err)
+        this.schedule()
+      }
+    }, Math.max(0, Math.ceil(next - performance.now())))
   }
 
   private onTimer (): void {
@@ -313,8 +333,6 @@ class MeshTransport implements Transport, Startable {
     }
     this.schedule()
   }
-
-  get logger (): ComponentLogger { return this.components.logger }
 }
 
 interface MeshConnectionInit {

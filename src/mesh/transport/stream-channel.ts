@@ -24,7 +24,8 @@
 // - Flow control: the receiver advertises how many segments beyond the cumulative ack it
 //   will buffer; data held while the reader is paused shrinks the window. Memory is bounded
 //   by `sendBufferBytes` on the sending side and `receiveWindowSegments` segments on the
-//   receiving side.
+//   receiving side. A closed window is probed with one segment (RFC 9293 §3.8.6.1); when
+//   a window update opens it, probes the peer dropped go again at once.
 // - Half close (FIN each way), RST on abort or for unknown connections, linger after a
 //   clean close to re-ack a retransmitted FIN (TIME-WAIT, shortened), connect, response and
 //   idle timeouts.
@@ -122,6 +123,8 @@ interface SentSegment {
   txOrder: number
   /** When its latest transmission went out. */
   sentAt: number
+  /** Its latest transmission went beyond the peer's window (a probe): the peer dropped it. */
+  beyondWindow: boolean
   retransmitted: boolean
   sacked: boolean
   lost: boolean
@@ -420,7 +423,7 @@ export class StreamChannel {
       }
       const payload = this.take(this.mss)
       const fin = this.finQueued && this.queuedBytes === 0
-      const s: SentSegment = { seq: this.nextSeq++, payload, fin, txOrder: 0, sentAt: now, retransmitted: false, sacked: false, lost: false, inFlight: false }
+      const s: SentSegment = { seq: this.nextSeq++, payload, fin, txOrder: 0, sentAt: now, beyondWindow: false, retransmitted: false, sacked: false, lost: false, inFlight: false }
       if (fin) this.finSeq = s.seq
       this.outstanding.push(s)
       this.outstandingBytes += payload.byteLength
@@ -457,6 +460,7 @@ export class StreamChannel {
     }
     s.txOrder = ++this.txCounter
     s.sentAt = now
+    s.beyondWindow = s.seq >= this.sndUna + this.peerWindow
     s.lost = false
     if (!s.inFlight) {
       s.inFlight = true
@@ -492,19 +496,29 @@ export class StreamChannel {
       this.rtoDeadline = this.outstanding.length > 0 ? now + this.rto : Infinity
       if (this.fastRecovery && this.sndUna >= this.recoveryPoint) this.fastRecovery = false
     }
-    for (const block of segment.sacks) {
-      for (const s of this.outstanding) {
-        if (s.seq >= block.end) break
-        if (s.seq < block.start || s.sacked) continue
-        s.sacked = true
-        s.lost = false
-        if (s.inFlight) {
-          s.inFlight = false
-          this.inFlight--
-        }
-        newlyAcked++
-        this.delivered(s, segment.echo, now)
+    // A window update: probes sent beyond the old window were dropped by the peer; send
+    // them again now rather than at the (backed-off) retransmission timer. Not a loss.
+    for (const s of this.outstanding) {
+      if (!s.beyondWindow || s.sacked || s.lost || s.seq >= segment.ack + segment.window) continue
+      s.beyondWindow = false
+      s.lost = true
+      if (s.inFlight) {
+        s.inFlight = false
+        this.inFlight--
       }
+      this.rto = this.computeRto()
+    }
+    // In sequence order, so that RACK's reordering detection sees the order sent.
+    for (const s of segment.sacks.length === 0 ? [] : this.outstanding) {
+      if (s.sacked || !segment.sacks.some((b) => b.start <= s.seq && s.seq < b.end)) continue
+      s.sacked = true
+      s.lost = false
+      if (s.inFlight) {
+        s.inFlight = false
+        this.inFlight--
+      }
+      newlyAcked++
+      this.delivered(s, segment.echo, now)
     }
     // RFC 7323 §4.1: an ack that acknowledges new data gives an RTT sample from its echo.
     if (newlyAcked > 0 && segment.echo !== 0) {

@@ -105,17 +105,42 @@ test('a protocol stream moves 1 MiB intact both ways under 5% loss, duplication 
   console.log(`# 2 × 1 MiB over 5% loss in ${seconds.toFixed(1)} s, ${hub.sent} datagrams sent, ${hub.dropped} dropped`)
 })
 
+test('a stream survives a 3 s outage of the mesh path (a route being repaired) and completes intact', async () => {
+  const signal = AbortSignal.timeout(60_000)
+  const data = randomBytes(512 * 1024)
+  const stream = await a.host.libp2p.dialProtocol(peerIdFromString(b.peerId), SINK, { signal })
+  const reply = readAll(stream)
+  let at = 0
+  const chunk = 16 * 1024
+  for (; at < data.byteLength / 2; at += chunk) {
+    if (!stream.send(data.subarray(at, at + chunk))) await stream.onDrain({ signal })
+  }
+  const loss = hub.options.loss
+  hub.options.loss = 1
+  await new Promise((resolve) => setTimeout(resolve, 3_000))
+  hub.options.loss = loss
+  for (; at < data.byteLength; at += chunk) {
+    if (!stream.send(data.subarray(at, at + chunk))) await stream.onDrain({ signal })
+  }
+  await stream.close({ signal })
+  const answer = await reply
+  assert.equal(new DataView(answer.buffer, answer.byteOffset).getBigUint64(32), BigInt(data.byteLength))
+  assert.deepEqual(Buffer.from(answer.subarray(0, 32)), createHash('sha256').update(data).digest())
+})
+
 test('closing the connection closes it on both sides', async () => {
-  // Peernet redials known peers, so the check is on these two connection objects.
-  const outbound = a.host.libp2p.getConnections(peerIdFromString(b.peerId))[0]
-  assert.ok(outbound !== undefined)
-  const inbound = await eventually(() => b.host.libp2p.getConnections(peerIdFromString(a.peerId)).find((c) => c.direction !== outbound.direction), 'the other end of the connection on b', STEP_TIMEOUT_MS)
+  // Peernet redials known peers, and a and b may hold a connection each way: close all of
+  // a's and check that every one of b's that was open then ends closed (not aborted).
+  const onA = a.host.libp2p.getConnections(peerIdFromString(b.peerId))
+  const onB = b.host.libp2p.getConnections(peerIdFromString(a.peerId))
+  assert.ok(onA.length > 0 && onB.length === onA.length, `connections: ${onA.length} on a, ${onB.length} on b`)
   // Let identify and the ping finish: closing under open streams aborts on TCP as well.
   await new Promise((resolve) => setTimeout(resolve, 1_000))
   const started = performance.now()
-  await outbound.close({ signal: AbortSignal.timeout(STEP_TIMEOUT_MS) })
-  assert.equal(outbound.status, 'closed')
-  await eventually(() => inbound.status === 'closed', 'b to see the connection closed', STEP_TIMEOUT_MS)
+  await Promise.all(onA.map(async (c) => { await c.close({ signal: AbortSignal.timeout(STEP_TIMEOUT_MS) }) }))
+  assert.deepEqual(onA.map((c) => c.status), onA.map(() => 'closed'))
+  await eventually(() => onB.every((c) => c.status !== 'open'), 'b to see the connections closed', STEP_TIMEOUT_MS)
+  assert.deepEqual(onB.map((c) => c.status), onB.map(() => 'closed'))
   const ms = performance.now() - started
   assert.ok(ms < 3_000, `closing took ${ms} ms`)
   // A fresh connection opens afterwards.
@@ -155,7 +180,9 @@ test('dialing a node that runs the transport but does not listen on the mesh is 
     (err: Error) => /refused the stream/.test(err.message)
   )
   const ms = performance.now() - started
-  assert.ok(ms < 2_000, `refused after ${ms} ms`)
+  // At once: the first RST answers; a lost SYN or RST (5 % loss) costs a 1–2 s retry, still
+  // well before the 5 s connect timeout.
+  assert.ok(ms < 4_500, `refused after ${ms} ms`)
 })
 
 test('a node answering for a key that is not its own fails the Noise check', async () => {
@@ -171,4 +198,15 @@ test('a node answering for a key that is not its own fails the Noise check', asy
   )
   assert.equal(a.host.libp2p.getConnections(peerIdFromString(impostor.peerId)).length, 0)
   assert.equal(a.host.libp2p.getConnections(peerIdFromString(peerIdOfPublicKey(claimed.publicKey))).length, 0)
+})
+
+test('a node at its connection limit refuses further mesh connections', async () => {
+  const endpoint = hub.endpoint()
+  const full = await cluster.start({ listen: ['/peernet-mesh'] }, cluster.home(), { transports: [meshTransport(endpoint, { maxConnections: 1 })] })
+  endpoint.bind(full.identity.publicKey)
+  await a.host.connect(meshAddress(full.peerId).toString(), { signal: AbortSignal.timeout(STEP_TIMEOUT_MS) })
+  await assert.rejects(
+    b.host.connect(meshAddress(full.peerId).toString(), { signal: AbortSignal.timeout(STEP_TIMEOUT_MS) }),
+    (err: Error) => /refused the stream/.test(err.message)
+  )
 })

@@ -35,6 +35,8 @@ interface PipeOptions {
   baseDelayMs: number
   jitterMs: number
   maxDatagramBytes?: number
+  /** After each event, the chance that one side's reader pauses for up to 200 ms (flow control). */
+  pauseChance?: number
 }
 
 interface Side {
@@ -49,6 +51,8 @@ interface Side {
   toWrite: Uint8Array
   written: number
   closeWhenWritten: boolean
+  reading: boolean
+  resumeAt: number
 }
 
 /** Two channels joined by a lossy pipe, driven in virtual time. */
@@ -76,7 +80,9 @@ class LossyPair {
       drained: 0,
       toWrite: new Uint8Array(0),
       written: 0,
-      closeWhenWritten: false
+      closeWhenWritten: false,
+      reading: true,
+      resumeAt: Infinity
     })
     this.a = side(true)
     this.b = side(false)
@@ -136,7 +142,7 @@ class LossyPair {
   /** Runs events until `until` says stop or virtual time passes `limitMs`. */
   run (until: () => boolean, limitMs: number): void {
     while (!until()) {
-      let next = Math.min(this.a.channel.nextDeadline(), this.b.channel.nextDeadline())
+      let next = Math.min(this.a.channel.nextDeadline(), this.b.channel.nextDeadline(), this.a.resumeAt, this.b.resumeAt)
       let index = -1
       for (let i = 0; i < this.inFlight.length; i++) {
         const at = (this.inFlight[i] as { at: number }).at
@@ -144,6 +150,13 @@ class LossyPair {
       }
       if (next === Infinity || next > limitMs) return
       this.now = Math.max(this.now, next)
+      const resuming = [this.a, this.b].find((s) => s.resumeAt <= this.now)
+      if (resuming !== undefined) {
+        resuming.reading = true
+        resuming.resumeAt = Infinity
+        this.handle(resuming, resuming.channel.setReading(true, this.now))
+        continue
+      }
       if (index >= 0) {
         const [d] = this.inFlight.splice(index, 1)
         if (d === undefined) continue
@@ -152,6 +165,14 @@ class LossyPair {
       } else {
         for (const s of [this.a, this.b]) {
           if (s.channel.nextDeadline() <= this.now) this.handle(s, s.channel.tick(this.now))
+        }
+      }
+      if (this.options.pauseChance !== undefined && this.random() < this.options.pauseChance) {
+        const s = this.random() < 0.5 ? this.a : this.b
+        if (s.reading) {
+          s.reading = false
+          s.resumeAt = this.now + this.random() * 200
+          this.handle(s, s.channel.setReading(false, this.now))
         }
       }
     }
@@ -367,7 +388,7 @@ test('RTT estimate follows RFC 6298 on a clean pipe', () => {
   assert.ok(rtoMs >= 200 && rtoMs < 1000, `rto ${rtoMs}`)
 })
 
-test('property: any data, loss, duplication and reordering give exact delivery both ways', () => {
+test('property: any data, loss, duplication, reordering and reader pauses give exact delivery both ways', () => {
   fc.assert(fc.property(
     fc.integer({ min: 0, max: 2 ** 31 }),
     fc.double({ min: 0, max: 0.3, noNaN: true }),
@@ -375,10 +396,11 @@ test('property: any data, loss, duplication and reordering give exact delivery b
     fc.integer({ min: 0, max: 100 }),
     fc.integer({ min: 0, max: 60_000 }),
     fc.integer({ min: MAX_SEGMENT_HEADER + 16, max: 1400 }),
-    (seed, loss, duplicate, jitterMs, bytes, maxDatagramBytes) => {
+    fc.constantFrom(undefined, 0.001, 0.02),
+    (seed, loss, duplicate, jitterMs, bytes, maxDatagramBytes, pauseChance) => {
       // Exactness is the property; under heavy loss a timeout would be a correct outcome
       // too, so the peer is given all the time it needs.
-      transferBothWays({ seed, loss, duplicate, baseDelayMs: 1, jitterMs, maxDatagramBytes }, bytes, { connectTimeoutMs: 600_000, responseTimeoutMs: 3_600_000, idleTimeoutMs: 3_600_000 })
+      transferBothWays({ seed, loss, duplicate, baseDelayMs: 1, jitterMs, maxDatagramBytes, pauseChance }, bytes, { connectTimeoutMs: 600_000, responseTimeoutMs: 3_600_000, idleTimeoutMs: 3_600_000 })
     }
   ), { numRuns: 100, ...(process.env.PROPERTY_SEED !== undefined ? { seed: Number(process.env.PROPERTY_SEED) } : {}) })
 })
