@@ -27,3 +27,5 @@ export class UnknownPeerError extends MeshError { override name = 'UnknownPeerEr
 export class MeshDisabledError extends MeshError { override name = 'MeshDisabledError' }
 /** A link that cannot be opened or used. */
 export class MeshLinkError extends MeshError { override name = 'MeshLinkError' }
+/** The durable outbox holds as many unacknowledged messages (or bytes) as it may. */
+export class OutboxFullError extends MeshError { override name = 'OutboxFullError' }
