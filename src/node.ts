@@ -33,6 +33,7 @@ import { MeshService } from './mesh/mesh-service.ts'
 import type { MeshEvent } from './mesh/mesh-service.ts'
 import type { LinkProvider } from './mesh/link.ts'
 import { libp2pLinks } from './mesh/links/libp2p-link.ts'
+import { udpLinks } from './mesh/links/udp-link.ts'
 import { hasPublicAddress } from './mesh/gateway.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 
@@ -172,7 +173,7 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
     let mesh: MeshService | null = null
     if (config.mesh) {
       const providers: LinkProvider[] = [libp2pLinks(host.libp2p, { logger: logger.child('mesh') })]
-      // UDP_LINKS_PENDING
+      if (config.meshUdp) providers.push(udpLinks({ identity, port: config.meshPort, addresses: config.meshInterfaces.length === 0 ? undefined : config.meshInterfaces, logger: logger.child('mesh') }))
       mesh = new MeshService({
         identity,
         store: openStore,

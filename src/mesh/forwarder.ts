@@ -118,6 +118,8 @@ interface Pending {
   envelope: MeshEnvelope
   retransmissions: number
   nextAt: number
+  /** The link it last went out on (undefined while it waits in custody). */
+  hop?: LinkId | undefined
 }
 
 export class Forwarder {
@@ -154,6 +156,8 @@ export class Forwarder {
       return out
     }
     this.#route({ envelope: { ...sent }, local: true, arrivedOn: new Set(), sprayedTo: new Set() }, now, out)
+    const p = this.#pending.get(e.id)
+    if (p !== undefined) p.hop = sentOn(out, e.id)
     return out
   }
 
@@ -196,6 +200,20 @@ export class Forwarder {
         this.#spray(value, links, out)
       }
     }
+    // A reliable send whose route moved to another link went out on a link that is dead
+    // or worse: send it again now on the new route, instead of waiting out its timer
+    // (no retry used; the destination delivers it once whichever copy arrives).
+    for (const o of out) {
+      const p = o.kind === 'send' ? this.#pending.get(o.envelope.id) : undefined
+      if (p !== undefined && o.kind === 'send' && envelopeKey(p.envelope) === envelopeKey(o.envelope)) p.hop = o.link
+    }
+    for (const p of this.#pending.values()) {
+      if (p.hop === undefined || p.envelope.dst === this.#config.self) continue
+      const hop = this.#routes.nextHop(p.envelope.dst, p.envelope.via)
+      if (hop === undefined || hop === p.hop) continue
+      p.hop = hop
+      out.push({ kind: 'send', link: hop, envelope: { ...p.envelope } })
+    }
     return out
   }
 
@@ -232,6 +250,7 @@ export class Forwarder {
       p.nextAt = now + Math.min(this.#config.maxAckTimeoutMs, this.#config.ackTimeoutMs * 2 ** p.retransmissions)
       if (p.envelope.dst === this.#config.self) continue
       this.#route({ envelope: { ...p.envelope }, local: true, arrivedOn: new Set(), sprayedTo: new Set() }, now, out)
+      p.hop = sentOn(out, id) ?? p.hop
     }
     return out
   }
@@ -335,4 +354,13 @@ export class Forwarder {
     }
     return { kind: 'drop', envelope: e, reason: d.reason }
   }
+}
+
+/** The link an envelope of ours went out on in `out`, if it went. */
+function sentOn (out: ForwarderOutput[], id: string): LinkId | undefined {
+  for (let i = out.length - 1; i >= 0; i--) {
+    const o = out[i]
+    if (o?.kind === 'send' && o.envelope.id === id) return o.link
+  }
+  return undefined
 }

@@ -231,3 +231,17 @@ test('partition and heal: every reliable message delivered exactly once, none lo
   }), { numRuns: 300 })
   assert.ok(waited > 40, `partitions left envelopes in custody at the heal (${waited} node-runs)`)
 })
+
+test('a reliable send whose route moves to another link goes again at once on the new one, using no retry', () => {
+  const routes = table()
+  routes.routes.set(FAR, 'old')
+  const f = forwarder(routes, { ackTimeoutMs: 5000 })
+  const e = envelope({ flags: ACK_REQUESTED })
+  assert.deepEqual(sends(f.send(e, 0, true)).map((s) => s.link), ['old'])
+  // The old link died (no error: it just went silent); the router found another way.
+  routes.routes.set(FAR, 'new')
+  assert.deepEqual(sends(f.retry(100)).map((s) => s.link), ['new'])
+  assert.deepEqual(sends(f.retry(200)).map((s) => s.link), [], 'once per route change, not on every retry')
+  assert.equal(f.pending()[0]?.retransmissions, 0)
+  assert.deepEqual(f.acknowledge(e.id, 300), [{ kind: 'acked', id: e.id }])
+})

@@ -16,6 +16,7 @@ import type { Identity } from '../../src/core/identity.ts'
 import { silentLogger } from '../../src/core/log.ts'
 import { libp2pLinks, MESH_PROTOCOL } from '../../src/mesh/links/libp2p-link.ts'
 import type { Link, LinkProvider } from '../../src/mesh/link.ts'
+import { multiaddr } from '@multiformats/multiaddr'
 import { eventually, LOOPBACK_TCP } from '../host/cluster.ts'
 import { linkCompliance } from './link-compliance.ts'
 
@@ -24,11 +25,11 @@ interface TestHost { host: Host, identity: Identity, stop: () => Promise<void> }
 const running = new Set<TestHost>()
 after(async () => { await Promise.allSettled([...running].map(async (h) => { await h.stop() })) })
 
-async function startHost (): Promise<TestHost> {
+async function startHost (options: { listen?: string[], relay?: boolean } = {}): Promise<TestHost> {
   const dir = mkdtempSync(join(tmpdir(), 'peernet-mesh-link-'))
   const store = Store.open(join(dir, 'peernet.db'))
   const identity = generateIdentity()
-  const host = await createHost({ identity, store, logger: silentLogger, listen: [LOOPBACK_TCP], bootstrap: [], mdns: false, publicDht: false, relay: false, upnp: false })
+  const host = await createHost({ identity, store, logger: silentLogger, listen: options.listen ?? [LOOPBACK_TCP], bootstrap: [], mdns: false, publicDht: false, relay: options.relay ?? false, upnp: false })
   const h: TestHost = {
     host,
     identity,
@@ -170,6 +171,56 @@ test('a sender that outruns the stream is refused (send returns false), never bl
   await eventually(() => received === accepted, `the ${accepted} accepted frames (have ${received})`, 10_000)
   await eventually(() => lx.send(Uint8Array.of(1)), 'room again', 5_000)
   await eventually(() => received === accepted + 1, 'one more frame', 5_000)
+  await Promise.all([px.provider.stop(), py.provider.stop()])
+  await Promise.all([x.stop(), y.stop()])
+})
+
+test('no link over a limited (relayed) connection; the relay, directly connected to both, is a neighbour of each', async () => {
+  // As in test/host/relay.test.ts: the node behind listens only through the relay and the
+  // dialer listens on nothing, so the relayed connection is their only path.
+  const relay = await startHost({ relay: true })
+  const [behind, dialer] = await Promise.all([startHost({ listen: ['/p2p-circuit'] }), startHost({ listen: [] })])
+  const [pr, pb, pd] = await Promise.all([provide(relay), provide(behind), provide(dialer)])
+  await connect(behind, relay)
+  const circuit = await eventually(() => behind.host.addresses().find((a) => a.includes('/p2p-circuit')), 'a reservation on the relay', 10_000)
+  await dialer.host.connect(circuit)
+  const relayed = dialer.host.libp2p.getConnections(behind.host.libp2p.peerId)
+  assert.ok(relayed.length > 0 && relayed.every((c) => c.limits !== undefined), 'the dialer reaches the node behind by a limited connection only')
+  const keys = (links: Link[]): string[] => open(links).map((l) => Buffer.from(l.remoteKey).toString('hex')).sort()
+  const hex = (h: TestHost): string => Buffer.from(h.identity.publicKey).toString('hex')
+  await eventually(() => keys(pr.links).length === 2 && keys(pb.links).length === 1 && keys(pd.links).length === 1, 'links to the relay', 10_000)
+  // Identify has run over the relayed connection too; give a wrong link time to appear.
+  await eventually(async () => (await dialer.host.libp2p.peerStore.get(behind.host.libp2p.peerId)).protocols.includes(MESH_PROTOCOL), 'identify over the relayed connection', 10_000)
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  assert.deepEqual(keys(pb.links), [hex(relay)])
+  assert.deepEqual(keys(pd.links), [hex(relay)])
+  assert.deepEqual(keys(pr.links), [hex(behind), hex(dialer)].sort())
+  await Promise.all([pr.provider.stop(), pb.provider.stop(), pd.provider.stop()])
+  await Promise.all([relay.stop(), behind.stop(), dialer.stop()])
+})
+
+test('two connections to one peer: one link; when its connection closes, a new link opens on the other', async () => {
+  const [x, y] = await Promise.all([startHost(), startHost()])
+  const [px, py] = await Promise.all([provide(x), provide(y)])
+  await connect(x, y)
+  await eventually(() => open(px.links).length === 1 && open(py.links).length === 1, 'a link on each side', 10_000)
+  // A second connection between the same two peers (libp2p reuses one unless forced).
+  const addr = y.host.addresses().find((a) => a.startsWith('/ip4/127.0.0.1/tcp/')) as string
+  await x.host.libp2p.dial(multiaddr(addr), { force: true })
+  await eventually(() => x.host.libp2p.getConnections(y.host.libp2p.peerId).length === 2, 'two connections', 5_000)
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  assert.equal(px.links.length, 1, 'still one link: the second connection\'s identify opened none')
+  assert.equal(py.links.length, 1)
+  // Close the connection that carries the link.
+  const carrying = x.host.libp2p.getConnections(y.host.libp2p.peerId).find((c) => c.streams.some((s) => s.protocol === MESH_PROTOCOL))
+  assert.ok(carrying !== undefined)
+  await carrying.close()
+  await eventually(() => open(px.links).length === 1 && open(py.links).length === 1 && px.links.length === 2 && py.links.length === 2, 'a new link on each side', 10_000)
+  const [lx, ly] = [open(px.links)[0] as Link, open(py.links)[0] as Link]
+  const got: Uint8Array[] = []
+  ly.onFrame((f) => { got.push(f) })
+  assert.equal(lx.send(Uint8Array.of(1, 2)), true)
+  await eventually(() => got.length === 1, 'a frame over the new link', 5_000)
   await Promise.all([px.provider.stop(), py.provider.stop()])
   await Promise.all([x.stop(), y.stop()])
 })

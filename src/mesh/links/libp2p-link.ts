@@ -122,7 +122,12 @@ function ed25519KeyOf (peer: PeerId): Uint8Array | undefined {
   return peer.type === 'Ed25519' ? peer.publicKey.raw : undefined
 }
 
-const usableConnection = (c: Connection): boolean => c.status === 'open' && c.limits === undefined
+/**
+ * A connection a link may run on: open, unlimited, and not itself carried by the mesh (a
+ * libp2p connection over the mesh transport is already many hops; a link on it would
+ * make the mesh route through itself).
+ */
+const usableConnection = (c: Connection): boolean => c.status === 'open' && c.limits === undefined && !c.remoteAddr.toString().startsWith('/peernet-mesh')
 
 /**
  * A LinkProvider over a running libp2p node: a link to every connected peer that speaks
@@ -144,6 +149,10 @@ export function libp2pLinks (libp2p: Libp2p, options: Libp2pLinkOptions = {}): L
   const attach = (stream: Stream, connection: Connection): void => {
     const id = connection.remotePeer.toString()
     const remoteKey = ed25519KeyOf(connection.remotePeer)
+    if (!usableConnection(connection)) {
+      stream.abort(new Error('no mesh link over this connection'))
+      return
+    }
     if (announce === null || remoteKey === undefined) {
       stream.abort(new Error(announce === null ? 'mesh links stopped' : 'mesh links need an Ed25519 peer id'))
       return
