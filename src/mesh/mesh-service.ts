@@ -25,6 +25,7 @@ import { decodePayload, encodePayload } from './payload.ts'
 import { ControlPacer } from './control-pacer.ts'
 import { MESH_MIGRATIONS } from './schema.ts'
 import { Outbox } from './outbox.ts'
+import { restartSeqno, saveSeqno } from './router-state.ts'
 import type { OutboxEntry, OutboxLimits } from './outbox.ts'
 import { MeshError, UnknownPeerError } from './errors.ts'
 
@@ -118,6 +119,8 @@ export class MeshService {
   private readonly outboxTable: Outbox
   /** How long a reliable send is tried, across restarts: the forwarder's custody time. */
   private readonly outboxTtlMs: number
+  /** The router seqno last written to the store. */
+  private savedSeqno: number | undefined
   private readonly links = new Map<LinkId, OpenLink>()
   /** Public keys of nodes this node has heard of (neighbours, senders), by node id. */
   private readonly keys = new Map<NodeId, Uint8Array>()
@@ -149,14 +152,17 @@ export class MeshService {
     this.dialBeyond = options.dialBeyond
     this.keys.set(this.self, options.identity.publicKey)
     const now = this.now()
-    this.router = new Router({ self: this.self, gateway: options.gateway === true, timing: options.timing, random: Math.random }, now)
+    this.store.migrate('mesh', MESH_MIGRATIONS)
+    // The router's own seqno goes on from the last run's (router-state.ts).
+    this.savedSeqno = restartSeqno(this.store)
+    this.router = new Router({ self: this.self, gateway: options.gateway === true, timing: options.timing, random: Math.random, seqno: this.savedSeqno }, now)
+    this.keepSeqno()
     this.forwarder = new Forwarder({ ...DEFAULT_FORWARDER_CONFIG, ...options.forwarding, self: this.self }, {
       // No route in the mesh: toward a gateway, unless this node is one (it reaches
       // beyond by itself; handing the envelope to another gateway could loop).
       nextHop: (dst, via) => this.router.nextHop(dst, via) ?? (this.gateway ? undefined : this.router.gatewayHop()),
       links: () => [...this.links.keys()]
     }, now)
-    this.store.migrate('mesh', MESH_MIGRATIONS)
     this.outboxTable = new Outbox(this.store, options.outbox)
     this.outboxTtlMs = options.forwarding?.custodyTtlMs ?? DEFAULT_FORWARDER_CONFIG.custodyTtlMs
   }
@@ -389,7 +395,16 @@ export class MeshService {
           break
       }
     }
+    this.keepSeqno()
     this.arm()
+  }
+
+  /** Writes the router's own seqno when it moved (rarely: on a seqno request for this node). */
+  private keepSeqno (): void {
+    const seqno = this.router.ownSeqno()
+    if (seqno === this.savedSeqno) return
+    saveSeqno(this.store, seqno)
+    this.savedSeqno = seqno
   }
 
   private sendControl (linkId: LinkId, packet: Uint8Array): void {

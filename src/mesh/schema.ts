@@ -42,5 +42,15 @@ export const MESH_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
       CREATE INDEX mesh_outbox_by_status ON mesh_outbox (status, created_at);
     `
+  },
+  {
+    version: 3,
+    description: 'mesh router seqno',
+    sql: `
+      CREATE TABLE mesh_router_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),  -- one row
+        seqno INTEGER NOT NULL CHECK (seqno BETWEEN 0 AND 65535)  -- this node's own Babel seqno
+      ) STRICT;
+    `
   }
 ]

@@ -157,7 +157,7 @@ test('a stored envelope that no longer decodes is marked failed, and the others 
   assert.match(entry?.reason ?? '', /unreadable/)
 })
 
-test('a database at mesh schema 1 migrates to 2 and keeps its inbox', (t) => {
+test('a database at mesh schema 1 migrates to the current schema and keeps its inbox', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'peernet-outbox-'))
   t.after(() => { rmSync(dir, { recursive: true, force: true }) })
   const path = join(dir, 'peernet.db')
@@ -168,7 +168,7 @@ test('a database at mesh schema 1 migrates to 2 and keeps its inbox', (t) => {
   const store = Store.open(path)
   t.after(() => { store.close() })
   store.migrate('mesh', MESH_MIGRATIONS)
-  assert.equal(store.schemaVersion('mesh'), 2)
+  assert.equal(store.schemaVersion('mesh'), Math.max(...MESH_MIGRATIONS.map((m) => m.version)))
   assert.equal((store.db.prepare('SELECT text FROM mesh_inbox').get() as { text: string }).text, 'kept')
   const outbox = outboxOn(store)
   outbox.add({ envelope: envelopeTo(receiver, 'x'), dstKey: receiver.publicKey, expiresAt: 1e9 }, 0)
