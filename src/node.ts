@@ -13,7 +13,7 @@ import { silentLogger } from './core/log.ts'
 import type { Logger } from './core/log.ts'
 import { acquireHomeLock } from './core/home-lock.ts'
 import { createHost } from './host/host.ts'
-import type { ConnectedPeer, Host } from './host/host.ts'
+import type { ConnectedPeer, Host, HostOptions } from './host/host.ts'
 import { PEERNET_VERSION } from './host/protocols.ts'
 import { systemClock } from './core/clock.ts'
 import type { Clock } from './core/clock.ts'
@@ -36,6 +36,10 @@ import { libp2pLinks } from './mesh/links/libp2p-link.ts'
 import { udpLinks } from './mesh/links/udp-link.ts'
 import { hasPublicAddress } from './mesh/gateway.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { meshAddress, meshTransport } from './mesh/transport/mesh-transport.ts'
+import { MeshDatagramPort } from './mesh/transport/mesh-datagram-port.ts'
+import { peerIdOfPublicKey } from './core/identity.ts'
+import type { PeernetLibp2p } from './host/host.ts'
 
 export interface PeernetOptions {
   /** The home directory (see resolveHome). Created if missing. */
@@ -46,6 +50,8 @@ export interface PeernetOptions {
   clock?: Clock
   /** Rendezvous tuning for tests and experiments (the defaults are the protocol's). */
   rendezvous?: { timing?: Partial<RendezvousTiming>, bound?: RendezvousBound, random?: () => number }
+  /** Extra libp2p transports (e.g. the mesh transport), given to the host. */
+  transports?: HostOptions['transports']
 }
 
 export type PeernetEvent =
@@ -95,6 +101,8 @@ export interface Peernet {
   readonly sync: SyncService
   /** The last-mile mesh: neighbours, routes, sealed messages; null when switched off. */
   readonly mesh: MeshService | null
+  /** Peers (by peer id) to connect to over the mesh when they cannot be dialled directly: an invite's members. */
+  reachOverMesh: (peers: string[]) => void
   status: () => NodeStatus
   peers: () => Promise<ConnectedPeer[]>
   connect: (address: string, options?: { signal?: AbortSignal }) => Promise<{ peerId: string, address: string }>
@@ -155,7 +163,10 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
     const keys = accountKeysOf(identity, account, loadAccountLink(paths.accountLink, identity))
     store = Store.open(paths.database)
     const openStore = store
-    const host = await createHost({ identity, store, logger: logger.child('host'), ...config })
+    // libp2p connections over the mesh: members reachable only hop by hop sync like any other.
+    const meshPort = config.mesh ? new MeshDatagramPort() : null
+    const transports = [...(options.transports ?? []), ...(meshPort === null ? [] : [meshTransport(meshPort)])]
+    const host = await createHost({ identity, store, logger: logger.child('host'), ...config, transports })
     const clock = options.clock ?? systemClock
     const networks = new Networks({ store: openStore, account: keys, apps: BUILTIN_APPS, clock, addresses: () => host.addresses() })
     const devices = new AccountDevices({ networks, store: openStore, device: identity, accountKeyPath: paths.account, accountLinkPath: paths.accountLink, addresses: () => host.addresses(), clock })
@@ -182,6 +193,7 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
         gateway: config.meshGateway === 'on' || (config.meshGateway === 'auto' && hasPublicAddress()),
         dialBeyond: async (peer) => { await host.libp2p.dial(peerIdFromString(peer), { signal: AbortSignal.timeout(30_000) }) }
       })
+      meshPort?.attach(mesh)
       try {
         await mesh.start()
       } catch (err) {
@@ -192,7 +204,8 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
         throw err
       }
     }
-    return assemble({ identity, config, paths, host, store, networks, devices, sync, rendezvous, mesh, logger, release: lock.release })
+    const reach = mesh === null ? null : reachMembersOverMesh(host.libp2p, mesh, networks, identity, logger.child('mesh'))
+    return assemble({ identity, config, paths, host, store, networks, devices, sync, rendezvous, mesh, reach, logger, release: lock.release })
   } catch (err) {
     store?.close()
     lock.release()
@@ -207,6 +220,7 @@ interface Parts {
   sync: SyncService
   rendezvous: RendezvousService
   mesh: MeshService | null
+  reach: MeshReach | null
   config: PeernetConfig
   paths: HomePaths
   host: Host
@@ -215,7 +229,7 @@ interface Parts {
   release: () => void
 }
 
-function assemble ({ identity, config, paths, host, store, networks, devices, sync, rendezvous, mesh, logger, release }: Parts): Peernet {
+function assemble ({ identity, config, paths, host, store, networks, devices, sync, rendezvous, mesh, reach, logger, release }: Parts): Peernet {
   const startedAt = Date.now()
   const listeners = new Set<PeernetEventListener>()
   const emit = (event: PeernetEvent): void => {
@@ -259,6 +273,7 @@ function assemble ({ identity, config, paths, host, store, networks, devices, sy
     rendezvous,
     sync,
     mesh,
+    reachOverMesh: (peers) => { reach?.hint(peers) },
     status: () => ({
       peerId: identity.peerId,
       version: PEERNET_VERSION,
@@ -289,6 +304,7 @@ function assemble ({ identity, config, paths, host, store, networks, devices, sy
         try {
           rendezvous.stop()
           sync.stop()
+          reach?.stop()
           await mesh?.stop()
           await host.stop()
         } finally {
@@ -305,4 +321,77 @@ function assemble ({ identity, config, paths, host, store, networks, devices, sy
 
 function definedOnly<T extends object> (obj: T): Partial<T> {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+interface MeshReach {
+  /** Peers to reach over the mesh too, for a while (an invite's members, before their entries arrive). */
+  hint: (peers: string[]) => void
+  stop: () => void
+}
+
+/** How long a hinted peer is tried. */
+const REACH_HINT_MS = 30 * 60_000
+/** A peer is dialled over the mesh at most this often. */
+const REACH_RETRY_MS = 30_000
+
+/**
+ * Connects, over the mesh transport, to the members of this node's networks that the mesh
+ * can route to and that libp2p is not connected to: a member three hops away has no
+ * direct connection, and this is how it gets one, so sync and everything above work as
+ * with any peer. Runs when routes change or a network gains a writer, never on a timer.
+ */
+function reachMembersOverMesh (libp2p: PeernetLibp2p, mesh: MeshService, networks: Networks, identity: Identity, logger: Logger): MeshReach {
+  const self = toHex(identity.publicKey)
+  const hinted = new Map<string, number>()
+  const tried = new Map<string, number>()
+  let timer: NodeJS.Timeout | null = null
+  let stopped = false
+  const scan = (): void => {
+    timer = null
+    if (stopped) return
+    const now = Date.now()
+    const keys = new Map<string, Uint8Array>()
+    for (const net of networks.logs.memberNetworkIds()) {
+      for (const h of networks.logs.heads(net)) keys.set(toHex(h.device), h.device)
+    }
+    for (const [peer, until] of hinted) {
+      if (until < now) { hinted.delete(peer); continue }
+      const key = peerIdFromString(peer).publicKey?.raw
+      if (key !== undefined) keys.set(toHex(key), key)
+    }
+    for (const [hex, key] of keys) {
+      if (hex === self || !mesh.reachable(key)) continue
+      const peer = peerIdOfPublicKey(key)
+      if (libp2p.getConnections(peerIdFromString(peer)).length > 0) continue
+      if (now - (tried.get(peer) ?? -Infinity) < REACH_RETRY_MS) continue
+      tried.set(peer, now)
+      libp2p.dial(meshAddress(peer), { signal: AbortSignal.timeout(30_000) })
+        .then(() => { logger.info('connected over the mesh', { peer }) })
+        .catch((err: unknown) => { logger.debug('could not connect over the mesh', { peer, err }) })
+    }
+  }
+  const soon = (): void => {
+    if (timer !== null || stopped) return
+    timer = setTimeout(scan, 1000)
+    timer.unref()
+  }
+  const offRoutes = mesh.onRoutesChanged(soon)
+  const offEntries = networks.subscribe((e) => { if (!e.local) soon() })
+  return {
+    hint: (peers) => {
+      const until = Date.now() + REACH_HINT_MS
+      for (const p of peers) {
+        try { peerIdFromString(p) } catch { continue }
+        hinted.set(p, until)
+        tried.delete(p)
+      }
+      soon()
+    },
+    stop: () => {
+      stopped = true
+      if (timer !== null) clearTimeout(timer)
+      offRoutes()
+      offEntries()
+    }
+  }
 }

@@ -35,7 +35,9 @@ export function networkRoutes (node: Peernet): Route[] {
           return { id: joined.id, name: m.name, app: m.app, connected: joined.manifestFrom === null ? [] : [joined.manifestFrom], providersFound: joined.providersFound, via: joined.manifestFrom === null ? 'held' : 'rendezvous' }
         }
         const joined = nets.join(text)
-        // Dial the members the invite names; sync starts as soon as one answers.
+        // Dial the members the invite names; sync starts as soon as one answers. Those the
+        // mesh can reach hop by hop are also reached that way, now or when a route appears.
+        node.reachOverMesh(joined.addrs.flatMap((a) => /\/p2p\/([^/]+)$/.exec(a)?.[1] ?? []))
         const dialled = await Promise.all(joined.addrs.map(async (a) => await node.connect(a).then(() => a, () => null)))
         return { id: joined.id, name: joined.record.manifest.manifest.name, app: joined.record.manifest.manifest.app, connected: dialled.filter((a) => a !== null), providersFound: 0, via: 'invite' }
       }

@@ -27,5 +27,13 @@ export class UnknownPeerError extends MeshError { override name = 'UnknownPeerEr
 export class MeshDisabledError extends MeshError { override name = 'MeshDisabledError' }
 /** A link that cannot be opened or used. */
 export class MeshLinkError extends MeshError { override name = 'MeshLinkError' }
+/** A stream datagram that is malformed (wrong version, truncated, bad lengths). */
+export class MalformedSegmentError extends MeshError { override name = 'MalformedSegmentError' }
+/** A mesh stream the remote end reset, or that was refused (no listener, unknown connection). */
+export class MeshStreamResetError extends MeshError { override name = 'MeshStreamResetError' }
+/** A mesh stream whose remote end stopped answering: connect, retransmission or idle timeout. */
+export class MeshStreamTimeoutError extends MeshError { override name = 'MeshStreamTimeoutError' }
+/** A node key the mesh has no route to, so no stream can be opened to it. */
+export class MeshUnreachableError extends MeshError { override name = 'MeshUnreachableError' }
 /** The durable outbox holds as many unacknowledged messages (or bytes) as it may. */
 export class OutboxFullError extends MeshError { override name = 'OutboxFullError' }

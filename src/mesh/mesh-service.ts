@@ -128,6 +128,7 @@ export class MeshService {
   /** Reliable sends not yet acknowledged: envelope id → destination (an ack counts only from it). */
   private readonly unacked = new Map<string, NodeId>()
   private readonly listeners = new Set<(e: MeshEvent) => void>()
+  private readonly routeListeners = new Set<() => void>()
   private streamHandler: StreamHandler | null = null
   private readonly gateway: boolean
   private readonly dialBeyond: ((peerId: string) => Promise<void>) | undefined
@@ -254,6 +255,12 @@ export class MeshService {
     this.dialBeyond(peer).catch((err: unknown) => { this.logger.debug('gateway could not reach a node beyond the mesh', { peer, err }) })
   }
 
+  /** Calls `listener` whenever the selected routes change (new destinations reachable, or lost). */
+  onRoutesChanged (listener: () => void): () => void {
+    this.routeListeners.add(listener)
+    return () => { this.routeListeners.delete(listener) }
+  }
+
   onStream (handler: StreamHandler): void {
     this.streamHandler = handler
   }
@@ -371,6 +378,7 @@ export class MeshService {
           break
         case 'routes-changed':
           this.apply(this.forwarder.retry(this.now()))
+          for (const l of this.routeListeners) l()
           break
         case 'deliver':
           this.deliver(o.envelope)
