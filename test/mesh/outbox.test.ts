@@ -18,6 +18,8 @@ import { encodePayload } from '../../src/mesh/payload.ts'
 import { Outbox } from '../../src/mesh/outbox.ts'
 import type { OutboxLimits } from '../../src/mesh/outbox.ts'
 import { MESH_MIGRATIONS } from '../../src/mesh/schema.ts'
+import { MeshService } from '../../src/mesh/mesh-service.ts'
+import { silentLogger } from '../../src/core/log.ts'
 import { Cluster, eventually, tcpAddress } from '../host/cluster.ts'
 import { isNamed } from '../networks/fixtures.ts'
 
@@ -173,6 +175,40 @@ test('a database at mesh schema 1 migrates to the current schema and keeps its i
   const outbox = outboxOn(store)
   outbox.add({ envelope: envelopeTo(receiver, 'x'), dstKey: receiver.publicKey, expiresAt: 1e9 }, 0)
   assert.equal(outbox.size().messages, 1)
+})
+
+// ---- the mesh service's use of it (no links: every send waits in custody) --------------
+
+function lonelyService (store: Store, options: Partial<ConstructorParameters<typeof MeshService>[0]> = {}): MeshService {
+  return new MeshService({ identity: sender, store, providers: [], logger: silentLogger, ...options })
+}
+
+test('the service refuses a reliable send the outbox has no room for, and sends nothing', async (t) => {
+  const db = tempStore(t)
+  const mesh = lonelyService(db.store(), { outbox: { maxMessages: 1 } })
+  await mesh.start()
+  t.after(async () => { await mesh.stop() })
+  const to = peerIdOfPublicKey(receiver.publicKey)
+  const first = await mesh.send(to, 'fits', { timeoutMs: 10 })
+  await assert.rejects(mesh.send(to, 'does not fit', { timeoutMs: 10 }), isNamed('OutboxFullError'))
+  assert.deepEqual(mesh.custody().map((c) => c.id), [first.id], 'the refused one never reached the forwarder')
+  assert.deepEqual(mesh.outbox().map((e) => e.id), [first.id])
+  const unreliable = await mesh.send(to, 'no ack asked', { ack: false })
+  assert.equal(mesh.outbox().some((e) => e.id === unreliable.id), false, 'only reliable sends are kept')
+})
+
+test('when the forwarder gives up, the outbox keeps the message as failed and does not resend it', async (t) => {
+  const db = tempStore(t)
+  const mesh = lonelyService(db.store(), { forwarding: { custodyTtlMs: 100 } })
+  await mesh.start()
+  const sent = await mesh.send(peerIdOfPublicKey(receiver.publicKey), 'into the void', { timeoutMs: 10 })
+  const failed = await eventually(() => mesh.outbox().find((e) => e.id === sent.id && e.status === 'failed'), 'the send to fail', 5_000)
+  assert.equal(failed.reason, 'custody expired')
+  await mesh.stop()
+  const again = lonelyService(db.reopen())
+  await again.start()
+  t.after(async () => { await again.stop() })
+  assert.deepEqual(again.custody(), [], 'a failed message is not resent after a restart')
 })
 
 // ---- two real nodes --------------------------------------------------------------------
