@@ -36,7 +36,7 @@ import { libp2pLinks } from './mesh/links/libp2p-link.ts'
 import { udpLinks } from './mesh/links/udp-link.ts'
 import { hasPublicAddress } from './mesh/gateway.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { meshAddress, meshTransport } from './mesh/transport/mesh-transport.ts'
+import { MESH_PROTOCOL_NAME, meshAddress, meshTransport } from './mesh/transport/mesh-transport.ts'
 import { MeshDatagramPort } from './mesh/transport/mesh-datagram-port.ts'
 import { peerIdOfPublicKey } from './core/identity.ts'
 import type { PeernetLibp2p } from './host/host.ts'
@@ -166,7 +166,8 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
     // libp2p connections over the mesh: members reachable only hop by hop sync like any other.
     const meshPort = config.mesh ? new MeshDatagramPort() : null
     const transports = [...(options.transports ?? []), ...(meshPort === null ? [] : [meshTransport(meshPort)])]
-    const host = await createHost({ identity, store, logger: logger.child('host'), ...config, transports })
+    const listen = meshPort === null ? config.listen : [...config.listen, `/${MESH_PROTOCOL_NAME}`]
+    const host = await createHost({ identity, store, logger: logger.child('host'), ...config, listen, transports })
     const clock = options.clock ?? systemClock
     const networks = new Networks({ store: openStore, account: keys, apps: BUILTIN_APPS, clock, addresses: () => host.addresses() })
     const devices = new AccountDevices({ networks, store: openStore, device: identity, accountKeyPath: paths.account, accountLinkPath: paths.accountLink, addresses: () => host.addresses(), clock })

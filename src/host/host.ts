@@ -149,7 +149,10 @@ export async function createHost (options: HostOptions): Promise<Host> {
       start: false,
       nodeInfo: { name: 'peernet', version: PEERNET_VERSION, userAgent: PEERNET_AGENT },
       datastore,
-      addresses: { listen },
+      // The mesh transport's address is not announced: a connection over the mesh is
+      // opened on purpose, to a member the mesh routes to (see src/node.ts), never by
+      // libp2p's own dialling of every peer it hears of, hop by hop over slow links.
+      addresses: { listen, announceFilter: (addrs) => addrs.filter((a) => !a.toString().startsWith('/peernet-mesh')) },
       // libp2p refuses more than 5 inbound connections a second from one IP by default;
       // a relay, a hub or a LAN behind one NAT address needs more.
       connectionManager: { inboundConnectionThreshold: 100 },
@@ -203,7 +206,9 @@ export async function createHost (options: HostOptions): Promise<Host> {
   const host: Host = {
     libp2p,
     peerId: libp2p.peerId.toString(),
-    addresses: () => libp2p.getMultiaddrs().map((a) => a.toString()),
+    // Addresses others can dial this node at. The mesh transport's listen address is
+    // not one of them: a peer reaches it over the mesh by its peer id, not an address.
+    addresses: () => libp2p.getMultiaddrs().map((a) => a.toString()).filter((a) => !a.startsWith('/peernet-mesh')),
     peers: async () => {
       const byPeer = new Map<string, ConnectedPeer>()
       for (const conn of libp2p.getConnections()) {
