@@ -91,7 +91,10 @@ export class Outbox {
    */
   add (entry: OutboxAdd, now: number): void {
     const bytes = encodeEnvelope(entry.envelope)
-    this.#store.transaction(() => {
+    // Durable: the Store's usual commit survives a crash of the process but may not
+    // survive a power cut, and nothing would bring a lost send back. (A lost settle or
+    // fail only means one more resend, which the destination dedups.)
+    this.#store.durableTransaction(() => {
       const { messages, bytes: held } = this.size()
       if (messages + 1 > this.limits.maxMessages || held + bytes.byteLength > this.limits.maxBytes) {
         throw new OutboxFullError(
