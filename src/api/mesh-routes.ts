@@ -1,4 +1,4 @@
-// API routes of the mesh: neighbours, routes, sending a sealed message, the inbox.
+// API routes of the mesh: neighbours, routes, sending a sealed message, the inbox, the outbox.
 
 import type { Peernet } from '../node.ts'
 import { optionalWhole, requireString } from './routes.ts'
@@ -28,6 +28,7 @@ export function meshRoutes (node: Peernet): Route[] {
         return Promise.resolve({ messages: mesh().inbox(limit) })
       }
     },
+    { method: 'GET', path: '/v1/mesh/outbox', handler: () => Promise.resolve({ messages: mesh().outbox() }) },
     {
       method: 'POST',
       path: '/v1/mesh/send',

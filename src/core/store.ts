@@ -116,6 +116,24 @@ export class Store {
     }
   }
 
+  /**
+   * A transaction whose commit is on disk when it returns, power cut included: the WAL is
+   * synced for this commit (synchronous = FULL), at the cost of an fsync (a few ms). For
+   * a write nothing else could bring back if lost, such as a message the user sent; not
+   * for sync batches, which the peer sends again. Inside another transaction it is a
+   * savepoint, as durable as the outer transaction.
+   */
+  durableTransaction<T>(fn: () => T): T {
+    if (this.#depth > 0) return this.transaction(fn)
+    const previous = (this.db.prepare('PRAGMA synchronous').get() as { synchronous: number }).synchronous
+    this.db.exec('PRAGMA synchronous = FULL')
+    try {
+      return this.transaction(fn)
+    } finally {
+      this.db.exec(`PRAGMA synchronous = ${previous}`)
+    }
+  }
+
   close (): void {
     if (this.db.isOpen) this.db.close()
   }

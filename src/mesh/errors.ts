@@ -35,3 +35,5 @@ export class MeshStreamResetError extends MeshError { override name = 'MeshStrea
 export class MeshStreamTimeoutError extends MeshError { override name = 'MeshStreamTimeoutError' }
 /** A node key the mesh has no route to, so no stream can be opened to it. */
 export class MeshUnreachableError extends MeshError { override name = 'MeshUnreachableError' }
+/** The durable outbox holds as many unacknowledged messages (or bytes) as it may. */
+export class OutboxFullError extends MeshError { override name = 'OutboxFullError' }

@@ -24,6 +24,9 @@ import { FRAME_CONTROL, FRAME_DATA, frameOf, readFrame } from './frame.ts'
 import { decodePayload, encodePayload } from './payload.ts'
 import { ControlPacer } from './control-pacer.ts'
 import { MESH_MIGRATIONS } from './schema.ts'
+import { Outbox } from './outbox.ts'
+import { restartSeqno, saveSeqno } from './router-state.ts'
+import type { OutboxEntry, OutboxLimits } from './outbox.ts'
 import { MeshError, UnknownPeerError } from './errors.ts'
 
 const DEFAULT_SEND_TIMEOUT_MS = 10_000
@@ -45,6 +48,8 @@ export interface MeshServiceOptions {
   now?: () => number
   timing?: Partial<RouterTiming>
   forwarding?: Partial<ForwarderConfig>
+  /** Bounds of the durable outbox of reliable sends. */
+  outbox?: Partial<OutboxLimits>
 }
 
 export interface MeshMessage {
@@ -110,6 +115,12 @@ export class MeshService {
   private readonly now: () => number
   private readonly router: Router
   private readonly forwarder: Forwarder
+  /** Reliable sends not yet acknowledged, on disk: resent after a restart (see outbox.ts). */
+  private readonly outboxTable: Outbox
+  /** How long a reliable send is tried, across restarts: the forwarder's custody time. */
+  private readonly outboxTtlMs: number
+  /** The router seqno last written to the store. */
+  private savedSeqno: number | undefined
   private readonly links = new Map<LinkId, OpenLink>()
   /** Public keys of nodes this node has heard of (neighbours, senders), by node id. */
   private readonly keys = new Map<NodeId, Uint8Array>()
@@ -142,17 +153,23 @@ export class MeshService {
     this.dialBeyond = options.dialBeyond
     this.keys.set(this.self, options.identity.publicKey)
     const now = this.now()
-    this.router = new Router({ self: this.self, gateway: options.gateway === true, timing: options.timing, random: Math.random }, now)
+    this.store.migrate('mesh', MESH_MIGRATIONS)
+    // The router's own seqno goes on from the last run's (router-state.ts).
+    this.savedSeqno = restartSeqno(this.store)
+    this.router = new Router({ self: this.self, gateway: options.gateway === true, timing: options.timing, random: Math.random, seqno: this.savedSeqno }, now)
+    this.keepSeqno()
     this.forwarder = new Forwarder({ ...DEFAULT_FORWARDER_CONFIG, ...options.forwarding, self: this.self }, {
       // No route in the mesh: toward a gateway, unless this node is one (it reaches
       // beyond by itself; handing the envelope to another gateway could loop).
       nextHop: (dst, via) => this.router.nextHop(dst, via) ?? (this.gateway ? undefined : this.router.gatewayHop()),
       links: () => [...this.links.keys()]
     }, now)
-    this.store.migrate('mesh', MESH_MIGRATIONS)
+    this.outboxTable = new Outbox(this.store, options.outbox)
+    this.outboxTtlMs = options.forwarding?.custodyTtlMs ?? DEFAULT_FORWARDER_CONFIG.custodyTtlMs
   }
 
   async start (): Promise<void> {
+    this.resendOutbox()
     for (const p of this.providers) await p.start((link) => { this.attach(link) })
     this.arm()
   }
@@ -188,6 +205,9 @@ export class MeshService {
     this.keys.set(dst, dstKey)
     const envelope = sealEnvelope(this.identity, dstKey, { id, flags: (ack ? ACK_REQUESTED : 0) | this.beyondFlag(dst), ttl: DEFAULT_TTL }, plain)
     const now = this.now()
+    // Written before it goes out, so a crash from here on cannot lose it; a full outbox
+    // refuses the send (OutboxFullError) before anything is sent.
+    if (ack) this.outboxTable.add({ envelope, dstKey, text, expiresAt: now + this.outboxTtlMs }, now)
     this.bridge(envelope)
     const firstHop = this.router.nextHop(dst, envelope.via) ?? (this.gateway ? undefined : this.router.gatewayHop())
     if (!ack) {
@@ -264,6 +284,11 @@ export class MeshService {
     })
   }
 
+  /** Reliable sends waiting for their acknowledgement, and the latest that failed. */
+  outbox (): OutboxEntry[] {
+    return this.outboxTable.list()
+  }
+
   custody (): CustodyView[] {
     return this.forwarder.custody()
   }
@@ -277,6 +302,23 @@ export class MeshService {
     let dropped = 0
     for (const l of this.links.values()) dropped += l.pacer.dropped
     return { links: this.links.size, controlPacketsDropped: dropped, custody: this.forwarder.custody().length, ...this.counters }
+  }
+
+  // --- durable outbox ----------------------------------------------------------
+
+  /**
+   * At start: the reliable sends a previous run left unacknowledged go to the forwarder
+   * again (into custody until a route appears). The destination's inbox dedups by
+   * (src, id), so one that did arrive before the restart is only acknowledged again.
+   */
+  private resendOutbox (): void {
+    const now = this.now()
+    const envelopes = this.outboxTable.pending(now)
+    if (envelopes.length > 0) this.logger.debug('mesh outbox: resending unacknowledged messages', { count: envelopes.length })
+    for (const envelope of envelopes) {
+      this.unacked.set(envelope.id, envelope.dst)
+      this.apply(this.forwarder.send(envelope, now, true))
+    }
   }
 
   // --- links -----------------------------------------------------------------
@@ -346,10 +388,12 @@ export class MeshService {
           if ((o.envelope.flags & ACK_REQUESTED) !== 0 && (o.envelope.flags & IS_ACK) === 0) this.acknowledge(o.envelope)
           break
         case 'acked':
+          this.outboxTable.settle(o.id)
           this.pending.get(o.id)?.settle(true)
           break
         case 'failed':
           this.logger.debug('mesh envelope given up', { id: o.id, dst: o.dst, reason: o.reason })
+          this.outboxTable.fail(o.id, o.reason, this.now())
           this.unacked.delete(o.id)
           this.pending.get(o.id)?.settle(false)
           break
@@ -359,7 +403,16 @@ export class MeshService {
           break
       }
     }
+    this.keepSeqno()
     this.arm()
+  }
+
+  /** Writes the router's own seqno when it moved (rarely: on a seqno request for this node). */
+  private keepSeqno (): void {
+    const seqno = this.router.ownSeqno()
+    if (seqno === this.savedSeqno) return
+    saveSeqno(this.store, seqno)
+    this.savedSeqno = seqno
   }
 
   private sendControl (linkId: LinkId, packet: Uint8Array): void {

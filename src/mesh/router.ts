@@ -85,8 +85,16 @@ export interface RouterConfig {
   gateway?: boolean
   timing?: Partial<RouterTiming>
   scopes?: ScopeConfig
-  /** Uniform in [0, 1); the simulator passes its seeded generator. Used for jitter only. */
+  /** Uniform in [0, 1); the simulator passes its seeded generator. Used for jitter and, without `seqno`, the first seqno. */
   random?: () => number
+  /**
+   * This node's own seqno to start from. A daemon keeps it across restarts (as babeld's
+   * state file does): a neighbour remembers the feasibility distance of this node's last
+   * life for minutes (§3.2.5), and a random restart seqno older than it makes every
+   * update unfeasible there (§3.5.1) until that source entry is collected, since a seqno
+   * request only moves the seqno on by one (§3.8.1.2). Default: random.
+   */
+  seqno?: number
 }
 
 export type RouterOutput =
@@ -220,7 +228,7 @@ export class Router {
     this.random = config.random ?? (() => 0.5)
     this.gateway = config.gateway === true
     this.level = landmarkLevel(this.self, this.scopeConfig)
-    this.seqno = Math.floor(this.random() * 0x10000) & 0xffff
+    this.seqno = config.seqno !== undefined ? config.seqno & 0xffff : Math.floor(this.random() * 0x10000) & 0xffff
     this.scope = ownScope(this.level, this.scopeConfig, () => undefined)
     this.nextFullUpdateAt = now + this.jittered(this.t.updateIntervalMs)
     this.nextSweepAt = now + this.t.sweepIntervalMs
@@ -373,6 +381,11 @@ export class Router {
       loss: nb.q.loss(),
       helloIntervalMs: nb.announcedMs
     }))
+  }
+
+  /** This node's own seqno now (what a daemon keeps across restarts; see RouterConfig.seqno). */
+  ownSeqno (): number {
+    return this.seqno
   }
 
   address (): NodeId[] {

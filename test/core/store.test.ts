@@ -270,4 +270,26 @@ describe('transactions', () => {
     // SQLITE_FULL, SQLITE_IOERR or SQLITE_NOMEM (https://sqlite.org/lang_transaction.html).
     assert.throws(() => store.transaction(() => { store.db.exec('INSERT OR ROLLBACK INTO keys VALUES (1)') }), /UNIQUE constraint failed/)
   })
+
+  test('a durable transaction syncs its own commit only, and leaves the setting as it was, also on error', (t) => {
+    const store = openStore(t)
+    store.migrate('keys', [{ version: 1, description: 'keys', sql: 'CREATE TABLE keys (k INTEGER PRIMARY KEY) STRICT' }])
+    const synchronous = (): number => (store.db.prepare('PRAGMA synchronous').get() as { synchronous: number }).synchronous
+    assert.equal(synchronous(), 1, 'NORMAL by default')
+    store.durableTransaction(() => {
+      assert.equal(synchronous(), 2, 'FULL while it runs')
+      store.db.exec('INSERT INTO keys VALUES (1)')
+    })
+    assert.equal(synchronous(), 1)
+    assert.throws(() => store.durableTransaction(() => {
+      store.db.exec('INSERT INTO keys VALUES (2)')
+      throw new Error('boom')
+    }), /boom/)
+    assert.equal(synchronous(), 1)
+    store.transaction(() => {
+      store.durableTransaction(() => { store.db.exec('INSERT INTO keys VALUES (3)') })
+      assert.equal(synchronous(), 1, 'nested: a savepoint of the outer transaction')
+    })
+    assert.deepEqual((store.db.prepare('SELECT k FROM keys ORDER BY k').all() as Array<{ k: number }>).map((r) => r.k), [1, 3])
+  })
 })

@@ -1,10 +1,11 @@
-// `peernet mesh …`: the last-mile mesh — neighbours, routes, sealed messages, the inbox.
+// `peernet mesh …`: the last-mile mesh — neighbours, routes, sealed messages, the inbox, the outbox.
 
 import type { Command } from '../command.ts'
 import { ApiClient } from '../../api/client.ts'
 import { UsageError } from '../../core/errors.ts'
 import type { MeshMessage, MeshNeighbour, MeshRoute, MeshSendResult } from '../../mesh/mesh-service.ts'
 import type { CustodyView } from '../../mesh/forwarder.ts'
+import type { OutboxEntry } from '../../mesh/outbox.ts'
 import { formatRtt, table } from '../format.ts'
 
 const metric = (m: number): string => m >= 0xffff ? 'inf' : String(m)
@@ -55,7 +56,8 @@ export const meshSendCommand: Command = {
   help: `PEER is the node's peer id (\`peernet id\` on it). Relays can neither read nor forge
 the message. By default waits for the destination's acknowledgement; with no route yet
 the message waits in custody and goes when one appears (this node keeps retrying after
-the command returns).
+the command returns). It stays on disk until acknowledged, so a restart of this node does
+not lose it (see \`peernet mesh outbox\`).
   --no-ack          do not ask for an acknowledgement; return at once
   --timeout 10s     how long to wait for the acknowledgement (ms, s or m; at most 2m)`,
   options: { ack: { type: 'boolean' }, timeout: { type: 'string' } },
@@ -90,6 +92,28 @@ export const meshInboxCommand: Command = {
     ctx.print(r.messages, () => r.messages.length === 0
       ? ['no mesh messages yet']
       : r.messages.map((m) => `${new Date(m.receivedAt).toISOString()}  ${m.from}  (${m.hops} hop${m.hops === 1 ? '' : 's'})  ${m.text}`))
+  }
+}
+
+export const meshOutboxCommand: Command = {
+  name: 'mesh outbox',
+  summary: 'List messages this node sent that wait for their acknowledgement, and those that failed.',
+  usage: 'mesh outbox [--json]',
+  help: `Every message sent with an acknowledgement asked (the default of \`mesh send\`) is
+kept on disk until its destination acknowledges it, and sent again after a restart of
+this node. One the mesh gave up on (no route in time, or no acknowledgement after every
+retry) is listed as failed, with the reason; the latest 100 of those are kept.`,
+  options: {},
+  read: true,
+  positionals: { min: 0, max: 0 },
+  run: async (ctx) => {
+    const r = await new ApiClient(ctx.home).get<{ messages: OutboxEntry[] }>('/v1/mesh/outbox')
+    ctx.print(r.messages, () => r.messages.length === 0
+      ? ['the outbox is empty: every message sent was acknowledged']
+      : table(['SENT', 'ID', 'TO', 'STATUS', 'TRIES', 'TEXT'], r.messages.map((m) => [
+          new Date(m.createdAt).toISOString(), m.id, m.to,
+          m.status === 'failed' ? `failed: ${m.reason ?? '?'}` : 'waiting', String(m.attempts), m.text ?? ''
+        ])))
   }
 }
 
