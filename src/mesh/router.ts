@@ -55,6 +55,11 @@ export interface RouterTiming extends LinkCostParams {
   significantChange: number
   /** Most routes (one per neighbour) kept per destination; the worst are dropped. */
   maxRoutesPerDest: number
+  /**
+   * A gap in a neighbour's packet counter (a lost packet) makes us ask it for a full
+   * update, at most this often per link.
+   */
+  resyncMinMs: number
   /** Control packets are cut at this many bytes. */
   maxPacketBytes: number
 }
@@ -77,6 +82,7 @@ export const DEFAULT_TIMING: RouterTiming = {
   hysteresis: 24,
   significantChange: 48,
   maxRoutesPerDest: 4,
+  resyncMinMs: 30_000,
   maxPacketBytes: 512
 }
 
@@ -144,6 +150,8 @@ class Dest {
   advHops = 0
   advScope = 0
   advFlags = 0
+  /** The link our last update skipped (split horizon): it has not heard from us since. */
+  advExcept: LinkId | null = null
   /** When it last had a route, for the source garbage collection. */
   lastUsed: number
   readonly level: number
@@ -167,6 +175,10 @@ interface Neighbour {
   /** The neighbour's last hello timestamp and when it arrived, echoed in our IHU (RTT draft). */
   echoOrigin: number
   echoAt: number
+  /** Our packet counter on this link, the neighbour's last one (-1 = none yet), and when we may next ask for a resync. */
+  packetSeq: number
+  peerSeq: number
+  resyncAt: number
 }
 
 interface PendingRequest { seqno: number, resendsLeft: number, nextAt: number }
@@ -181,6 +193,8 @@ class Output {
   }
 }
 
+const TLV_ORDER: Record<string, number> = { hello: 0, ihu: 1, update: 2, 'route-request': 3, 'seqno-request': 4 }
+const order = (t: unknown): number => TLV_ORDER[(t as { type?: unknown } | null)?.type as string] ?? 5
 const seqnoNewer = (a: number, b: number): boolean => a !== b && ((a - b) & 0xffff) < 0x8000
 const addMetric = (a: number, b: number): number => (a >= INFINITY || b >= INFINITY) ? INFINITY : Math.min(INFINITY - 1, a + b)
 const u16ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff
@@ -211,6 +225,8 @@ export class Router {
   private derivedStale = true
   private address_: NodeId[] = []
   private gatewayLink: LinkId | undefined
+  /** Hops to the nearest landmark of each level (index = level), from the same rebuild. */
+  private nearestHops: Array<number | undefined> = []
 
   constructor (config: RouterConfig, now: number) {
     if (!isNodeId(config.self)) throw new TypeError(`not a node id: ${String(config.self)}`)
@@ -250,8 +266,18 @@ export class Router {
     let nb = this.neighbours_.get(link)
     // The shell may hand us the peer's first packet before linkUp: same thing.
     if (nb === undefined) nb = this.addNeighbour(link, now, out)
+    if (u16ok(packet?.seq)) {
+      if (nb.peerSeq >= 0 && seqnoNewer(packet.seq, nb.peerSeq) && packet.seq !== ((nb.peerSeq + 1) & 0xffff) && now >= nb.resyncAt) {
+        // A packet from it went missing, maybe with an update in it: ask for everything.
+        nb.resyncAt = now + this.t.resyncMinMs
+        out.push(link, { type: 'route-request', id: null })
+      }
+      if (nb.peerSeq < 0 || seqnoNewer(packet.seq, nb.peerSeq)) nb.peerSeq = packet.seq
+    }
     const tlvs = Array.isArray(packet?.tlvs) ? packet.tlvs : []
-    for (const t of tlvs) {
+    // Hellos and IHUs first, then updates, then requests: a request that comes with a
+    // retraction (as after a lost route) is then forwarded along the route that remains.
+    for (const t of [...tlvs].sort((x, y) => order(x) - order(y))) {
       switch (t?.type) {
         case 'hello': this.onHello(nb, t, now, out); break
         case 'ihu': this.onIhu(nb, t, now, out); break
@@ -284,7 +310,12 @@ export class Router {
     }
     for (const [id, p] of this.pending) {
       if (p.nextAt > now) continue
-      if (p.resendsLeft <= 0) { this.pending.delete(id); continue }
+      if (p.resendsLeft <= 0) {
+        this.pending.delete(id)
+        // nextHop may now fall back to the destination's landmarks.
+        out.routesChanged = true
+        continue
+      }
       p.resendsLeft--
       p.nextAt = now + this.t.seqnoRequestTimeoutMs
       this.requestSeqno(id, p.seqno, null, out)
@@ -329,8 +360,14 @@ export class Router {
 
   nextHop (dst: NodeId, via?: readonly NodeId[]): LinkId | undefined {
     if (dst === this.self) return undefined
-    const direct = this.usable(this.dests.get(dst))
+    const d = this.dests.get(dst)
+    const direct = this.usable(d)
     if (direct !== undefined) return direct
+    // While we are asking for a new seqno for a route we just lost (§3.8.2.1), a
+    // neighbour may still hold our old route through us: sending the packet towards a
+    // landmark now could hand it to that neighbour and back. Hold it (the forwarder keeps
+    // custody) until the repair succeeds or gives up; both end in routes-changed.
+    if (d !== undefined && this.pending.has(dst)) return undefined
     for (const v of via ?? []) {
       if (v === this.self) continue
       const l = this.usable(this.dests.get(v))
@@ -406,7 +443,10 @@ export class Router {
       trafficUntil: -Infinity,
       peerFastUntil: -Infinity,
       echoOrigin: -1,
-      echoAt: 0
+      echoAt: 0,
+      packetSeq: Math.floor(this.random() * 0x10000) & 0xffff,
+      peerSeq: -1,
+      resyncAt: now + this.t.resyncMinMs
     }
     this.neighbours_.set(link, nb)
     this.sendHello(nb, now, out)
@@ -480,6 +520,7 @@ export class Router {
     const crossed = (c >= INFINITY) !== (old >= INFINITY)
     if (!crossed && Math.abs(c - old) * 8 < Math.max(old, this.t.nominalCost)) return
     nb.cost = c
+    this.derivedStale = true
     // A link that changed hellos fast for a while, so a flapping link is watched closely.
     if (nb.helloIntervalMs > this.t.helloMinMs) {
       nb.helloIntervalMs = this.t.helloMinMs
@@ -519,6 +560,12 @@ export class Router {
       if (!this.admit(d, r)) return
     } else {
       const r = d.routes[i] as Route
+      // gatewayHop() and address() depend on the flags and metrics of selected routes to
+      // gateways and landmarks.
+      if (r === d.selected && (r.flags !== t.flags || ((d.level > 0 || (t.flags & UPDATE_GATEWAY) !== 0) && (r.refMetric !== metric || r.hops !== hops)))) {
+        this.derivedStale = true
+        out.routesChanged = true
+      }
       if (metric >= INFINITY) {
         d.routes.splice(i, 1)
       } else {
@@ -655,11 +702,20 @@ export class Router {
       const was = d.advMetric < INFINITY
       const is = u.metric < INFINITY
       if (!was && !is) continue
+      const except = is ? (d.selected?.link ?? null) : null
       const significant = was !== is || u.seqno !== d.advSeqno || u.flags !== d.advFlags || u.hops !== d.advHops ||
         u.scope !== d.advScope || Math.abs(u.metric - d.advMetric) >= this.t.significantChange
-      if (!significant) continue
-      this.broadcast(u, d.selected?.link ?? null, out)
+      if (significant) {
+        this.broadcast(u, except, out)
+      } else if (d.advExcept !== null && d.advExcept !== except) {
+        // Same route to everyone else, but the neighbour split horizon kept it from
+        // (our old next hop) has never heard it: tell it now.
+        if (this.neighbours_.has(d.advExcept)) out.push(d.advExcept, u)
+      } else {
+        continue
+      }
       this.sent(d, u)
+      d.advExcept = except
     }
     this.dirty.clear()
   }
@@ -722,11 +778,22 @@ export class Router {
       const u = this.advertisement(t.id, d)
       if (u.metric < INFINITY) { out.push(nb.link, u); this.sent(d, u); return }
     }
-    if (t.hopCount < 2 || r.link === nb.link) return
+    if (t.hopCount < 2) return
+    // Forwarded along the selected route, or if that goes back to the requester, along
+    // the best other feasible route; never to the requester (§3.8.1.2).
+    let via: Route | null = r.link === nb.link ? null : r
+    if (via === null) {
+      let best = INFINITY
+      for (const x of d.routes) {
+        const m = x.link === nb.link ? INFINITY : this.selectable(d, x)
+        if (m < best) { best = m; via = x }
+      }
+    }
+    if (via === null) return
     const f = this.forwarded.get(t.id)
     if (f !== undefined && f.seqno === t.seqno && now - f.at < this.t.seqnoRequestTimeoutMs) return
     this.forwarded.set(t.id, { seqno: t.seqno, at: now })
-    out.push(r.link, { type: 'seqno-request', id: t.id, seqno: t.seqno, hopCount: t.hopCount - 1 })
+    out.push(via.link, { type: 'seqno-request', id: t.id, seqno: t.seqno, hopCount: t.hopCount - 1 })
   }
 
   // ---- housekeeping ------------------------------------------------------------------
@@ -752,7 +819,7 @@ export class Router {
     return this.metricOf(r) < INFINITY ? r.link : undefined
   }
 
-  /** Rebuilds address() and gatewayHop(), and our own scope, which depends on the landmarks we know. */
+  /** Rebuilds the caches of address() and gatewayHop() (queries may call it: it changes no routing state). */
   private refreshDerived (): void {
     if (!this.derivedStale) return
     this.derivedStale = false
@@ -777,27 +844,39 @@ export class Router {
       else { const b = best[k]; if (b !== undefined) address.push(b.id) }
     }
     this.address_ = address
-    const scope = ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : best[k]?.hops)
+    this.nearestHops = best.map(b => b?.hops)
+  }
+
+  /** Our own scope depends on the landmarks we know (landmarks.ts); a change is announced. */
+  private refreshScope (): void {
+    const scope = ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : this.nearestHops[k])
     if (scope !== this.scope) { this.scope = scope; this.selfDirty = true }
   }
 
   /** Ends a call: triggered updates, then TLVs packed into packets, hellos first. */
   private finish (out: Output, _now: number): RouterOutput[] {
     this.refreshDerived()
+    this.refreshScope()
     this.flushTriggered(out)
     const result: RouterOutput[] = []
     for (const [link, tlvs] of out.tlvs) {
+      const nb = this.neighbours_.get(link)
+      if (nb === undefined) continue
+      const emit = (batch: ControlTlv[]): void => {
+        result.push({ kind: 'send', link, packet: { seq: nb.packetSeq, tlvs: batch } })
+        nb.packetSeq = (nb.packetSeq + 1) & 0xffff
+      }
       let batch: ControlTlv[] = []
       let size = PACKET_OVERHEAD
       for (const t of tlvs) {
         const s = tlvSize(t)
         if (batch.length > 0 && size + s > this.t.maxPacketBytes) {
-          result.push({ kind: 'send', link, packet: { tlvs: batch } })
+          emit(batch)
           batch = []; size = PACKET_OVERHEAD
         }
         batch.push(t); size += s
       }
-      if (batch.length > 0) result.push({ kind: 'send', link, packet: { tlvs: batch } })
+      if (batch.length > 0) emit(batch)
     }
     if (out.routesChanged) result.push({ kind: 'routes-changed' })
     return result
