@@ -90,7 +90,8 @@ export interface RouterConfig {
   self: NodeId
   gateway?: boolean
   timing?: Partial<RouterTiming>
-  scopes?: ScopeConfig
+  /** Landmark levels and hop scopes (landmarks.ts); missing fields take DEFAULT_SCOPES'. */
+  scopes?: Partial<ScopeConfig>
   /** Uniform in [0, 1); the simulator passes its seeded generator. Used for jitter only. */
   random?: () => number
 }
@@ -225,6 +226,9 @@ export class Router {
   private derivedStale = true
   private address_: NodeId[] = []
   private gatewayLink: LinkId | undefined
+  private readonly startedAt: number
+  /** When our scope may next widen for want of landmarks (landmarks.ts), or Infinity. */
+  private nextWidenAt: number
   /** Hops to the nearest landmark of each level (index = level), from the same rebuild. */
   private nearestHops: Array<number | undefined> = []
 
@@ -232,12 +236,14 @@ export class Router {
     if (!isNodeId(config.self)) throw new TypeError(`not a node id: ${String(config.self)}`)
     this.self = config.self
     this.t = { ...DEFAULT_TIMING, ...config.timing }
-    this.scopeConfig = config.scopes ?? DEFAULT_SCOPES
+    this.scopeConfig = { ...DEFAULT_SCOPES, ...config.scopes }
     this.random = config.random ?? (() => 0.5)
     this.gateway = config.gateway === true
     this.level = landmarkLevel(this.self, this.scopeConfig)
     this.seqno = Math.floor(this.random() * 0x10000) & 0xffff
-    this.scope = ownScope(this.level, this.scopeConfig, () => undefined)
+    this.startedAt = now
+    this.scope = ownScope(this.level, this.scopeConfig, () => undefined, 0)
+    this.nextWidenAt = this.scopeConfig.levelBits.length > this.level ? now + this.scopeConfig.widenAfterMs : Infinity
     this.nextFullUpdateAt = now + this.jittered(this.t.updateIntervalMs)
     this.nextSweepAt = now + this.t.sweepIntervalMs
   }
@@ -325,7 +331,7 @@ export class Router {
   }
 
   nextDeadline (): number {
-    let at = Math.min(this.nextFullUpdateAt, this.nextSweepAt)
+    let at = Math.min(this.nextFullUpdateAt, this.nextSweepAt, this.nextWidenAt)
     for (const nb of this.neighbours_.values()) at = Math.min(at, nb.nextHelloAt, nb.q.helloDueAt)
     for (const p of this.pending.values()) at = Math.min(at, p.nextAt)
     return at
@@ -848,15 +854,19 @@ export class Router {
   }
 
   /** Our own scope depends on the landmarks we know (landmarks.ts); a change is announced. */
-  private refreshScope (): void {
-    const scope = ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : this.nearestHops[k])
+  private refreshScope (now: number): void {
+    const wait = this.scopeConfig.widenAfterMs
+    const widenings = wait > 0 ? Math.floor((now - this.startedAt) / wait) : Infinity
+    const levelsAbove = this.scopeConfig.levelBits.length - this.level
+    this.nextWidenAt = widenings >= levelsAbove ? Infinity : this.startedAt + (widenings + 1) * wait
+    const scope = ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : this.nearestHops[k], widenings)
     if (scope !== this.scope) { this.scope = scope; this.selfDirty = true }
   }
 
   /** Ends a call: triggered updates, then TLVs packed into packets, hellos first. */
-  private finish (out: Output, _now: number): RouterOutput[] {
+  private finish (out: Output, now: number): RouterOutput[] {
     this.refreshDerived()
-    this.refreshScope()
+    this.refreshScope(now)
     this.flushTriggered(out)
     const result: RouterOutput[] = []
     for (const [link, tlvs] of out.tlvs) {

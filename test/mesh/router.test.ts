@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { Harness, makeIds, line, ring, grid } from './router-harness.ts'
 import { Router } from '../../src/mesh/router.ts'
-import { landmarkLevel, type ScopeConfig } from '../../src/mesh/landmarks.ts'
+import { DEFAULT_SCOPES, landmarkLevel, type ScopeConfig } from '../../src/mesh/landmarks.ts'
 import type { NodeId } from '../../src/mesh/node-id.ts'
 import type { ControlPacket } from '../../src/mesh/control-messages.ts'
 
@@ -180,7 +180,7 @@ test('gateways: gatewayHop leads to the nearest node that advertises a default r
 })
 
 test('scope without landmarks: routes travel only scope hops, and a route that grows past it is retracted', () => {
-  const scopes: ScopeConfig = { levelBits: [], scopes: [3] }
+  const scopes: ScopeConfig = { levelBits: [], scopes: [3], widenAfterMs: 10_000 }
   const ids = makeIds(10, 7)
   // A line plus a shortcut 0–5 that keeps 0 within 3 hops of 6 while it stands.
   const h = new Harness(ids, [...line(ids), [at(ids, 0), at(ids, 5)]], { config: () => ({ scopes }) })
@@ -197,9 +197,23 @@ test('scope without landmarks: routes travel only scope hops, and a route that g
   assert.equal(h.router(at(ids, 7)).nextHop(at(ids, 0)), undefined)
 })
 
+test('a small mesh without landmarks widens scopes after widenAfterMs and then routes everything directly', () => {
+  const ids = makeIds(200, 11).filter(id => landmarkLevel(id, DEFAULT_SCOPES) === 0).slice(0, 12)
+  const h = new Harness(ids, line(ids))
+  assertNoLoopsEver(h)
+  h.run(5000)
+  const [a, z] = [at(ids, 0), at(ids, 11)]
+  assert.equal(h.router(a).nextHop(z), undefined, 'a plain node starts with the plain scope (6 hops)')
+  assert.equal(h.router(a).landmark().scope, 6)
+  h.run(20_000)
+  assert.equal(h.router(a).landmark().scope, 255, 'no landmark of either level heard: everywhere')
+  assert.ok(h.allReach())
+  assert.equal(h.walk(a, z, []).path.length, 12)
+})
+
 test('landmarks: far nodes are reached through the destination address, with less state than full routing', () => {
   // One level-1 landmark (1 in 8 by hash) in the middle of a line of 24; plain scope 3.
-  const scopes: ScopeConfig = { levelBits: [3], scopes: [3, 255] }
+  const scopes: ScopeConfig = { levelBits: [3], scopes: [3, 255], widenAfterMs: 10_000 }
   const pool = makeIds(400, 8)
   const landmark = pool.find(id => landmarkLevel(id, scopes) === 1) as NodeId
   const plain = pool.filter(id => landmarkLevel(id, scopes) === 0).slice(0, 23)
