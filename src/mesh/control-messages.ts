@@ -25,6 +25,12 @@ export const UNLIMITED_SCOPE = 0xff
 export const HELLO_FAST = 0x01
 /** Update flag: the origin is a gateway (it has Internet connectivity). */
 export const UPDATE_GATEWAY = 0x01
+/**
+ * Update flag on the sender's own update that closes a full update (sent last): the
+ * receiver knows it has everything unless the packet counter showed a gap. Not part of
+ * the route; receivers do not store or pass it on.
+ */
+export const UPDATE_FULL_END = 0x80
 
 export interface HelloTlv {
   type: 'hello'

@@ -25,7 +25,7 @@
 import type { LinkId } from './link.ts'
 import { isNodeId, type NodeId } from './node-id.ts'
 import {
-  HELLO_FAST, INFINITY, PACKET_OVERHEAD, UNLIMITED_SCOPE, UPDATE_GATEWAY, tlvSize,
+  HELLO_FAST, INFINITY, PACKET_OVERHEAD, UNLIMITED_SCOPE, UPDATE_FULL_END, UPDATE_GATEWAY, tlvSize,
   type ControlPacket, type ControlTlv, type HelloTlv, type IhuTlv, type SeqnoRequestTlv, type UpdateTlv
 } from './control-messages.ts'
 import { LinkQuality, type LinkCostParams } from './link-quality.ts'
@@ -176,10 +176,20 @@ interface Neighbour {
   /** The neighbour's last hello timestamp and when it arrived, echoed in our IHU (RTT draft). */
   echoOrigin: number
   echoAt: number
-  /** Our packet counter on this link, the neighbour's last one (-1 = none yet), and when we may next ask for a resync. */
+  /** Our packet counter on this link and the neighbour's last one. */
   packetSeq: number
   peerSeq: number
+  /**
+   * Resynchronisation after lost packets: 0 nothing to do, 1 a full update is wanted
+   * (asked for at resyncAt, rate-limited), 2 asked, waiting for its end (asked again at
+   * retryAt, backing off by retryGapMs).
+   */
+  resync: 0 | 1 | 2
   resyncAt: number
+  retryAt: number
+  retryGapMs: number
+  /** When we first asked for the full update now awaited. */
+  askedAt: number
 }
 
 interface PendingRequest { seqno: number, resendsLeft: number, nextAt: number }
@@ -272,14 +282,6 @@ export class Router {
     let nb = this.neighbours_.get(link)
     // The shell may hand us the peer's first packet before linkUp: same thing.
     if (nb === undefined) nb = this.addNeighbour(link, now, out)
-    if (u16ok(packet?.seq)) {
-      if (nb.peerSeq >= 0 && seqnoNewer(packet.seq, nb.peerSeq) && packet.seq !== ((nb.peerSeq + 1) & 0xffff) && now >= nb.resyncAt) {
-        // A packet from it went missing, maybe with an update in it: ask for everything.
-        nb.resyncAt = now + this.t.resyncMinMs
-        out.push(link, { type: 'route-request', id: null })
-      }
-      if (nb.peerSeq < 0 || seqnoNewer(packet.seq, nb.peerSeq)) nb.peerSeq = packet.seq
-    }
     const tlvs = Array.isArray(packet?.tlvs) ? packet.tlvs : []
     // Hellos and IHUs first, then updates, then requests: a request that comes with a
     // retraction (as after a lost route) is then forwarded along the route that remains.
@@ -297,6 +299,16 @@ export class Router {
         default: break
       }
     }
+    // After the TLVs, so that the end of a full update in this very packet does not hide
+    // a gap just before it.
+    if (u16ok(packet?.seq)) {
+      if (seqnoNewer(packet.seq, nb.peerSeq) && packet.seq !== ((nb.peerSeq + 1) & 0xffff) && nb.resync === 0) {
+        // A packet from it went missing, maybe with an update in it: ask for everything.
+        nb.resync = 1
+      }
+      if (seqnoNewer(packet.seq, nb.peerSeq)) nb.peerSeq = packet.seq
+    }
+    this.resyncDue(nb, now, out)
     return this.finish(out, now)
   }
 
@@ -308,6 +320,7 @@ export class Router {
       while (nb.q.helloDueAt <= now && n++ < 16) nb.q.onHelloMissed(nb.q.helloDueAt)
       if (n > 0) this.updateCost(nb, now, out)
       if (nb.nextHelloAt <= now) this.sendHello(nb, now, out)
+      this.resyncDue(nb, now, out)
     }
     if (this.nextFullUpdateAt <= now) {
       // §3.7.1 periodic updates, rare here: triggered updates carry the changes.
@@ -332,7 +345,9 @@ export class Router {
 
   nextDeadline (): number {
     let at = Math.min(this.nextFullUpdateAt, this.nextSweepAt, this.nextWidenAt)
-    for (const nb of this.neighbours_.values()) at = Math.min(at, nb.nextHelloAt, nb.q.helloDueAt)
+    for (const nb of this.neighbours_.values()) {
+      at = Math.min(at, nb.nextHelloAt, nb.q.helloDueAt, nb.resync === 1 ? nb.resyncAt : nb.resync === 2 ? nb.retryAt : Infinity)
+    }
     for (const p of this.pending.values()) at = Math.min(at, p.nextAt)
     return at
   }
@@ -436,6 +451,21 @@ export class Router {
 
   // ---- neighbours, hellos, IHUs (§3.4) -----------------------------------------------
 
+  /** Asks the neighbour for a full update (a wildcard route request, §3.8.1.1) when one is wanted and allowed. */
+  private resyncDue (nb: Neighbour, now: number, out: Output): void {
+    if (nb.resync === 1 && now >= nb.resyncAt) {
+      nb.resync = 2
+      nb.askedAt = now
+      nb.resyncAt = now + this.t.resyncMinMs
+      nb.retryGapMs = 2 * this.t.helloMinMs
+    } else if (!(nb.resync === 2 && now >= nb.retryAt)) {
+      return
+    }
+    out.push(nb.link, { type: 'route-request', id: null })
+    nb.retryAt = now + nb.retryGapMs
+    nb.retryGapMs = Math.min(this.t.resyncMinMs, nb.retryGapMs * 2)
+  }
+
   private addNeighbour (link: LinkId, now: number, out: Output): Neighbour {
     const nb: Neighbour = {
       link,
@@ -450,9 +480,14 @@ export class Router {
       peerFastUntil: -Infinity,
       echoOrigin: -1,
       echoAt: 0,
-      packetSeq: Math.floor(this.random() * 0x10000) & 0xffff,
-      peerSeq: -1,
-      resyncAt: now + this.t.resyncMinMs
+      // Counters start at 0 on a new link, so a lost first packet (our full update) shows as a gap too.
+      packetSeq: 0,
+      peerSeq: 0xffff,
+      resync: 0,
+      resyncAt: now,
+      retryAt: Infinity,
+      retryGapMs: 0,
+      askedAt: 0
     }
     this.neighbours_.set(link, nb)
     this.sendHello(nb, now, out)
@@ -542,6 +577,21 @@ export class Router {
   private onUpdate (nb: Neighbour, t: UpdateTlv, now: number, out: Output): void {
     if (!isNodeId(t.id) || !u16ok(t.seqno) || !u16ok(t.metric) || !u8ok(t.hops) || !u8ok(t.scope) ||
       !u8ok(t.flags) || typeof t.intervalMs !== 'number' || !(t.intervalMs >= 0)) return
+    if ((t.flags & UPDATE_FULL_END) !== 0) {
+      t = { ...t, flags: t.flags & ~UPDATE_FULL_END }
+      if (nb.resync === 2) {
+        // The end of the full update we asked for. It is the neighbour's whole table, so
+        // a route through it that the update did not refresh is one whose retraction we
+        // lost: drop it (a refreshed route expires a hold time after the refresh).
+        nb.resync = 0; nb.retryAt = Infinity
+        const refreshedAfter = nb.askedAt + this.holdTime(t.intervalMs)
+        for (const [id, d] of this.dests) {
+          if (id === t.id) continue
+          const i = d.routes.findIndex(r => r.link === nb.link)
+          if (i >= 0 && (d.routes[i] as Route).expiresAt < refreshedAfter) { d.routes.splice(i, 1); this.select(id, d, now, out) }
+        }
+      }
+    }
     if (t.id === this.self) return
     const hops = Math.min(UNLIMITED_SCOPE, t.hops + 1)
     // Landmark scoping: past the origin's scope the route does not exist for us.
@@ -684,10 +734,14 @@ export class Router {
   }
 
   /** §3.7.3: sending a finite update lowers the feasibility distance to it. */
+  private lowerFd (d: Dest, u: UpdateTlv): void {
+    if (u.metric >= INFINITY) return
+    if (d.fdMetric >= INFINITY || seqnoNewer(u.seqno, d.fdSeqno)) { d.fdSeqno = u.seqno; d.fdMetric = u.metric } else if (u.seqno === d.fdSeqno && u.metric < d.fdMetric) d.fdMetric = u.metric
+  }
+
+  /** An update went to every neighbour (but split horizon): the feasibility distance, and what they now know. */
   private sent (d: Dest, u: UpdateTlv): void {
-    if (u.metric < INFINITY) {
-      if (d.fdMetric >= INFINITY || seqnoNewer(u.seqno, d.fdSeqno)) { d.fdSeqno = u.seqno; d.fdMetric = u.metric } else if (u.seqno === d.fdSeqno && u.metric < d.fdMetric) d.fdMetric = u.metric
-    }
+    this.lowerFd(d, u)
     d.advSeqno = u.seqno; d.advMetric = u.metric; d.advHops = u.hops; d.advScope = u.scope; d.advFlags = u.flags
   }
 
@@ -728,15 +782,17 @@ export class Router {
 
   /** Everything we know, to one link (new neighbour, wildcard request, periodic). */
   private fullUpdate (link: LinkId, _now: number, out: Output): void {
-    out.push(link, this.selfUpdate())
-    this.selfAdv = { seqno: this.seqno, scope: this.scope, flags: this.gateway ? UPDATE_GATEWAY : 0 }
     for (const [id, d] of this.dests) {
       if (d.selected === null || d.selected.link === link) continue
       const u = this.advertisement(id, d)
       if (u.metric >= INFINITY) continue
       out.push(link, u)
-      this.sent(d, u)
+      this.lowerFd(d, u)
     }
+    // Our own route last, marked: the receiver then knows the full update is complete.
+    const self = this.selfUpdate()
+    self.flags |= UPDATE_FULL_END
+    out.push(link, self)
   }
 
   /** §3.8.1.1: the answer to a route request for one destination. */
@@ -747,7 +803,7 @@ export class Router {
     const u = this.advertisement(id, d)
     if (u.metric < INFINITY && d.selected?.link === link) return
     out.push(link, u)
-    this.sent(d, u)
+    this.lowerFd(d, u)
   }
 
   // ---- seqno requests (§3.8) ---------------------------------------------------------
@@ -782,7 +838,7 @@ export class Router {
     if (!seqnoNewer(t.seqno, r.seqno) && this.metricOf(r) < INFINITY) {
       // We have a route at least that new: a (unicast) update answers it.
       const u = this.advertisement(t.id, d)
-      if (u.metric < INFINITY) { out.push(nb.link, u); this.sent(d, u); return }
+      if (u.metric < INFINITY) { out.push(nb.link, u); this.lowerFd(d, u); return }
     }
     if (t.hopCount < 2) return
     // Forwarded along the selected route, or if that goes back to the requester, along
@@ -830,7 +886,7 @@ export class Router {
     if (!this.derivedStale) return
     this.derivedStale = false
     const levels = this.scopeConfig.levelBits.length
-    const best = new Array<{ id: NodeId, metric: number, hops: number } | undefined>(levels + 1)
+    const landmarks: Array<{ id: NodeId, level: number, metric: number, hops: number, scope: number }> = []
     let gw: { link: LinkId, metric: number } | undefined
     for (const [id, d] of this.dests) {
       const r = d.selected
@@ -838,19 +894,36 @@ export class Router {
       const m = this.metricOf(r)
       if (m >= INFINITY) continue
       if ((r.flags & UPDATE_GATEWAY) !== 0 && (gw === undefined || m < gw.metric)) gw = { link: r.link, metric: m }
-      for (let k = 1; k <= d.level && k <= levels; k++) {
-        const b = best[k]
-        if (b === undefined || m < b.metric) best[k] = { id, metric: m, hops: r.hops }
-      }
+      if (d.level > 0) landmarks.push({ id, level: d.level, metric: m, hops: r.hops, scope: r.scope })
     }
     this.gatewayLink = this.gateway ? undefined : gw?.link
+    // Our address: per level, the nearest landmark; above the first level, preferably one
+    // that lies within the scope of the entry below (hops to it plus hops to that entry
+    // at most its scope), so that the higher landmark holds a route to the lower one and
+    // a packet that reaches it can go on (landmarks.ts).
     const address: NodeId[] = []
+    const hops: Array<number | undefined> = [0]
+    let prevHops = 0
+    let prevScope = this.scope
     for (let k = 1; k <= levels; k++) {
-      if (k <= this.level) address.push(this.self)
-      else { const b = best[k]; if (b !== undefined) address.push(b.id) }
+      if (k <= this.level) {
+        address.push(this.self); hops[k] = 0; prevHops = 0; prevScope = this.scope
+        continue
+      }
+      let best: typeof landmarks[number] | undefined
+      let bestInScope: typeof landmarks[number] | undefined
+      for (const l of landmarks) {
+        if (l.level < k) continue
+        if (best === undefined || l.metric < best.metric) best = l
+        const within = prevScope >= UNLIMITED_SCOPE || l.hops + prevHops <= prevScope
+        if (within && (bestInScope === undefined || l.metric < bestInScope.metric)) bestInScope = l
+      }
+      const pick = bestInScope ?? best
+      if (pick === undefined) break
+      address.push(pick.id); hops[k] = pick.hops; prevHops = pick.hops; prevScope = pick.scope
     }
     this.address_ = address
-    this.nearestHops = best.map(b => b?.hops)
+    this.nearestHops = hops
   }
 
   /** Our own scope depends on the landmarks we know (landmarks.ts); a change is announced. */

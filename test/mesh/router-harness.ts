@@ -13,6 +13,8 @@ interface Frame { at: number, seq: number, from: NodeId, to: NodeId, bytes: Uint
 export interface HarnessOptions {
   seed?: number
   latencyMs?: number
+  /** Share of frames lost at random on every link. */
+  loss?: number
   config?: (id: NodeId) => Partial<RouterConfig>
 }
 
@@ -32,7 +34,9 @@ export class Harness {
   private frames: Frame[] = []
   private seq = 0
   readonly latencyMs: number
+  loss: number
   readonly random: Random
+  private readonly lossRandom: Random
   bytesSent = 0
   packetsSent = 0
   routesChangedEvents = 0
@@ -44,6 +48,8 @@ export class Harness {
   constructor (ids: readonly NodeId[], edges: ReadonlyArray<readonly [NodeId, NodeId]>, opts: HarnessOptions = {}) {
     this.random = new Random(opts.seed ?? 1)
     this.latencyMs = opts.latencyMs ?? 5
+    this.loss = opts.loss ?? 0
+    this.lossRandom = new Random((opts.seed ?? 1) + 7919)
     for (const id of ids) {
       this.routers.set(id, new Router({ self: id, random: () => this.random.float(), ...opts.config?.(id) }, this.now))
     }
@@ -98,6 +104,7 @@ export class Harness {
       this.bytesSent += bytes.length
       this.packetsSent++
       if (!this.linkUp(from, o.link)) continue
+      if (this.loss > 0 && this.lossRandom.float() < this.loss) continue
       this.frames.push({ at: this.now + this.latencyMs, seq: this.seq++, from, to: o.link, bytes })
     }
   }
@@ -156,7 +163,7 @@ export class Harness {
    * (nextHop with the destination's address), where a silently dead link ends the walk
    * because a packet would be lost there, not looped. Returns the first loop found.
    */
-  findLoop (): NodeId[] | null {
+  findLoop (perDestinationOnly = false): NodeId[] | null {
     const ids = [...this.routers.keys()]
     for (const dst of ids) {
       const via = this.router(dst).address()
@@ -164,7 +171,7 @@ export class Harness {
         if (src === dst) continue
         const w = this.walk(src, dst, [])
         if (w.loop) return w.path
-        if (via.length > 0) {
+        if (via.length > 0 && !perDestinationOnly) {
           const v = this.walk(src, dst, via)
           if (v.loop) {
             // It only counts if a packet could get round it: no dead link on the way.
