@@ -140,6 +140,7 @@ class Route {
 
 /** Per destination: its routes, the selected one, its source entry (§3.2.5), what we last advertised. */
 class Dest {
+  /** Small arrays, replaced rather than grown (see admit). */
   routes: Route[] = []
   selected: Route | null = null
   /** Feasibility distance (§3.2.5); fdMetric INFINITY = no source entry yet. */
@@ -156,7 +157,7 @@ class Dest {
   /** When it last had a route, for the source garbage collection. */
   lastUsed: number
   readonly level: number
-  constructor (level: number, now: number) { this.level = level; this.lastUsed = now }
+  constructor (level: number, now: number) { this.level = level; this.lastUsed = Math.ceil(now) }
 }
 
 interface Neighbour {
@@ -612,7 +613,7 @@ export class Router {
         d = new Dest(landmarkLevel(t.id, this.scopeConfig), now)
         this.dests.set(t.id, d)
       }
-      const r = new Route(nb.link, t.seqno, metric, hops, t.scope, t.flags, now + this.holdTime(t.intervalMs))
+      const r = new Route(nb.link, t.seqno, metric, hops, t.scope, t.flags, Math.ceil(now + this.holdTime(t.intervalMs)))
       if (!this.admit(d, r)) return
     } else {
       const r = d.routes[i] as Route
@@ -626,7 +627,7 @@ export class Router {
         d.routes.splice(i, 1)
       } else {
         r.seqno = t.seqno; r.refMetric = metric; r.hops = hops; r.scope = t.scope; r.flags = t.flags
-        r.expiresAt = now + this.holdTime(t.intervalMs)
+        r.expiresAt = Math.ceil(now + this.holdTime(t.intervalMs))
       }
     }
     this.select(t.id, d, now, out)
@@ -637,7 +638,9 @@ export class Router {
 
   /** Keeps at most maxRoutesPerDest routes: a new one replaces the worst if it is better. */
   private admit (d: Dest, r: Route): boolean {
-    if (d.routes.length < this.t.maxRoutesPerDest) { d.routes.push(r); return true }
+    // concat rather than push or spread, which reserve room for 16 more: most
+    // destinations hold one or two routes, and memory per route counts at 100,000 nodes.
+    if (d.routes.length < this.t.maxRoutesPerDest) { d.routes = d.routes.length === 0 ? [r] : d.routes.concat([r]); return true }
     let worst = -1
     let worstMetric = -1
     for (let j = 0; j < d.routes.length; j++) {
@@ -694,7 +697,7 @@ export class Router {
       const curMetric = d.routes.includes(cur) ? this.selectable(d, cur) : INFINITY
       if (curMetric < INFINITY && bestMetric + this.t.hysteresis >= curMetric) best = cur
     }
-    if (best !== null) d.lastUsed = now
+    if (best !== null) d.lastUsed = Math.ceil(now)
     if (best !== cur) {
       d.selected = best
       out.routesChanged = true
@@ -864,9 +867,10 @@ export class Router {
   private sweep (now: number, out: Output): void {
     this.nextSweepAt = now + this.t.sweepIntervalMs
     for (const [id, d] of this.dests) {
-      const before = d.routes.length
-      if (before > 0) d.routes = d.routes.filter(r => r.expiresAt > now)
-      if (d.routes.length !== before) this.select(id, d, now, out)
+      if (d.routes.some(r => r.expiresAt <= now)) {
+        d.routes = d.routes.filter(r => r.expiresAt > now)
+        this.select(id, d, now, out)
+      }
       if (d.routes.length === 0 && d.selected === null && now - d.lastUsed >= this.t.sourceGcMs && !this.dirty.has(id)) {
         this.dests.delete(id)
         this.pending.delete(id)
