@@ -106,6 +106,7 @@ test('grid with data flowing: a silent cut on the path (hellos stop) reroutes wi
     while (!h.reachesOverUpLinks(src, dst) && h.now < t0 + 10_000) traffic(h, src, dst, 100)
     times.push(h.now - t0)
   }
+  console.log(`reroute after a silent cut under traffic, 20-node grid, per hop of a 7-hop path: ${times.join(', ')} ms`)
   assert.ok(Math.max(...times) <= 3000, `reroute times ${times.join(', ')} ms`)
 })
 
