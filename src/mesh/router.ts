@@ -278,11 +278,13 @@ export class Router {
     return this.finish(out, now)
   }
 
+  /** A control packet from the neighbour on `link` (call linkUp first; packets on other links are ignored). */
   receive (link: LinkId, packet: ControlPacket, now: number): RouterOutput[] {
+    // A packet on a link that is not up (one still in flight when the link went down)
+    // is ignored: it would bring back a neighbour that is gone.
+    const nb = this.neighbours_.get(link)
+    if (nb === undefined) return []
     const out = new Output()
-    let nb = this.neighbours_.get(link)
-    // The shell may hand us the peer's first packet before linkUp: same thing.
-    if (nb === undefined) nb = this.addNeighbour(link, now, out)
     const tlvs = Array.isArray(packet?.tlvs) ? packet.tlvs : []
     // Hellos and IHUs first, then updates, then requests: a request that comes with a
     // retraction (as after a lost route) is then forwarded along the route that remains.
