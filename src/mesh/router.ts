@@ -6,7 +6,7 @@
 // What it follows from RFC 8966, section by section:
 // - §3.4 neighbour acquisition: hellos with a seqno and an interval, IHUs carrying the
 //   receive cost; Appendix A.1 hello history, A.2.2 ETX link cost (see link-quality.ts),
-//   plus the RTT term of the Babel RTT extension draft.
+//   plus the RTT term of the Babel RTT extension (RFC 9616).
 // - §3.2.5 the source table (feasibility distance per destination), §3.5.1 the
 //   feasibility condition, §3.5.3 route acquisition, §3.5.4 hold time and expiry.
 // - §3.6 route selection (smallest metric among feasible routes, with hysteresis).
@@ -174,7 +174,7 @@ interface Neighbour {
   nextHelloAt: number
   trafficUntil: number
   peerFastUntil: number
-  /** The neighbour's last hello timestamp and when it arrived, echoed in our IHU (RTT draft). */
+  /** The neighbour's last hello timestamp and when it arrived, echoed in our IHU (RFC 9616). */
   echoOrigin: number
   echoAt: number
   /** Our packet counter on this link and the neighbour's last one. */
@@ -223,6 +223,7 @@ export class Router {
   private seqno: number
   private readonly neighbours_ = new Map<LinkId, Neighbour>()
   private readonly dests = new Map<NodeId, Dest>()
+  /** Pending seqno requests we originated (§3.2.7). */
   private readonly pending = new Map<NodeId, PendingRequest>()
   /** Recently forwarded seqno requests (§3.8.1.2 duplicate suppression): id → seqno, time. */
   private readonly forwarded = new Map<NodeId, { seqno: number, at: number }>()
