@@ -439,7 +439,7 @@ export class Router {
 
   address (): NodeId[] {
     this.refreshDerived()
-    return this.address_
+    return [...this.address_]
   }
 
   stateSize (): number {
