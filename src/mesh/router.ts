@@ -36,7 +36,13 @@ export interface RouterTiming extends LinkCostParams {
   helloMinMs: number
   /** Longest hello interval on an idle, unchanged link (hellos double up to it). */
   helloMaxMs: number
-  /** Interval of full periodic updates; routes are held 3.5 times it (§3.5.4). */
+  /**
+   * Interval of full periodic updates; routes are held 3.5 times it (§3.5.4). Long (10
+   * minutes, about the most a u16 of centiseconds carries): triggered updates carry the
+   * changes and a gap in a neighbour's packet counter asks it for a full update, so the
+   * periodic one is only a safety net, and in a big mesh it is most of the idle traffic
+   * (routes × neighbours × 19 bytes per interval).
+   */
   updateIntervalMs: number
   /** How long after the last noteTraffic (or a peer's fast hello) a link stays fast. */
   trafficHoldMs: number
@@ -67,7 +73,7 @@ export interface RouterTiming extends LinkCostParams {
 export const DEFAULT_TIMING: RouterTiming = {
   helloMinMs: 1000,
   helloMaxMs: 30_000,
-  updateIntervalMs: 240_000,
+  updateIntervalMs: 600_000,
   trafficHoldMs: 10_000,
   seqnoRequestTimeoutMs: 1000,
   seqnoRequestResends: 2,
