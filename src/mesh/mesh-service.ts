@@ -329,6 +329,11 @@ export class MeshService {
     this.keys.set(nodeId, link.remoteKey)
     const now = this.now()
     this.links.set(link.id, { link, pacer: new ControlPacer(link.bitrate, Math.max(link.mtu, 1500), now), nodeId })
+    this.logger.debug('mesh link open', { link: link.id, kind: link.kind, neighbour: nodeId })
+    this.emit({ type: 'mesh:neighbour', peerId: peerIdOfPublicKey(link.remoteKey), up: true, kind: link.kind })
+    // The router knows the link before its first frame (a link may hand over frames it
+    // held as soon as a handler is set) and before its close.
+    this.apply(this.router.linkUp(link.id, now))
     link.onFrame((frame) => { this.onFrame(link.id, frame) })
     link.onClose((reason) => {
       if (!this.links.delete(link.id)) return
@@ -336,9 +341,6 @@ export class MeshService {
       this.emit({ type: 'mesh:neighbour', peerId: peerIdOfPublicKey(link.remoteKey), up: false, kind: link.kind })
       this.apply(this.router.linkDown(link.id, this.now()))
     })
-    this.logger.debug('mesh link open', { link: link.id, kind: link.kind, neighbour: nodeId })
-    this.emit({ type: 'mesh:neighbour', peerId: peerIdOfPublicKey(link.remoteKey), up: true, kind: link.kind })
-    this.apply(this.router.linkUp(link.id, now))
     this.apply(this.forwarder.retry(now, [link.id]))
   }
 
