@@ -18,12 +18,12 @@ import { eventsCommand } from './commands/events.ts'
 import { netCreateCommand, netDeleteCommand, netInfoCommand, netInviteCommand, netJoinCommand, netLeaveCommand, netLogCommand, netLsCommand, netMembersCommand, netQuotaCommand, netRekeyCommand, netRemoveCommand, netRoleCommand, netVerifyCommand } from './commands/net.ts'
 import { chatReadCommand, chatSendCommand } from './commands/chat.ts'
 import { accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand } from './commands/account.ts'
-import { simRendezvousCommand } from './commands/sim.ts'
+import { simMeshCommand, simRendezvousCommand } from './commands/sim.ts'
 
 const COMMANDS: readonly Command[] = [
   initCommand, daemonCommand, idCommand, statusCommand, peersCommand, connectCommand, pingCommand, eventsCommand, stopCommand,
   netCreateCommand, netInviteCommand, netJoinCommand, netLsCommand, netInfoCommand, netMembersCommand, netLeaveCommand, netLogCommand, netVerifyCommand, netDeleteCommand, netQuotaCommand, netRemoveCommand, netRekeyCommand, netRoleCommand,
-  chatSendCommand, chatReadCommand, accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand, simRendezvousCommand
+  chatSendCommand, chatReadCommand, accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand, simRendezvousCommand, simMeshCommand
 ]
 
 /** Command groups (`net`, `chat`, `account`) and their subcommands. */

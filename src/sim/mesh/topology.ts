@@ -412,7 +412,10 @@ class CellGrid {
     this.side = Math.max(1, Math.min(4096, Math.floor(1 / cell)))
     const cells = this.side * this.side
     const count = new Int32Array(cells + 1)
-    for (let i = 0; i < x.length; i++) count[this.cellOf(x[i] ?? 0, y[i] ?? 0) + 1]++
+    for (let i = 0; i < x.length; i++) {
+      const c = this.cellOf(x[i] ?? 0, y[i] ?? 0) + 1
+      count[c] = (count[c] ?? 0) + 1
+    }
     for (let c = 0; c < cells; c++) count[c + 1] = (count[c + 1] ?? 0) + (count[c] ?? 0)
     this.start = count.slice()
     const fill = count.slice(0, cells)
