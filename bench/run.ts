@@ -1,7 +1,7 @@
 // Runs the benchmarks, writes one JSON per benchmark to bench/results/<name>.json and
 // prints markdown tables for the README on stdout; progress goes to stderr.
 //
-//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [options]
+//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-sim] [options]
 //
 // With no names it runs all of them. At their defaults throughput and startup take well
 // under three minutes, sync about three more, idle about five (two idle minutes plus
@@ -15,10 +15,11 @@ import { DEFAULT_STARTUP_OPTIONS, measureStartup } from './startup.ts'
 import { DEFAULT_SYNC_OPTIONS, measureSync } from './sync.ts'
 import { DEFAULT_RENDEZVOUS_OPTIONS, measureRendezvous } from './rendezvous.ts'
 import { DEFAULT_IDLE_OPTIONS, measureIdle } from './idle.ts'
-import { describeMachine, idleTable, machineLine, rendezvousTable, startupTable, syncTable, throughputTable } from './report.ts'
+import { DEFAULT_MESH_SIM_OPTIONS, measureMeshSim } from './mesh-sim.ts'
+import { describeMachine, idleTable, machineLine, meshSimTable, rendezvousTable, startupTable, syncTable, throughputTable } from './report.ts'
 import { BenchmarkError } from './errors.ts'
 
-const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [options]
+const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-sim] [options]
 
   --results-dir D   write the results JSON there instead of bench/results (runs at
                     other settings that must not replace the committed results)
@@ -55,9 +56,18 @@ rendezvous options (simulated; the defaults are the issue's size, about 3 minute
   --hop-lookups N   lookups per overlay size (default ${DEFAULT_RENDEZVOUS_OPTIONS.hopLookups})
   --validate N      whole networks run message by message (default ${DEFAULT_RENDEZVOUS_OPTIONS.validate})
   --no-grid         skip the records-per-node scaling grid
+mesh-sim options (simulated; each scenario a \`peernet sim mesh\` process):
+  --mesh-nodes N    nodes of the static and flapping runs (default ${DEFAULT_MESH_SIM_OPTIONS.nodes})
+  --mesh-duration D measured virtual time of those runs (default ${DEFAULT_MESH_SIM_OPTIONS.duration})
+  --mesh-flap R     link failures per minute of the flapping run (default ${DEFAULT_MESH_SIM_OPTIONS.flap})
+  --mesh-traffic N  packets per second over the mesh (default ${DEFAULT_MESH_SIM_OPTIONS.traffic})
+  --mesh-large-nodes N     nodes of the large run (default ${DEFAULT_MESH_SIM_OPTIONS.largeNodes})
+  --mesh-large-duration D  its measured virtual time (default ${DEFAULT_MESH_SIM_OPTIONS.largeDuration})
+  --no-mesh-large   skip the large run
+  (--seed N is shared with rendezvous)
 `
 
-const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous'] as const
+const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-sim'] as const
 type BenchmarkName = typeof BENCHMARKS[number]
 
 const RESULTS_DIR = join(resolve(import.meta.dirname), 'results')
@@ -104,6 +114,13 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'idle-period-s': { type: 'string' },
       'settle-s': { type: 'string' },
       'results-dir': { type: 'string' },
+      'mesh-nodes': { type: 'string' },
+      'mesh-duration': { type: 'string' },
+      'mesh-flap': { type: 'string' },
+      'mesh-traffic': { type: 'string' },
+      'mesh-large-nodes': { type: 'string' },
+      'mesh-large-duration': { type: 'string' },
+      'no-mesh-large': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -162,6 +179,18 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
     idleMs: positive(values['idle-period-s'], '--idle-period-s', i.idleMs / 1000) * 1000,
     settleMs: positive(values['settle-s'], '--settle-s', i.settleMs / 1000) * 1000
   }
+  const ms = DEFAULT_MESH_SIM_OPTIONS
+  const meshSim = {
+    ...ms,
+    nodes: Math.round(positive(values['mesh-nodes'], '--mesh-nodes', ms.nodes)),
+    duration: values['mesh-duration'] ?? ms.duration,
+    flap: values['mesh-flap'] ?? ms.flap,
+    traffic: positive(values['mesh-traffic'], '--mesh-traffic', ms.traffic),
+    largeNodes: Math.round(positive(values['mesh-large-nodes'], '--mesh-large-nodes', ms.largeNodes)),
+    largeDuration: values['mesh-large-duration'] ?? ms.largeDuration,
+    large: values['no-mesh-large'] !== true,
+    seed: values.seed === undefined ? ms.seed : Math.round(Number(values.seed))
+  }
   return {
     names,
     resultsDir: values['results-dir'] === undefined ? RESULTS_DIR : resolve(values['results-dir']),
@@ -170,14 +199,16 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       startup: async () => await measureStartup(startup, progress),
       sync: async () => await measureSync(sync, progress),
       idle: async () => await measureIdle(idle, progress),
-      rendezvous: async () => await measureRendezvous(rendezvous, progress)
+      rendezvous: async () => await measureRendezvous(rendezvous, progress),
+      'mesh-sim': async () => await measureMeshSim(meshSim, progress)
     },
     tables: {
       throughput: (r) => throughputTable(r as Awaited<ReturnType<typeof measureThroughput>>),
       startup: (r) => startupTable(r as Awaited<ReturnType<typeof measureStartup>>),
       sync: (r) => syncTable(r as Awaited<ReturnType<typeof measureSync>>),
       idle: (r) => idleTable(r as Awaited<ReturnType<typeof measureIdle>>),
-      rendezvous: (r) => rendezvousTable(r as Awaited<ReturnType<typeof measureRendezvous>>)
+      rendezvous: (r) => rendezvousTable(r as Awaited<ReturnType<typeof measureRendezvous>>),
+      'mesh-sim': (r) => meshSimTable(r as Awaited<ReturnType<typeof measureMeshSim>>)
     }
   }
 }

@@ -111,6 +111,8 @@ export interface MeshResult {
     deliveredUnreachable: number
     drops: Record<string, number>
     failed: number
+    /** Copies of an already delivered envelope that reached the destination again. */
+    duplicates: number
     lostOnLinks: number
     latencyMs: Summary
   }
@@ -215,6 +217,7 @@ class MeshRun {
   private lostOnLinks = 0
   private failed = 0
   private ttlExpired = 0
+  private duplicates = 0
   private readonly drops: Record<string, number> = {}
   private walks = 0
   private loops = 0
@@ -241,7 +244,6 @@ class MeshRun {
   private readonly pending: Array<{ at: number, kind: MeshEventKind, pairs: number[] }> = []
   private probeScheduled = false
   private readonly reconverge: Array<{ kind: MeshEventKind, ms: number }> = []
-  private measureStart = 0
 
   constructor (t: Topology, o: MeshExperimentOptions, progress: Progress) {
     this.t = t
@@ -327,6 +329,7 @@ class MeshRun {
           this.drops[out.reason] = (this.drops[out.reason] ?? 0) + 1
           if (/ttl/i.test(out.reason)) this.ttlExpired++
           break
+        case 'duplicate': this.duplicates++; break
         case 'acked': break
       }
     }
@@ -337,7 +340,7 @@ class MeshRun {
     const now = this.sim.now
     const router = this.routers[i]
     const forwarder = this.forwarders[i]
-    if (router === null || forwarder === null) return
+    if (router == null || forwarder == null) return
     if (this.routesChanged[i] === 1) {
       this.routesChanged[i] = 0
       this.forwarderOut(i, forwarder.retry(now))
@@ -354,7 +357,7 @@ class MeshRun {
     this.tickAt[i] = Infinity
     const router = this.routers[i]
     const forwarder = this.forwarders[i]
-    if (router === null || forwarder === null) return
+    if (router == null || forwarder == null) return
     const now = this.sim.now
     if (router.nextDeadline() <= now) this.routerOut(i, router.tick(now))
     if (forwarder.nextDeadline() <= now) this.forwarderOut(i, forwarder.tick(now))
@@ -382,7 +385,7 @@ class MeshRun {
     this.dataBytesTotal += size
     this.addSecond(this.secData, size)
     const router = this.routers[i]
-    if (router !== null && this.up[e] === 1) this.routerOut(i, router.noteTraffic(link, this.sim.now))
+    if (router != null && this.up[e] === 1) this.routerOut(i, router.noteTraffic(link, this.sim.now))
     // A copy per hop, as a real receiver decodes its own (the sender's object stays the sender's).
     this.transmit(i, e, { edge: e, epoch: this.epoch[e] ?? 0, bytes: null, envelope: { ...envelope, via: [...envelope.via] } }, size)
   }
@@ -408,7 +411,7 @@ class MeshRun {
     }
     const router = this.routers[to]
     const forwarder = this.forwarders[to]
-    if (router === null || forwarder === null) return
+    if (router == null || forwarder == null) return
     const link = this.linkName(this.t.reverse[e] ?? 0)
     const now = this.sim.now
     if (frame.bytes !== null) {
@@ -446,7 +449,7 @@ class MeshRun {
       if (this.o.silentFailures) return
       for (const [node, edge] of [[a, e], [b, r]] as const) {
         const router = this.routers[node]
-        if (router === null || this.alive[node] === 0) continue
+        if (router == null || this.alive[node] === 0) continue
         this.routerOut(node, router.linkDown(this.linkName(edge), now))
         this.settle(node)
       }
@@ -454,7 +457,7 @@ class MeshRun {
       for (const [node, edge] of [[a, e], [b, r]] as const) {
         const router = this.routers[node]
         const forwarder = this.forwarders[node]
-        if (router === null || forwarder === null) continue
+        if (router == null || forwarder == null) continue
         const link = this.linkName(edge)
         this.routerOut(node, router.linkUp(link, now))
         this.forwarderOut(node, forwarder.retry(now, [link]))
@@ -540,7 +543,7 @@ class MeshRun {
   private walk (s: number, d: number): number {
     this.walks++
     const dstRouter = this.routers[d]
-    const via = dstRouter === null ? [] : dstRouter.address()
+    const via = dstRouter == null ? [] : dstRouter.address()
     const dst = this.ids[d] as NodeId
     const stamp = ++this.stamp
     let cur = s
@@ -548,7 +551,7 @@ class MeshRun {
       if (this.visited[cur] === stamp) return WALK_LOOP
       this.visited[cur] = stamp
       const router = this.routers[cur]
-      if (router === null) return WALK_BLACKHOLE
+      if (router == null) return WALK_BLACKHOLE
       const link = router.nextHop(dst, via)
       if (link === undefined) return WALK_NO_ROUTE
       const e = Number(link)
@@ -770,7 +773,6 @@ class MeshRun {
 
     // The measured period.
     const start = sim.now
-    this.measureStart = start
     const end = start + o.durationMs
     const events = sortEvents([
       ...o.events.map((e) => ({ ...e, at: e.at + start })),
@@ -824,7 +826,7 @@ class MeshRun {
     for (let i = 0; i < this.n; i++) {
       const r = this.routers[i]
       const f = this.forwarders[i]
-      if (r === null || f === null) continue
+      if (r == null || f == null) continue
       const rs = r.stateSize()
       const fs = f.stateSize()
       stateRouter.push(rs)
@@ -897,6 +899,7 @@ class MeshRun {
         deliveredUnreachable: this.deliveredUnreachable,
         drops: Object.fromEntries(Object.entries(this.drops).sort()),
         failed: this.failed,
+        duplicates: this.duplicates,
         lostOnLinks: this.lostOnLinks,
         latencyMs: summarize(this.latency)
       },
