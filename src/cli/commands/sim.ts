@@ -1,6 +1,8 @@
 // `peernet sim …`: experiments in the deterministic simulator (src/sim). They run in this
 // process, need no daemon and touch no home directory.
 
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Command } from '../command.ts'
 import { positiveIntFlag } from '../command.ts'
 import { UsageError } from '../../core/errors.ts'
@@ -150,8 +152,6 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
       silentFailures: ctx.values.silent === true,
       baselineHopLimits: baseline === 'flooding' ? [7, Infinity] : []
     }, (line) => { if (!ctx.json) process.stderr.write(`${line}\n`) })
-    const { mkdirSync, writeFileSync } = await import('node:fs')
-    const { join } = await import('node:path')
     mkdirSync(outDir, { recursive: true })
     const jsonPath = join(outDir, 'mesh-sim.json')
     const svgPath = join(outDir, 'mesh-sim.svg')

@@ -70,7 +70,7 @@ export function parseEvents (text: string, topology: Topology, source: string): 
     const link = (a: string, b: string): [number, number] => {
       const x = node(a)
       const y = node(b)
-      if (edgeIndex(topology, x, y) < 0) throw fail(`no link between "${a}" and "${b}" in the topology`)
+      if (edgeIndex(topology, x, y) < 0) throw fail(`no link between "${a}" and "${b}"`)
       return [x, y]
     }
     const arity = (n: number): void => {

@@ -26,8 +26,10 @@
 import { runInNewContext } from 'node:vm'
 import { setFlagsFromString } from 'node:v8'
 import { createHash } from 'node:crypto'
-import { Router, encodeControl, decodeControl } from '../../mesh/router.ts'
-import type { ControlPacket, RouterOutput } from '../../mesh/router.ts'
+import { Router } from '../../mesh/router.ts'
+import type { RouterOutput } from '../../mesh/router.ts'
+import { encodeControl, decodeControl } from '../../mesh/control-messages.ts'
+import type { ControlPacket } from '../../mesh/control-messages.ts'
 import { Forwarder, DEFAULT_FORWARDER_CONFIG } from '../../mesh/forwarder.ts'
 import type { ForwarderOutput } from '../../mesh/forwarder.ts'
 import { envelopeSize, SEAL_OVERHEAD } from '../../mesh/envelope.ts'
@@ -127,11 +129,14 @@ export interface MeshResult {
     warmupBytesPerNodePerSecond: number
     /** Mean control packet size. */
     meanPacketBytes: number
+    /** TLVs sent by type, per node per second, over the measured period and the warm-up. */
+    tlvsPerNodePerSecond: Record<string, number>
+    warmupTlvsPerNodePerSecond: Record<string, number>
   }
   data: { bytesPerNodePerSecond: number }
   state: { total: Summary, router: Summary, forwarder: Summary }
   reconvergence: Reconvergence & { byKind: Partial<Record<MeshEventKind, Reconvergence>> }
-  loops: { walks: number, loops: number, examples: Array<{ atMs: number, src: string, dst: string }>, ttlExpired: number }
+  loops: { walks: number, loops: number, examples: Array<{ atMs: number, src: string, dst: string, path: string[] }>, ttlExpired: number }
   events: { total: number, byKind: Partial<Record<MeshEventKind, number>> }
   memory: { heapBytesPerNode: number, heapBytes: number, gc: boolean }
   series: { second: number[], controlBytesPerNodePerSecond: number[], dataBytesPerNodePerSecond: number[], deliveryRatio: number[], measureStartS: number, eventSeconds: number[] }
@@ -218,10 +223,11 @@ class MeshRun {
   private failed = 0
   private ttlExpired = 0
   private duplicates = 0
+  private tlvCounts: Record<string, number> = {}
   private readonly drops: Record<string, number> = {}
   private walks = 0
   private loops = 0
-  private readonly loopExamples: Array<{ atMs: number, src: string, dst: string }> = []
+  private readonly loopExamples: Array<{ atMs: number, src: string, dst: string, path: string[] }> = []
   private readonly secControl: number[] = []
   private readonly secData: number[] = []
   private readonly secSent: number[] = []
@@ -373,6 +379,7 @@ class MeshRun {
     }
     const size = bytes.byteLength + 1 // + the frame type byte (frame.ts)
     this.controlPackets++
+    for (const tlv of packet.tlvs) this.tlvCounts[tlv.type] = (this.tlvCounts[tlv.type] ?? 0) + 1
     this.controlBytesTotal += size
     this.controlBytes[i] = (this.controlBytes[i] ?? 0) + size
     this.addSecond(this.secControl, size)
@@ -561,13 +568,39 @@ class MeshRun {
     return WALK_REACHED
   }
 
+  /**
+   * The walk of a loop, for the report: each node, and whether it forwarded on a route to
+   * the destination itself ('direct') or towards one of its landmarks ('via <landmark>').
+   */
+  private loopPath (s: number, d: number): string[] {
+    const dstRouter = this.routers[d]
+    const via = dstRouter == null ? [] : dstRouter.address()
+    const dst = this.ids[d] as NodeId
+    const out: string[] = []
+    const seen = new Set<number>()
+    let cur = s
+    while (!seen.has(cur) && out.length < 40) {
+      seen.add(cur)
+      const router = this.routers[cur]
+      if (router == null) break
+      const link = router.nextHop(dst, via)
+      if (link === undefined) break
+      const direct = router.nextHop(dst, []) === link
+      const landmark = direct ? undefined : via.find((v) => router.nextHop(v, []) === link)
+      out.push(`${nodeName(this.t, cur)} (${direct ? 'direct' : `via ${landmark === undefined ? '?' : nodeName(this.t, this.idIndex.get(landmark) ?? -1)}`})`)
+      cur = this.t.targets[Number(link)] ?? 0
+    }
+    out.push(nodeName(this.t, cur))
+    return out
+  }
+
   /** Whether the pair is routed as it should be now (reached if connected, no loop either way); counts loops. */
   private pairOk (s: number, d: number, comp: Components): boolean {
     if (this.alive[s] === 0 || this.alive[d] === 0 || s === d) return true
     const w = this.walk(s, d)
     if (w === WALK_LOOP) {
       this.loops++
-      if (this.loopExamples.length < 10) this.loopExamples.push({ atMs: Math.round(this.sim.now), src: nodeName(this.t, s), dst: nodeName(this.t, d) })
+      if (this.loopExamples.length < 10) this.loopExamples.push({ atMs: Math.round(this.sim.now), src: nodeName(this.t, s), dst: nodeName(this.t, d), path: this.loopPath(s, d) })
       return false
     }
     const connected = comp.of[s] === comp.of[d] && comp.of[s] !== -1
@@ -719,7 +752,8 @@ class MeshRun {
     const second = Math.floor(sentAt / 1000)
     while (this.secDelivered.length <= second) this.secDelivered.push(0)
     this.secDelivered[second] = (this.secDelivered[second] ?? 0) + 1
-    const hops = this.o.ttl - e.ttl
+    // Relays take one off the ttl each (forwarder.ts); the source and destination do not.
+    const hops = this.o.ttl - e.ttl + 1
     this.pathHops.push(hops)
     this.shortest.push(shortest)
     if (shortest > 0) this.stretch.push(hops / shortest)
@@ -770,6 +804,8 @@ class MeshRun {
     const controlAtStart = Float64Array.from(this.controlBytes)
     const controlPacketsAtStart = this.controlPackets
     const dataAtStart = this.dataBytesTotal
+    const warmupTlvs = this.tlvCounts
+    this.tlvCounts = {}
 
     // The measured period.
     const start = sim.now
@@ -910,7 +946,9 @@ class MeshRun {
         bytesPerNodePerSecond: summarize(perNode),
         packetsPerNodePerSecond: (this.controlPackets - controlPacketsAtStart) / seconds / this.n,
         warmupBytesPerNodePerSecond: warmupEnd === 0 ? NaN : warmupControl / (warmupEnd / 1000) / this.n,
-        meanPacketBytes: this.controlPackets === 0 ? NaN : this.controlBytesTotal / this.controlPackets
+        meanPacketBytes: this.controlPackets === 0 ? NaN : this.controlBytesTotal / this.controlPackets,
+        tlvsPerNodePerSecond: perSecondPerNode(this.tlvCounts, seconds, this.n),
+        warmupTlvsPerNodePerSecond: perSecondPerNode(warmupTlvs, warmupEnd / 1000, this.n)
       },
       data: { bytesPerNodePerSecond: (this.dataBytesTotal - dataAtStart) / seconds / this.n },
       state: { total: summarize(stateTotal), router: summarize(stateRouter), forwarder: summarize(stateForwarder) },
@@ -923,6 +961,10 @@ class MeshRun {
       run: { wallSeconds: 0, simEvents: sim.processed, controlPackets: this.controlPackets }
     }
   }
+}
+
+function perSecondPerNode (counts: Record<string, number>, seconds: number, nodes: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).sort().map(([k, v]) => [k, round(v / seconds / nodes, 3)]))
 }
 
 function round (v: number, digits: number): number {
