@@ -1,4 +1,4 @@
-// The router's control packets on the wire: a version byte, then a batch of TLVs in the
+// The router's control packets on the wire: a version byte, a u16 packet counter, then a batch of TLVs in the
 // manner of Babel (RFC 8966 §4.3), each `[type u8][length u8][body]`. A receiver skips a
 // TLV whose type it does not know (§4.3: "unknown TLVs MUST be silently ignored") and
 // ignores bytes past the fields it knows at the end of a known TLV body (room for
@@ -25,6 +25,12 @@ export const UNLIMITED_SCOPE = 0xff
 export const HELLO_FAST = 0x01
 /** Update flag: the origin is a gateway (it has Internet connectivity). */
 export const UPDATE_GATEWAY = 0x01
+/**
+ * Update flag on the sender's own update that closes a full update (sent last): the
+ * receiver knows it has everything unless the packet counter showed a gap. Not part of
+ * the route; receivers do not store or pass it on.
+ */
+export const UPDATE_FULL_END = 0x80
 
 export interface HelloTlv {
   type: 'hello'
@@ -84,6 +90,12 @@ export interface SeqnoRequestTlv {
 export type ControlTlv = HelloTlv | IhuTlv | UpdateTlv | RouteRequestTlv | SeqnoRequestTlv
 
 export interface ControlPacket {
+  /**
+   * Packet counter of the sender on this link (u16, wrapping). Not in Babel: with
+   * periodic updates minutes apart a lost triggered update would linger, so a receiver
+   * that sees a gap asks for a full update (a wildcard route request, §3.8.1.1).
+   */
+  seq: number
   tlvs: ControlTlv[]
 }
 
@@ -109,8 +121,8 @@ export function tlvSize (t: ControlTlv): number {
   }
 }
 
-/** Bytes a packet adds around its TLVs. */
-export const PACKET_OVERHEAD = 1
+/** Bytes a packet adds around its TLVs: version, packet counter. */
+export const PACKET_OVERHEAD = 3
 
 const centis = (ms: number): number => Math.min(0xffff, Math.max(0, Math.ceil(ms / 10)))
 const u8 = (n: number): number => Math.min(0xff, Math.max(0, Math.trunc(n)))
@@ -124,7 +136,8 @@ export function encodeControl (p: ControlPacket): Uint8Array {
   const out = new Uint8Array(size)
   const view = new DataView(out.buffer)
   out[0] = CONTROL_VERSION
-  let o = 1
+  view.setUint16(1, u16(p.seq))
+  let o = PACKET_OVERHEAD
   const id = (n: NodeId): void => {
     if (!isNodeId(n)) throw new MalformedPacketError(`not a node id: ${String(n)}`)
     out.set(nodeIdToBytes(n), o); o += NODE_ID_BYTES
@@ -167,9 +180,11 @@ export function decodeControl (b: Uint8Array): ControlPacket {
   if (b.length === 0) throw new TruncatedPacketError('empty control packet')
   if (b.length > MAX_CONTROL_BYTES) throw new OversizedPacketError(`control packet of ${b.length} bytes is over ${MAX_CONTROL_BYTES}`)
   if (b[0] !== CONTROL_VERSION) throw new UnsupportedVersionError(`control packet version ${b[0]} is not ${CONTROL_VERSION}`, { hint: 'the neighbour runs another Peernet version' })
+  if (b.length < PACKET_OVERHEAD) throw new TruncatedPacketError(`control packet of ${b.length} bytes has no room for its header`)
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength)
+  const seq = view.getUint16(1)
   const tlvs: ControlTlv[] = []
-  let o = 1
+  let o = PACKET_OVERHEAD
   while (o < b.length) {
     if (o + 2 > b.length) throw new TruncatedPacketError(`control packet ends inside a TLV header at byte ${o}`)
     const type = b[o] as number
@@ -223,5 +238,5 @@ export function decodeControl (b: Uint8Array): ControlPacket {
     }
     o = end
   }
-  return { tlvs }
+  return { seq, tlvs }
 }

@@ -11,7 +11,8 @@
 // One rule keeps addresses usable: a node reaches at least as far as its own nearest
 // landmark of the next level (so that landmark holds a route back to it), and a node
 // that knows no landmark of the next level at all reaches as far as that level would
-// (in a mesh too small to have landmarks every node is routed to directly).
+// (in a mesh too small to have landmarks every node is routed to directly, after a
+// wait per level that lets a starting node hear of the landmarks that do exist).
 
 import type { NodeId } from './node-id.ts'
 import { UNLIMITED_SCOPE } from './control-messages.ts'
@@ -25,9 +26,14 @@ export interface ScopeConfig {
    * means everywhere.
    */
   scopes: number[]
+  /**
+   * How long a node that knows no landmark of the next level waits before taking that
+   * level's scope (and as long again for each level further up).
+   */
+  widenAfterMs: number
 }
 
-export const DEFAULT_SCOPES: ScopeConfig = { levelBits: [5, 10], scopes: [6, 24, UNLIMITED_SCOPE] }
+export const DEFAULT_SCOPES: ScopeConfig = { levelBits: [5, 10], scopes: [6, 24, UNLIMITED_SCOPE], widenAfterMs: 10_000 }
 
 /** A 32-bit mix of the NodeId (murmur3's finaliser over both halves), so ids that are not random still spread. */
 export function nodeIdHash (id: NodeId): number {
@@ -59,14 +65,17 @@ export function levelScope (level: number, config: ScopeConfig): number {
 /**
  * The scope a node advertises itself with: its level's scope, widened to reach its
  * nearest landmark of the next level up; `hopsToNearest(k)` gives the hops to the
- * nearest level-k landmark, or undefined if none is known (then the node takes the next
- * level's scope and looks one level further).
+ * nearest level-k landmark, or undefined if none is known. A node that knows none takes
+ * the next level's scope and looks one level further, but only `widenings` levels up:
+ * a node that just started has not heard of the landmarks around it yet, and widening
+ * at once would flood a big mesh with routes that are retracted a moment later.
  */
-export function ownScope (level: number, config: ScopeConfig, hopsToNearest: (level: number) => number | undefined): number {
+export function ownScope (level: number, config: ScopeConfig, hopsToNearest: (level: number) => number | undefined, widenings = Infinity): number {
   const top = config.levelBits.length
   for (let k = level; k < top; k++) {
     const h = hopsToNearest(k + 1)
     if (h !== undefined) return Math.min(UNLIMITED_SCOPE, Math.max(levelScope(k, config), h + 1))
+    if (k - level >= widenings) return levelScope(k, config)
   }
   return levelScope(top, config)
 }

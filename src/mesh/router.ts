@@ -25,7 +25,7 @@
 import type { LinkId } from './link.ts'
 import { isNodeId, type NodeId } from './node-id.ts'
 import {
-  HELLO_FAST, INFINITY, PACKET_OVERHEAD, UNLIMITED_SCOPE, UPDATE_GATEWAY, tlvSize,
+  HELLO_FAST, INFINITY, PACKET_OVERHEAD, UNLIMITED_SCOPE, UPDATE_FULL_END, UPDATE_GATEWAY, tlvSize,
   type ControlPacket, type ControlTlv, type HelloTlv, type IhuTlv, type SeqnoRequestTlv, type UpdateTlv
 } from './control-messages.ts'
 import { LinkQuality, type LinkCostParams } from './link-quality.ts'
@@ -55,6 +55,11 @@ export interface RouterTiming extends LinkCostParams {
   significantChange: number
   /** Most routes (one per neighbour) kept per destination; the worst are dropped. */
   maxRoutesPerDest: number
+  /**
+   * A gap in a neighbour's packet counter (a lost packet) makes us ask it for a full
+   * update, at most this often per link.
+   */
+  resyncMinMs: number
   /** Control packets are cut at this many bytes. */
   maxPacketBytes: number
 }
@@ -77,6 +82,7 @@ export const DEFAULT_TIMING: RouterTiming = {
   hysteresis: 24,
   significantChange: 48,
   maxRoutesPerDest: 4,
+  resyncMinMs: 30_000,
   maxPacketBytes: 512
 }
 
@@ -84,7 +90,8 @@ export interface RouterConfig {
   self: NodeId
   gateway?: boolean
   timing?: Partial<RouterTiming>
-  scopes?: ScopeConfig
+  /** Landmark levels and hop scopes (landmarks.ts); missing fields take DEFAULT_SCOPES'. */
+  scopes?: Partial<ScopeConfig>
   /** Uniform in [0, 1); the simulator passes its seeded generator. Used for jitter only. */
   random?: () => number
 }
@@ -144,6 +151,8 @@ class Dest {
   advHops = 0
   advScope = 0
   advFlags = 0
+  /** The link our last update skipped (split horizon): it has not heard from us since. */
+  advExcept: LinkId | null = null
   /** When it last had a route, for the source garbage collection. */
   lastUsed: number
   readonly level: number
@@ -167,6 +176,20 @@ interface Neighbour {
   /** The neighbour's last hello timestamp and when it arrived, echoed in our IHU (RTT draft). */
   echoOrigin: number
   echoAt: number
+  /** Our packet counter on this link and the neighbour's last one. */
+  packetSeq: number
+  peerSeq: number
+  /**
+   * Resynchronisation after lost packets: 0 nothing to do, 1 a full update is wanted
+   * (asked for at resyncAt, rate-limited), 2 asked, waiting for its end (asked again at
+   * retryAt, backing off by retryGapMs).
+   */
+  resync: 0 | 1 | 2
+  resyncAt: number
+  retryAt: number
+  retryGapMs: number
+  /** When we first asked for the full update now awaited. */
+  askedAt: number
 }
 
 interface PendingRequest { seqno: number, resendsLeft: number, nextAt: number }
@@ -181,6 +204,8 @@ class Output {
   }
 }
 
+const TLV_ORDER: Record<string, number> = { hello: 0, ihu: 1, update: 2, 'route-request': 3, 'seqno-request': 4 }
+const order = (t: unknown): number => TLV_ORDER[(t as { type?: unknown } | null)?.type as string] ?? 5
 const seqnoNewer = (a: number, b: number): boolean => a !== b && ((a - b) & 0xffff) < 0x8000
 const addMetric = (a: number, b: number): number => (a >= INFINITY || b >= INFINITY) ? INFINITY : Math.min(INFINITY - 1, a + b)
 const u16ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff
@@ -211,17 +236,24 @@ export class Router {
   private derivedStale = true
   private address_: NodeId[] = []
   private gatewayLink: LinkId | undefined
+  private readonly startedAt: number
+  /** When our scope may next widen for want of landmarks (landmarks.ts), or Infinity. */
+  private nextWidenAt: number
+  /** Hops to the nearest landmark of each level (index = level), from the same rebuild. */
+  private nearestHops: Array<number | undefined> = []
 
   constructor (config: RouterConfig, now: number) {
     if (!isNodeId(config.self)) throw new TypeError(`not a node id: ${String(config.self)}`)
     this.self = config.self
     this.t = { ...DEFAULT_TIMING, ...config.timing }
-    this.scopeConfig = config.scopes ?? DEFAULT_SCOPES
+    this.scopeConfig = { ...DEFAULT_SCOPES, ...config.scopes }
     this.random = config.random ?? (() => 0.5)
     this.gateway = config.gateway === true
     this.level = landmarkLevel(this.self, this.scopeConfig)
     this.seqno = Math.floor(this.random() * 0x10000) & 0xffff
-    this.scope = ownScope(this.level, this.scopeConfig, () => undefined)
+    this.startedAt = now
+    this.scope = ownScope(this.level, this.scopeConfig, () => undefined, 0)
+    this.nextWidenAt = this.scopeConfig.levelBits.length > this.level ? now + this.scopeConfig.widenAfterMs : Infinity
     this.nextFullUpdateAt = now + this.jittered(this.t.updateIntervalMs)
     this.nextSweepAt = now + this.t.sweepIntervalMs
   }
@@ -251,7 +283,9 @@ export class Router {
     // The shell may hand us the peer's first packet before linkUp: same thing.
     if (nb === undefined) nb = this.addNeighbour(link, now, out)
     const tlvs = Array.isArray(packet?.tlvs) ? packet.tlvs : []
-    for (const t of tlvs) {
+    // Hellos and IHUs first, then updates, then requests: a request that comes with a
+    // retraction (as after a lost route) is then forwarded along the route that remains.
+    for (const t of [...tlvs].sort((x, y) => order(x) - order(y))) {
       switch (t?.type) {
         case 'hello': this.onHello(nb, t, now, out); break
         case 'ihu': this.onIhu(nb, t, now, out); break
@@ -265,6 +299,16 @@ export class Router {
         default: break
       }
     }
+    // After the TLVs, so that the end of a full update in this very packet does not hide
+    // a gap just before it.
+    if (u16ok(packet?.seq)) {
+      if (seqnoNewer(packet.seq, nb.peerSeq) && packet.seq !== ((nb.peerSeq + 1) & 0xffff) && nb.resync === 0) {
+        // A packet from it went missing, maybe with an update in it: ask for everything.
+        nb.resync = 1
+      }
+      if (seqnoNewer(packet.seq, nb.peerSeq)) nb.peerSeq = packet.seq
+    }
+    this.resyncDue(nb, now, out)
     return this.finish(out, now)
   }
 
@@ -276,6 +320,7 @@ export class Router {
       while (nb.q.helloDueAt <= now && n++ < 16) nb.q.onHelloMissed(nb.q.helloDueAt)
       if (n > 0) this.updateCost(nb, now, out)
       if (nb.nextHelloAt <= now) this.sendHello(nb, now, out)
+      this.resyncDue(nb, now, out)
     }
     if (this.nextFullUpdateAt <= now) {
       // §3.7.1 periodic updates, rare here: triggered updates carry the changes.
@@ -284,7 +329,12 @@ export class Router {
     }
     for (const [id, p] of this.pending) {
       if (p.nextAt > now) continue
-      if (p.resendsLeft <= 0) { this.pending.delete(id); continue }
+      if (p.resendsLeft <= 0) {
+        this.pending.delete(id)
+        // nextHop may now fall back to the destination's landmarks.
+        out.routesChanged = true
+        continue
+      }
       p.resendsLeft--
       p.nextAt = now + this.t.seqnoRequestTimeoutMs
       this.requestSeqno(id, p.seqno, null, out)
@@ -294,8 +344,10 @@ export class Router {
   }
 
   nextDeadline (): number {
-    let at = Math.min(this.nextFullUpdateAt, this.nextSweepAt)
-    for (const nb of this.neighbours_.values()) at = Math.min(at, nb.nextHelloAt, nb.q.helloDueAt)
+    let at = Math.min(this.nextFullUpdateAt, this.nextSweepAt, this.nextWidenAt)
+    for (const nb of this.neighbours_.values()) {
+      at = Math.min(at, nb.nextHelloAt, nb.q.helloDueAt, nb.resync === 1 ? nb.resyncAt : nb.resync === 2 ? nb.retryAt : Infinity)
+    }
     for (const p of this.pending.values()) at = Math.min(at, p.nextAt)
     return at
   }
@@ -329,8 +381,14 @@ export class Router {
 
   nextHop (dst: NodeId, via?: readonly NodeId[]): LinkId | undefined {
     if (dst === this.self) return undefined
-    const direct = this.usable(this.dests.get(dst))
+    const d = this.dests.get(dst)
+    const direct = this.usable(d)
     if (direct !== undefined) return direct
+    // While we are asking for a new seqno for a route we just lost (§3.8.2.1), a
+    // neighbour may still hold our old route through us: sending the packet towards a
+    // landmark now could hand it to that neighbour and back. Hold it (the forwarder keeps
+    // custody) until the repair succeeds or gives up; both end in routes-changed.
+    if (d !== undefined && this.pending.has(dst)) return undefined
     for (const v of via ?? []) {
       if (v === this.self) continue
       const l = this.usable(this.dests.get(v))
@@ -393,6 +451,21 @@ export class Router {
 
   // ---- neighbours, hellos, IHUs (§3.4) -----------------------------------------------
 
+  /** Asks the neighbour for a full update (a wildcard route request, §3.8.1.1) when one is wanted and allowed. */
+  private resyncDue (nb: Neighbour, now: number, out: Output): void {
+    if (nb.resync === 1 && now >= nb.resyncAt) {
+      nb.resync = 2
+      nb.askedAt = now
+      nb.resyncAt = now + this.t.resyncMinMs
+      nb.retryGapMs = 2 * this.t.helloMinMs
+    } else if (!(nb.resync === 2 && now >= nb.retryAt)) {
+      return
+    }
+    out.push(nb.link, { type: 'route-request', id: null })
+    nb.retryAt = now + nb.retryGapMs
+    nb.retryGapMs = Math.min(this.t.resyncMinMs, nb.retryGapMs * 2)
+  }
+
   private addNeighbour (link: LinkId, now: number, out: Output): Neighbour {
     const nb: Neighbour = {
       link,
@@ -406,7 +479,15 @@ export class Router {
       trafficUntil: -Infinity,
       peerFastUntil: -Infinity,
       echoOrigin: -1,
-      echoAt: 0
+      echoAt: 0,
+      // Counters start at 0 on a new link, so a lost first packet (our full update) shows as a gap too.
+      packetSeq: 0,
+      peerSeq: 0xffff,
+      resync: 0,
+      resyncAt: now,
+      retryAt: Infinity,
+      retryGapMs: 0,
+      askedAt: 0
     }
     this.neighbours_.set(link, nb)
     this.sendHello(nb, now, out)
@@ -480,6 +561,7 @@ export class Router {
     const crossed = (c >= INFINITY) !== (old >= INFINITY)
     if (!crossed && Math.abs(c - old) * 8 < Math.max(old, this.t.nominalCost)) return
     nb.cost = c
+    this.derivedStale = true
     // A link that changed hellos fast for a while, so a flapping link is watched closely.
     if (nb.helloIntervalMs > this.t.helloMinMs) {
       nb.helloIntervalMs = this.t.helloMinMs
@@ -495,6 +577,21 @@ export class Router {
   private onUpdate (nb: Neighbour, t: UpdateTlv, now: number, out: Output): void {
     if (!isNodeId(t.id) || !u16ok(t.seqno) || !u16ok(t.metric) || !u8ok(t.hops) || !u8ok(t.scope) ||
       !u8ok(t.flags) || typeof t.intervalMs !== 'number' || !(t.intervalMs >= 0)) return
+    if ((t.flags & UPDATE_FULL_END) !== 0) {
+      t = { ...t, flags: t.flags & ~UPDATE_FULL_END }
+      if (nb.resync === 2) {
+        // The end of the full update we asked for. It is the neighbour's whole table, so
+        // a route through it that the update did not refresh is one whose retraction we
+        // lost: drop it (a refreshed route expires a hold time after the refresh).
+        nb.resync = 0; nb.retryAt = Infinity
+        const refreshedAfter = nb.askedAt + this.holdTime(t.intervalMs)
+        for (const [id, d] of this.dests) {
+          if (id === t.id) continue
+          const i = d.routes.findIndex(r => r.link === nb.link)
+          if (i >= 0 && (d.routes[i] as Route).expiresAt < refreshedAfter) { d.routes.splice(i, 1); this.select(id, d, now, out) }
+        }
+      }
+    }
     if (t.id === this.self) return
     const hops = Math.min(UNLIMITED_SCOPE, t.hops + 1)
     // Landmark scoping: past the origin's scope the route does not exist for us.
@@ -519,6 +616,12 @@ export class Router {
       if (!this.admit(d, r)) return
     } else {
       const r = d.routes[i] as Route
+      // gatewayHop() and address() depend on the flags and metrics of selected routes to
+      // gateways and landmarks.
+      if (r === d.selected && (r.flags !== t.flags || ((d.level > 0 || (t.flags & UPDATE_GATEWAY) !== 0) && (r.refMetric !== metric || r.hops !== hops)))) {
+        this.derivedStale = true
+        out.routesChanged = true
+      }
       if (metric >= INFINITY) {
         d.routes.splice(i, 1)
       } else {
@@ -631,10 +734,14 @@ export class Router {
   }
 
   /** §3.7.3: sending a finite update lowers the feasibility distance to it. */
+  private lowerFd (d: Dest, u: UpdateTlv): void {
+    if (u.metric >= INFINITY) return
+    if (d.fdMetric >= INFINITY || seqnoNewer(u.seqno, d.fdSeqno)) { d.fdSeqno = u.seqno; d.fdMetric = u.metric } else if (u.seqno === d.fdSeqno && u.metric < d.fdMetric) d.fdMetric = u.metric
+  }
+
+  /** An update went to every neighbour (but split horizon): the feasibility distance, and what they now know. */
   private sent (d: Dest, u: UpdateTlv): void {
-    if (u.metric < INFINITY) {
-      if (d.fdMetric >= INFINITY || seqnoNewer(u.seqno, d.fdSeqno)) { d.fdSeqno = u.seqno; d.fdMetric = u.metric } else if (u.seqno === d.fdSeqno && u.metric < d.fdMetric) d.fdMetric = u.metric
-    }
+    this.lowerFd(d, u)
     d.advSeqno = u.seqno; d.advMetric = u.metric; d.advHops = u.hops; d.advScope = u.scope; d.advFlags = u.flags
   }
 
@@ -655,26 +762,37 @@ export class Router {
       const was = d.advMetric < INFINITY
       const is = u.metric < INFINITY
       if (!was && !is) continue
+      const except = is ? (d.selected?.link ?? null) : null
       const significant = was !== is || u.seqno !== d.advSeqno || u.flags !== d.advFlags || u.hops !== d.advHops ||
         u.scope !== d.advScope || Math.abs(u.metric - d.advMetric) >= this.t.significantChange
-      if (!significant) continue
-      this.broadcast(u, d.selected?.link ?? null, out)
+      if (significant) {
+        this.broadcast(u, except, out)
+      } else if (d.advExcept !== null && d.advExcept !== except) {
+        // Same route to everyone else, but the neighbour split horizon kept it from
+        // (our old next hop) has never heard it: tell it now.
+        if (this.neighbours_.has(d.advExcept)) out.push(d.advExcept, u)
+      } else {
+        continue
+      }
       this.sent(d, u)
+      d.advExcept = except
     }
     this.dirty.clear()
   }
 
   /** Everything we know, to one link (new neighbour, wildcard request, periodic). */
   private fullUpdate (link: LinkId, _now: number, out: Output): void {
-    out.push(link, this.selfUpdate())
-    this.selfAdv = { seqno: this.seqno, scope: this.scope, flags: this.gateway ? UPDATE_GATEWAY : 0 }
     for (const [id, d] of this.dests) {
       if (d.selected === null || d.selected.link === link) continue
       const u = this.advertisement(id, d)
       if (u.metric >= INFINITY) continue
       out.push(link, u)
-      this.sent(d, u)
+      this.lowerFd(d, u)
     }
+    // Our own route last, marked: the receiver then knows the full update is complete.
+    const self = this.selfUpdate()
+    self.flags |= UPDATE_FULL_END
+    out.push(link, self)
   }
 
   /** §3.8.1.1: the answer to a route request for one destination. */
@@ -685,7 +803,7 @@ export class Router {
     const u = this.advertisement(id, d)
     if (u.metric < INFINITY && d.selected?.link === link) return
     out.push(link, u)
-    this.sent(d, u)
+    this.lowerFd(d, u)
   }
 
   // ---- seqno requests (§3.8) ---------------------------------------------------------
@@ -720,13 +838,24 @@ export class Router {
     if (!seqnoNewer(t.seqno, r.seqno) && this.metricOf(r) < INFINITY) {
       // We have a route at least that new: a (unicast) update answers it.
       const u = this.advertisement(t.id, d)
-      if (u.metric < INFINITY) { out.push(nb.link, u); this.sent(d, u); return }
+      if (u.metric < INFINITY) { out.push(nb.link, u); this.lowerFd(d, u); return }
     }
-    if (t.hopCount < 2 || r.link === nb.link) return
+    if (t.hopCount < 2) return
+    // Forwarded along the selected route, or if that goes back to the requester, along
+    // the best other feasible route; never to the requester (§3.8.1.2).
+    let via: Route | null = r.link === nb.link ? null : r
+    if (via === null) {
+      let best = INFINITY
+      for (const x of d.routes) {
+        const m = x.link === nb.link ? INFINITY : this.selectable(d, x)
+        if (m < best) { best = m; via = x }
+      }
+    }
+    if (via === null) return
     const f = this.forwarded.get(t.id)
     if (f !== undefined && f.seqno === t.seqno && now - f.at < this.t.seqnoRequestTimeoutMs) return
     this.forwarded.set(t.id, { seqno: t.seqno, at: now })
-    out.push(r.link, { type: 'seqno-request', id: t.id, seqno: t.seqno, hopCount: t.hopCount - 1 })
+    out.push(via.link, { type: 'seqno-request', id: t.id, seqno: t.seqno, hopCount: t.hopCount - 1 })
   }
 
   // ---- housekeeping ------------------------------------------------------------------
@@ -752,12 +881,12 @@ export class Router {
     return this.metricOf(r) < INFINITY ? r.link : undefined
   }
 
-  /** Rebuilds address() and gatewayHop(), and our own scope, which depends on the landmarks we know. */
+  /** Rebuilds the caches of address() and gatewayHop() (queries may call it: it changes no routing state). */
   private refreshDerived (): void {
     if (!this.derivedStale) return
     this.derivedStale = false
     const levels = this.scopeConfig.levelBits.length
-    const best = new Array<{ id: NodeId, metric: number, hops: number } | undefined>(levels + 1)
+    const landmarks: Array<{ id: NodeId, level: number, metric: number, hops: number, scope: number }> = []
     let gw: { link: LinkId, metric: number } | undefined
     for (const [id, d] of this.dests) {
       const r = d.selected
@@ -765,39 +894,72 @@ export class Router {
       const m = this.metricOf(r)
       if (m >= INFINITY) continue
       if ((r.flags & UPDATE_GATEWAY) !== 0 && (gw === undefined || m < gw.metric)) gw = { link: r.link, metric: m }
-      for (let k = 1; k <= d.level && k <= levels; k++) {
-        const b = best[k]
-        if (b === undefined || m < b.metric) best[k] = { id, metric: m, hops: r.hops }
-      }
+      if (d.level > 0) landmarks.push({ id, level: d.level, metric: m, hops: r.hops, scope: r.scope })
     }
     this.gatewayLink = this.gateway ? undefined : gw?.link
+    // Our address: per level, the nearest landmark; above the first level, preferably one
+    // that lies within the scope of the entry below (hops to it plus hops to that entry
+    // at most its scope), so that the higher landmark holds a route to the lower one and
+    // a packet that reaches it can go on (landmarks.ts).
     const address: NodeId[] = []
+    const hops: Array<number | undefined> = [0]
+    let prevHops = 0
+    let prevScope = this.scope
     for (let k = 1; k <= levels; k++) {
-      if (k <= this.level) address.push(this.self)
-      else { const b = best[k]; if (b !== undefined) address.push(b.id) }
+      if (k <= this.level) {
+        address.push(this.self); hops[k] = 0; prevHops = 0; prevScope = this.scope
+        continue
+      }
+      let best: typeof landmarks[number] | undefined
+      let bestInScope: typeof landmarks[number] | undefined
+      for (const l of landmarks) {
+        if (l.level < k) continue
+        if (best === undefined || l.metric < best.metric) best = l
+        const within = prevScope >= UNLIMITED_SCOPE || l.hops + prevHops <= prevScope
+        if (within && (bestInScope === undefined || l.metric < bestInScope.metric)) bestInScope = l
+      }
+      const pick = bestInScope ?? best
+      if (pick === undefined) break
+      address.push(pick.id); hops[k] = pick.hops; prevHops = pick.hops; prevScope = pick.scope
     }
     this.address_ = address
-    const scope = ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : best[k]?.hops)
+    this.nearestHops = hops
+  }
+
+  /** Our own scope depends on the landmarks we know (landmarks.ts); a change is announced. */
+  private refreshScope (now: number): void {
+    const wait = this.scopeConfig.widenAfterMs
+    const widenings = wait > 0 ? Math.floor((now - this.startedAt) / wait) : Infinity
+    const levelsAbove = this.scopeConfig.levelBits.length - this.level
+    this.nextWidenAt = widenings >= levelsAbove ? Infinity : this.startedAt + (widenings + 1) * wait
+    const scope = ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : this.nearestHops[k], widenings)
     if (scope !== this.scope) { this.scope = scope; this.selfDirty = true }
   }
 
   /** Ends a call: triggered updates, then TLVs packed into packets, hellos first. */
-  private finish (out: Output, _now: number): RouterOutput[] {
+  private finish (out: Output, now: number): RouterOutput[] {
     this.refreshDerived()
+    this.refreshScope(now)
     this.flushTriggered(out)
     const result: RouterOutput[] = []
     for (const [link, tlvs] of out.tlvs) {
+      const nb = this.neighbours_.get(link)
+      if (nb === undefined) continue
+      const emit = (batch: ControlTlv[]): void => {
+        result.push({ kind: 'send', link, packet: { seq: nb.packetSeq, tlvs: batch } })
+        nb.packetSeq = (nb.packetSeq + 1) & 0xffff
+      }
       let batch: ControlTlv[] = []
       let size = PACKET_OVERHEAD
       for (const t of tlvs) {
         const s = tlvSize(t)
         if (batch.length > 0 && size + s > this.t.maxPacketBytes) {
-          result.push({ kind: 'send', link, packet: { tlvs: batch } })
+          emit(batch)
           batch = []; size = PACKET_OVERHEAD
         }
         batch.push(t); size += s
       }
-      if (batch.length > 0) result.push({ kind: 'send', link, packet: { tlvs: batch } })
+      if (batch.length > 0) emit(batch)
     }
     if (out.routesChanged) result.push({ kind: 'routes-changed' })
     return result

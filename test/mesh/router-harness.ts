@@ -13,6 +13,8 @@ interface Frame { at: number, seq: number, from: NodeId, to: NodeId, bytes: Uint
 export interface HarnessOptions {
   seed?: number
   latencyMs?: number
+  /** Share of frames lost at random on every link. */
+  loss?: number
   config?: (id: NodeId) => Partial<RouterConfig>
 }
 
@@ -32,16 +34,22 @@ export class Harness {
   private frames: Frame[] = []
   private seq = 0
   readonly latencyMs: number
+  loss: number
   readonly random: Random
+  private readonly lossRandom: Random
   bytesSent = 0
   packetsSent = 0
   routesChangedEvents = 0
+  /** TLVs sent, by type. */
+  readonly tlvsSent = new Map<string, number>()
   /** Called after every event; tests hang their invariants here. */
   afterEvent: (() => void) | null = null
 
   constructor (ids: readonly NodeId[], edges: ReadonlyArray<readonly [NodeId, NodeId]>, opts: HarnessOptions = {}) {
     this.random = new Random(opts.seed ?? 1)
     this.latencyMs = opts.latencyMs ?? 5
+    this.loss = opts.loss ?? 0
+    this.lossRandom = new Random((opts.seed ?? 1) + 7919)
     for (const id of ids) {
       this.routers.set(id, new Router({ self: id, random: () => this.random.float(), ...opts.config?.(id) }, this.now))
     }
@@ -91,10 +99,12 @@ export class Harness {
   handle (from: NodeId, outputs: RouterOutput[]): void {
     for (const o of outputs) {
       if (o.kind === 'routes-changed') { this.routesChangedEvents++; continue }
+      for (const t of o.packet.tlvs) this.tlvsSent.set(t.type, (this.tlvsSent.get(t.type) ?? 0) + 1)
       const bytes = encodeControl(o.packet)
       this.bytesSent += bytes.length
       this.packetsSent++
       if (!this.linkUp(from, o.link)) continue
+      if (this.loss > 0 && this.lossRandom.float() < this.loss) continue
       this.frames.push({ at: this.now + this.latencyMs, seq: this.seq++, from, to: o.link, bytes })
     }
   }
@@ -130,10 +140,11 @@ export class Harness {
   run (ms: number): void { this.runUntil(this.now + ms) }
 
   /**
-   * Follows selected next hops from `src` to `dst` (using `via` as nextHop does).
-   * Returns the path, or { loop } if a node repeats, or { stuck } where it ends early.
+   * Follows selected next hops from `src` to `dst`, with `via` (by default the
+   * destination's own address(), as a sender would put in the envelope) as nextHop uses
+   * it. Returns the path, whether it reached dst, whether a node repeated.
    */
-  walk (src: NodeId, dst: NodeId, via: readonly NodeId[] = []): { path: NodeId[], loop: boolean, reached: boolean } {
+  walk (src: NodeId, dst: NodeId, via: readonly NodeId[] = this.router(dst).address()): { path: NodeId[], loop: boolean, reached: boolean } {
     const path = [src]
     const seen = new Set([src])
     let at = src
@@ -146,14 +157,27 @@ export class Harness {
     return { path, loop: false, reached: true }
   }
 
-  /** Every (src, dst) pair: any loop in the selected next hops? Returns the first found. */
-  findLoop (): NodeId[] | null {
+  /**
+   * Any loop in the selected next hops? Per destination (Babel's guarantee, RFC 8966
+   * §3.5.1) strictly, even across links that are silently down; and through landmarks
+   * (nextHop with the destination's address), where a silently dead link ends the walk
+   * because a packet would be lost there, not looped. Returns the first loop found.
+   */
+  findLoop (perDestinationOnly = false): NodeId[] | null {
     const ids = [...this.routers.keys()]
     for (const dst of ids) {
+      const via = this.router(dst).address()
       for (const src of ids) {
         if (src === dst) continue
-        const w = this.walk(src, dst)
+        const w = this.walk(src, dst, [])
         if (w.loop) return w.path
+        if (via.length > 0 && !perDestinationOnly) {
+          const v = this.walk(src, dst, via)
+          if (v.loop) {
+            // It only counts if a packet could get round it: no dead link on the way.
+            if (v.path.every((x, i) => i === 0 || this.linkUp(v.path[i - 1] as NodeId, x))) return v.path
+          }
+        }
       }
     }
     return null
@@ -171,7 +195,7 @@ export class Harness {
     return true
   }
 
-  reachesOverUpLinks (src: NodeId, dst: NodeId, via: readonly NodeId[] = []): boolean {
+  reachesOverUpLinks (src: NodeId, dst: NodeId, via: readonly NodeId[] = this.router(dst).address()): boolean {
     const w = this.walk(src, dst, via)
     if (!w.reached) return false
     for (let i = 1; i < w.path.length; i++) if (!this.linkUp(w.path[i - 1] as NodeId, w.path[i] as NodeId)) return false
