@@ -5,6 +5,8 @@
 // who decides what it means (a relay logs it; the originator reports the send failed).
 // Pure: no clock, `now` is passed in and must not go backwards.
 
+import { AgeQueue } from './age-queue.ts'
+
 export type CustodyDropReason = 'custody full' | 'custody expired' | 'larger than custody'
 
 export interface CustodyDrop<T> {
@@ -17,13 +19,19 @@ interface Held<T> {
   value: T
   bytes: number
   since: number
+  /** Tells this entry's age-queue slot from a stale one of the same key. */
+  token: number
 }
 
 export class CustodyStore<T> {
-  // Insertion order is arrival order and, with one ttl for all, expiry order too.
+  // Map order is arrival order (a replaced entry keeps its place), for views; the age
+  // queue gives the oldest in O(1) for expiry and eviction (with one ttl for all, arrival
+  // order is expiry order).
   readonly #held = new Map<string, Held<T>>()
+  readonly #order = new AgeQueue()
+  readonly #isLive = (key: string, token: number): boolean => this.#held.get(key)?.token === token
   #bytes = 0
-
+  #tokens = 0
   readonly maxBytes: number
   readonly ttlMs: number
 
@@ -49,14 +57,17 @@ export class CustodyStore<T> {
       old.value = value
       old.bytes = bytes
     } else {
-      this.#held.set(key, { value, bytes, since: now })
+      const token = this.#tokens++
+      this.#held.set(key, { value, bytes, since: now, token })
+      this.#order.push(key, token)
       this.#bytes += bytes
     }
-    for (const [k, h] of this.#held) {
-      if (this.#bytes <= this.maxBytes) break
-      if (k === key) continue
-      this.#remove(k, h)
-      dropped.push({ key: k, value: h.value, reason: 'custody full' })
+    while (this.#bytes > this.maxBytes) {
+      const oldest = this.#oldest(key)
+      if (oldest === undefined) break
+      const h = this.#held.get(oldest) as Held<T>
+      this.#remove(oldest, h)
+      dropped.push({ key: oldest, value: h.value, reason: 'custody full' })
     }
     return dropped
   }
@@ -80,7 +91,8 @@ export class CustodyStore<T> {
   /** Drops every entry whose time is up. */
   expire (now: number): Array<CustodyDrop<T>> {
     const dropped: Array<CustodyDrop<T>> = []
-    for (const [key, h] of this.#held) {
+    for (let key = this.#order.peek(this.#isLive); key !== undefined; key = this.#order.peek(this.#isLive)) {
+      const h = this.#held.get(key) as Held<T>
       if (now < h.since + this.ttlMs) break
       this.#remove(key, h)
       dropped.push({ key, value: h.value, reason: 'custody expired' })
@@ -90,8 +102,8 @@ export class CustodyStore<T> {
 
   /** When the next entry expires; Infinity when empty. */
   nextExpiry (): number {
-    for (const h of this.#held.values()) return h.since + this.ttlMs
-    return Infinity
+    const key = this.#order.peek(this.#isLive)
+    return key === undefined ? Infinity : (this.#held.get(key) as Held<T>).since + this.ttlMs
   }
 
   /** Entries oldest first, with when each came in and when it expires. */
@@ -102,8 +114,19 @@ export class CustodyStore<T> {
   get size (): number { return this.#held.size }
   get bytes (): number { return this.#bytes }
 
+  /** The oldest entry other than `keep` (the one just added, which the caller wants kept). */
+  #oldest (keep: string): string | undefined {
+    const first = this.#order.peek(this.#isLive)
+    if (first !== keep) return first
+    // `keep` is itself the oldest only when it replaced an old entry and grew: then
+    // the next oldest goes. Rare, so a walk of the map is fine.
+    for (const k of this.#held.keys()) if (k !== keep) return k
+    return undefined
+  }
+
   #remove (key: string, h: Held<T>): void {
     this.#held.delete(key)
     this.#bytes -= h.bytes
+    this.#order.tidy(this.#held.size, this.#isLive)
   }
 }

@@ -5,13 +5,15 @@
 // costs memory, never unbounded memory. A duplicate older than the window is delivered
 // again; the window should outlast the sender's retransmissions (ackTimeoutMs × backoff).
 
+import { AgeQueue } from './age-queue.ts'
 import { MeshError } from './errors.ts'
 
 export class DuplicateFilter {
-  // Insertion order is age order (callers pass a non-decreasing `now`), so the oldest
-  // entry is always the first in the map.
   readonly #seenAt = new Map<string, number>()
-
+  // Age order (callers pass a non-decreasing `now`); a slot is live while the map still
+  // holds its key with the same time.
+  readonly #order = new AgeQueue()
+  readonly #isLive = (key: string, at: number): boolean => this.#seenAt.get(key) === at
   readonly capacity: number
   readonly windowMs: number
 
@@ -26,7 +28,8 @@ export class DuplicateFilter {
     this.prune(now)
     if (this.#seenAt.has(key)) return true
     this.#seenAt.set(key, now)
-    while (this.#seenAt.size > this.capacity) this.#seenAt.delete(this.#seenAt.keys().next().value as string)
+    this.#order.push(key, now)
+    while (this.#seenAt.size > this.capacity) this.#dropOldest()
     return false
   }
 
@@ -38,11 +41,18 @@ export class DuplicateFilter {
 
   /** Forgets entries older than the window. */
   prune (now: number): void {
-    for (const [key, at] of this.#seenAt) {
-      if (now - at < this.windowMs) break
-      this.#seenAt.delete(key)
+    for (let key = this.#order.peek(this.#isLive); key !== undefined; key = this.#order.peek(this.#isLive)) {
+      if (now - (this.#seenAt.get(key) as number) < this.windowMs) return
+      this.#dropOldest()
     }
   }
 
   get size (): number { return this.#seenAt.size }
+
+  #dropOldest (): void {
+    const key = this.#order.peek(this.#isLive)
+    if (key === undefined) return
+    this.#seenAt.delete(key)
+    this.#order.shift()
+  }
 }

@@ -22,7 +22,7 @@
 import { createCipheriv, createDecipheriv, diffieHellman, hkdfSync, randomBytes } from 'node:crypto'
 import type { Identity } from '../core/identity.ts'
 import { x25519Key, x25519PrivateOf, x25519PublicOf } from '../core/seal.ts'
-import { EnvelopeOpenError, MalformedPacketError, MeshError, OversizedPacketError, UnsupportedVersionError } from './errors.ts'
+import { EnvelopeOpenError, MalformedPacketError, MeshError, OversizedPacketError, TruncatedPacketError, UnsupportedVersionError } from './errors.ts'
 import { isNodeId, nodeIdFromBytes, nodeIdOf, nodeIdToBytes, NODE_ID_BYTES } from './node-id.ts'
 import type { NodeId } from './node-id.ts'
 
@@ -119,13 +119,13 @@ export function encodeEnvelope (e: MeshEnvelope): Uint8Array {
 /** Decodes one envelope; throws a MeshError subclass (and nothing else) on bad bytes. */
 export function decodeEnvelope (b: Uint8Array): MeshEnvelope {
   if (b.byteLength > MAX_ENVELOPE_BYTES) throw new OversizedPacketError(`envelope of ${b.byteLength} bytes is over the ${MAX_ENVELOPE_BYTES}-byte limit`)
-  if (b.byteLength === 0) throw new MalformedPacketError('empty envelope')
+  if (b.byteLength === 0) throw new TruncatedPacketError('empty envelope')
   if (b[0] !== ENVELOPE_VERSION) throw new UnsupportedVersionError(`envelope version ${b[0]} is not ${ENVELOPE_VERSION}`, { hint: 'the sender runs another Peernet version' })
-  if (b.byteLength < HEADER_BYTES) throw new MalformedPacketError(`envelope truncated: ${b.byteLength} bytes, the header alone is ${HEADER_BYTES}`)
+  if (b.byteLength < HEADER_BYTES) throw new TruncatedPacketError(`envelope truncated: ${b.byteLength} bytes, the header alone is ${HEADER_BYTES}`)
   const viaCount = b[HEADER_BYTES - 1] as number
   if (viaCount > MAX_VIA) throw new MalformedPacketError(`envelope names ${viaCount} landmarks, at most ${MAX_VIA}`)
   const payloadAt = HEADER_BYTES + NODE_ID_BYTES * viaCount
-  if (b.byteLength < payloadAt) throw new MalformedPacketError(`envelope truncated in its landmark list: ${b.byteLength} bytes, need ${payloadAt}`)
+  if (b.byteLength < payloadAt) throw new TruncatedPacketError(`envelope truncated in its landmark list: ${b.byteLength} bytes, need ${payloadAt}`)
   let at = 4 + SRC_BYTES
   const dst = nodeIdFromBytes(b.subarray(at, at + NODE_ID_BYTES)); at += NODE_ID_BYTES
   const id = Buffer.from(b.buffer, b.byteOffset + at, ID_BYTES).toString('hex'); at += ID_BYTES + 1

@@ -17,3 +17,7 @@ export class OversizedPacketError extends MalformedPacketError { override name =
 export class UnsupportedVersionError extends MeshError { override name = 'UnsupportedVersionError' }
 /** A data envelope that does not open for this identity: sealed to another key, forged or damaged. */
 export class EnvelopeOpenError extends MeshError { override name = 'EnvelopeOpenError' }
+/** A channel write larger than the room left in its send buffer. */
+export class ChannelBufferFullError extends MeshError { override name = 'ChannelBufferFullError' }
+/** A write on a channel that was closed, reset or has failed. */
+export class ChannelClosedError extends MeshError { override name = 'ChannelClosedError' }

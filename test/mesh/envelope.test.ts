@@ -58,7 +58,7 @@ test('decoding random bytes throws nothing but a MeshError', () => {
 test('truncated, oversized and other-version envelopes are refused by name', () => {
   const e: MeshEnvelope = { src: new Uint8Array(32).fill(7), dst: '0123456789abcdef', ttl: 9, id: 'fedcba9876543210', flags: SPRAY, copies: 4, via: ['00000000000000aa'], payload: text('x') }
   const bytes = encodeEnvelope(e)
-  for (let n = 0; n < 61; n++) assert.throws(() => decodeEnvelope(bytes.subarray(0, n)), isNamed('MalformedPacketError'), `cut at ${n}`)
+  for (let n = 0; n < 61; n++) assert.throws(() => decodeEnvelope(bytes.subarray(0, n)), isNamed('TruncatedPacketError'), `cut at ${n}`)
   assert.deepEqual(decodeEnvelope(bytes.subarray(0, 61)).payload, new Uint8Array(0))
   const other = Uint8Array.from(bytes); other[0] = 2
   assert.throws(() => decodeEnvelope(other), isNamed('UnsupportedVersionError'))

@@ -231,3 +231,34 @@ test('partition and heal: every reliable message delivered exactly once, none lo
   }), { numRuns: 300 })
   assert.ok(waited > 40, `partitions left envelopes in custody at the heal (${waited} node-runs)`)
 })
+
+test('a send stuck in our own custody uses no retransmission, and fails when its custody time is up', () => {
+  const routes = table()
+  const f = forwarder(routes, { ackTimeoutMs: 100, maxRetries: 1, custodyTtlMs: 10_000 })
+  const e = envelope({ flags: ACK_REQUESTED, src: new Uint8Array(32).fill(2) })
+  assert.deepEqual(f.send(e, 0, true), [])
+  for (let now = 1; now < 5000; now++) assert.deepEqual(f.tick(now), [], `nothing at ${now}`)
+  assert.equal(f.pending()[0]!.retransmissions, 0)
+  // A route appears: it goes, and only now do the ack timer's retransmissions count.
+  routes.routes.set(FAR, 'out')
+  assert.equal(sends(f.retry(5000)).length, 1)
+  const later: ForwarderOutput[] = []
+  for (let now = 5001; now < 9000; now++) later.push(...f.tick(now))
+  assert.deepEqual(later.map((o) => o.kind), ['send', 'failed'])
+  // Unreliable and never out of custody: reported failed at expiry.
+  routes.routes.clear()
+  f.send(envelope({ id: 'bbbbbbbbbbbbbbbb', src: new Uint8Array(32).fill(2) }), 10_000, false)
+  assert.deepEqual(f.tick(20_000), [{ kind: 'failed', id: 'bbbbbbbbbbbbbbbb', dst: FAR, reason: 'custody expired' }])
+})
+
+test('an ack clears spray copies still waiting at the sender', () => {
+  const routes = table()
+  routes.up.push('a')
+  const f = forwarder(routes)
+  const e = envelope({ flags: ACK_REQUESTED | SPRAY, src: new Uint8Array(32).fill(2) })
+  assert.deepEqual(sends(f.send(e, 0, true)).map((s) => [s.link, s.envelope.copies]), [['a', 4]], 'sprayCopies 8: half to the one link met')
+  assert.equal(f.custody()[0]!.copies, 4)
+  assert.deepEqual(f.acknowledge(e.id, 10), [{ kind: 'acked', id: e.id }])
+  assert.deepEqual(f.custody(), [])
+  assert.equal(f.stateSize(), 0)
+})
