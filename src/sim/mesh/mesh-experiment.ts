@@ -789,10 +789,8 @@ class MeshRun {
         if (!this.pairOk(probes[j] ?? 0, probes[j + 1] ?? 0, comp)) { ok = false; break }
       }
       if (ok) { converged = true; break }
-      if (checkAt % 10_000 === 0) {
-        this.progress(`  t = ${checkAt / 1000} s, ${sim.processed} events, not yet converged`)
-        await new Promise((resolve) => setImmediate(resolve))
-      }
+      this.progress(`  t = ${checkAt / 1000} s, ${sim.processed} events, ${this.controlPackets} control packets, not yet converged`)
+      await new Promise((resolve) => setImmediate(resolve))
       checkAt += 1000
     }
     const initialMs = converged ? checkAt : NaN
