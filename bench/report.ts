@@ -245,6 +245,7 @@ export function meshSimTable (r: MeshSimResult): string {
   lines.push(row('static', r.static))
   lines.push(row(`${p.flap} of links flapping`, r.flapping))
   if (r.large !== null) lines.push(row('large, static', r.large))
+  else if (r.largeError !== null) lines.push(`| large, static | ${count(p.largeNodes)} | — | did not complete: ${r.largeError.split('\n')[0] ?? ''} | | | | | | | | |`)
   lines.push('', '| Same topology, static | Delivery | Data B/node/s | Transmissions per packet | Duplicates per packet | State per node (max) |', '|---|---:|---:|---:|---:|---:|')
   lines.push(`| Peernet mesh (routed) | ${pct(r.static.delivery.ratio)} | ${fixed(r.static.data.bytesPerNodePerSecond, 2)} + control ${fixed(r.static.control.bytesPerNodePerSecond.mean, 1)} | ${fixed(r.static.pathHops.mean, 1)} | ${r.static.delivery.duplicates} | ${count(r.static.state.total.max)} |`)
   for (const b of r.static.baseline) {

@@ -64,6 +64,7 @@ mesh-sim options (simulated; each scenario a \`peernet sim mesh\` process):
   --mesh-large-nodes N     nodes of the large run (default ${DEFAULT_MESH_SIM_OPTIONS.largeNodes})
   --mesh-large-duration D  its measured virtual time (default ${DEFAULT_MESH_SIM_OPTIONS.largeDuration})
   --no-mesh-large   skip the large run
+  --mesh-large-timeout-min N  bound on the large run; past it the others are reported without it (default ${DEFAULT_MESH_SIM_OPTIONS.largeTimeoutMs / 60_000})
   (--seed N is shared with rendezvous)
 `
 
@@ -121,6 +122,7 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'mesh-large-nodes': { type: 'string' },
       'mesh-large-duration': { type: 'string' },
       'no-mesh-large': { type: 'boolean' },
+      'mesh-large-timeout-min': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -189,6 +191,7 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
     largeNodes: Math.round(positive(values['mesh-large-nodes'], '--mesh-large-nodes', ms.largeNodes)),
     largeDuration: values['mesh-large-duration'] ?? ms.largeDuration,
     large: values['no-mesh-large'] !== true,
+    largeTimeoutMs: positive(values['mesh-large-timeout-min'], '--mesh-large-timeout-min', ms.largeTimeoutMs / 60_000) * 60_000,
     seed: values.seed === undefined ? ms.seed : Math.round(Number(values.seed))
   }
   return {

@@ -207,7 +207,6 @@ class MeshRun {
   private readonly tickAt: Float64Array
   private readonly routesChanged: Uint8Array
   private readonly controlBytes: Float64Array
-  private readonly controlSizes = new WeakMap<object, Uint8Array>()
   private readonly visited: Int32Array
   private stamp = 0
   private topologyVersion = 0
@@ -372,11 +371,9 @@ class MeshRun {
 
   private sendControl (i: number, link: LinkId, packet: ControlPacket): void {
     const e = Number(link)
-    let bytes = this.controlSizes.get(packet)
-    if (bytes === undefined) {
-      bytes = encodeControl(packet)
-      this.controlSizes.set(packet, bytes)
-    }
+    // The router makes a packet per link (its packet counter is per link), so each is
+    // encoded once, here: the bytes that cross the link and are decoded at the other end.
+    const bytes = encodeControl(packet)
     const size = bytes.byteLength + 1 // + the frame type byte (frame.ts)
     this.controlPackets++
     for (const tlv of packet.tlvs) this.tlvCounts[tlv.type] = (this.tlvCounts[tlv.type] ?? 0) + 1
