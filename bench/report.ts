@@ -14,6 +14,8 @@ import { ISSUE_NETWORKS, ISSUE_NODES } from './rendezvous.ts'
 import type { RendezvousResult } from './rendezvous.ts'
 import { IDLE_LABELS, IDLE_PAIRS, IDLE_ROLES, IDLE_SUBJECTS } from './idle.ts'
 import type { IdleResult } from './idle.ts'
+import { MESH_GOALS } from './mesh-sim.ts'
+import type { MeshSimResult } from './mesh-sim.ts'
 import { max, min } from './statistics.ts'
 
 export interface Machine {
@@ -223,6 +225,35 @@ export function idleTable (r: IdleResult): string {
   lines.push('', `Goals: at most ${exactBytes(g.memoryBytesPerNetwork)} of memory per network — Peernet ${exactBytes(pn.perNetwork.restRssBytes.max)} RSS at rest (**${g.restMemoryMet ? 'met' : 'not met'}**), ${exactBytes(pn.perNetwork.rssBytes.max)} RSS after the first sync and the idle period (**${g.memoryMet ? 'met' : 'not met'}**; ${exactBytes(pn.perNetwork.heapBytes.max)} of it live V8 heap); zero bytes per idle network — Peernet's sync streams sent ${fixed(pn.perNetwork.protocolBytesPerMinute * p.networks * p.idleMs / 60_000, 0)} bytes in the idle period (**${g.idleBytesMet ? 'met' : 'not met'}**). TCP bytes while idle also carry libp2p's own keep-alive pings and services, which do not depend on the number of networks, so their loaded − baseline difference is near zero and can come out slightly either way. Making the Peernet homes (untimed): ${fixed(r.setupSeconds.loaded, 1)} s for ${n} networks.`)
   if (p.networks !== p.issueNetworks) {
     lines.push('', `Note: run at ${n} networks, not the issue's ${p.issueNetworks.toLocaleString('en-US')} (\`--idle-networks ${p.issueNetworks}\` runs that size).`)
+  }
+  return lines.join('\n')
+}
+
+export function meshSimTable (r: MeshSimResult): string {
+  const p = r.parameters
+  const pct = (v: number): string => Number.isFinite(v) ? `${(v * 100).toFixed(2)} %` : 'n/a'
+  const ms = (v: number): string => Number.isFinite(v) ? `${(v / 1000).toFixed(1)} s` : 'n/a'
+  const met = (ok: boolean): string => ok ? 'met' : 'not met'
+  const lines = [
+    `**Mesh in the simulator** — random geometric graphs (unit square, mean degree 10, made connected), the real Router and Forwarder on every virtual node, link latency 8–12 ms, ${p.traffic} packets/s between uniform random pairs, measured ${p.duration} after initial convergence (large run: ${p.largeDuration}); link failures signalled to both ends; sources know the destination's landmarks (oracle location). Seed ${p.seed}.`,
+    '',
+    '| Run | Nodes | Links | Converged in | Delivery | Stretch mean / p99 | Control B/node/s mean / p99 | State per node mean / max | Reconvergence median / p95 | Loops (walks) | Heap per node | Wall time |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+  ]
+  const row = (label: string, m: MeshSimResult['static']): string =>
+    `| ${label} | ${count(m.topology.nodes)} | ${count(m.topology.links)} | ${ms(m.convergence.initialMs)} | ${pct(m.delivery.ratio)} (${count(m.delivery.delivered)}/${count(m.delivery.reachable)}) | ${fixed(m.stretch.mean, 3)} / ${fixed(m.stretch.p99, 2)} | ${fixed(m.control.bytesPerNodePerSecond.mean, 1)} / ${fixed(m.control.bytesPerNodePerSecond.p99, 1)} | ${fixed(m.state.total.mean, 0)} / ${count(m.state.total.max)} | ${m.reconvergence.count === 0 ? '—' : `${ms(m.reconvergence.ms.median)} / ${ms(m.reconvergence.ms.p95)} (${m.reconvergence.converged}/${m.reconvergence.count})`} | ${m.loops.loops} (${count(m.loops.walks)}) | ${bytes(m.memory.heapBytesPerNode)} | ${fixed(m.run.wallSeconds, 0)} s |`
+  lines.push(row('static', r.static))
+  lines.push(row(`${p.flap} of links flapping`, r.flapping))
+  if (r.large !== null) lines.push(row('large, static', r.large))
+  else if (r.largeError !== null) lines.push(`| large, static | ${count(p.largeNodes)} | — | did not complete: ${r.largeError.split('\n')[0] ?? ''} | | | | | | | | |`)
+  lines.push('', '| Same topology, static | Delivery | Data B/node/s | Transmissions per packet | Duplicates per packet | State per node (max) |', '|---|---:|---:|---:|---:|---:|')
+  lines.push(`| Peernet mesh (routed) | ${pct(r.static.delivery.ratio)} | ${fixed(r.static.data.bytesPerNodePerSecond, 2)} + control ${fixed(r.static.control.bytesPerNodePerSecond.mean, 1)} | ${fixed(r.static.pathHops.mean, 1)} | ${r.static.delivery.duplicates} | ${count(r.static.state.total.max)} |`)
+  for (const b of r.static.baseline) {
+    lines.push(`| Managed flooding, hop limit ${b.hopLimit} | ${pct(b.deliveryRatio)} | ${fixed(b.dataBytesPerNodePerSecond, 2)} | ${fixed(b.transmissionsPerPacket, 0)} | ${fixed(b.duplicatesPerPacket, 0)} | ${count(b.maxState)} |`)
+  }
+  lines.push('', `Goals: delivery ≥ ${pct(MESH_GOALS.staticDelivery)} static (**${met(r.goals.staticDelivery)}**), ≥ ${pct(MESH_GOALS.flappingDelivery)} with flapping (**${met(r.goals.flappingDelivery)}**), stretch ≤ ${MESH_GOALS.stretch} (**${met(r.goals.stretch)}**). Delivery counts packets whose destination was reachable when sent; stretch = hops taken / BFS shortest hops at send time; control bytes = encoded control packets + 1 frame byte, per link sent; reconvergence = time until every probe pair around an event is routable again (500 ms resolution); loops = next hops followed for probe pairs after every event and every 10 s. Flooding runs ${r.static.parameters.baselinePackets} packets one at a time (no collisions or airtime modelled, which favours it); its bytes are at the same offered load.`)
+  if (p.nodes !== 10_000 || !p.large || p.largeNodes !== 100_000) {
+    lines.push('', `Note: run at ${count(p.nodes)} nodes${p.large ? ` and ${count(p.largeNodes)} for the large run` : ', no large run'}, not the issue's 10,000 and 100,000 (\`node bench/run.ts mesh-sim\` runs that size).`)
   }
   return lines.join('\n')
 }

@@ -1,7 +1,7 @@
 // Runs the benchmarks, writes one JSON per benchmark to bench/results/<name>.json and
 // prints markdown tables for the README on stdout; progress goes to stderr.
 //
-//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [options]
+//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [options]
 //
 // With no names it runs all of them. At their defaults throughput and startup take well
 // under three minutes, sync about three more, idle about five (two idle minutes plus
@@ -15,11 +15,12 @@ import { DEFAULT_STARTUP_OPTIONS, measureStartup } from './startup.ts'
 import { DEFAULT_SYNC_OPTIONS, measureSync } from './sync.ts'
 import { DEFAULT_RENDEZVOUS_OPTIONS, measureRendezvous } from './rendezvous.ts'
 import { DEFAULT_IDLE_OPTIONS, measureIdle } from './idle.ts'
-import { describeMachine, idleTable, machineLine, rendezvousTable, startupTable, syncTable, throughputTable } from './report.ts'
+import { DEFAULT_MESH_SIM_OPTIONS, measureMeshSim } from './mesh-sim.ts'
+import { describeMachine, idleTable, machineLine, meshSimTable, rendezvousTable, startupTable, syncTable, throughputTable } from './report.ts'
 import { BenchmarkError } from './errors.ts'
 import { DEFAULT_MESH_STREAM_OPTIONS, measureMeshStream, meshStreamTable } from './mesh-stream.ts'
 
-const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [options]
+const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [options]
 
   --results-dir D   write the results JSON there instead of bench/results (runs at
                     other settings that must not replace the committed results)
@@ -59,9 +60,19 @@ rendezvous options (simulated; the defaults are the issue's size, about 3 minute
 mesh-stream options (about a minute at the defaults):
   --rounds N        rounds, each running every loss/delay setting once (default ${DEFAULT_MESH_STREAM_OPTIONS.rounds})
   --mib N           MiB per transfer (default ${DEFAULT_MESH_STREAM_OPTIONS.mib})
+mesh-sim options (simulated; each scenario a \`peernet sim mesh\` process):
+  --mesh-nodes N    nodes of the static and flapping runs (default ${DEFAULT_MESH_SIM_OPTIONS.nodes})
+  --mesh-duration D measured virtual time of those runs (default ${DEFAULT_MESH_SIM_OPTIONS.duration})
+  --mesh-flap R     link failures per minute of the flapping run (default ${DEFAULT_MESH_SIM_OPTIONS.flap})
+  --mesh-traffic N  packets per second over the mesh (default ${DEFAULT_MESH_SIM_OPTIONS.traffic})
+  --mesh-large-nodes N     nodes of the large run (default ${DEFAULT_MESH_SIM_OPTIONS.largeNodes})
+  --mesh-large-duration D  its measured virtual time (default ${DEFAULT_MESH_SIM_OPTIONS.largeDuration})
+  --no-mesh-large   skip the large run
+  --mesh-large-timeout-min N  bound on the large run; past it the others are reported without it (default ${DEFAULT_MESH_SIM_OPTIONS.largeTimeoutMs / 60_000})
+  (--seed N is shared with rendezvous)
 `
 
-const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-stream'] as const
+const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-stream', 'mesh-sim'] as const
 type BenchmarkName = typeof BENCHMARKS[number]
 
 const RESULTS_DIR = join(resolve(import.meta.dirname), 'results')
@@ -108,6 +119,14 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'idle-period-s': { type: 'string' },
       'settle-s': { type: 'string' },
       'results-dir': { type: 'string' },
+      'mesh-nodes': { type: 'string' },
+      'mesh-duration': { type: 'string' },
+      'mesh-flap': { type: 'string' },
+      'mesh-traffic': { type: 'string' },
+      'mesh-large-nodes': { type: 'string' },
+      'mesh-large-duration': { type: 'string' },
+      'no-mesh-large': { type: 'boolean' },
+      'mesh-large-timeout-min': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -170,6 +189,19 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
     rounds: Math.round(positive(values.rounds, '--rounds', DEFAULT_MESH_STREAM_OPTIONS.rounds)),
     mib: positive(values.mib, '--mib', DEFAULT_MESH_STREAM_OPTIONS.mib)
   }
+  const ms = DEFAULT_MESH_SIM_OPTIONS
+  const meshSim = {
+    ...ms,
+    nodes: Math.round(positive(values['mesh-nodes'], '--mesh-nodes', ms.nodes)),
+    duration: values['mesh-duration'] ?? ms.duration,
+    flap: values['mesh-flap'] ?? ms.flap,
+    traffic: positive(values['mesh-traffic'], '--mesh-traffic', ms.traffic),
+    largeNodes: Math.round(positive(values['mesh-large-nodes'], '--mesh-large-nodes', ms.largeNodes)),
+    largeDuration: values['mesh-large-duration'] ?? ms.largeDuration,
+    large: values['no-mesh-large'] !== true,
+    largeTimeoutMs: positive(values['mesh-large-timeout-min'], '--mesh-large-timeout-min', ms.largeTimeoutMs / 60_000) * 60_000,
+    seed: values.seed === undefined ? ms.seed : Math.round(Number(values.seed))
+  }
   return {
     names,
     resultsDir: values['results-dir'] === undefined ? RESULTS_DIR : resolve(values['results-dir']),
@@ -179,7 +211,8 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       sync: async () => await measureSync(sync, progress),
       idle: async () => await measureIdle(idle, progress),
       rendezvous: async () => await measureRendezvous(rendezvous, progress),
-      'mesh-stream': async () => await measureMeshStream(meshStream, progress)
+      'mesh-stream': async () => await measureMeshStream(meshStream, progress),
+      'mesh-sim': async () => await measureMeshSim(meshSim, progress)
     },
     tables: {
       throughput: (r) => throughputTable(r as Awaited<ReturnType<typeof measureThroughput>>),
@@ -187,7 +220,8 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       sync: (r) => syncTable(r as Awaited<ReturnType<typeof measureSync>>),
       idle: (r) => idleTable(r as Awaited<ReturnType<typeof measureIdle>>),
       rendezvous: (r) => rendezvousTable(r as Awaited<ReturnType<typeof measureRendezvous>>),
-      'mesh-stream': (r) => meshStreamTable(r as Awaited<ReturnType<typeof measureMeshStream>>)
+      'mesh-stream': (r) => meshStreamTable(r as Awaited<ReturnType<typeof measureMeshStream>>),
+      'mesh-sim': (r) => meshSimTable(r as Awaited<ReturnType<typeof measureMeshSim>>)
     }
   }
 }

@@ -18,14 +18,14 @@ import { eventsCommand } from './commands/events.ts'
 import { netCreateCommand, netDeleteCommand, netInfoCommand, netInviteCommand, netJoinCommand, netLeaveCommand, netLogCommand, netLsCommand, netMembersCommand, netQuotaCommand, netRekeyCommand, netRemoveCommand, netRoleCommand, netVerifyCommand } from './commands/net.ts'
 import { chatReadCommand, chatSendCommand } from './commands/chat.ts'
 import { accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand } from './commands/account.ts'
-import { simRendezvousCommand } from './commands/sim.ts'
+import { simMeshCommand, simRendezvousCommand } from './commands/sim.ts'
 import { meshInboxCommand, meshNeighboursCommand, meshOutboxCommand, meshRoutesCommand, meshSendCommand } from './commands/mesh.ts'
 
 const COMMANDS: readonly Command[] = [
   initCommand, daemonCommand, idCommand, statusCommand, peersCommand, connectCommand, pingCommand, eventsCommand, stopCommand,
   netCreateCommand, netInviteCommand, netJoinCommand, netLsCommand, netInfoCommand, netMembersCommand, netLeaveCommand, netLogCommand, netVerifyCommand, netDeleteCommand, netQuotaCommand, netRemoveCommand, netRekeyCommand, netRoleCommand,
   chatSendCommand, chatReadCommand, accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand,
-  meshNeighboursCommand, meshRoutesCommand, meshSendCommand, meshInboxCommand, meshOutboxCommand, simRendezvousCommand
+  meshNeighboursCommand, meshRoutesCommand, meshSendCommand, meshInboxCommand, meshOutboxCommand, simRendezvousCommand, simMeshCommand
 ]
 
 /** Command groups (`net`, `chat`, `account`) and their subcommands. */

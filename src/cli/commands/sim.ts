@@ -1,9 +1,12 @@
 // `peernet sim …`: experiments in the deterministic simulator (src/sim). They run in this
 // process, need no daemon and touch no home directory.
 
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Command } from '../command.ts'
 import { positiveIntFlag } from '../command.ts'
 import { UsageError } from '../../core/errors.ts'
+import type { MeshResult } from '../../sim/mesh/mesh-experiment.ts'
 
 export const simRendezvousCommand: Command = {
   name: 'sim rendezvous',
@@ -63,4 +66,123 @@ function fractionFlag (raw: string | boolean | string[] | undefined, fallback: n
   const n = Number(raw)
   if (!(typeof raw === 'string' && Number.isFinite(n) && n > 0 && n <= 1)) throw new UsageError(`--sample must be a fraction in (0, 1], got "${String(raw)}"`)
   return n
+}
+
+export const simMeshCommand: Command = {
+  name: 'sim mesh',
+  summary: 'Simulate the mesh (router and forwarder cores) on a virtual topology: delivery, stretch, control bytes, loops.',
+  usage: 'sim mesh [--nodes N] [--topology T] [--seed S] [--events FILE] [--duration D] [--flap R] [--baseline flooding] [--out DIR] [--json]',
+  help: `Runs N virtual nodes, each with the real mesh router and forwarder, over virtual links with
+latency and loss in virtual time. Waits for initial convergence, then measures for the
+duration: random traffic, the events, link flapping and churn. Prints a table, writes
+mesh-sim.json and mesh-sim.svg into --out (default: the current directory). Same seed,
+same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node benchmark.
+
+  --nodes N          virtual nodes (default 100; ignored for a topology file)
+  --topology T       line, ring, grid, rgg (random geometric), scale-free, or a file of
+                     "a b [latency-ms]" lines (default rgg)
+  --degree K         target mean degree of rgg and scale-free (default 10)
+  --seed S           simulation seed (default 1)
+  --events FILE      events, one per line: "at 30s link-down a b", link-up, node-down n,
+                     node-up n, partition n…, heal, loss a b 0.2 (times from the end of
+                     initial convergence)
+  --duration D       measured virtual time, e.g. 90s, 10m (default 2m)
+  --flap R           fraction of links failing per minute, e.g. 1%/min (default 0)
+  --churn R          fraction of nodes leaving per minute, e.g. 0.5%/min (default 0)
+  --traffic N        packets per second over the whole mesh (default 10)
+  --silent           link failures are not signalled; routers find them by missed hellos
+  --baseline flooding  also run Meshtastic-style managed flooding (hop limit 7 and unlimited)
+  --out DIR          where to write mesh-sim.json and mesh-sim.svg (default .)`,
+  options: {
+    nodes: { type: 'string' },
+    topology: { type: 'string' },
+    degree: { type: 'string' },
+    seed: { type: 'string' },
+    events: { type: 'string' },
+    duration: { type: 'string' },
+    flap: { type: 'string' },
+    churn: { type: 'string' },
+    traffic: { type: 'string' },
+    silent: { type: 'boolean' },
+    baseline: { type: 'string' },
+    out: { type: 'string' }
+  },
+  read: true,
+  positionals: { min: 0, max: 0 },
+  run: async (ctx) => {
+    const nodes = positiveIntFlag(ctx, 'nodes', 100, 1_000_000)
+    if (nodes < 2) throw new UsageError(`--nodes must be at least 2, got ${nodes}`)
+    const seed = positiveIntFlag(ctx, 'seed', 1, 0xffffffff)
+    const degree = positiveIntFlag(ctx, 'degree', 10, 1000)
+    const { parseDuration, parseRatePerMinute, readEventsFile } = await import('../../sim/mesh/events.ts')
+    const { makeTopology } = await import('../../sim/mesh/topology.ts')
+    const { DEFAULT_MESH_OPTIONS, runMeshExperiment } = await import('../../sim/mesh/mesh-experiment.ts')
+    const { meshChart } = await import('../../sim/mesh/mesh-chart.ts')
+    const { Random } = await import('../../sim/random.ts')
+    const str = (name: string): string | undefined => typeof ctx.values[name] === 'string' ? ctx.values[name] : undefined
+    const durationText = str('duration') ?? '2m'
+    const durationMs = parseDuration(durationText)
+    if (durationMs === undefined || durationMs <= 0) throw new UsageError(`--duration must be a time like 90s or 10m, got "${durationText}"`)
+    const rate = (name: string): number => {
+      const raw = str(name)
+      if (raw === undefined) return 0
+      const v = parseRatePerMinute(raw)
+      if (v === undefined) throw new UsageError(`--${name} must be a fraction per minute like 1%/min or 0.01, got "${raw}"`)
+      return v
+    }
+    const flapPerMinute = rate('flap')
+    const churnPerMinute = rate('churn')
+    const trafficRaw = str('traffic')
+    const trafficPerSecond = trafficRaw === undefined ? DEFAULT_MESH_OPTIONS.trafficPerSecond : Number(trafficRaw)
+    if (!(Number.isFinite(trafficPerSecond) && trafficPerSecond >= 0)) throw new UsageError(`--traffic must be packets per second ≥ 0, got "${trafficRaw ?? ''}"`)
+    const baseline = str('baseline')
+    if (baseline !== undefined && baseline !== 'flooding') throw new UsageError(`--baseline must be "flooding", got "${baseline}"`)
+    const topology = makeTopology(str('topology') ?? 'rgg', nodes, new Random(seed), { meanDegree: degree })
+    const eventsPath = str('events')
+    const events = eventsPath === undefined ? [] : readEventsFile(eventsPath, topology)
+    const outDir = str('out') ?? '.'
+    const r = await runMeshExperiment(topology, {
+      ...DEFAULT_MESH_OPTIONS,
+      seed,
+      durationMs,
+      events,
+      flapPerMinute,
+      churnPerMinute,
+      trafficPerSecond,
+      silentFailures: ctx.values.silent === true,
+      baselineHopLimits: baseline === 'flooding' ? [7, Infinity] : []
+    }, (line) => { if (!ctx.json) process.stderr.write(`${line}\n`) })
+    mkdirSync(outDir, { recursive: true })
+    const jsonPath = join(outDir, 'mesh-sim.json')
+    const svgPath = join(outDir, 'mesh-sim.svg')
+    writeFileSync(jsonPath, JSON.stringify(r, null, 2) + '\n')
+    writeFileSync(svgPath, meshChart(r))
+    ctx.print(r, () => meshTable(r, jsonPath, svgPath))
+  }
+}
+
+function meshTable (r: MeshResult, jsonPath: string, svgPath: string): string[] {
+  const f = (v: number, d = 1): string => Number.isFinite(v) ? v.toFixed(d) : 'n/a'
+  const pct = (v: number): string => Number.isFinite(v) ? `${(v * 100).toFixed(2)} %` : 'n/a'
+  const t = r.topology
+  const d = r.delivery
+  const rows: Array<[string, string]> = [
+    ['topology', `${t.kind}: ${t.nodes} nodes, ${t.links} links, mean degree ${f(t.meanDegree, 2)}, max ${t.maxDegree}`],
+    ['initial convergence', r.convergence.converged ? `${f(r.convergence.initialMs / 1000)} s` : 'not reached'],
+    ['events', `${r.events.total} (${Object.entries(r.events.byKind).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})`],
+    ['delivery', `${pct(d.ratio)} (${d.delivered} of ${d.reachable} reachable; ${d.sent} sent)`],
+    ['stretch (hops / shortest)', `mean ${f(r.stretch.mean, 3)}, p99 ${f(r.stretch.p99, 3)}, max ${f(r.stretch.max, 3)}`],
+    ['path hops', `mean ${f(r.pathHops.mean)}, max ${f(r.pathHops.max, 0)}; latency median ${f(r.delivery.latencyMs.median, 0)} ms`],
+    ['control bytes/node/s', `mean ${f(r.control.bytesPerNodePerSecond.mean)}, p99 ${f(r.control.bytesPerNodePerSecond.p99)}, max ${f(r.control.bytesPerNodePerSecond.max)} (warm-up ${f(r.control.warmupBytesPerNodePerSecond)})`],
+    ['data bytes/node/s', f(r.data.bytesPerNodePerSecond, 2)],
+    ['state per node', `mean ${f(r.state.total.mean)}, max ${f(r.state.total.max, 0)} (router mean ${f(r.state.router.mean)}, forwarder ${f(r.state.forwarder.mean)})`],
+    ['reconvergence', r.reconvergence.count === 0 ? 'no events' : `median ${f(r.reconvergence.ms.median, 0)} ms, p95 ${f(r.reconvergence.ms.p95, 0)} ms, max ${f(r.reconvergence.ms.max, 0)} ms (${r.reconvergence.converged} of ${r.reconvergence.count} events)`],
+    ['loops', `${r.loops.loops} in ${r.loops.walks} next-hop walks; ${r.loops.ttlExpired} envelopes dropped at ttl 0`],
+    ['memory per node', `${f(r.memory.heapBytesPerNode / 1024)} KiB of V8 heap`]
+  ]
+  for (const b of r.baseline) {
+    rows.push([`flooding, hop limit ${b.hopLimit}`, `delivery ${pct(b.deliveryRatio)}, ${f(b.transmissionsPerPacket, 0)} transmissions per packet, data ${f(b.dataBytesPerNodePerSecond, 2)} bytes/node/s, ${f(b.duplicatesPerPacket, 0)} duplicates per packet`])
+  }
+  const width = Math.max(...rows.map(([k]) => k.length))
+  return [...rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`), `wrote ${jsonPath} and ${svgPath} (${r.run.wallSeconds} s, ${r.run.simEvents} events)`]
 }
