@@ -78,6 +78,19 @@ export class LinkQuality {
     return true
   }
 
+  /**
+   * We asked the neighbour to hello fast (data started to cross an idle link): a live
+   * neighbour answers within a round trip and keeps to `intervalMs`, so expect its hellos
+   * at that pace from now, not at the slow interval it last announced. A link that died
+   * while idle is then noticed within `deadAfterMisses` fast intervals of the first data,
+   * instead of as many slow ones (up to a minute).
+   */
+  expectFast (intervalMs: number, now: number): void {
+    if (this.peerIntervalMs <= intervalMs || intervalMs <= 0) return
+    this.peerIntervalMs = intervalMs
+    this.helloDueAt = Math.min(this.helloDueAt, now + intervalMs * 1.5)
+  }
+
   /** The timer says a hello is overdue: count it missed (A.1) and expect the next. */
   onHelloMissed (now: number): void {
     this.shift(1, 0)

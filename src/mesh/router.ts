@@ -381,6 +381,7 @@ export class Router {
     const out = new Output()
     nb.helloIntervalMs = this.t.helloMinMs
     this.sendHello(nb, now, out)
+    nb.q.expectFast(this.t.helloMinMs, now)
     return this.finish(out, now)
   }
 

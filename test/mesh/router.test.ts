@@ -335,3 +335,18 @@ test('deterministic: the same seed and events give the same packets and routes',
   }
   assert.equal(run(), run())
 })
+
+test('a link that died while idle is noticed within seconds of the first data sent over it, not after the slow hellos', () => {
+  const ids = makeIds(20, 4)
+  const h = new Harness(ids, grid(ids, 5), { seed: 11 })
+  h.run(300_000) // idle: hellos backed off to their slowest
+  const [src, dst] = [at(ids, 0), at(ids, 19)]
+  const path = h.walk(src, dst).path
+  h.setSilent(path[0] as NodeId, path[1] as NodeId, false) // dies quietly, nobody sends
+  h.run(1000)
+  const t0 = h.now
+  while (!h.reachesOverUpLinks(src, dst) && h.now < t0 + 60_000) traffic(h, src, dst, 100)
+  const took = h.now - t0
+  console.log(`reroute after a link died while idle, from the first data: ${took} ms`)
+  assert.ok(took <= 4000, `rerouted ${took} ms after data started`)
+})
