@@ -8,7 +8,7 @@
 // next-hop or prefix TLVs; a destination is a NodeId (8 bytes, Babel's router-id §4.1.3)
 // and the route's "prefix" at once. Metrics and seqnos are u16 (§4.6.9, §4.6.10), intervals
 // are in centiseconds (§4.6.5), timestamps are the sender's clock in ms mod 2^32 (as in
-// the Babel RTT extension draft, draft-ietf-babel-rtt-extension §3).
+// the Babel RTT extension, RFC 9616, formerly draft-ietf-babel-rtt-extension).
 
 import { NODE_ID_BYTES, nodeIdFromBytes, nodeIdToBytes, isNodeId, type NodeId } from './node-id.ts'
 import { MalformedPacketError, OversizedPacketError, TruncatedPacketError, UnsupportedVersionError } from './errors.ts'
@@ -41,7 +41,7 @@ export interface HelloTlv {
   seqno: number
   /** Time until the sender's next hello on this link (ms, sent in centiseconds). */
   intervalMs: number
-  /** Sender's clock when sent (ms mod 2^32); the RTT draft's transmit timestamp. */
+  /** Sender's clock when sent (ms mod 2^32); RFC 9616's transmit timestamp. */
   timestamp?: number
 }
 
@@ -51,7 +51,7 @@ export interface IhuTlv {
   rxcost: number
   intervalMs: number
   /**
-   * RTT draft §3.2: the peer's last hello timestamp echoed back, and how long the sender
+   * RFC 9616's IHU timestamps: the peer's last hello timestamp echoed back, and how long the sender
    * held it before this IHU went out (origin + held replaces the draft's receive
    * timestamp plus the Hello's transmit timestamp: same information, one TLV).
    */

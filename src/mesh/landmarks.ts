@@ -9,7 +9,8 @@
 // direct route as soon as a node on the way has one.
 //
 // One rule keeps addresses usable: a node reaches at least as far as its own nearest
-// landmark of the next level (so that landmark holds a route back to it), and a node
+// landmark of the next level (so that landmark holds a route back to it; a landmark
+// reaches a little further, see ownScope), and a node
 // that knows no landmark of the next level at all reaches as far as that level would
 // (in a mesh too small to have landmarks every node is routed to directly, after a
 // wait per level that lets a starting node hear of the landmarks that do exist).
@@ -74,7 +75,12 @@ export function ownScope (level: number, config: ScopeConfig, hopsToNearest: (le
   const top = config.levelBits.length
   for (let k = level; k < top; k++) {
     const h = hopsToNearest(k + 1)
-    if (h !== undefined) return Math.min(UNLIMITED_SCOPE, Math.max(levelScope(k, config), h + 1))
+    // A landmark also reaches past its own next-level landmark by twice the scope of
+    // the level below: a node that uses it (at most that far from it) then finds that
+    // next-level landmark within its reach too, and can put it in its address (the
+    // router's address choice prefers such a one).
+    const slack = k >= 1 ? 2 * levelScope(k - 1, config) : 0
+    if (h !== undefined) return Math.min(UNLIMITED_SCOPE, Math.max(levelScope(k, config), h + 1 + slack))
     if (k - level >= widenings) return levelScope(k, config)
   }
   return levelScope(top, config)

@@ -1,7 +1,8 @@
 // What the router knows about one link from hellos and IHUs: the hello history (RFC 8966
 // Appendix A.1), the costs each way, and the round-trip time. The link's cost is ETX as
-// in RFC 8966 Appendix A.2.2, plus an RTT term as in the Babel RTT extension draft
-// (draft-ietf-babel-rtt-extension §4).
+// in RFC 8966 Appendix A.2.2, plus an RTT term as in the Babel RTT extension (RFC 9616,
+// formerly draft-ietf-babel-rtt-extension): sampled from echoed hello timestamps,
+// smoothed, and turned into an additive cost between rtt-min and rtt-max.
 
 import { INFINITY } from './control-messages.ts'
 
@@ -13,7 +14,7 @@ export interface LinkCostParams {
   nominalCost: number
   /** Consecutive missed hellos after which the link counts as down. */
   deadAfterMisses: number
-  /** RTT draft §4.1: below rttMinMs no penalty, above rttMaxMs the full maxRttPenalty. */
+  /** RFC 9616's cost function: below rttMinMs no penalty, above rttMaxMs the full maxRttPenalty. */
   rttMinMs: number
   rttMaxMs: number
   maxRttPenalty: number
@@ -93,7 +94,7 @@ export class LinkQuality {
   }
 
   /**
-   * An RTT sample from an echoed hello timestamp (RTT draft §3.3): now − origin − time
+   * An RTT sample from an echoed hello timestamp (RFC 9616): now − origin − time
    * the neighbour held it. Samples that are negative or absurd (clock wrap, reordering)
    * are dropped; the rest are smoothed exponentially as babeld does.
    */
@@ -115,7 +116,7 @@ export class LinkQuality {
     return Math.min(INFINITY - 1, Math.round(p.nominalCost * this.historyLength / received))
   }
 
-  /** Link cost (A.2.2 ETX, then the RTT draft's additive term), INFINITY if unusable. */
+  /** Link cost (A.2.2 ETX, then RFC 9616's additive RTT term), INFINITY if unusable. */
   cost (p: LinkCostParams, now: number): number {
     const rx = this.rxcost(p)
     const tx = now < this.ihuExpiresAt ? this.txcost : INFINITY
@@ -144,7 +145,7 @@ export class LinkQuality {
   }
 }
 
-/** RTT draft §4.1: 0 up to rttMin, maxRttPenalty from rttMax, linear between. */
+/** RFC 9616's RTT cost: 0 up to rttMin, maxRttPenalty from rttMax, linear between. */
 export function rttPenalty (rttMs: number, p: LinkCostParams): number {
   if (Number.isNaN(rttMs) || rttMs <= p.rttMinMs) return 0
   if (rttMs >= p.rttMaxMs) return p.maxRttPenalty

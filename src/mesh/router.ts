@@ -6,7 +6,7 @@
 // What it follows from RFC 8966, section by section:
 // - §3.4 neighbour acquisition: hellos with a seqno and an interval, IHUs carrying the
 //   receive cost; Appendix A.1 hello history, A.2.2 ETX link cost (see link-quality.ts),
-//   plus the RTT term of the Babel RTT extension draft.
+//   plus the RTT term of the Babel RTT extension (RFC 9616).
 // - §3.2.5 the source table (feasibility distance per destination), §3.5.1 the
 //   feasibility condition, §3.5.3 route acquisition, §3.5.4 hold time and expiry.
 // - §3.6 route selection (smallest metric among feasible routes, with hysteresis).
@@ -36,7 +36,13 @@ export interface RouterTiming extends LinkCostParams {
   helloMinMs: number
   /** Longest hello interval on an idle, unchanged link (hellos double up to it). */
   helloMaxMs: number
-  /** Interval of full periodic updates; routes are held 3.5 times it (§3.5.4). */
+  /**
+   * Interval of full periodic updates; routes are held 3.5 times it (§3.5.4). Long (10
+   * minutes, about the most a u16 of centiseconds carries): triggered updates carry the
+   * changes and a gap in a neighbour's packet counter asks it for a full update, so the
+   * periodic one is only a safety net, and in a big mesh it is most of the idle traffic
+   * (routes × neighbours × 19 bytes per interval).
+   */
   updateIntervalMs: number
   /** How long after the last noteTraffic (or a peer's fast hello) a link stays fast. */
   trafficHoldMs: number
@@ -67,7 +73,7 @@ export interface RouterTiming extends LinkCostParams {
 export const DEFAULT_TIMING: RouterTiming = {
   helloMinMs: 1000,
   helloMaxMs: 30_000,
-  updateIntervalMs: 240_000,
+  updateIntervalMs: 600_000,
   trafficHoldMs: 10_000,
   seqnoRequestTimeoutMs: 1000,
   seqnoRequestResends: 2,
@@ -140,6 +146,7 @@ class Route {
 
 /** Per destination: its routes, the selected one, its source entry (§3.2.5), what we last advertised. */
 class Dest {
+  /** Small arrays, replaced rather than grown (see admit). */
   routes: Route[] = []
   selected: Route | null = null
   /** Feasibility distance (§3.2.5); fdMetric INFINITY = no source entry yet. */
@@ -156,7 +163,7 @@ class Dest {
   /** When it last had a route, for the source garbage collection. */
   lastUsed: number
   readonly level: number
-  constructor (level: number, now: number) { this.level = level; this.lastUsed = now }
+  constructor (level: number, now: number) { this.level = level; this.lastUsed = Math.ceil(now) }
 }
 
 interface Neighbour {
@@ -173,7 +180,7 @@ interface Neighbour {
   nextHelloAt: number
   trafficUntil: number
   peerFastUntil: number
-  /** The neighbour's last hello timestamp and when it arrived, echoed in our IHU (RTT draft). */
+  /** The neighbour's last hello timestamp and when it arrived, echoed in our IHU (RFC 9616). */
   echoOrigin: number
   echoAt: number
   /** Our packet counter on this link and the neighbour's last one. */
@@ -222,6 +229,7 @@ export class Router {
   private seqno: number
   private readonly neighbours_ = new Map<LinkId, Neighbour>()
   private readonly dests = new Map<NodeId, Dest>()
+  /** Pending seqno requests we originated (§3.2.7). */
   private readonly pending = new Map<NodeId, PendingRequest>()
   /** Recently forwarded seqno requests (§3.8.1.2 duplicate suppression): id → seqno, time. */
   private readonly forwarded = new Map<NodeId, { seqno: number, at: number }>()
@@ -277,11 +285,13 @@ export class Router {
     return this.finish(out, now)
   }
 
+  /** A control packet from the neighbour on `link` (call linkUp first; packets on other links are ignored). */
   receive (link: LinkId, packet: ControlPacket, now: number): RouterOutput[] {
+    // A packet on a link that is not up (one still in flight when the link went down)
+    // is ignored: it would bring back a neighbour that is gone.
+    const nb = this.neighbours_.get(link)
+    if (nb === undefined) return []
     const out = new Output()
-    let nb = this.neighbours_.get(link)
-    // The shell may hand us the peer's first packet before linkUp: same thing.
-    if (nb === undefined) nb = this.addNeighbour(link, now, out)
     const tlvs = Array.isArray(packet?.tlvs) ? packet.tlvs : []
     // Hellos and IHUs first, then updates, then requests: a request that comes with a
     // retraction (as after a lost route) is then forwarded along the route that remains.
@@ -435,7 +445,7 @@ export class Router {
 
   address (): NodeId[] {
     this.refreshDerived()
-    return this.address_
+    return [...this.address_]
   }
 
   stateSize (): number {
@@ -612,7 +622,7 @@ export class Router {
         d = new Dest(landmarkLevel(t.id, this.scopeConfig), now)
         this.dests.set(t.id, d)
       }
-      const r = new Route(nb.link, t.seqno, metric, hops, t.scope, t.flags, now + this.holdTime(t.intervalMs))
+      const r = new Route(nb.link, t.seqno, metric, hops, t.scope, t.flags, Math.ceil(now + this.holdTime(t.intervalMs)))
       if (!this.admit(d, r)) return
     } else {
       const r = d.routes[i] as Route
@@ -626,7 +636,7 @@ export class Router {
         d.routes.splice(i, 1)
       } else {
         r.seqno = t.seqno; r.refMetric = metric; r.hops = hops; r.scope = t.scope; r.flags = t.flags
-        r.expiresAt = now + this.holdTime(t.intervalMs)
+        r.expiresAt = Math.ceil(now + this.holdTime(t.intervalMs))
       }
     }
     this.select(t.id, d, now, out)
@@ -637,7 +647,9 @@ export class Router {
 
   /** Keeps at most maxRoutesPerDest routes: a new one replaces the worst if it is better. */
   private admit (d: Dest, r: Route): boolean {
-    if (d.routes.length < this.t.maxRoutesPerDest) { d.routes.push(r); return true }
+    // concat rather than push or spread, which reserve room for 16 more: most
+    // destinations hold one or two routes, and memory per route counts at 100,000 nodes.
+    if (d.routes.length < this.t.maxRoutesPerDest) { d.routes = d.routes.length === 0 ? [r] : d.routes.concat([r]); return true }
     let worst = -1
     let worstMetric = -1
     for (let j = 0; j < d.routes.length; j++) {
@@ -694,7 +706,7 @@ export class Router {
       const curMetric = d.routes.includes(cur) ? this.selectable(d, cur) : INFINITY
       if (curMetric < INFINITY && bestMetric + this.t.hysteresis >= curMetric) best = cur
     }
-    if (best !== null) d.lastUsed = now
+    if (best !== null) d.lastUsed = Math.ceil(now)
     if (best !== cur) {
       d.selected = best
       out.routesChanged = true
@@ -864,9 +876,10 @@ export class Router {
   private sweep (now: number, out: Output): void {
     this.nextSweepAt = now + this.t.sweepIntervalMs
     for (const [id, d] of this.dests) {
-      const before = d.routes.length
-      if (before > 0) d.routes = d.routes.filter(r => r.expiresAt > now)
-      if (d.routes.length !== before) this.select(id, d, now, out)
+      if (d.routes.some(r => r.expiresAt <= now)) {
+        d.routes = d.routes.filter(r => r.expiresAt > now)
+        this.select(id, d, now, out)
+      }
       if (d.routes.length === 0 && d.selected === null && now - d.lastUsed >= this.t.sourceGcMs && !this.dirty.has(id)) {
         this.dests.delete(id)
         this.pending.delete(id)

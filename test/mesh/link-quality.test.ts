@@ -1,5 +1,5 @@
 // Link quality: the hello history (RFC 8966 Appendix A.1), ETX cost (A.2.2), the RTT
-// term of the Babel RTT extension draft (§4.1), IHU expiry.
+// term of the Babel RTT extension (RFC 9616), IHU expiry.
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -71,7 +71,7 @@ test('a restarted neighbour (seqno far behind) resets the history; a duplicate c
   assert.equal(q.loss(), 0)
 })
 
-test('RTT from echoed timestamps (RTT draft §3): now − origin − held, smoothed; nonsense samples dropped', () => {
+test('RTT from echoed timestamps (RFC 9616): now − origin − held, smoothed; nonsense samples dropped', () => {
   const q = new LinkQuality()
   q.onEcho(1000, 30, 1130)
   assert.equal(q.rttMs, 100)
@@ -87,7 +87,7 @@ test('RTT from echoed timestamps (RTT draft §3): now − origin − held, smoot
   assert.equal(w.rttMs, 0x140)
 })
 
-test('RTT penalty (RTT draft §4.1): zero below rttMin, full above rttMax, monotone between (property)', () => {
+test('RTT penalty (RFC 9616): zero below rttMin, full above rttMax, monotone between (property)', () => {
   assert.equal(rttPenalty(Number.NaN, P), 0)
   assert.equal(rttPenalty(10, P), 0)
   assert.equal(rttPenalty(10_000, P), 96)

@@ -4,7 +4,7 @@
 // are just lost, as when a radio goes out of range), and restored.
 
 import { Router, type RouterConfig, type RouterOutput } from '../../src/mesh/router.ts'
-import { decodeControl, encodeControl } from '../../src/mesh/control-messages.ts'
+import { decodeControl, encodeControl, type ControlPacket } from '../../src/mesh/control-messages.ts'
 import type { NodeId } from '../../src/mesh/node-id.ts'
 import { Random } from '../../src/sim/random.ts'
 
@@ -42,6 +42,8 @@ export class Harness {
   routesChangedEvents = 0
   /** TLVs sent, by type. */
   readonly tlvsSent = new Map<string, number>()
+  /** Drops the frames it returns true for (tests that need one packet lost). */
+  drop: ((from: NodeId, to: NodeId, packet: ControlPacket) => boolean) | null = null
   /** Called after every event; tests hang their invariants here. */
   afterEvent: (() => void) | null = null
 
@@ -105,6 +107,7 @@ export class Harness {
       this.packetsSent++
       if (!this.linkUp(from, o.link)) continue
       if (this.loss > 0 && this.lossRandom.float() < this.loss) continue
+      if (this.drop?.(from, o.link, o.packet) === true) continue
       this.frames.push({ at: this.now + this.latencyMs, seq: this.seq++, from, to: o.link, bytes })
     }
   }
