@@ -94,3 +94,9 @@ export class Random {
 function rotl (x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0
 }
+
+/** Uniform floats in [0, 1) from a seeded generator: a seed replays a run exactly. */
+export function seededFloats (seed: number): () => number {
+  const r = new Random(seed)
+  return () => r.float()
+}

@@ -12,6 +12,7 @@ import { decodeEnvelope, encodeEnvelope, IS_ACK, ACK_REQUESTED } from '../../src
 import type { MeshEnvelope } from '../../src/mesh/envelope.ts'
 import { nodeIdOf } from '../../src/mesh/node-id.ts'
 import type { NodeId } from '../../src/mesh/node-id.ts'
+import { seededFloats } from '../../src/sim/random.ts'
 
 export interface NetNode {
   index: number
@@ -50,7 +51,7 @@ export class ForwarderNet {
 
   constructor (count: number, edges: Array<[number, number]>, options: NetOptions = {}) {
     this.#options = options
-    this.#random = mulberry32(options.seed ?? 1)
+    this.#random = seededFloats(options.seed ?? 1)
     for (let i = 0; i < count; i++) {
       const key = createHash('sha256').update(`node ${i}`).digest()
       const id = nodeIdOf(key)
@@ -255,14 +256,3 @@ export class ForwarderNet {
 export function linkName (from: number, to: number): string { return `L${from}>${to}` }
 function edgeName (a: number, b: number): string { return a < b ? `${a}-${b}` : `${b}-${a}` }
 
-/** A small seeded PRNG (mulberry32), so a failing fast-check case replays exactly. */
-export function mulberry32 (seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}

@@ -3,6 +3,7 @@
 // seeded random loss, duplication and delay (random delay reorders), on real timers.
 
 import type { MeshDatagrams } from '../../../src/mesh/transport/mesh-transport.ts'
+import { seededFloats } from '../../../src/sim/random.ts'
 
 export interface LossyOptions {
   loss: number
@@ -14,16 +15,6 @@ export interface LossyOptions {
   seed: number
 }
 
-export function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const hex = (key: Uint8Array): string => Buffer.from(key).toString('hex')
 
@@ -38,7 +29,7 @@ export class LossyDatagramHub {
 
   constructor (options: Partial<LossyOptions> = {}) {
     this.options = { loss: 0, duplicate: 0, baseDelayMs: 1, jitterMs: 0, mtu: 1000, seed: 1, ...options }
-    this.random = mulberry32(this.options.seed)
+    this.random = seededFloats(this.options.seed)
   }
 
   /**
