@@ -102,7 +102,21 @@ export type MeshEvent =
 
 type StreamHandler = (srcKey: Uint8Array, bytes: Uint8Array) => void
 
-interface OpenLink { link: Link, pacer: ControlPacer, nodeId: NodeId }
+interface OpenLink {
+  link: Link
+  pacer: ControlPacer
+  nodeId: NodeId
+  /** Envelopes sent on it in the last RECENT_MS, newest last (see onLinkClosed). */
+  recent: Array<{ at: number, envelope: MeshEnvelope }>
+}
+
+/**
+ * A link that closes because a send on it failed (the interface went down) took the
+ * envelopes of the last moments with it. Those sent within this window are routed
+ * again when it closes, instead of waiting for their senders' retransmission timers.
+ */
+const RECENT_MS = 500
+const RECENT_MAX = 32
 
 interface PendingSend { settle: (acked: boolean) => void }
 
@@ -328,7 +342,7 @@ export class MeshService {
     const nodeId = nodeIdOf(link.remoteKey)
     this.keys.set(nodeId, link.remoteKey)
     const now = this.now()
-    this.links.set(link.id, { link, pacer: new ControlPacer(link.bitrate, Math.max(link.mtu, 1500), now), nodeId })
+    this.links.set(link.id, { link, pacer: new ControlPacer(link.bitrate, Math.max(link.mtu, 1500), now), nodeId, recent: [] })
     this.logger.debug('mesh link open', { link: link.id, kind: link.kind, neighbour: nodeId })
     this.emit({ type: 'mesh:neighbour', peerId: peerIdOfPublicKey(link.remoteKey), up: true, kind: link.kind })
     // The router knows the link before its first frame (a link may hand over frames it
@@ -336,10 +350,18 @@ export class MeshService {
     this.apply(this.router.linkUp(link.id, now))
     link.onFrame((frame) => { this.onFrame(link.id, frame) })
     link.onClose((reason) => {
-      if (!this.links.delete(link.id)) return
+      const open = this.links.get(link.id)
+      if (open === undefined) return
+      this.links.delete(link.id)
       this.logger.debug('mesh link closed', { link: link.id, kind: link.kind, reason })
       this.emit({ type: 'mesh:neighbour', peerId: peerIdOfPublicKey(link.remoteKey), up: false, kind: link.kind })
-      this.apply(this.router.linkDown(link.id, this.now()))
+      const now = this.now()
+      this.apply(this.router.linkDown(link.id, now))
+      // Route again what went out on it just before it closed: through the new route if
+      // the router has one, else into custody (ttl given back: it was never relayed).
+      for (const r of open.recent) {
+        if (now - r.at <= RECENT_MS) this.apply(this.forwarder.receive(link.id, { ...r.envelope, ttl: Math.min(255, r.envelope.ttl + 1) }, now))
+      }
     })
     this.apply(this.forwarder.retry(now, [link.id]))
   }
@@ -434,11 +456,15 @@ export class MeshService {
     const open = this.links.get(linkId)
     if (open === undefined) return
     const frame = frameOf(FRAME_DATA, encodeEnvelope(envelope))
+    const now = this.now()
     if (open.link.send(frame)) {
       this.counters.dataBytesSent += frame.byteLength
       if (nodeIdOf(envelope.src) !== this.self) this.counters.envelopesForwarded++
+      const recent = open.recent
+      while (recent.length > 0 && (recent.length >= RECENT_MAX || now - (recent[0]?.at ?? now) > RECENT_MS)) recent.shift()
+      recent.push({ at: now, envelope })
     }
-    this.apply(this.router.noteTraffic(linkId, this.now()))
+    this.apply(this.router.noteTraffic(linkId, now))
   }
 
   /** An envelope for this node: open it, act on what it holds, acknowledge it. */
