@@ -14,6 +14,9 @@ import { ISSUE_NETWORKS, ISSUE_NODES } from './rendezvous.ts'
 import type { RendezvousResult } from './rendezvous.ts'
 import { IDLE_LABELS, IDLE_PAIRS, IDLE_ROLES, IDLE_SUBJECTS } from './idle.ts'
 import type { IdleResult } from './idle.ts'
+import { isMeasured } from './mesh-babeld.ts'
+import type { MeshBabeldResult } from './mesh-babeld.ts'
+import type { MeshSideResult } from './mesh-babeld-side.ts'
 import { max, min } from './statistics.ts'
 
 export interface Machine {
@@ -223,6 +226,36 @@ export function idleTable (r: IdleResult): string {
   lines.push('', `Goals: at most ${exactBytes(g.memoryBytesPerNetwork)} of memory per network — Peernet ${exactBytes(pn.perNetwork.restRssBytes.max)} RSS at rest (**${g.restMemoryMet ? 'met' : 'not met'}**), ${exactBytes(pn.perNetwork.rssBytes.max)} RSS after the first sync and the idle period (**${g.memoryMet ? 'met' : 'not met'}**; ${exactBytes(pn.perNetwork.heapBytes.max)} of it live V8 heap); zero bytes per idle network — Peernet's sync streams sent ${fixed(pn.perNetwork.protocolBytesPerMinute * p.networks * p.idleMs / 60_000, 0)} bytes in the idle period (**${g.idleBytesMet ? 'met' : 'not met'}**). TCP bytes while idle also carry libp2p's own keep-alive pings and services, which do not depend on the number of networks, so their loaded − baseline difference is near zero and can come out slightly either way. Making the Peernet homes (untimed): ${fixed(r.setupSeconds.loaded, 1)} s for ${n} networks.`)
   if (p.networks !== p.issueNetworks) {
     lines.push('', `Note: run at ${n} networks, not the issue's ${p.issueNetworks.toLocaleString('en-US')} (\`--idle-networks ${p.issueNetworks}\` runs that size).`)
+  }
+  return lines.join('\n')
+}
+
+export function meshBabeldTable (r: MeshBabeldResult): string {
+  const p = r.parameters
+  const t = p.babeldTimers
+  const lines = [
+    `**Mesh against babeld on ${p.nodes} network namespaces** — a ${p.rows}×${p.cols} grid, ${p.links} veth links, each host reaching only its grid neighbours; probes from corner r0c0 to corner r${p.rows - 1}c${p.cols - 1} every ${p.probeIntervalMs} ms (babeld: ping between the hosts' loopback /32s, which babeld routes; Peernet: acknowledged \`POST /v1/mesh/send\`). ${p.cuts} cuts per method on the current path, each restored ${p.restoreSettleMs / 1000} s before the next; carrier = both veth ends set down (the kernel tells the router), silent = every frame dropped on both ends, carrier up (only missing hellos tell). Recovery = cut to the first answer to a probe sent after the cut. Idle = bytes each host sent over ${p.idleMs / 1000} s after ${p.settleMs / 1000} s of settling, counted by nftables, whole IP packets. babeld at its defaults: hello ${t.helloIntervalS} s, update ${t.updateIntervalS} s, IHU ${t.ihuIntervalS} s.`,
+    '',
+    '| Router | First A → Z after start | Carrier cut: recovery median / max | Silent cut: recovery median / max | Idle control, per node (IP bytes/s) | Idle control, UDP payload B/s | Other traffic, per node B/s |',
+    '|---|---:|---:|---:|---:|---:|---:|'
+  ]
+  const cut = (s: MeshSideResult, m: 'carrier' | 'silent'): string => {
+    const c = s.cuts[m]
+    return `${fixed(c.medianMs, 0)} / ${fixed(c.maxMs, 0)} ms${c.unrecovered > 0 ? ` (${c.unrecovered} of ${c.count} not through within ${p.cutTimeoutMs / 1000} s)` : ''}`
+  }
+  for (const [name, half, port] of [['babeld', r.babeld, p.babelPort], ['Peernet mesh', r.peernet, p.meshPort]] as const) {
+    if (!isMeasured<MeshSideResult>(half)) {
+      lines.push(`| ${name} | ${'skipped' in half ? `skipped: ${half.skipped}` : `failed: ${half.failed}`} | | | | | |`)
+      continue
+    }
+    const i = half.idle.perNode
+    lines.push(`| ${half.implementation} (UDP ${port}) | ${fixed(half.convergenceMs, 0)} ms | ${cut(half, 'carrier')} | ${cut(half, 'silent')} | ${fixed(i.portBytesPerSecond, 1)} | ${fixed(i.portPayloadBytesPerSecond, 1)} | ${fixed(i.otherBytesPerSecond, 1)} |`)
+  }
+  const g = r.goals
+  const word = (met: boolean | null): string => met === null ? 'not measured' : met ? 'met' : 'not met'
+  lines.push('', `Goals: recovery no slower than babeld — carrier cuts **${word(g.recoveryCarrierMet)}**, silent cuts **${word(g.recoverySilentMet)}**; idle control traffic at most half of babeld's — **${word(g.idleMet)}**. Recovery resolution is the probe interval (${p.probeIntervalMs} ms). "Other traffic" is everything else a host sent on its links (for Peernet: libp2p — mDNS, DHT, identify, pings), not mesh control traffic.`)
+  if (isMeasured(r.peernet) && r.peernet.selfReportedIdle !== null) {
+    lines.push('', `The Peernet daemons' own count (GET /v1/mesh/stats) of mesh control bytes while idle: ${fixed(r.peernet.selfReportedIdle.controlBytesSentPerNodePerSecond, 1)} B/s sent per node.`)
   }
   return lines.join('\n')
 }

@@ -1,11 +1,12 @@
 // Runs the benchmarks, writes one JSON per benchmark to bench/results/<name>.json and
 // prints markdown tables for the README on stdout; progress goes to stderr.
 //
-//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [options]
+//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-babeld] [options]
 //
 // With no names it runs all of them. At their defaults throughput and startup take well
 // under three minutes, sync about three more, idle about five (two idle minutes plus
-// making and syncing 10,000 networks); the options below make longer, steadier runs.
+// making and syncing 10,000 networks), mesh-babeld about eleven per half (it needs root
+// and the Debian packages babeld, nftables, iputils-ping); the options below make longer, steadier runs.
 
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -15,10 +16,14 @@ import { DEFAULT_STARTUP_OPTIONS, measureStartup } from './startup.ts'
 import { DEFAULT_SYNC_OPTIONS, measureSync } from './sync.ts'
 import { DEFAULT_RENDEZVOUS_OPTIONS, measureRendezvous } from './rendezvous.ts'
 import { DEFAULT_IDLE_OPTIONS, measureIdle } from './idle.ts'
-import { describeMachine, idleTable, machineLine, rendezvousTable, startupTable, syncTable, throughputTable } from './report.ts'
+import { DEFAULT_MESH_BABELD_OPTIONS, MESH_SUBJECTS, measureMeshBabeld } from './mesh-babeld.ts'
+import type { MeshSubject } from './mesh-babeld.ts'
+import { describeMachine, idleTable, machineLine, meshBabeldTable, rendezvousTable, startupTable, syncTable, throughputTable } from './report.ts'
 import { BenchmarkError } from './errors.ts'
 
-const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [options]
+const M = DEFAULT_MESH_BABELD_OPTIONS
+
+const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-babeld] [options]
 
   --results-dir D   write the results JSON there instead of bench/results (runs at
                     other settings that must not replace the committed results)
@@ -55,9 +60,19 @@ rendezvous options (simulated; the defaults are the issue's size, about 3 minute
   --hop-lookups N   lookups per overlay size (default ${DEFAULT_RENDEZVOUS_OPTIONS.hopLookups})
   --validate N      whole networks run message by message (default ${DEFAULT_RENDEZVOUS_OPTIONS.validate})
   --no-grid         skip the records-per-node scaling grid
+mesh-babeld options (Peernet's mesh against babeld on a grid of network namespaces; root):
+  --grid RxC        grid of R rows × C columns, 10–30 nodes (default ${M.rows}x${M.cols})
+  --only WHICH      babeld or peernet: run one half only (default both)
+  --cuts N          link cuts per cut method (carrier, silent) (default ${M.cuts})
+  --mesh-idle-s N   idle seconds over which control bytes are counted (default ${M.idleMs / 1000})
+  --mesh-settle-s N seconds after convergence before the idle count (default ${M.settleMs / 1000})
+  --restore-settle-s N  seconds after restoring a cut link before the next cut (default ${M.restoreSettleMs / 1000})
+  --cut-timeout-s N bound on each recovery (default ${M.cutTimeoutMs / 1000})
+  --peernet-args S  extra flags for \`peernet daemon\` (space-separated), e.g. whatever turns the mesh on
+  --mesh-port N     the mesh's UDP port, counted as its control traffic (default ${M.meshPort})
 `
 
-const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous'] as const
+const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-babeld'] as const
 type BenchmarkName = typeof BENCHMARKS[number]
 
 const RESULTS_DIR = join(resolve(import.meta.dirname), 'results')
@@ -104,6 +119,15 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'idle-period-s': { type: 'string' },
       'settle-s': { type: 'string' },
       'results-dir': { type: 'string' },
+      grid: { type: 'string' },
+      only: { type: 'string' },
+      cuts: { type: 'string' },
+      'mesh-idle-s': { type: 'string' },
+      'mesh-settle-s': { type: 'string' },
+      'restore-settle-s': { type: 'string' },
+      'cut-timeout-s': { type: 'string' },
+      'peernet-args': { type: 'string' },
+      'mesh-port': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -162,6 +186,24 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
     idleMs: positive(values['idle-period-s'], '--idle-period-s', i.idleMs / 1000) * 1000,
     settleMs: positive(values['settle-s'], '--settle-s', i.settleMs / 1000) * 1000
   }
+  const gridMatch = /^(\d+)x(\d+)$/.exec(values.grid ?? `${M.rows}x${M.cols}`)
+  if (gridMatch === null) throw new UsageError(`--grid must be RxC, e.g. 4x5, got "${values.grid ?? ''}"`)
+  const [rows, cols] = [Number(gridMatch[1]), Number(gridMatch[2])]
+  if (rows < 2 || cols < 2 || rows * cols < 10 || rows * cols > 30) throw new UsageError(`--grid must have 10–30 nodes and at least 2 rows and 2 columns, got ${rows}x${cols}`)
+  if (values.only !== undefined && !(MESH_SUBJECTS as readonly string[]).includes(values.only)) throw new UsageError(`--only must be one of ${MESH_SUBJECTS.join(', ')}, got "${values.only}"`)
+  const meshBabeld = {
+    ...M,
+    rows,
+    cols,
+    only: values.only === undefined ? [...MESH_SUBJECTS] : [values.only as MeshSubject],
+    cuts: Math.round(positive(values.cuts, '--cuts', M.cuts)),
+    idleMs: positive(values['mesh-idle-s'], '--mesh-idle-s', M.idleMs / 1000) * 1000,
+    settleMs: positive(values['mesh-settle-s'], '--mesh-settle-s', M.settleMs / 1000) * 1000,
+    restoreSettleMs: positive(values['restore-settle-s'], '--restore-settle-s', M.restoreSettleMs / 1000) * 1000,
+    cutTimeoutMs: positive(values['cut-timeout-s'], '--cut-timeout-s', M.cutTimeoutMs / 1000) * 1000,
+    peernetArgs: values['peernet-args'] === undefined ? [] : values['peernet-args'].split(' ').filter((a) => a !== ''),
+    meshPort: Math.round(positive(values['mesh-port'], '--mesh-port', M.meshPort))
+  }
   return {
     names,
     resultsDir: values['results-dir'] === undefined ? RESULTS_DIR : resolve(values['results-dir']),
@@ -170,14 +212,16 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       startup: async () => await measureStartup(startup, progress),
       sync: async () => await measureSync(sync, progress),
       idle: async () => await measureIdle(idle, progress),
-      rendezvous: async () => await measureRendezvous(rendezvous, progress)
+      rendezvous: async () => await measureRendezvous(rendezvous, progress),
+      'mesh-babeld': async () => await measureMeshBabeld(meshBabeld, progress)
     },
     tables: {
       throughput: (r) => throughputTable(r as Awaited<ReturnType<typeof measureThroughput>>),
       startup: (r) => startupTable(r as Awaited<ReturnType<typeof measureStartup>>),
       sync: (r) => syncTable(r as Awaited<ReturnType<typeof measureSync>>),
       idle: (r) => idleTable(r as Awaited<ReturnType<typeof measureIdle>>),
-      rendezvous: (r) => rendezvousTable(r as Awaited<ReturnType<typeof measureRendezvous>>)
+      rendezvous: (r) => rendezvousTable(r as Awaited<ReturnType<typeof measureRendezvous>>),
+      'mesh-babeld': (r) => meshBabeldTable(r as Awaited<ReturnType<typeof measureMeshBabeld>>)
     }
   }
 }

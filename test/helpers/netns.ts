@@ -9,6 +9,8 @@ export interface NetnsHost {
   name: string
   /** The IPv4 addresses given to this host's links. */
   addresses: string[]
+  /** This host's end of each link, in the order of `addresses`. */
+  devices: string[]
 }
 
 export interface NetnsLab {
@@ -19,12 +21,25 @@ export interface NetnsLab {
   link: (a: NetnsHost, b: NetnsHost) => [string, string]
   /** Brings the link between two hosts down (a partition) or back up. */
   setLink: (a: NetnsHost, b: NetnsHost, up: boolean) => void
+  /**
+   * Drops every frame arriving on both ends of the link (nftables netdev ingress) or stops
+   * dropping: a silent cut, like a radio link fading. Unlike `setLink` the carrier stays
+   * up, so nothing on the hosts is told; only missing traffic shows it.
+   */
+  setLinkSilent: (a: NetnsHost, b: NetnsHost, silent: boolean) => void
+  /** The two ends of the link between two hosts: [namespace, device] each. */
+  linkEnds: (a: NetnsHost, b: NetnsHost) => Array<[string, string]>
   /** Deletes every namespace (and with them, the veth links). */
   destroy: () => void
 }
 
 function ip (...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+}
+
+/** Runs `nft ARGS…` inside a namespace (Debian package nftables). */
+function nft (ns: string, ...args: string[]): void {
+  ip('netns', 'exec', ns, 'nft', ...args)
 }
 
 /** Why namespaces cannot be made here, or undefined when they can. */
@@ -50,13 +65,18 @@ export function createNetnsLab (): NetnsLab {
   let links = 0
   const devices = new Map<string, Array<[string, string]>>()
   const key = (a: NetnsHost, b: NetnsHost): string => [a.name, b.name].sort().join('|')
+  const endsOf = (a: NetnsHost, b: NetnsHost): Array<[string, string]> => {
+    const ends = devices.get(key(a, b))
+    if (ends === undefined) throw new Error(`no link between ${a.name} and ${b.name}`)
+    return ends
+  }
   return {
     hosts,
     host: (label) => {
       const name = `${prefix}${label}`.slice(0, 15)
       ip('netns', 'add', name)
       ip('-n', name, 'link', 'set', 'lo', 'up')
-      const h: NetnsHost = { name, addresses: [] }
+      const h: NetnsHost = { name, addresses: [], devices: [] }
       hosts.push(h)
       return h
     },
@@ -77,13 +97,13 @@ export function createNetnsLab (): NetnsLab {
         // Multicast (mDNS) goes out of this link; it never leaves the namespaces.
         try { ip('-n', host.name, 'route', 'add', '224.0.0.0/4', 'dev', dev) } catch { /* a route exists already */ }
         host.addresses.push(addr)
+        host.devices.push(dev)
       }
       devices.set(key(a, b), [[a.name, va], [b.name, vb]])
       return [addrA, addrB]
     },
     setLink: (a, b, up) => {
-      const ends = devices.get(key(a, b))
-      if (ends === undefined) throw new Error(`no link between ${a.name} and ${b.name}`)
+      const ends = endsOf(a, b)
       for (const [ns, dev] of ends) ip('-n', ns, 'link', 'set', dev, up ? 'up' : 'down')
       if (up) {
         for (const [ns, dev] of ends) {
@@ -91,6 +111,19 @@ export function createNetnsLab (): NetnsLab {
         }
       }
     },
+    setLinkSilent: (a, b, silent) => {
+      for (const [ns, dev] of endsOf(a, b)) {
+        // One netdev table per device, so each cut is made and undone on its own.
+        const table = `pncut_${dev}`
+        if (silent) {
+          nft(ns, 'add', 'table', 'netdev', table)
+          nft(ns, 'add', 'chain', 'netdev', table, 'in', `{ type filter hook ingress device "${dev}" priority -500; policy drop; }`)
+        } else {
+          try { nft(ns, 'delete', 'table', 'netdev', table) } catch { /* not cut */ }
+        }
+      }
+    },
+    linkEnds: (a, b) => endsOf(a, b).map(([ns, dev]) => [ns, dev]),
     destroy: () => {
       for (const h of hosts.splice(0)) {
         try { ip('netns', 'del', h.name) } catch { /* already gone */ }
