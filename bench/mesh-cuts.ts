@@ -31,14 +31,28 @@ export interface CutSample {
   link: string
   /** The path from A to Z just before the cut, host labels. */
   pathBefore: string[]
-  /** Cut to the arrival of the first answer to a probe sent after the cut; null: none within the bound. */
+  /** The path once a probe got through again, the link still cut (null: none, or routes still moving). */
+  pathAfter: string[] | null
+  /** How long the commands making the cut took (the cut counts from their end). */
+  cutCommandMs: number
+  /** Cut complete to the arrival of the first answer to a probe sent after it; null: none within the bound. */
   recoveryMs: number | null
-  /** Last answer before the cut to that first answer: what a user saw as the gap. */
+  /** Last answer to a probe sent before the cut began, to that first answer: the gap a user saw. */
   outageMs: number | null
 }
 
 /** Median and max over the recovered cuts; `unrecovered` cuts got no probe through within the bound. */
-export interface CutSummary { count: number, unrecovered: number, medianMs: number, maxMs: number, samples: CutSample[] }
+export interface CutSummary {
+  count: number
+  unrecovered: number
+  /** Recovery (cut complete to first answer), median and max. */
+  medianMs: number
+  maxMs: number
+  /** Outage (last answer before to first answer after), median and max. */
+  outageMedianMs: number
+  outageMaxMs: number
+  samples: CutSample[]
+}
 
 export interface CutPlan {
   grid: Grid
@@ -112,9 +126,12 @@ export async function measureCuts (plan: CutPlan): Promise<CutSummary> {
     // Spread the cuts along the path: the first link, then further along.
     const link = pool[(i * 2) % pool.length] as GridLink
     used.add(link)
-    const lastBefore = probe.replies.at(-1)?.receivedAt ?? NaN
-    const cutAt = Date.now()
+    // The cut takes a few milliseconds of commands (one or two per end); it is complete,
+    // and counted from, once they all returned: a probe sent after that met the cut for
+    // sure. Probes sent while it was being made are not counted either way.
+    const cutStartedAt = Date.now()
     cut(grid, link, plan.method, true)
+    const cutAt = Date.now()
     try {
       let first: ProbeReply | undefined
       try {
@@ -125,20 +142,37 @@ export async function measureCuts (plan: CutPlan): Promise<CutSummary> {
       } catch (err) {
         if (!(err instanceof BenchmarkTimeoutError)) throw err
       }
+      const lastBefore = probe.replies.filter((r) => r.sentAt < cutStartedAt).at(-1)
+      // Where the probes go now, cut still in place: evidence that they went around it.
+      let pathAfter: string[] | null = null
+      if (first !== undefined) {
+        try { pathAfter = (await plan.path()).map(label) } catch { /* routes still moving */ }
+      }
       const sample: CutSample = {
         method: plan.method,
         link: linkLabel(link),
         pathBefore: path.map(label),
+        pathAfter,
+        cutCommandMs: cutAt - cutStartedAt,
         recoveryMs: first === undefined ? null : Math.round(first.receivedAt - cutAt),
-        outageMs: first === undefined ? null : Math.round(first.receivedAt - lastBefore)
+        outageMs: first === undefined || lastBefore === undefined ? null : Math.round(first.receivedAt - lastBefore.receivedAt)
       }
       samples.push(sample)
-      progress(`  ${plan.method} cut ${i + 1}/${plan.cuts} of ${sample.link} (path ${sample.pathBefore.join(' ')}): ${sample.recoveryMs === null ? `NOT through within ${plan.timeoutMs} ms` : `through again after ${sample.recoveryMs} ms`}`)
+      progress(`  ${plan.method} cut ${i + 1}/${plan.cuts} of ${sample.link} (path ${sample.pathBefore.join(' ')}): ${sample.recoveryMs === null ? `NOT through within ${plan.timeoutMs} ms` : `through again after ${sample.recoveryMs} ms (outage ${sample.outageMs ?? '?'} ms, cut took ${sample.cutCommandMs} ms), now via ${sample.pathAfter?.join(' ') ?? '?'}`}`)
     } finally {
       cut(grid, link, plan.method, false)
     }
     await sleep(plan.settleMs)
   }
   const recoveries = samples.flatMap((s) => s.recoveryMs === null ? [] : [s.recoveryMs])
-  return { count: samples.length, unrecovered: samples.length - recoveries.length, medianMs: median(recoveries), maxMs: max(recoveries), samples }
+  const outages = samples.flatMap((s) => s.outageMs === null ? [] : [s.outageMs])
+  return {
+    count: samples.length,
+    unrecovered: samples.length - recoveries.length,
+    medianMs: median(recoveries),
+    maxMs: max(recoveries),
+    outageMedianMs: median(outages),
+    outageMaxMs: max(outages),
+    samples
+  }
 }

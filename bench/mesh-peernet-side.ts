@@ -4,7 +4,7 @@
 // namespace (fixtures/mesh-agent.ts). Same grid, probes, cuts and counters as babeld's
 // half; the probe is an acknowledged mesh send from corner A to corner Z every 50 ms.
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -40,7 +40,7 @@ export function peernetUnavailable (): string | undefined {
   return hasMesh ? undefined : `the daemon has no mesh API yet (no route ${MESH_API}/send in src/api); the Peernet half runs once it has`
 }
 
-interface Node {
+export interface Node {
   host: GridHost
   home: string
   peerId: string
@@ -49,10 +49,12 @@ interface Node {
   agent: ReportingProcess
 }
 
-async function startDaemon (host: GridHost, home: string, extraArgs: string[], cwd: string): Promise<{ daemon: TrackedChild, peerId: string }> {
+/** Starts `peernet daemon` inside the host's namespace; `slot` holds it at once, so a failed start is still stopped. */
+async function startDaemon (host: GridHost, home: string, extraArgs: string[], cwd: string, slot: { daemon?: TrackedChild }): Promise<{ daemon: TrackedChild, peerId: string }> {
   const argv = ['netns', 'exec', host.name, process.execPath, join(cwd, 'src', 'cli', 'main.ts'), 'daemon', '--home', home,
     '--listen', '/ip4/0.0.0.0/tcp/0', '--api', '127.0.0.1:0', '--log-level', 'warn', ...extraArgs]
   const daemon = spawnTracked('ip', argv, cwd)
+  slot.daemon = daemon
   let peerId = ''
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new BenchmarkTimeoutError(`daemon in ${host.name} not ready within ${READY_TIMEOUT_MS} ms: ${daemon.describe()}`)) }, READY_TIMEOUT_MS)
@@ -68,7 +70,7 @@ async function startDaemon (host: GridHost, home: string, extraArgs: string[], c
 
 let callIds = 0
 
-async function call<T> (agent: ReportingProcess, method: 'GET' | 'POST', path: string, body?: Record<string, unknown>): Promise<T> {
+export async function call<T> (agent: ReportingProcess, method: 'GET' | 'POST', path: string, body?: Record<string, unknown>): Promise<T> {
   const id = callIds++
   agent.command(JSON.stringify({ id, method, path, body }))
   const r = await agent.next('result', CALL_TIMEOUT_MS, (v) => v.id === id) as { ok: boolean, value?: unknown, error?: string }
@@ -97,19 +99,31 @@ function agentProbe (agent: ReportingProcess, peer: string, intervalMs: number, 
 
 interface MeshStats { controlBytesSent?: number, controlBytesReceived?: number }
 
-export async function runPeernetSide (grid: Grid, options: MeshSideOptions & { peernetArgs: string[], meshPort: number }, cwd: string, progress: (line: string) => void): Promise<PeernetSideResult> {
+/** Peernet daemons with their agents, one per host of the grid; `stop` ends them all and removes their homes. */
+export interface PeernetNodes {
+  nodes: Node[]
+  stop: () => Promise<void>
+}
+
+export async function startPeernetNodes (grid: Grid, daemonArgs: string[], cwd: string): Promise<PeernetNodes> {
   const temp = mkdtempSync(join(tmpdir(), 'peernet-mesh-bench-'))
   const nodes: Node[] = []
   const started: Array<{ daemon?: TrackedChild, agent?: ReportingProcess }> = []
-  let probe: Probe | undefined
+  const stop = async (): Promise<void> => {
+    await Promise.all(started.map(async (s) => {
+      if (s.agent !== undefined) await s.agent.stop()
+      if (s.daemon !== undefined) await stopTracked(s.daemon)
+    }))
+    rmSync(temp, { recursive: true, force: true })
+  }
   try {
-    progress(`peernet: starting ${grid.hosts.length} daemons`)
-    await Promise.all(grid.hosts.map(async (host) => {
+    // Every start settles before a failure is thrown, so `stop` finds all that began.
+    const outcomes = await Promise.allSettled(grid.hosts.map(async (host) => {
       const slot: { daemon?: TrackedChild, agent?: ReportingProcess } = {}
       started.push(slot)
       const home = join(temp, label(host))
-      const { daemon, peerId } = await startDaemon(host, home, options.peernetArgs, cwd)
-      slot.daemon = daemon
+      mkdirSync(home, { mode: 0o700 })
+      const { daemon, peerId } = await startDaemon(host, home, daemonArgs, cwd, slot)
       const agent = spawnReporting('ip', ['netns', 'exec', host.name, process.execPath, join(cwd, 'bench', 'fixtures', 'mesh-agent.ts'), '--home', home], cwd)
       slot.agent = agent
       await agent.next('ready', READY_TIMEOUT_MS)
@@ -117,6 +131,22 @@ export async function runPeernetSide (grid: Grid, options: MeshSideOptions & { p
       if (key === undefined) throw new BenchmarkError(`peer id ${peerId} carries no public key`)
       nodes.push({ host, home, peerId, nodeId: nodeIdOf(key), daemon, agent })
     }))
+    const failed = outcomes.find((o) => o.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  // In grid order, whatever order they came up in.
+  nodes.sort((x, y) => grid.hosts.indexOf(x.host) - grid.hosts.indexOf(y.host))
+  return { nodes, stop }
+}
+
+export async function runPeernetSide (grid: Grid, options: MeshSideOptions & { peernetArgs: string[], meshPort: number }, cwd: string, progress: (line: string) => void): Promise<PeernetSideResult> {
+  progress(`peernet: starting ${grid.hosts.length} daemons`)
+  const { nodes, stop } = await startPeernetNodes(grid, options.peernetArgs, cwd)
+  let probe: Probe | undefined
+  try {
     const startedAt = Date.now()
     const byHost = new Map(nodes.map((n) => [n.host, n]))
     const byNodeId = new Map(nodes.map((n) => [n.nodeId, n]))
@@ -185,10 +215,6 @@ export async function runPeernetSide (grid: Grid, options: MeshSideOptions & { p
     return { implementation: 'peernet daemon (src/mesh)', convergenceMs, cuts, idle, selfReportedIdle, daemonArgs: options.peernetArgs }
   } finally {
     await probe?.stop()
-    await Promise.all(started.map(async (s) => {
-      if (s.agent !== undefined) await s.agent.stop()
-      if (s.daemon !== undefined) await stopTracked(s.daemon)
-    }))
-    rmSync(temp, { recursive: true, force: true })
+    await stop()
   }
 }

@@ -234,14 +234,14 @@ export function meshBabeldTable (r: MeshBabeldResult): string {
   const p = r.parameters
   const t = p.babeldTimers
   const lines = [
-    `**Mesh against babeld on ${p.nodes} network namespaces** — a ${p.rows}×${p.cols} grid, ${p.links} veth links, each host reaching only its grid neighbours; probes from corner r0c0 to corner r${p.rows - 1}c${p.cols - 1} every ${p.probeIntervalMs} ms (babeld: ping between the hosts' loopback /32s, which babeld routes; Peernet: acknowledged \`POST /v1/mesh/send\`). ${p.cuts} cuts per method on the current path, each restored ${p.restoreSettleMs / 1000} s before the next; carrier = both veth ends set down (the kernel tells the router), silent = every frame dropped on both ends, carrier up (only missing hellos tell). Recovery = cut to the first answer to a probe sent after the cut. Idle = bytes each host sent over ${p.idleMs / 1000} s after ${p.settleMs / 1000} s of settling, counted by nftables, whole IP packets. babeld at its defaults: hello ${t.helloIntervalS} s, update ${t.updateIntervalS} s, IHU ${t.ihuIntervalS} s.`,
+    `**Mesh against babeld on ${p.nodes} network namespaces** — a ${p.rows}×${p.cols} grid, ${p.links} veth links, each host reaching only its grid neighbours; probes from corner r0c0 to corner r${p.rows - 1}c${p.cols - 1} every ${p.probeIntervalMs} ms (babeld: ping between the hosts' loopback /32s, which babeld routes; Peernet: acknowledged \`POST /v1/mesh/send\`). ${p.cuts} cuts per method on the current path, each restored ${p.restoreSettleMs / 1000} s before the next; carrier = both veth ends set down (the kernel tells the router), silent = every frame dropped on both ends, carrier up (only missing hellos tell). Recovery = from the cut complete (its commands returned, a few ms) to the first answer to a probe sent after it; outage = last answer to a probe sent before the cut began to that first answer (the gap a user saw, at least one probe interval). First A → Z = from starting the routers (babeld: all spawned; Peernet: every daemon printed its API line) to the first answer, one sample. Idle = bytes each host sent over ${p.idleMs / 1000} s after ${p.settleMs / 1000} s of settling, counted by nftables, whole IP packets. babeld at its defaults: hello ${t.helloIntervalS} s, update ${t.updateIntervalS} s, IHU ${t.ihuIntervalS} s.`,
     '',
     '| Router | First A → Z after start | Carrier cut: recovery median / max | Silent cut: recovery median / max | Idle control, per node (IP bytes/s) | Idle control, UDP payload B/s | Other traffic, per node B/s |',
     '|---|---:|---:|---:|---:|---:|---:|'
   ]
   const cut = (s: MeshSideResult, m: 'carrier' | 'silent'): string => {
     const c = s.cuts[m]
-    return `${fixed(c.medianMs, 0)} / ${fixed(c.maxMs, 0)} ms${c.unrecovered > 0 ? ` (${c.unrecovered} of ${c.count} not through within ${p.cutTimeoutMs / 1000} s)` : ''}`
+    return `${fixed(c.medianMs, 0)} / ${fixed(c.maxMs, 0)} ms (outage ${fixed(c.outageMedianMs, 0)} / ${fixed(c.outageMaxMs, 0)} ms)${c.unrecovered > 0 ? ` (${c.unrecovered} of ${c.count} not through within ${p.cutTimeoutMs / 1000} s)` : ''}`
   }
   for (const [name, half, port] of [['babeld', r.babeld, p.babelPort], ['Peernet mesh', r.peernet, p.meshPort]] as const) {
     if (!isMeasured<MeshSideResult>(half)) {

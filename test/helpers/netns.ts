@@ -116,8 +116,11 @@ export function createNetnsLab (): NetnsLab {
         // One netdev table per device, so each cut is made and undone on its own.
         const table = `pncut_${dev}`
         if (silent) {
-          nft(ns, 'add', 'table', 'netdev', table)
-          nft(ns, 'add', 'chain', 'netdev', table, 'in', `{ type filter hook ingress device "${dev}" priority -500; policy drop; }`)
+          // One command per end: the cut is in place as soon as it returns.
+          execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], {
+            input: `table netdev ${table} { chain in { type filter hook ingress device "${dev}" priority -500; policy drop; }; }`,
+            stdio: ['pipe', 'ignore', 'pipe']
+          })
         } else {
           try { nft(ns, 'delete', 'table', 'netdev', table) } catch { /* not cut */ }
         }
