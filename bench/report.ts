@@ -254,6 +254,11 @@ export function meshBabeldTable (r: MeshBabeldResult): string {
   const g = r.goals
   const word = (met: boolean | null): string => met === null ? 'not measured' : met ? 'met' : 'not met'
   lines.push('', `Goals: recovery no slower than babeld — carrier cuts **${word(g.recoveryCarrierMet)}**, silent cuts **${word(g.recoverySilentMet)}**; idle control traffic at most half of babeld's — **${word(g.idleMet)}**. Recovery resolution is the probe interval (${p.probeIntervalMs} ms). "Other traffic" is everything else a host sent on its links (for Peernet: libp2p — mDNS, DHT, identify, pings), not mesh control traffic.`)
+  if (isMeasured(r.babeld) && isMeasured(r.peernet)) {
+    const b = r.babeld.idle.perNode
+    const q = r.peernet.idle.perNode
+    lines.push('', `Idle control traffic, Peernet / babeld: ${times(q.portBytesPerSecond / b.portBytesPerSecond)} in IP bytes, ${times(q.portPayloadBytesPerSecond / b.portPayloadBytesPerSecond)} in UDP payload (goal: at most 0.50× in IP bytes).`)
+  }
   if (isMeasured(r.peernet) && r.peernet.selfReportedIdle !== null) {
     lines.push('', `The Peernet daemons' own count (GET /v1/mesh/stats) of mesh control bytes while idle: ${fixed(r.peernet.selfReportedIdle.controlBytesSentPerNodePerSecond, 1)} B/s sent per node.`)
   }
