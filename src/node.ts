@@ -13,7 +13,7 @@ import { silentLogger } from './core/log.ts'
 import type { Logger } from './core/log.ts'
 import { acquireHomeLock } from './core/home-lock.ts'
 import { createHost } from './host/host.ts'
-import type { ConnectedPeer, Host } from './host/host.ts'
+import type { ConnectedPeer, Host, HostOptions } from './host/host.ts'
 import { PEERNET_VERSION } from './host/protocols.ts'
 import { systemClock } from './core/clock.ts'
 import type { Clock } from './core/clock.ts'
@@ -29,6 +29,13 @@ import { RendezvousService } from './networks/rendezvous/rendezvous-service.ts'
 import { libp2pRendezvousNet, serveManifests } from './networks/rendezvous/libp2p-rendezvous.ts'
 import type { RendezvousTiming } from './networks/rendezvous/schedule.ts'
 import type { RendezvousBound } from './networks/rendezvous/announce-policy.ts'
+import { MeshService } from './mesh/mesh-service.ts'
+import type { MeshEvent } from './mesh/mesh-service.ts'
+import type { LinkProvider } from './mesh/link.ts'
+import { libp2pLinks } from './mesh/links/libp2p-link.ts'
+import { udpLinks } from './mesh/links/udp-link.ts'
+import { hasPublicAddress } from './mesh/gateway.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
 
 export interface PeernetOptions {
   /** The home directory (see resolveHome). Created if missing. */
@@ -39,6 +46,8 @@ export interface PeernetOptions {
   clock?: Clock
   /** Rendezvous tuning for tests and experiments (the defaults are the protocol's). */
   rendezvous?: { timing?: Partial<RendezvousTiming>, bound?: RendezvousBound, random?: () => number }
+  /** Extra libp2p transports (e.g. the mesh transport), given to the host. */
+  transports?: HostOptions['transports']
 }
 
 export type PeernetEvent =
@@ -46,6 +55,8 @@ export type PeernetEvent =
   | { type: 'peer:disconnect', peerId: string, at: number }
   /** An entry accepted into a network's logs, written here (`local`) or synced in. */
   | { type: 'entry', net: string, hash: string, author: string, entryType: string, local: boolean, at: number }
+  /** A message that reached this node through the mesh, or a mesh neighbour that came or went. */
+  | (MeshEvent & { at: number })
 
 export type PeernetEventListener = (event: PeernetEvent) => void
 
@@ -84,6 +95,8 @@ export interface Peernet {
   readonly rendezvous: RendezvousService
   /** The sync sessions (internal to Peernet's layers; not a stable API). */
   readonly sync: SyncService
+  /** The last-mile mesh: neighbours, routes, sealed messages; null when switched off. */
+  readonly mesh: MeshService | null
   status: () => NodeStatus
   peers: () => Promise<ConnectedPeer[]>
   connect: (address: string, options?: { signal?: AbortSignal }) => Promise<{ peerId: string, address: string }>
@@ -144,7 +157,7 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
     const keys = accountKeysOf(identity, account, loadAccountLink(paths.accountLink, identity))
     store = Store.open(paths.database)
     const openStore = store
-    const host = await createHost({ identity, store, logger: logger.child('host'), ...config })
+    const host = await createHost({ identity, store, logger: logger.child('host'), ...config, transports: options.transports })
     const clock = options.clock ?? systemClock
     const networks = new Networks({ store: openStore, account: keys, apps: BUILTIN_APPS, clock, addresses: () => host.addresses() })
     const devices = new AccountDevices({ networks, store: openStore, device: identity, accountKeyPath: paths.account, accountLinkPath: paths.accountLink, addresses: () => host.addresses(), clock })
@@ -159,7 +172,29 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
       ...options.rendezvous
     })
     rendezvous.start()
-    return assemble({ identity, config, paths, host, store, networks, devices, sync, rendezvous, logger, release: lock.release })
+    let mesh: MeshService | null = null
+    if (config.mesh) {
+      const providers: LinkProvider[] = [libp2pLinks(host.libp2p, { logger: logger.child('mesh') })]
+      if (config.meshUdp) providers.push(udpLinks({ identity, port: config.meshPort, addresses: config.meshInterfaces.length === 0 ? undefined : config.meshInterfaces, logger: logger.child('mesh') }))
+      mesh = new MeshService({
+        identity,
+        store: openStore,
+        providers,
+        logger: logger.child('mesh'),
+        gateway: config.meshGateway === 'on' || (config.meshGateway === 'auto' && hasPublicAddress()),
+        dialBeyond: async (peer) => { await host.libp2p.dial(peerIdFromString(peer), { signal: AbortSignal.timeout(30_000) }) }
+      })
+      try {
+        await mesh.start()
+      } catch (err) {
+        rendezvous.stop()
+        sync.stop()
+        await mesh.stop()
+        await host.stop()
+        throw err
+      }
+    }
+    return assemble({ identity, config, paths, host, store, networks, devices, sync, rendezvous, mesh, logger, release: lock.release })
   } catch (err) {
     store?.close()
     lock.release()
@@ -173,6 +208,7 @@ interface Parts {
   devices: AccountDevices
   sync: SyncService
   rendezvous: RendezvousService
+  mesh: MeshService | null
   config: PeernetConfig
   paths: HomePaths
   host: Host
@@ -181,7 +217,7 @@ interface Parts {
   release: () => void
 }
 
-function assemble ({ identity, config, paths, host, store, networks, devices, sync, rendezvous, logger, release }: Parts): Peernet {
+function assemble ({ identity, config, paths, host, store, networks, devices, sync, rendezvous, mesh, logger, release }: Parts): Peernet {
   const startedAt = Date.now()
   const listeners = new Set<PeernetEventListener>()
   const emit = (event: PeernetEvent): void => {
@@ -199,6 +235,7 @@ function assemble ({ identity, config, paths, host, store, networks, devices, sy
       emit({ type: 'entry', net, hash: toHex(entry.hash), author: toHex(entry.author), entryType: entry.type, local: e.local, at })
     }
   })
+  mesh?.subscribe((e) => { emit({ ...e, at: Date.now() }) })
   libp2p.addEventListener('peer:connect', (evt) => {
     const peerId = evt.detail.toString()
     const address = libp2p.getConnections(evt.detail)[0]?.remoteAddr.toString() ?? null
@@ -223,6 +260,7 @@ function assemble ({ identity, config, paths, host, store, networks, devices, sy
     devices,
     rendezvous,
     sync,
+    mesh,
     status: () => ({
       peerId: identity.peerId,
       version: PEERNET_VERSION,
@@ -253,6 +291,7 @@ function assemble ({ identity, config, paths, host, store, networks, devices, sy
         try {
           rendezvous.stop()
           sync.stop()
+          await mesh?.stop()
           await host.stop()
         } finally {
           store.close()

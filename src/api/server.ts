@@ -12,6 +12,8 @@ import type { ApiAddress } from '../core/config.ts'
 import { compileRoutes, matchRoute, requireString } from './routes.ts'
 import { networkRoutes } from './network-routes.ts'
 import { accountRoutes } from './account-routes.ts'
+import { meshRoutes } from './mesh-routes.ts'
+import { MalformedPayloadError, MeshDisabledError, UnknownPeerError } from '../mesh/errors.ts'
 import { DeviceLinkError, EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, RendezvousError, UnknownDeviceError, UnknownEntryError, UnknownNetworkError } from '../networks/errors.ts'
 
 const MAX_BODY_BYTES = 64 * 1024
@@ -44,7 +46,8 @@ export async function startApiServer (options: ApiServerOptions): Promise<ApiSer
     { method: 'POST', path: '/v1/ping', handler: async ({ body }) => await node.ping(requireString(body, 'target')) },
     { method: 'POST', path: '/v1/stop', handler: () => Promise.resolve({ stopping: true }) },
     ...networkRoutes(node),
-    ...accountRoutes(node)
+    ...accountRoutes(node),
+    ...meshRoutes(node)
   ])
 
   const server: Server = createServer((req, res) => {
@@ -164,9 +167,10 @@ async function readJsonBody (req: IncomingMessage): Promise<Record<string, unkno
 
 function statusOf (err: unknown): number {
   if (err instanceof UnauthorizedError) return 401
-  if (err instanceof BadRequestError || err instanceof InvalidMultiaddrError || err instanceof InvalidRecordError || err instanceof InviteError || err instanceof DeviceLinkError) return 400
+  if (err instanceof BadRequestError || err instanceof InvalidMultiaddrError || err instanceof InvalidRecordError || err instanceof InviteError || err instanceof DeviceLinkError || err instanceof UnknownPeerError || err instanceof MalformedPayloadError) return 400
   if (err instanceof PeerNotFoundError || err instanceof UnknownNetworkError || err instanceof UnknownEntryError || err instanceof RendezvousError || err instanceof UnknownDeviceError) return 404
   if (err instanceof NotPermittedError) return 403
+  if (err instanceof MeshDisabledError) return 409
   if (err instanceof EntryRejectedError) return 409
   if (err instanceof DialError) return 502
   return 500

@@ -19,11 +19,13 @@ import { netCreateCommand, netDeleteCommand, netInfoCommand, netInviteCommand, n
 import { chatReadCommand, chatSendCommand } from './commands/chat.ts'
 import { accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand } from './commands/account.ts'
 import { simRendezvousCommand } from './commands/sim.ts'
+import { meshInboxCommand, meshNeighboursCommand, meshRoutesCommand, meshSendCommand } from './commands/mesh.ts'
 
 const COMMANDS: readonly Command[] = [
   initCommand, daemonCommand, idCommand, statusCommand, peersCommand, connectCommand, pingCommand, eventsCommand, stopCommand,
   netCreateCommand, netInviteCommand, netJoinCommand, netLsCommand, netInfoCommand, netMembersCommand, netLeaveCommand, netLogCommand, netVerifyCommand, netDeleteCommand, netQuotaCommand, netRemoveCommand, netRekeyCommand, netRoleCommand,
-  chatSendCommand, chatReadCommand, accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand, simRendezvousCommand
+  chatSendCommand, chatReadCommand, accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand,
+  meshNeighboursCommand, meshRoutesCommand, meshSendCommand, meshInboxCommand, simRendezvousCommand
 ]
 
 /** Command groups (`net`, `chat`, `account`) and their subcommands. */

@@ -3,6 +3,7 @@
 // silently ignored) and a broken file is an error that names the field, never replaced.
 
 import { readFileSync } from 'node:fs'
+import { isIPv4 } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ConfigError, InvalidMultiaddrError } from './errors.ts'
@@ -29,8 +30,20 @@ export interface PeernetConfig {
    * as one of a bounded number of providers per network. Off: members are found only
    * through invites, known peers, mDNS and peer exchange. */
   rendezvous: boolean
+  /** Carry other nodes' traffic hop by hop and route by node key (the last-mile mesh). */
+  mesh: boolean
+  /** Also find mesh neighbours on the LAN over UDP (multicast beacons), not only over libp2p connections. */
+  meshUdp: boolean
+  /** UDP port of the mesh's LAN links (the same on every node of a LAN, for discovery). */
+  meshPort: number
+  /** IPv4 addresses of the interfaces to run UDP mesh links on; empty: every non-loopback one. */
+  meshInterfaces: string[]
+  /** Offer this node's Internet connection to the mesh: 'auto' does when it has a public address. */
+  meshGateway: 'auto' | 'on' | 'off'
   logLevel: LogLevel
 }
+
+export const DEFAULT_MESH_PORT = 4613
 
 export const DEFAULT_TCP_PORT = 4610
 export const DEFAULT_WS_PORT = 4611
@@ -48,6 +61,11 @@ export const DEFAULT_CONFIG: Readonly<PeernetConfig> = Object.freeze({
   relay: false,
   upnp: false,
   rendezvous: true,
+  mesh: true,
+  meshUdp: true,
+  meshPort: DEFAULT_MESH_PORT,
+  meshInterfaces: [],
+  meshGateway: 'auto',
   logLevel: 'info'
 })
 
@@ -86,7 +104,7 @@ export function validateConfig (input: unknown, source: string): PeernetConfig {
   const fail = (why: string): never => { throw new ConfigError(`${source}: ${why}`, { hint: 'fix the file or move it away to use the defaults' }) }
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return fail('must be a JSON object')
   const obj = input as Record<string, unknown>
-  const config: PeernetConfig = { ...DEFAULT_CONFIG, listen: [...DEFAULT_CONFIG.listen], bootstrap: [] }
+  const config: PeernetConfig = { ...DEFAULT_CONFIG, listen: [...DEFAULT_CONFIG.listen], bootstrap: [], meshInterfaces: [] }
   for (const [key, value] of Object.entries(obj)) {
     switch (key) {
       case 'version':
@@ -111,8 +129,22 @@ export function validateConfig (input: unknown, source: string): PeernetConfig {
       case 'relay':
       case 'upnp':
       case 'rendezvous':
+      case 'mesh':
+      case 'meshUdp':
         if (typeof value !== 'boolean') return fail(`"${key}" must be true or false`)
         config[key] = value
+        break
+      case 'meshPort':
+        if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > 65535) return fail('"meshPort" must be a UDP port, 1 to 65535')
+        config.meshPort = value
+        break
+      case 'meshInterfaces':
+        if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && isIPv4(v))) return fail('"meshInterfaces" must be an array of IPv4 addresses, e.g. ["192.168.1.20"]')
+        config.meshInterfaces = value as string[]
+        break
+      case 'meshGateway':
+        if (value !== 'auto' && value !== 'on' && value !== 'off') return fail('"meshGateway" must be "auto", "on" or "off"')
+        config.meshGateway = value
         break
       case 'logLevel':
         if (typeof value !== 'string' || !isLogLevel(value)) return fail('"logLevel" must be one of error, warn, info, debug')

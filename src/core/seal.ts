@@ -37,12 +37,13 @@ export function x25519PublicOf (edPublicKey: Uint8Array): Uint8Array {
 }
 
 /** The X25519 private key of an Ed25519 identity: the first half of SHA-512(seed) (clamped by X25519). */
-function x25519PrivateOf (identity: Identity): KeyObject {
+export function x25519PrivateOf (identity: Identity): KeyObject {
   const scalar = createHash('sha512').update(identity.seed).digest().subarray(0, 32)
   return createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, scalar]), format: 'der', type: 'pkcs8' })
 }
 
-function x25519Key (raw: Uint8Array): KeyObject {
+/** A raw 32-byte X25519 public key as a KeyObject for `diffieHellman`. */
+export function x25519Key (raw: Uint8Array): KeyObject {
   return createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' })
 }
 

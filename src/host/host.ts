@@ -4,7 +4,7 @@
 // book (libp2p's own persistent peer store, on the node's SQLite file).
 
 import { createLibp2p } from 'libp2p'
-import type { ServiceFactoryMap } from 'libp2p'
+import type { Libp2pOptions, ServiceFactoryMap } from 'libp2p'
 import type { Libp2p, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
 import { KEEP_ALIVE } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
@@ -45,6 +45,8 @@ export interface HostOptions {
   publicDht: boolean
   relay: boolean
   upnp: boolean
+  /** Transports besides TCP, WebSockets and circuit relay (e.g. the mesh transport). */
+  transports?: Libp2pOptions['transports']
 }
 
 export interface HostServices {
@@ -151,7 +153,7 @@ export async function createHost (options: HostOptions): Promise<Host> {
       // libp2p refuses more than 5 inbound connections a second from one IP by default;
       // a relay, a hub or a LAN behind one NAT address needs more.
       connectionManager: { inboundConnectionThreshold: 100 },
-      transports: [tcp(), webSockets(), circuitRelayTransport()],
+      transports: [tcp(), webSockets(), circuitRelayTransport(), ...(options.transports ?? [])],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       peerDiscovery: [

@@ -126,6 +126,13 @@ describe('invalid config files throw ConfigError and are left untouched', () => 
     assert.throws(() => loadConfig(path), isNamed('ConfigError', /cannot read config file/))
   })
 
+  test('mesh settings are checked', () => {
+    assert.throws(() => validateConfig({ meshPort: 0 }, 'flags'), isNamed('ConfigError', /"meshPort" must be a UDP port/))
+    assert.throws(() => validateConfig({ meshInterfaces: ['eth0'] }, 'flags'), isNamed('ConfigError', /"meshInterfaces" must be an array of IPv4 addresses/))
+    assert.throws(() => validateConfig({ meshGateway: true }, 'flags'), isNamed('ConfigError', /"meshGateway" must be "auto", "on" or "off"/))
+    assert.throws(() => validateConfig({ mesh: 'yes' }, 'flags'), isNamed('ConfigError', /"mesh" must be true or false/))
+  })
+
   test('validateConfig uses the given source in its messages', () => {
     assert.throws(() => validateConfig({ nope: 1 }, 'flags'), isNamed('ConfigError', /^flags: unknown setting "nope"/))
   })
@@ -141,6 +148,11 @@ describe('save and load', () => {
     relay: true,
     upnp: true,
     rendezvous: false,
+    mesh: true,
+    meshUdp: false,
+    meshPort: 5000,
+    meshInterfaces: ['192.168.7.2'],
+    meshGateway: 'on',
     logLevel: 'debug'
   }
 
@@ -185,6 +197,11 @@ describe('save and load', () => {
       relay: fc.boolean(),
       upnp: fc.boolean(),
       rendezvous: fc.boolean(),
+      mesh: fc.boolean(),
+      meshUdp: fc.boolean(),
+      meshPort: fc.integer({ min: 1, max: 65535 }),
+      meshInterfaces: fc.array(fc.ipV4(), { maxLength: 3 }),
+      meshGateway: fc.constantFrom('auto' as const, 'on' as const, 'off' as const),
       logLevel: fc.constantFrom(...LOG_LEVELS)
     }, { noNullPrototype: true })
     let n = 0

@@ -63,7 +63,7 @@ export interface Daemon {
   kill: () => Promise<void>
 }
 
-export const LOOPBACK_ARGS = ['--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--no-mdns']
+export const LOOPBACK_ARGS = ['--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--no-mdns', '--no-mesh-udp']
 
 /** Starts `peernet daemon` and resolves once it has printed its API URL. */
 export async function startDaemon (home: string, args: string[] = LOOPBACK_ARGS, options: ProcessOptions & { timeoutMs?: number } = {}): Promise<Daemon> {

@@ -1,0 +1,475 @@
+// The I/O shell of the mesh: it owns the links, one Router and one Forwarder (the pure
+// cores), a timer, and the inbox table. Frames from links go to the core that reads
+// them; what the cores ask to send goes out on links (control paced per link); envelopes
+// for this node are opened here, where the keys are, and acknowledged. Nothing here
+// decides a route or keeps custody: that is the cores' job, the same code the simulator
+// drives.
+
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Identity } from '../core/identity.ts'
+import { peerIdOfPublicKey } from '../core/identity.ts'
+import type { Store } from '../core/store.ts'
+import type { Logger } from '../core/log.ts'
+import type { Link, LinkId, LinkProvider } from './link.ts'
+import { nodeIdOf } from './node-id.ts'
+import type { NodeId } from './node-id.ts'
+import { Router } from './router.ts'
+import type { NeighbourView, RouteView, RouterOutput, RouterTiming } from './router.ts'
+import { decodeControl, encodeControl } from './control-messages.ts'
+import { DEFAULT_FORWARDER_CONFIG, Forwarder } from './forwarder.ts'
+import type { CustodyView, ForwarderConfig, ForwarderOutput } from './forwarder.ts'
+import { ACK_REQUESTED, DEFAULT_TTL, DST_KEY, IS_ACK, decodeEnvelope, encodeEnvelope, newEnvelopeId, openEnvelope, sealEnvelope } from './envelope.ts'
+import type { MeshEnvelope } from './envelope.ts'
+import { FRAME_CONTROL, FRAME_DATA, frameOf, readFrame } from './frame.ts'
+import { decodePayload, encodePayload } from './payload.ts'
+import { ControlPacer } from './control-pacer.ts'
+import { MESH_MIGRATIONS } from './schema.ts'
+import { MeshError, UnknownPeerError } from './errors.ts'
+
+const DEFAULT_SEND_TIMEOUT_MS = 10_000
+/** A gateway tries to reach one node beyond the mesh at most this often. */
+const BRIDGE_RETRY_MS = 60_000
+
+export interface MeshServiceOptions {
+  identity: Identity
+  store: Store
+  providers: LinkProvider[]
+  logger: Logger
+  /** This node reaches the Internet and offers it to the mesh. */
+  gateway?: boolean
+  /**
+   * Reaches a node beyond the mesh (a gateway's job): dial it by peer id over the
+   * Internet. Once connected, a link to it comes up and the envelopes held for it go.
+   */
+  dialBeyond?: (peerId: string) => Promise<void>
+  now?: () => number
+  timing?: Partial<RouterTiming>
+  forwarding?: Partial<ForwarderConfig>
+}
+
+export interface MeshMessage {
+  /** Sender's peer id. */
+  from: string
+  id: string
+  text: string
+  receivedAt: number
+  hops: number
+}
+
+export interface MeshSendResult {
+  id: string
+  /** The destination's acknowledgement came back within the wait. */
+  acked: boolean
+  rttMs: number | null
+  /** Where the envelope went first: a neighbour link, or this node's custody store. */
+  firstHop: 'link' | 'custody'
+}
+
+export interface MeshNeighbour extends NeighbourView {
+  kind: string
+  peerId: string
+}
+
+export interface MeshRoute extends RouteView {
+  /** The destination's peer id, when this node knows its key. */
+  peerId: string | null
+}
+
+export interface MeshStats {
+  links: number
+  controlBytesSent: number
+  controlBytesReceived: number
+  controlPacketsSent: number
+  controlPacketsDropped: number
+  dataBytesSent: number
+  dataBytesReceived: number
+  envelopesForwarded: number
+  envelopesDelivered: number
+  envelopesDropped: number
+  malformedFrames: number
+  forgedEnvelopes: number
+  custody: number
+}
+
+export type MeshEvent =
+  | { type: 'mesh:message', message: MeshMessage }
+  | { type: 'mesh:neighbour', peerId: string, up: boolean, kind: string }
+
+type StreamHandler = (srcKey: Uint8Array, bytes: Uint8Array) => void
+
+interface OpenLink { link: Link, pacer: ControlPacer, nodeId: NodeId }
+
+interface PendingSend { settle: (acked: boolean) => void }
+
+export class MeshService {
+  readonly self: NodeId
+  private readonly identity: Identity
+  private readonly store: Store
+  private readonly providers: LinkProvider[]
+  private readonly logger: Logger
+  private readonly now: () => number
+  private readonly router: Router
+  private readonly forwarder: Forwarder
+  private readonly links = new Map<LinkId, OpenLink>()
+  /** Public keys of nodes this node has heard of (neighbours, senders), by node id. */
+  private readonly keys = new Map<NodeId, Uint8Array>()
+  private readonly pending = new Map<string, PendingSend>()
+  /** Reliable sends not yet acknowledged: envelope id → destination (an ack counts only from it). */
+  private readonly unacked = new Map<string, NodeId>()
+  private readonly listeners = new Set<(e: MeshEvent) => void>()
+  private streamHandler: StreamHandler | null = null
+  private readonly gateway: boolean
+  private readonly dialBeyond: ((peerId: string) => Promise<void>) | undefined
+  /** When this gateway last tried to reach a node beyond the mesh, by node id. */
+  private readonly bridged = new Map<NodeId, number>()
+  private timer: NodeJS.Timeout | null = null
+  private timerAt = Infinity
+  private stopped = false
+  private readonly counters = {
+    controlBytesSent: 0, controlBytesReceived: 0, controlPacketsSent: 0, dataBytesSent: 0, dataBytesReceived: 0,
+    envelopesForwarded: 0, envelopesDelivered: 0, envelopesDropped: 0, malformedFrames: 0, forgedEnvelopes: 0
+  }
+
+  constructor (options: MeshServiceOptions) {
+    this.identity = options.identity
+    this.store = options.store
+    this.providers = options.providers
+    this.logger = options.logger
+    this.now = options.now ?? Date.now
+    this.self = nodeIdOf(options.identity.publicKey)
+    this.gateway = options.gateway === true
+    this.dialBeyond = options.dialBeyond
+    this.keys.set(this.self, options.identity.publicKey)
+    const now = this.now()
+    this.router = new Router({ self: this.self, gateway: options.gateway === true, timing: options.timing, random: Math.random }, now)
+    this.forwarder = new Forwarder({ ...DEFAULT_FORWARDER_CONFIG, ...options.forwarding, self: this.self }, {
+      // No route in the mesh: toward a gateway, unless this node is one (it reaches
+      // beyond by itself; handing the envelope to another gateway could loop).
+      nextHop: (dst, via) => this.router.nextHop(dst, via) ?? (this.gateway ? undefined : this.router.gatewayHop()),
+      links: () => [...this.links.keys()]
+    }, now)
+    this.store.migrate('mesh', MESH_MIGRATIONS)
+  }
+
+  async start (): Promise<void> {
+    for (const p of this.providers) await p.start((link) => { this.attach(link) })
+    this.arm()
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    if (this.timer !== null) clearTimeout(this.timer)
+    for (const p of this.pending.values()) p.settle(false)
+    this.pending.clear()
+    for (const p of this.providers) {
+      try { await p.stop() } catch (err) { this.logger.debug('link provider stop failed', { kind: p.kind, err }) }
+    }
+    this.links.clear()
+  }
+
+  subscribe (listener: (e: MeshEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
+  }
+
+  /**
+   * Sends a text message to a node by its peer id, sealed to it. With `ack`, waits up to
+   * `timeoutMs` for the destination's acknowledgement; the forwarder keeps retrying (and
+   * custody keeps the envelope while no route exists) after the wait ends.
+   */
+  async send (peer: string, text: string, options: { ack?: boolean, timeoutMs?: number } = {}): Promise<MeshSendResult> {
+    const dstKey = publicKeyOfPeer(peer)
+    const ack = options.ack !== false
+    const id = newEnvelopeId()
+    const plain = encodePayload({ kind: 'text', text })
+    const dst = nodeIdOf(dstKey)
+    this.keys.set(dst, dstKey)
+    const envelope = sealEnvelope(this.identity, dstKey, { id, flags: (ack ? ACK_REQUESTED : 0) | this.beyondFlag(dst), ttl: DEFAULT_TTL }, plain)
+    const now = this.now()
+    this.bridge(envelope)
+    const firstHop = this.router.nextHop(dst, envelope.via) ?? (this.gateway ? undefined : this.router.gatewayHop())
+    if (!ack) {
+      this.apply(this.forwarder.send(envelope, now, false))
+      return { id, acked: false, rttMs: null, firstHop: firstHop === undefined ? 'custody' : 'link' }
+    }
+    const acked = new Promise<boolean>((resolve) => {
+      const timeout = setTimeout(() => { this.pending.delete(id); resolve(false) }, options.timeoutMs ?? DEFAULT_SEND_TIMEOUT_MS)
+      timeout.unref()
+      this.pending.set(id, { settle: (ok) => { clearTimeout(timeout); this.pending.delete(id); resolve(ok) } })
+    })
+    this.unacked.set(id, dst)
+    this.apply(this.forwarder.send(envelope, now, true))
+    const ok = await acked
+    return { id, acked: ok, rttMs: ok ? this.now() - now : null, firstHop: firstHop === undefined ? 'custody' : 'link' }
+  }
+
+  /** Sends one datagram of a stream (the libp2p-over-mesh transport) to a node, best effort. */
+  sendStream (dstKey: Uint8Array, bytes: Uint8Array): void {
+    const dst = nodeIdOf(dstKey)
+    this.keys.set(dst, dstKey)
+    const envelope = sealEnvelope(this.identity, dstKey, { id: newEnvelopeId(), flags: this.beyondFlag(dst), ttl: DEFAULT_TTL }, encodePayload({ kind: 'stream', bytes }))
+    this.bridge(envelope)
+    this.apply(this.forwarder.send(envelope, this.now(), false))
+  }
+
+  /** DST_KEY when the mesh has no route to `dst`: a gateway on the way needs the key to reach it. */
+  private beyondFlag (dst: NodeId): number {
+    return this.router.nextHop(dst, []) === undefined ? DST_KEY : 0
+  }
+
+  /**
+   * On a gateway, an envelope for a node the mesh has no route to: dial that node over
+   * the Internet (at most once a minute per node). The envelope waits in custody; the
+   * link that the connection brings up gives the route it waits for.
+   */
+  private bridge (envelope: MeshEnvelope): void {
+    if (!this.gateway || this.dialBeyond === undefined || envelope.dstKey === undefined || envelope.dst === this.self) return
+    if (this.router.nextHop(envelope.dst, envelope.via) !== undefined) return
+    const now = this.now()
+    if (now - (this.bridged.get(envelope.dst) ?? -Infinity) < BRIDGE_RETRY_MS) return
+    this.bridged.set(envelope.dst, now)
+    if (this.bridged.size > 4096) this.bridged.delete(this.bridged.keys().next().value as NodeId)
+    const peer = peerIdOfPublicKey(envelope.dstKey)
+    this.dialBeyond(peer).catch((err: unknown) => { this.logger.debug('gateway could not reach a node beyond the mesh', { peer, err }) })
+  }
+
+  onStream (handler: StreamHandler): void {
+    this.streamHandler = handler
+  }
+
+  /** Whether the mesh has a route to this key now. */
+  reachable (key: Uint8Array): boolean {
+    return this.router.nextHop(nodeIdOf(key), []) !== undefined
+  }
+
+  neighbours (): MeshNeighbour[] {
+    return this.router.neighbours().map((n) => {
+      const open = this.links.get(n.link)
+      return { ...n, kind: open?.link.kind ?? 'unknown', peerId: open === undefined ? '' : peerIdOfPublicKey(open.link.remoteKey) }
+    })
+  }
+
+  routes (): MeshRoute[] {
+    return this.router.routes().map((r) => {
+      const key = this.keys.get(r.dst)
+      return { ...r, peerId: key === undefined ? null : peerIdOfPublicKey(key) }
+    })
+  }
+
+  custody (): CustodyView[] {
+    return this.forwarder.custody()
+  }
+
+  inbox (limit = 100): MeshMessage[] {
+    const rows = this.store.db.prepare('SELECT src, id, text, received_at, hops FROM mesh_inbox ORDER BY received_at DESC, rowid DESC LIMIT ?').all(limit) as Array<{ src: Uint8Array, id: string, text: string, received_at: number, hops: number }>
+    return rows.reverse().map((r) => ({ from: peerIdOfPublicKey(r.src), id: r.id, text: r.text, receivedAt: r.received_at, hops: r.hops }))
+  }
+
+  stats (): MeshStats {
+    let dropped = 0
+    for (const l of this.links.values()) dropped += l.pacer.dropped
+    return { links: this.links.size, controlPacketsDropped: dropped, custody: this.forwarder.custody().length, ...this.counters }
+  }
+
+  // --- links -----------------------------------------------------------------
+
+  private attach (link: Link): void {
+    if (this.stopped) { link.close(); return }
+    const nodeId = nodeIdOf(link.remoteKey)
+    this.keys.set(nodeId, link.remoteKey)
+    const now = this.now()
+    this.links.set(link.id, { link, pacer: new ControlPacer(link.bitrate, Math.max(link.mtu, 1500), now), nodeId })
+    link.onFrame((frame) => { this.onFrame(link.id, frame) })
+    link.onClose((reason) => {
+      if (!this.links.delete(link.id)) return
+      this.logger.debug('mesh link closed', { link: link.id, kind: link.kind, reason })
+      this.emit({ type: 'mesh:neighbour', peerId: peerIdOfPublicKey(link.remoteKey), up: false, kind: link.kind })
+      this.apply(this.router.linkDown(link.id, this.now()))
+    })
+    this.logger.debug('mesh link open', { link: link.id, kind: link.kind, neighbour: nodeId })
+    this.emit({ type: 'mesh:neighbour', peerId: peerIdOfPublicKey(link.remoteKey), up: true, kind: link.kind })
+    this.apply(this.router.linkUp(link.id, now))
+    this.apply(this.forwarder.retry(now, [link.id]))
+  }
+
+  private onFrame (linkId: LinkId, frame: Uint8Array): void {
+    if (this.stopped || !this.links.has(linkId)) return
+    const f = readFrame(frame)
+    const now = this.now()
+    try {
+      if (f?.kind === FRAME_CONTROL) {
+        this.counters.controlBytesReceived += frame.byteLength
+        this.apply(this.router.receive(linkId, decodeControl(f.body), now))
+      } else if (f?.kind === FRAME_DATA) {
+        this.counters.dataBytesReceived += frame.byteLength
+        const envelope = decodeEnvelope(f.body)
+        this.apply(this.router.noteTraffic(linkId, now))
+        this.bridge(envelope)
+        this.apply(this.forwarder.receive(linkId, envelope, now))
+      } else {
+        this.counters.malformedFrames++
+      }
+    } catch (err) {
+      if (!(err instanceof MeshError)) throw err
+      this.counters.malformedFrames++
+      this.logger.debug('dropped a malformed mesh frame', { link: linkId, err: err.message })
+    }
+  }
+
+  // --- outputs of the cores ----------------------------------------------------
+
+  private apply (outputs: Array<RouterOutput | ForwarderOutput>): void {
+    if (this.stopped) return
+    for (const o of outputs) {
+      switch (o.kind) {
+        case 'send':
+          if ('packet' in o) this.sendControl(o.link, encodeControl(o.packet))
+          else this.sendData(o.link, o.envelope)
+          break
+        case 'routes-changed':
+          this.apply(this.forwarder.retry(this.now()))
+          break
+        case 'deliver':
+          this.deliver(o.envelope)
+          break
+        case 'duplicate':
+          // Delivered before: the sender retransmitted, so our ack was lost. Ack again.
+          if ((o.envelope.flags & ACK_REQUESTED) !== 0 && (o.envelope.flags & IS_ACK) === 0) this.acknowledge(o.envelope)
+          break
+        case 'acked':
+          this.pending.get(o.id)?.settle(true)
+          break
+        case 'failed':
+          this.logger.debug('mesh envelope given up', { id: o.id, dst: o.dst, reason: o.reason })
+          this.unacked.delete(o.id)
+          this.pending.get(o.id)?.settle(false)
+          break
+        case 'drop':
+          this.counters.envelopesDropped++
+          this.logger.debug('mesh envelope dropped', { id: o.envelope.id, reason: o.reason })
+          break
+      }
+    }
+    this.arm()
+  }
+
+  private sendControl (linkId: LinkId, packet: Uint8Array): void {
+    const open = this.links.get(linkId)
+    if (open === undefined) return
+    for (const p of open.pacer.offer(frameOf(FRAME_CONTROL, packet), this.now())) this.transmitControl(open, p)
+  }
+
+  private transmitControl (open: OpenLink, frame: Uint8Array): void {
+    if (open.link.send(frame)) {
+      this.counters.controlBytesSent += frame.byteLength
+      this.counters.controlPacketsSent++
+    }
+  }
+
+  private sendData (linkId: LinkId, envelope: MeshEnvelope): void {
+    const open = this.links.get(linkId)
+    if (open === undefined) return
+    const frame = frameOf(FRAME_DATA, encodeEnvelope(envelope))
+    if (open.link.send(frame)) {
+      this.counters.dataBytesSent += frame.byteLength
+      if (nodeIdOf(envelope.src) !== this.self) this.counters.envelopesForwarded++
+    }
+    this.apply(this.router.noteTraffic(linkId, this.now()))
+  }
+
+  /** An envelope for this node: open it, act on what it holds, acknowledge it. */
+  private deliver (envelope: MeshEnvelope): void {
+    let plain: Uint8Array
+    try {
+      plain = openEnvelope(this.identity, envelope)
+    } catch (err) {
+      this.counters.forgedEnvelopes++
+      this.logger.debug('mesh envelope does not open', { id: envelope.id, err: (err as Error).message })
+      return
+    }
+    const src = nodeIdOf(envelope.src)
+    this.keys.set(src, envelope.src)
+    let payload
+    try {
+      payload = decodePayload(plain)
+    } catch (err) {
+      this.counters.malformedFrames++
+      this.logger.debug('mesh payload malformed', { id: envelope.id, err: (err as Error).message })
+      return
+    }
+    this.counters.envelopesDelivered++
+    if ((envelope.flags & IS_ACK) !== 0) {
+      // Only the node we sent to can seal an ack to us as itself.
+      if (payload.kind === 'ack' && this.unacked.get(payload.id) === src) {
+        this.unacked.delete(payload.id)
+        this.apply(this.forwarder.acknowledge(payload.id, this.now()))
+      }
+      return
+    }
+    if (payload.kind === 'text') {
+      const receivedAt = Date.now()
+      // Links crossed: the first is free, each relay takes one off the ttl.
+      const hops = DEFAULT_TTL - envelope.ttl + 1
+      const inserted = this.store.db.prepare('INSERT OR IGNORE INTO mesh_inbox (src, id, text, received_at, hops) VALUES (?, ?, ?, ?, ?)')
+        .run(envelope.src, envelope.id, payload.text, receivedAt, hops)
+      if (inserted.changes > 0) this.emit({ type: 'mesh:message', message: { from: peerIdOfPublicKey(envelope.src), id: envelope.id, text: payload.text, receivedAt, hops } })
+    } else if (payload.kind === 'stream') {
+      this.streamHandler?.(envelope.src, payload.bytes)
+    }
+    if ((envelope.flags & ACK_REQUESTED) !== 0) this.acknowledge(envelope)
+  }
+
+  private acknowledge (envelope: MeshEnvelope): void {
+    const ack = sealEnvelope(this.identity, envelope.src, { id: newEnvelopeId(), flags: IS_ACK, ttl: DEFAULT_TTL }, encodePayload({ kind: 'ack', id: envelope.id }))
+    this.apply(this.forwarder.send(ack, this.now(), false))
+  }
+
+  private emit (event: MeshEvent): void {
+    for (const l of this.listeners) {
+      try { l(event) } catch (err) { this.logger.warn('mesh event listener failed', { err }) }
+    }
+  }
+
+  // --- time --------------------------------------------------------------------
+
+  /** Sets the one timer to the earliest deadline of the cores and the pacers. */
+  private arm (): void {
+    if (this.stopped) return
+    let at = Math.min(this.router.nextDeadline(), this.forwarder.nextDeadline())
+    for (const l of this.links.values()) at = Math.min(at, l.pacer.nextDeadline())
+    if (at === this.timerAt && this.timer !== null) return
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+    this.timerAt = at
+    if (at === Infinity) return
+    this.timer = setTimeout(() => { this.fire() }, Math.max(0, at - this.now()))
+    this.timer.unref()
+  }
+
+  private fire (): void {
+    this.timer = null
+    this.timerAt = Infinity
+    if (this.stopped) return
+    const now = this.now()
+    for (const open of this.links.values()) {
+      for (const p of open.pacer.drain(now)) this.transmitControl(open, p)
+    }
+    this.apply(this.router.tick(now))
+    this.apply(this.forwarder.tick(now))
+  }
+}
+
+/** The Ed25519 public key inside a peer id, or a clear error. */
+export function publicKeyOfPeer (peer: string): Uint8Array {
+  let key: Uint8Array | undefined
+  try {
+    key = peerIdFromString(peer).publicKey?.raw
+  } catch {
+    key = undefined
+  }
+  if (key === undefined || key.byteLength !== 32) {
+    throw new UnknownPeerError(`"${peer}" is not the peer id of a Peernet node`, { hint: 'use the peer id that `peernet id` prints on that node (12D3KooW…)' })
+  }
+  return key
+}

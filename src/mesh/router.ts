@@ -1,0 +1,809 @@
+// The mesh router: Babel (RFC 8966) over point-to-point links, by NodeId, as a pure state
+// machine. Every method takes `now` (ms) and returns what to send; it never reads a clock,
+// draws randomness only from `config.random`, and does no I/O, so the daemon's shell and
+// the simulator drive the very same code.
+//
+// What it follows from RFC 8966, section by section:
+// - §3.4 neighbour acquisition: hellos with a seqno and an interval, IHUs carrying the
+//   receive cost; Appendix A.1 hello history, A.2.2 ETX link cost (see link-quality.ts),
+//   plus the RTT term of the Babel RTT extension draft.
+// - §3.2.5 the source table (feasibility distance per destination), §3.5.1 the
+//   feasibility condition, §3.5.3 route acquisition, §3.5.4 hold time and expiry.
+// - §3.6 route selection (smallest metric among feasible routes, with hysteresis).
+// - §3.7.2 triggered updates, §3.7.3 updating the feasibility distance when an update is
+//   sent, §3.7.4 split horizon on point-to-point links.
+// - §3.8.1 route requests and seqno requests (forwarding, duplicate suppression, resends),
+//   §3.8.2.1 a seqno request when the last feasible route is lost, §3.8.2.2 when an
+//   unfeasible route would do better.
+//
+// Where it departs, on purpose: hellos back off (doubling up to helloMaxMs) while a link
+// is idle and unchanged, and go fast while data flows on it, so idle meshes are quiet
+// and busy links notice failure in 2–3 s; full periodic updates are rare (minutes) and
+// triggered updates carry changes; routes are scoped by hop count with landmarks beyond
+// (landmarks.ts), so state stays bounded in big meshes.
+
+import type { LinkId } from './link.ts'
+import { isNodeId, type NodeId } from './node-id.ts'
+import {
+  HELLO_FAST, INFINITY, PACKET_OVERHEAD, UNLIMITED_SCOPE, UPDATE_GATEWAY, tlvSize,
+  type ControlPacket, type ControlTlv, type HelloTlv, type IhuTlv, type SeqnoRequestTlv, type UpdateTlv
+} from './control-messages.ts'
+import { LinkQuality, type LinkCostParams } from './link-quality.ts'
+import { DEFAULT_SCOPES, landmarkLevel, ownScope, type ScopeConfig } from './landmarks.ts'
+
+export interface RouterTiming extends LinkCostParams {
+  /** Hello interval on a link that changed or carries data. */
+  helloMinMs: number
+  /** Longest hello interval on an idle, unchanged link (hellos double up to it). */
+  helloMaxMs: number
+  /** Interval of full periodic updates; routes are held 3.5 times it (§3.5.4). */
+  updateIntervalMs: number
+  /** How long after the last noteTraffic (or a peer's fast hello) a link stays fast. */
+  trafficHoldMs: number
+  /** A seqno request is resent after this, up to seqnoRequestResends times (§3.8.1.1). */
+  seqnoRequestTimeoutMs: number
+  seqnoRequestResends: number
+  /** Hop count of a seqno request we originate (§3.8.1.1). */
+  seqnoRequestHops: number
+  /** How often expired routes and unused sources are swept. */
+  sweepIntervalMs: number
+  /** Source entries are kept this long after their last route went (§3.2.5: 3 minutes). */
+  sourceGcMs: number
+  /** Hysteresis of route selection (§3.6): another route must be this much better. */
+  hysteresis: number
+  /** A metric change smaller than this is not worth a triggered update (§3.7.2). */
+  significantChange: number
+  /** Most routes (one per neighbour) kept per destination; the worst are dropped. */
+  maxRoutesPerDest: number
+  /** Control packets are cut at this many bytes. */
+  maxPacketBytes: number
+}
+
+export const DEFAULT_TIMING: RouterTiming = {
+  helloMinMs: 1000,
+  helloMaxMs: 30_000,
+  updateIntervalMs: 240_000,
+  trafficHoldMs: 10_000,
+  seqnoRequestTimeoutMs: 1000,
+  seqnoRequestResends: 2,
+  seqnoRequestHops: 127,
+  sweepIntervalMs: 30_000,
+  sourceGcMs: 180_000,
+  nominalCost: 96,
+  deadAfterMisses: 2,
+  rttMinMs: 20,
+  rttMaxMs: 500,
+  maxRttPenalty: 96,
+  hysteresis: 24,
+  significantChange: 48,
+  maxRoutesPerDest: 4,
+  maxPacketBytes: 512
+}
+
+export interface RouterConfig {
+  self: NodeId
+  gateway?: boolean
+  timing?: Partial<RouterTiming>
+  scopes?: ScopeConfig
+  /** Uniform in [0, 1); the simulator passes its seeded generator. Used for jitter only. */
+  random?: () => number
+}
+
+export type RouterOutput =
+  | { kind: 'send', link: LinkId, packet: ControlPacket }
+  | { kind: 'routes-changed' }
+
+export interface RouteView {
+  dst: NodeId
+  nextHop: NodeId | null
+  link: LinkId
+  metric: number
+  seqno: number
+  hops: number
+  gateway: boolean
+  feasible: boolean
+  selected: boolean
+}
+
+export interface NeighbourView {
+  link: LinkId
+  id: NodeId | null
+  cost: number
+  rttMs: number | null
+  loss: number
+  helloIntervalMs: number
+}
+
+/** A route entry (§3.2.6), kept small: a destination holds at most a few. */
+class Route {
+  link: LinkId
+  seqno: number
+  /** The metric the neighbour advertised (Babel's "advertised metric"). */
+  refMetric: number
+  /** Our hop count to the destination through this neighbour. */
+  hops: number
+  scope: number
+  flags: number
+  expiresAt: number
+  constructor (link: LinkId, seqno: number, refMetric: number, hops: number, scope: number, flags: number, expiresAt: number) {
+    this.link = link; this.seqno = seqno; this.refMetric = refMetric; this.hops = hops
+    this.scope = scope; this.flags = flags; this.expiresAt = expiresAt
+  }
+}
+
+/** Per destination: its routes, the selected one, its source entry (§3.2.5), what we last advertised. */
+class Dest {
+  routes: Route[] = []
+  selected: Route | null = null
+  /** Feasibility distance (§3.2.5); fdMetric INFINITY = no source entry yet. */
+  fdSeqno = 0
+  fdMetric = INFINITY
+  /** Last update we sent for it; advMetric INFINITY = nothing (or a retraction). */
+  advSeqno = 0
+  advMetric = INFINITY
+  advHops = 0
+  advScope = 0
+  advFlags = 0
+  /** When it last had a route, for the source garbage collection. */
+  lastUsed: number
+  readonly level: number
+  constructor (level: number, now: number) { this.level = level; this.lastUsed = now }
+}
+
+interface Neighbour {
+  link: LinkId
+  id: NodeId | null
+  q: LinkQuality
+  /** Cost used for routes (updated on significant change only). */
+  cost: number
+  helloSeqno: number
+  /** Interval our next hello will announce when idle (doubles up to helloMaxMs). */
+  helloIntervalMs: number
+  /** Interval our last hello announced. */
+  announcedMs: number
+  nextHelloAt: number
+  trafficUntil: number
+  peerFastUntil: number
+  /** The neighbour's last hello timestamp and when it arrived, echoed in our IHU (RTT draft). */
+  echoOrigin: number
+  echoAt: number
+}
+
+interface PendingRequest { seqno: number, resendsLeft: number, nextAt: number }
+
+/** Work collected during one call: TLVs per link, and whether the selected routes changed. */
+class Output {
+  readonly tlvs = new Map<LinkId, ControlTlv[]>()
+  routesChanged = false
+  push (link: LinkId, t: ControlTlv): void {
+    const list = this.tlvs.get(link)
+    if (list === undefined) this.tlvs.set(link, [t]); else list.push(t)
+  }
+}
+
+const seqnoNewer = (a: number, b: number): boolean => a !== b && ((a - b) & 0xffff) < 0x8000
+const addMetric = (a: number, b: number): number => (a >= INFINITY || b >= INFINITY) ? INFINITY : Math.min(INFINITY - 1, a + b)
+const u16ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff
+const u8ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xff
+const u32ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff
+
+export class Router {
+  readonly self: NodeId
+  private readonly t: RouterTiming
+  private readonly scopeConfig: ScopeConfig
+  private readonly random: () => number
+  private readonly level: number
+  private gateway: boolean
+  private seqno: number
+  private readonly neighbours_ = new Map<LinkId, Neighbour>()
+  private readonly dests = new Map<NodeId, Dest>()
+  private readonly pending = new Map<NodeId, PendingRequest>()
+  /** Recently forwarded seqno requests (§3.8.1.2 duplicate suppression): id → seqno, time. */
+  private readonly forwarded = new Map<NodeId, { seqno: number, at: number }>()
+  /** Destinations whose advertisement may need a triggered update. */
+  private readonly dirty = new Set<NodeId>()
+  private selfDirty = true
+  private selfAdv = { seqno: -1, scope: -1, flags: -1 }
+  private scope: number
+  private nextFullUpdateAt: number
+  private nextSweepAt: number
+  /** Caches of address() and gatewayHop(), rebuilt after the selected routes change. */
+  private derivedStale = true
+  private address_: NodeId[] = []
+  private gatewayLink: LinkId | undefined
+
+  constructor (config: RouterConfig, now: number) {
+    if (!isNodeId(config.self)) throw new TypeError(`not a node id: ${String(config.self)}`)
+    this.self = config.self
+    this.t = { ...DEFAULT_TIMING, ...config.timing }
+    this.scopeConfig = config.scopes ?? DEFAULT_SCOPES
+    this.random = config.random ?? (() => 0.5)
+    this.gateway = config.gateway === true
+    this.level = landmarkLevel(this.self, this.scopeConfig)
+    this.seqno = Math.floor(this.random() * 0x10000) & 0xffff
+    this.scope = ownScope(this.level, this.scopeConfig, () => undefined)
+    this.nextFullUpdateAt = now + this.jittered(this.t.updateIntervalMs)
+    this.nextSweepAt = now + this.t.sweepIntervalMs
+  }
+
+  // ---- events ------------------------------------------------------------------------
+
+  linkUp (link: LinkId, now: number): RouterOutput[] {
+    const out = new Output()
+    if (!this.neighbours_.has(link)) this.addNeighbour(link, now, out)
+    return this.finish(out, now)
+  }
+
+  linkDown (link: LinkId, now: number): RouterOutput[] {
+    const out = new Output()
+    if (this.neighbours_.delete(link)) {
+      for (const [id, d] of this.dests) {
+        const i = d.routes.findIndex(r => r.link === link)
+        if (i >= 0) { d.routes.splice(i, 1); this.select(id, d, now, out) }
+      }
+    }
+    return this.finish(out, now)
+  }
+
+  receive (link: LinkId, packet: ControlPacket, now: number): RouterOutput[] {
+    const out = new Output()
+    let nb = this.neighbours_.get(link)
+    // The shell may hand us the peer's first packet before linkUp: same thing.
+    if (nb === undefined) nb = this.addNeighbour(link, now, out)
+    const tlvs = Array.isArray(packet?.tlvs) ? packet.tlvs : []
+    for (const t of tlvs) {
+      switch (t?.type) {
+        case 'hello': this.onHello(nb, t, now, out); break
+        case 'ihu': this.onIhu(nb, t, now, out); break
+        case 'update': this.onUpdate(nb, t, now, out); break
+        case 'route-request':
+          // §3.8.1.1: a wildcard request gets a full update, a specific one that route.
+          if (t.id === null) this.fullUpdate(nb.link, now, out)
+          else if (isNodeId(t.id)) this.updateTo(nb.link, t.id, now, out)
+          break
+        case 'seqno-request': this.onSeqnoRequest(nb, t, now, out); break
+        default: break
+      }
+    }
+    return this.finish(out, now)
+  }
+
+  tick (now: number): RouterOutput[] {
+    const out = new Output()
+    for (const nb of this.neighbours_.values()) {
+      // Appendix A.1: a hello overdue counts as missed; several in a row take the link down.
+      let n = 0
+      while (nb.q.helloDueAt <= now && n++ < 16) nb.q.onHelloMissed(nb.q.helloDueAt)
+      if (n > 0) this.updateCost(nb, now, out)
+      if (nb.nextHelloAt <= now) this.sendHello(nb, now, out)
+    }
+    if (this.nextFullUpdateAt <= now) {
+      // §3.7.1 periodic updates, rare here: triggered updates carry the changes.
+      for (const link of this.neighbours_.keys()) this.fullUpdate(link, now, out)
+      this.nextFullUpdateAt = now + this.jittered(this.t.updateIntervalMs)
+    }
+    for (const [id, p] of this.pending) {
+      if (p.nextAt > now) continue
+      if (p.resendsLeft <= 0) { this.pending.delete(id); continue }
+      p.resendsLeft--
+      p.nextAt = now + this.t.seqnoRequestTimeoutMs
+      this.requestSeqno(id, p.seqno, null, out)
+    }
+    if (this.nextSweepAt <= now) this.sweep(now, out)
+    return this.finish(out, now)
+  }
+
+  nextDeadline (): number {
+    let at = Math.min(this.nextFullUpdateAt, this.nextSweepAt)
+    for (const nb of this.neighbours_.values()) at = Math.min(at, nb.nextHelloAt, nb.q.helloDueAt)
+    for (const p of this.pending.values()) at = Math.min(at, p.nextAt)
+    return at
+  }
+
+  noteTraffic (link: LinkId, now: number): RouterOutput[] {
+    const nb = this.neighbours_.get(link)
+    if (nb === undefined) return []
+    const wasFast = now < nb.trafficUntil
+    nb.trafficUntil = now + this.t.trafficHoldMs
+    // Only the switch from idle to busy costs anything: a hello now, flagged so the peer
+    // hellos fast too (a dead link is noticed from the hellos we stop getting).
+    if (wasFast || nb.announcedMs <= this.t.helloMinMs) return []
+    const out = new Output()
+    nb.helloIntervalMs = this.t.helloMinMs
+    this.sendHello(nb, now, out)
+    return this.finish(out, now)
+  }
+
+  setGateway (on: boolean, now: number): RouterOutput[] {
+    const out = new Output()
+    if (this.gateway !== on) {
+      this.gateway = on
+      this.selfDirty = true
+      this.derivedStale = true
+      out.routesChanged = true
+    }
+    return this.finish(out, now)
+  }
+
+  // ---- queries -----------------------------------------------------------------------
+
+  nextHop (dst: NodeId, via?: readonly NodeId[]): LinkId | undefined {
+    if (dst === this.self) return undefined
+    const direct = this.usable(this.dests.get(dst))
+    if (direct !== undefined) return direct
+    for (const v of via ?? []) {
+      if (v === this.self) continue
+      const l = this.usable(this.dests.get(v))
+      if (l !== undefined) return l
+    }
+    return undefined
+  }
+
+  gatewayHop (): LinkId | undefined {
+    this.refreshDerived()
+    return this.gatewayLink
+  }
+
+  routes (): RouteView[] {
+    const views: RouteView[] = []
+    for (const [dst, d] of this.dests) {
+      for (const r of d.routes) {
+        views.push({
+          dst,
+          nextHop: this.neighbours_.get(r.link)?.id ?? null,
+          link: r.link,
+          metric: this.metricOf(r),
+          seqno: r.seqno,
+          hops: r.hops,
+          gateway: (r.flags & UPDATE_GATEWAY) !== 0,
+          feasible: this.feasible(d, r.seqno, r.refMetric),
+          selected: d.selected === r
+        })
+      }
+    }
+    return views
+  }
+
+  neighbours (): NeighbourView[] {
+    return [...this.neighbours_.values()].map(nb => ({
+      link: nb.link,
+      id: nb.id,
+      cost: nb.cost,
+      rttMs: Number.isNaN(nb.q.rttMs) ? null : nb.q.rttMs,
+      loss: nb.q.loss(),
+      helloIntervalMs: nb.announcedMs
+    }))
+  }
+
+  address (): NodeId[] {
+    this.refreshDerived()
+    return this.address_
+  }
+
+  stateSize (): number {
+    let n = this.neighbours_.size + this.dests.size
+    for (const d of this.dests.values()) n += d.routes.length
+    return n
+  }
+
+  /** This node's landmark level (0 = plain) and the scope its own updates carry. */
+  landmark (): { level: number, scope: number } {
+    return { level: this.level, scope: this.scope }
+  }
+
+  // ---- neighbours, hellos, IHUs (§3.4) -----------------------------------------------
+
+  private addNeighbour (link: LinkId, now: number, out: Output): Neighbour {
+    const nb: Neighbour = {
+      link,
+      id: null,
+      q: new LinkQuality(),
+      cost: INFINITY,
+      helloSeqno: Math.floor(this.random() * 0x10000) & 0xffff,
+      helloIntervalMs: this.t.helloMinMs,
+      announcedMs: this.t.helloMinMs,
+      nextHelloAt: now,
+      trafficUntil: -Infinity,
+      peerFastUntil: -Infinity,
+      echoOrigin: -1,
+      echoAt: 0
+    }
+    this.neighbours_.set(link, nb)
+    this.sendHello(nb, now, out)
+    // A new neighbour gets everything we know at once (as babeld does on a new neighbour).
+    this.fullUpdate(link, now, out)
+    return nb
+  }
+
+  private sendHello (nb: Neighbour, now: number, out: Output): void {
+    const busy = now < nb.trafficUntil || now < nb.peerFastUntil
+    const interval = busy ? this.t.helloMinMs : nb.helloIntervalMs
+    const hello: HelloTlv = {
+      type: 'hello',
+      sender: this.self,
+      flags: now < nb.trafficUntil ? HELLO_FAST : 0,
+      seqno: nb.helloSeqno,
+      intervalMs: interval,
+      timestamp: now >>> 0
+    }
+    nb.helloSeqno = (nb.helloSeqno + 1) & 0xffff
+    out.push(nb.link, hello)
+    if (nb.q.heard()) {
+      const ihu: IhuTlv = { type: 'ihu', rxcost: nb.q.rxcost(this.t), intervalMs: interval }
+      if (nb.echoOrigin >= 0) ihu.echo = { origin: nb.echoOrigin, heldMs: Math.max(0, Math.round(now - nb.echoAt)) }
+      out.push(nb.link, ihu)
+    }
+    nb.announcedMs = interval
+    // Early rather than late: the peer counts a hello missed 1.5 intervals on.
+    nb.nextHelloAt = now + interval * (1 - 0.1 * this.random())
+    nb.helloIntervalMs = busy ? this.t.helloMinMs : Math.min(this.t.helloMaxMs, interval * 2)
+  }
+
+  private onHello (nb: Neighbour, t: HelloTlv, now: number, out: Output): void {
+    if (!isNodeId(t.sender) || t.sender === this.self || !u16ok(t.seqno) || !u8ok(t.flags) ||
+      typeof t.intervalMs !== 'number' || !(t.intervalMs >= 0 && t.intervalMs <= 655_350)) return
+    if (nb.id !== null && nb.id !== t.sender) {
+      // Another node now answers on this link: forget what the old one told us.
+      this.dropRoutesVia(nb.link, now, out)
+      nb.q = new LinkQuality()
+      nb.cost = INFINITY
+    }
+    nb.id = t.sender
+    const firstOrRevived = !nb.q.heard() || nb.q.misses >= this.t.deadAfterMisses
+    if (!nb.q.onHello(t.seqno, t.intervalMs, now)) return
+    if (t.timestamp !== undefined && u32ok(t.timestamp)) { nb.echoOrigin = t.timestamp; nb.echoAt = now }
+    let helloNow = firstOrRevived
+    if ((t.flags & HELLO_FAST) !== 0) {
+      nb.peerFastUntil = now + this.t.trafficHoldMs
+      if (nb.nextHelloAt > now + this.t.helloMinMs) helloNow = true
+    }
+    if (helloNow) {
+      // So the peer gets our IHU (and its cost) within a round trip.
+      nb.helloIntervalMs = this.t.helloMinMs
+      this.sendHello(nb, now, out)
+    }
+    this.updateCost(nb, now, out)
+  }
+
+  private onIhu (nb: Neighbour, t: IhuTlv, now: number, out: Output): void {
+    if (!u16ok(t.rxcost) || t.rxcost === 0 || typeof t.intervalMs !== 'number' || !(t.intervalMs >= 0)) return
+    nb.q.onIhu(t.rxcost, t.intervalMs, now)
+    if (t.echo !== undefined && u32ok(t.echo.origin) && u32ok(t.echo.heldMs)) nb.q.onEcho(t.echo.origin, t.echo.heldMs, now)
+    this.updateCost(nb, now, out)
+  }
+
+  /** Recomputes the link cost; a significant change re-runs route selection through it. */
+  private updateCost (nb: Neighbour, now: number, out: Output): void {
+    const c = nb.q.cost(this.t, now)
+    const old = nb.cost
+    if (c === old) return
+    const crossed = (c >= INFINITY) !== (old >= INFINITY)
+    if (!crossed && Math.abs(c - old) * 8 < Math.max(old, this.t.nominalCost)) return
+    nb.cost = c
+    // A link that changed hellos fast for a while, so a flapping link is watched closely.
+    if (nb.helloIntervalMs > this.t.helloMinMs) {
+      nb.helloIntervalMs = this.t.helloMinMs
+      if (nb.nextHelloAt > now + this.t.helloMinMs) nb.nextHelloAt = now + this.t.helloMinMs
+    }
+    for (const [id, d] of this.dests) {
+      if (d.routes.some(r => r.link === nb.link)) this.select(id, d, now, out)
+    }
+  }
+
+  // ---- updates (§3.5.3, §3.5.4) ------------------------------------------------------
+
+  private onUpdate (nb: Neighbour, t: UpdateTlv, now: number, out: Output): void {
+    if (!isNodeId(t.id) || !u16ok(t.seqno) || !u16ok(t.metric) || !u8ok(t.hops) || !u8ok(t.scope) ||
+      !u8ok(t.flags) || typeof t.intervalMs !== 'number' || !(t.intervalMs >= 0)) return
+    if (t.id === this.self) return
+    const hops = Math.min(UNLIMITED_SCOPE, t.hops + 1)
+    // Landmark scoping: past the origin's scope the route does not exist for us.
+    const metric = t.scope < UNLIMITED_SCOPE && hops > t.scope ? INFINITY : t.metric
+    let d = this.dests.get(t.id)
+    const i = d === undefined ? -1 : d.routes.findIndex(r => r.link === nb.link)
+    if (d === undefined || i < 0) {
+      // §3.5.3: a retraction for a route we do not have is ignored; so is (we MAY) an
+      // unfeasible update, but §3.8.2.2 asks its source for a newer seqno if it would help.
+      if (metric >= INFINITY) return
+      if (d !== undefined && !this.feasible(d, t.seqno, metric)) {
+        if (d.selected === null || addMetric(metric, nb.cost) + this.t.hysteresis < this.metricOf(d.selected)) {
+          this.startSeqnoRequest(t.id, (d.fdSeqno + 1) & 0xffff, nb.link, now, out)
+        }
+        return
+      }
+      if (d === undefined) {
+        d = new Dest(landmarkLevel(t.id, this.scopeConfig), now)
+        this.dests.set(t.id, d)
+      }
+      const r = new Route(nb.link, t.seqno, metric, hops, t.scope, t.flags, now + this.holdTime(t.intervalMs))
+      if (!this.admit(d, r)) return
+    } else {
+      const r = d.routes[i] as Route
+      if (metric >= INFINITY) {
+        d.routes.splice(i, 1)
+      } else {
+        r.seqno = t.seqno; r.refMetric = metric; r.hops = hops; r.scope = t.scope; r.flags = t.flags
+        r.expiresAt = now + this.holdTime(t.intervalMs)
+      }
+    }
+    this.select(t.id, d, now, out)
+    // A pending seqno request is answered once a feasible route with that seqno is in.
+    const p = this.pending.get(t.id)
+    if (p !== undefined && d.selected !== null && !seqnoNewer(p.seqno, d.selected.seqno)) this.pending.delete(t.id)
+  }
+
+  /** Keeps at most maxRoutesPerDest routes: a new one replaces the worst if it is better. */
+  private admit (d: Dest, r: Route): boolean {
+    if (d.routes.length < this.t.maxRoutesPerDest) { d.routes.push(r); return true }
+    let worst = -1
+    let worstMetric = -1
+    for (let j = 0; j < d.routes.length; j++) {
+      const x = d.routes[j] as Route
+      if (x === d.selected) continue
+      const m = this.feasible(d, x.seqno, x.refMetric) ? this.metricOf(x) : INFINITY + 1
+      if (m > worstMetric) { worst = j; worstMetric = m }
+    }
+    if (worst < 0 || this.metricOf(r) >= worstMetric) return false
+    d.routes[worst] = r
+    return true
+  }
+
+  /** §3.5.4: a route is held 3.5 update intervals (at least a few seconds). */
+  private holdTime (intervalMs: number): number {
+    return Math.max(intervalMs, 1000) * 3.5
+  }
+
+  private dropRoutesVia (link: LinkId, now: number, out: Output): void {
+    for (const [id, d] of this.dests) {
+      const i = d.routes.findIndex(r => r.link === link)
+      if (i >= 0) { d.routes.splice(i, 1); this.select(id, d, now, out) }
+    }
+  }
+
+  // ---- route selection (§3.5.1, §3.6) ------------------------------------------------
+
+  /** §3.5.1: (seqno, metric) is feasible if newer than the FD, or as new and strictly smaller. */
+  private feasible (d: Dest, seqno: number, metric: number): boolean {
+    if (metric >= INFINITY || d.fdMetric >= INFINITY) return true
+    return seqnoNewer(seqno, d.fdSeqno) || (seqno === d.fdSeqno && metric < d.fdMetric)
+  }
+
+  private metricOf (r: Route): number {
+    const nb = this.neighbours_.get(r.link)
+    return nb === undefined ? INFINITY : addMetric(r.refMetric, nb.cost)
+  }
+
+  private selectable (d: Dest, r: Route): number {
+    const m = this.metricOf(r)
+    return m < INFINITY && this.feasible(d, r.seqno, r.refMetric) ? m : INFINITY
+  }
+
+  /** §3.6: the feasible route of least metric, kept unless another is better by the hysteresis. */
+  private select (id: NodeId, d: Dest, now: number, out: Output): void {
+    let best: Route | null = null
+    let bestMetric = INFINITY
+    for (const r of d.routes) {
+      const m = this.selectable(d, r)
+      if (m < bestMetric) { best = r; bestMetric = m }
+    }
+    const cur = d.selected
+    if (cur !== null && best !== cur) {
+      const curMetric = d.routes.includes(cur) ? this.selectable(d, cur) : INFINITY
+      if (curMetric < INFINITY && bestMetric + this.t.hysteresis >= curMetric) best = cur
+    }
+    if (best !== null) d.lastUsed = now
+    if (best !== cur) {
+      d.selected = best
+      out.routesChanged = true
+      this.derivedStale = true
+      if (best === null && cur !== null) {
+        // §3.8.2.1: the last feasible route is gone; ask for a newer seqno so that a route
+        // that is unfeasible now (or one a neighbour holds) becomes feasible.
+        this.startSeqnoRequest(id, (d.fdSeqno + 1) & 0xffff, null, now, out)
+      }
+    }
+    this.dirty.add(id)
+  }
+
+  // ---- sending updates (§3.7) --------------------------------------------------------
+
+  /** The update we would send for `id` now (null if there is nothing to say). */
+  private advertisement (id: NodeId, d: Dest): UpdateTlv {
+    const r = d.selected
+    if (r === null) return this.update(id, d.advSeqno, INFINITY, d.advHops, d.advScope, d.advFlags)
+    const m = this.metricOf(r)
+    // Scope: a neighbour one hop further could not use it, so it is a retraction there.
+    const out = r.scope < UNLIMITED_SCOPE && r.hops + 1 > r.scope
+    return this.update(id, r.seqno, out ? INFINITY : m, r.hops, r.scope, r.flags)
+  }
+
+  private update (id: NodeId, seqno: number, metric: number, hops: number, scope: number, flags: number): UpdateTlv {
+    return { type: 'update', id, flags, hops, scope, seqno, metric, intervalMs: this.t.updateIntervalMs }
+  }
+
+  private selfUpdate (): UpdateTlv {
+    return this.update(this.self, this.seqno, 0, 0, this.scope, this.gateway ? UPDATE_GATEWAY : 0)
+  }
+
+  /** Sends `u` on every link but the one the route goes through (§3.7.4 split horizon). */
+  private broadcast (u: UpdateTlv, except: LinkId | null, out: Output): void {
+    for (const link of this.neighbours_.keys()) if (link !== except) out.push(link, u)
+  }
+
+  /** §3.7.3: sending a finite update lowers the feasibility distance to it. */
+  private sent (d: Dest, u: UpdateTlv): void {
+    if (u.metric < INFINITY) {
+      if (d.fdMetric >= INFINITY || seqnoNewer(u.seqno, d.fdSeqno)) { d.fdSeqno = u.seqno; d.fdMetric = u.metric } else if (u.seqno === d.fdSeqno && u.metric < d.fdMetric) d.fdMetric = u.metric
+    }
+    d.advSeqno = u.seqno; d.advMetric = u.metric; d.advHops = u.hops; d.advScope = u.scope; d.advFlags = u.flags
+  }
+
+  /** §3.7.2: a triggered update when the seqno, reachability, flags or hops changed, or the metric changed much. */
+  private flushTriggered (out: Output): void {
+    if (this.selfDirty) {
+      this.selfDirty = false
+      const flags = this.gateway ? UPDATE_GATEWAY : 0
+      if (this.selfAdv.seqno !== this.seqno || this.selfAdv.scope !== this.scope || this.selfAdv.flags !== flags) {
+        this.selfAdv = { seqno: this.seqno, scope: this.scope, flags }
+        this.broadcast(this.selfUpdate(), null, out)
+      }
+    }
+    for (const id of this.dirty) {
+      const d = this.dests.get(id)
+      if (d === undefined) continue
+      const u = this.advertisement(id, d)
+      const was = d.advMetric < INFINITY
+      const is = u.metric < INFINITY
+      if (!was && !is) continue
+      const significant = was !== is || u.seqno !== d.advSeqno || u.flags !== d.advFlags || u.hops !== d.advHops ||
+        u.scope !== d.advScope || Math.abs(u.metric - d.advMetric) >= this.t.significantChange
+      if (!significant) continue
+      this.broadcast(u, d.selected?.link ?? null, out)
+      this.sent(d, u)
+    }
+    this.dirty.clear()
+  }
+
+  /** Everything we know, to one link (new neighbour, wildcard request, periodic). */
+  private fullUpdate (link: LinkId, _now: number, out: Output): void {
+    out.push(link, this.selfUpdate())
+    this.selfAdv = { seqno: this.seqno, scope: this.scope, flags: this.gateway ? UPDATE_GATEWAY : 0 }
+    for (const [id, d] of this.dests) {
+      if (d.selected === null || d.selected.link === link) continue
+      const u = this.advertisement(id, d)
+      if (u.metric >= INFINITY) continue
+      out.push(link, u)
+      this.sent(d, u)
+    }
+  }
+
+  /** §3.8.1.1: the answer to a route request for one destination. */
+  private updateTo (link: LinkId, id: NodeId, _now: number, out: Output): void {
+    if (id === this.self) { out.push(link, this.selfUpdate()); return }
+    const d = this.dests.get(id)
+    if (d === undefined) return
+    const u = this.advertisement(id, d)
+    if (u.metric < INFINITY && d.selected?.link === link) return
+    out.push(link, u)
+    this.sent(d, u)
+  }
+
+  // ---- seqno requests (§3.8) ---------------------------------------------------------
+
+  /** Starts (or joins) a seqno request for `id`: to one link, or to every neighbour. */
+  private startSeqnoRequest (id: NodeId, seqno: number, link: LinkId | null, now: number, out: Output): void {
+    const p = this.pending.get(id)
+    if (p !== undefined && !seqnoNewer(seqno, p.seqno)) return
+    this.pending.set(id, { seqno, resendsLeft: this.t.seqnoRequestResends, nextAt: now + this.t.seqnoRequestTimeoutMs })
+    this.requestSeqno(id, seqno, link, out)
+  }
+
+  private requestSeqno (id: NodeId, seqno: number, link: LinkId | null, out: Output): void {
+    const t: SeqnoRequestTlv = { type: 'seqno-request', id, seqno, hopCount: this.t.seqnoRequestHops }
+    if (link !== null) { out.push(link, t); return }
+    for (const l of this.neighbours_.keys()) out.push(l, t)
+  }
+
+  /** §3.8.1.2: answer, or forward towards the destination. */
+  private onSeqnoRequest (nb: Neighbour, t: SeqnoRequestTlv, now: number, out: Output): void {
+    if (!isNodeId(t.id) || !u16ok(t.seqno) || !u8ok(t.hopCount) || t.hopCount === 0) return
+    if (t.id === this.self) {
+      // The source: bump its seqno if asked for a newer one, and announce it to all.
+      if (seqnoNewer(t.seqno, this.seqno)) this.seqno = (this.seqno + 1) & 0xffff
+      if (this.selfAdv.seqno !== this.seqno) this.selfDirty = true
+      else out.push(nb.link, this.selfUpdate())
+      return
+    }
+    const d = this.dests.get(t.id)
+    const r = d?.selected ?? null
+    if (d === undefined || r === null) return
+    if (!seqnoNewer(t.seqno, r.seqno) && this.metricOf(r) < INFINITY) {
+      // We have a route at least that new: a (unicast) update answers it.
+      const u = this.advertisement(t.id, d)
+      if (u.metric < INFINITY) { out.push(nb.link, u); this.sent(d, u); return }
+    }
+    if (t.hopCount < 2 || r.link === nb.link) return
+    const f = this.forwarded.get(t.id)
+    if (f !== undefined && f.seqno === t.seqno && now - f.at < this.t.seqnoRequestTimeoutMs) return
+    this.forwarded.set(t.id, { seqno: t.seqno, at: now })
+    out.push(r.link, { type: 'seqno-request', id: t.id, seqno: t.seqno, hopCount: t.hopCount - 1 })
+  }
+
+  // ---- housekeeping ------------------------------------------------------------------
+
+  /** §3.5.4 route expiry and §3.2.5 source garbage collection. */
+  private sweep (now: number, out: Output): void {
+    this.nextSweepAt = now + this.t.sweepIntervalMs
+    for (const [id, d] of this.dests) {
+      const before = d.routes.length
+      if (before > 0) d.routes = d.routes.filter(r => r.expiresAt > now)
+      if (d.routes.length !== before) this.select(id, d, now, out)
+      if (d.routes.length === 0 && d.selected === null && now - d.lastUsed >= this.t.sourceGcMs && !this.dirty.has(id)) {
+        this.dests.delete(id)
+        this.pending.delete(id)
+      }
+    }
+    for (const [id, f] of this.forwarded) if (now - f.at >= this.t.seqnoRequestTimeoutMs) this.forwarded.delete(id)
+  }
+
+  private usable (d: Dest | undefined): LinkId | undefined {
+    const r = d?.selected
+    if (r == null) return undefined
+    return this.metricOf(r) < INFINITY ? r.link : undefined
+  }
+
+  /** Rebuilds address() and gatewayHop(), and our own scope, which depends on the landmarks we know. */
+  private refreshDerived (): void {
+    if (!this.derivedStale) return
+    this.derivedStale = false
+    const levels = this.scopeConfig.levelBits.length
+    const best = new Array<{ id: NodeId, metric: number, hops: number } | undefined>(levels + 1)
+    let gw: { link: LinkId, metric: number } | undefined
+    for (const [id, d] of this.dests) {
+      const r = d.selected
+      if (r === null) continue
+      const m = this.metricOf(r)
+      if (m >= INFINITY) continue
+      if ((r.flags & UPDATE_GATEWAY) !== 0 && (gw === undefined || m < gw.metric)) gw = { link: r.link, metric: m }
+      for (let k = 1; k <= d.level && k <= levels; k++) {
+        const b = best[k]
+        if (b === undefined || m < b.metric) best[k] = { id, metric: m, hops: r.hops }
+      }
+    }
+    this.gatewayLink = this.gateway ? undefined : gw?.link
+    const address: NodeId[] = []
+    for (let k = 1; k <= levels; k++) {
+      if (k <= this.level) address.push(this.self)
+      else { const b = best[k]; if (b !== undefined) address.push(b.id) }
+    }
+    this.address_ = address
+    const scope = ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : best[k]?.hops)
+    if (scope !== this.scope) { this.scope = scope; this.selfDirty = true }
+  }
+
+  /** Ends a call: triggered updates, then TLVs packed into packets, hellos first. */
+  private finish (out: Output, _now: number): RouterOutput[] {
+    this.refreshDerived()
+    this.flushTriggered(out)
+    const result: RouterOutput[] = []
+    for (const [link, tlvs] of out.tlvs) {
+      let batch: ControlTlv[] = []
+      let size = PACKET_OVERHEAD
+      for (const t of tlvs) {
+        const s = tlvSize(t)
+        if (batch.length > 0 && size + s > this.t.maxPacketBytes) {
+          result.push({ kind: 'send', link, packet: { tlvs: batch } })
+          batch = []; size = PACKET_OVERHEAD
+        }
+        batch.push(t); size += s
+      }
+      if (batch.length > 0) result.push({ kind: 'send', link, packet: { tlvs: batch } })
+    }
+    if (out.routesChanged) result.push({ kind: 'routes-changed' })
+    return result
+  }
+
+  private jittered (ms: number): number {
+    return ms * (0.9 + 0.1 * this.random())
+  }
+}
