@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Grid, GridHost } from './mesh-grid.ts'
 import { inNetns, installCounters, readCounters } from './mesh-grid.ts'
-import { CUT_METHODS, label, measureCuts, until } from './mesh-cuts.ts'
+import { CUT_METHODS, convergence, label, measureCuts } from './mesh-cuts.ts'
 import type { CutMethod, CutSummary, Probe, ProbeReply } from './mesh-cuts.ts'
 import { spawnTracked, stopTracked } from './spawned-process.ts'
 import type { TrackedChild } from './spawned-process.ts'
@@ -40,7 +40,7 @@ export interface MeshSideOptions {
 
 export interface MeshSideResult {
   implementation: string
-  /** From starting the routers (all of them started) to the first probe answered A → Z. */
+  /** From all links coming up at once (every router running) to the first probe answered A → Z (mesh-cuts.ts `convergence`). */
   convergenceMs: number
   cuts: Record<CutMethod, CutSummary>
   idle: IdleFigures
@@ -121,7 +121,7 @@ export async function runBabeldSide (grid: Grid, options: MeshSideOptions, cwd: 
   const to = grid.at(grid.rows - 1, grid.cols - 1)
   let probe: Probe | undefined
   try {
-    const startedAt = Date.now()
+    await grid.lab.setAllSilent(true)
     for (const h of grid.hosts) {
       routers.push(spawnTracked('ip', [
         'netns', 'exec', h.name, 'babeld',
@@ -136,11 +136,12 @@ export async function runBabeldSide (grid: Grid, options: MeshSideOptions, cwd: 
     }
     probe = pingProbe(from, to, options.probeIntervalMs, cwd)
     const p = probe
-    await until(() => p.replies.length > 0 || routers.some((r) => r.child.exitCode !== null), `the first ping from ${label(from)} to ${label(to)}`, options.convergeTimeoutMs, 10)
-    const dead = routers.find((r) => r.child.exitCode !== null)
-    if (dead !== undefined) throw new BenchmarkError(`babeld exited: ${dead.describe()}`)
-    const convergenceMs = Math.round((p.replies[0] as ProbeReply).receivedAt - startedAt)
-    progress(`babeld: ${label(from)} reached ${label(to)} ${convergenceMs} ms after ${grid.hosts.length} babelds started; path ${kernelPath(grid, from, to).map(label).join(' ')}`)
+    const alive = (): boolean => routers.every((r) => r.child.exitCode === null)
+    const convergenceMs = await convergence(grid, p, alive, `the first ping from ${label(from)} to ${label(to)}`, options.convergeTimeoutMs).catch((err: unknown) => {
+      const dead = routers.find((r) => r.child.exitCode !== null)
+      throw dead === undefined ? err : new BenchmarkError(`babeld exited: ${dead.describe()}`)
+    })
+    progress(`babeld: ${label(from)} reached ${label(to)} ${convergenceMs} ms after the links of ${grid.hosts.length} running babelds came up; path ${kernelPath(grid, from, to).map(label).join(' ')}`)
 
     // Idle: nothing but babeld sends (the probe is paused) for the whole period.
     await p.stop()

@@ -14,7 +14,7 @@ import { createGrid, linkLocalReady } from './mesh-grid.ts'
 import { netnsUnavailable } from '../test/helpers/netns.ts'
 import { BABEL_PORT, BABELD_TIMERS, babeldUnavailable, runBabeldSide } from './mesh-babeld-side.ts'
 import type { MeshSideOptions, MeshSideResult } from './mesh-babeld-side.ts'
-import { MESH_PORT, peernetUnavailable, runPeernetSide } from './mesh-peernet-side.ts'
+import { DEFAULT_PEERNET_ARGS, MESH_PORT, peernetUnavailable, runPeernetSide } from './mesh-peernet-side.ts'
 import type { PeernetSideResult } from './mesh-peernet-side.ts'
 
 const REPO = resolve(import.meta.dirname, '..')
@@ -26,7 +26,7 @@ export interface MeshBabeldOptions extends MeshSideOptions {
   rows: number
   cols: number
   only: MeshSubject[]
-  /** Extra flags for `peernet daemon` (whatever turns the mesh on). */
+  /** Flags for `peernet daemon` besides its home, listen and API addresses. */
   peernetArgs: string[]
   meshPort: number
 }
@@ -42,7 +42,7 @@ export const DEFAULT_MESH_BABELD_OPTIONS: MeshBabeldOptions = {
   cutTimeoutMs: 60_000,
   restoreSettleMs: 30_000,
   only: [...MESH_SUBJECTS],
-  peernetArgs: [],
+  peernetArgs: [...DEFAULT_PEERNET_ARGS],
   meshPort: MESH_PORT
 }
 

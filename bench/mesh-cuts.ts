@@ -4,7 +4,7 @@
 // time from each cut to restored end-to-end reachability.
 
 import type { Grid, GridHost, GridLink } from './mesh-grid.ts'
-import { BenchmarkTimeoutError } from './errors.ts'
+import { BenchmarkError, BenchmarkTimeoutError } from './errors.ts'
 import { max, median } from './statistics.ts'
 
 /** One probe that got through: when it left and when its answer came back (epoch ms). */
@@ -89,6 +89,29 @@ export async function until (check: () => boolean | Promise<boolean>, what: stri
     if (Date.now() > deadline) throw new BenchmarkTimeoutError(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await sleep(everyMs)
   }
+}
+
+/** How long routers that are all running wait, links silent, before the links speak (see `linksUp`). */
+export const QUIET_START_MS = 5_000
+
+/**
+ * Convergence, the same for both routers: every router runs with all links silent (see
+ * `setAllSilent`), then all links speak at once; the time from then to the first answer to
+ * a probe sent after it. Starting routers one by one (Peernet daemons take seconds each)
+ * would let the early ones converge before the clock starts.
+ */
+export async function convergence (grid: Grid, probe: Probe, alive: () => boolean, what: string, timeoutMs: number): Promise<number> {
+  await sleep(QUIET_START_MS)
+  await grid.lab.setAllSilent(false)
+  const upAt = Date.now()
+  let first: ProbeReply | undefined
+  await until(() => {
+    if (!alive()) return true
+    first = probe.replies.find((r) => r.sentAt >= upAt)
+    return first !== undefined
+  }, what, timeoutMs, 10)
+  if (first === undefined) throw new BenchmarkError(`a router exited before ${what}`)
+  return Math.round(first.receivedAt - upAt)
 }
 
 function cut (grid: Grid, link: GridLink, method: CutMethod, on: boolean): void {

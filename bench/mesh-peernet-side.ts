@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { nodeIdOf } from '../src/mesh/node-id.ts'
+import { DEFAULT_MESH_PORT } from '../src/core/config.ts'
 import type { NodeId } from '../src/mesh/node-id.ts'
 import type { Grid, GridHost } from './mesh-grid.ts'
 import { installCounters, readCounters } from './mesh-grid.ts'
-import { CUT_METHODS, label, measureCuts, until } from './mesh-cuts.ts'
+import { CUT_METHODS, convergence, label, measureCuts } from './mesh-cuts.ts'
 import type { CutMethod, CutSummary, Probe, ProbeReply } from './mesh-cuts.ts'
 import { spawnReporting, spawnTracked, stopTracked } from './spawned-process.ts'
 import type { ReportingProcess, TrackedChild } from './spawned-process.ts'
@@ -20,8 +21,17 @@ import { summarizeIdle } from './mesh-idle.ts'
 import type { MeshSideOptions, MeshSideResult } from './mesh-babeld-side.ts'
 import { BenchmarkError, BenchmarkTimeoutError, ProcessStartError } from './errors.ts'
 
-/** The mesh's UDP link port (the UDP link implementation's default). */
-export const MESH_PORT = 6697
+/** The mesh's UDP link port (the daemon's default, `--mesh-port`). */
+export const MESH_PORT = DEFAULT_MESH_PORT
+
+/**
+ * Daemon flags by default: no DHT rendezvous (no Internet here) and no mDNS, so that, as
+ * with babeld, the only links between neighbours are the mesh's UDP links on the veths
+ * and the UDP port counter sees all mesh control traffic. With mDNS on, neighbours also
+ * connect over libp2p and the mesh opens libp2p links in those connections too; that
+ * control traffic rides TCP (counted under "other" and in the daemons' own count).
+ */
+export const DEFAULT_PEERNET_ARGS: readonly string[] = ['--no-rendezvous', '--no-mdns']
 const MESH_API = '/v1/mesh'
 const READY_TIMEOUT_MS = 120_000
 const CALL_TIMEOUT_MS = 30_000
@@ -30,6 +40,8 @@ export interface PeernetSideResult extends MeshSideResult {
   /** The daemons' own count of mesh control bytes over the idle period (GET /v1/mesh/stats), per node per second. */
   selfReportedIdle: { controlBytesSentPerNodePerSecond: number, controlBytesReceivedPerNodePerSecond: number } | null
   daemonArgs: string[]
+  /** From spawning the daemons to every one serving its API (not part of convergence). */
+  startupMs: number
 }
 
 /** Why the Peernet half cannot run yet (one line), or undefined when it can. */
@@ -78,7 +90,10 @@ export async function call<T> (agent: ReportingProcess, method: 'GET' | 'POST', 
   return r.value as T
 }
 
-interface RouteView { dst: NodeId, nextHop: NodeId, selected?: boolean }
+interface RouteView { dst: NodeId, nextHop: NodeId | null, selected: boolean, metric: number }
+
+/** Babel's infinite metric (RFC 8966 §2.1): a retracted route, kept a while but unusable. */
+const INFINITE_METRIC = 0xffff
 
 function agentProbe (agent: ReportingProcess, peer: string, intervalMs: number, timeoutMs: number): Probe {
   const replies: ProbeReply[] = []
@@ -143,11 +158,13 @@ export async function startPeernetNodes (grid: Grid, daemonArgs: string[], cwd: 
 }
 
 export async function runPeernetSide (grid: Grid, options: MeshSideOptions & { peernetArgs: string[], meshPort: number }, cwd: string, progress: (line: string) => void): Promise<PeernetSideResult> {
-  progress(`peernet: starting ${grid.hosts.length} daemons`)
-  const { nodes, stop } = await startPeernetNodes(grid, options.peernetArgs, cwd)
+  progress(`peernet: starting ${grid.hosts.length} daemons, links silent`)
+  await grid.lab.setAllSilent(true)
+  const startingAt = Date.now()
+  const { nodes, stop } = await startPeernetNodes(grid, [...options.peernetArgs, '--mesh-port', String(options.meshPort)], cwd)
   let probe: Probe | undefined
   try {
-    const startedAt = Date.now()
+    const startupMs = Date.now() - startingAt
     const byHost = new Map(nodes.map((n) => [n.host, n]))
     const byNodeId = new Map(nodes.map((n) => [n.nodeId, n]))
     const nodeAt = (h: GridHost): Node => byHost.get(h) as Node
@@ -159,8 +176,8 @@ export async function runPeernetSide (grid: Grid, options: MeshSideOptions & { p
       let at = from
       while (at !== to) {
         const { routes } = await call<{ routes: RouteView[] }>(at.agent, 'GET', `${MESH_API}/routes`)
-        const route = routes.find((r) => r.dst === to.nodeId && r.selected !== false)
-        const next = route === undefined ? undefined : byNodeId.get(route.nextHop)
+        const route = routes.find((r) => r.dst === to.nodeId && r.selected && r.metric < INFINITE_METRIC)
+        const next = route?.nextHop == null ? undefined : byNodeId.get(route.nextHop)
         if (next === undefined) throw new BenchmarkError(`no mesh route from ${label(at.host)} to ${label(to.host)}`)
         hops.push(next.host)
         at = next
@@ -171,11 +188,12 @@ export async function runPeernetSide (grid: Grid, options: MeshSideOptions & { p
 
     probe = agentProbe(from.agent, to.peerId, options.probeIntervalMs, 3_000)
     const p = probe
-    await until(() => p.replies.length > 0 || nodes.some((n) => n.daemon.child.exitCode !== null), `the first acked mesh send from ${label(from.host)} to ${label(to.host)}`, options.convergeTimeoutMs, 10)
-    const dead = nodes.find((n) => n.daemon.child.exitCode !== null)
-    if (dead !== undefined) throw new ProcessStartError(`daemon in ${dead.host.name} exited: ${dead.daemon.describe()}`)
-    const convergenceMs = Math.max(0, Math.round((p.replies[0] as ProbeReply).receivedAt - startedAt))
-    progress(`peernet: ${label(from.host)} reached ${label(to.host)} ${convergenceMs} ms after all daemons were ready; path ${(await path()).map(label).join(' ')}`)
+    const alive = (): boolean => nodes.every((n) => n.daemon.child.exitCode === null)
+    const convergenceMs = await convergence(grid, p, alive, `the first acked mesh send from ${label(from.host)} to ${label(to.host)}`, options.convergeTimeoutMs).catch((err: unknown) => {
+      const dead = nodes.find((n) => n.daemon.child.exitCode !== null)
+      throw dead === undefined ? err : new ProcessStartError(`daemon in ${dead.host.name} exited: ${dead.daemon.describe()}`)
+    })
+    progress(`peernet: ${label(from.host)} reached ${label(to.host)} ${convergenceMs} ms after the links of ${grid.hosts.length} running daemons came up (the daemons took ${(startupMs / 1000).toFixed(1)} s to start); path ${(await path()).map(label).join(' ')}`)
 
     await p.stop()
     progress(`peernet: settling ${options.settleMs / 1000} s, then ${options.idleMs / 1000} s idle`)
@@ -212,7 +230,7 @@ export async function runPeernetSide (grid: Grid, options: MeshSideOptions & { p
         progress
       })
     }
-    return { implementation: 'peernet daemon (src/mesh)', convergenceMs, cuts, idle, selfReportedIdle, daemonArgs: options.peernetArgs }
+    return { implementation: 'peernet daemon (src/mesh)', convergenceMs, startupMs, cuts, idle, selfReportedIdle, daemonArgs: options.peernetArgs }
   } finally {
     await probe?.stop()
     await stop()

@@ -68,8 +68,9 @@ mesh-babeld options (Peernet's mesh against babeld on a grid of network namespac
   --mesh-settle-s N seconds after convergence before the idle count (default ${M.settleMs / 1000})
   --restore-settle-s N  seconds after restoring a cut link before the next cut (default ${M.restoreSettleMs / 1000})
   --cut-timeout-s N bound on each recovery (default ${M.cutTimeoutMs / 1000})
-  --peernet-args S  extra flags for \`peernet daemon\` (space-separated), e.g. whatever turns the mesh on
-  --mesh-port N     the mesh's UDP port, counted as its control traffic (default ${M.meshPort})
+  --peernet-args S  flags for \`peernet daemon\` besides home, listen and API (space-separated;
+                    default "${M.peernetArgs.join(' ')}": UDP mesh links only, as babeld has)
+  --mesh-port N     the mesh's UDP port, given to the daemons and counted as their control traffic (default ${M.meshPort})
 `
 
 const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-babeld'] as const
@@ -201,7 +202,7 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
     settleMs: positive(values['mesh-settle-s'], '--mesh-settle-s', M.settleMs / 1000) * 1000,
     restoreSettleMs: positive(values['restore-settle-s'], '--restore-settle-s', M.restoreSettleMs / 1000) * 1000,
     cutTimeoutMs: positive(values['cut-timeout-s'], '--cut-timeout-s', M.cutTimeoutMs / 1000) * 1000,
-    peernetArgs: values['peernet-args'] === undefined ? [] : values['peernet-args'].split(' ').filter((a) => a !== ''),
+    peernetArgs: values['peernet-args'] === undefined ? M.peernetArgs : values['peernet-args'].split(' ').filter((a) => a !== ''),
     meshPort: Math.round(positive(values['mesh-port'], '--mesh-port', M.meshPort))
   }
   return {

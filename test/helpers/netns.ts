@@ -2,7 +2,7 @@
 // veth links the test creates. Traffic never leaves the namespaces. Needs root (CI and
 // developers run as root); `netnsUnavailable()` says why they cannot be used, if so.
 
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 
 export interface NetnsHost {
   /** Namespace name (unique per test process). */
@@ -27,6 +27,8 @@ export interface NetnsLab {
    * up, so nothing on the hosts is told; only missing traffic shows it.
    */
   setLinkSilent: (a: NetnsHost, b: NetnsHost, silent: boolean) => void
+  /** `setLinkSilent` on every link of the lab at once (links already so are left alone). */
+  setAllSilent: (silent: boolean) => Promise<void>
   /** The two ends of the link between two hosts: [namespace, device] each. */
   linkEnds: (a: NetnsHost, b: NetnsHost) => Array<[string, string]>
   /** Deletes every namespace (and with them, the veth links). */
@@ -40,6 +42,24 @@ function ip (...args: string[]): void {
 /** Runs `nft ARGS…` inside a namespace (Debian package nftables). */
 function nft (ns: string, ...args: string[]): void {
   ip('netns', 'exec', ns, 'nft', ...args)
+}
+
+// A silent cut is one netdev table per device, so each is made and undone on its own.
+function silenceTable (dev: string): string {
+  return `pncut_${dev}`
+}
+
+function silenceRule (dev: string): string {
+  return `table netdev ${silenceTable(dev)} { chain in { type filter hook ingress device "${dev}" priority -500; policy drop; }; }`
+}
+
+function silenced (ns: string, dev: string): boolean {
+  try {
+    nft(ns, 'list', 'table', 'netdev', silenceTable(dev))
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Why namespaces cannot be made here, or undefined when they can. */
@@ -113,18 +133,23 @@ export function createNetnsLab (): NetnsLab {
     },
     setLinkSilent: (a, b, silent) => {
       for (const [ns, dev] of endsOf(a, b)) {
-        // One netdev table per device, so each cut is made and undone on its own.
-        const table = `pncut_${dev}`
-        if (silent) {
-          // One command per end: the cut is in place as soon as it returns.
-          execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], {
-            input: `table netdev ${table} { chain in { type filter hook ingress device "${dev}" priority -500; policy drop; }; }`,
-            stdio: ['pipe', 'ignore', 'pipe']
-          })
-        } else {
-          try { nft(ns, 'delete', 'table', 'netdev', table) } catch { /* not cut */ }
-        }
+        // One command per end: the cut is in place as soon as it returns.
+        if (silent) execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: silenceRule(dev), stdio: ['pipe', 'ignore', 'pipe'] })
+        else try { nft(ns, 'delete', 'table', 'netdev', silenceTable(dev)) } catch { /* not cut */ }
       }
+    },
+    setAllSilent: async (silent) => {
+      // One command per host, all hosts at once: every link goes silent (or speaks again)
+      // within a few milliseconds of the others.
+      await Promise.all(hosts.map(async (h) => {
+        const cut = h.devices.filter((d) => silent !== silenced(h.name, d))
+        if (cut.length === 0) return
+        const input = cut.map((d) => silent ? silenceRule(d) : `delete table netdev ${silenceTable(d)}`).join('\n')
+        await new Promise<void>((resolve, reject) => {
+          const child = execFile('ip', ['netns', 'exec', h.name, 'nft', '-f', '-'], (err) => { if (err === null) resolve(); else reject(new Error(`nft in ${h.name}: ${err.message}`, { cause: err })) })
+          child.stdin?.end(input)
+        })
+      }))
     },
     linkEnds: (a, b) => endsOf(a, b).map(([ns, dev]) => [ns, dev]),
     destroy: () => {
