@@ -134,17 +134,17 @@ export async function runBabeldSide (grid: Grid, options: MeshSideOptions, cwd: 
         ...h.devices
       ], cwd))
     }
-    probe = pingProbe(from, to, options.probeIntervalMs, cwd)
-    const p = probe
     const alive = (): boolean => routers.every((r) => r.child.exitCode === null)
-    const convergenceMs = await convergence(grid, p, alive, `the first ping from ${label(from)} to ${label(to)}`, options.convergeTimeoutMs).catch((err: unknown) => {
+    const converged = await convergence(grid, () => pingProbe(from, to, options.probeIntervalMs, cwd), alive, `the first ping from ${label(from)} to ${label(to)}`, options.convergeTimeoutMs).catch((err: unknown) => {
       const dead = routers.find((r) => r.child.exitCode !== null)
       throw dead === undefined ? err : new BenchmarkError(`babeld exited: ${dead.describe()}`)
     })
+    const convergenceMs = converged.ms
+    probe = converged.probe
     progress(`babeld: ${label(from)} reached ${label(to)} ${convergenceMs} ms after the links of ${grid.hosts.length} running babelds came up; path ${kernelPath(grid, from, to).map(label).join(' ')}`)
 
     // Idle: nothing but babeld sends (the probe is paused) for the whole period.
-    await p.stop()
+    await probe.stop()
     progress(`babeld: settling ${options.settleMs / 1000} s, then ${options.idleMs / 1000} s idle`)
     await new Promise((resolve) => setTimeout(resolve, options.settleMs))
     installCounters(grid, BABEL_PORT)

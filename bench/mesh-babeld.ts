@@ -35,7 +35,9 @@ export const DEFAULT_MESH_BABELD_OPTIONS: MeshBabeldOptions = {
   rows: 4,
   cols: 5,
   cuts: 5,
-  idleMs: 120_000,
+  // Longer than Peernet's periodic full update (240 s, jittered), so the count holds one
+  // (babeld's comes every 16 s): a shorter window after a common start would miss them all.
+  idleMs: 300_000,
   settleMs: 30_000,
   probeIntervalMs: 50,
   convergeTimeoutMs: 120_000,

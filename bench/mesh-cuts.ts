@@ -96,22 +96,28 @@ export const QUIET_START_MS = 5_000
 
 /**
  * Convergence, the same for both routers: every router runs with all links silent (see
- * `setAllSilent`), then all links speak at once; the time from then to the first answer to
- * a probe sent after it. Starting routers one by one (Peernet daemons take seconds each)
- * would let the early ones converge before the clock starts.
+ * `setAllSilent`), then all links speak at once and the probe starts; the time from then to
+ * the first answer. Starting routers one by one (Peernet daemons take seconds each) would
+ * let the early ones converge before the clock starts. Returns the probe, left running.
  */
-export async function convergence (grid: Grid, probe: Probe, alive: () => boolean, what: string, timeoutMs: number): Promise<number> {
+export async function convergence (grid: Grid, startProbe: () => Probe, alive: () => boolean, what: string, timeoutMs: number): Promise<{ ms: number, probe: Probe }> {
   await sleep(QUIET_START_MS)
   await grid.lab.setAllSilent(false)
   const upAt = Date.now()
+  const probe = startProbe()
   let first: ProbeReply | undefined
-  await until(() => {
-    if (!alive()) return true
-    first = probe.replies.find((r) => r.sentAt >= upAt)
-    return first !== undefined
-  }, what, timeoutMs, 10)
-  if (first === undefined) throw new BenchmarkError(`a router exited before ${what}`)
-  return Math.round(first.receivedAt - upAt)
+  try {
+    await until(() => {
+      if (!alive()) return true
+      first = probe.replies.find((r) => r.sentAt >= upAt)
+      return first !== undefined
+    }, what, timeoutMs, 10)
+    if (first === undefined) throw new BenchmarkError(`a router exited before ${what}`)
+  } catch (err) {
+    await probe.stop()
+    throw err
+  }
+  return { ms: Math.round(first.receivedAt - upAt), probe }
 }
 
 function cut (grid: Grid, link: GridLink, method: CutMethod, on: boolean): void {

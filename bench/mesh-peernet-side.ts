@@ -186,16 +186,29 @@ export async function runPeernetSide (grid: Grid, options: MeshSideOptions & { p
       return hops
     }
 
-    probe = agentProbe(from.agent, to.peerId, options.probeIntervalMs, 3_000)
-    const p = probe
     const alive = (): boolean => nodes.every((n) => n.daemon.child.exitCode === null)
-    const convergenceMs = await convergence(grid, p, alive, `the first acked mesh send from ${label(from.host)} to ${label(to.host)}`, options.convergeTimeoutMs).catch((err: unknown) => {
+    const converged = await convergence(grid, () => agentProbe(from.agent, to.peerId, options.probeIntervalMs, 3_000), alive, `the first acked mesh send from ${label(from.host)} to ${label(to.host)}`, options.convergeTimeoutMs).catch(async (err: unknown) => {
       const dead = nodes.find((n) => n.daemon.child.exitCode !== null)
-      throw dead === undefined ? err : new ProcessStartError(`daemon in ${dead.host.name} exited: ${dead.daemon.describe()}`)
+      if (dead !== undefined) throw new ProcessStartError(`daemon in ${dead.host.name} exited: ${dead.daemon.describe()}`)
+      // Not converged: say what the corners know, for whoever looks into it.
+      const known = await Promise.all([from, to].map(async (n) => {
+        try {
+          const { routes } = await call<{ routes: RouteView[] }>(n.agent, 'GET', `${MESH_API}/routes`)
+          const { neighbours } = await call<{ neighbours: unknown[] }>(n.agent, 'GET', `${MESH_API}/neighbours`)
+          const other = n === from ? to : from
+          const usable = routes.filter((r) => r.dst === other.nodeId && r.selected && r.metric < INFINITE_METRIC).length
+          return `${label(n.host)}: ${neighbours.length} neighbours, ${routes.length} route entries, ${usable} usable to ${label(other.host)}`
+        } catch (e) {
+          return `${label(n.host)}: ${(e as Error).message}`
+        }
+      }))
+      throw new BenchmarkError(`${(err as Error).message} (${known.join('; ')})`, { cause: err })
     })
+    const convergenceMs = converged.ms
+    probe = converged.probe
     progress(`peernet: ${label(from.host)} reached ${label(to.host)} ${convergenceMs} ms after the links of ${grid.hosts.length} running daemons came up (the daemons took ${(startupMs / 1000).toFixed(1)} s to start); path ${(await path()).map(label).join(' ')}`)
 
-    await p.stop()
+    await probe.stop()
     progress(`peernet: settling ${options.settleMs / 1000} s, then ${options.idleMs / 1000} s idle`)
     await new Promise((resolve) => setTimeout(resolve, options.settleMs))
     const stats = async (): Promise<MeshStats[]> => await Promise.all(nodes.map(async (n) => await call<MeshStats>(n.agent, 'GET', `${MESH_API}/stats`)))

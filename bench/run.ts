@@ -5,7 +5,7 @@
 //
 // With no names it runs all of them. At their defaults throughput and startup take well
 // under three minutes, sync about three more, idle about five (two idle minutes plus
-// making and syncing 10,000 networks), mesh-babeld about eleven per half (it needs root
+// making and syncing 10,000 networks), mesh-babeld about thirteen per half (it needs root
 // and the Debian packages babeld, nftables, iputils-ping); the options below make longer, steadier runs.
 
 import { mkdirSync, writeFileSync } from 'node:fs'
