@@ -16,6 +16,9 @@ import { IDLE_LABELS, IDLE_PAIRS, IDLE_ROLES, IDLE_SUBJECTS } from './idle.ts'
 import type { IdleResult } from './idle.ts'
 import { MESH_GOALS } from './mesh-sim.ts'
 import type { MeshSimResult } from './mesh-sim.ts'
+import { isMeasured } from './mesh-babeld.ts'
+import type { MeshBabeldResult } from './mesh-babeld.ts'
+import type { MeshSideResult } from './mesh-babeld-side.ts'
 import { max, min } from './statistics.ts'
 
 export interface Machine {
@@ -254,6 +257,41 @@ export function meshSimTable (r: MeshSimResult): string {
   lines.push('', `Goals: delivery ≥ ${pct(MESH_GOALS.staticDelivery)} static (**${met(r.goals.staticDelivery)}**), ≥ ${pct(MESH_GOALS.flappingDelivery)} with flapping (**${met(r.goals.flappingDelivery)}**), stretch ≤ ${MESH_GOALS.stretch} (**${met(r.goals.stretch)}**). Delivery counts packets whose destination was reachable when sent; stretch = hops taken / BFS shortest hops at send time; control bytes = encoded control packets + 1 frame byte, per link sent; reconvergence = time until every probe pair around an event is routable again (500 ms resolution); loops = next hops followed for probe pairs after every event and every 10 s. Flooding runs ${r.static.parameters.baselinePackets} packets one at a time (no collisions or airtime modelled, which favours it); its bytes are at the same offered load.`)
   if (p.nodes !== 10_000 || !p.large || p.largeNodes !== 100_000) {
     lines.push('', `Note: run at ${count(p.nodes)} nodes${p.large ? ` and ${count(p.largeNodes)} for the large run` : ', no large run'}, not the issue's 10,000 and 100,000 (\`node bench/run.ts mesh-sim\` runs that size).`)
+  }
+  return lines.join('\n')
+}
+
+export function meshBabeldTable (r: MeshBabeldResult): string {
+  const p = r.parameters
+  const t = p.babeldTimers
+  const lines = [
+    `**Mesh against babeld on ${p.nodes} network namespaces** — a ${p.rows}×${p.cols} grid, ${p.links} veth links, each host reaching only its grid neighbours; probes from corner r0c0 to corner r${p.rows - 1}c${p.cols - 1} every ${p.probeIntervalMs} ms (babeld: ping between the hosts' loopback /32s, which babeld routes; Peernet: acknowledged \`POST /v1/mesh/send\`). ${p.cuts} cuts per method on the current path, each restored ${p.restoreSettleMs / 1000} s before the next; carrier = both veth ends set down (the kernel tells the router), silent = every frame dropped on both ends, carrier up (only missing hellos tell). Recovery = from the cut complete (its commands returned, a few ms) to the first answer to a probe sent after it; outage = last answer to a probe sent before the cut began to that first answer (the gap a user saw, at least one probe interval). First A → Z = every router running with all links silent for 5 s, then all links speak at once: the time to the first answer to a probe sent after that, one sample. Idle = bytes each host sent over ${p.idleMs / 1000} s after ${p.settleMs / 1000} s of settling, counted by nftables, whole IP packets. babeld at its defaults: hello ${t.helloIntervalS} s, update ${t.updateIntervalS} s, IHU ${t.ihuIntervalS} s.`,
+    '',
+    '| Router | First A → Z after links up | Carrier cut: recovery median / max | Silent cut: recovery median / max | Idle control, per node (IP bytes/s) | Idle control, UDP payload B/s | Other traffic, per node B/s |',
+    '|---|---:|---:|---:|---:|---:|---:|'
+  ]
+  const cut = (s: MeshSideResult, m: 'carrier' | 'silent'): string => {
+    const c = s.cuts[m]
+    return `${fixed(c.medianMs, 0)} / ${fixed(c.maxMs, 0)} ms (outage ${fixed(c.outageMedianMs, 0)} / ${fixed(c.outageMaxMs, 0)} ms)${c.unrecovered > 0 ? ` (${c.unrecovered} of ${c.count} not through within ${p.cutTimeoutMs / 1000} s)` : ''}`
+  }
+  for (const [name, half, port] of [['babeld', r.babeld, p.babelPort], ['Peernet mesh', r.peernet, p.meshPort]] as const) {
+    if (!isMeasured<MeshSideResult>(half)) {
+      lines.push(`| ${name} | ${'skipped' in half ? `skipped: ${half.skipped}` : `failed: ${half.failed}`} | | | | | |`)
+      continue
+    }
+    const i = half.idle.perNode
+    lines.push(`| ${half.implementation} (UDP ${port}) | ${fixed(half.convergenceMs, 0)} ms | ${cut(half, 'carrier')} | ${cut(half, 'silent')} | ${fixed(i.portBytesPerSecond, 1)} | ${fixed(i.portPayloadBytesPerSecond, 1)} | ${fixed(i.otherBytesPerSecond, 1)} |`)
+  }
+  const g = r.goals
+  const word = (met: boolean | null): string => met === null ? 'not measured' : met ? 'met' : 'not met'
+  lines.push('', `Goals: recovery no slower than babeld — carrier cuts **${word(g.recoveryCarrierMet)}**, silent cuts **${word(g.recoverySilentMet)}**; idle control traffic at most half of babeld's — **${word(g.idleMet)}**. Recovery resolution is the probe interval (${p.probeIntervalMs} ms). "Other traffic" is everything else a host sent on its links (for Peernet: libp2p — mDNS, DHT, identify, pings), not mesh control traffic.`)
+  if (isMeasured(r.babeld) && isMeasured(r.peernet)) {
+    const b = r.babeld.idle.perNode
+    const q = r.peernet.idle.perNode
+    lines.push('', `Idle control traffic, Peernet / babeld: ${times(q.portBytesPerSecond / b.portBytesPerSecond)} in IP bytes, ${times(q.portPayloadBytesPerSecond / b.portPayloadBytesPerSecond)} in UDP payload (goal: at most 0.50× in IP bytes).`)
+  }
+  if (isMeasured(r.peernet) && r.peernet.selfReportedIdle !== null) {
+    lines.push('', `The Peernet daemons' own count (GET /v1/mesh/stats) of mesh control bytes while idle: ${fixed(r.peernet.selfReportedIdle.controlBytesSentPerNodePerSecond, 1)} B/s sent per node.`)
   }
   return lines.join('\n')
 }

@@ -1,11 +1,12 @@
 // Runs the benchmarks, writes one JSON per benchmark to bench/results/<name>.json and
 // prints markdown tables for the README on stdout; progress goes to stderr.
 //
-//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [options]
+//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [mesh-babeld] [options]
 //
 // With no names it runs all of them. At their defaults throughput and startup take well
 // under three minutes, sync about three more, idle about five (two idle minutes plus
-// making and syncing 10,000 networks); the options below make longer, steadier runs.
+// making and syncing 10,000 networks), mesh-babeld about thirteen per half (it needs root
+// and the Debian packages babeld, nftables, iputils-ping); the options below make longer, steadier runs.
 
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -16,11 +17,15 @@ import { DEFAULT_SYNC_OPTIONS, measureSync } from './sync.ts'
 import { DEFAULT_RENDEZVOUS_OPTIONS, measureRendezvous } from './rendezvous.ts'
 import { DEFAULT_IDLE_OPTIONS, measureIdle } from './idle.ts'
 import { DEFAULT_MESH_SIM_OPTIONS, measureMeshSim } from './mesh-sim.ts'
-import { describeMachine, idleTable, machineLine, meshSimTable, rendezvousTable, startupTable, syncTable, throughputTable } from './report.ts'
+import { DEFAULT_MESH_BABELD_OPTIONS, MESH_SUBJECTS, measureMeshBabeld } from './mesh-babeld.ts'
+import type { MeshSubject } from './mesh-babeld.ts'
+import { describeMachine, idleTable, machineLine, meshBabeldTable, meshSimTable, rendezvousTable, startupTable, syncTable, throughputTable } from './report.ts'
 import { BenchmarkError } from './errors.ts'
 import { DEFAULT_MESH_STREAM_OPTIONS, measureMeshStream, meshStreamTable } from './mesh-stream.ts'
 
-const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [options]
+const M = DEFAULT_MESH_BABELD_OPTIONS
+
+const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [mesh-babeld] [options]
 
   --results-dir D   write the results JSON there instead of bench/results (runs at
                     other settings that must not replace the committed results)
@@ -70,9 +75,20 @@ mesh-sim options (simulated; each scenario a \`peernet sim mesh\` process):
   --no-mesh-large   skip the large run
   --mesh-large-timeout-min N  bound on the large run; past it the others are reported without it (default ${DEFAULT_MESH_SIM_OPTIONS.largeTimeoutMs / 60_000})
   (--seed N is shared with rendezvous)
+mesh-babeld options (Peernet's mesh against babeld on a grid of network namespaces; root):
+  --grid RxC        grid of R rows × C columns, 10–30 nodes (default ${M.rows}x${M.cols})
+  --only WHICH      babeld or peernet: run one half only (default both)
+  --cuts N          link cuts per cut method (carrier, silent) (default ${M.cuts})
+  --mesh-idle-s N   idle seconds over which control bytes are counted (default ${M.idleMs / 1000})
+  --mesh-settle-s N seconds after convergence before the idle count (default ${M.settleMs / 1000})
+  --restore-settle-s N  seconds after restoring a cut link before the next cut (default ${M.restoreSettleMs / 1000})
+  --cut-timeout-s N bound on each recovery (default ${M.cutTimeoutMs / 1000})
+  --peernet-args S  flags for \`peernet daemon\` besides home, listen and API (space-separated;
+                    default "${M.peernetArgs.join(' ')}": UDP mesh links only, as babeld has)
+  --mesh-port N     the mesh's UDP port, given to the daemons and counted as their control traffic (default ${M.meshPort})
 `
 
-const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-stream', 'mesh-sim'] as const
+const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-stream', 'mesh-sim', 'mesh-babeld'] as const
 type BenchmarkName = typeof BENCHMARKS[number]
 
 const RESULTS_DIR = join(resolve(import.meta.dirname), 'results')
@@ -127,6 +143,15 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'mesh-large-duration': { type: 'string' },
       'no-mesh-large': { type: 'boolean' },
       'mesh-large-timeout-min': { type: 'string' },
+      grid: { type: 'string' },
+      only: { type: 'string' },
+      cuts: { type: 'string' },
+      'mesh-idle-s': { type: 'string' },
+      'mesh-settle-s': { type: 'string' },
+      'restore-settle-s': { type: 'string' },
+      'cut-timeout-s': { type: 'string' },
+      'peernet-args': { type: 'string' },
+      'mesh-port': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -202,6 +227,24 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
     largeTimeoutMs: positive(values['mesh-large-timeout-min'], '--mesh-large-timeout-min', ms.largeTimeoutMs / 60_000) * 60_000,
     seed: values.seed === undefined ? ms.seed : Math.round(Number(values.seed))
   }
+  const gridMatch = /^(\d+)x(\d+)$/.exec(values.grid ?? `${M.rows}x${M.cols}`)
+  if (gridMatch === null) throw new UsageError(`--grid must be RxC, e.g. 4x5, got "${values.grid ?? ''}"`)
+  const [rows, cols] = [Number(gridMatch[1]), Number(gridMatch[2])]
+  if (rows < 2 || cols < 2 || rows * cols < 10 || rows * cols > 30) throw new UsageError(`--grid must have 10–30 nodes and at least 2 rows and 2 columns, got ${rows}x${cols}`)
+  if (values.only !== undefined && !(MESH_SUBJECTS as readonly string[]).includes(values.only)) throw new UsageError(`--only must be one of ${MESH_SUBJECTS.join(', ')}, got "${values.only}"`)
+  const meshBabeld = {
+    ...M,
+    rows,
+    cols,
+    only: values.only === undefined ? [...MESH_SUBJECTS] : [values.only as MeshSubject],
+    cuts: Math.round(positive(values.cuts, '--cuts', M.cuts)),
+    idleMs: positive(values['mesh-idle-s'], '--mesh-idle-s', M.idleMs / 1000) * 1000,
+    settleMs: positive(values['mesh-settle-s'], '--mesh-settle-s', M.settleMs / 1000) * 1000,
+    restoreSettleMs: positive(values['restore-settle-s'], '--restore-settle-s', M.restoreSettleMs / 1000) * 1000,
+    cutTimeoutMs: positive(values['cut-timeout-s'], '--cut-timeout-s', M.cutTimeoutMs / 1000) * 1000,
+    peernetArgs: values['peernet-args'] === undefined ? M.peernetArgs : values['peernet-args'].split(' ').filter((a) => a !== ''),
+    meshPort: Math.round(positive(values['mesh-port'], '--mesh-port', M.meshPort))
+  }
   return {
     names,
     resultsDir: values['results-dir'] === undefined ? RESULTS_DIR : resolve(values['results-dir']),
@@ -212,7 +255,8 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       idle: async () => await measureIdle(idle, progress),
       rendezvous: async () => await measureRendezvous(rendezvous, progress),
       'mesh-stream': async () => await measureMeshStream(meshStream, progress),
-      'mesh-sim': async () => await measureMeshSim(meshSim, progress)
+      'mesh-sim': async () => await measureMeshSim(meshSim, progress),
+      'mesh-babeld': async () => await measureMeshBabeld(meshBabeld, progress)
     },
     tables: {
       throughput: (r) => throughputTable(r as Awaited<ReturnType<typeof measureThroughput>>),
@@ -221,7 +265,8 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       idle: (r) => idleTable(r as Awaited<ReturnType<typeof measureIdle>>),
       rendezvous: (r) => rendezvousTable(r as Awaited<ReturnType<typeof measureRendezvous>>),
       'mesh-stream': (r) => meshStreamTable(r as Awaited<ReturnType<typeof measureMeshStream>>),
-      'mesh-sim': (r) => meshSimTable(r as Awaited<ReturnType<typeof measureMeshSim>>)
+      'mesh-sim': (r) => meshSimTable(r as Awaited<ReturnType<typeof measureMeshSim>>),
+      'mesh-babeld': (r) => meshBabeldTable(r as Awaited<ReturnType<typeof measureMeshBabeld>>)
     }
   }
 }

@@ -2,13 +2,15 @@
 // veth links the test creates. Traffic never leaves the namespaces. Needs root (CI and
 // developers run as root); `netnsUnavailable()` says why they cannot be used, if so.
 
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 
 export interface NetnsHost {
   /** Namespace name (unique per test process). */
   name: string
   /** The IPv4 addresses given to this host's links. */
   addresses: string[]
+  /** This host's end of each link, in the order of `addresses`. */
+  devices: string[]
 }
 
 export interface NetnsLab {
@@ -19,12 +21,45 @@ export interface NetnsLab {
   link: (a: NetnsHost, b: NetnsHost) => [string, string]
   /** Brings the link between two hosts down (a partition) or back up. */
   setLink: (a: NetnsHost, b: NetnsHost, up: boolean) => void
+  /**
+   * Drops every frame arriving on both ends of the link (nftables netdev ingress) or stops
+   * dropping: a silent cut, like a radio link fading. Unlike `setLink` the carrier stays
+   * up, so nothing on the hosts is told; only missing traffic shows it.
+   */
+  setLinkSilent: (a: NetnsHost, b: NetnsHost, silent: boolean) => void
+  /** `setLinkSilent` on every link of the lab at once (links already so are left alone). */
+  setAllSilent: (silent: boolean) => Promise<void>
+  /** The two ends of the link between two hosts: [namespace, device] each. */
+  linkEnds: (a: NetnsHost, b: NetnsHost) => Array<[string, string]>
   /** Deletes every namespace (and with them, the veth links). */
   destroy: () => void
 }
 
 function ip (...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+}
+
+/** Runs `nft ARGS…` inside a namespace (Debian package nftables). */
+function nft (ns: string, ...args: string[]): void {
+  ip('netns', 'exec', ns, 'nft', ...args)
+}
+
+// A silent cut is one netdev table per device, so each is made and undone on its own.
+function silenceTable (dev: string): string {
+  return `pncut_${dev}`
+}
+
+function silenceRule (dev: string): string {
+  return `table netdev ${silenceTable(dev)} { chain in { type filter hook ingress device "${dev}" priority -500; policy drop; }; }`
+}
+
+function silenced (ns: string, dev: string): boolean {
+  try {
+    nft(ns, 'list', 'table', 'netdev', silenceTable(dev))
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Why namespaces cannot be made here, or undefined when they can. */
@@ -50,13 +85,18 @@ export function createNetnsLab (): NetnsLab {
   let links = 0
   const devices = new Map<string, Array<[string, string]>>()
   const key = (a: NetnsHost, b: NetnsHost): string => [a.name, b.name].sort().join('|')
+  const endsOf = (a: NetnsHost, b: NetnsHost): Array<[string, string]> => {
+    const ends = devices.get(key(a, b))
+    if (ends === undefined) throw new Error(`no link between ${a.name} and ${b.name}`)
+    return ends
+  }
   return {
     hosts,
     host: (label) => {
       const name = `${prefix}${label}`.slice(0, 15)
       ip('netns', 'add', name)
       ip('-n', name, 'link', 'set', 'lo', 'up')
-      const h: NetnsHost = { name, addresses: [] }
+      const h: NetnsHost = { name, addresses: [], devices: [] }
       hosts.push(h)
       return h
     },
@@ -77,13 +117,13 @@ export function createNetnsLab (): NetnsLab {
         // Multicast (mDNS) goes out of this link; it never leaves the namespaces.
         try { ip('-n', host.name, 'route', 'add', '224.0.0.0/4', 'dev', dev) } catch { /* a route exists already */ }
         host.addresses.push(addr)
+        host.devices.push(dev)
       }
       devices.set(key(a, b), [[a.name, va], [b.name, vb]])
       return [addrA, addrB]
     },
     setLink: (a, b, up) => {
-      const ends = devices.get(key(a, b))
-      if (ends === undefined) throw new Error(`no link between ${a.name} and ${b.name}`)
+      const ends = endsOf(a, b)
       for (const [ns, dev] of ends) ip('-n', ns, 'link', 'set', dev, up ? 'up' : 'down')
       if (up) {
         for (const [ns, dev] of ends) {
@@ -91,6 +131,27 @@ export function createNetnsLab (): NetnsLab {
         }
       }
     },
+    setLinkSilent: (a, b, silent) => {
+      for (const [ns, dev] of endsOf(a, b)) {
+        // One command per end: the cut is in place as soon as it returns.
+        if (silent) execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: silenceRule(dev), stdio: ['pipe', 'ignore', 'pipe'] })
+        else try { nft(ns, 'delete', 'table', 'netdev', silenceTable(dev)) } catch { /* not cut */ }
+      }
+    },
+    setAllSilent: async (silent) => {
+      // One command per host, all hosts at once: every link goes silent (or speaks again)
+      // within a few milliseconds of the others.
+      await Promise.all(hosts.map(async (h) => {
+        const cut = h.devices.filter((d) => silent !== silenced(h.name, d))
+        if (cut.length === 0) return
+        const input = cut.map((d) => silent ? silenceRule(d) : `delete table netdev ${silenceTable(d)}`).join('\n')
+        await new Promise<void>((resolve, reject) => {
+          const child = execFile('ip', ['netns', 'exec', h.name, 'nft', '-f', '-'], (err) => { if (err === null) resolve(); else reject(new Error(`nft in ${h.name}: ${err.message}`, { cause: err })) })
+          child.stdin?.end(input)
+        })
+      }))
+    },
+    linkEnds: (a, b) => endsOf(a, b).map(([ns, dev]) => [ns, dev]),
     destroy: () => {
       for (const h of hosts.splice(0)) {
         try { ip('netns', 'del', h.name) } catch { /* already gone */ }
