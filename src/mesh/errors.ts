@@ -15,10 +15,6 @@ export class OversizedPacketError extends MalformedPacketError { override name =
 export class UnsupportedVersionError extends MeshError { override name = 'UnsupportedVersionError' }
 /** An envelope that does not open: tampered with, forged, or sealed to another node. */
 export class EnvelopeOpenError extends MeshError { override name = 'EnvelopeOpenError' }
-/** A stream channel's send buffer is full. */
-export class ChannelBufferFullError extends MeshError { override name = 'ChannelBufferFullError' }
-/** A stream channel that is closed. */
-export class ChannelClosedError extends MeshError { override name = 'ChannelClosedError' }
 /** The opened payload of an envelope does not parse, or a message is too big to send. */
 export class MalformedPayloadError extends MeshError { override name = 'MalformedPayloadError' }
 /** A peer id that names no Peernet node key. */
