@@ -68,6 +68,21 @@ export interface RouterTiming extends LinkCostParams {
   resyncMinMs: number
   /** Control packets are cut at this many bytes. */
   maxPacketBytes: number
+  /**
+   * Triggered updates are held this long and sent together (§3.7.2 allows delaying and
+   * aggregating them): the state at send time is what goes out, so a burst of changes
+   * for one destination (routes improving hop by hop while a mesh starts) is one update,
+   * and the changes for many destinations share packets. Retractions and answers to seqno
+   * requests do not wait. 0 sends at once.
+   */
+  triggeredDelayMs: number
+  /**
+   * A seqno request for a destination we still have a route to (§3.8.2.2, an optimisation:
+   * an unfeasible route would be better) is sent at most this often per destination. Each
+   * one makes the source bump its seqno, and a new seqno is an update to every node within
+   * its scope, so unthrottled these requests were most of a big mesh's start-up traffic.
+   */
+  seqnoRequestMinGapMs: number
 }
 
 export const DEFAULT_TIMING: RouterTiming = {
@@ -89,7 +104,9 @@ export const DEFAULT_TIMING: RouterTiming = {
   significantChange: 48,
   maxRoutesPerDest: 4,
   resyncMinMs: 30_000,
-  maxPacketBytes: 512
+  maxPacketBytes: 512,
+  triggeredDelayMs: 200,
+  seqnoRequestMinGapMs: 10_000
 }
 
 export interface RouterConfig {
@@ -170,6 +187,8 @@ class Dest {
   advExcept: LinkId | null = null
   /** When it last had a route, for the source garbage collection. */
   lastUsed: number
+  /** When we last asked for a newer seqno while still holding a route (§3.8.2.2), for the rate limit. */
+  askedAt = -Infinity
   readonly level: number
   constructor (level: number, now: number) { this.level = level; this.lastUsed = Math.ceil(now) }
 }
@@ -244,6 +263,12 @@ export class Router {
   /** Destinations whose advertisement may need a triggered update. */
   private readonly dirty = new Set<NodeId>()
   private selfDirty = true
+  /** When the held triggered updates go out (Infinity: none held), and whether one must go now. */
+  private triggerAt = Infinity
+  private urgent = false
+  /** nextDeadline()'s cached value, recomputed only after something that may bring it earlier. */
+  private deadline = -Infinity
+  private deadlineStale = true
   private selfAdv = { seqno: -1, scope: -1, flags: -1 }
   private scope: number
   private nextFullUpdateAt: number
@@ -277,12 +302,14 @@ export class Router {
   // ---- events ------------------------------------------------------------------------
 
   linkUp (link: LinkId, now: number): RouterOutput[] {
+    this.deadlineStale = true
     const out = new Output()
     if (!this.neighbours_.has(link)) this.addNeighbour(link, now, out)
     return this.finish(out, now)
   }
 
   linkDown (link: LinkId, now: number): RouterOutput[] {
+    this.deadlineStale = true
     const out = new Output()
     if (this.neighbours_.delete(link)) {
       for (const [id, d] of this.dests) {
@@ -304,6 +331,9 @@ export class Router {
     // Hellos and IHUs first, then updates, then requests: a request that comes with a
     // retraction (as after a lost route) is then forwarded along the route that remains.
     for (const t of [...tlvs].sort((x, y) => order(x) - order(y))) {
+      // Only hellos, IHUs and requests move timers; updates alone (most packets) leave
+      // nextDeadline's cache alone unless they start a seqno request.
+      if (t?.type !== 'update') this.deadlineStale = true
       switch (t?.type) {
         case 'hello': this.onHello(nb, t, now, out); break
         case 'ihu': this.onIhu(nb, t, now, out); break
@@ -323,6 +353,7 @@ export class Router {
       if (seqnoNewer(packet.seq, nb.peerSeq) && packet.seq !== ((nb.peerSeq + 1) & 0xffff) && nb.resync === 0) {
         // A packet from it went missing, maybe with an update in it: ask for everything.
         nb.resync = 1
+        this.deadlineStale = true
       }
       if (seqnoNewer(packet.seq, nb.peerSeq)) nb.peerSeq = packet.seq
     }
@@ -331,6 +362,7 @@ export class Router {
   }
 
   tick (now: number): RouterOutput[] {
+    this.deadlineStale = true
     const out = new Output()
     for (const nb of this.neighbours_.values()) {
       // Appendix A.1: a hello overdue counts as missed; several in a row take the link down.
@@ -362,11 +394,16 @@ export class Router {
   }
 
   nextDeadline (): number {
-    let at = Math.min(this.nextFullUpdateAt, this.nextSweepAt, this.nextWidenAt)
+    // Called after every input in the simulator: scanning every neighbour each time was
+    // its largest cost. A cached value too early only costs an idle tick.
+    if (!this.deadlineStale) return this.deadline
+    this.deadlineStale = false
+    let at = Math.min(this.nextFullUpdateAt, this.nextSweepAt, this.nextWidenAt, this.triggerAt)
     for (const nb of this.neighbours_.values()) {
       at = Math.min(at, nb.nextHelloAt, nb.q.helloDueAt, nb.resync === 1 ? nb.resyncAt : nb.resync === 2 ? nb.retryAt : Infinity)
     }
     for (const p of this.pending.values()) at = Math.min(at, p.nextAt)
+    this.deadline = at
     return at
   }
 
@@ -378,6 +415,7 @@ export class Router {
     // Only the switch from idle to busy costs anything: a hello now, flagged so the peer
     // hellos fast too (a dead link is noticed from the hellos we stop getting).
     if (wasFast || nb.announcedMs <= this.t.helloMinMs) return []
+    this.deadlineStale = true
     const out = new Output()
     nb.helloIntervalMs = this.t.helloMinMs
     this.sendHello(nb, now, out)
@@ -627,7 +665,12 @@ export class Router {
       // unfeasible update, but §3.8.2.2 asks its source for a newer seqno if it would help.
       if (metric >= INFINITY) return
       if (d !== undefined && !this.feasible(d, t.seqno, metric)) {
-        if (d.selected === null || addMetric(metric, nb.cost) + this.t.hysteresis < this.metricOf(d.selected)) {
+        if (d.selected === null) {
+          this.startSeqnoRequest(t.id, (d.fdSeqno + 1) & 0xffff, nb.link, now, out)
+        } else if (addMetric(metric, nb.cost) + this.t.hysteresis < this.metricOf(d.selected) &&
+          now - d.askedAt >= this.t.seqnoRequestMinGapMs && !this.pending.has(t.id)) {
+          // §3.8.2.2 is an optimisation (we still have a route): rate-limited per destination.
+          d.askedAt = now
           this.startSeqnoRequest(t.id, (d.fdSeqno + 1) & 0xffff, nb.link, now, out)
         }
         return
@@ -721,11 +764,22 @@ export class Router {
       if (curMetric < INFINITY && bestMetric + this.t.hysteresis >= curMetric) best = cur
     }
     if (best !== null) d.lastUsed = Math.ceil(now)
+    // Bad news does not wait (§3.7.2 delays only to aggregate): a route now much worse than
+    // what we advertised (a lost next hop, a retraction) is sent at once, so neighbours
+    // routing through us move on; better routes, most of a start-up, are held and merged.
+    // So do updates while a seqno request for the destination is ours or passed through
+    // us recently: they answer it (§3.8.1.2), and a repair waits for them hop by hop.
+    if (d.advMetric < INFINITY && (best === null ? INFINITY : bestMetric) >= d.advMetric + this.t.significantChange) this.urgent = true
+    else if ((this.pending.has(id) || now - (this.forwarded.get(id)?.at ?? -Infinity) < 3 * this.t.seqnoRequestTimeoutMs)) this.urgent = true
     if (best !== cur) {
       d.selected = best
       out.routesChanged = true
-      this.derivedStale = true
+      // address() and gatewayHop() derive from landmark and gateway routes only.
+      if (d.level > 0 || (best !== null && (best.flags & UPDATE_GATEWAY) !== 0) ||
+        (cur !== null && (cur.flags & UPDATE_GATEWAY) !== 0)) this.derivedStale = true
       if (best === null && cur !== null) {
+        // A retraction goes out at once: neighbours routing through us must stop.
+        this.urgent = true
         // §3.8.2.1: the last feasible route is gone; ask for a newer seqno so that a route
         // that is unfeasible now (or one a neighbour holds) becomes feasible.
         this.startSeqnoRequest(id, (d.fdSeqno + 1) & 0xffff, null, now, out)
@@ -838,6 +892,7 @@ export class Router {
   private startSeqnoRequest (id: NodeId, seqno: number, link: LinkId | null, now: number, out: Output): void {
     const p = this.pending.get(id)
     if (p !== undefined && !seqnoNewer(seqno, p.seqno)) return
+    this.deadlineStale = true
     this.pending.set(id, { seqno, resendsLeft: this.t.seqnoRequestResends, nextAt: now + this.t.seqnoRequestTimeoutMs })
     this.requestSeqno(id, seqno, link, out)
   }
@@ -854,7 +909,8 @@ export class Router {
     if (t.id === this.self) {
       // The source: bump its seqno if asked for a newer one, and announce it to all.
       if (seqnoNewer(t.seqno, this.seqno)) this.seqno = (this.seqno + 1) & 0xffff
-      if (this.selfAdv.seqno !== this.seqno) this.selfDirty = true
+      // The answer to a seqno request does not wait (§3.8.1.2).
+      if (this.selfAdv.seqno !== this.seqno) { this.selfDirty = true; this.urgent = true }
       else out.push(nb.link, this.selfUpdate())
       return
     }
@@ -960,14 +1016,23 @@ export class Router {
     const levelsAbove = this.scopeConfig.levelBits.length - this.level
     this.nextWidenAt = widenings >= levelsAbove ? Infinity : this.startedAt + (widenings + 1) * wait
     const scope = ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : this.nearestHops[k], widenings)
-    if (scope !== this.scope) { this.scope = scope; this.selfDirty = true }
+    if (scope !== this.scope) { this.scope = scope; this.selfDirty = true; this.derivedStale = true }
   }
 
   /** Ends a call: triggered updates, then TLVs packed into packets, hellos first. */
   private finish (out: Output, now: number): RouterOutput[] {
     this.refreshDerived()
     this.refreshScope(now)
-    this.flushTriggered(out)
+    if (this.selfDirty || this.dirty.size > 0) {
+      if (this.urgent || now >= this.triggerAt || this.t.triggeredDelayMs <= 0) {
+        this.flushTriggered(out)
+        this.urgent = false
+        this.triggerAt = Infinity
+      } else if (this.triggerAt === Infinity) {
+        this.triggerAt = now + this.t.triggeredDelayMs
+        this.deadlineStale = true
+      }
+    }
     const result: RouterOutput[] = []
     for (const [link, tlvs] of out.tlvs) {
       const nb = this.neighbours_.get(link)
