@@ -31,6 +31,9 @@ import {
 import { LinkQuality, type LinkCostParams } from './link-quality.ts'
 import { DEFAULT_SCOPES, landmarkLevel, ownScope, type ScopeConfig } from './landmarks.ts'
 
+/** While only unfeasible routes to a destination are on offer, its seqno request is repeated this often. */
+const UNFEASIBLE_RETRY_MS = 5000
+
 export interface RouterTiming extends LinkCostParams {
   /** Hello interval on a link that changed or carries data. */
   helloMinMs: number
@@ -380,6 +383,17 @@ export class Router {
     for (const [id, p] of this.pending) {
       if (p.nextAt > now) continue
       if (p.resendsLeft <= 0) {
+        const d = this.dests.get(id)
+        if (d !== undefined && d.selected === null && d.routes.some((r) => r.refMetric < INFINITY)) {
+          // Still no usable route, but a neighbour offers one we may not take (unfeasible):
+          // only a newer seqno from the source can make it feasible (§3.5.1), and nothing
+          // else will ask for one while the neighbours stay quiet. Keep asking, slowly,
+          // rather than stay cut off until the next full update.
+          p.resendsLeft = this.t.seqnoRequestResends
+          p.nextAt = now + UNFEASIBLE_RETRY_MS
+          this.requestSeqno(id, p.seqno, null, out)
+          continue
+        }
         this.pending.delete(id)
         // nextHop may now fall back to the destination's landmarks.
         out.routesChanged = true

@@ -105,7 +105,7 @@ test('a forged manifest answer (a valid manifest, but of another network) is ref
   await c.host.libp2p.unhandle(MANIFEST_PROTOCOL)
   await c.host.libp2p.handle(MANIFEST_PROTOCOL, (stream: Stream, _conn: Connection) => {
     void (async () => {
-      const req = parseRequest(unframe(await readAll(stream, AbortSignal.timeout(5_000))))
+      const req = parseRequest(unframe(await readAll(stream, AbortSignal.timeout(20_000))))
       stream.send(frame(answerRequest(req, () => other)))
       await stream.close()
     })()
