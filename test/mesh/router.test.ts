@@ -365,3 +365,16 @@ test('start-up: held and merged triggered updates (§3.7.2) converge loop-free w
   assert.ok(merged.packetsSent < 0.8 * atOnce.packetsSent, `packets: ${merged.packetsSent} merged vs ${atOnce.packetsSent} at once`)
   assert.ok((merged.tlvsSent.get('update') ?? 0) < (atOnce.tlvsSent.get('update') ?? 0), 'fewer update TLVs too')
 })
+
+test('every link silent while the routers start, then all up at once: the grid converges (the routers alone; see the babeld benchmark)', () => {
+  for (const seed of [1, 2]) {
+    const ids = makeIds(20, seed)
+    const edges = grid(ids, 5)
+    const h = new Harness(ids, edges, { seed })
+    for (const [a, b] of edges) h.setSilent(a, b, false)
+    h.run(120_000)
+    for (const [a, b] of edges) h.setSilent(a, b, true)
+    h.run(60_000)
+    assert.ok(h.allReach(), `seed ${seed}: every node reaches every other`)
+  }
+})
