@@ -28,15 +28,18 @@ export interface MeshSimOptions {
   largeTimeoutMs: number
 }
 
+// 5,000 nodes for 60 s is the largest size that finishes in a bench today (about 15
+// minutes); the 10,000 and the 100,000-node large run are asked for with
+// --mesh-nodes 10000 and --mesh-large (they do not converge in reasonable time yet).
 export const DEFAULT_MESH_SIM_OPTIONS: Readonly<MeshSimOptions> = Object.freeze({
-  nodes: 10_000,
-  duration: '5m',
+  nodes: 5_000,
+  duration: '60s',
   flap: '1%/min',
   largeNodes: 100_000,
   largeDuration: '30s',
   seed: 1,
   traffic: 10,
-  large: true,
+  large: false,
   timeoutMs: 90 * 60_000,
   largeTimeoutMs: 60 * 60_000
 })

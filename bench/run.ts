@@ -72,7 +72,7 @@ mesh-sim options (simulated; each scenario a \`peernet sim mesh\` process):
   --mesh-traffic N  packets per second over the mesh (default ${DEFAULT_MESH_SIM_OPTIONS.traffic})
   --mesh-large-nodes N     nodes of the large run (default ${DEFAULT_MESH_SIM_OPTIONS.largeNodes})
   --mesh-large-duration D  its measured virtual time (default ${DEFAULT_MESH_SIM_OPTIONS.largeDuration})
-  --no-mesh-large   skip the large run
+  --mesh-large      also run the large run (100,000 nodes by default; does not finish yet)
   --mesh-large-timeout-min N  bound on the large run; past it the others are reported without it (default ${DEFAULT_MESH_SIM_OPTIONS.largeTimeoutMs / 60_000})
   (--seed N is shared with rendezvous)
 mesh-babeld options (Peernet's mesh against babeld on a grid of network namespaces; root):
@@ -141,7 +141,7 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'mesh-traffic': { type: 'string' },
       'mesh-large-nodes': { type: 'string' },
       'mesh-large-duration': { type: 'string' },
-      'no-mesh-large': { type: 'boolean' },
+      'mesh-large': { type: 'boolean' },
       'mesh-large-timeout-min': { type: 'string' },
       grid: { type: 'string' },
       only: { type: 'string' },
@@ -223,7 +223,7 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
     traffic: positive(values['mesh-traffic'], '--mesh-traffic', ms.traffic),
     largeNodes: Math.round(positive(values['mesh-large-nodes'], '--mesh-large-nodes', ms.largeNodes)),
     largeDuration: values['mesh-large-duration'] ?? ms.largeDuration,
-    large: values['no-mesh-large'] !== true,
+    large: values['mesh-large'] === true,
     largeTimeoutMs: positive(values['mesh-large-timeout-min'], '--mesh-large-timeout-min', ms.largeTimeoutMs / 60_000) * 60_000,
     seed: values.seed === undefined ? ms.seed : Math.round(Number(values.seed))
   }
