@@ -38,7 +38,7 @@ import { hasPublicAddress } from './mesh/gateway.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MESH_PROTOCOL_NAME, meshAddress, meshTransport } from './mesh/transport/mesh-transport.ts'
 import { MeshDatagramPort } from './mesh/transport/mesh-datagram-port.ts'
-import { peerIdOfPublicKey } from './core/identity.ts'
+import { peerIdOfPublicKey, publicKeyOfPeerId } from './core/identity.ts'
 import type { PeernetLibp2p } from './host/host.ts'
 
 export interface PeernetOptions {
@@ -357,7 +357,7 @@ function reachMembersOverMesh (libp2p: PeernetLibp2p, mesh: MeshService, network
     }
     for (const [peer, until] of hinted) {
       if (until < now) { hinted.delete(peer); continue }
-      const key = peerIdFromString(peer).publicKey?.raw
+      const key = publicKeyOfPeerId(peer)
       if (key !== undefined) keys.set(toHex(key), key)
     }
     for (const [hex, key] of keys) {
@@ -382,7 +382,7 @@ function reachMembersOverMesh (libp2p: PeernetLibp2p, mesh: MeshService, network
     hint: (peers) => {
       const until = Date.now() + REACH_HINT_MS
       for (const p of peers) {
-        try { peerIdFromString(p) } catch { continue }
+        if (publicKeyOfPeerId(p) === undefined) continue
         hinted.set(p, until)
         tried.delete(p)
       }

@@ -8,7 +8,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as edSign, verify as edVerify } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
-import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { IdentityError, SignatureError } from './errors.ts'
 import { encodeCanonical } from './encoding.ts'
@@ -45,6 +45,16 @@ export function generateIdentity (): Identity {
 
 export function peerIdOfPublicKey (publicKey: Uint8Array): string {
   return peerIdFromPublicKey(publicKeyFromRaw(publicKey)).toString()
+}
+
+/** The Ed25519 public key (32 bytes) a peer id carries; undefined for text that is not one. */
+export function publicKeyOfPeerId (peerId: string): Uint8Array | undefined {
+  try {
+    const key = peerIdFromString(peerId).publicKey
+    return key?.type === 'Ed25519' ? key.raw : undefined
+  } catch {
+    return undefined
+  }
 }
 
 // ---- key file -------------------------------------------------------------------------

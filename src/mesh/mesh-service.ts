@@ -5,9 +5,8 @@
 // decides a route or keeps custody: that is the cores' job, the same code the simulator
 // drives.
 
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { Identity } from '../core/identity.ts'
-import { peerIdOfPublicKey } from '../core/identity.ts'
+import { peerIdOfPublicKey, publicKeyOfPeerId } from '../core/identity.ts'
 import type { Store } from '../core/store.ts'
 import type { Logger } from '../core/log.ts'
 import type { Link, LinkId, LinkProvider } from './link.ts'
@@ -551,13 +550,8 @@ export class MeshService {
 
 /** The Ed25519 public key inside a peer id, or a clear error. */
 export function publicKeyOfPeer (peer: string): Uint8Array {
-  let key: Uint8Array | undefined
-  try {
-    key = peerIdFromString(peer).publicKey?.raw
-  } catch {
-    key = undefined
-  }
-  if (key === undefined || key.byteLength !== 32) {
+  const key = publicKeyOfPeerId(peer)
+  if (key === undefined) {
     throw new UnknownPeerError(`"${peer}" is not the peer id of a Peernet node`, { hint: 'use the peer id that `peernet id` prints on that node (12D3KooW…)' })
   }
   return key

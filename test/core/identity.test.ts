@@ -10,7 +10,7 @@ import fc from 'fast-check'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import {
-  generateIdentity, identityFromSeed, loadIdentity, peerIdOfPublicKey, saveIdentity, sign, signingBytes, verify
+  generateIdentity, identityFromSeed, loadIdentity, peerIdOfPublicKey, publicKeyOfPeerId, saveIdentity, sign, signingBytes, verify
 } from '../../src/core/identity.ts'
 import type { SignatureDomain } from '../../src/core/identity.ts'
 import type { CanonicalValue } from '../../src/core/encoding.ts'
@@ -93,6 +93,9 @@ describe('Ed25519 keys', () => {
     assert.equal(parsed.type, 'Ed25519')
     assert.equal(hex(parsed.publicKey?.raw ?? new Uint8Array(0)), hex(id.publicKey))
     assert.equal(peerIdOfPublicKey(id.publicKey), id.peerId)
+    assert.equal(hex(publicKeyOfPeerId(id.peerId) ?? new Uint8Array(0)), hex(id.publicKey), 'and back')
+    assert.equal(publicKeyOfPeerId('not a peer id'), undefined)
+    assert.equal(publicKeyOfPeerId('QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N'), undefined, 'an RSA-style id has no Ed25519 key inside')
   })
 
   test('generateIdentity gives a fresh key each time', () => {

@@ -18,8 +18,7 @@ import type {
 } from '@libp2p/interface'
 import { AbstractMultiaddrConnection } from '@libp2p/utils'
 import type { SendResult } from '@libp2p/utils'
-import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
-import { publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { peerIdOfPublicKey, publicKeyOfPeerId } from '../../core/identity.ts'
 import { multiaddr, registry } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
@@ -167,8 +166,8 @@ class MeshTransport implements Transport, Startable {
     options.signal.throwIfAborted()
     const peerIdText = ma.getComponents().find((c) => c.name === 'p2p')?.value
     if (peerIdText === undefined) throw new MeshError(`a mesh address names a peer: ${ma.toString()} has no /p2p/ part`, { hint: 'use /peernet-mesh/p2p/<peer id>' })
-    const peerKey = peerIdFromString(peerIdText).publicKey?.raw
-    if (peerKey === undefined || peerKey.byteLength !== 32) throw new MeshError(`peer ${peerIdText} has no Ed25519 key, so the mesh cannot reach it`)
+    const peerKey = publicKeyOfPeerId(peerIdText)
+    if (peerKey === undefined) throw new MeshError(`peer ${peerIdText} has no Ed25519 key, so the mesh cannot reach it`)
     if (!this.datagrams.reachable(peerKey)) {
       throw new MeshUnreachableError(`no mesh route to ${peerIdText}`, { hint: 'the peer is not in the mesh right now; `peernet mesh routes` lists reachable nodes' })
     }
@@ -261,7 +260,7 @@ class MeshTransport implements Transport, Startable {
   private accept (key: string, src: Uint8Array, connectionId: number, listener: MeshListener): Entry | undefined {
     let peerId: string
     try {
-      peerId = peerIdFromPublicKey(publicKeyFromRaw(src)).toString()
+      peerId = peerIdOfPublicKey(src)
     } catch {
       return undefined
     }
