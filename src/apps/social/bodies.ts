@@ -128,5 +128,5 @@ export function decodeFollow (value: CanonicalValue): FollowBody {
 
 /** The canonical value of a body (no absent fields: CBOR has no undefined). */
 export function bodyValue (body: object): CanonicalValue {
-  return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as CanonicalValue
+  return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined))
 }

@@ -8,9 +8,11 @@ import { latestProfile } from './timeline.ts'
 import { mentionTokens } from './markdown.ts'
 import { InvalidRecordError, UnknownEntryError } from '../../networks/errors.ts'
 
+const fromHex = (t: string): Uint8Array => new Uint8Array(Buffer.from(t, 'hex'))
+
 /** [low, high] of the 32-byte values whose hex starts with `prefix` (an index range, not a scan). */
 function hexRange (prefix: string): [Uint8Array, Uint8Array] {
-  return [Buffer.from(prefix.padEnd(64, '0'), 'hex'), Buffer.from(prefix.padEnd(64, 'f'), 'hex')]
+  return [fromHex(prefix.padEnd(64, '0')), fromHex(prefix.padEnd(64, 'f'))]
 }
 
 export interface ResolvedPost { hash: Uint8Array, net: Uint8Array, author: Uint8Array, repostOf: Uint8Array | null, deleted: boolean }
@@ -33,7 +35,7 @@ export function resolveThreadRoot (db: DatabaseSync, text: unknown): Uint8Array 
   } catch (err) {
     const t = typeof text === 'string' ? text.trim().toLowerCase() : ''
     if (!(err instanceof UnknownEntryError) || !/^[0-9a-f]{64}$/.test(t)) throw err
-    const hash = Buffer.from(t, 'hex')
+    const hash = fromHex(t)
     if (sql(db, 'SELECT 1 AS x FROM social_posts WHERE parent = ? LIMIT 1').get(hash) === undefined) throw err
     return hash
   }
@@ -64,7 +66,7 @@ export function resolveAccount (db: DatabaseSync, text: unknown): Uint8Array {
   const raw = typeof text === 'string' ? text.trim().replace(/^@/, '') : ''
   if (raw === '') throw new InvalidRecordError('name an account: its key, 8+ hex digits of it, or its profile name', { hint: '`peernet net members NET` lists account keys' })
   const t = raw.toLowerCase()
-  if (/^[0-9a-f]{64}$/.test(t)) return Buffer.from(t, 'hex')
+  if (/^[0-9a-f]{64}$/.test(t)) return fromHex(t)
   const byKey = /^[0-9a-f]{8,63}$/.test(t) ? accountsByPrefix(db, t) : []
   const byName = byKey.length === 0 ? accountsByName(db, raw) : []
   const all = [...byKey, ...byName]

@@ -42,7 +42,7 @@ interface Cursor { ts: number, hash: Uint8Array }
 
 export function parseCursor (text: unknown): Cursor | null {
   if (text === undefined || text === null || text === '') return null
-  const m = /^(\d{1,16})\.([0-9a-f]{64})$/.exec(String(text))
+  const m = typeof text === 'string' ? /^(\d{1,16})\.([0-9a-f]{64})$/.exec(text) : null
   if (m === null) throw new Error('a cursor is what "next" gave: TS.HASH')
   return { ts: Number(m[1]), hash: Buffer.from(m[2] ?? '', 'hex') }
 }
