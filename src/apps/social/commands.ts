@@ -103,15 +103,31 @@ async function everywhere (ctx: AppCommandContext, write: (net: Uint8Array) => P
   return written
 }
 
+/** A reply's parent: a post here, or undefined for a full id (64 hex digits) of one not here yet; a prefix must match. */
+function parentOf (ctx: AppQueryContext, text: unknown): ResolvedPost | undefined {
+  try {
+    return resolvePost(ctx.db, text)
+  } catch (err) {
+    if (err instanceof UnknownEntryError && typeof text === 'string' && /^[0-9a-f]{64}$/i.test(text.trim())) return undefined
+    throw err
+  }
+}
+
 export async function postCommand (ctx: AppCommandContext, net: Uint8Array, params: Record<string, unknown>): Promise<unknown> {
   const t = typeof params.text === 'string' ? params.text : ''
   const attach = images(params.attach, 'attachment')
   let reply: Uint8Array | undefined
+  let parentHere = true
   if (params.replyTo !== undefined && params.replyTo !== null) {
-    const parent = resolvePost(ctx.db, params.replyTo)
-    if (!same(parent.net, net)) throw new InvalidRecordError(`post ${toHex(parent.hash).slice(0, 12)}… is in network ${formatNetworkId(parent.net)}`, { hint: 'a reply goes in its parent\'s network: give that network' })
-    if (parent.repostOf !== null) throw new InvalidRecordError('that is a repost; reply to the post it shares', { hint: `its id is ${toHex(parent.repostOf)}` })
-    reply = parent.hash
+    const parent = parentOf(ctx, params.replyTo)
+    if (parent === undefined) {
+      // A post not here yet, named by its full id (someone passed it on): the reply is kept
+      // and shows under it once it arrives, here and on every member.
+      reply = new Uint8Array(Buffer.from(String(params.replyTo).trim().toLowerCase(), 'hex'))
+      parentHere = false
+    } else if (!same(parent.net, net)) throw new InvalidRecordError(`post ${toHex(parent.hash).slice(0, 12)}… is in network ${formatNetworkId(parent.net)}`, { hint: 'a reply goes in its parent\'s network: give that network' })
+    else if (parent.repostOf !== null) throw new InvalidRecordError('that is a repost; reply to the post it shares', { hint: `its id is ${toHex(parent.repostOf)}` })
+    else reply = parent.hash
   }
   const mentions = resolveMentions(ctx.db, t)
   const placeholder = attach.map(() => new Uint8Array(32))
@@ -120,7 +136,7 @@ export async function postCommand (ctx: AppCommandContext, net: Uint8Array, para
   const blobs: Uint8Array[] = []
   for (const data of attach) blobs.push((await ctx.append(net, 'social/blob', { data })).hash)
   const e = await ctx.append(net, 'social/post', bodyValue({ text: t, reply, attach: blobs.length > 0 ? blobs : undefined, mentions: mentions.length > 0 ? mentions : undefined }))
-  return { id: toHex(e.hash), net: formatNetworkId(net), ts: e.ts, replyTo: reply === undefined ? null : toHex(reply), mentions: mentions.map(toHex), attachments: blobs.map(toHex) }
+  return { id: toHex(e.hash), net: formatNetworkId(net), ts: e.ts, replyTo: reply === undefined ? null : toHex(reply), parentHere, mentions: mentions.map(toHex), attachments: blobs.map(toHex) }
 }
 
 export async function reactCommand (ctx: AppCommandContext, params: Record<string, unknown>): Promise<unknown> {

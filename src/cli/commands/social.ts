@@ -90,7 +90,7 @@ export const socialPostCommand: Command = {
   usage: 'social post NET TEXT [--reply-to ID] [--attach FILE]… [--json]',
   help: `  TEXT               up to 5000 characters: **bold**, *italic*, \`code\`, [text](https://…),
                      "> " quotes, "- " lists; @name or @key-prefix mentions an account
-  --reply-to ID      reply to a post (in the same network); it may be one not here yet
+  --reply-to ID      reply to a post (in the same network); one not here yet by its full id
   --attach FILE      attach a PNG, JPEG, GIF or WebP image up to 60 KiB (up to 4 times)`,
   options: { 'reply-to': { type: 'string' }, attach: { type: 'string', multiple: true } },
   read: true,
@@ -100,8 +100,11 @@ export const socialPostCommand: Command = {
     const attach = ((ctx.values.attach ?? []) as string[]).map((f) => imageFile(f, '--attach'))
     if (attach.length > 4) throw new UsageError('at most 4 attachments')
     const replyTo = typeof ctx.values['reply-to'] === 'string' ? ctx.values['reply-to'] : undefined
-    const r = await client(ctx).post<{ id: string, mentions: string[], attachments: string[] }>(netPath(net, 'post'), { text, ...(replyTo === undefined ? {} : { replyTo }), ...(attach.length === 0 ? {} : { attach }) })
-    ctx.print(r, () => [`posted ${r.id}${r.mentions.length > 0 ? `  (mentions ${r.mentions.map(short).join(', ')})` : ''}`])
+    const r = await client(ctx).post<{ id: string, mentions: string[], attachments: string[], parentHere: boolean }>(netPath(net, 'post'), { text, ...(replyTo === undefined ? {} : { replyTo }), ...(attach.length === 0 ? {} : { attach }) })
+    ctx.print(r, () => [
+      `posted ${r.id}${r.mentions.length > 0 ? `  (mentions ${r.mentions.map(short).join(', ')})` : ''}`,
+      ...(r.parentHere ? [] : ['the post it replies to is not here yet; the reply shows under it once it arrives'])
+    ])
   }
 }
 

@@ -230,12 +230,16 @@ describe('social app', () => {
     await assert.rejects(post(alice, net, 'x'.repeat(5001)), (err: Error) => err.name === 'InvalidRecordError' && /5001 characters/.test(err.message))
     await assert.rejects(post(alice, net, ''), isNamed('InvalidRecordError'))
     await assert.rejects(post(alice, net, 'look', { attach: [Buffer.from('%PDF-1.4').toString('base64')] }), /not a PNG, JPEG, GIF or WebP/)
-    await assert.rejects(post(alice, net, 'reply', { replyTo: 'ab'.repeat(32) }), isNamed('UnknownEntryError'))
+    await assert.rejects(post(alice, net, 'reply', { replyTo: 'abababab' }), isNamed('UnknownEntryError'))
     await assert.rejects(cmd(alice, 'react', { id: 'nothex', emoji: '👍' }), isNamed('InvalidRecordError'))
     await assert.rejects(cmd(alice, 'delete', { id: 'ab'.repeat(32) }), isNamed('UnknownEntryError'))
     assert.throws(() => q(alice, 'thread', { id: 'cd'.repeat(32) }), isNamed('UnknownEntryError'))
     assert.throws(() => q(alice, 'feed', { limit: 0 }), isNamed('InvalidRecordError'))
     assert.equal(alice.networks.logs.entryCount(net), before)
+    // A reply to a post not here yet, by its full id: kept, shown under a placeholder.
+    const early = await alice.networks.command(net, 'post', { text: 'early', replyTo: 'ab'.repeat(32) }) as { parentHere: boolean }
+    assert.equal(early.parentHere, false)
+    assert.deepEqual(q<ThreadView>(alice, 'thread', { id: 'ab'.repeat(32) }).posts.map((p) => [p.missing, p.text]), [[true, null], [false, 'early']])
     // Only an image's own bytes count: an attachment-only post is fine.
     const ok = await post(alice, net, '', { attach: [Buffer.from(PNG).toString('base64')] })
     assert.equal(q<ThreadView>(alice, 'thread', { id: ok }).posts[0]?.attachments[0]?.type, 'image/png')
