@@ -103,12 +103,12 @@ async function everywhere (ctx: AppCommandContext, write: (net: Uint8Array) => P
   return written
 }
 
-/** A reply's parent: a post here, or undefined for a full id (64 hex digits) of one not here yet; a prefix must match. */
-function parentOf (ctx: AppQueryContext, text: unknown): ResolvedPost | undefined {
+/** A reply's parent: a post here, or the hash of one not here yet named by its full id (64 hex digits); a prefix must match. */
+function parentOf (ctx: AppQueryContext, text: unknown): ResolvedPost | Uint8Array {
   try {
     return resolvePost(ctx.db, text)
   } catch (err) {
-    if (err instanceof UnknownEntryError && typeof text === 'string' && /^[0-9a-f]{64}$/i.test(text.trim())) return undefined
+    if (err instanceof UnknownEntryError && typeof text === 'string' && /^[0-9a-f]{64}$/i.test(text.trim())) return new Uint8Array(Buffer.from(text.trim(), 'hex'))
     throw err
   }
 }
@@ -120,10 +120,10 @@ export async function postCommand (ctx: AppCommandContext, net: Uint8Array, para
   let parentHere = true
   if (params.replyTo !== undefined && params.replyTo !== null) {
     const parent = parentOf(ctx, params.replyTo)
-    if (parent === undefined) {
+    if (parent instanceof Uint8Array) {
       // A post not here yet, named by its full id (someone passed it on): the reply is kept
       // and shows under it once it arrives, here and on every member.
-      reply = new Uint8Array(Buffer.from(String(params.replyTo).trim().toLowerCase(), 'hex'))
+      reply = parent
       parentHere = false
     } else if (!same(parent.net, net)) throw new InvalidRecordError(`post ${toHex(parent.hash).slice(0, 12)}… is in network ${formatNetworkId(parent.net)}`, { hint: 'a reply goes in its parent\'s network: give that network' })
     else if (parent.repostOf !== null) throw new InvalidRecordError('that is a repost; reply to the post it shares', { hint: `its id is ${toHex(parent.repostOf)}` })
