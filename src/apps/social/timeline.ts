@@ -85,18 +85,38 @@ function attachment (db: DatabaseSync, hash: Uint8Array): AttachmentView | null 
 
 interface PostRow {
   hash: Uint8Array, net: Uint8Array, author: Uint8Array, ts: number, parent: Uint8Array | null, repost_of: Uint8Array | null,
-  text: string | null, attach: Uint8Array | null, mentions: Uint8Array | null, edited_ts: number | null, edit_text: string | null, deleted: number
+  text: string | null, attach: Uint8Array | null, mentions: Uint8Array | null, edited_ts: number | null, edit_text: string | null, deleted: number,
+  replies: number, reposts: number, reactions: string | null
 }
 
+// One statement per post: its row, the edit that shows, and its counts (reactions as
+// "emoji TAB count" lines, counting each unhidden account once per emoji).
 const POST_ROW = `SELECT p.hash, p.net, p.author, p.ts, p.parent, p.repost_of, p.text, p.attach, p.mentions, p.edited_ts, p.deleted,
-  (SELECT e.text FROM social_edits e WHERE e.hash = p.edited_hash) AS edit_text
+  (SELECT e.text FROM social_edits e WHERE e.hash = p.edited_hash) AS edit_text,
+  (SELECT COUNT(*) FROM social_posts c WHERE c.parent = p.hash AND c.deleted = 0) AS replies,
+  (SELECT COUNT(*) FROM social_posts r WHERE r.repost_of = p.hash) AS reposts,
+  (SELECT group_concat(x.emoji || char(9) || x.n, char(10)) FROM (
+    SELECT emoji, COUNT(DISTINCT author) AS n FROM social_reactions r WHERE r.post = p.hash
+      AND NOT EXISTS (SELECT 1 FROM social_blocks b WHERE b.account = r.author) GROUP BY emoji ORDER BY n DESC, emoji) x) AS reactions
   FROM social_posts p WHERE p.hash = ?`
+
+function reactionsOf (text: string | null): Record<string, number> {
+  const out: Record<string, number> = {}
+  if (text !== null) {
+    for (const line of text.split('\n')) {
+      const tab = line.lastIndexOf('\t')
+      out[line.slice(0, tab)] = Number(line.slice(tab + 1))
+    }
+  }
+  return out
+}
 
 /** Builds views for one read, remembering names and hidden accounts along the way. */
 export class ViewBuilder {
   readonly #db: DatabaseSync
   readonly #names = new Map<string, string | null>()
   readonly #hidden = new Map<string, boolean>()
+  readonly #nets = new Map<string, string>()
 
   constructor (db: DatabaseSync) { this.#db = db }
 
@@ -107,6 +127,17 @@ export class ViewBuilder {
       n = (sql(this.#db, 'SELECT name FROM social_profiles WHERE account = ? ORDER BY ts DESC, hash DESC LIMIT 1').get(account) as { name: string } | undefined)?.name ?? null
       if (n === '') n = null
       this.#names.set(k, n)
+    }
+    return n
+  }
+
+  /** A network's printable id (pn…), worked out once per read. */
+  net (id: Uint8Array): string {
+    const k = toHex(id)
+    let n = this.#nets.get(k)
+    if (n === undefined) {
+      n = formatNetworkId(id)
+      this.#nets.set(k, n)
     }
     return n
   }
@@ -126,17 +157,13 @@ export class ViewBuilder {
   }
 
   /** A post (or repost) by hash; a placeholder when only its hash is known. */
-  post (hash: Uint8Array): PostView {
-    const r = this.row(hash)
+  post (hash: Uint8Array, row?: PostRow): PostView {
+    const r = row ?? this.row(hash)
     if (r === undefined) return this.missing(hash)
     const db = this.#db
-    const reactions: Record<string, number> = {}
-    for (const x of sql(db, 'SELECT emoji, COUNT(DISTINCT author) AS n FROM social_reactions r WHERE post = ? AND NOT EXISTS (SELECT 1 FROM social_blocks b WHERE b.account = r.author) GROUP BY emoji ORDER BY n DESC, emoji').all(hash) as Array<{ emoji: string, n: number }>) {
-      reactions[x.emoji] = x.n
-    }
     return {
       id: toHex(r.hash),
-      net: formatNetworkId(r.net),
+      net: this.net(r.net),
       author: toHex(r.author),
       name: this.name(r.author),
       ts: r.ts,
@@ -144,9 +171,9 @@ export class ViewBuilder {
       replyTo: r.parent === null ? null : toHex(r.parent),
       attachments: split32(r.attach).flatMap((a) => attachment(db, a) ?? []),
       mentions: split32(r.mentions).map(toHex),
-      reactions,
-      replies: (sql(db, 'SELECT COUNT(*) AS n FROM social_posts WHERE parent = ? AND deleted = 0').get(hash) as { n: number }).n,
-      reposts: (sql(db, 'SELECT COUNT(*) AS n FROM social_posts WHERE repost_of = ?').get(hash) as { n: number }).n,
+      reactions: reactionsOf(r.reactions),
+      replies: r.replies,
+      reposts: r.reposts,
       edited: r.edited_ts,
       deleted: r.deleted === 1,
       missing: false,
@@ -162,7 +189,7 @@ export class ViewBuilder {
   item (hash: Uint8Array): PostView | undefined {
     const r = this.row(hash)
     if (r === undefined) return undefined
-    if (r.repost_of === null) return this.post(hash)
+    if (r.repost_of === null) return this.post(hash, r)
     const shared = this.post(r.repost_of)
     if (shared.hidden || shared.deleted) return undefined
     return { ...shared, repost: { id: toHex(r.hash), by: toHex(r.author), name: this.name(r.author), ts: r.ts } }
