@@ -15,6 +15,7 @@ import { socialApp } from '../../../src/apps/social/social.ts'
 import { isBlocked } from '../../../src/apps/social/blocks.ts'
 import type { Page, ThreadView, NotificationView, PostView } from '../../../src/apps/social/timeline.ts'
 import { TempDirs, hex, isNamed } from '../../networks/fixtures.ts'
+import { delegate, linkedDevice } from '../../../src/networks/account.ts'
 
 interface Node { networks: Networks, me: string }
 
@@ -29,12 +30,12 @@ function nodes (t: TestContext, n: number): Node[] {
   })
 }
 
-/** Carries the chains of `authors` (all when omitted) in `net`; returns the refusals' reasons. */
-function carry (from: Node, to: Node, net: Uint8Array, authors?: Node[]): string[] {
-  const keep = authors?.map((a) => a.me)
+/** Carries the chains written by the devices of `writers` (all when omitted) in `net`; returns the refusals' reasons. */
+function carry (from: Node, to: Node, net: Uint8Array, writers?: Node[]): string[] {
+  const keep = writers?.map((a) => hex(a.networks.account.signer.publicKey))
   const creator = hex(from.networks.logs.network(net).manifest.manifest.creator)
   const entries: Entry[] = from.networks.logs.heads(net)
-    .filter((h) => keep === undefined || keep.includes(hex(h.author)))
+    .filter((h) => keep === undefined || keep.includes(hex(h.device)))
     .sort((x, y) => Number(hex(x.author) !== creator) - Number(hex(y.author) !== creator))
     .flatMap((h) => from.networks.logs.chainAfter(net, h.author, h.device, 0, 10_000).map((s) => s.entry))
   return to.networks.ingestRemote(entries).rejected.map((r) => r.reason)
@@ -221,6 +222,46 @@ describe('social app', () => {
     await cmd(alice, 'unblock', { account: carol.me })
     await cmd(alice, 'unmute', { account: bob.me })
     assert.equal(q<NotificationView[]>(alice, 'notifications').length, 3)
+  })
+
+  test('two devices of one account: one timeline; a follow from one applies on the other; an edit from one before the post from the other', async (t) => {
+    const [alice, bob] = nodes(t, 2) as [Node, Node]
+    const dirs = new TempDirs()
+    t.after(() => { dirs.cleanup() })
+    // Alice's phone: a device linked to her account (its own key, her delegation).
+    const phoneKey = generateIdentity()
+    const aliceKey = alice.networks.account.accountKey
+    assert.ok(aliceKey !== null)
+    let now = 5_000_000
+    const phone: Node = {
+      networks: new Networks({ store: dirs.store(), account: linkedDevice(phoneKey, delegate(aliceKey, phoneKey.publicKey, now)), apps: [chatApp, socialApp], clock: { now: () => ++now }, addresses: () => [] }),
+      me: alice.me
+    }
+    const net = socialNetwork([alice, bob])
+    phone.networks.logs.addNetwork(alice.networks.logs.network(net).manifest, [], now)
+    sync([alice, bob, phone], net)
+
+    await post(bob, net, 'from bob')
+    sync([alice, bob, phone], net)
+    await cmd(phone, 'follow', { account: bob.me })
+    await post(phone, net, 'from the phone')
+    await post(alice, net, 'from home')
+    sync([alice, bob, phone], net)
+    const home = q<Page>(alice, 'feed')
+    assert.deepEqual(texts(home).sort(), ['from bob', 'from home', 'from the phone'])
+    assert.deepEqual(texts(q<Page>(phone, 'feed')), texts(home), 'one timeline on both devices')
+    assert.ok(home.posts.every((p) => p.author === bob.me || p.author === alice.me), 'entries are by account')
+    assert.equal(q<{ following: number }>(alice, 'profile').following, 1, 'the phone\'s follow is the account\'s')
+
+    // The phone posts; the home device edits it; Bob gets the edit (home's chain) first.
+    const id = await post(phone, net, 'typo')
+    carry(phone, alice, net, [phone])
+    await cmd(alice, 'edit', { id, text: 'fixed' })
+    assert.deepEqual(carry(alice, bob, net, [alice]), [], 'the edit is taken though its post is not here yet')
+    assert.throws(() => q(bob, 'thread', { id }), isNamed('UnknownEntryError'))
+    sync([alice, bob, phone], net)
+    assert.equal(q<ThreadView>(bob, 'thread', { id }).posts[0]?.text, 'fixed', 'applied when the post came')
+    assert.equal(q<ThreadView>(phone, 'thread', { id }).posts[0]?.text, 'fixed')
   })
 
   test('bad input: clear errors, nothing written', async (t) => {
