@@ -118,6 +118,13 @@ test('three daemons: the social app converges, and heals after a partition', asy
     assert.match(human.stdout, /hello town, edited/, 'markdown rendered plainly')
     const notes = await api(homeA).get<Array<{ kind: string, from: string }>>('/v1/apps/social/notifications')
     assert.deepEqual(notes.map((n) => n.kind).sort(), ['reaction', 'reply'], 'a reply that mentions counts once')
+    // C blocks B: B's reply leaves C's thread and feed (and only C's).
+    const blocked = await json<{ kind: string, changed: boolean }>(['social', 'block', bob.slice(0, 12), '--home', homeC])
+    assert.deepEqual([blocked.kind, blocked.changed], ['block', true])
+    assert.deepEqual((await api(homeC).get<ThreadView>(`/v1/apps/social/thread?id=${p1}`)).posts.map((p) => p.id), [p1])
+    assert.ok(!(await api(homeC).get<Page>(`/v1/networks/${net}/app/feed`)).posts.some((p) => p.author === bob))
+    assert.equal((await api(homeA).get<ThreadView>(`/v1/apps/social/thread?id=${p1}`)).posts.length, 2)
+    await api(homeC).post('/v1/apps/social/unblock', { account: bob })
     // Live events: the reply and the reaction reached A's event stream as they synced in.
     await eventually(async () => await Promise.resolve(['reply', 'reaction'].every((k) => onA.events.some((e) => e.app === 'social' && e.kind === k)) ? true : undefined), 'reply and reaction events on A')
     assert.ok(onC.events.some((e) => e.kind === 'post' && e.data.id === p1), 'a post event on C')
