@@ -173,6 +173,11 @@ describe('social app', () => {
     assert.equal(first.posts.length, 2)
     assert.ok(first.next !== null)
     assert.deepEqual(texts(q<Page>(alice, 'feed', { limit: 2, before: first.next })), ['carol in one'])
+    // A network left is left out of the home timeline.
+    await cmd(carol, 'follow', { account: alice.me })
+    assert.deepEqual(texts(q<Page>(carol, 'feed')), ['alice in two', 'carol in two', 'carol in one'])
+    carol.networks.leave(n2)
+    assert.deepEqual(texts(q<Page>(carol, 'feed')), ['carol in one'])
   })
 
   test('profiles are account-wide; an avatar must be an image; mentions by name notify', async (t) => {
