@@ -40,6 +40,8 @@ import { MESH_PROTOCOL_NAME, meshAddress, meshTransport } from './mesh/transport
 import { MeshDatagramPort } from './mesh/transport/mesh-datagram-port.ts'
 import { peerIdOfPublicKey, publicKeyOfPeerId } from './core/identity.ts'
 import type { PeernetLibp2p } from './host/host.ts'
+import type { AppDefinition } from './networks/app.ts'
+import type { CanonicalValue } from './core/encoding.ts'
 
 export interface PeernetOptions {
   /** The home directory (see resolveHome). Created if missing. */
@@ -52,6 +54,8 @@ export interface PeernetOptions {
   rendezvous?: { timing?: Partial<RendezvousTiming>, bound?: RendezvousBound, random?: () => number }
   /** Extra libp2p transports (e.g. the mesh transport), given to the host. */
   transports?: HostOptions['transports']
+  /** Apps besides the built-in ones (an app under development, a test's). */
+  apps?: AppDefinition[]
 }
 
 export type PeernetEvent =
@@ -59,6 +63,8 @@ export type PeernetEvent =
   | { type: 'peer:disconnect', peerId: string, at: number }
   /** An entry accepted into a network's logs, written here (`local`) or synced in. */
   | { type: 'entry', net: string, hash: string, author: string, entryType: string, local: boolean, at: number }
+  /** A live event of an app (its reducer's `emit`): a private message for this account arrived, say. */
+  | { type: 'app', app: string, net: string, event: Record<string, unknown>, at: number }
   /** A message that reached this node through the mesh, or a mesh neighbour that came or went. */
   | (MeshEvent & { at: number })
 
@@ -169,7 +175,7 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
     const listen = meshPort === null ? config.listen : [...config.listen, `/${MESH_PROTOCOL_NAME}`]
     const host = await createHost({ identity, store, logger: logger.child('host'), ...config, listen, transports })
     const clock = options.clock ?? systemClock
-    const networks = new Networks({ store: openStore, account: keys, apps: BUILTIN_APPS, clock, addresses: () => host.addresses() })
+    const networks = new Networks({ store: openStore, account: keys, apps: [...BUILTIN_APPS, ...(options.apps ?? [])], clock, addresses: () => host.addresses() })
     const devices = new AccountDevices({ networks, store: openStore, device: identity, accountKeyPath: paths.account, accountLinkPath: paths.accountLink, addresses: () => host.addresses(), clock })
     const sync = startSync(host.libp2p, networks, logger.child('sync'))
     await serveManifests(host.libp2p, (net) => networks.heldManifest(net), logger.child('rendezvous'))
@@ -247,6 +253,7 @@ function assemble ({ identity, config, paths, host, store, networks, devices, sy
     for (const entry of e.entries) {
       emit({ type: 'entry', net, hash: toHex(entry.hash), author: toHex(entry.author), entryType: entry.type, local: e.local, at })
     }
+    for (const v of e.events ?? []) emit({ type: 'app', app: v.app, net: formatNetworkId(v.net), event: jsonable(v.event), at })
   })
   mesh?.subscribe((e) => { emit({ ...e, at: Date.now() }) })
   libp2p.addEventListener('peer:connect', (evt) => {
@@ -318,6 +325,11 @@ function assemble ({ identity, config, paths, host, store, networks, devices, sy
       await stopping
     }
   }
+}
+
+/** An app event as JSON: bytes as hex. */
+function jsonable (event: Record<string, CanonicalValue>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(event).map(([k, v]) => [k, v instanceof Uint8Array ? toHex(v) : typeof v === 'bigint' ? v.toString() : v]))
 }
 
 function definedOnly<T extends object> (obj: T): Partial<T> {

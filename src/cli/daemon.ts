@@ -12,6 +12,7 @@ import { createLogger } from '../core/log.ts'
 import type { LogLevel } from '../core/log.ts'
 import { startApiServer } from '../api/server.ts'
 import type { ApiInfo } from '../api/client.ts'
+import type { AppDefinition } from '../networks/app.ts'
 
 export interface DaemonOptions {
   home: string
@@ -19,13 +20,15 @@ export interface DaemonOptions {
   logLevel: LogLevel | undefined
   /** Human lines (peer id, addresses, API URL) go here: stdout. */
   out: (line: string) => void
+  /** Apps besides the built-in ones. */
+  apps?: AppDefinition[]
 }
 
 const SHUTDOWN_TIMEOUT_MS = 10_000
 
 export async function runDaemon (options: DaemonOptions): Promise<void> {
   const logger = createLogger({ level: options.logLevel ?? options.overrides.logLevel ?? 'info' })
-  const node = await createPeernet({ home: options.home, config: options.overrides, logger })
+  const node = await createPeernet({ home: options.home, config: options.overrides, logger, apps: options.apps })
   const token = randomBytes(32).toString('base64url')
   let api
   try {

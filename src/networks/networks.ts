@@ -12,8 +12,9 @@ import type { NetworkPolicy, SignedManifest } from './manifest.ts'
 import { createInvite, decodeInvite, encodeInvite, grantValue, looksLikeInvite } from './invite.ts'
 import type { Role } from './invite.ts'
 import { LogStore, MAX_DELETE_TARGETS, MAX_REKEY_BOXES } from './log-store.ts'
-import type { IngestResult, NetworkRecord, StoredEntry } from './log-store.ts'
-import type { AppDefinition, AppEntry } from './app.ts'
+import type { AppEventRecord, IngestResult, NetworkRecord, StoredEntry } from './log-store.ts'
+import type { AppCommandContext, AppDefinition, AppEntry } from './app.ts'
+import { sealForKeys, sealedValue } from './account-seal.ts'
 import { EntryRejectedError, InvalidRecordError, NotPermittedError, UnknownEntryError, UnknownNetworkError } from './errors.ts'
 import { delegationValue, ownAccount } from './account.ts'
 import type { AccountKeys } from './account.ts'
@@ -49,7 +50,10 @@ export interface NetworkSummary {
 
 
 
-export type NetworksListener = (event: { type: 'entries', net: Uint8Array, entries: AppEntry[], local: boolean }) => void
+export type NetworksListener = (event: { type: 'entries', net: Uint8Array, entries: AppEntry[], local: boolean, events?: AppEventRecord[] }) => void
+
+/** Chains whose bodies this node should fetch again from peers (an author it refused is no longer refused). */
+export type RefetchListener = (net: Uint8Array, chains: Array<{ author: Uint8Array, device: Uint8Array, after: number }>) => void
 
 export class Networks {
   readonly logs: LogStore
@@ -58,6 +62,7 @@ export class Networks {
   readonly #clock: Clock
   readonly #addresses: () => string[]
   readonly #listeners = new Set<NetworksListener>()
+  readonly #refetchers = new Set<RefetchListener>()
   /** Told when this node creates, joins or leaves a network. */
   readonly #watchers = new Set<(net: Uint8Array | null) => void>()
   readonly #store: Store
@@ -67,7 +72,7 @@ export class Networks {
     this.#apps = new Map(options.apps.map((a) => [a.name, a]))
     this.logs = new LogStore(options.store, this.#apps)
     this.#account = 'signer' in options.account ? options.account : ownAccount(options.account)
-    this.logs.setOpeners(openersOf(this.#account))
+    this.logs.setOpeners(openersOf(this.#account), this.#account.publicKey)
     this.#clock = options.clock
     this.#addresses = options.addresses
   }
@@ -78,7 +83,7 @@ export class Networks {
   /** Switches who this node writes as (a home taking up a device link). */
   useAccount (account: AccountKeys): void {
     this.#account = account
-    this.logs.setOpeners(openersOf(account))
+    this.logs.setOpeners(openersOf(account), account.publicKey)
   }
 
   /** Tells watchers (sync, rendezvous) that networks were added here without this class (a linked device taking up its account's). */
@@ -104,9 +109,9 @@ export class Networks {
     for (const w of this.#watchers) w(net)
   }
 
-  #emit (net: Uint8Array, entries: AppEntry[], local: boolean): void {
-    if (entries.length === 0) return
-    for (const l of this.#listeners) l({ type: 'entries', net, entries, local })
+  #emit (net: Uint8Array, entries: AppEntry[], local: boolean, events: AppEventRecord[] = []): void {
+    if (entries.length === 0 && events.length === 0) return
+    for (const l of this.#listeners) l(events.length === 0 ? { type: 'entries', net, entries, local } : { type: 'entries', net, entries, local, events })
   }
 
   /** Network ids accept the printable form (pn…) and unambiguous prefixes of it. */
@@ -307,7 +312,7 @@ export class Networks {
       const reason = result.rejected[0]?.reason ?? 'refused'
       throw new EntryRejectedError(reason, /revoked this device/.test(reason) ? { hint: 'the account revoked this device; `peernet account devices` shows it' } : {})
     }
-    this.#emit(net, result.accepted, true)
+    this.#emit(net, result.accepted, true, result.events)
     return result.accepted
   }
 
@@ -330,16 +335,18 @@ export class Networks {
   appendEach (items: Array<{ net: Uint8Array, type: string, body: CanonicalValue }>): AppEntry[] {
     const now = this.#clock.now()
     let accepted: AppEntry[]
+    const events: AppEventRecord[] = []
     try {
       accepted = this.#store.transaction(() => items.flatMap((i) => {
         const result = this.#append(i.net, [{ type: i.type, body: i.body, ts: now }], now)
         if (result.rejected.length > 0) throw new EntryRejectedError(result.rejected[0]?.reason ?? 'refused')
+        events.push(...result.events)
         return result.accepted
       }))
     } finally {
       this.logs.forget()
     }
-    for (const e of accepted) this.#emit(e.net, [e], true)
+    for (const e of accepted) this.#emit(e.net, [e], true, events.filter((v) => v.net === e.net))
     return accepted
   }
 
@@ -395,14 +402,16 @@ export class Networks {
   /** Entries from a peer: verified and stored, or rejected with reasons. */
   ingestRemote (entries: Parameters<LogStore['ingest']>[0]): IngestResult {
     const result = this.logs.ingest(entries, this.#clock.now())
-    const byNet = new Map<string, AppEntry[]>()
-    for (const e of result.accepted) {
-      const k = toHex(e.net)
-      const list = byNet.get(k)
-      if (list === undefined) byNet.set(k, [e])
-      else list.push(e)
+    const byNet = new Map<string, { net: Uint8Array, entries: AppEntry[], events: AppEventRecord[] }>()
+    const group = (net: Uint8Array): { net: Uint8Array, entries: AppEntry[], events: AppEventRecord[] } => {
+      const k = toHex(net)
+      let g = byNet.get(k)
+      if (g === undefined) { g = { net, entries: [], events: [] }; byNet.set(k, g) }
+      return g
     }
-    for (const list of byNet.values()) this.#emit((list[0] as AppEntry).net, list, false)
+    for (const e of result.accepted) group(e.net).entries.push(e)
+    for (const v of result.events) group(v.net).events.push(v)
+    for (const g of byNet.values()) this.#emit(g.net, g.entries, false, g.events)
     return result
   }
 
@@ -417,7 +426,103 @@ export class Networks {
     const app = this.app(net)
     const cmd = app.commands[name]
     if (cmd === undefined) throw new InvalidRecordError(`app ${app.name} has no command "${name}"`)
-    return await cmd({ db: this.logs.db, account: this.account.publicKey, append: async (n, type, body) => await this.appendApp(n, type, body) }, net, params)
+    return await cmd(this.#commandContext(app), net, params)
+  }
+
+  /** What an app's commands get: its tables, writing, its networks, sealing, refusals. */
+  #commandContext (app: AppDefinition): AppCommandContext {
+    return {
+      db: this.logs.db,
+      account: this.account.publicKey,
+      append: async (n, type, body) => {
+        if (this.app(n).name !== app.name) throw new InvalidRecordError(`network ${formatNetworkId(n)} is not a ${app.name} network`)
+        return await this.appendApp(n, type, body)
+      },
+      networks: () => this.logs.memberNetworkIds().filter((n) => this.logs.network(n).manifest.manifest.app === app.name),
+      members: (n) => this.logs.members(n).map((m) => m.account),
+      sealFor: (n, type, accounts, plain) => this.sealFor(n, type, accounts, plain),
+      refusalsChanged: (account) => { this.refusalsChanged(app, account) }
+    }
+  }
+
+  #namedApp (name: string): AppDefinition {
+    const app = this.#apps.get(name)
+    if (app === undefined) throw new InvalidRecordError(`this node has no app "${name}"`, { hint: `apps here: ${[...this.#apps.keys()].join(', ')}` })
+    return app
+  }
+
+  /** An app's command not bound to one network (AppDefinition.nodeCommands). */
+  async nodeCommand (appName: string, name: string, params: Record<string, unknown>): Promise<unknown> {
+    const app = this.#namedApp(appName)
+    const cmd = app.nodeCommands?.[name]
+    if (cmd === undefined) throw new InvalidRecordError(`app ${app.name} has no command "${name}"`)
+    return await cmd(this.#commandContext(app), params)
+  }
+
+  /** An app's query not bound to one network (AppDefinition.nodeQueries). */
+  nodeQuery (appName: string, name: string, params: Record<string, unknown>): unknown {
+    const app = this.#namedApp(appName)
+    const q = app.nodeQueries?.[name]
+    if (q === undefined) throw new InvalidRecordError(`app ${app.name} has no query "${name}"`)
+    return q({ db: this.logs.db, account: this.account.publicKey }, params)
+  }
+
+  /**
+   * Seals `plain` for the account key and every current device (delegated, seen writing in
+   * a network held here, revoked in none) of each account, for an entry of `type` this
+   * node writes into `net` (the seal is bound to that network, author and type). This
+   * node's own device key is added when its account is among them.
+   */
+  sealFor (net: Uint8Array, type: string, accounts: Uint8Array[], plain: Uint8Array): CanonicalValue {
+    const me = this.#account
+    const keys: Uint8Array[] = []
+    for (const a of accounts) {
+      keys.push(a, ...this.logs.activeDevices(a))
+      if (toHex(a) === toHex(me.publicKey)) keys.push(me.signer.publicKey)
+    }
+    return sealedValue(sealForKeys(keys, plain, { net, author: me.publicKey, type }))
+  }
+
+  /** Calls `listener` when chains' bodies should be fetched again from peers. */
+  onRefetch (listener: RefetchListener): () => void {
+    this.#refetchers.add(listener)
+    return () => { this.#refetchers.delete(listener) }
+  }
+
+  /**
+   * `app`'s refuseAuthor may answer differently for `account` now: in each of the app's
+   * networks here, a refused author's stored bodies go (the app forgets them); for one no
+   * longer refused, the chains held without bodies are asked for again from peers (sync
+   * fills the bodies in and passes them on).
+   */
+  refusalsChanged (app: AppDefinition, account: Uint8Array): { withheld: number, refetching: number } {
+    let withheld = 0
+    let refetching = 0
+    for (const net of this.logs.memberNetworkIds()) {
+      if (this.logs.network(net).manifest.manifest.app !== app.name) continue
+      if (app.refuseAuthor?.(this.logs.db, net, account) !== undefined) {
+        withheld += this.logs.withholdAuthor(net, account)
+        continue
+      }
+      const chains = this.logs.bodilessChains(net, account).map((c) => ({ author: account, device: c.device, after: c.after }))
+      if (chains.length === 0) continue
+      refetching += chains.length
+      for (const l of this.#refetchers) l(net, chains)
+    }
+    return { withheld, refetching }
+  }
+
+  /** The chain heads this node offers peers in a network: all but those of authors it refuses. */
+  offeredHeads (net: Uint8Array): ReturnType<LogStore['heads']> {
+    const heads = this.logs.heads(net)
+    if (!this.logs.refusesAuthors) return heads
+    const refused = new Map<string, boolean>()
+    return heads.filter((h) => {
+      const k = toHex(h.author)
+      let r = refused.get(k)
+      if (r === undefined) { r = this.logs.refusedAuthor(net, h.author) !== undefined; refused.set(k, r) }
+      return !r
+    })
   }
 
   query (net: Uint8Array, name: string, params: Record<string, unknown>): unknown {

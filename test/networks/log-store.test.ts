@@ -648,7 +648,8 @@ describe('the chat app\'s rules', () => {
 
   test('the chat send command refuses bad text before appending', async () => {
     const calls: unknown[] = []
-    const ctx = { db: undefined as never, account: new Uint8Array(32), append: async (...args: unknown[]) => { calls.push(args); return await Promise.reject(new Error('unreachable')) } }
+    const unreachable = (): never => { throw new Error('unreachable') }
+    const ctx = { db: undefined as never, account: new Uint8Array(32), append: async (...args: unknown[]) => { calls.push(args); return await Promise.reject(new Error('unreachable')) }, networks: unreachable, members: unreachable, sealFor: unreachable, refusalsChanged: unreachable }
     for (const text of ['', 'x'.repeat(MAX_MESSAGE_CHARS + 1), 5, undefined]) {
       await assert.rejects(chatApp.commands.send?.(ctx, new Uint8Array(32), { text }) ?? Promise.resolve(), isNamed('InvalidRecordError'))
     }

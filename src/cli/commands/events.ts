@@ -38,5 +38,6 @@ function describeEvent (e: PeernetEvent): string {
     case 'entry': return `${e.net}  ${e.entryType}  by ${e.author.slice(0, 12)}…${e.local ? '  (local)' : ''}`
     case 'mesh:message': return `from ${e.message.from}  (${e.message.hops} hops)  ${e.message.text}`
     case 'mesh:neighbour': return `${e.peerId} ${e.up ? 'up' : 'down'} (${e.kind})`
+    case 'app': return `${e.app}  ${e.net}  ${Object.entries(e.event).map(([k, v]) => `${k}=${typeof v === 'string' && v.length > 16 ? `${v.slice(0, 12)}…` : String(v)}`).join(' ')}`
   }
 }
