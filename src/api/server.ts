@@ -12,9 +12,10 @@ import type { ApiAddress } from '../core/config.ts'
 import { compileRoutes, matchRoute, requireString } from './routes.ts'
 import { networkRoutes } from './network-routes.ts'
 import { accountRoutes } from './account-routes.ts'
+import { appRoutes } from './app-routes.ts'
 import { meshRoutes } from './mesh-routes.ts'
 import { MalformedPayloadError, MeshDisabledError, UnknownPeerError } from '../mesh/errors.ts'
-import { DeviceLinkError, EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, RendezvousError, UnknownDeviceError, UnknownEntryError, UnknownNetworkError } from '../networks/errors.ts'
+import { DeviceLinkError, EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, RendezvousError, UnknownAccountError, UnknownDeviceError, UnknownEntryError, UnknownNetworkError } from '../networks/errors.ts'
 
 const MAX_BODY_BYTES = 64 * 1024
 const SSE_KEEPALIVE_MS = 15_000
@@ -47,6 +48,7 @@ export async function startApiServer (options: ApiServerOptions): Promise<ApiSer
     { method: 'POST', path: '/v1/stop', handler: () => Promise.resolve({ stopping: true }) },
     ...networkRoutes(node),
     ...accountRoutes(node),
+    ...appRoutes(node),
     ...meshRoutes(node)
   ])
 
@@ -168,7 +170,7 @@ async function readJsonBody (req: IncomingMessage): Promise<Record<string, unkno
 function statusOf (err: unknown): number {
   if (err instanceof UnauthorizedError) return 401
   if (err instanceof BadRequestError || err instanceof InvalidMultiaddrError || err instanceof InvalidRecordError || err instanceof InviteError || err instanceof DeviceLinkError || err instanceof UnknownPeerError || err instanceof MalformedPayloadError) return 400
-  if (err instanceof PeerNotFoundError || err instanceof UnknownNetworkError || err instanceof UnknownEntryError || err instanceof RendezvousError || err instanceof UnknownDeviceError) return 404
+  if (err instanceof PeerNotFoundError || err instanceof UnknownNetworkError || err instanceof UnknownEntryError || err instanceof RendezvousError || err instanceof UnknownDeviceError || err instanceof UnknownAccountError) return 404
   if (err instanceof NotPermittedError) return 403
   if (err instanceof MeshDisabledError) return 409
   if (err instanceof EntryRejectedError) return 409
