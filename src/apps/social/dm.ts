@@ -100,7 +100,11 @@ export function resolveAccount (ctx: AppCommandContext, text: unknown): Uint8Arr
   }
   if (found.size > 1) throw new InvalidRecordError(`"${t}" matches ${found.size} accounts`, { hint: 'give more of the key' })
   const account = [...found.values()][0]
-  if (account === undefined) throw new UnknownAccountError(`no member of your social networks has account ${t.length > 16 ? `${t.slice(0, 16)}…` : t}`, { hint: '`peernet net members NET` lists the members of a network' })
+  if (account === undefined) {
+    throw new UnknownAccountError(`no network you both belong to: no member of your social networks has account ${t.length > 16 ? `${t.slice(0, 16)}…` : t}`, {
+      hint: 'check the key (`peernet net members NET` lists members), or invite them to one of your networks (`peernet net invite NET`)'
+    })
+  }
   return account
 }
 
