@@ -495,7 +495,9 @@ export class Networks {
    * longer refused, the chains held without bodies are asked for again from peers (sync
    * fills the bodies in and passes them on).
    */
-  refusalsChanged (app: AppDefinition, account: Uint8Array): { withheld: number, refetching: number } {
+  refusalsChanged (app: AppDefinition, key: Uint8Array): { withheld: number, refetching: number } {
+    // A plain copy: apps may hand a Buffer, which goes into sync messages.
+    const account = new Uint8Array(key)
     let withheld = 0
     let refetching = 0
     for (const net of this.logs.memberNetworkIds()) {
