@@ -66,9 +66,10 @@ export interface Daemon {
 export const LOOPBACK_ARGS = ['--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--no-mdns', '--no-mesh-udp']
 
 /** Starts `peernet daemon` and resolves once it has printed its API URL. */
-export async function startDaemon (home: string, args: string[] = LOOPBACK_ARGS, options: ProcessOptions & { timeoutMs?: number } = {}): Promise<Daemon> {
+export async function startDaemon (home: string, args: string[] = LOOPBACK_ARGS, options: ProcessOptions & { timeoutMs?: number, script?: string } = {}): Promise<Daemon> {
   const timeoutMs = options.timeoutMs ?? 30_000
-  const [file, argv] = command(['daemon', '--home', home, ...args], options)
+  // `script`: a test's own daemon (e.g. one carrying an app not built in), given `--home HOME ARGS…`.
+  const [file, argv] = options.script === undefined ? command(['daemon', '--home', home, ...args], options) : [process.execPath, [options.script, '--home', home, ...args]]
   const child = spawn(file, argv, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
   const out = collect(child)
   await new Promise<void>((resolve, reject) => {
