@@ -12,7 +12,10 @@ import type { CanonicalValue } from '../../src/core/encoding.ts'
 import { parseNetworkId } from '../../src/networks/manifest.ts'
 import type { Peernet } from '../../src/node.ts'
 import { Cluster, LOOPBACK_TCP, eventually, tcpAddress } from '../host/cluster.ts'
-import { hex } from './fixtures.ts'
+import { TempDirs, hex } from './fixtures.ts'
+import { Networks } from '../../src/networks/networks.ts'
+import { generateIdentity } from '../../src/core/identity.ts'
+import type { Entry } from '../../src/networks/entry.ts'
 
 /** A small app with posts and a local block list, like the social app's. */
 const blockyApp = defineApp({
@@ -56,8 +59,8 @@ const blockyApp = defineApp({
 const cluster = new Cluster()
 after(async () => { await cluster.close() })
 
-const db = (n: Peernet): DatabaseSync => n.networks.logs.db
-const posts = (n: Peernet, author: Uint8Array): string[] =>
+const db = (n: Peernet | Networks): DatabaseSync => n instanceof Networks ? n.logs.db : n.networks.logs.db
+const posts = (n: Peernet | Networks, author: Uint8Array): string[] =>
   (db(n).prepare('SELECT text FROM blocky_posts WHERE author = ? ORDER BY text').all(author) as Array<{ text: string }>).map((r) => r.text)
 const headSeq = (n: Peernet, net: Uint8Array, author: Uint8Array): number =>
   n.networks.logs.heads(net).find((h) => hex(h.author) === hex(author))?.seq ?? 0
@@ -108,4 +111,43 @@ test('a blocked author\'s entries are not kept or passed on by the blocker; unbl
   assert.deepEqual(posts(c, accountA), ['before the block', 'while blocked'])
   assert.deepEqual(bodies(b, net, accountA).map((s) => s !== null), [true, true])
   assert.equal(connected(a, c), false)
+})
+
+test('by hand: a refused author\'s membership entries still count, its app entries are kept header-only; unrefused, the bodies are asked for and fill in', async (t) => {
+  const dirs = new TempDirs()
+  t.after(() => { dirs.cleanup() })
+  let now = 1_000_000
+  const node = (): Networks => new Networks({ store: dirs.store(), account: generateIdentity(), apps: [blockyApp], clock: { now: () => ++now }, addresses: () => [] })
+  const [a, x, b] = [node(), node(), node()]
+  const created = a.create({ name: 'by hand', app: 'blocky', policy: 'invite', private: false })
+  const net = parseNetworkId(created.id)
+  x.join(created.invite as string)
+  b.join(created.invite as string)
+  const entries = (from: Networks): Entry[] => from.logs.heads(net).flatMap((h) => from.logs.chainAfter(net, h.author, h.device, 0, 100).map((s) => s.entry)).sort((p, q) => p.header.ts - q.header.ts)
+  for (const n of [x, b]) a.ingestRemote(entries(n))
+  for (const n of [x, b]) n.ingestRemote(entries(a))
+  const accountX = x.account.publicKey
+  const refetches: Array<{ seqAfter: number }> = []
+  b.onRefetch((_net, chains) => { refetches.push(...chains.map((c) => ({ seqAfter: c.after }))) })
+
+  await b.nodeCommand('blocky', 'block', { account: hex(accountX) })
+  await x.command(net, 'post', { text: 'unseen' })
+  x.leave(net)
+  const r = b.ingestRemote(entries(x))
+  assert.deepEqual(r.rejected, [])
+  assert.deepEqual(r.withheld.map((e) => e.type), ['blocky/post'])
+  assert.deepEqual(r.accepted.map((e) => e.type), ['peernet/leave'], 'the join is held already; the leave counts')
+  assert.equal(b.logs.isMember(net, accountX), false)
+  assert.equal((b.logs.db.prepare('SELECT COUNT(*) AS n FROM blocky_posts').get() as { n: number }).n, 0)
+  // Offered again with its body while refused: still not kept.
+  const again = b.ingestRemote(entries(x))
+  assert.deepEqual([again.accepted.length, again.withheld.length, again.duplicates], [0, 0, entries(x).length])
+  assert.equal(b.logs.usage(net).withoutBody, 1)
+  assert.deepEqual(b.offeredHeads(net).map((h) => hex(h.author)).includes(hex(accountX)), false, 'its chain is not offered')
+
+  await b.nodeCommand('blocky', 'unblock', { account: hex(accountX) })
+  assert.deepEqual(refetches, [{ seqAfter: 1 }], 'the chain is asked for again after the join')
+  const filled = b.ingestRemote(entries(x))
+  assert.deepEqual(filled.accepted.map((e) => e.type), ['blocky/post'])
+  assert.deepEqual(posts(b, accountX), ['unseen'])
 })
