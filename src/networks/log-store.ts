@@ -258,13 +258,24 @@ export class LogStore {
     if (account !== undefined) this.#account = account
   }
 
+  /** Reducer contexts by app name and whether they emit, made once (a sync batch reduces thousands of entries). */
+  readonly #contexts = new Map<string, AppReduceContext>()
+
   /** What a reducer gets besides the database; `emit: false` for replays, whose events were sent before. */
-  #reduceContext (app: string, emit = true): AppReduceContext {
-    return {
-      account: this.#account,
-      openSealed: (entry, sealed) => openForKeys(this.#openers, sealed, { net: entry.net, author: entry.author, type: entry.type }),
-      emit: (event) => { if (emit) this.#events.push({ net: this.#reducing ?? new Uint8Array(0), app, event }) }
+  #reduceContext (app: string, emit: boolean): AppReduceContext {
+    const key = `${app}/${String(emit)}`
+    let ctx = this.#contexts.get(key)
+    if (ctx === undefined) {
+      const account = (): Uint8Array => this.#account
+      ctx = {
+        // Read at each use: the node may switch accounts (a home taking up a device link).
+        get account () { return account() },
+        openSealed: (entry, sealed) => openForKeys(this.#openers, sealed, { net: entry.net, author: entry.author, type: entry.type }),
+        emit: (event) => { if (emit) this.#events.push({ net: this.#reducing ?? new Uint8Array(0), app, event }) }
+      }
+      this.#contexts.set(key, ctx)
     }
+    return ctx
   }
 
   /** The network of the entry being reduced (events carry it). */
