@@ -40,6 +40,7 @@ import { MESH_PROTOCOL_NAME, meshAddress, meshTransport } from './mesh/transport
 import { MeshDatagramPort } from './mesh/transport/mesh-datagram-port.ts'
 import { peerIdOfPublicKey, publicKeyOfPeerId } from './core/identity.ts'
 import type { PeernetLibp2p } from './host/host.ts'
+import type { AppDefinition } from './networks/app.ts'
 
 export interface PeernetOptions {
   /** The home directory (see resolveHome). Created if missing. */
@@ -52,6 +53,8 @@ export interface PeernetOptions {
   rendezvous?: { timing?: Partial<RendezvousTiming>, bound?: RendezvousBound, random?: () => number }
   /** Extra libp2p transports (e.g. the mesh transport), given to the host. */
   transports?: HostOptions['transports']
+  /** Apps besides the built-in ones (a test's, say). */
+  apps?: AppDefinition[]
 }
 
 export type PeernetEvent =
@@ -171,7 +174,7 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
     const listen = meshPort === null ? config.listen : [...config.listen, `/${MESH_PROTOCOL_NAME}`]
     const host = await createHost({ identity, store, logger: logger.child('host'), ...config, listen, transports })
     const clock = options.clock ?? systemClock
-    const networks = new Networks({ store: openStore, account: keys, apps: BUILTIN_APPS, clock, addresses: () => host.addresses() })
+    const networks = new Networks({ store: openStore, account: keys, apps: [...BUILTIN_APPS, ...(options.apps ?? [])], clock, addresses: () => host.addresses() })
     const devices = new AccountDevices({ networks, store: openStore, device: identity, accountKeyPath: paths.account, accountLinkPath: paths.accountLink, addresses: () => host.addresses(), clock })
     const sync = startSync(host.libp2p, networks, logger.child('sync'))
     await serveManifests(host.libp2p, (net) => networks.heldManifest(net), logger.child('rendezvous'))

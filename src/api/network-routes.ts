@@ -114,7 +114,15 @@ export function networkRoutes (node: Peernet): Route[] {
     {
       method: 'POST',
       path: '/v1/apps/:app/:command',
-      handler: async ({ params, body }) => await nets.accountCommand(params.app ?? '', params.command ?? '', body)
+      handler: async ({ params, body }) => {
+        // A `net` field, if given, names a network (a private message's, say): resolved here.
+        const p: Record<string, unknown> = { ...body }
+        if (p.net !== undefined) {
+          if (typeof p.net !== 'string') throw new BadRequestError('field "net" must be a network id')
+          p.net = nets.resolve(p.net)
+        }
+        return await nets.accountCommand(params.app ?? '', params.command ?? '', p)
+      }
     },
     {
       method: 'GET',

@@ -14,7 +14,7 @@ import { networkRoutes } from './network-routes.ts'
 import { accountRoutes } from './account-routes.ts'
 import { meshRoutes } from './mesh-routes.ts'
 import { MalformedPayloadError, MeshDisabledError, UnknownPeerError } from '../mesh/errors.ts'
-import { DeviceLinkError, EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, RendezvousError, UnknownDeviceError, UnknownEntryError, UnknownNetworkError } from '../networks/errors.ts'
+import { DeviceLinkError, EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, RendezvousError, UnknownAccountError, UnknownDeviceError, UnknownEntryError, UnknownNetworkError } from '../networks/errors.ts'
 
 // 256 KiB: an app command may carry images (a social post's attachments, base64).
 const MAX_BODY_BYTES = 256 * 1024
@@ -169,7 +169,7 @@ async function readJsonBody (req: IncomingMessage): Promise<Record<string, unkno
 function statusOf (err: unknown): number {
   if (err instanceof UnauthorizedError) return 401
   if (err instanceof BadRequestError || err instanceof InvalidMultiaddrError || err instanceof InvalidRecordError || err instanceof InviteError || err instanceof DeviceLinkError || err instanceof UnknownPeerError || err instanceof MalformedPayloadError) return 400
-  if (err instanceof PeerNotFoundError || err instanceof UnknownNetworkError || err instanceof UnknownEntryError || err instanceof RendezvousError || err instanceof UnknownDeviceError) return 404
+  if (err instanceof PeerNotFoundError || err instanceof UnknownNetworkError || err instanceof UnknownEntryError || err instanceof RendezvousError || err instanceof UnknownDeviceError || err instanceof UnknownAccountError) return 404
   if (err instanceof NotPermittedError) return 403
   if (err instanceof MeshDisabledError) return 409
   if (err instanceof EntryRejectedError) return 409

@@ -25,9 +25,28 @@ const P = (1n << 255n) - 19n
 /** A sealed box that does not open: damaged, or sealed to another key. */
 export class SealError extends PeernetError { override name = 'SealError' }
 
+/**
+ * Converted keys, by Ed25519 key (hex): the conversion costs a BigInt modular inverse
+ * (about a millisecond), and a node trying each box of a message with its own keys, or
+ * sealing to the same members again and again, would pay it every time. Bounded.
+ */
+const publicCache = new Map<string, Uint8Array>()
+const PUBLIC_CACHE_MAX = 4096
+const privateCache = new WeakMap<Identity, KeyObject>()
+
 /** The X25519 public key of an Ed25519 public key: u = (1 + y) / (1 − y) mod p. */
 export function x25519PublicOf (edPublicKey: Uint8Array): Uint8Array {
   if (edPublicKey.byteLength !== 32) throw new SealError('an Ed25519 public key is 32 bytes')
+  const k = Buffer.from(edPublicKey.buffer, edPublicKey.byteOffset, 32).toString('hex')
+  const known = publicCache.get(k)
+  if (known !== undefined) return known.slice()
+  const u = convertPublic(edPublicKey)
+  if (publicCache.size >= PUBLIC_CACHE_MAX) publicCache.delete(publicCache.keys().next().value as string)
+  publicCache.set(k, u.slice())
+  return u
+}
+
+function convertPublic (edPublicKey: Uint8Array): Uint8Array {
   const bytes = Uint8Array.from(edPublicKey)
   bytes[31] = (bytes[31] as number) & 0x7f // the sign bit of x
   const y = leToBigInt(bytes)
@@ -38,8 +57,13 @@ export function x25519PublicOf (edPublicKey: Uint8Array): Uint8Array {
 
 /** The X25519 private key of an Ed25519 identity: the first half of SHA-512(seed) (clamped by X25519). */
 export function x25519PrivateOf (identity: Identity): KeyObject {
-  const scalar = createHash('sha512').update(identity.seed).digest().subarray(0, 32)
-  return createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, scalar]), format: 'der', type: 'pkcs8' })
+  let key = privateCache.get(identity)
+  if (key === undefined) {
+    const scalar = createHash('sha512').update(identity.seed).digest().subarray(0, 32)
+    key = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, scalar]), format: 'der', type: 'pkcs8' })
+    privateCache.set(identity, key)
+  }
+  return key
 }
 
 /** A raw 32-byte X25519 public key as a KeyObject for `diffieHellman`. */

@@ -5,6 +5,7 @@
 import type { DatabaseSync } from 'node:sqlite'
 import type { Migration } from '../core/store.ts'
 import type { CanonicalValue } from '../core/encoding.ts'
+import type { SealedForAccounts } from './account-seal.ts'
 
 /** What an app sees of an accepted entry. */
 export interface AppEntry<Body = unknown> {
@@ -24,7 +25,18 @@ export interface EntryTypeSpec<Body> {
   /** Checks the entry against current state; returns a reason to refuse it, or undefined. */
   validate?: (db: DatabaseSync, entry: AppEntry<Body>) => string | undefined
   /** Applies the entry to the app's tables (inside the ingest transaction). */
-  reduce: (db: DatabaseSync, entry: AppEntry<Body>) => void
+  reduce: (db: DatabaseSync, entry: AppEntry<Body>, ctx: AppReduceContext) => void
+}
+
+/** What a reducer may do beyond its tables: what only this node can (open what was sealed to its keys). */
+export interface AppReduceContext {
+  /** The account this node writes as. */
+  account: Uint8Array
+  /**
+   * Opens a body sealed with `AppCommandContext.sealFor` in this entry, with this node's
+   * account and device keys: the plaintext, or undefined when it is not for this node.
+   */
+  openSealed: (entry: AppEntry, sealed: SealedForAccounts) => Uint8Array | undefined
 }
 
 /** Writes an entry of this app into a network (given to commands). */
@@ -46,6 +58,19 @@ export interface AppCommandContext extends AppQueryContext {
    * bodies go here and, as it syncs, on every member; `forget` runs for each.
    */
   deleteEntries: (net: Uint8Array, hashes: Uint8Array[]) => Promise<void>
+  /** The current members (account keys) of a network. */
+  members: (net: Uint8Array) => Uint8Array[]
+  /**
+   * Seals `plain` so that only the account key and the current devices of each of
+   * `accounts` can open it (see account-seal.ts), for an entry of `type` this node writes
+   * into `net`. Name this node's own account too for its other devices to read it.
+   */
+  sealFor: (net: Uint8Array, type: string, accounts: Uint8Array[], plain: Uint8Array) => CanonicalValue
+  /**
+   * What `refuseAuthor` says about `account` may have changed (a block added or lifted):
+   * a newly refused author's stored bodies go; a no longer refused one's are fetched again.
+   */
+  refusalsChanged: (account: Uint8Array) => void
 }
 
 /** A live event an app puts on the node's event stream (JSON-able `data`). */
@@ -67,6 +92,15 @@ export interface AppDefinition {
   queries: Record<string, (db: DatabaseSync, net: Uint8Array, params: Record<string, unknown>, ctx?: AppQueryContext) => unknown>
   /** Write operations in one network: (ctx, net, params) → JSON-able result. */
   commands: Record<string, (ctx: AppCommandContext, net: Uint8Array, params: Record<string, unknown>) => Promise<unknown>>
+  /**
+   * Whether this node refuses to keep and pass on an author's entries in a network (a
+   * block): a reason, or undefined. A refused author's app entries are checked as any
+   * others but stored without their bodies and not reduced; the author's chains are not
+   * offered, served or forwarded to peers. Their peernet/* entries are kept whole, so
+   * membership here stays what every member derives. Call `refusalsChanged` when the
+   * answer changes.
+   */
+  refuseAuthor?: (db: DatabaseSync, net: Uint8Array, author: Uint8Array) => string | undefined
   /**
    * Read operations over every network of this app the node is in (a home timeline,
    * notifications): (ctx, params) → JSON-able result.

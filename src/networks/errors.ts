@@ -20,3 +20,5 @@ export class RendezvousError extends PeernetError { override name = 'RendezvousE
 export class DeviceLinkError extends PeernetError { override name = 'DeviceLinkError' }
 /** A device this node has never seen write for its account. */
 export class UnknownDeviceError extends PeernetError { override name = 'UnknownDeviceError' }
+/** An account this node knows of in none of its networks (so it can neither name it nor reach it). */
+export class UnknownAccountError extends PeernetError { override name = 'UnknownAccountError' }

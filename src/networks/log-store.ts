@@ -21,7 +21,8 @@ import { openSealed } from '../core/seal.ts'
 import { toHex } from './hashing.ts'
 import { InvalidRecordError, UnknownNetworkError } from './errors.ts'
 import { NETWORKS_MIGRATIONS } from './schema.ts'
-import type { AppDefinition, AppEntry } from './app.ts'
+import type { AppDefinition, AppEntry, AppReduceContext } from './app.ts'
+import { openForKeys } from './account-seal.ts'
 
 export interface NetworkRecord {
   id: Uint8Array
@@ -55,6 +56,8 @@ export interface IngestResult {
   accepted: AppEntry[]
   duplicates: number
   rejected: Rejection[]
+  /** App entries of authors this node refuses (AppDefinition.refuseAuthor): stored without their bodies, not reduced, not passed on. */
+  withheld: AppEntry[]
 }
 
 export interface StoredEntry {
@@ -69,6 +72,7 @@ const RECORD_CACHE = 256
 export class LogStore {
   readonly #store: Store
   readonly #apps: ReadonlyMap<string, AppDefinition>
+  readonly #refuses: boolean
   /** Network records by hex id; manifests are verified once, when a network is added. */
   readonly #records = new Map<string, NetworkRecord | null>()
   /** Whether a network has any tombstone, by hex id (true may be stale after a rollback: only costs a look). */
@@ -76,10 +80,13 @@ export class LogStore {
 
   /** This node's identities that rekey boxes may be sealed to (its account key if it holds it, its device key). */
   #openers: Identity[] = []
+  /** The account this node writes as (for reducers). */
+  #account: Uint8Array = new Uint8Array(32)
 
   constructor (store: Store, apps: ReadonlyMap<string, AppDefinition>) {
     this.#store = store
     this.#apps = apps
+    this.#refuses = [...apps.values()].some((a) => a.refuseAuthor !== undefined)
     store.migrate('networks', NETWORKS_MIGRATIONS)
     for (const app of apps.values()) store.migrate(`app:${app.name}`, app.migrations)
   }
@@ -240,8 +247,64 @@ export class LogStore {
   // ---- network keys (private networks) ----------------------------------------------------
 
   /** The identities rekey boxes may be sealed to on this node; boxes to others are left shut. */
-  setOpeners (identities: Identity[]): void {
+  setOpeners (identities: Identity[], account?: Uint8Array): void {
     this.#openers = [...identities]
+    if (account !== undefined) this.#account = account
+  }
+
+  /** What a reducer gets besides the database, made once (a sync batch reduces thousands of entries). */
+  #reduceContext: AppReduceContext | null = null
+
+  #reduce (app: AppDefinition, name: string, entry: AppEntry): void {
+    if (this.#reduceContext === null) {
+      const account = (): Uint8Array => this.#account
+      this.#reduceContext = {
+        // Read at each use: the node may switch accounts (a home taking up a device link).
+        get account () { return account() },
+        openSealed: (e, sealed) => openForKeys(this.#openers, sealed, { net: e.net, author: e.author, type: e.type })
+      }
+    }
+    app.types[name]?.reduce(this.db, entry, this.#reduceContext)
+  }
+
+  // ---- refused authors (AppDefinition.refuseAuthor) --------------------------------------
+
+  /** Why this node refuses the author's app entries in the network (its app's refuseAuthor), or undefined. */
+  refusedAuthor (net: Uint8Array, author: Uint8Array): string | undefined {
+    const record = this.#networkOrNull(net)
+    const app = record === undefined ? undefined : this.#apps.get(record.manifest.manifest.app)
+    return app?.refuseAuthor?.(this.db, net, author)
+  }
+
+  /** Whether any app here refuses authors at all (most do not: then nothing is asked per chain). */
+  get refusesAuthors (): boolean {
+    return this.#refuses
+  }
+
+  /**
+   * The author is refused now: the bodies of their app entries held here go (headers
+   * stay, so their chains and membership stay whole), and the app drops what it made of
+   * them. Returns how many bodies went.
+   */
+  withholdAuthor (net: Uint8Array, author: Uint8Array): number {
+    const record = this.network(net)
+    return this.#store.transaction(() => {
+      const rows = this.#sql("SELECT hash, type FROM entries WHERE net = ? AND author = ? AND body IS NOT NULL AND type NOT LIKE 'peernet/%'").all(net, author) as Array<{ hash: Uint8Array, type: string }>
+      if (rows.length === 0) return 0
+      this.#sql("UPDATE entries SET body = NULL WHERE net = ? AND author = ? AND type NOT LIKE 'peernet/%'").run(net, author)
+      this.#undoApp(record, author, rows)
+      return rows.length
+    })
+  }
+
+  /**
+   * Chains of the author whose app entries are held without a body (and not deleted by
+   * their author), with the seq to fetch after: what to ask peers for once the author is
+   * no longer refused. (Bodies a quota dropped are asked for too; the quota drops them again.)
+   */
+  bodilessChains (net: Uint8Array, author: Uint8Array): Array<{ device: Uint8Array, after: number }> {
+    return (this.#sql(`SELECT device, MIN(seq) - 1 AS after FROM entries e WHERE net = ? AND author = ? AND body IS NULL AND type NOT LIKE 'peernet/%'
+      AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.net = e.net AND t.target = e.hash AND t.author = e.author) GROUP BY device`).all(net, author) as Array<{ device: Uint8Array, after: number }>)
   }
 
   /** The key ring of a network, oldest first by (ts, author, seq). */
@@ -422,10 +485,10 @@ export class LogStore {
   }
 
   #ingestChecked (checked: CheckedEntry[], now: number, savepoints: boolean): IngestResult {
-    const result: IngestResult = { accepted: [], duplicates: 0, rejected: [] }
+    const result: IngestResult = { accepted: [], duplicates: 0, rejected: [], withheld: [] }
     // Chain heads are kept in memory through the batch and written once per chain at the
     // end — but not with a savepoint per entry, whose rollback the copy would not see.
-    const batch: BatchState = { writing: false, members: new Map(), lastMember: null, chains: savepoints ? null : new Map(), last: null }
+    const batch: BatchState = { writing: false, members: new Map(), lastMember: null, chains: savepoints ? null : new Map(), last: null, refused: new Map(), withheld: result.withheld }
     for (const { entry, hash, header, error } of checked) {
       batch.writing = false
       // Entries of the networks layer itself may write chains and membership directly:
@@ -440,7 +503,7 @@ export class LogStore {
           ? this.#store.transaction(() => this.#ingestOne(entry, hash, header, now, batch))
           : this.#ingestOne(entry, hash, header, now, batch)
         if (outcome === 'duplicate') result.duplicates++
-        else result.accepted.push(outcome)
+        else if (outcome !== 'withheld') result.accepted.push(outcome)
       } catch (err) {
         if (!(err instanceof InvalidRecordError)) throw err
         if (batch.writing && !savepoints) throw new RefusedAfterWriting()
@@ -538,7 +601,7 @@ export class LogStore {
   }
 
   /** `header`: the header's canonical bytes, as hashed (null: encode them again). */
-  #ingestOne (entry: Entry, hash: Uint8Array, header: Uint8Array | null, now: number, batch: BatchState): AppEntry | 'duplicate' {
+  #ingestOne (entry: Entry, hash: Uint8Array, header: Uint8Array | null, now: number, batch: BatchState): AppEntry | 'duplicate' | 'withheld' {
     const h = entry.header
     const db = this.db
     const net = this.#networkOrNull(h.net)
@@ -557,7 +620,7 @@ export class LogStore {
     if (h.seq <= headSeq) {
       const existing = this.#sql('SELECT hash, signed, body IS NULL AS bodyless FROM entries WHERE net = ? AND author = ? AND device = ? AND seq = ?').get(h.net, h.author, h.device, h.seq) as { hash: Uint8Array, signed: Uint8Array, bodyless: number } | undefined
       if (existing !== undefined) {
-        if (bytesEqual(existing.hash, hash)) return existing.bodyless === 1 && entry.body !== undefined && !isCore ? this.#fillBody(net, entry, hash, batch) : 'duplicate'
+        if (bytesEqual(existing.hash, hash)) return existing.bodyless === 1 && entry.body !== undefined && !isCore && this.#refused(h, batch) === undefined ? this.#fillBody(net, entry, hash, batch) : 'duplicate'
         throw new EquivocationError(`equivocation: a different entry already holds seq ${h.seq} of this device; the device is frozen`, existing.signed)
       }
     }
@@ -627,14 +690,34 @@ export class LogStore {
       appEntry.body = typed
       const why = spec.validate?.(db, appEntry)
       if (why !== undefined) throw new InvalidRecordError(`${h.type} refused: ${why}`)
+      if (this.#refused(h, batch) !== undefined) {
+        // Checked like any entry (so this node holds the same chains as every member), but
+        // its body is not kept, not reduced, and nothing of it is passed on.
+        this.#insertEntry(entry, hash, header, undefined, now, chain, batch)
+        batch.withheld.push({ ...appEntry, body: null })
+        return 'withheld'
+      }
     } else if (h.type !== 'peernet/device' && h.type !== 'peernet/revoke' && h.type !== 'peernet/delete' && h.type !== 'peernet/rekey' && !isMembershipType(h.type)) {
       throw new InvalidRecordError(`unknown entry type ${h.type}`)
     }
 
     this.#insertEntry(entry, hash, header, plain, now, chain, batch)
     if (isMembershipType(h.type)) this.#refreshMembership(net)
-    if (prefix !== 'peernet') this.#apps.get(prefix)?.types[name]?.reduce(db, appEntry)
+    const app = prefix === 'peernet' ? undefined : this.#apps.get(prefix)
+    if (app !== undefined) this.#reduce(app, name, appEntry)
     return appEntry
+  }
+
+  /** Why the entry's author is refused in its network (once per author and batch), or undefined. */
+  #refused (h: EntryHeader, batch: BatchState): string | undefined {
+    if (!this.refusesAuthors) return undefined
+    const key = toHex(h.net) + toHex(h.author)
+    let why = batch.refused.get(key)
+    if (why === undefined) {
+      why = this.refusedAuthor(h.net, h.author) ?? null
+      batch.refused.set(key, why)
+    }
+    return why ?? undefined
   }
 
   /**
@@ -665,7 +748,7 @@ export class LogStore {
     if (why !== undefined) throw new InvalidRecordError(`${h.type} refused: ${why}`)
     batch.writing = true
     this.#sql('UPDATE entries SET body = ? WHERE hash = ?').run(entry.body, hash)
-    spec.reduce(this.db, appEntry)
+    this.#reduce(this.#apps.get(prefix) as AppDefinition, name, appEntry)
     return appEntry
   }
 
@@ -857,7 +940,7 @@ export class LogStore {
     for (const row of rows) {
       const spec = app.types[row.type.slice(app.name.length + 1)]
       if (spec === undefined) continue
-      spec.reduce(this.db, { net: net.id, hash: row.hash, author: row.author, device: row.device, seq: row.seq, ts: row.ts, type: row.type, body: spec.decode(this.#open(net, row.type, row.body)) as unknown })
+      this.#reduce(app, row.type.slice(app.name.length + 1), { net: net.id, hash: row.hash, author: row.author, device: row.device, seq: row.seq, ts: row.ts, type: row.type, body: spec.decode(this.#open(net, row.type, row.body)) as unknown })
     }
   }
 
@@ -946,6 +1029,10 @@ interface BatchState {
   chains: Map<string, ChainState> | null
   /** The chain used last (consecutive entries are nearly always of one chain). */
   last: { net: Uint8Array, author: Uint8Array, device: Uint8Array, state: ChainState } | null
+  /** refuseAuthor's answers by net‖author hex (null: not refused), asked once per batch. */
+  refused: Map<string, string | null>
+  /** App entries stored without their bodies because their author is refused. */
+  withheld: AppEntry[]
 }
 
 interface ChainState {

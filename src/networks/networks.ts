@@ -14,6 +14,7 @@ import type { Role } from './invite.ts'
 import { LogStore, MAX_DELETE_TARGETS, MAX_REKEY_BOXES } from './log-store.ts'
 import type { IngestResult, NetworkRecord, StoredEntry } from './log-store.ts'
 import type { AppCommandContext, AppDefinition, AppEntry, AppEvent, AppQueryContext } from './app.ts'
+import { sealForKeys, sealedValue } from './account-seal.ts'
 import { EntryRejectedError, InvalidRecordError, NotPermittedError, UnknownEntryError, UnknownNetworkError } from './errors.ts'
 import { delegationValue, ownAccount } from './account.ts'
 import type { AccountKeys } from './account.ts'
@@ -51,6 +52,9 @@ export interface NetworkSummary {
 
 export type NetworksListener = (event: { type: 'entries', net: Uint8Array, entries: AppEntry[], local: boolean }) => void
 
+/** Chains whose bodies this node should fetch again from peers (an author it refused is no longer refused). */
+export type RefetchListener = (net: Uint8Array, chains: Array<{ author: Uint8Array, device: Uint8Array, after: number }>) => void
+
 export class Networks {
   readonly logs: LogStore
   #account: AccountKeys
@@ -58,6 +62,7 @@ export class Networks {
   readonly #clock: Clock
   readonly #addresses: () => string[]
   readonly #listeners = new Set<NetworksListener>()
+  readonly #refetchers = new Set<RefetchListener>()
   /** Told when this node creates, joins or leaves a network. */
   readonly #watchers = new Set<(net: Uint8Array | null) => void>()
   readonly #store: Store
@@ -67,7 +72,7 @@ export class Networks {
     this.#apps = new Map(options.apps.map((a) => [a.name, a]))
     this.logs = new LogStore(options.store, this.#apps)
     this.#account = 'signer' in options.account ? options.account : ownAccount(options.account)
-    this.logs.setOpeners(openersOf(this.#account))
+    this.logs.setOpeners(openersOf(this.#account), this.#account.publicKey)
     this.#clock = options.clock
     this.#addresses = options.addresses
   }
@@ -78,7 +83,7 @@ export class Networks {
   /** Switches who this node writes as (a home taking up a device link). */
   useAccount (account: AccountKeys): void {
     this.#account = account
-    this.logs.setOpeners(openersOf(account))
+    this.logs.setOpeners(openersOf(account), account.publicKey)
   }
 
   /** Tells watchers (sync, rendezvous) that networks were added here without this class (a linked device taking up its account's). */
@@ -420,6 +425,66 @@ export class Networks {
     return await cmd(this.#commandContext(app), net, params)
   }
 
+  /**
+   * Seals `plain` for the account key and every current device (delegated, seen writing in
+   * a network held here, revoked in none) of each account, for an entry of `type` this
+   * node writes into `net` (the seal is bound to that network, author and type). This
+   * node's own device key is added when its account is among them.
+   */
+  sealFor (net: Uint8Array, type: string, accounts: Uint8Array[], plain: Uint8Array): CanonicalValue {
+    const me = this.#account
+    const keys: Uint8Array[] = []
+    for (const a of accounts) {
+      keys.push(a, ...this.logs.activeDevices(a))
+      if (toHex(a) === toHex(me.publicKey)) keys.push(me.signer.publicKey)
+    }
+    return sealedValue(sealForKeys(keys, plain, { net, author: me.publicKey, type }))
+  }
+
+  /** Calls `listener` when chains' bodies should be fetched again from peers. */
+  onRefetch (listener: RefetchListener): () => void {
+    this.#refetchers.add(listener)
+    return () => { this.#refetchers.delete(listener) }
+  }
+
+  /**
+   * `app`'s refuseAuthor may answer differently for `account` now: in each of the app's
+   * networks here, a refused author's stored bodies go (the app forgets them); for one no
+   * longer refused, the chains held without bodies are asked for again from peers (sync
+   * fills the bodies in and passes them on).
+   */
+  refusalsChanged (app: AppDefinition, key: Uint8Array): { withheld: number, refetching: number } {
+    // A plain copy: apps may hand a Buffer, which goes into sync messages.
+    const account = new Uint8Array(key)
+    let withheld = 0
+    let refetching = 0
+    for (const net of this.logs.memberNetworkIds()) {
+      if (this.logs.network(net).manifest.manifest.app !== app.name) continue
+      if (app.refuseAuthor?.(this.logs.db, net, account) !== undefined) {
+        withheld += this.logs.withholdAuthor(net, account)
+        continue
+      }
+      const chains = this.logs.bodilessChains(net, account).map((c) => ({ author: account, device: c.device, after: c.after }))
+      if (chains.length === 0) continue
+      refetching += chains.length
+      for (const l of this.#refetchers) l(net, chains)
+    }
+    return { withheld, refetching }
+  }
+
+  /** The chain heads this node offers peers in a network: all but those of authors it refuses. */
+  offeredHeads (net: Uint8Array): ReturnType<LogStore['heads']> {
+    const heads = this.logs.heads(net)
+    if (!this.logs.refusesAuthors) return heads
+    const refused = new Map<string, boolean>()
+    return heads.filter((h) => {
+      const k = toHex(h.author)
+      let r = refused.get(k)
+      if (r === undefined) { r = this.logs.refusedAuthor(net, h.author) !== undefined; refused.set(k, r) }
+      return !r
+    })
+  }
+
   query (net: Uint8Array, name: string, params: Record<string, unknown>): unknown {
     const app = this.app(net)
     const q = app.queries[name]
@@ -473,7 +538,10 @@ export class Networks {
       deleteEntries: async (n, hashes) => {
         this.deleteEntries(n, hashes.map(toHex))
         await Promise.resolve()
-      }
+      },
+      members: (n) => this.logs.members(n).map((m) => m.account),
+      sealFor: (n, type, accounts, plain) => this.sealFor(n, type, accounts, plain),
+      refusalsChanged: (account) => { this.refusalsChanged(app, account) }
     }
   }
 

@@ -167,7 +167,7 @@ describe('ingest: carrying entries between two stores', () => {
     assert.ok(b.isMember(net.id, m.publicKey))
     assert.deepEqual(b.heads(net.id).map((h) => h.seq).sort(), [2, 5])
     const again = b.ingest(entries, NOW)
-    assert.deepEqual(again, { accepted: [], duplicates: 7, rejected: [] })
+    assert.deepEqual(again, { accepted: [], duplicates: 7, rejected: [], withheld: [], events: [] })
     assert.equal(b.entryCount(net.id), 7)
   })
 
@@ -648,7 +648,8 @@ describe('the chat app\'s rules', () => {
 
   test('the chat send command refuses bad text before appending', async () => {
     const calls: unknown[] = []
-    const ctx = { db: undefined as never, account: new Uint8Array(32), networks: [], deleteEntries: async () => { await Promise.reject(new Error('unreachable')) }, append: async (...args: unknown[]) => { calls.push(args); return await Promise.reject(new Error('unreachable')) } }
+    const unreachable = (): never => { throw new Error('unreachable') }
+    const ctx = { db: undefined as never, account: new Uint8Array(32), networks: [], deleteEntries: async () => { await Promise.reject(new Error('unreachable')) }, append: async (...args: unknown[]) => { calls.push(args); return await Promise.reject(new Error('unreachable')) }, members: unreachable, sealFor: unreachable, refusalsChanged: unreachable }
     for (const text of ['', 'x'.repeat(MAX_MESSAGE_CHARS + 1), 5, undefined]) {
       await assert.rejects(chatApp.commands.send?.(ctx, new Uint8Array(32), { text }) ?? Promise.resolve(), isNamed('InvalidRecordError'))
     }
@@ -829,7 +830,7 @@ describe('append', () => {
     const [a] = pair(t, net)
     let r: IngestResult | undefined
     try { r = a.append(net.creator, net.creator.publicKey, net.id, [], NOW) } catch (err) { assert.fail(`append threw ${(err as Error).name}: ${(err as Error).message}`) }
-    assert.deepEqual(r, { accepted: [], duplicates: 0, rejected: [] })
+    assert.deepEqual(r, { accepted: [], duplicates: 0, rejected: [], withheld: [], events: [] })
   })
 
   test('append continues the chain from the stored head, one signature per call', (t) => {

@@ -19,8 +19,8 @@ import { delegate, delegationValue } from '../../src/networks/account.ts'
 import { FrameReader, MAX_FRAME_BYTES, SYNC_BATCH, decodeMessage, encodeEntriesFrame, encodeMessage, readEntriesFrame } from '../../src/networks/sync/messages.ts'
 import { buildHeaders, encodeEntry, headerValue, signHeaders } from '../../src/networks/entry.ts'
 import type { Entry } from '../../src/networks/entry.ts'
-import type { SyncMessage } from '../../src/networks/sync/messages.ts'
-import { SyncSession, networkTag, peerFaults } from '../../src/networks/sync/session.ts'
+import type { ChainPosition, SyncMessage } from '../../src/networks/sync/messages.ts'
+import { SyncSession, headsDigest, networkTag, peerFaults } from '../../src/networks/sync/session.ts'
 import type { SyncAction } from '../../src/networks/sync/session.ts'
 import { TempDirs, hex, isNamed, makeNetwork, sortedIdentities } from './fixtures.ts'
 import type { TestNetwork } from './fixtures.ts'
@@ -646,5 +646,37 @@ describe('peer faults', () => {
     // Another chain's gaps stay free; a gap before the fault is free too.
     assert.equal(peerFaults([{ chain: chainA, reason: 'gap: expected seq 1 of this chain, got 2' }, { chain: chainA, reason: 'entry signature does not verify' }, { chain: chainB, reason: 'gap: expected seq 1 of this chain, got 2' }]), 1)
     assert.equal(peerFaults([{ chain: null, reason: 'malformed entry' }]), 1)
+  })
+})
+
+describe('heads offered and refetching (a node that refuses an author)', () => {
+  const net = new Uint8Array(randomBytes(32))
+  const [kept, refused] = [new Uint8Array(randomBytes(32)), new Uint8Array(randomBytes(32))]
+  const all = [{ author: kept, device: kept, seq: 3 }, { author: refused, device: refused, seq: 5 }]
+  const local = { networks: () => [net], heads: () => all, offered: () => all.filter((h) => h.author !== refused) }
+  const [self, peer] = [generateIdentity().peerId, generateIdentity().peerId]
+  const sends = (actions: SyncAction[]): SyncMessage[] => actions.flatMap((a) => a.do === 'send' ? [a.message] : [])
+
+  test('hello digests and heads carry only the offered chains; wants compare against all held', () => {
+    const s = new SyncSession(local, self, peer)
+    const hello = sends(s.start())[0] as Extract<SyncMessage, { t: 'hello' }>
+    assert.deepEqual(hello.digests?.[0], headsDigest([all[0] as ChainPosition]))
+    const out = sends(s.receive({ t: 'hello', v: 1, tags: [networkTag(net, peer, self)] }))
+    const heads = out.find((m) => m.t === 'heads') as Extract<SyncMessage, { t: 'heads' }>
+    assert.deepEqual(heads.heads.map((h) => hex(h.author)), [hex(kept)])
+    // The peer is ahead on the refused chain: it is still asked for (membership rests on its peernet entries).
+    const wants = sends(s.receive({ t: 'heads', net, heads: [{ author: refused, device: refused, seq: 7 }, { author: kept, device: kept, seq: 3 }] }))
+    assert.deepEqual(wants.map((m) => m.t === 'want' ? [hex(m.author), m.after] : m.t), [[hex(refused), 5]])
+  })
+
+  test('refetch asks again from the given seq, even one asked before, and offers heads again', () => {
+    const s = new SyncSession(local, self, peer)
+    assert.deepEqual(s.refetch(net, [{ author: refused, device: refused, after: 0 }]), [], 'nothing for a network not shared yet')
+    s.receive({ t: 'hello', v: 1, tags: [networkTag(net, peer, self)] })
+    for (let i = 0; i < 2; i++) {
+      const out = sends(s.refetch(net, [{ author: refused, device: refused, after: 2 }]))
+      assert.deepEqual(out.map((m) => m.t), ['want', 'heads'])
+      assert.equal((out[0] as Extract<SyncMessage, { t: 'want' }>).after, 2)
+    }
   })
 })

@@ -216,6 +216,8 @@ export function blockCommand (ctx: AppCommandContext, params: Record<string, unk
   const account = resolveAccount(ctx.db, params.account)
   if (same(account, ctx.account)) throw new InvalidRecordError(`you cannot ${kind} your own account`)
   const changed = setBlock(ctx.db, account, kind, on, Date.now())
+  // A block (not a mute) changes what this node keeps and passes on of the account.
+  if (changed && kind === 'block') ctx.refusalsChanged(account)
   return { account: toHex(account), kind, on, changed }
 }
 

@@ -15,7 +15,8 @@ import { SOCIAL_MIGRATIONS } from './schema.ts'
 import { history, homeTimeline, networkFeed, notifications, parseCursor, profileView, thread, ViewBuilder } from './timeline.ts'
 import { resolveAccount, resolvePost, resolveThreadRoot } from './resolve.ts'
 import { blobQuery, blockCommand, deleteCommand, editCommand, followCommand, postCommand, profileSetCommand, reactCommand, repostCommand } from './commands.ts'
-import { isHidden, listBlocks } from './blocks.ts'
+import { isBlocked, isHidden, listBlocks } from './blocks.ts'
+import { dmAccountCommands, dmAccountQueries, dmEvent, dmMigration, dmTypes, forgetDm } from './dm.ts'
 import { sql } from './statements.ts'
 
 function limitOf (params: Record<string, unknown>, fallback = 50, max = 500): number {
@@ -82,6 +83,11 @@ function events (ctx: AppQueryContext, entries: AppEntry[], local: boolean): App
       case 'social/profile':
         out.push({ kind: 'profile', data: { ...base, summary: `${who(e.author)} updated their profile` } })
         break
+      case 'social/dm': {
+        const ev = dmEvent(db, me, e)
+        if (ev !== undefined) out.push(ev)
+        break
+      }
     }
   }
   return out
@@ -96,10 +102,17 @@ export const socialApp = defineApp({
     repost: { decode: decodeRepost, reduce: reduceRepost },
     blob: { decode: decodeBlob, reduce: reduceBlob },
     profile: { decode: decodeProfile, reduce: reduceProfile },
-    follow: { decode: decodeFollow, validate: validateFollow, reduce: reduceFollow }
+    follow: { decode: decodeFollow, validate: validateFollow, reduce: reduceFollow },
+    ...dmTypes
   },
-  migrations: SOCIAL_MIGRATIONS,
-  forget,
+  migrations: [...SOCIAL_MIGRATIONS, { ...dmMigration, version: SOCIAL_MIGRATIONS.length + 1 }],
+  forget: (db, e) => {
+    forget(db, e)
+    forgetDm(db, e)
+  },
+  // A block stops this node from keeping and passing on the account's entries (its
+  // membership entries still count): blockCommand tells the networks layer when it changes.
+  refuseAuthor: (db, _net, author) => isBlocked(db, author) ? 'blocked here' : undefined,
   queries: {
     /** The network's own feed: every member's posts and reposts, newest first. */
     feed: (db, net, params) => networkFeed(db, net, limitOf(params), cursorOf(params))
@@ -115,7 +128,8 @@ export const socialApp = defineApp({
     profile: (ctx, params) => profileView(ctx.db, params.account === undefined || params.account === '' ? ctx.account : resolveAccount(ctx.db, params.account)),
     following: (ctx) => followingOf(ctx.db, ctx.account),
     blocks: (ctx) => listBlocks(ctx.db).map((b) => ({ account: toHex(b.account), kind: b.kind, ts: b.ts })),
-    blob: blobQuery
+    blob: blobQuery,
+    ...dmAccountQueries
   },
   accountCommands: {
     react: reactCommand,
@@ -128,7 +142,8 @@ export const socialApp = defineApp({
     block: async (ctx, params) => await Promise.resolve(blockCommand(ctx, params, 'block', true)),
     unblock: async (ctx, params) => await Promise.resolve(blockCommand(ctx, params, 'block', false)),
     mute: async (ctx, params) => await Promise.resolve(blockCommand(ctx, params, 'mute', true)),
-    unmute: async (ctx, params) => await Promise.resolve(blockCommand(ctx, params, 'mute', false))
+    unmute: async (ctx, params) => await Promise.resolve(blockCommand(ctx, params, 'mute', false)),
+    ...dmAccountCommands
   },
   events
 })

@@ -19,6 +19,11 @@ export interface SyncLocal {
   /** Ids of the networks this node is in. */
   networks: () => Uint8Array[]
   heads: (net: Uint8Array) => ChainPosition[]
+  /**
+   * The heads this node offers the peer (in heads messages and digests): all of `heads`
+   * but the chains of authors it refuses to pass on. Without it, `heads`.
+   */
+  offered?: (net: Uint8Array) => ChainPosition[]
 }
 
 export type SyncAction =
@@ -141,7 +146,7 @@ export class SyncSession {
           if (this.#shared.has(k)) continue
           this.#shared.add(k)
           added = true
-          const heads = this.#local.heads(net)
+          const heads = this.#offered(net)
           const digest = theirs.get(tag)
           // Same heads on both sides: nothing to reconcile in this network.
           if (digest === undefined || !bytesEqual(digest, headsDigest(heads))) out.push({ do: 'send', message: { t: 'heads', net, heads } })
@@ -220,6 +225,27 @@ export class SyncSession {
     return out
   }
 
+  /**
+   * Asks the peer again for chains whose bodies this node dropped (an author it refused
+   * and no longer does), from `after` on — the bodies fill in the entries held without
+   * them — and offers its heads again, so the peer asks for the chains it was not offered.
+   */
+  refetch (net: Uint8Array, chains: Array<{ author: Uint8Array, device: Uint8Array, after: number }>): SyncAction[] {
+    if (!this.shares(net)) return []
+    const out: SyncAction[] = []
+    for (const c of chains) {
+      // A fresh request even if one from the same point is remembered: that one was answered.
+      this.#wanted.get(toHex(net))?.delete(toHex(c.author) + toHex(c.device))
+      out.push(...this.#want(net, c.author, c.device, c.after))
+    }
+    out.push({ do: 'send', message: { t: 'heads', net, heads: this.#offered(net) } })
+    return out
+  }
+
+  #offered (net: Uint8Array): ChainPosition[] {
+    return this.#local.offered?.(net) ?? this.#local.heads(net)
+  }
+
   #wantFromHead (c: ChainRef): SyncAction[] {
     const mine = this.#local.heads(c.net).find((l) => bytesEqual(l.author, c.author) && bytesEqual(l.device, c.device))?.seq ?? 0
     return this.#want(c.net, c.author, c.device, mine)
@@ -247,6 +273,6 @@ export class SyncSession {
     // Digests only in the session's first hello: later ones (a network joined, an answer)
     // matter only for the few networks they add, whose heads are worth sending anyway,
     // and a digest costs a read of every network's heads.
-    return { do: 'send', message: withDigests ? { t: 'hello', v: 1, tags, digests: nets.map((n) => headsDigest(this.#local.heads(n))) } : { t: 'hello', v: 1, tags } }
+    return { do: 'send', message: withDigests ? { t: 'hello', v: 1, tags, digests: nets.map((n) => headsDigest(this.#offered(n))) } : { t: 'hello', v: 1, tags } }
   }
 }

@@ -105,7 +105,8 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
   const bannedUntil = new Map<string, number>()
   const local = {
     networks: () => networks.logs.memberNetworkIds(),
-    heads: (net: Uint8Array) => networks.logs.heads(net).map((h) => ({ author: h.author, device: h.device, seq: h.seq }))
+    heads: (net: Uint8Array) => networks.logs.heads(net).map((h) => ({ author: h.author, device: h.device, seq: h.seq })),
+    offered: (net: Uint8Array) => networks.offeredHeads(net).map((h) => ({ author: h.author, device: h.device, seq: h.seq }))
   }
 
   const send = async (peer: Peer, m: SyncMessage): Promise<void> => {
@@ -117,6 +118,8 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
   }
 
   const serve = async (peer: Peer, a: Extract<SyncAction, { do: 'serve' }>): Promise<void> => {
+    // An author this node refuses is not passed on, not even when asked for by name.
+    if (networks.logs.refusesAuthors && networks.logs.refusedAuthor(a.net, a.author) !== undefined) return
     let after = a.after
     for (;;) {
       // The stored bytes as they are: no decode and re-encode per entry.
@@ -145,7 +148,7 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
     // Pass what was new to us on to the other peers in the network (flooding; each node
     // forwards an entry once, when it first accepts it, so it never loops).
     forward(peer.id, result.accepted, entries)
-    return peer.session.ingested({ acceptedNets: result.accepted.map((e) => e.net), rejected: result.rejected })
+    return peer.session.ingested({ acceptedNets: [...result.accepted, ...result.withheld].map((e) => e.net), rejected: result.rejected })
   }
 
   /**
@@ -155,6 +158,17 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
   const forward = (from: string | null, accepted: Array<{ net: Uint8Array, author: Uint8Array, device: Uint8Array, seq: number, hash: Uint8Array }>, received: Entry[] = []): void => {
     const others = [...peers.values()].filter((p) => p.id !== from)
     if (others.length === 0 || accepted.length === 0) return
+    if (networks.logs.refusesAuthors) {
+      // Nothing of an author this node refuses is passed on (their membership entries neither).
+      const refused = new Map<string, boolean>()
+      accepted = accepted.filter((e) => {
+        const k = toHex(e.net) + toHex(e.author)
+        let r = refused.get(k)
+        if (r === undefined) { r = networks.logs.refusedAuthor(e.net, e.author) !== undefined; refused.set(k, r) }
+        return !r
+      })
+      if (accepted.length === 0) return
+    }
     const arrived = new Map<string, Entry>()
     for (const e of received) {
       const h = e.header
@@ -417,6 +431,9 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
   const unsubscribe = networks.subscribe((event) => {
     if (event.local) forward(null, event.entries)
   })
+  const unsubscribeRefetch = networks.onRefetch((net, chains) => {
+    for (const p of sharing(net)) run(p, p.session.refetch(net, chains))
+  })
 
   return {
     sessions: () => peers.size,
@@ -424,6 +441,7 @@ export function startSync (libp2p: PeernetLibp2p, networks: Networks, logger: Lo
     exchanges: () => [...exchanges],
     stop: () => {
       unsubscribe()
+      unsubscribeRefetch()
       libp2p.removeEventListener('peer:identify', onIdentify)
       libp2p.removeEventListener('peer:disconnect', onDisconnect)
       for (const p of peers.values()) p.stream.abort(new Error('node stopping'))
