@@ -27,7 +27,10 @@ function postIn (db: DatabaseSync, net: Uint8Array, hash: Uint8Array): PostRow |
 /** Indexes one post (the timeline index a benchmark builds: call it inside one transaction per batch). */
 export function reducePost (db: DatabaseSync, e: AppEntry<PostBody>): void {
   const b = e.body
-  const r = sql(db, 'INSERT OR IGNORE INTO social_posts (hash, net, author, ts, parent, text, attach, mentions) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+  // A row left by `forget` (its author blocked here, say) takes the body again when the
+  // networks layer hands the entry back: it never reduces an entry its author deleted.
+  const r = sql(db, `INSERT INTO social_posts (hash, net, author, ts, parent, text, attach, mentions) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (hash) DO UPDATE SET text = excluded.text, attach = excluded.attach, mentions = excluded.mentions, deleted = 0 WHERE social_posts.deleted = 1`)
     .run(e.hash, e.net, e.author, e.ts, b.reply ?? null, b.text, concat(b.attach), concat(b.mentions))
   if (r.changes === 0) return
   if (b.mentions !== undefined) {

@@ -119,10 +119,10 @@ describe('social private messages', () => {
     const before = a.logs.entryCount(net)
     await assert.rejects(dm(a, b, ''), isNamed('InvalidRecordError'))
     await assert.rejects(dm(a, b, 'x'.repeat(MAX_DM_CHARS + 1)), (err: unknown) => isNamed('InvalidRecordError')(err) && /at most 4000 characters/.test((err as Error).message))
-    await assert.rejects(dm(a, 'not-a-key', 'hi'), isNamed('InvalidRecordError'))
-    await assert.rejects(dm(a, 'ab'.repeat(32), 'hi'), (err: unknown) => isNamed('UnknownAccountError')(err) && /no network you both belong to/.test((err as Error).message))
+    await assert.rejects(dm(a, 'not-a-key', 'hi'), isNamed('UnknownAccountError'))
+    await assert.rejects(dm(a, 'ab'.repeat(32), 'hi'), (err: unknown) => isNamed('NotPermittedError')(err) && /no network you both belong to/.test((err as Error).message))
     await assert.rejects(dm(a, a, 'hi'), (err: unknown) => isNamed('InvalidRecordError')(err) && /your own account/.test((err as Error).message))
-    await assert.rejects(dm(a, hex(b.account.publicKey).slice(0, 4), 'hi'), isNamed('InvalidRecordError'))
+    await assert.rejects(dm(a, hex(b.account.publicKey).slice(0, 4), 'hi'), isNamed('UnknownAccountError'))
     assert.equal(a.logs.entryCount(net), before)
     // A prefix of 8+ digits is enough.
     await dm(a, hex(b.account.publicKey).slice(0, 10), 'by prefix')
