@@ -59,6 +59,8 @@ export type PeernetEvent =
   | { type: 'peer:disconnect', peerId: string, at: number }
   /** An entry accepted into a network's logs, written here (`local`) or synced in. */
   | { type: 'entry', net: string, hash: string, author: string, entryType: string, local: boolean, at: number }
+  /** What an app made of entries just accepted (a post, a mention of this account, …): see AppDefinition.events. */
+  | { type: 'app', app: string, net: string, kind: string, data: Record<string, unknown>, at: number }
   /** A message that reached this node through the mesh, or a mesh neighbour that came or went. */
   | (MeshEvent & { at: number })
 
@@ -247,6 +249,9 @@ function assemble ({ identity, config, paths, host, store, networks, devices, sy
     for (const entry of e.entries) {
       emit({ type: 'entry', net, hash: toHex(entry.hash), author: toHex(entry.author), entryType: entry.type, local: e.local, at })
     }
+    let appEvents: ReturnType<Networks['appEvents']> = []
+    try { appEvents = networks.appEvents(e.net, e.entries, e.local) } catch (err) { logger.warn('app events failed', { err }) }
+    for (const a of appEvents) emit({ type: 'app', app: a.app, net, kind: a.kind, data: a.data, at })
   })
   mesh?.subscribe((e) => { emit({ ...e, at: Date.now() }) })
   libp2p.addEventListener('peer:connect', (evt) => {

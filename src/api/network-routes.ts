@@ -108,6 +108,18 @@ export function networkRoutes (node: Peernet): Route[] {
         for (const [k, v] of query) p[k] = /^\d+$/.test(v) ? Number(v) : v
         return Promise.resolve(nets.query(net(params), params.query ?? '', p))
       }
+    },
+    // An app's commands and queries over every network of it this node is in (a home
+    // timeline, notifications, follows). Query values stay strings: the app parses them.
+    {
+      method: 'POST',
+      path: '/v1/apps/:app/:command',
+      handler: async ({ params, body }) => await nets.accountCommand(params.app ?? '', params.command ?? '', body)
+    },
+    {
+      method: 'GET',
+      path: '/v1/apps/:app/:query',
+      handler: ({ params, query }) => Promise.resolve(nets.accountQuery(params.app ?? '', params.query ?? '', Object.fromEntries(query)))
     }
   ]
 }

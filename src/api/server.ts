@@ -16,7 +16,8 @@ import { meshRoutes } from './mesh-routes.ts'
 import { MalformedPayloadError, MeshDisabledError, UnknownPeerError } from '../mesh/errors.ts'
 import { DeviceLinkError, EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, RendezvousError, UnknownDeviceError, UnknownEntryError, UnknownNetworkError } from '../networks/errors.ts'
 
-const MAX_BODY_BYTES = 64 * 1024
+// 256 KiB: an app command may carry images (a social post's attachments, base64).
+const MAX_BODY_BYTES = 256 * 1024
 const SSE_KEEPALIVE_MS = 15_000
 
 export interface ApiServerOptions {

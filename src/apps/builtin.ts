@@ -2,5 +2,6 @@
 
 import type { AppDefinition } from '../networks/app.ts'
 import { chatApp } from './chat/chat.ts'
+import { socialApp } from './social/social.ts'
 
-export const BUILTIN_APPS: AppDefinition[] = [chatApp]
+export const BUILTIN_APPS: AppDefinition[] = [chatApp, socialApp]

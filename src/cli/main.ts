@@ -17,6 +17,7 @@ import { stopCommand } from './commands/stop.ts'
 import { eventsCommand } from './commands/events.ts'
 import { netCreateCommand, netDeleteCommand, netInfoCommand, netInviteCommand, netJoinCommand, netLeaveCommand, netLogCommand, netLsCommand, netMembersCommand, netQuotaCommand, netRekeyCommand, netRemoveCommand, netRoleCommand, netVerifyCommand } from './commands/net.ts'
 import { chatReadCommand, chatSendCommand } from './commands/chat.ts'
+import { SOCIAL_COMMANDS } from './commands/social.ts'
 import { accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand } from './commands/account.ts'
 import { simMeshCommand, simRendezvousCommand } from './commands/sim.ts'
 import { meshInboxCommand, meshNeighboursCommand, meshOutboxCommand, meshRoutesCommand, meshSendCommand } from './commands/mesh.ts'
@@ -24,11 +25,11 @@ import { meshInboxCommand, meshNeighboursCommand, meshOutboxCommand, meshRoutesC
 const COMMANDS: readonly Command[] = [
   initCommand, daemonCommand, idCommand, statusCommand, peersCommand, connectCommand, pingCommand, eventsCommand, stopCommand,
   netCreateCommand, netInviteCommand, netJoinCommand, netLsCommand, netInfoCommand, netMembersCommand, netLeaveCommand, netLogCommand, netVerifyCommand, netDeleteCommand, netQuotaCommand, netRemoveCommand, netRekeyCommand, netRoleCommand,
-  chatSendCommand, chatReadCommand, accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand,
+  chatSendCommand, chatReadCommand, ...SOCIAL_COMMANDS, accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand,
   meshNeighboursCommand, meshRoutesCommand, meshSendCommand, meshInboxCommand, meshOutboxCommand, simRendezvousCommand, simMeshCommand
 ]
 
-/** Command groups (`net`, `chat`, `account`) and their subcommands. */
+/** Command groups (`net`, `chat`, `social`, `account`) and their subcommands. */
 function groupHelp (group: string): string | undefined {
   const subs = COMMANDS.filter((c) => c.name.startsWith(`${group} `))
   if (subs.length === 0) return undefined

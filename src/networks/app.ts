@@ -30,11 +30,29 @@ export interface EntryTypeSpec<Body> {
 /** Writes an entry of this app into a network (given to commands). */
 export type AppendEntry = (net: Uint8Array, type: string, body: CanonicalValue) => Promise<AppEntry>
 
-export interface AppCommandContext {
+/** What a query sees besides its tables: who is asking, and where. */
+export interface AppQueryContext {
   db: DatabaseSync
-  append: AppendEntry
   /** The local account key. */
   account: Uint8Array
+  /** The networks of this app this node is a member of (not those it left), oldest joined first. */
+  networks: Uint8Array[]
+}
+
+export interface AppCommandContext extends AppQueryContext {
+  append: AppendEntry
+  /**
+   * Deletes entries this account wrote in a network (a signed `peernet/delete`): their
+   * bodies go here and, as it syncs, on every member; `forget` runs for each.
+   */
+  deleteEntries: (net: Uint8Array, hashes: Uint8Array[]) => Promise<void>
+}
+
+/** A live event an app puts on the node's event stream (JSON-able `data`). */
+export interface AppEvent {
+  /** What happened, in the app's words: `post`, `mention`, … */
+  kind: string
+  data: Record<string, unknown>
 }
 
 export interface AppDefinition {
@@ -45,10 +63,22 @@ export interface AppDefinition {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   types: Record<string, EntryTypeSpec<any>>
   migrations: readonly Migration[]
-  /** Read operations: (db, net, params) → JSON-able result. */
-  queries: Record<string, (db: DatabaseSync, net: Uint8Array, params: Record<string, unknown>) => unknown>
-  /** Write operations: (ctx, net, params) → JSON-able result. */
+  /** Read operations in one network: (db, net, params, ctx) → JSON-able result (the networks layer always passes ctx). */
+  queries: Record<string, (db: DatabaseSync, net: Uint8Array, params: Record<string, unknown>, ctx?: AppQueryContext) => unknown>
+  /** Write operations in one network: (ctx, net, params) → JSON-able result. */
   commands: Record<string, (ctx: AppCommandContext, net: Uint8Array, params: Record<string, unknown>) => Promise<unknown>>
+  /**
+   * Read operations over every network of this app the node is in (a home timeline,
+   * notifications): (ctx, params) → JSON-able result.
+   */
+  accountQueries?: Record<string, (ctx: AppQueryContext, params: Record<string, unknown>) => unknown>
+  /** Write operations not bound to one network (the command picks where to write). */
+  accountCommands?: Record<string, (ctx: AppCommandContext, params: Record<string, unknown>) => Promise<unknown>>
+  /**
+   * Live events for the event stream, from entries of this app just accepted (written
+   * here or synced in; after their transaction). Called only while someone listens.
+   */
+  events?: (ctx: AppQueryContext, entries: AppEntry[], local: boolean) => AppEvent[]
   /**
    * Its author deleted an entry of this app: drop what the reducer made of it (inside the
    * ingest transaction). The entry stays in its chain without a body; without this hook

@@ -155,6 +155,11 @@ export class LogStore {
     return (this.#sql("SELECT id FROM networks WHERE status = 'member'").all() as Array<{ id: Uint8Array }>).map((r) => r.id)
   }
 
+  /** Ids of the networks of one app this node takes part in, oldest joined first. */
+  memberNetworkIdsOf (app: string): Uint8Array[] {
+    return (this.#sql("SELECT id FROM networks WHERE status = 'member' AND app = ? ORDER BY joined_at").all(app) as Array<{ id: Uint8Array }>).map((r) => r.id)
+  }
+
   // ---- reading ------------------------------------------------------------------------
 
   heads (net: Uint8Array): ChainHeadInfo[] {

@@ -13,7 +13,7 @@ import { createInvite, decodeInvite, encodeInvite, grantValue, looksLikeInvite }
 import type { Role } from './invite.ts'
 import { LogStore, MAX_DELETE_TARGETS, MAX_REKEY_BOXES } from './log-store.ts'
 import type { IngestResult, NetworkRecord, StoredEntry } from './log-store.ts'
-import type { AppDefinition, AppEntry } from './app.ts'
+import type { AppCommandContext, AppDefinition, AppEntry, AppEvent, AppQueryContext } from './app.ts'
 import { EntryRejectedError, InvalidRecordError, NotPermittedError, UnknownEntryError, UnknownNetworkError } from './errors.ts'
 import { delegationValue, ownAccount } from './account.ts'
 import type { AccountKeys } from './account.ts'
@@ -417,14 +417,64 @@ export class Networks {
     const app = this.app(net)
     const cmd = app.commands[name]
     if (cmd === undefined) throw new InvalidRecordError(`app ${app.name} has no command "${name}"`)
-    return await cmd({ db: this.logs.db, account: this.account.publicKey, append: async (n, type, body) => await this.appendApp(n, type, body) }, net, params)
+    return await cmd(this.#commandContext(app), net, params)
   }
 
   query (net: Uint8Array, name: string, params: Record<string, unknown>): unknown {
     const app = this.app(net)
     const q = app.queries[name]
     if (q === undefined) throw new InvalidRecordError(`app ${app.name} has no query "${name}"`)
-    return q(this.logs.db, net, params)
+    return q(this.logs.db, net, params, this.#queryContext(app))
+  }
+
+  /** An app's command over every network of it this node is in (not bound to one). */
+  async accountCommand (appName: string, name: string, params: Record<string, unknown>): Promise<unknown> {
+    const app = this.#appNamed(appName)
+    const cmd = app.accountCommands?.[name]
+    if (cmd === undefined) throw new InvalidRecordError(`app ${app.name} has no command "${name}"`, { hint: 'see docs/api.md for the apps\' commands' })
+    return await cmd(this.#commandContext(app), params)
+  }
+
+  /** An app's query over every network of it this node is in (a home timeline, say). */
+  accountQuery (appName: string, name: string, params: Record<string, unknown>): unknown {
+    const app = this.#appNamed(appName)
+    const q = app.accountQueries?.[name]
+    if (q === undefined) throw new InvalidRecordError(`app ${app.name} has no query "${name}"`, { hint: 'see docs/api.md for the apps\' queries' })
+    return q(this.#queryContext(app), params)
+  }
+
+  /** What the app of `net` makes of entries just accepted there, for the event stream. */
+  appEvents (net: Uint8Array, entries: AppEntry[], local: boolean): Array<{ app: string } & AppEvent> {
+    let app: AppDefinition
+    try { app = this.app(net) } catch { return [] }
+    if (app.events === undefined) return []
+    const mine = entries.filter((e) => e.type.startsWith(`${app.name}/`) && e.body !== null)
+    if (mine.length === 0) return []
+    return app.events(this.#queryContext(app), mine, local).map((e) => ({ app: app.name, ...e }))
+  }
+
+  #appNamed (name: string): AppDefinition {
+    const app = this.#apps.get(name)
+    if (app === undefined) throw new InvalidRecordError(`this node has no app "${name}"`, { hint: `apps here: ${[...this.#apps.keys()].join(', ')}` })
+    return app
+  }
+
+  #queryContext (app: AppDefinition): AppQueryContext {
+    return { db: this.logs.db, account: this.account.publicKey, networks: this.logs.memberNetworkIdsOf(app.name) }
+  }
+
+  #commandContext (app: AppDefinition): AppCommandContext {
+    return {
+      ...this.#queryContext(app),
+      append: async (n, type, body) => {
+        if (!type.startsWith(`${app.name}/`)) throw new InvalidRecordError(`app ${app.name} cannot write ${type} entries`)
+        return await this.appendApp(n, type, body)
+      },
+      deleteEntries: async (n, hashes) => {
+        this.deleteEntries(n, hashes.map(toHex))
+        await Promise.resolve()
+      }
+    }
   }
 
   summary (record: NetworkRecord): NetworkSummary {

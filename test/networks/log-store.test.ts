@@ -648,7 +648,7 @@ describe('the chat app\'s rules', () => {
 
   test('the chat send command refuses bad text before appending', async () => {
     const calls: unknown[] = []
-    const ctx = { db: undefined as never, account: new Uint8Array(32), append: async (...args: unknown[]) => { calls.push(args); return await Promise.reject(new Error('unreachable')) } }
+    const ctx = { db: undefined as never, account: new Uint8Array(32), networks: [], deleteEntries: async () => { await Promise.reject(new Error('unreachable')) }, append: async (...args: unknown[]) => { calls.push(args); return await Promise.reject(new Error('unreachable')) } }
     for (const text of ['', 'x'.repeat(MAX_MESSAGE_CHARS + 1), 5, undefined]) {
       await assert.rejects(chatApp.commands.send?.(ctx, new Uint8Array(32), { text }) ?? Promise.resolve(), isNamed('InvalidRecordError'))
     }

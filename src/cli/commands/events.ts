@@ -36,6 +36,7 @@ function describeEvent (e: PeernetEvent): string {
     case 'peer:connect': return `${e.peerId}${e.address === null ? '' : `  ${e.address}`}`
     case 'peer:disconnect': return e.peerId
     case 'entry': return `${e.net}  ${e.entryType}  by ${e.author.slice(0, 12)}…${e.local ? '  (local)' : ''}`
+    case 'app': return `${e.app}:${e.kind}  ${e.net}  ${typeof e.data.summary === 'string' ? e.data.summary : JSON.stringify(e.data)}`
     case 'mesh:message': return `from ${e.message.from}  (${e.message.hops} hops)  ${e.message.text}`
     case 'mesh:neighbour': return `${e.peerId} ${e.up ? 'up' : 'down'} (${e.kind})`
   }
