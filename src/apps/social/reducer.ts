@@ -34,7 +34,8 @@ export function reducePost (db: DatabaseSync, e: AppEntry<PostBody>): void {
     const m = sql(db, 'INSERT OR IGNORE INTO social_mentions (account, ts, post) VALUES (?, ?, ?)')
     for (const account of b.mentions) m.run(account, e.ts, e.hash)
   }
-  applyLatestEdit(db, e.hash, e.author)
+  // An edit that came first (another device's chain) shows now; with none, the new row is already right.
+  if (sql(db, 'SELECT 1 AS x FROM social_edits WHERE post = ? LIMIT 1').get(e.hash) !== undefined) applyLatestEdit(db, e.hash, e.author)
 }
 
 export function reduceRepost (db: DatabaseSync, e: AppEntry<RepostBody>): void {

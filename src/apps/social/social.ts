@@ -17,6 +17,7 @@ import { resolveAccount, resolvePost, resolveThreadRoot } from './resolve.ts'
 import { blobQuery, blockCommand, deleteCommand, editCommand, followCommand, postCommand, profileSetCommand, reactCommand, repostCommand } from './commands.ts'
 import { isHidden, listBlocks } from './blocks.ts'
 import { sql } from './statements.ts'
+import { resetNetwork } from './reset.ts'
 
 function limitOf (params: Record<string, unknown>, fallback = 50, max = 500): number {
   const v = params.limit
@@ -100,6 +101,9 @@ export const socialApp = defineApp({
   },
   migrations: SOCIAL_MIGRATIONS,
   forget,
+  reset: resetNetwork,
+  // Every reducer settles by (ts, hash) or inserts once: arrival order never mattered.
+  orderFree: true,
   queries: {
     /** The network's own feed: every member's posts and reposts, newest first. */
     feed: (db, net, params) => networkFeed(db, net, limitOf(params), cursorOf(params))
