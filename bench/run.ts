@@ -1,12 +1,13 @@
 // Runs the benchmarks, writes one JSON per benchmark to bench/results/<name>.json and
 // prints markdown tables for the README on stdout; progress goes to stderr.
 //
-//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [mesh-babeld] [options]
+//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [mesh-babeld] [social] [options]
 //
 // With no names it runs all of them. At their defaults throughput and startup take well
 // under three minutes, sync about three more, idle about five (two idle minutes plus
 // making and syncing 10,000 networks), mesh-babeld about thirteen per half (it needs root
-// and the Debian packages babeld, nftables, iputils-ping); the options below make longer, steadier runs.
+// and the Debian packages babeld, nftables, iputils-ping), social about twenty (most of it
+// making its million-post fixture); the options below make longer, steadier runs.
 
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -22,10 +23,14 @@ import type { MeshSubject } from './mesh-babeld.ts'
 import { describeMachine, idleTable, machineLine, meshBabeldTable, meshSimTable, rendezvousTable, startupTable, syncTable, throughputTable } from './report.ts'
 import { BenchmarkError } from './errors.ts'
 import { DEFAULT_MESH_STREAM_OPTIONS, measureMeshStream, meshStreamTable } from './mesh-stream.ts'
+import { DEFAULT_SOCIAL_OPTIONS, measureSocial, socialTable } from './social.ts'
+import type { SocialOptions } from './social.ts'
 
 const M = DEFAULT_MESH_BABELD_OPTIONS
 
-const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [mesh-babeld] [options]
+const SO = DEFAULT_SOCIAL_OPTIONS
+
+const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [mesh-babeld] [social] [options]
 
   --results-dir D   write the results JSON there instead of bench/results (runs at
                     other settings that must not replace the committed results)
@@ -86,9 +91,17 @@ mesh-babeld options (Peernet's mesh against babeld on a grid of network namespac
   --peernet-args S  flags for \`peernet daemon\` besides home, listen and API (space-separated;
                     default "${M.peernetArgs.join(' ')}": UDP mesh links only, as babeld has)
   --mesh-port N     the mesh's UDP port, given to the daemons and counted as their control traffic (default ${M.meshPort})
+social options (Peernet's social app; the index half against ssb-db2):
+  --social-only WHICH  index or timeline: run one half only (default both)
+  --social-rounds N    interleaved index rounds (default ${SO.rounds})
+  --index-posts N, --index-authors N  the index fixture (default ${SO.indexPosts}, ${SO.indexAuthors})
+  --timeline-posts N, --timeline-authors N, --timeline-networks N  the timeline fixture
+                       (default ${SO.timelinePosts}, ${SO.timelineAuthors}, ${SO.timelineNetworks})
+  --follows LIST       accounts followed, rising, one row each (default ${SO.follows.join(',')})
+  --reads N            timed first-page reads per row (default ${SO.reads})
 `
 
-const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-stream', 'mesh-sim', 'mesh-babeld'] as const
+const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-stream', 'mesh-sim', 'mesh-babeld', 'social'] as const
 type BenchmarkName = typeof BENCHMARKS[number]
 
 const RESULTS_DIR = join(resolve(import.meta.dirname), 'results')
@@ -152,6 +165,15 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'cut-timeout-s': { type: 'string' },
       'peernet-args': { type: 'string' },
       'mesh-port': { type: 'string' },
+      'social-only': { type: 'string' },
+      'social-rounds': { type: 'string' },
+      'index-posts': { type: 'string' },
+      'index-authors': { type: 'string' },
+      'timeline-posts': { type: 'string' },
+      'timeline-authors': { type: 'string' },
+      'timeline-networks': { type: 'string' },
+      follows: { type: 'string' },
+      reads: { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -245,6 +267,19 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
     peernetArgs: values['peernet-args'] === undefined ? M.peernetArgs : values['peernet-args'].split(' ').filter((a) => a !== ''),
     meshPort: Math.round(positive(values['mesh-port'], '--mesh-port', M.meshPort))
   }
+  const socialOnly = values['social-only']
+  if (socialOnly !== undefined && socialOnly !== 'index' && socialOnly !== 'timeline') throw new UsageError(`--social-only must be index or timeline, got "${socialOnly}"`)
+  const social: SocialOptions = {
+    rounds: Math.round(positive(values['social-rounds'], '--social-rounds', SO.rounds)),
+    indexPosts: Math.round(positive(values['index-posts'], '--index-posts', SO.indexPosts)),
+    indexAuthors: Math.round(positive(values['index-authors'], '--index-authors', SO.indexAuthors)),
+    timelinePosts: Math.round(positive(values['timeline-posts'], '--timeline-posts', SO.timelinePosts)),
+    timelineAuthors: Math.round(positive(values['timeline-authors'], '--timeline-authors', SO.timelineAuthors)),
+    timelineNetworks: Math.round(positive(values['timeline-networks'], '--timeline-networks', SO.timelineNetworks)),
+    follows: values.follows === undefined ? [...SO.follows] : values.follows.split(',').map((v) => Math.round(positive(v, '--follows', 1))),
+    reads: Math.round(positive(values.reads, '--reads', SO.reads)),
+    only: socialOnly ?? null
+  }
   return {
     names,
     resultsDir: values['results-dir'] === undefined ? RESULTS_DIR : resolve(values['results-dir']),
@@ -256,7 +291,8 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       rendezvous: async () => await measureRendezvous(rendezvous, progress),
       'mesh-stream': async () => await measureMeshStream(meshStream, progress),
       'mesh-sim': async () => await measureMeshSim(meshSim, progress),
-      'mesh-babeld': async () => await measureMeshBabeld(meshBabeld, progress)
+      'mesh-babeld': async () => await measureMeshBabeld(meshBabeld, progress),
+      social: async () => await measureSocial(social, progress)
     },
     tables: {
       throughput: (r) => throughputTable(r as Awaited<ReturnType<typeof measureThroughput>>),
@@ -266,7 +302,8 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       rendezvous: (r) => rendezvousTable(r as Awaited<ReturnType<typeof measureRendezvous>>),
       'mesh-stream': (r) => meshStreamTable(r as Awaited<ReturnType<typeof measureMeshStream>>),
       'mesh-sim': (r) => meshSimTable(r as Awaited<ReturnType<typeof measureMeshSim>>),
-      'mesh-babeld': (r) => meshBabeldTable(r as Awaited<ReturnType<typeof measureMeshBabeld>>)
+      'mesh-babeld': (r) => meshBabeldTable(r as Awaited<ReturnType<typeof measureMeshBabeld>>),
+      social: (r) => socialTable(r as Awaited<ReturnType<typeof measureSocial>>)
     }
   }
 }

@@ -58,7 +58,8 @@ function chars (s: string): number {
 
 function text (v: CanonicalValue | undefined, what: string, max: number, allowEmpty: boolean): string {
   if (typeof v !== 'string') throw new Error(`${what} must be text`)
-  const n = chars(v)
+  // A string has at most as many code points as UTF-16 units: count them only when that could be too many.
+  const n = v.length <= max ? v.length : chars(v)
   if ((!allowEmpty && n === 0) || n > max) throw new Error(`${what} has ${n} characters; it must have ${allowEmpty ? 0 : 1}–${max}`)
   return v
 }

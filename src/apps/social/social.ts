@@ -18,6 +18,7 @@ import { blobQuery, blockCommand, deleteCommand, editCommand, followCommand, pos
 import { isBlocked, isHidden, listBlocks } from './blocks.ts'
 import { dmAccountCommands, dmAccountQueries, dmEvent, dmMigration, dmTypes, forgetDm } from './dm.ts'
 import { sql } from './statements.ts'
+import { resetNetwork } from './reset.ts'
 
 function limitOf (params: Record<string, unknown>, fallback = 50, max = 500): number {
   const v = params.limit
@@ -113,6 +114,9 @@ export const socialApp = defineApp({
   // A block stops this node from keeping and passing on the account's entries (its
   // membership entries still count): blockCommand tells the networks layer when it changes.
   refuseAuthor: (db, _net, author) => isBlocked(db, author) ? 'blocked here' : undefined,
+  reset: resetNetwork,
+  // Every reducer settles by (ts, hash) or inserts once: arrival order never mattered.
+  orderFree: true,
   queries: {
     /** The network's own feed: every member's posts and reposts, newest first. */
     feed: (db, net, params) => networkFeed(db, net, limitOf(params), cursorOf(params))
