@@ -224,6 +224,9 @@ const HOME_AUTHORS_SQL = (after: boolean): string => `SELECT p.hash, p.ts FROM s
  * they write little). Either way a page costs at most about HOME_WINDOW rows plus the
  * followed authors' items when they are under 1 in HOME_WINDOW / limit of all.
  */
+/** The home timeline's two statements (for tests of their query plans). */
+export const HOME_TIMELINE_SQL = { window: HOME_WINDOW_SQL, authors: HOME_AUTHORS_SQL }
+
 export function homeItems (db: DatabaseSync, me: Uint8Array, limit: number, before: Cursor | null): ItemRow[] {
   const after = before !== null
   const cursor: Record<string, number | Uint8Array> = after ? { ts: before.ts, hash: before.hash } : {}
