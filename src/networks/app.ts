@@ -136,6 +136,12 @@ export interface AppDefinition {
    * 100,000-post rebuild's time).
    */
   orderFree?: boolean
+  /**
+   * Indexes that only the app's queries read — never a reducer, validator or `forget`. A
+   * rebuild drops them while the tables fill and builds each once after (SQLite's bulk
+   * load), instead of inserting into them row by row.
+   */
+  queryIndexes?: readonly string[]
 }
 
 /** What an app learns of a deleted entry (its body is gone). */

@@ -29,10 +29,11 @@ export function reducePost (db: DatabaseSync, e: AppEntry<PostBody>): void {
   const b = e.body
   // A row left by `forget` (its author blocked here, say) takes the body again when the
   // networks layer hands the entry back: it never reduces an entry its author deleted.
-  const r = sql(db, `INSERT INTO social_posts (hash, net, author, ts, parent, text, attach, mentions) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (hash) DO UPDATE SET text = excluded.text, attach = excluded.attach, mentions = excluded.mentions, deleted = 0 WHERE social_posts.deleted = 1`)
-    .run(e.hash, e.net, e.author, e.ts, b.reply ?? null, b.text, concat(b.attach), concat(b.mentions))
-  if (r.changes === 0) return
+  const attach = concat(b.attach)
+  const mentions = concat(b.mentions)
+  const r = sql(db, 'INSERT OR IGNORE INTO social_posts (hash, net, author, ts, parent, text, attach, mentions) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    .run(e.hash, e.net, e.author, e.ts, b.reply ?? null, b.text, attach, mentions)
+  if (r.changes === 0 && sql(db, 'UPDATE social_posts SET text = ?, attach = ?, mentions = ?, deleted = 0 WHERE hash = ? AND deleted = 1').run(b.text, attach, mentions, e.hash).changes === 0) return
   if (b.mentions !== undefined) {
     const m = sql(db, 'INSERT OR IGNORE INTO social_mentions (account, ts, post) VALUES (?, ?, ?)')
     for (const account of b.mentions) m.run(account, e.ts, e.hash)

@@ -117,6 +117,8 @@ export const socialApp = defineApp({
   reset: resetNetwork,
   // Every reducer settles by (ts, hash) or inserts once: arrival order never mattered.
   orderFree: true,
+  // The timelines' indexes: the reducers look posts up by hash only.
+  queryIndexes: ['social_posts_by_ts', 'social_posts_by_author', 'social_posts_by_net'],
   queries: {
     /** The network's own feed: every member's posts and reposts, newest first. */
     feed: (db, net, params) => networkFeed(db, net, limitOf(params), cursorOf(params))
