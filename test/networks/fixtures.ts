@@ -15,6 +15,8 @@ import type { AppDefinition } from '../../src/networks/app.ts'
 import { chatApp } from '../../src/apps/chat/chat.ts'
 import type { CanonicalValue } from '../../src/core/encoding.ts'
 import type { RingKey } from '../../src/networks/body-cipher.ts'
+import { Networks } from '../../src/networks/networks.ts'
+import type { TestContext } from 'node:test'
 
 /** An assert.throws predicate: the error is an Error with this `.name`. */
 export const isNamed = (name: string) => (err: unknown): boolean => {
@@ -78,4 +80,18 @@ export function hex (b: Uint8Array): string {
 /** A key ring holding one key, as create hands it over (ts 0). */
 export function ringOf (key: Uint8Array, author: Uint8Array = new Uint8Array(32)): RingKey[] {
   return [{ key, ts: 0, author, seq: 0 }]
+}
+
+/** Nodes made in one test: their stores (removed after it) and one clock. */
+export interface World { dirs: TempDirs, clock: { t: number } }
+
+export function world (t: TestContext): World {
+  const dirs = new TempDirs()
+  t.after(() => { dirs.cleanup() })
+  return { dirs, clock: { t: 1_000_000 } }
+}
+
+/** A node; all of a world's nodes share one clock, so entries' ts follow the order they were written in. */
+export function worldNode (w: World, apps: AppDefinition[] = [chatApp]): Networks {
+  return new Networks({ store: w.dirs.store(), account: generateIdentity(), apps, clock: { now: () => ++w.clock.t }, addresses: () => [] })
 }

@@ -5,36 +5,24 @@
 
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import type { TestContext } from 'node:test'
 import { randomBytes } from 'node:crypto'
 import { generateIdentity } from '../../src/core/identity.ts'
 import { sealTo } from '../../src/core/seal.ts'
 import type { CanonicalValue } from '../../src/core/encoding.ts'
-import { Networks } from '../../src/networks/networks.ts'
+import type { Networks } from '../../src/networks/networks.ts'
 import { MAX_REKEY_BOXES } from '../../src/networks/log-store.ts'
 import type { IngestResult } from '../../src/networks/log-store.ts'
 import type { Entry } from '../../src/networks/entry.ts'
 import { keyIdOf } from '../../src/networks/body-cipher.ts'
 import { parseNetworkId } from '../../src/networks/manifest.ts'
 import { isDependency } from '../../src/networks/sync/session.ts'
-import { chatApp } from '../../src/apps/chat/chat.ts'
 import type { ChatMessageView } from '../../src/apps/chat/chat.ts'
-import { TempDirs, hex, isNamed } from './fixtures.ts'
+import { hex, isNamed, world, worldNode } from './fixtures.ts'
+import type { World } from './fixtures.ts'
 
 const UNKNOWN_KEY = /network key this node does not hold/
 
-interface World { dirs: TempDirs, clock: { t: number } }
-
-function world (t: TestContext): World {
-  const dirs = new TempDirs()
-  t.after(() => { dirs.cleanup() })
-  return { dirs, clock: { t: 1_000_000 } }
-}
-
-/** A node; all of a world's nodes share one clock, so entries' ts follow the order they were written in. */
-function node (w: World): Networks {
-  return new Networks({ store: w.dirs.store(), account: generateIdentity(), apps: [chatApp], clock: { now: () => ++w.clock.t }, addresses: () => [] })
-}
+const node = (w: World): Networks => worldNode(w)
 
 /** Every entry of `net` held by `from`, in ts order (so what an entry rests on comes first). */
 function entriesOf (from: Networks, net: Uint8Array, author?: Uint8Array): Entry[] {

@@ -5,29 +5,19 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
-import { generateIdentity } from '../../../src/core/identity.ts'
 import { encodeCanonical } from '../../../src/core/encoding.ts'
 import type { CanonicalValue } from '../../../src/core/encoding.ts'
-import { Networks } from '../../../src/networks/networks.ts'
+import type { Networks } from '../../../src/networks/networks.ts'
 import { parseNetworkId } from '../../../src/networks/manifest.ts'
 import { buildHeaders, signHeaders } from '../../../src/networks/entry.ts'
 import type { Entry } from '../../../src/networks/entry.ts'
 import { MAX_DM_CHARS } from '../../../src/apps/social/dm.ts'
 import type { DmView } from '../../../src/apps/social/dm.ts'
-import { TempDirs, hex, isNamed } from '../../networks/fixtures.ts'
+import { hex, isNamed, world, worldNode } from '../../networks/fixtures.ts'
+import type { World } from '../../networks/fixtures.ts'
 import { socialApp } from '../../../src/apps/social/social.ts'
 
-interface World { dirs: TempDirs, clock: { t: number } }
-
-function world (t: TestContext): World {
-  const dirs = new TempDirs()
-  t.after(() => { dirs.cleanup() })
-  return { dirs, clock: { t: 1_000_000 } }
-}
-
-function node (w: World): Networks {
-  return new Networks({ store: w.dirs.store(), account: generateIdentity(), apps: [socialApp], clock: { now: () => ++w.clock.t }, addresses: () => [] })
-}
+const node = (w: World): Networks => worldNode(w, [socialApp])
 
 function entriesOf (from: Networks, net: Uint8Array): Entry[] {
   return from.logs.heads(net).flatMap((h) => from.logs.chainAfter(net, h.author, h.device, 0, 10_000).map((s) => s.entry)).sort((x, y) => x.header.ts - y.header.ts)
