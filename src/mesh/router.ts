@@ -146,6 +146,14 @@ export interface RouteView {
   selected: boolean
 }
 
+export interface SourceView {
+  dst: NodeId
+  fdSeqno: number | null
+  fdMetric: number | null
+  /** The seqno of our pending seqno request for it, or null. */
+  requesting: number | null
+}
+
 export interface NeighbourView {
   link: LinkId
   id: NodeId | null
@@ -493,6 +501,24 @@ export class Router {
     return views
   }
 
+  /**
+   * The source table (§3.2.5): per destination, its feasibility distance (null before any
+   * update was sent for it) and the seqno of our pending request for it, if any (§3.2.7).
+   * For diagnosis: why a route on offer is not feasible here.
+   */
+  sources (): SourceView[] {
+    const views: SourceView[] = []
+    for (const [dst, d] of this.dests) {
+      views.push({
+        dst,
+        fdSeqno: d.fdMetric >= INFINITY ? null : d.fdSeqno,
+        fdMetric: d.fdMetric >= INFINITY ? null : d.fdMetric,
+        requesting: this.pending.get(dst)?.seqno ?? null
+      })
+    }
+    return views
+  }
+
   neighbours (): NeighbourView[] {
     return [...this.neighbours_.values()].map(nb => ({
       link: nb.link,
@@ -675,8 +701,7 @@ export class Router {
     let d = this.dests.get(t.id)
     const i = d === undefined ? -1 : d.routes.findIndex(r => r.link === nb.link)
     if (d === undefined || i < 0) {
-      // §3.5.3: a retraction for a route we do not have is ignored; so is (we MAY) an
-      // unfeasible update, but §3.8.2.2 asks its source for a newer seqno if it would help.
+      // §3.5.3: a retraction for a route we do not have is ignored.
       if (metric >= INFINITY) return
       if (d !== undefined && !this.feasible(d, t.seqno, metric)) {
         if (d.selected === null) {
@@ -687,7 +712,12 @@ export class Router {
           d.askedAt = now
           this.startSeqnoRequest(t.id, (d.fdSeqno + 1) & 0xffff, nb.link, now, out)
         }
-        return
+        // An unfeasible update is kept (§3.5.3 lets us ignore it; babeld keeps it too), not
+        // selected: it is what lets us keep asking for a newer seqno while it is all we
+        // are offered (see tick), and what a seqno request passing through here is
+        // forwarded along (§3.8.1.2). Dropped, a request lost on the way left this node cut
+        // off until the neighbour's next full update, minutes later, since an unchanged
+        // route is not announced again.
       }
       if (d === undefined) {
         d = new Dest(landmarkLevel(t.id, this.scopeConfig), now)
@@ -929,22 +959,28 @@ export class Router {
       return
     }
     const d = this.dests.get(t.id)
-    const r = d?.selected ?? null
-    if (d === undefined || r === null) return
-    if (!seqnoNewer(t.seqno, r.seqno) && this.metricOf(r) < INFINITY) {
+    if (d === undefined) return
+    const r = d.selected
+    if (r !== null && !seqnoNewer(t.seqno, r.seqno) && this.metricOf(r) < INFINITY) {
       // We have a route at least that new: a (unicast) update answers it.
       const u = this.advertisement(t.id, d)
       if (u.metric < INFINITY) { out.push(nb.link, u); this.lowerFd(d, u); return }
     }
     if (t.hopCount < 2) return
-    // Forwarded along the selected route, or if that goes back to the requester, along
-    // the best other feasible route; never to the requester (§3.8.1.2).
-    let via: Route | null = r.link === nb.link ? null : r
+    // §3.8.1.2: forwarded to a neighbour that advertises the destination, "not
+    // necessarily the selected neighbour", over a route "not necessarily a feasible
+    // one", never back to the requester: the selected route if it does not go back,
+    // else the best other feasible route, else the best unfeasible one. Forwarding only
+    // along feasible routes dropped the request exactly where it was needed: at nodes
+    // that, like the requester, hold only unfeasible routes.
+    let via: Route | null = r !== null && r.link !== nb.link && this.metricOf(r) < INFINITY ? r : null
     if (via === null) {
-      let best = INFINITY
+      let best = Infinity
       for (const x of d.routes) {
-        const m = x.link === nb.link ? INFINITY : this.selectable(d, x)
-        if (m < best) { best = m; via = x }
+        const m = this.metricOf(x)
+        if (x.link === nb.link || m >= INFINITY) continue
+        const rank = this.feasible(d, x.seqno, x.refMetric) ? m : INFINITY + m
+        if (rank < best) { best = rank; via = x }
       }
     }
     if (via === null) return
