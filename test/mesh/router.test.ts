@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { Harness, makeIds, line, ring, grid } from './router-harness.ts'
 import { Router } from '../../src/mesh/router.ts'
-import { DEFAULT_SCOPES, landmarkLevel, type ScopeConfig } from '../../src/mesh/landmarks.ts'
+import { DEFAULT_SCOPES, NO_LANDMARKS, landmarkLevel, type ScopeConfig } from '../../src/mesh/landmarks.ts'
 import type { NodeId } from '../../src/mesh/node-id.ts'
 import type { ControlPacket } from '../../src/mesh/control-messages.ts'
 import { Random } from '../../src/sim/random.ts'
@@ -377,4 +377,85 @@ test('every link silent while the routers start, then all up at once: the grid c
     h.run(60_000)
     assert.ok(h.allReach(), `seed ${seed}: every node reaches every other`)
   }
+})
+
+test('a 4×5 grid holding a level-1 landmark: with landmark scopes a corner has no route of its own to the other (only through an address a daemon cannot know); with NO_LANDMARKS, the daemon\'s, every node has one to every other', () => {
+  // The babeld benchmark's failure to converge: 19 plain nodes and one level-1 landmark
+  // (about one random 20-node grid in two holds one). Plain nodes' routes then travel
+  // about 6 hops; the corners are 7 apart.
+  const pool = makeIds(400, 7)
+  const landmark = pool.find((id) => landmarkLevel(id, DEFAULT_SCOPES) === 1) as NodeId
+  const plain = pool.filter((id) => landmarkLevel(id, DEFAULT_SCOPES) === 0).slice(0, 19)
+  const ids = [...plain.slice(0, 7), landmark, ...plain.slice(7)] // the landmark at row 1, column 2
+  const edges = grid(ids, 5)
+  const [a, z] = [ids[0] as NodeId, ids[19] as NodeId]
+  const start = (scopes: ScopeConfig): Harness => {
+    // As in the benchmark: every router running, links silent, then all up at once.
+    const h = new Harness(ids, edges, { seed: 3, config: () => ({ scopes }) })
+    for (const [x, y] of edges) h.setSilent(x, y, false)
+    h.run(60_000)
+    for (const [x, y] of edges) h.setSilent(x, y, true)
+    h.run(60_000)
+    return h
+  }
+  const scoped = start(DEFAULT_SCOPES)
+  assert.equal(scoped.walk(a, z, []).reached, false, 'landmark scopes: no route from corner to corner without the address')
+  assert.equal(scoped.walk(z, a, []).reached, false, 'nor back')
+  assert.equal(scoped.walk(a, z).reached, true, 'the simulator gets there through the address (an oracle)')
+  const daemon = start(NO_LANDMARKS)
+  for (const src of ids) {
+    for (const dst of ids) {
+      if (src !== dst) assert.ok(daemon.walk(src, dst, []).reached, `NO_LANDMARKS: ${src} has a route to ${dst}`)
+    }
+  }
+})
+
+/** One router with neighbours on links named after them, each heard (hello and IHU) so its cost is finite. */
+function routerWithNeighbours (self: NodeId, neighbours: NodeId[]): { r: Router, seq: Map<NodeId, number>, from: (n: NodeId, tlvs: ControlPacket['tlvs'], now: number) => ReturnType<Router['receive']> } {
+  const r = new Router({ self, random: () => 0.5, seqno: 1 }, 0)
+  const seq = new Map<NodeId, number>()
+  const from = (n: NodeId, tlvs: ControlPacket['tlvs'], now: number): ReturnType<Router['receive']> => {
+    const s = seq.get(n) ?? 0
+    seq.set(n, s + 1)
+    return r.receive(n, { seq: s, tlvs }, now)
+  }
+  for (const n of neighbours) {
+    r.linkUp(n, 0)
+    from(n, [{ type: 'hello', sender: n, flags: 0, seqno: 1, intervalMs: 30_000, timestamp: 0 }, { type: 'ihu', rxcost: 96, intervalMs: 30_000 }], 0)
+  }
+  return { r, seq, from }
+}
+
+const seqnoRequests = (outputs: ReturnType<Router['receive']>, link?: NodeId): number =>
+  outputs.reduce((n, o) => n + (o.kind === 'send' && (link === undefined || o.link === link) ? o.packet.tlvs.filter((t) => t.type === 'seqno-request').length : 0), 0)
+
+test('§3.8.1.2: a seqno request is forwarded along an unfeasible route when that is all a node holds (it was dropped there, where it was needed)', () => {
+  const [x, requester, up, source] = makeIds(4, 11) as [NodeId, NodeId, NodeId, NodeId]
+  const { r, from } = routerWithNeighbours(x, [requester, up])
+  const update = (metric: number): ControlPacket['tlvs'][number] => ({ type: 'update', id: source, flags: 0, hops: 2, scope: 255, seqno: 10, metric, intervalMs: 600_000 })
+  from(up, [update(100)], 1000)
+  r.tick(1500) // the triggered update goes out: the feasibility distance is now (10, 196)
+  from(up, [update(500)], 2000) // the same seqno, worse: unfeasible, nothing selected
+  const view = r.routes().find((v) => v.dst === source)
+  assert.ok(view !== undefined && !view.feasible && !view.selected, JSON.stringify(r.routes()))
+  const out = from(requester, [{ type: 'seqno-request', id: source, seqno: 11, hopCount: 10 }], 2100)
+  assert.equal(seqnoRequests(out, up), 1, 'forwarded towards the source')
+  assert.equal(seqnoRequests(out, requester), 0, 'never back to the requester')
+})
+
+test('an unfeasible update for a destination with no route is kept, so the seqno request for it goes on (every 5 s) after the first ones were lost', () => {
+  const [a, b, source] = makeIds(3, 12) as [NodeId, NodeId, NodeId]
+  const { r, from } = routerWithNeighbours(a, [b])
+  const update = (metric: number): ControlPacket['tlvs'][number] => ({ type: 'update', id: source, flags: 0, hops: 2, scope: 255, seqno: 10, metric, intervalMs: 600_000 })
+  from(b, [update(100)], 1000)
+  r.tick(1500) // feasibility distance (10, 196)
+  from(b, [update(0xffff)], 2000) // retracted: the route entry goes, a seqno request (11) starts
+  from(b, [update(300)], 3000) // offered again, same seqno, worse: unfeasible
+  // No answer ever comes (the requests were lost on the way): the router keeps asking.
+  let later = 0
+  for (let t = 3000; t <= 40_000; t += 100) later += t >= 10_000 ? seqnoRequests(r.tick(t)) : (r.tick(t), 0)
+  assert.ok(later >= 4, `seqno requests sent from 10 s to 40 s: ${later}`)
+  // And the answer (a newer seqno) is taken at once.
+  from(b, [{ ...update(300), seqno: 11 } as ControlPacket['tlvs'][number]], 40_100)
+  assert.ok(r.nextHop(source) === b, 'routes to the source once the newer seqno arrives')
 })
