@@ -59,6 +59,8 @@ export interface CutSummary {
   outageMaxMs: number
   /** Median of the probe's round trip before each cut (see CutSample.probeRttMs). */
   probeRttMedianMs: number
+  /** Recovery less the probe's own round trip before the cut, median: the router's part, whatever the probe costs. */
+  netMedianMs: number
   samples: CutSample[]
 }
 
@@ -214,6 +216,7 @@ export async function measureCuts (plan: CutPlan): Promise<CutSummary> {
     outageMedianMs: median(outages),
     outageMaxMs: max(outages),
     probeRttMedianMs: median(samples.flatMap((s) => s.probeRttMs === null ? [] : [s.probeRttMs])),
+    netMedianMs: median(samples.flatMap((s) => s.recoveryMs === null || s.probeRttMs === null ? [] : [Math.max(0, s.recoveryMs - s.probeRttMs)])),
     samples
   }
 }
