@@ -701,7 +701,8 @@ export class Router {
     let d = this.dests.get(t.id)
     const i = d === undefined ? -1 : d.routes.findIndex(r => r.link === nb.link)
     if (d === undefined || i < 0) {
-      // §3.5.3: a retraction for a route we do not have is ignored.
+      // §3.5.3: a retraction for a route we do not have is ignored; so is (we MAY) an
+      // unfeasible update, but §3.8.2.2 asks its source for a newer seqno if it would help.
       if (metric >= INFINITY) return
       if (d !== undefined && !this.feasible(d, t.seqno, metric)) {
         if (d.selected === null) {
@@ -712,12 +713,7 @@ export class Router {
           d.askedAt = now
           this.startSeqnoRequest(t.id, (d.fdSeqno + 1) & 0xffff, nb.link, now, out)
         }
-        // An unfeasible update is kept (§3.5.3 lets us ignore it; babeld keeps it too), not
-        // selected: it is what lets us keep asking for a newer seqno while it is all we
-        // are offered (see tick), and what a seqno request passing through here is
-        // forwarded along (§3.8.1.2). Dropped, a request lost on the way left this node cut
-        // off until the neighbour's next full update, minutes later, since an unchanged
-        // route is not announced again.
+        return
       }
       if (d === undefined) {
         d = new Dest(landmarkLevel(t.id, this.scopeConfig), now)
@@ -959,28 +955,22 @@ export class Router {
       return
     }
     const d = this.dests.get(t.id)
-    if (d === undefined) return
-    const r = d.selected
-    if (r !== null && !seqnoNewer(t.seqno, r.seqno) && this.metricOf(r) < INFINITY) {
+    const r = d?.selected ?? null
+    if (d === undefined || r === null) return
+    if (!seqnoNewer(t.seqno, r.seqno) && this.metricOf(r) < INFINITY) {
       // We have a route at least that new: a (unicast) update answers it.
       const u = this.advertisement(t.id, d)
       if (u.metric < INFINITY) { out.push(nb.link, u); this.lowerFd(d, u); return }
     }
     if (t.hopCount < 2) return
-    // §3.8.1.2: forwarded to a neighbour that advertises the destination, "not
-    // necessarily the selected neighbour", over a route "not necessarily a feasible
-    // one", never back to the requester: the selected route if it does not go back,
-    // else the best other feasible route, else the best unfeasible one. Forwarding only
-    // along feasible routes dropped the request exactly where it was needed: at nodes
-    // that, like the requester, hold only unfeasible routes.
-    let via: Route | null = r !== null && r.link !== nb.link && this.metricOf(r) < INFINITY ? r : null
+    // Forwarded along the selected route, or if that goes back to the requester, along
+    // the best other feasible route; never to the requester (§3.8.1.2).
+    let via: Route | null = r.link === nb.link ? null : r
     if (via === null) {
-      let best = Infinity
+      let best = INFINITY
       for (const x of d.routes) {
-        const m = this.metricOf(x)
-        if (x.link === nb.link || m >= INFINITY) continue
-        const rank = this.feasible(d, x.seqno, x.refMetric) ? m : INFINITY + m
-        if (rank < best) { best = rank; via = x }
+        const m = x.link === nb.link ? INFINITY : this.selectable(d, x)
+        if (m < best) { best = m; via = x }
       }
     }
     if (via === null) return
