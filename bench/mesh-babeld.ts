@@ -58,6 +58,9 @@ export interface MeshBabeldResult {
     /** Peernet's median recovery ≤ babeld's, per cut method; null when a half is missing. */
     recoveryCarrierMet: boolean | null
     recoverySilentMet: boolean | null
+    /** The same, each recovery less its probe's own round trip (a ping against a mesh send through the API). */
+    recoveryCarrierNetMet: boolean | null
+    recoverySilentNetMet: boolean | null
     /** Peernet's idle mesh-port bytes per node per second ≤ half of babeld's. */
     idleMet: boolean | null
   }
@@ -107,6 +110,8 @@ export async function measureMeshBabeld (options: MeshBabeldOptions, progress: (
     goals: {
       recoveryCarrierMet: both ? p.cuts.carrier.unrecovered === 0 && p.cuts.carrier.medianMs <= b.cuts.carrier.medianMs : null,
       recoverySilentMet: both ? p.cuts.silent.unrecovered === 0 && p.cuts.silent.medianMs <= b.cuts.silent.medianMs : null,
+      recoveryCarrierNetMet: both ? p.cuts.carrier.unrecovered === 0 && p.cuts.carrier.netMedianMs <= b.cuts.carrier.netMedianMs : null,
+      recoverySilentNetMet: both ? p.cuts.silent.unrecovered === 0 && p.cuts.silent.netMedianMs <= b.cuts.silent.netMedianMs : null,
       idleMet: both ? p.idle.perNode.portBytesPerSecond <= b.idle.perNode.portBytesPerSecond / 2 : null
     }
   }

@@ -39,6 +39,12 @@ export interface CutSample {
   recoveryMs: number | null
   /** Last answer to a probe sent before the cut began, to that first answer: the gap a user saw. */
   outageMs: number | null
+  /**
+   * The probe's own round trip before the cut (median over the last second's answers):
+   * part of every recovery figure, and not the same for both routers (a ping against an
+   * acknowledged mesh send through the daemon's API).
+   */
+  probeRttMs: number | null
 }
 
 /** Median and max over the recovered cuts; `unrecovered` cuts got no probe through within the bound. */
@@ -51,6 +57,10 @@ export interface CutSummary {
   /** Outage (last answer before to first answer after), median and max. */
   outageMedianMs: number
   outageMaxMs: number
+  /** Median of the probe's round trip before each cut (see CutSample.probeRttMs). */
+  probeRttMedianMs: number
+  /** Recovery less the probe's own round trip before the cut, median: the router's part, whatever the probe costs. */
+  netMedianMs: number
   samples: CutSample[]
 }
 
@@ -158,6 +168,8 @@ export async function measureCuts (plan: CutPlan): Promise<CutSummary> {
     // The cut takes a few milliseconds of commands (one or two per end); it is complete,
     // and counted from, once they all returned: a probe sent after that met the cut for
     // sure. Probes sent while it was being made are not counted either way.
+    const rttSince = Date.now() - 1000
+    const rtts = probe.replies.filter((r) => r.receivedAt >= rttSince).map((r) => r.receivedAt - r.sentAt)
     const cutStartedAt = Date.now()
     cut(grid, link, plan.method, true)
     const cutAt = Date.now()
@@ -184,10 +196,11 @@ export async function measureCuts (plan: CutPlan): Promise<CutSummary> {
         pathAfter,
         cutCommandMs: cutAt - cutStartedAt,
         recoveryMs: first === undefined ? null : Math.round(first.receivedAt - cutAt),
-        outageMs: first === undefined || lastBefore === undefined ? null : Math.round(first.receivedAt - lastBefore.receivedAt)
+        outageMs: first === undefined || lastBefore === undefined ? null : Math.round(first.receivedAt - lastBefore.receivedAt),
+        probeRttMs: rtts.length === 0 ? null : Math.round(median(rtts) * 10) / 10
       }
       samples.push(sample)
-      progress(`  ${plan.method} cut ${i + 1}/${plan.cuts} of ${sample.link} (path ${sample.pathBefore.join(' ')}): ${sample.recoveryMs === null ? `NOT through within ${plan.timeoutMs} ms` : `through again after ${sample.recoveryMs} ms (outage ${sample.outageMs ?? '?'} ms, cut took ${sample.cutCommandMs} ms), now via ${sample.pathAfter?.join(' ') ?? '?'}`}`)
+      progress(`  ${plan.method} cut ${i + 1}/${plan.cuts} of ${sample.link} (path ${sample.pathBefore.join(' ')}): ${sample.recoveryMs === null ? `NOT through within ${plan.timeoutMs} ms` : `through again after ${sample.recoveryMs} ms (probe round trip before ${sample.probeRttMs ?? '?'} ms, outage ${sample.outageMs ?? '?'} ms, cut took ${sample.cutCommandMs} ms), now via ${sample.pathAfter?.join(' ') ?? '?'}`}`)
     } finally {
       cut(grid, link, plan.method, false)
     }
@@ -202,6 +215,8 @@ export async function measureCuts (plan: CutPlan): Promise<CutSummary> {
     maxMs: max(recoveries),
     outageMedianMs: median(outages),
     outageMaxMs: max(outages),
+    probeRttMedianMs: median(samples.flatMap((s) => s.probeRttMs === null ? [] : [s.probeRttMs])),
+    netMedianMs: median(samples.flatMap((s) => s.recoveryMs === null || s.probeRttMs === null ? [] : [Math.max(0, s.recoveryMs - s.probeRttMs)])),
     samples
   }
 }

@@ -265,14 +265,15 @@ export function meshBabeldTable (r: MeshBabeldResult): string {
   const p = r.parameters
   const t = p.babeldTimers
   const lines = [
-    `**Mesh against babeld on ${p.nodes} network namespaces** — a ${p.rows}×${p.cols} grid, ${p.links} veth links, each host reaching only its grid neighbours; probes from corner r0c0 to corner r${p.rows - 1}c${p.cols - 1} every ${p.probeIntervalMs} ms (babeld: ping between the hosts' loopback /32s, which babeld routes; Peernet: acknowledged \`POST /v1/mesh/send\`). ${p.cuts} cuts per method on the current path, each restored ${p.restoreSettleMs / 1000} s before the next; carrier = both veth ends set down (the kernel tells the router), silent = every frame dropped on both ends, carrier up (only missing hellos tell). Recovery = from the cut complete (its commands returned, a few ms) to the first answer to a probe sent after it; outage = last answer to a probe sent before the cut began to that first answer (the gap a user saw, at least one probe interval). First A → Z = every router running with all links silent for 5 s, then all links speak at once: the time to the first answer to a probe sent after that, one sample. Idle = bytes each host sent over ${p.idleMs / 1000} s after ${p.settleMs / 1000} s of settling, counted by nftables, whole IP packets. babeld at its defaults: hello ${t.helloIntervalS} s, update ${t.updateIntervalS} s, IHU ${t.ihuIntervalS} s.`,
+    `**Mesh against babeld on ${p.nodes} network namespaces** — a ${p.rows}×${p.cols} grid, ${p.links} veth links, each host reaching only its grid neighbours; probes from corner r0c0 to corner r${p.rows - 1}c${p.cols - 1} every ${p.probeIntervalMs} ms (babeld: ping between the hosts' loopback /32s, which babeld routes; Peernet: acknowledged \`POST /v1/mesh/send\`). ${p.cuts} cuts per method on the current path, each restored ${p.restoreSettleMs / 1000} s before the next; carrier = both veth ends set down (the kernel tells the router), silent = every frame dropped on both ends, carrier up (only missing hellos tell). Recovery = from the cut complete (its commands returned, a few ms) to the first answer to a probe sent after it; outage = last answer to a probe sent before the cut began to that first answer (the gap a user saw, at least one probe interval); both routers are probed at the same interval, so both recoveries hold the same wait for the next probe (0 to one interval), but each also holds its own probe's round trip (shown: median over the second before each cut), microseconds for a ping, milliseconds for a mesh send through the daemon's API, sealed, acknowledged end to end. First A → Z = every router running with all links silent for 5 s, then all links speak at once: the time to the first answer to a probe sent after that, one sample. Idle = bytes each host sent over ${p.idleMs / 1000} s after ${p.settleMs / 1000} s of settling, counted by nftables, whole IP packets. babeld at its defaults: hello ${t.helloIntervalS} s, update ${t.updateIntervalS} s, IHU ${t.ihuIntervalS} s.`,
     '',
     '| Router | First A → Z after links up | Carrier cut: recovery median / max | Silent cut: recovery median / max | Idle control, per node (IP bytes/s) | Idle control, UDP payload B/s | Other traffic, per node B/s |',
     '|---|---:|---:|---:|---:|---:|---:|'
   ]
   const cut = (s: MeshSideResult, m: 'carrier' | 'silent'): string => {
     const c = s.cuts[m]
-    return `${fixed(c.medianMs, 0)} / ${fixed(c.maxMs, 0)} ms (outage ${fixed(c.outageMedianMs, 0)} / ${fixed(c.outageMaxMs, 0)} ms)${c.unrecovered > 0 ? ` (${c.unrecovered} of ${c.count} not through within ${p.cutTimeoutMs / 1000} s)` : ''}`
+    const rtt = c.probeRttMedianMs === undefined ? '' : `, probe round trip ${fixed(c.probeRttMedianMs, 1)} ms`
+    return `${fixed(c.medianMs, 0)} / ${fixed(c.maxMs, 0)} ms (outage ${fixed(c.outageMedianMs, 0)} / ${fixed(c.outageMaxMs, 0)} ms${rtt})${c.unrecovered > 0 ? ` (${c.unrecovered} of ${c.count} not through within ${p.cutTimeoutMs / 1000} s)` : ''}`
   }
   for (const [name, half, port] of [['babeld', r.babeld, p.babelPort], ['Peernet mesh', r.peernet, p.meshPort]] as const) {
     if (!isMeasured<MeshSideResult>(half)) {
@@ -285,6 +286,10 @@ export function meshBabeldTable (r: MeshBabeldResult): string {
   const g = r.goals
   const word = (met: boolean | null): string => met === null ? 'not measured' : met ? 'met' : 'not met'
   lines.push('', `Goals: recovery no slower than babeld — carrier cuts **${word(g.recoveryCarrierMet)}**, silent cuts **${word(g.recoverySilentMet)}**; idle control traffic at most half of babeld's — **${word(g.idleMet)}**. Recovery resolution is the probe interval (${p.probeIntervalMs} ms). "Other traffic" is everything else a host sent on its links (for Peernet: libp2p — mDNS, DHT, identify, pings), not mesh control traffic.`)
+  if (isMeasured(r.babeld) && isMeasured(r.peernet) && r.peernet.cuts.carrier.netMedianMs !== undefined) {
+    const net = (s: MeshSideResult, m: 'carrier' | 'silent'): string => `${fixed(s.cuts[m].netMedianMs, 0)} ms`
+    lines.push('', `Recovery less each probe's own round trip before the cut (median; the router's part, whatever its probe costs): carrier cuts babeld ${net(r.babeld, 'carrier')}, Peernet ${net(r.peernet, 'carrier')} (**${word(g.recoveryCarrierNetMet ?? null)}**); silent cuts babeld ${net(r.babeld, 'silent')}, Peernet ${net(r.peernet, 'silent')} (**${word(g.recoverySilentNetMet ?? null)}**).`)
+  }
   if (isMeasured(r.babeld) && isMeasured(r.peernet)) {
     const b = r.babeld.idle.perNode
     const q = r.peernet.idle.perNode

@@ -17,7 +17,7 @@ export function meshRoutes (node: Peernet): Route[] {
   }
   return [
     { method: 'GET', path: '/v1/mesh/neighbours', handler: () => Promise.resolve({ self: mesh().self, neighbours: mesh().neighbours() }) },
-    { method: 'GET', path: '/v1/mesh/routes', handler: () => Promise.resolve({ self: mesh().self, routes: mesh().routes(), custody: mesh().custody() }) },
+    { method: 'GET', path: '/v1/mesh/routes', handler: () => Promise.resolve({ self: mesh().self, routes: mesh().routes(), sources: mesh().sources(), custody: mesh().custody() }) },
     { method: 'GET', path: '/v1/mesh/stats', handler: () => Promise.resolve(mesh().stats()) },
     {
       method: 'GET',

@@ -13,7 +13,7 @@ import type { Link, LinkId, LinkProvider } from './link.ts'
 import { nodeIdOf } from './node-id.ts'
 import type { NodeId } from './node-id.ts'
 import { Router } from './router.ts'
-import type { NeighbourView, RouteView, RouterOutput, RouterTiming } from './router.ts'
+import type { NeighbourView, RouteView, RouterOutput, RouterTiming, SourceView } from './router.ts'
 import { decodeControl, encodeControl } from './control-messages.ts'
 import { DEFAULT_FORWARDER_CONFIG, Forwarder } from './forwarder.ts'
 import type { CustodyView, ForwarderConfig, ForwarderOutput } from './forwarder.ts'
@@ -23,6 +23,8 @@ import { FRAME_CONTROL, FRAME_DATA, frameOf, readFrame } from './frame.ts'
 import { decodePayload, encodePayload } from './payload.ts'
 import { ControlPacer } from './control-pacer.ts'
 import { MESH_MIGRATIONS } from './schema.ts'
+import { NO_LANDMARKS } from './landmarks.ts'
+import type { ScopeConfig } from './landmarks.ts'
 import { Outbox } from './outbox.ts'
 import { restartSeqno, saveSeqno } from './router-state.ts'
 import type { OutboxEntry, OutboxLimits } from './outbox.ts'
@@ -46,6 +48,8 @@ export interface MeshServiceOptions {
   dialBeyond?: (peerId: string) => Promise<void>
   now?: () => number
   timing?: Partial<RouterTiming>
+  /** Landmark scopes (landmarks.ts); default NO_LANDMARKS, see there why. */
+  scopes?: Partial<ScopeConfig>
   forwarding?: Partial<ForwarderConfig>
   /** Bounds of the durable outbox of reliable sends. */
   outbox?: Partial<OutboxLimits>
@@ -169,7 +173,7 @@ export class MeshService {
     this.store.migrate('mesh', MESH_MIGRATIONS)
     // The router's own seqno goes on from the last run's (router-state.ts).
     this.savedSeqno = restartSeqno(this.store)
-    this.router = new Router({ self: this.self, gateway: options.gateway === true, timing: options.timing, random: Math.random, seqno: this.savedSeqno }, now)
+    this.router = new Router({ self: this.self, gateway: options.gateway === true, timing: options.timing, scopes: options.scopes ?? NO_LANDMARKS, random: Math.random, seqno: this.savedSeqno }, now)
     this.keepSeqno()
     this.forwarder = new Forwarder({ ...DEFAULT_FORWARDER_CONFIG, ...options.forwarding, self: this.self }, {
       // No route in the mesh: toward a gateway, unless this node is one (it reaches
@@ -295,6 +299,11 @@ export class MeshService {
       const key = this.keys.get(r.dst)
       return { ...r, peerId: key === undefined ? null : peerIdOfPublicKey(key) }
     })
+  }
+
+  /** The router's source table (feasibility distances, pending seqno requests), for diagnosis. */
+  sources (): SourceView[] {
+    return this.router.sources()
   }
 
   /** Reliable sends waiting for their acknowledgement, and the latest that failed. */

@@ -146,6 +146,14 @@ export interface RouteView {
   selected: boolean
 }
 
+export interface SourceView {
+  dst: NodeId
+  fdSeqno: number | null
+  fdMetric: number | null
+  /** The seqno of our pending seqno request for it, or null. */
+  requesting: number | null
+}
+
 export interface NeighbourView {
   link: LinkId
   id: NodeId | null
@@ -489,6 +497,24 @@ export class Router {
           selected: d.selected === r
         })
       }
+    }
+    return views
+  }
+
+  /**
+   * The source table (§3.2.5): per destination, its feasibility distance (null before any
+   * update was sent for it) and the seqno of our pending request for it, if any (§3.2.7).
+   * For diagnosis: why a route on offer is not feasible here.
+   */
+  sources (): SourceView[] {
+    const views: SourceView[] = []
+    for (const [dst, d] of this.dests) {
+      views.push({
+        dst,
+        fdSeqno: d.fdMetric >= INFINITY ? null : d.fdSeqno,
+        fdMetric: d.fdMetric >= INFINITY ? null : d.fdMetric,
+        requesting: this.pending.get(dst)?.seqno ?? null
+      })
     }
     return views
   }

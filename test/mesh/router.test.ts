@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { Harness, makeIds, line, ring, grid } from './router-harness.ts'
 import { Router } from '../../src/mesh/router.ts'
-import { DEFAULT_SCOPES, landmarkLevel, type ScopeConfig } from '../../src/mesh/landmarks.ts'
+import { DEFAULT_SCOPES, NO_LANDMARKS, landmarkLevel, type ScopeConfig } from '../../src/mesh/landmarks.ts'
 import type { NodeId } from '../../src/mesh/node-id.ts'
 import type { ControlPacket } from '../../src/mesh/control-messages.ts'
 import { Random } from '../../src/sim/random.ts'
@@ -378,3 +378,35 @@ test('every link silent while the routers start, then all up at once: the grid c
     assert.ok(h.allReach(), `seed ${seed}: every node reaches every other`)
   }
 })
+
+test('a 4×5 grid holding a level-1 landmark: with landmark scopes a corner has no route of its own to the other (only through an address a daemon cannot know); with NO_LANDMARKS, the daemon\'s, every node has one to every other', () => {
+  // The babeld benchmark's failure to converge: 19 plain nodes and one level-1 landmark
+  // (about one random 20-node grid in two holds one). Plain nodes' routes then travel
+  // about 6 hops; the corners are 7 apart.
+  const pool = makeIds(400, 7)
+  const landmark = pool.find((id) => landmarkLevel(id, DEFAULT_SCOPES) === 1) as NodeId
+  const plain = pool.filter((id) => landmarkLevel(id, DEFAULT_SCOPES) === 0).slice(0, 19)
+  const ids = [...plain.slice(0, 7), landmark, ...plain.slice(7)] // the landmark at row 1, column 2
+  const edges = grid(ids, 5)
+  const [a, z] = [ids[0] as NodeId, ids[19] as NodeId]
+  const start = (scopes: ScopeConfig): Harness => {
+    // As in the benchmark: every router running, links silent, then all up at once.
+    const h = new Harness(ids, edges, { seed: 3, config: () => ({ scopes }) })
+    for (const [x, y] of edges) h.setSilent(x, y, false)
+    h.run(60_000)
+    for (const [x, y] of edges) h.setSilent(x, y, true)
+    h.run(60_000)
+    return h
+  }
+  const scoped = start(DEFAULT_SCOPES)
+  assert.equal(scoped.walk(a, z, []).reached, false, 'landmark scopes: no route from corner to corner without the address')
+  assert.equal(scoped.walk(z, a, []).reached, false, 'nor back')
+  assert.equal(scoped.walk(a, z).reached, true, 'the simulator gets there through the address (an oracle)')
+  const daemon = start(NO_LANDMARKS)
+  for (const src of ids) {
+    for (const dst of ids) {
+      if (src !== dst) assert.ok(daemon.walk(src, dst, []).reached, `NO_LANDMARKS: ${src} has a route to ${dst}`)
+    }
+  }
+})
+

@@ -234,7 +234,7 @@ interface NsNode {
   openLinks: () => Map<string, string>
 }
 
-function startNsNode (ns: string, options: { multicast?: boolean, broadcast?: boolean } = {}): NsNode {
+function startNsNode (ns: string, options: { multicast?: boolean, broadcast?: boolean, interfacePollMs?: number, watchInterfaces?: boolean } = {}): NsNode {
   const identity = generateIdentity()
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, FIXTURE, Buffer.from(identity.seed).toString('hex'), JSON.stringify(options)], { stdio: ['pipe', 'pipe', 'pipe'] })
   const events: NodeEvent[] = []
@@ -306,6 +306,31 @@ test('in namespaces: neighbours on a segment find each other by multicast beacon
     // And back up: they find each other again.
     lab.setLink(ha, hb, true)
     await eventually(() => keysOf(a).length === 1 && keysOf(b).length === 2, 'the A–B link to come back', 10_000)
+  } finally {
+    await Promise.all(nodes.map(stopNsNode))
+    lab.destroy()
+  }
+})
+
+test('in namespaces: an interface set down closes its links at once from ip monitor, not at the next poll', { skip: unavailable, timeout: 30_000 }, async (t) => {
+  const lab = createNetnsLab()
+  const nodes: NsNode[] = []
+  try {
+    const [ha, hb] = [lab.host('wa'), lab.host('wb')]
+    lab.link(ha, hb)
+    // The poll is a minute away: only the watch can notice the interface going down.
+    const slowPoll = { interfacePollMs: 60_000 }
+    const [a, b] = [startNsNode(ha.name, slowPoll), startNsNode(hb.name, slowPoll)]
+    nodes.push(a, b)
+    await eventually(() => [...a.openLinks().values()].includes(b.key) && [...b.openLinks().values()].includes(a.key), 'A and B to find each other', 10_000)
+    const [[nsA, devA]] = lab.linkEnds(ha, hb) as [[string, string]]
+    const downAt = Date.now()
+    execFileSync('ip', ['-n', nsA, 'link', 'set', devA, 'down'])
+    await eventually(() => a.openLinks().size === 0 && b.openLinks().size === 0, 'the link to close on both sides (A set down, B lost carrier)', 5_000)
+    const tookMs = Date.now() - downAt
+    t.diagnostic(`closed on both sides ${tookMs} ms after the interface went down`)
+    assert.ok(tookMs < 1_000, `closed after ${tookMs} ms`)
+    for (const n of [a, b]) assert.ok(n.events.some((e) => e.event === 'close' && /interface .* down/.test(e.reason ?? '')), JSON.stringify(n.events.filter((e) => e.event === 'close')))
   } finally {
     await Promise.all(nodes.map(stopNsNode))
     lab.destroy()

@@ -11,8 +11,9 @@
 // the neighbour set is stable (beacon-schedule.ts).
 //
 // A link closes when the far side says bye, when it has been silent (no beacon, no frame)
-// for `silenceMs`, when its interface goes down (polled, about every second), or when a
-// send to it fails with "network unreachable/down". A link closed while the neighbour is
+// for `silenceMs`, when its interface goes down (seen at once from `ip monitor`, see
+// interface-watch.ts, and polled about every second as a fallback), or when a send to it
+// fails with "network unreachable/down". A link closed while the neighbour is
 // still there is found again by the next beacons, as a new link: to stop talking to the
 // LAN, stop the provider.
 
@@ -29,6 +30,8 @@ import { MeshLinkError } from '../errors.ts'
 import { BaseLink } from './base-link.ts'
 import { BeaconSchedule } from './beacon-schedule.ts'
 import { lanInterfaces, onSubnet } from './lan-interfaces.ts'
+import { watchInterfaces } from './interface-watch.ts'
+import type { InterfaceWatch } from './interface-watch.ts'
 import type { LanInterface } from './lan-interfaces.ts'
 import { BEACON, BYE, BYE_DATAGRAM, FRAME, SOLICIT, UNKNOWN_ADDRESS, decodeBeacon, encodeBeacon, encodeFrame, verifyBeacon } from './udp-datagram.ts'
 
@@ -83,6 +86,11 @@ export interface UdpLinkOptions {
   /** Datagrams waiting in the socket's send queue past which `send` drops. */
   queueDatagrams?: number
   timing?: Partial<UdpTiming>
+  /**
+   * Re-read the interfaces as soon as the kernel reports a change (`ip monitor`), not only
+   * every interfacePollMs (default true; without iproute2 it falls back to the poll).
+   */
+  watchInterfaces?: boolean
   clock?: Clock
   random?: () => number
   logger?: Logger
@@ -209,6 +217,7 @@ export function udpLinks (options: UdpLinkOptions): UdpLinkProvider {
   let schedule: BeaconSchedule | null = null
   let beaconTimer: NodeJS.Timeout | null = null
   let pollTimer: NodeJS.Timeout | null = null
+  let watch: InterfaceWatch | null = null
   /** Beacon rounds run one at a time (multicast sends pick their interface per send). */
   let beaconing: Promise<void> = Promise.resolve()
 
@@ -444,6 +453,7 @@ export function udpLinks (options: UdpLinkOptions): UdpLinkProvider {
       armBeacon()
       pollTimer = setInterval(poll, timing.interfacePollMs)
       pollTimer.unref()
+      if (options.watchInterfaces !== false) watch = watchInterfaces(() => { if (socket !== null) poll() }, log)
       log?.debug('udp mesh links started', { port: boundPort, interfaces: ifaces.map((i) => `${i.name}/${i.address}`) })
     },
     stop: async () => {
@@ -453,8 +463,10 @@ export function udpLinks (options: UdpLinkOptions): UdpLinkProvider {
       schedule = null
       if (beaconTimer !== null) clearTimeout(beaconTimer)
       if (pollTimer !== null) clearInterval(pollTimer)
+      watch?.stop()
       beaconTimer = null
       pollTimer = null
+      watch = null
       // Byes to every neighbour, and give them a moment to leave before the socket closes.
       for (const l of [...neighbours.values()]) l.close()
       neighbours.clear()
