@@ -80,6 +80,14 @@ export interface RouterTiming extends LinkCostParams {
    */
   triggeredDelayMs: number
   /**
+   * Urgent updates (retractions, much worse routes, answers to seqno requests) are held
+   * this long, as babeld holds its urgent updates (about 20 ms): long enough that the
+   * changes one event sets off in a big mesh, arriving packet after packet, go out as
+   * one packet per link instead of one per packet received; short next to the hellos
+   * that would otherwise find the failure. 0 sends at once.
+   */
+  urgentDelayMs: number
+  /**
    * A seqno request for a destination we still have a route to (§3.8.2.2, an optimisation:
    * an unfeasible route would be better) is sent at most this often per destination. Each
    * one makes the source bump its seqno, and a new seqno is an update to every node within
@@ -109,6 +117,7 @@ export const DEFAULT_TIMING: RouterTiming = {
   resyncMinMs: 30_000,
   maxPacketBytes: 512,
   triggeredDelayMs: 200,
+  urgentDelayMs: 20,
   seqnoRequestMinGapMs: 10_000
 }
 
@@ -710,7 +719,11 @@ export class Router {
         r.expiresAt = Math.ceil(now + this.holdTime(t.intervalMs))
       }
     }
-    this.select(t.id, d, now, out)
+    // A route lost because it would now reach past its origin's scope (a landmark-scoped
+    // retraction, landmarks.ts) is meant to be lost: no newer seqno brings it back, and
+    // asking for one (§3.8.2.1) only made the origin bump its seqno and flood its whole
+    // scope with updates, which at 10,000 nodes was most of the start-up traffic.
+    this.select(t.id, d, now, out, !(metric >= INFINITY && t.scope < UNLIMITED_SCOPE && hops > t.scope))
     // A pending seqno request is answered once a feasible route with that seqno is in.
     const p = this.pending.get(t.id)
     if (p !== undefined && d.selected !== null && !seqnoNewer(p.seqno, d.selected.seqno)) this.pending.delete(t.id)
@@ -765,7 +778,7 @@ export class Router {
   }
 
   /** §3.6: the feasible route of least metric, kept unless another is better by the hysteresis. */
-  private select (id: NodeId, d: Dest, now: number, out: Output): void {
+  private select (id: NodeId, d: Dest, now: number, out: Output, askOnLoss = true): void {
     let best: Route | null = null
     let bestMetric = INFINITY
     for (const r of d.routes) {
@@ -795,8 +808,9 @@ export class Router {
         // A retraction goes out at once: neighbours routing through us must stop.
         this.urgent = true
         // §3.8.2.1: the last feasible route is gone; ask for a newer seqno so that a route
-        // that is unfeasible now (or one a neighbour holds) becomes feasible.
-        this.startSeqnoRequest(id, (d.fdSeqno + 1) & 0xffff, null, now, out)
+        // that is unfeasible now (or one a neighbour holds) becomes feasible. After a scoped
+        // loss only if an (unfeasible) route from another neighbour remains to be saved.
+        if (askOnLoss || d.routes.some(r => r.refMetric < INFINITY)) this.startSeqnoRequest(id, (d.fdSeqno + 1) & 0xffff, null, now, out)
       }
     }
     this.dirty.add(id)
@@ -1035,17 +1049,28 @@ export class Router {
 
   /** Ends a call: triggered updates, then TLVs packed into packets, hellos first. */
   private finish (out: Output, now: number): RouterOutput[] {
-    this.refreshDerived()
-    this.refreshScope(now)
-    if (this.selfDirty || this.dirty.size > 0) {
-      if (this.urgent || now >= this.triggerAt || this.t.triggeredDelayMs <= 0) {
+    // Our address and scope derive from every landmark route we hold (a scan of the whole
+    // table): rebuilt when triggered updates go out, not after every packet, which at
+    // 10,000 nodes made start-up, when landmark routes change with nearly every packet,
+    // quadratic. Queries (address(), gatewayHop()) rebuild them themselves.
+    if (!this.derivedStale) this.refreshScope(now)
+    if (this.selfDirty || this.dirty.size > 0 || this.derivedStale) {
+      const hold = this.urgent ? Math.min(this.t.urgentDelayMs, this.t.triggeredDelayMs) : this.t.triggeredDelayMs
+      if (now >= this.triggerAt || hold <= 0) {
+        this.refreshDerived()
+        this.refreshScope(now)
         this.flushTriggered(out)
         this.urgent = false
         this.triggerAt = Infinity
-      } else if (this.triggerAt === Infinity) {
-        this.triggerAt = now + this.t.triggeredDelayMs
+      } else if (now + hold < this.triggerAt) {
+        this.triggerAt = now + hold
         this.deadlineStale = true
       }
+    } else if (this.triggerAt !== Infinity) {
+      // Nothing left to send (a query rebuilt the derived state meanwhile): no deadline.
+      this.triggerAt = Infinity
+      this.urgent = false
+      this.deadlineStale = true
     }
     const result: RouterOutput[] = []
     for (const [link, tlvs] of out.tlvs) {
