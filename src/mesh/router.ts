@@ -88,6 +88,14 @@ export interface RouterTiming extends LinkCostParams {
    */
   urgentDelayMs: number
   /**
+   * Our own scope widens at once (a node must reach its nearest landmark of the next
+   * level, landmarks.ts) but narrows only once the narrower scope has held this long. A
+   * starting mesh learns its landmarks in waves, nearest last; narrowing with each one
+   * retracted our routes, and re-advertised them on the next widening, over thousands of
+   * nodes at a time (a wider scope than needed is only more state for a while).
+   */
+  scopeShrinkDelayMs: number
+  /**
    * A seqno request for a destination we still have a route to (§3.8.2.2, an optimisation:
    * an unfeasible route would be better) is sent at most this often per destination. Each
    * one makes the source bump its seqno, and a new seqno is an update to every node within
@@ -118,6 +126,7 @@ export const DEFAULT_TIMING: RouterTiming = {
   maxPacketBytes: 512,
   triggeredDelayMs: 200,
   urgentDelayMs: 20,
+  scopeShrinkDelayMs: 30_000,
   seqnoRequestMinGapMs: 10_000
 }
 
@@ -292,6 +301,8 @@ export class Router {
   private readonly startedAt: number
   /** When our scope may next widen for want of landmarks (landmarks.ts), or Infinity. */
   private nextWidenAt: number
+  /** When our scope may narrow to what refreshScope last computed (Infinity: no narrowing pending). */
+  private shrinkAt = Infinity
   /** Hops to the nearest landmark of each level (index = level), from the same rebuild. */
   private nearestHops: Array<number | undefined> = []
 
@@ -421,7 +432,7 @@ export class Router {
     // its largest cost. A cached value too early only costs an idle tick.
     if (!this.deadlineStale) return this.deadline
     this.deadlineStale = false
-    let at = Math.min(this.nextFullUpdateAt, this.nextSweepAt, this.nextWidenAt, this.triggerAt)
+    let at = Math.min(this.nextFullUpdateAt, this.nextSweepAt, this.nextWidenAt, this.triggerAt, this.shrinkAt)
     for (const nb of this.neighbours_.values()) {
       at = Math.min(at, nb.nextHelloAt, nb.q.helloDueAt, nb.resync === 1 ? nb.resyncAt : nb.resync === 2 ? nb.retryAt : Infinity)
     }
@@ -1044,6 +1055,11 @@ export class Router {
     const levelsAbove = this.scopeConfig.levelBits.length - this.level
     this.nextWidenAt = widenings >= levelsAbove ? Infinity : this.startedAt + (widenings + 1) * wait
     const scope = ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : this.nearestHops[k], widenings)
+    if (scope < this.scope && this.t.scopeShrinkDelayMs > 0) {
+      if (this.shrinkAt === Infinity) { this.shrinkAt = now + this.t.scopeShrinkDelayMs; this.deadlineStale = true }
+      if (now < this.shrinkAt) return
+    }
+    if (this.shrinkAt !== Infinity) { this.shrinkAt = Infinity; this.deadlineStale = true }
     if (scope !== this.scope) { this.scope = scope; this.selfDirty = true; this.derivedStale = true }
   }
 
