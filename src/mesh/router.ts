@@ -1069,6 +1069,9 @@ export class Router {
     // table): rebuilt when triggered updates go out, not after every packet, which at
     // 10,000 nodes made start-up, when landmark routes change with nearly every packet,
     // quadratic. Queries (address(), gatewayHop()) rebuild them themselves.
+    // A widening or narrowing that is due cannot wait for the next flush: its deadline
+    // would keep coming back with nothing done.
+    if (now >= this.nextWidenAt || now >= this.shrinkAt) this.refreshDerived()
     if (!this.derivedStale) this.refreshScope(now)
     if (this.selfDirty || this.dirty.size > 0 || this.derivedStale) {
       const hold = this.urgent ? Math.min(this.t.urgentDelayMs, this.t.triggeredDelayMs) : this.t.triggeredDelayMs
