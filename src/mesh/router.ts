@@ -734,12 +734,7 @@ export class Router {
         r.expiresAt = Math.ceil(now + this.holdTime(t.intervalMs))
       }
     }
-    // A route lost because it would now reach past its origin's scope (a landmark-scoped
-    // retraction, landmarks.ts) is meant to be lost: no newer seqno brings it back, and
-    // asking for one (§3.8.2.1) only made the origin bump its seqno and flood its whole
-    // scope with updates (in a starting 10,000-node mesh over half the lost routes were
-    // such, each a seqno request to every neighbour).
-    this.select(t.id, d, now, out, !(metric >= INFINITY && t.scope < UNLIMITED_SCOPE && hops > t.scope))
+    this.select(t.id, d, now, out)
     // A pending seqno request is answered once a feasible route with that seqno is in.
     const p = this.pending.get(t.id)
     if (p !== undefined && d.selected !== null && !seqnoNewer(p.seqno, d.selected.seqno)) this.pending.delete(t.id)
@@ -794,7 +789,7 @@ export class Router {
   }
 
   /** §3.6: the feasible route of least metric, kept unless another is better by the hysteresis. */
-  private select (id: NodeId, d: Dest, now: number, out: Output, askOnLoss = true): void {
+  private select (id: NodeId, d: Dest, now: number, out: Output): void {
     let best: Route | null = null
     let bestMetric = INFINITY
     for (const r of d.routes) {
@@ -824,9 +819,11 @@ export class Router {
         // A retraction goes out within urgentDelayMs: neighbours routing through us must stop.
         this.urgent = true
         // §3.8.2.1: the last feasible route is gone; ask for a newer seqno so that a route
-        // that is unfeasible now (or one a neighbour holds) becomes feasible. After a scoped
-        // loss only if an (unfeasible) route from another neighbour remains to be saved.
-        if (askOnLoss || d.routes.some(r => r.refMetric < INFINITY)) this.startSeqnoRequest(id, (d.fdSeqno + 1) & 0xffff, null, now, out)
+        // that is unfeasible now (or one a neighbour holds) becomes feasible. (Also after a
+        // route lost to its origin's scope: skipping it there left nextHop free to send
+        // towards a landmark while a neighbour still routed through us, a loop in the
+        // 2,000-node flapping run; the pending request holds such packets.)
+        this.startSeqnoRequest(id, (d.fdSeqno + 1) & 0xffff, null, now, out)
       }
     }
     this.dirty.add(id)
