@@ -77,12 +77,12 @@ export interface RouterTiming extends LinkCostParams {
    * destination (routes improving hop by hop while a mesh starts) is one update, and the
    * changes for many destinations share packets. The first change after a quiet spell
    * waits only urgentDelayMs, so news crosses a quiet mesh at link speed rather than this
-   * much per hop (80 hops across 10,000 nodes). Retractions and answers to seqno requests
-   * wait urgentDelayMs only. 0 sends at once.
+   * much per hop (80 hops across 10,000 nodes). Retractions go at once, other urgent
+   * updates after urgentDelayMs. 0 sends at once.
    */
   triggeredDelayMs: number
   /**
-   * Urgent updates (retractions, much worse routes, answers to seqno requests) are held
+   * Urgent updates (much worse routes, answers to seqno requests; not retractions) are held
    * this long, as babeld holds its urgent updates (about 20 ms): long enough that the
    * changes one event sets off in a big mesh, arriving packet after packet, go out as
    * one packet per link instead of one per packet received; short next to the hellos
@@ -291,6 +291,8 @@ export class Router {
   /** When triggered updates last went out (they go out at most every triggeredDelayMs). */
   private flushedAt = -Infinity
   private urgent = false
+  /** A route was lost: the retraction goes out at once (see select). */
+  private retracting = false
   /** nextDeadline()'s cached value, recomputed only after something that may bring it earlier. */
   private deadline = -Infinity
   private deadlineStale = true
@@ -816,8 +818,11 @@ export class Router {
       if (d.level > 0 || (best !== null && (best.flags & UPDATE_GATEWAY) !== 0) ||
         (cur !== null && (cur.flags & UPDATE_GATEWAY) !== 0)) this.derivedStale = true
       if (best === null && cur !== null) {
-        // A retraction goes out within urgentDelayMs: neighbours routing through us must stop.
+        // A retraction goes out at once, not held like other urgent news: a neighbour that
+        // still routes through us meanwhile can bounce packets we send towards a landmark
+        // back to us (held 20 ms, that made a loop in a 2,000-node flapping run).
         this.urgent = true
+        this.retracting = true
         // §3.8.2.1: the last feasible route is gone; ask for a newer seqno so that a route
         // that is unfeasible now (or one a neighbour holds) becomes feasible. (Also after a
         // route lost to its origin's scope: skipping it there left nextHop free to send
@@ -1077,12 +1082,13 @@ export class Router {
     if (!this.derivedStale) this.refreshScope(now)
     if (this.selfDirty || this.dirty.size > 0 || this.derivedStale) {
       const soon = Math.min(this.t.urgentDelayMs, this.t.triggeredDelayMs)
-      const at = this.urgent ? now + soon : Math.max(now + soon, this.flushedAt + this.t.triggeredDelayMs)
+      const at = this.retracting ? now : this.urgent ? now + soon : Math.max(now + soon, this.flushedAt + this.t.triggeredDelayMs)
       if (now >= this.triggerAt || at <= now) {
         this.refreshDerived()
         this.refreshScope(now)
         this.flushTriggered(out)
         this.urgent = false
+        this.retracting = false
         this.triggerAt = Infinity
         this.flushedAt = now
       } else if (at < this.triggerAt) {
@@ -1093,6 +1099,7 @@ export class Router {
       // Nothing left to send (a query rebuilt the derived state meanwhile): no deadline.
       this.triggerAt = Infinity
       this.urgent = false
+      this.retracting = false
       this.deadlineStale = true
     }
     const result: RouterOutput[] = []
