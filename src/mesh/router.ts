@@ -90,11 +90,13 @@ export interface RouterTiming extends LinkCostParams {
    */
   urgentDelayMs: number
   /**
-   * Our own scope widens at once (a node must reach its nearest landmark of the next
-   * level, landmarks.ts) but narrows only once the narrower scope has held this long. A
-   * starting mesh learns its landmarks in waves, nearest last; narrowing with each one
-   * retracted our routes, and re-advertised them on the next widening, over thousands of
-   * nodes at a time (a wider scope than needed is only more state for a while).
+   * For this long after it starts, a node widens its own scope at once (it must reach
+   * its nearest landmark of the next level, landmarks.ts) but does not narrow it; then it
+   * narrows to what it has learnt. A starting mesh learns its landmarks in waves, nearest
+   * last; narrowing with each one retracted our routes, and re-advertised them on the next
+   * widening, over thousands of nodes at a time (a wider scope is only more state for a
+   * while). Only at start-up: held after every change, under 1 %/min of links flapping it
+   * cost a third more control traffic (scopes ratcheted wide, then narrowed en masse).
    */
   scopeShrinkDelayMs: number
   /**
@@ -307,7 +309,7 @@ export class Router {
   private readonly startedAt: number
   /** When our scope may next widen for want of landmarks (landmarks.ts), or Infinity. */
   private nextWidenAt: number
-  /** When our scope may narrow to what refreshScope last computed (Infinity: no narrowing pending). */
+  /** When our scope may narrow (the end of start-up, see scopeShrinkDelayMs), or Infinity when no narrowing waits. */
   private shrinkAt = Infinity
   /** Hops to the nearest landmark of each level (index = level), from the same rebuild. */
   private nearestHops: Array<number | undefined> = []
@@ -1062,9 +1064,10 @@ export class Router {
     const levelsAbove = this.scopeConfig.levelBits.length - this.level
     this.nextWidenAt = widenings >= levelsAbove ? Infinity : this.startedAt + (widenings + 1) * wait
     const scope = ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : this.nearestHops[k], widenings)
-    if (scope < this.scope && this.t.scopeShrinkDelayMs > 0) {
-      if (this.shrinkAt === Infinity) { this.shrinkAt = now + this.t.scopeShrinkDelayMs; this.deadlineStale = true }
-      if (now < this.shrinkAt) return
+    const startUpEnd = this.startedAt + this.t.scopeShrinkDelayMs
+    if (scope < this.scope && now < startUpEnd) {
+      if (this.shrinkAt !== startUpEnd) { this.shrinkAt = startUpEnd; this.deadlineStale = true }
+      return
     }
     if (this.shrinkAt !== Infinity) { this.shrinkAt = Infinity; this.deadlineStale = true }
     if (scope !== this.scope) { this.scope = scope; this.selfDirty = true; this.derivedStale = true }
