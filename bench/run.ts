@@ -77,7 +77,7 @@ mesh-sim options (simulated; each scenario a \`peernet sim mesh\` process):
   --mesh-traffic N  packets per second over the mesh (default ${DEFAULT_MESH_SIM_OPTIONS.traffic})
   --mesh-large-nodes N     nodes of the large run (default ${DEFAULT_MESH_SIM_OPTIONS.largeNodes})
   --mesh-large-duration D  its measured virtual time (default ${DEFAULT_MESH_SIM_OPTIONS.largeDuration})
-  --mesh-large      also run the large run (100,000 nodes by default; does not finish yet)
+  --mesh-large      also run the large run (100,000 nodes by default: ~19 GB of heap; does not fit yet)
   --mesh-large-timeout-min N  bound on the large run; past it the others are reported without it (default ${DEFAULT_MESH_SIM_OPTIONS.largeTimeoutMs / 60_000})
   (--seed N is shared with rendezvous)
 mesh-babeld options (Peernet's mesh against babeld on a grid of network namespaces; root):

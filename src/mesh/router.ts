@@ -72,13 +72,33 @@ export interface RouterTiming extends LinkCostParams {
   /** Control packets are cut at this many bytes. */
   maxPacketBytes: number
   /**
-   * Triggered updates are held this long and sent together (§3.7.2 allows delaying and
-   * aggregating them): the state at send time is what goes out, so a burst of changes
-   * for one destination (routes improving hop by hop while a mesh starts) is one update,
-   * and the changes for many destinations share packets. Retractions and answers to seqno
-   * requests do not wait. 0 sends at once.
+   * Triggered updates go out at most this often (§3.7.2 allows delaying and aggregating
+   * them): the state at send time is what goes out, so a burst of changes for one
+   * destination (routes improving hop by hop while a mesh starts) is one update, and the
+   * changes for many destinations share packets. The first change after a quiet spell
+   * waits only urgentDelayMs, so news crosses a quiet mesh at link speed rather than this
+   * much per hop (80 hops across 10,000 nodes). Retractions go at once, other urgent
+   * updates after urgentDelayMs. 0 sends at once.
    */
   triggeredDelayMs: number
+  /**
+   * Urgent updates (much worse routes, answers to seqno requests; not retractions) are held
+   * this long, as babeld holds its urgent updates (about 20 ms): long enough that the
+   * changes one event sets off in a big mesh, arriving packet after packet, go out as
+   * one packet per link instead of one per packet received; short next to the hellos
+   * that would otherwise find the failure. 0 sends at once.
+   */
+  urgentDelayMs: number
+  /**
+   * For this long after it starts, a node widens its own scope at once (it must reach
+   * its nearest landmark of the next level, landmarks.ts) but does not narrow it; then it
+   * narrows to what it has learnt. A starting mesh learns its landmarks in waves, nearest
+   * last; narrowing with each one retracted our routes, and re-advertised them on the next
+   * widening, over thousands of nodes at a time (a wider scope is only more state for a
+   * while). Only at start-up: held after every change, under 1 %/min of links flapping it
+   * cost a third more control traffic (scopes ratcheted wide, then narrowed en masse).
+   */
+  scopeShrinkDelayMs: number
   /**
    * A seqno request for a destination we still have a route to (§3.8.2.2, an optimisation:
    * an unfeasible route would be better) is sent at most this often per destination. Each
@@ -109,6 +129,8 @@ export const DEFAULT_TIMING: RouterTiming = {
   resyncMinMs: 30_000,
   maxPacketBytes: 512,
   triggeredDelayMs: 200,
+  urgentDelayMs: 20,
+  scopeShrinkDelayMs: 30_000,
   seqnoRequestMinGapMs: 10_000
 }
 
@@ -276,7 +298,11 @@ export class Router {
   private selfDirty = true
   /** When the held triggered updates go out (Infinity: none held), and whether one must go now. */
   private triggerAt = Infinity
+  /** When triggered updates last went out (they go out at most every triggeredDelayMs). */
+  private flushedAt = -Infinity
   private urgent = false
+  /** A route was lost: the retraction goes out at once (see select). */
+  private retracting = false
   /** nextDeadline()'s cached value, recomputed only after something that may bring it earlier. */
   private deadline = -Infinity
   private deadlineStale = true
@@ -291,6 +317,8 @@ export class Router {
   private readonly startedAt: number
   /** When our scope may next widen for want of landmarks (landmarks.ts), or Infinity. */
   private nextWidenAt: number
+  /** When our scope may narrow (the end of start-up, see scopeShrinkDelayMs), or Infinity when no narrowing waits. */
+  private shrinkAt = Infinity
   /** Hops to the nearest landmark of each level (index = level), from the same rebuild. */
   private nearestHops: Array<number | undefined> = []
 
@@ -420,7 +448,7 @@ export class Router {
     // its largest cost. A cached value too early only costs an idle tick.
     if (!this.deadlineStale) return this.deadline
     this.deadlineStale = false
-    let at = Math.min(this.nextFullUpdateAt, this.nextSweepAt, this.nextWidenAt, this.triggerAt)
+    let at = Math.min(this.nextFullUpdateAt, this.nextSweepAt, this.nextWidenAt, this.triggerAt, this.shrinkAt)
     for (const nb of this.neighbours_.values()) {
       at = Math.min(at, nb.nextHelloAt, nb.q.helloDueAt, nb.resync === 1 ? nb.resyncAt : nb.resync === 2 ? nb.retryAt : Infinity)
     }
@@ -805,7 +833,7 @@ export class Router {
     }
     if (best !== null) d.lastUsed = Math.ceil(now)
     // Bad news does not wait (§3.7.2 delays only to aggregate): a route now much worse than
-    // what we advertised (a lost next hop, a retraction) is sent at once, so neighbours
+    // what we advertised (a lost next hop, a retraction) is sent within urgentDelayMs, so neighbours
     // routing through us move on; better routes, most of a start-up, are held and merged.
     // So do updates while a seqno request for the destination is ours or passed through
     // us recently: they answer it (§3.8.1.2), and a repair waits for them hop by hop.
@@ -818,10 +846,16 @@ export class Router {
       if (d.level > 0 || (best !== null && (best.flags & UPDATE_GATEWAY) !== 0) ||
         (cur !== null && (cur.flags & UPDATE_GATEWAY) !== 0)) this.derivedStale = true
       if (best === null && cur !== null) {
-        // A retraction goes out at once: neighbours routing through us must stop.
+        // A retraction goes out at once, not held like other urgent news: a neighbour that
+        // still routes through us meanwhile can bounce packets we send towards a landmark
+        // back to us (held 20 ms, that made a loop in a 2,000-node flapping run).
         this.urgent = true
+        this.retracting = true
         // §3.8.2.1: the last feasible route is gone; ask for a newer seqno so that a route
-        // that is unfeasible now (or one a neighbour holds) becomes feasible.
+        // that is unfeasible now (or one a neighbour holds) becomes feasible. (Also after a
+        // route lost to its origin's scope: skipping it there left nextHop free to send
+        // towards a landmark while a neighbour still routed through us, a loop in the
+        // 2,000-node flapping run; the pending request holds such packets.)
         this.startSeqnoRequest(id, (d.fdSeqno + 1) & 0xffff, null, now, out)
       }
     }
@@ -1056,22 +1090,46 @@ export class Router {
     const levelsAbove = this.scopeConfig.levelBits.length - this.level
     this.nextWidenAt = widenings >= levelsAbove ? Infinity : this.startedAt + (widenings + 1) * wait
     const scope = ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : this.nearestHops[k], widenings)
+    const startUpEnd = this.startedAt + this.t.scopeShrinkDelayMs
+    if (scope < this.scope && now < startUpEnd) {
+      if (this.shrinkAt !== startUpEnd) { this.shrinkAt = startUpEnd; this.deadlineStale = true }
+      return
+    }
+    if (this.shrinkAt !== Infinity) { this.shrinkAt = Infinity; this.deadlineStale = true }
     if (scope !== this.scope) { this.scope = scope; this.selfDirty = true; this.derivedStale = true }
   }
 
   /** Ends a call: triggered updates, then TLVs packed into packets, hellos first. */
   private finish (out: Output, now: number): RouterOutput[] {
-    this.refreshDerived()
-    this.refreshScope(now)
-    if (this.selfDirty || this.dirty.size > 0) {
-      if (this.urgent || now >= this.triggerAt || this.t.triggeredDelayMs <= 0) {
+    // Our address and scope derive from every landmark route we hold (a scan of the whole
+    // table): rebuilt when triggered updates go out, not after every packet, which at
+    // 10,000 nodes made start-up, when landmark routes change with nearly every packet,
+    // quadratic. Queries (address(), gatewayHop()) rebuild them themselves.
+    // A widening or narrowing that is due cannot wait for the next flush: its deadline
+    // would keep coming back with nothing done.
+    if (now >= this.nextWidenAt || now >= this.shrinkAt) this.refreshDerived()
+    if (!this.derivedStale) this.refreshScope(now)
+    if (this.selfDirty || this.dirty.size > 0 || this.derivedStale) {
+      const soon = Math.min(this.t.urgentDelayMs, this.t.triggeredDelayMs)
+      const at = this.retracting ? now : this.urgent ? now + soon : Math.max(now + soon, this.flushedAt + this.t.triggeredDelayMs)
+      if (now >= this.triggerAt || at <= now) {
+        this.refreshDerived()
+        this.refreshScope(now)
         this.flushTriggered(out)
         this.urgent = false
+        this.retracting = false
         this.triggerAt = Infinity
-      } else if (this.triggerAt === Infinity) {
-        this.triggerAt = now + this.t.triggeredDelayMs
+        this.flushedAt = now
+      } else if (at < this.triggerAt) {
+        this.triggerAt = at
         this.deadlineStale = true
       }
+    } else if (this.triggerAt !== Infinity) {
+      // Nothing left to send (a query rebuilt the derived state meanwhile): no deadline.
+      this.triggerAt = Infinity
+      this.urgent = false
+      this.retracting = false
+      this.deadlineStale = true
     }
     const result: RouterOutput[] = []
     for (const [link, tlvs] of out.tlvs) {

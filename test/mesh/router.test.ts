@@ -410,3 +410,30 @@ test('a 4×5 grid holding a level-1 landmark: with landmark scopes a corner has 
   }
 })
 
+test('landmarks: a starting node widens its scope at once but narrows it only after scopeShrinkDelayMs, then at once', () => {
+  // a — p1 … p5 — L1 in a line (L1 a level-1 landmark 6 hops from a); then a second
+  // landmark L2 comes up right next to a. Plain scope 3, so a's scope is hops to its
+  // nearest landmark + 1 (at least 3): 7, and 3 once L2 is there — but not before the
+  // end of start-up (scopeShrinkDelayMs after the node started); after it, at once.
+  const scopes: ScopeConfig = { levelBits: [3], scopes: [3, 255], widenAfterMs: 10_000 }
+  const pool = makeIds(400, 8)
+  const [l1, l2] = pool.filter(id => landmarkLevel(id, scopes) === 1) as [NodeId, NodeId]
+  const plain = pool.filter(id => landmarkLevel(id, scopes) === 0).slice(0, 6)
+  const ids = [...plain, l1, l2]
+  const scopeOf = (shrinkDelayMs: number, afterMs: number): number => {
+    const h = new Harness(ids, line([...plain, l1]), { config: () => ({ scopes, timing: { scopeShrinkDelayMs: shrinkDelayMs } }) })
+    h.run(20_000)
+    assert.equal(h.router(at(ids, 0)).landmark().scope, 7, 'widened at once to reach L1')
+    h.connect(at(ids, 0), l2)
+    h.run(afterMs)
+    return h.router(at(ids, 0)).landmark().scope
+  }
+  assert.equal(scopeOf(0, 5_000), 3, 'without the delay: narrowed as soon as L2 is known (max(3, 1 + 1))')
+  assert.equal(scopeOf(30_000, 5_000), 7, 'with it: still wide 5 s later')
+  assert.equal(scopeOf(30_000, 40_000), 3, 'narrowed once start-up was over')
+  const h = new Harness(ids, line([...plain, l1]), { config: () => ({ scopes, timing: { scopeShrinkDelayMs: 30_000 } }) })
+  h.run(60_000)
+  h.connect(at(ids, 0), l2)
+  h.run(5_000)
+  assert.equal(h.router(at(ids, 0)).landmark().scope, 3, 'after start-up a nearer landmark narrows the scope at once')
+})
