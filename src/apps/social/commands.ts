@@ -130,8 +130,10 @@ export async function postCommand (ctx: AppCommandContext, net: Uint8Array, para
     else reply = parent.hash
   }
   const mentions = resolveMentions(ctx.db, t)
-  const placeholder = attach.map(() => new Uint8Array(32))
-  checked(decodePost, { text: t, reply, attach: placeholder.length > 0 ? placeholder : undefined, mentions: mentions.length > 0 ? mentions : undefined }, 'posts have up to 5000 characters (or none, with an attachment)')
+  // The post's shape is checked before any image is written (nothing half-way): each
+  // attachment's hash, not known yet, stands in as 32 zero bytes.
+  const standIns = attach.map(() => new Uint8Array(32))
+  checked(decodePost, { text: t, reply, attach: standIns.length > 0 ? standIns : undefined, mentions: mentions.length > 0 ? mentions : undefined }, 'posts have up to 5000 characters (or none, with an attachment)')
   await ensureProfileIn(ctx, net)
   const blobs: Uint8Array[] = []
   for (const data of attach) blobs.push((await ctx.append(net, 'social/blob', { data })).hash)
