@@ -1,0 +1,14 @@
+// Named errors of the credit app (STYLE.md §4): one class per condition, each with a hint
+// that says what to do next.
+
+import { PeernetError } from '../../core/errors.ts'
+
+/** An amount that is not a decimal number of units, negative, or too large. */
+export class InvalidAmountError extends PeernetError { override name = 'InvalidAmountError' }
+/**
+ * A trust-line change that breaks the line's rules: over the credit limit, a hold from
+ * the wrong side, a wrong fulfillment, an expiry in the past. Carries the reason.
+ */
+export class LineRuleError extends PeernetError { override name = 'LineRuleError' }
+/** A line state or update that is malformed, forged (a signature fails) or replayed (an old sequence number). */
+export class InvalidLineStateError extends PeernetError { override name = 'InvalidLineStateError' }
