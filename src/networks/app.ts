@@ -87,6 +87,10 @@ export interface AppServiceContext {
   send: (to: AppPeer, bytes: Uint8Array, options: { signal: AbortSignal }) => Promise<void>
   /** Whether `account` is a member of a network this node is in (of any app): who may message us. */
   knows: (account: Uint8Array) => boolean
+  /** The accounts, other than this one, that are members of a network this node is in (of any app). */
+  members: () => Uint8Array[]
+  /** The devices `account` has spoken from on this channel, the most recent first (empty if none yet). */
+  devices: (account: Uint8Array) => Uint8Array[]
   /** The app's networks this node is in (not those it left). */
   networks: () => Uint8Array[]
 }

@@ -113,6 +113,14 @@ export function startAppMessages (o: AppMessageOptions): AppMessageService {
   const revokedStmt = db.prepare('SELECT 1 FROM chains WHERE author = ? AND device = ? AND revoked_after IS NOT NULL LIMIT 1')
   const rememberStmt = db.prepare('INSERT INTO app_msg_peers (account, device, peer, seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (account, device) DO UPDATE SET peer = excluded.peer, seen_at = excluded.seen_at')
   const recallStmt = db.prepare('SELECT peer FROM app_msg_peers WHERE account = ? AND device = ?')
+  const devicesStmt = db.prepare('SELECT device FROM app_msg_peers WHERE account = ? ORDER BY seen_at DESC')
+  const members = (): Uint8Array[] => {
+    const seen = new Map<string, Uint8Array>()
+    for (const net of networks.logs.memberNetworkIds()) {
+      for (const m of networks.logs.members(net)) if (!bytesEqual(m.account, o.keys.publicKey)) seen.set(toHex(m.account), m.account)
+    }
+    return [...seen.values()]
+  }
 
   // The apps' services, each with its context.
   const services = new Map<string, AppService>()
@@ -131,6 +139,8 @@ export function startAppMessages (o: AppMessageOptions): AppMessageService {
       logger: logger.child(app.name),
       send: async (to, bytes, { signal }) => { await send(app.name, to, bytes, signal) },
       knows,
+      members,
+      devices: (account) => (devicesStmt.all(account) as Array<{ device: Uint8Array }>).map((r) => new Uint8Array(r.device)),
       networks: () => networks.logs.memberNetworkIdsOf(app.name)
     }))
   }
