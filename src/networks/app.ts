@@ -103,6 +103,8 @@ export interface AppService {
    * this node is in. Called in arrival order per peer; must not throw.
    */
   receive: (from: AppPeer, bytes: Uint8Array) => void
+  /** A stream to `peer`'s node has just been authenticated (it connected or came back): resume what waits for it. Must not throw. */
+  connected?: (peer: AppPeer) => void
   stop: () => Promise<void> | void
 }
 

@@ -8,6 +8,8 @@ export interface LineView {
   device: string
   unit: string
   seq: number
+  /** SHA-256 of the newest state both signed (hex): the same on both sides of a line. */
+  stateHash: string
   /** What the other account owes you (negative: what you owe it). */
   balance: string
   /** The credit you extend to the other account. */

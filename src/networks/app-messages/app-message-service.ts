@@ -233,9 +233,17 @@ export function startAppMessages (o: AppMessageOptions): AppMessageService {
     const w = waiters
     waiters = []
     for (const wake of w) wake()
+    // Only a member may hear of it, as only a member's messages are delivered.
+    if (!knows(h.account)) return
+    for (const [app, svc] of services) {
+      try { svc.connected?.(s.remote) } catch (err) { logger.warn('app service failed on a connect', { app, err }) }
+    }
   }
 
-  const deliver = (s: Session, body: Uint8Array): void => {
+  const deliver = (s: Session, received: Uint8Array): void => {
+    // A plain Uint8Array copy: what the network gives may be a Buffer, and the bytes (and
+    // the values decoded from them) go on to apps that re-encode them canonically.
+    const body = Object.getPrototypeOf(received) === Uint8Array.prototype ? received : new Uint8Array(received)
     let frame
     try { frame = decodeAppFrame(body) } catch (err) {
       dropped++
