@@ -11,7 +11,7 @@
 //     its copy of a new line.
 //   accept {line, seq, sig}    the receiver's countersignature: the state is committed.
 //   refuse {line, seq, proposal, index, reason}
-//     the proposal (named by its signature) breaks a rule; `index` names the change at
+//     the proposal (named by the digest of its encoding) breaks a rule; `index` names the change at
 //     fault (null: the proposal as a whole). The proposer reports that change refused and
 //     proposes the rest again.
 //   sync {line, signed}        the newest state both sides signed, sent on (re)connect;
@@ -28,6 +28,7 @@
 // proposer persists when the accept arrives; so after a crash each side restarts from
 // what it persisted and the pair converges (sync, re-sent proposals, re-sent accepts).
 
+import { createHash } from 'node:crypto'
 import { bytesEqual, decodeCanonical, encodeCanonical } from '../../core/encoding.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
 import type { Identity } from '../../core/identity.ts'
@@ -85,7 +86,11 @@ export interface RefuseMessage {
   line: Uint8Array
   /** The seq the refused proposal would have made. */
   seq: number
-  /** The refused proposal's `sig`: which proposal this answers (a proposal re-made on the same base has another). */
+  /**
+   * SHA-256 of the refused proposal's encoding: which proposal this answers (one re-made
+   * on the same base differs; a damaged copy of a good proposal is refused under its own
+   * digest, so the proposer does not drop the good one).
+   */
   proposal: Uint8Array
   /** The change at fault, or null when the proposal as a whole is refused. */
   index: number | null
@@ -176,6 +181,8 @@ interface Item {
 interface Outgoing {
   message: ProposeMessage
   bytes: Uint8Array
+  /** `proposalDigest(bytes)`: what a refusal of it names. */
+  digest: Uint8Array
   /** The state it makes (seq `base + 1`), signed by this side. */
   state: LineState
   items: Item[]
@@ -209,7 +216,7 @@ export class LineChannel {
   #peerWaiting = false
   /** Side a lets b's re-proposal go first until this time (ms), or null. */
   #yieldUntil: number | null = null
-  /** Refusals sent on the current base, by the refused proposal's signature (hex): a duplicate gets the same answer. */
+  /** Refusals sent on the current base, by the refused proposal's digest (hex): a duplicate gets the same answer. */
   #refusals = new Map<string, Uint8Array>()
 
   private constructor (init: LineChannelInit, state: LineState, signed: SignedLineState | null) {
@@ -291,6 +298,7 @@ export class LineChannel {
         channel.#outgoing = {
           message: proposal,
           bytes: init.proposal as Uint8Array,
+          digest: proposalDigest(init.proposal as Uint8Array),
           state,
           items: proposal.changes.map((change, i) => ({ change, attachment: proposal.attachments[i] ?? null })),
           sentAt: -Infinity,
@@ -412,7 +420,10 @@ export class LineChannel {
       // The peer is ahead: this side lost state or missed a commit. Its sync will bring it here.
       return this.#signed === null ? [{ do: 'rejected', reason: `a proposal on state ${m.base}, ahead of this side's ${seq}` }] : [send({ type: 'sync', line: this.#line, signed: this.#signed })]
     }
-    const known = this.#refusals.get(hex(m.sig))
+    // A proposal refused before is refused again, not judged anew (time may have made it
+    // valid since, but its proposer has already dropped it).
+    const digest = this.#refusals.size > 0 ? proposalDigest(encodeLineMessage(m)) : null
+    const known = digest === null ? undefined : this.#refusals.get(hex(digest))
     if (known !== undefined) return [{ do: 'send', message: decodeLineMessage(known), bytes: known }]
     const o = this.#outgoing
     if (o !== null && this.#side === 'a') {
@@ -439,10 +450,11 @@ export class LineChannel {
     }
     if (fault !== null || state === null) {
       const f = fault ?? { index: null, reason: 'refused' }
-      const refuse: RefuseMessage = { type: 'refuse', line: this.#line, seq: m.base + 1, proposal: m.sig, index: f.index, reason: f.reason.slice(0, MAX_REASON_LENGTH) }
+      const d = digest ?? proposalDigest(encodeLineMessage(m))
+      const refuse: RefuseMessage = { type: 'refuse', line: this.#line, seq: m.base + 1, proposal: d, index: f.index, reason: f.reason.slice(0, MAX_REASON_LENGTH) }
       const bytes = encodeLineMessage(refuse)
       if (this.#refusals.size >= MAX_REMEMBERED_REFUSALS) this.#refusals.delete(this.#refusals.keys().next().value as string)
-      this.#refusals.set(hex(m.sig), bytes)
+      this.#refusals.set(hex(d), bytes)
       const out: LineOutput[] = [{ do: 'send', message: refuse, bytes }]
       if (f.index === null) out.unshift({ do: 'rejected', reason: f.reason })
       return out
@@ -476,7 +488,7 @@ export class LineChannel {
 
   #onRefuse (m: RefuseMessage, now: number): LineOutput[] {
     const o = this.#outgoing
-    if (o === null || m.seq !== o.state.seq || !bytesEqual(m.proposal, o.message.sig)) return []
+    if (o === null || m.seq !== o.state.seq || !bytesEqual(m.proposal, o.digest)) return []
     this.#outgoing = null
     const reason = `refused by the other side: ${m.reason}`
     const late: LineOutput[] = []
@@ -615,7 +627,8 @@ export class LineChannel {
         attachments: kept.map((it) => it.attachment),
         sig: this.#sign(state)
       }
-      this.#outgoing = { message, bytes: encodeLineMessage(message), state, items: kept, sentAt: -Infinity, resends: 0, stalled: false }
+      const encoded = encodeLineMessage(message)
+      this.#outgoing = { message, bytes: encoded, digest: proposalDigest(encoded), state, items: kept, sentAt: -Infinity, resends: 0, stalled: false }
       return true
     }
     return false
@@ -640,6 +653,11 @@ export class LineChannel {
 
 /** Rough encoded size of a change without its attachment, for the batch byte bound. */
 const CHANGE_BYTES = 160
+
+/** What a refusal names a proposal by: SHA-256 of its encoding. */
+export function proposalDigest (bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest())
+}
 
 function send (message: LineMessage): LineOutput {
   return { do: 'send', message, bytes: encodeLineMessage(message) }
@@ -719,7 +737,7 @@ export function decodeLineMessage (bytes: Uint8Array): LineMessage {
       const m = exact(top, ['v', 'type', 'line', 'seq', 'proposal', 'index', 'reason'], 'refuse')
       const index = m.index === null ? null : count(m.index, 'refuse: index')
       if (typeof m.reason !== 'string' || m.reason.length > MAX_REASON_LENGTH) throw new InvalidLineStateError(`refuse: reason is not a string of at most ${MAX_REASON_LENGTH}`)
-      return { type: 'refuse', line: bytes32(m.line, 'refuse: line'), seq: count(m.seq, 'refuse: seq'), proposal: sig64(m.proposal, 'refuse: proposal'), index, reason: m.reason }
+      return { type: 'refuse', line: bytes32(m.line, 'refuse: line'), seq: count(m.seq, 'refuse: seq'), proposal: bytes32(m.proposal, 'refuse: proposal'), index, reason: m.reason }
     }
     case 'sync': {
       const m = exact(top, ['v', 'type', 'line', 'signed'], 'sync')
