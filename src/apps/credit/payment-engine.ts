@@ -189,7 +189,19 @@ export interface ForwardedOutput {
   lost?: boolean
 }
 
-export type EngineOutput = ChangeOutput | DoneOutput | FailedOutput | ReceivedOutput | ForwardedOutput
+/**
+ * A part of a paid invoice whose settle the payer refused (its hold expired before the
+ * settle reached it: the payer's side was silent too long). That amount was not received.
+ */
+export interface PartLostOutput {
+  kind: 'part-lost'
+  invoice: Uint8Array
+  unit: string
+  amount: bigint
+  reason: string
+}
+
+export type EngineOutput = ChangeOutput | DoneOutput | FailedOutput | ReceivedOutput | ForwardedOutput | PartLostOutput
 
 // ---- the plan: amounts per path ---------------------------------------------------------
 
@@ -316,6 +328,8 @@ export class PaymentEngine {
   private readonly inflight = new Map<string, Map<string, bigint>>() // line hex → hold hex → amount
   /** Settles and releases this node proposed, not yet committed or refused (so tick does not repeat them). */
   private readonly pendingOps = new Set<string>()
+  /** Settles of invoice parts under way, by hold key (to report a part whose settle was refused). */
+  private readonly settling = new Map<string, { invoice: Uint8Array, unit: string, amount: bigint }>()
 
   constructor (options: PaymentEngineOptions) {
     if (options.account.byteLength !== 32) throw new InvalidPaymentError('an account key is 32 bytes')
@@ -444,7 +458,7 @@ export class PaymentEngine {
     for (const [key, { state, side, need }] of byLine) {
       const left = this.room(key, state, side)
       if (need > left) {
-        return fail(ErrorCode.insufficientLiquidity, `the payment needs ${formatAmount(need)} ${state.unit} on a line with ${formatAmount(left)} left`, outcomes)
+        return fail(ErrorCode.insufficientLiquidity, `the payment needs ${formatAmount(need)} ${state.unit} on a line with ${formatAmount(left)} ${state.unit} left`, outcomes)
       }
       if (state.holds.length + (this.inflight.get(key)?.size ?? 0) + plans.length > MAX_HOLDS) {
         return fail(ErrorCode.insufficientLiquidity, 'a first line has too many pending holds', outcomes)
@@ -533,6 +547,11 @@ export class PaymentEngine {
         }
       } else {
         this.pendingOps.delete(key)
+        const part = this.settling.get(key)
+        if (part !== undefined) {
+          this.settling.delete(key)
+          out.push({ kind: 'part-lost', ...part, reason })
+        }
         const fwd = this.forwardsUp.get(key)
         if (change.kind === 'settle' && fwd !== undefined) {
           // Downstream is paid and upstream would not take the fulfillment (expired): the margin was not enough.
@@ -565,6 +584,19 @@ export class PaymentEngine {
         const ref: HoldRef = { line, peer: me === 'a' ? state.b : state.a, unit: state.unit, hold }
         this.release(ref, { code: ErrorCode.transferTimedOut, message: 'the hold expired' }, out)
       }
+    }
+    // A hold past its expiry can no longer be settled (line.ts refuses a settle after it, on
+    // both sides), committed or not: a payment part or a forward waiting on one has failed,
+    // even when the peer is silent and the hold's own release has to wait for it.
+    for (const payment of [...this.payments.values()]) {
+      for (const part of payment.parts) {
+        if (part.state === 'pending' && now > part.ref.hold.expiresAt) {
+          this.resolvePart(payment, part, 'rejected', out, { code: ErrorCode.transferTimedOut, message: 'the hold expired without an answer', triggeredBy: this.address })
+        }
+      }
+    }
+    for (const fwd of this.forwardsDown.values()) {
+      if (!fwd.answered && now > fwd.down.hold.expiresAt) this.answerUpstream(fwd, { code: ErrorCode.transferTimedOut, message: 'the next hop did not answer before its hold expired' }, now, out)
     }
     for (const invoice of this.invoices.values()) {
       if (invoice.paid || invoice.parts.size === 0) continue
@@ -632,6 +664,7 @@ export class PaymentEngine {
     const ilp = encodeFulfill({ fulfillment: invoice.fulfillment, data: new Uint8Array(0) })
     for (const [key, p] of invoice.parts) {
       this.pendingOps.add(key)
+      this.settling.set(key, { invoice: invoice.id, unit: invoice.unit, amount: p.hold.amount })
       out.push({ kind: 'change', line: p.line, peer: p.peer, unit: p.unit, change: { kind: 'settle', id: p.hold.id, fulfillment: invoice.fulfillment }, attachment: { ilp } })
     }
     out.push({ kind: 'received', invoice: invoice.id, unit: invoice.unit, amount: sum, parts: invoice.parts.size })
@@ -673,6 +706,7 @@ export class PaymentEngine {
 
   /** Our settle of a hold we were paid committed: an invoice part is received, or a forward has earned its fee. */
   private onOwnSettle (key: string, out: EngineOutput[]): void {
+    this.settling.delete(key)
     const fwd = this.forwardsUp.get(key)
     if (fwd !== undefined) {
       this.forwardsUp.delete(key)
