@@ -25,3 +25,7 @@ export class PaymentFailedError extends PeernetError {
 export class LinePendingError extends PeernetError { override name = 'LinePendingError' }
 /** An account given to a credit command that names no member of a network this node is in (or several). */
 export class UnknownCreditAccountError extends PeernetError { override name = 'UnknownCreditAccountError' }
+/** ILP packet bytes that are not a well-formed ILPv4 prepare, fulfill or reject (RFC 0027, OER per RFC 0030). */
+export class InvalidIlpPacketError extends PeernetError { override name = 'InvalidIlpPacketError' }
+/** A payment asked of the engine that cannot be started as given (no path, a malformed condition, a path that does not end at the payee). */
+export class InvalidPaymentError extends PeernetError { override name = 'InvalidPaymentError' }
