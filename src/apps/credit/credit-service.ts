@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto'
 import type { AppPeer, AppService, AppServiceContext } from '../../networks/app.ts'
 import { bytesEqual } from '../../core/encoding.ts'
 import { toHex } from '../../networks/hashing.ts'
-import { formatAmount } from './amount.ts'
-import { LinePendingError, UnknownCreditAccountError } from './errors.ts'
+import { checkUnit, formatAmount } from './amount.ts'
+import { InvalidAmountError, LinePendingError, PaymentFailedError, UnknownCreditAccountError } from './errors.ts'
 import { availableToPay, decodeSignedLineState, encodeSignedLineState, lineId, lineStateHash, positionOf } from './line.ts'
 import type { LineState } from './line.ts'
 import { LineChannel, decodeLineMessage } from './line-channel.ts'
@@ -19,18 +19,34 @@ import { CreditStore } from './store.ts'
 import type { LineRow } from './store.ts'
 import { decodeCreditMessage, encodeCreditMessage } from './credit-messages.ts'
 import type { CreditMessage } from './credit-messages.ts'
-import type { LineView, TrustResult } from './views.ts'
+import type { LineReport, PolicyReport } from './credit-messages.ts'
+import type { LineView, PayResult, RouteView, TrustResult } from './views.ts'
+import { PaymentEngine } from './payment-engine.ts'
+import type { DoneOutput, EngineOutput, FailedOutput, PaymentPath } from './payment-engine.ts'
+import { ErrorCode } from './ilp-packet.ts'
+import { findPaymentPaths } from './simple-paths.ts'
+import type { NodeReport } from './simple-paths.ts'
 
 /** How long `credit trust` waits for the other side's countersignature. */
 const TRUST_WAIT_MS = 15_000
 /** Bound on each send to a peer (the channel re-sends what goes unanswered). */
 const SEND_TIMEOUT_MS = 10_000
+/** How long a request to another account (an invoice, its lines) waits for the answer. */
+const REQUEST_TIMEOUT_MS = 5_000
+/** How long `credit pay` waits for the payment to settle or fail, past its holds' expiry. */
+const PAY_SLACK_MS = 10_000
+/** While anything is in flight, the engine's expiry sweep runs this often. */
+const TICK_MS = 250
+/** A neighbour's reported lines are reused for this long (payments in a burst ask once). */
+const REPORT_TTL_MS = 1_000
 
 interface HeldLine {
   row: LineRow
   channel: LineChannel
   peer: AppPeer
 }
+
+interface Pending<T> { resolve: (v: T) => void, reject: (e: Error) => void, timer: NodeJS.Timeout }
 
 interface LineWaiter {
   /** True once the wait is over (resolve with the state). */
@@ -49,10 +65,38 @@ export class CreditService implements AppService {
   #timer: NodeJS.Timeout | null = null
   #timerAt = Infinity
   #stopped = false
+  readonly engine: PaymentEngine
+  /** Requests out to other accounts, by id (hex). */
+  readonly #requests = new Map<string, Pending<CreditMessage>>()
+  /** Payments this node sends, by id (hex), until done or failed. */
+  readonly #payments = new Map<string, Pending<DoneOutput | FailedOutput>>()
+  /** Who asked for each open invoice (condition hex), for the history. */
+  readonly #invoicedFor = new Map<string, Uint8Array>()
+  /** The paths of each payment under way (the engine's outcomes name accounts only). */
+  readonly #sentPaths = new Map<string, PaymentPath[]>()
+  readonly #reports = new Map<string, { at: number, report: NodeReport | undefined }>()
+  /** Engine outputs waiting to be carried out (a queue, so one output's effects never nest inside another's). */
+  readonly #engineQueue: EngineOutput[] = []
+  #draining = false
 
   constructor (ctx: AppServiceContext) {
     this.#ctx = ctx
     this.store = new CreditStore(ctx.db)
+    const lines = this.#lines
+    const self = ctx.self.account
+    this.engine = new PaymentEngine({
+      account: self,
+      lines: {
+        get: (peer, unit) => {
+          const held = lines.get(toHex(lineId(self, peer, unit)))
+          return held === undefined || held.channel.signed === null ? undefined : held.channel.state
+        },
+        all: function * () { for (const h of lines.values()) if (h.channel.signed !== null) yield h.channel.state }
+      }
+    })
+    for (const f of this.store.fees()) this.engine.setFee(f.unit, f.ppm)
+    for (const o of this.store.offers()) this.engine.setOffer(o.from, o.to, o.rate)
+    for (const i of this.store.openInvoices()) this.engine.addInvoice(i)
     for (const row of this.store.lines()) {
       try {
         this.#restore(row)
@@ -117,8 +161,66 @@ export class CreditService implements AppService {
     this.#onRequest(from, m)
   }
 
-  /** Requests other than line updates (invoices, route planning): see the payment part. */
-  #onRequest (_from: AppPeer, _m: CreditMessage): void {}
+  /** Requests other than line updates: invoices and route planning. */
+  #onRequest (from: AppPeer, m: CreditMessage): void {
+    switch (m.t) {
+      case 'invoice?': {
+        let answer: CreditMessage
+        try {
+          checkUnit(m.unit)
+          const invoice = this.engine.createInvoice(m.amount, m.unit)
+          // The fulfillment is durable before its condition leaves: a restarted payee still settles.
+          this.store.addInvoice({ ...invoice, createdAt: this.#now() })
+          this.#invoicedFor.set(toHex(invoice.condition), from.account)
+          answer = { t: 'invoice', id: m.id, condition: invoice.condition, reason: null }
+        } catch (err) {
+          answer = { t: 'invoice', id: m.id, condition: null, reason: (err as Error).message.slice(0, 64) }
+        }
+        this.#send(from, answer)
+        return
+      }
+      case 'lines?':
+        this.#send(from, { t: 'lines', id: m.id, ...this.#report() })
+        return
+      case 'invoice':
+      case 'lines': {
+        const p = this.#requests.get(toHex(m.id))
+        if (p === undefined) return
+        this.#requests.delete(toHex(m.id))
+        clearTimeout(p.timer)
+        p.resolve(m)
+        return
+      }
+      case 'line': return
+    }
+  }
+
+  /** This node's lines (what can flow each way now) and its fee and offer policy. */
+  #report (): NodeReport {
+    const lines: LineReport[] = []
+    for (const h of this.#lines.values()) {
+      if (h.channel.signed === null) continue
+      const s = h.channel.state
+      const side = h.channel.side
+      lines.push({ peer: h.peer.account, unit: s.unit, out: availableToPay(s, side), in: availableToPay(s, side === 'a' ? 'b' : 'a') })
+    }
+    const policy: PolicyReport = { fees: this.store.fees(), offers: this.store.offers() }
+    return { lines, policy }
+  }
+
+  /** Sends a request to an account and waits (bounded) for the answer with the same id. */
+  async #request (to: Uint8Array, make: (id: Uint8Array) => CreditMessage): Promise<CreditMessage> {
+    const id = this.newId()
+    const device = this.#ctx.devices(to)[0] ?? to
+    return await new Promise<CreditMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#requests.delete(toHex(id))
+        reject(new PaymentFailedError(ErrorCode.unreachable, `account ${toHex(to).slice(0, 16)}… did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`, { hint: 'its node is offline or out of reach' }))
+      }, REQUEST_TIMEOUT_MS)
+      this.#requests.set(toHex(id), { resolve, reject, timer })
+      this.#send({ account: to, device }, make(id))
+    })
+  }
 
   #newRow (channel: LineChannel, peer: AppPeer): LineRow {
     const now = this.#now()
@@ -167,10 +269,74 @@ export class CreditService implements AppService {
     this.#schedule()
   }
 
-  /** Hook for the payment engine (a committed update of a line). */
-  protected onCommitted (_held: HeldLine, _o: Extract<LineOutput, { do: 'committed' }>): void {}
-  /** Hook for the payment engine (a change of ours that will not be made). */
-  protected onRefused (_held: HeldLine, _o: Extract<LineOutput, { do: 'refused' }>): void {}
+  /** A committed update: the engine learns of it (holds arrive, settles and releases resolve payments). */
+  private onCommitted (held: HeldLine, o: Extract<LineOutput, { do: 'committed' }>): void {
+    this.#engine(this.engine.onCommitted(o.state, o.commit.proposer, o.commit.changes, o.commit.attachments, this.#now()))
+  }
+
+  /** One of our changes will not be made: the engine turns a refused hold into a reject. */
+  private onRefused (held: HeldLine, o: Extract<LineOutput, { do: 'refused' }>): void {
+    if (o.change.kind === 'limit') return
+    this.#engine(this.engine.onRefused(held.channel.state, [o.change], o.reason, this.#now()))
+  }
+
+  /** Carries out the engine's outputs, in order, each to the end before the next. */
+  #engine (outputs: EngineOutput[]): void {
+    this.#engineQueue.push(...outputs)
+    if (this.#draining) return
+    this.#draining = true
+    try {
+      for (let o = this.#engineQueue.shift(); o !== undefined; o = this.#engineQueue.shift()) {
+        try { this.#engineOutput(o) } catch (err) { this.#ctx.logger.error('payment engine output failed', { kind: o.kind, err }) }
+      }
+    } finally {
+      this.#draining = false
+    }
+  }
+
+  #engineOutput (o: EngineOutput): void {
+    const now = this.#now()
+    switch (o.kind) {
+      case 'change': {
+        const held = this.#lines.get(toHex(o.line))
+        if (held === undefined) { this.#ctx.logger.warn('the engine changed a line this node does not hold', { line: toHex(o.line) }); return }
+        this.#run(held, held.channel.enqueue(o.change, o.attachment, now))
+        return
+      }
+      case 'done':
+      case 'failed': {
+        const ok = o.kind === 'done'
+        const routes = routesOf(o.paths, this.#sentPaths.get(toHex(o.payment)))
+        this.#sentPaths.delete(toHex(o.payment))
+        this.store.finishPayment(o.payment, ok
+          ? { status: 'done', fee: o.fee, routes }
+          : { status: 'failed', code: o.code, message: o.message, routes }, now)
+        const p = this.#payments.get(toHex(o.payment))
+        if (p !== undefined) {
+          this.#payments.delete(toHex(o.payment))
+          clearTimeout(p.timer)
+          p.resolve(o)
+        }
+        return
+      }
+      case 'received': {
+        const invoice = this.store.invoiceByCondition(this.#conditionOfInvoice(o.invoice) ?? new Uint8Array(32))
+        if (invoice !== undefined) this.store.invoicePaid(invoice.condition, now)
+        const payer = invoice === undefined ? undefined : this.#invoicedFor.get(toHex(invoice.condition))
+        this.store.addPayment({ id: o.invoice, direction: 'received', peer: payer ?? new Uint8Array(32), amount: o.amount, unit: o.unit, fee: 0n, status: 'done', routes: null, createdAt: now, doneAt: now })
+        return
+      }
+      case 'forwarded': {
+        const fee = o.in.unit === o.out.unit ? o.in.amount - o.out.amount : 0n
+        this.store.addPayment({ id: this.newId(), direction: 'forwarded', peer: o.out.peer, amount: o.out.amount, unit: o.out.unit, fee, status: o.ok ? 'done' : 'failed', message: o.lost === true ? 'paid downstream, not paid upstream (the upstream hold expired)' : null, routes: null, createdAt: now, doneAt: now })
+      }
+    }
+  }
+
+  #conditionOfInvoice (id: Uint8Array): Uint8Array | undefined {
+    const row = this.store.db.prepare('SELECT condition FROM credit_invoices WHERE id = ?').get(id) as { condition: Uint8Array } | undefined
+    return row === undefined ? undefined : new Uint8Array(row.condition)
+  }
 
   #refused (held: HeldLine, o: Extract<LineOutput, { do: 'refused' }>): void {
     if (o.change.kind === 'limit') {
@@ -200,14 +366,19 @@ export class CreditService implements AppService {
     void next.then(() => { if (this.#sendQueues.get(key) === next) this.#sendQueues.delete(key) })
   }
 
-  /** Sends a credit message to a peer (for the payment part). */
-  protected sendTo (to: AppPeer, m: CreditMessage): void { this.#send(to, m) }
 
   // ---- timers -----------------------------------------------------------------------------
 
-  /** The next time something must happen besides the channels' deadlines (the payment engine's ticks). */
-  protected nextTick (): number | null { return null }
-  protected onTick (_now: number): void {}
+  /** The engine's expiry sweep is due while any hold, payment or forward is open. */
+  private nextTick (): number | null {
+    const p = this.engine.pending()
+    const busy = p.payments + p.forwards + p.invoiceParts + p.proposals > 0 || [...this.#lines.values()].some((h) => h.channel.state.holds.length > 0)
+    return busy ? this.#now() + TICK_MS : null
+  }
+
+  private onTick (now: number): void {
+    this.#engine(this.engine.tick(now))
+  }
 
   #schedule (): void {
     if (this.#stopped) return
@@ -328,12 +499,90 @@ export class CreditService implements AppService {
   }
 
   /** A fresh random id (16 bytes) for requests and payments. */
-  protected newId (): Uint8Array { return new Uint8Array(randomBytes(16)) }
+  private newId (): Uint8Array { return new Uint8Array(randomBytes(16)) }
+
+  setFee (unit: string, ppm: number): { unit: string, ppm: number } {
+    checkUnit(unit)
+    if (!Number.isSafeInteger(ppm) || ppm < 0 || ppm >= 1_000_000) throw new InvalidAmountError(`a fee of ${ppm} ppm is not a whole number from 0 to 999999`)
+    this.engine.setFee(unit, ppm)
+    this.store.setFee(unit, ppm)
+    return { unit, ppm }
+  }
+
+  setOffer (from: string, to: string, rate: bigint): { from: string, to: string, rate: string } {
+    this.engine.setOffer(checkUnit(from), checkUnit(to), rate)
+    this.store.setOffer(from, to, rate)
+    return { from, to, rate: formatAmount(rate) }
+  }
+
+  /** Another account's lines and policy, for the router (cached briefly; undefined when it does not answer). */
+  async #ask (account: Uint8Array): Promise<NodeReport | undefined> {
+    const k = toHex(account)
+    const cached = this.#reports.get(k)
+    if (cached !== undefined && this.#now() - cached.at < REPORT_TTL_MS) return cached.report
+    let report: NodeReport | undefined
+    try {
+      const m = await this.#request(account, (id) => ({ t: 'lines?', id }))
+      if (m.t === 'lines') report = { lines: m.lines, policy: m.policy }
+    } catch {
+      report = undefined
+    }
+    this.#reports.set(k, { at: this.#now(), report })
+    return report
+  }
+
+  /**
+   * Pays `amount` of `unit` to `payee`: an invoice from the payee, paths from the router,
+   * then the engine's holds; resolves when every part settled, throws PaymentFailedError
+   * (no balance changed) otherwise.
+   */
+  async pay (payee: Uint8Array, amount: bigint, unit: string, maxFee: bigint): Promise<PayResult> {
+    checkUnit(unit)
+    if (amount <= 0n) throw new InvalidAmountError('a payment is for an amount above 0')
+    const invoice = await this.#request(payee, (id) => ({ t: 'invoice?', id, amount, unit }))
+    if (invoice.t !== 'invoice' || invoice.condition === null) {
+      throw new PaymentFailedError(ErrorCode.unexpectedPayment, `the payee would not make an invoice: ${invoice.t === 'invoice' ? invoice.reason ?? 'no reason' : 'a wrong answer'}`)
+    }
+    const paths = await findPaymentPaths({ self: this.#self.account, payee, amount, unit, own: this.#report(), ask: async (a) => await this.#ask(a) })
+    const delivered = paths.reduce((s, p) => s + p.amount, 0n)
+    if (paths.length === 0) throw new PaymentFailedError(ErrorCode.unreachable, `no path to ${toHex(payee).slice(0, 16)}… in ${unit} with room for the payment`, { hint: 'open trust lines that lead there (`peernet credit trust`)' })
+    if (delivered < amount) throw new PaymentFailedError(ErrorCode.insufficientLiquidity, `the paths found carry at most ${formatAmount(delivered)} of the ${formatAmount(amount)} ${unit}`, { hint: 'pay less, or ask for more credit along the way' })
+    const id = this.newId()
+    const now = this.#now()
+    this.store.addPayment({ id, direction: 'sent', peer: payee, amount, unit, fee: 0n, status: 'pending', routes: null, createdAt: now })
+    const hops = Math.max(...paths.map((p) => p.hops.length))
+    const result = new Promise<DoneOutput | FailedOutput>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#payments.delete(toHex(id))
+        reject(new PaymentFailedError(ErrorCode.transferTimedOut, 'the payment did not finish in time; its holds expire and are released'))
+      }, 10_000 + hops * 2_000 + PAY_SLACK_MS)
+      this.#payments.set(toHex(id), { resolve, reject, timer })
+    })
+    this.#sentPaths.set(toHex(id), paths)
+    const started = this.engine.pay({ id, payee, amount, unit, maxFee, condition: invoice.condition, paths, now })
+    this.#engine(started.outputs)
+    this.#schedule()
+    const end = await result
+    if (end.kind === 'failed') throw new PaymentFailedError(end.code, end.message)
+    return { id: toHex(id), account: toHex(payee), amount: formatAmount(end.delivered), unit, fee: formatAmount(end.fee), routes: routesOf(end.paths, paths) }
+  }
 
   stop (): void {
     this.#stopped = true
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
     for (const set of this.#waiters.values()) for (const w of [...set]) w.reject(new LinePendingError('the node is stopping'))
+    for (const p of [...this.#requests.values(), ...this.#payments.values()]) { clearTimeout(p.timer); p.reject(new LinePendingError('the node is stopping')) }
+    this.#requests.clear()
+    this.#payments.clear()
   }
+}
+
+/** The engine's path outcomes as the CLI prints them, with each hop's unit from the router's paths (same order). */
+function routesOf (outcomes: DoneOutput['paths'], paths: PaymentPath[] | undefined): RouteView[] {
+  return outcomes.map((p, i) => ({
+    amount: formatAmount(p.delivered),
+    ok: p.ok,
+    hops: p.hops.map((h, j) => ({ account: toHex(h), unit: paths?.[i]?.hops[j]?.unit ?? p.sentUnit }))
+  }))
 }

@@ -69,6 +69,25 @@ export const creditApp = defineApp({
       const svc = serviceOf(ctx)
       const peer = svc.resolveAccount(text(params, 'account'))
       return await svc.trust(peer, checkUnit(text(params, 'unit')), amount(params, 'limit'))
+    },
+    pay: async (ctx, params) => {
+      const svc = serviceOf(ctx)
+      const payee = svc.resolveAccount(text(params, 'account'))
+      const maxFee = params.maxFee === undefined ? 0n : amount(params, 'maxFee')
+      return await svc.pay(payee, amount(params, 'amount'), checkUnit(text(params, 'unit')), maxFee)
+    },
+    fee: async (ctx, params) => {
+      const ppm = params.ppm
+      if (typeof ppm !== 'number') throw new BadRequestError('field "ppm" must be a whole number')
+      return await Promise.resolve(serviceOf(ctx).setFee(text(params, 'unit'), ppm))
+    },
+    offer: async (ctx, params) => {
+      const from = checkUnit(text(params, 'from'))
+      const to = checkUnit(text(params, 'to'))
+      if (from === to) throw new BadRequestError('an offer exchanges one unit for another')
+      const rate = amount(params, 'rate')
+      if (rate === 0n) throw new BadRequestError('field "rate" must be more than 0')
+      return await Promise.resolve(serviceOf(ctx).setOffer(from, to, rate))
     }
   }
 })

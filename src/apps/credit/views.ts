@@ -30,6 +30,9 @@ export interface TrustResult { line: string, account: string, unit: string, limi
 export interface RouteView {
   /** What this path delivered to the payee. */
   amount: string
+  /** Whether this path's hold settled. */
+  ok: boolean
+  /** The accounts after the payer, the payee last, each with the unit of the line into it. */
   hops: Array<{ account: string, unit: string }>
 }
 
