@@ -620,7 +620,7 @@ export class PaymentEngine {
     for (const i of this.invoices.values()) invoiceParts += i.parts.size
     let proposals = this.pendingOps.size
     for (const m of this.inflight.values()) proposals += m.size
-    return { payments: this.payments.size, forwards: this.forwardsUp.size, invoiceParts, proposals }
+    return { payments: this.payments.size, forwards: this.forwardsUp.size + this.forwardsDown.size, invoiceParts, proposals }
   }
 
   // ---- handlers -------------------------------------------------------------------------

@@ -27,6 +27,8 @@ export interface NetNode {
 }
 
 interface Proposal {
+  /** When it can be delivered: sent + the network's latency. */
+  readyAt: number
   line: string
   proposer: NetNode
   change: LineChange
@@ -59,10 +61,13 @@ export class PaymentNet {
   private readonly linesOf = new Map<string, Set<string>>()
   private readonly options: Partial<PaymentEngineOptions>
   private counter = 0
+  /** How long a proposal takes to reach the other side (0: at once). */
+  readonly latencyMs: number
 
-  constructor (now = 1_800_000_000_000, options: Partial<PaymentEngineOptions> = {}) {
+  constructor (now = 1_800_000_000_000, options: Partial<PaymentEngineOptions> = {}, latencyMs = 0) {
     this.now = now
     this.options = options
+    this.latencyMs = latencyMs
   }
 
   /** A node named `name`; its account is derived from the name and its ids from a counter (runs repeat). */
@@ -152,7 +157,7 @@ export class PaymentNet {
   /** Takes a node's outputs: changes go into the queue, the rest into its events. */
   take (node: NetNode, outputs: EngineOutput[]): void {
     for (const o of outputs) {
-      if (o.kind === 'change') this.queue.push({ line: hexOf(o.line), proposer: node, change: o.change, attachment: o.attachment })
+      if (o.kind === 'change') this.queue.push({ readyAt: this.now + this.latencyMs, line: hexOf(o.line), proposer: node, change: o.change, attachment: o.attachment })
       else node.events.push(o)
     }
   }
@@ -160,7 +165,7 @@ export class PaymentNet {
   /** Delivers queued proposals whose two ends are up, until none is left that can go. */
   settle (): void {
     for (let round = 0; round < 10_000; round++) {
-      const ready = this.queue.filter((p) => !this.silent(p.proposer) && !this.silent(this.peerOf(p)))
+      const ready = this.queue.filter((p) => p.readyAt <= this.now && !this.silent(p.proposer) && !this.silent(this.peerOf(p)))
       if (ready.length === 0) return
       this.queue = this.queue.filter((p) => !ready.includes(p))
       for (const p of ready) {
