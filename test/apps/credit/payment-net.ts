@@ -15,6 +15,7 @@ import type { LineChange, LineState, Side } from '../../../src/apps/credit/line.
 import { LineRuleError } from '../../../src/apps/credit/errors.ts'
 import { PaymentEngine } from '../../../src/apps/credit/payment-engine.ts'
 import type { EngineOutput, Invoice, PaymentEngineOptions, PayRequest } from '../../../src/apps/credit/payment-engine.ts'
+import { decodeCanonical, encodeCanonical } from '../../../src/core/encoding.ts'
 import type { CanonicalValue } from '../../../src/core/encoding.ts'
 
 export interface NetNode {
@@ -85,6 +86,13 @@ export class PaymentNet {
   restart (node: NetNode, invoices: Invoice[] = [], options: Partial<PaymentEngineOptions> = {}): void {
     node.engine = this.makeEngine(node.account, { ...this.options, ...options })
     for (const invoice of invoices) node.engine.addInvoice(invoice)
+  }
+
+  /** A restart that kept the engine's snapshot (through its canonical bytes, as a store would). */
+  restartFromSnapshot (node: NetNode): void {
+    const bytes = encodeCanonical(node.engine.snapshot())
+    node.engine = this.makeEngine(node.account, this.options)
+    node.engine.restore(decodeCanonical(bytes))
   }
 
   private makeEngine (account: Uint8Array, options: Partial<PaymentEngineOptions>): PaymentEngine {
