@@ -294,7 +294,6 @@ interface SentPayment {
 }
 
 interface OpenInvoice extends Invoice {
-  paid: boolean
   /** Parts held for it, by hold key, until settled or released. */
   parts: Map<string, HoldRef>
 }
@@ -319,7 +318,12 @@ export class PaymentEngine {
 
   private readonly fees = new Map<string, number>()
   private readonly offers = new Map<string, bigint>()
-  private readonly invoices = new Map<string, OpenInvoice>() // by condition
+  /** Open invoices, by condition. A paid one leaves (the shell keeps the record): a later part for it is unexpected. */
+  private readonly invoices = new Map<string, OpenInvoice>()
+  /** Open invoices that hold parts (the ones tick watches). */
+  private readonly collecting = new Set<OpenInvoice>()
+  /** The open invoice each held part belongs to, by hold key. */
+  private readonly partOf = new Map<string, OpenInvoice>()
   private readonly payments = new Map<string, SentPayment>() // by payment id
   private readonly sentParts = new Map<string, { payment: SentPayment, part: SentPart }>() // by hold key
   private readonly forwardsDown = new Map<string, Forward>() // by downstream hold key
@@ -383,15 +387,21 @@ export class PaymentEngine {
     return invoice
   }
 
-  /** Takes back an invoice the shell persisted (after a restart). */
-  addInvoice (invoice: Invoice, paid = false): void {
+  /** Takes back an open invoice the shell persisted (after a restart). */
+  addInvoice (invoice: Invoice): void {
     if (!bytesEqual(sha256(invoice.fulfillment), invoice.condition)) throw new InvalidPaymentError('the invoice\'s condition is not the hash of its fulfillment')
-    this.invoices.set(hex(invoice.condition), { ...invoice, paid, parts: new Map() })
+    this.invoices.set(hex(invoice.condition), { ...invoice, parts: new Map() })
   }
 
-  /** Drops an invoice (open or paid); parts still held for it are released at the next tick. */
-  forgetInvoice (condition: Uint8Array): void {
+  /** Withdraws an open invoice: parts held for it are released now (F06), later ones refused. */
+  forgetInvoice (condition: Uint8Array): EngineOutput[] {
+    const invoice = this.invoices.get(hex(condition))
+    const out: EngineOutput[] = []
+    if (invoice === undefined) return out
     this.invoices.delete(hex(condition))
+    for (const ref of invoice.parts.values()) this.release(ref, { code: ErrorCode.unexpectedPayment, message: 'the payee withdrew the invoice' }, out)
+    this.dropParts(invoice)
+    return out
   }
 
   // ---- sender ---------------------------------------------------------------------------
@@ -410,6 +420,7 @@ export class PaymentEngine {
     if (req.amount <= 0n || req.amount > MAX_AMOUNT) throw new InvalidPaymentError('a payment is for an amount above zero')
     if (req.maxFee < 0n) throw new InvalidPaymentError('the fee cap cannot be negative')
     if (this.payments.has(hex(id))) throw new InvalidPaymentError('a payment with this id is under way')
+    if (bytesEqual(req.payee, this.account)) throw new InvalidPaymentError('a payment to oneself', { hint: 'pay another account' })
     const fail = (code: string, message: string, paths: PathOutcome[] = []): { payment: Uint8Array, outputs: EngineOutput[] } =>
       ({ payment: id, outputs: [{ kind: 'failed', payment: id, code, message, triggeredBy: this.address, paths }] })
 
@@ -598,8 +609,7 @@ export class PaymentEngine {
     for (const fwd of this.forwardsDown.values()) {
       if (!fwd.answered && now > fwd.down.hold.expiresAt) this.answerUpstream(fwd, { code: ErrorCode.transferTimedOut, message: 'the next hop did not answer before its hold expired' }, now, out)
     }
-    for (const invoice of this.invoices.values()) {
-      if (invoice.paid || invoice.parts.size === 0) continue
+    for (const invoice of [...this.collecting]) {
       let earliest = Infinity
       for (const p of invoice.parts.values()) earliest = Math.min(earliest, p.hold.expiresAt)
       // Give up halfway through the last window, so the rejects reach the payer before its holds expire.
@@ -609,18 +619,118 @@ export class PaymentEngine {
       for (const ref of invoice.parts.values()) {
         this.release(ref, { code: ErrorCode.transferTimedOut, message: `only ${formatAmount(sum)} of ${formatAmount(invoice.amount)} ${invoice.unit} arrived before the parts expired` }, out)
       }
-      invoice.parts.clear()
+      this.dropParts(invoice)
     }
     return out
   }
 
   /** How many payments, forwards and invoice parts are still open (0 once everything settled or expired). */
   pending (): { payments: number, forwards: number, invoiceParts: number, proposals: number } {
-    let invoiceParts = 0
-    for (const i of this.invoices.values()) invoiceParts += i.parts.size
+    const invoiceParts = this.partOf.size
     let proposals = this.pendingOps.size
     for (const m of this.inflight.values()) proposals += m.size
-    return { payments: this.payments.size, forwards: this.forwardsUp.size, invoiceParts, proposals }
+    return { payments: this.payments.size, forwards: this.forwardsUp.size + this.forwardsDown.size, invoiceParts, proposals }
+  }
+
+  // ---- persistence ----------------------------------------------------------------------
+
+  /**
+   * Everything in flight (open invoices and their parts, payments sent, forwards, the
+   * proposals not yet answered) as one canonical value. The shell stores it with the line
+   * states it goes with and gives it to `restore` after a restart, so a restarted node
+   * still reports its payments and relays fulfillments and rejects. (Without it the engine
+   * still settles upstream by condition and releases expired holds: no value is lost, only
+   * reports and early rejects.) Fee and exchange policy are not in it: the shell sets them.
+   */
+  snapshot (): CanonicalValue {
+    const refs = new Map<Forward, CanonicalValue>()
+    for (const f of [...this.forwardsUp.values(), ...this.forwardsDown.values()]) {
+      refs.set(f, { condition: f.condition, up: refValue(f.up), down: refValue(f.down), answered: f.answered, upOpen: this.forwardsUp.has(holdKey(f.up.line, f.up.hold.id)), downOpen: this.forwardsDown.has(holdKey(f.down.line, f.down.hold.id)) })
+    }
+    return {
+      v: 1,
+      invoices: [...this.invoices.values()].map((i) => ({ id: i.id, amount: i.amount, unit: i.unit, condition: i.condition, fulfillment: i.fulfillment, parts: [...i.parts.values()].map(refValue) })),
+      payments: [...this.payments.values()].map((p) => ({
+        id: p.id,
+        unit: p.unit,
+        condition: p.condition,
+        fulfillment: p.fulfillment ?? null,
+        parts: p.parts.map((part) => ({
+          ref: refValue(part.ref),
+          plan: { hops: part.plan.hops.map(hopValue), sent: part.plan.sent, delivered: part.plan.delivered, fee: part.plan.fee },
+          state: part.state,
+          code: part.code ?? null,
+          message: part.message ?? null,
+          triggeredBy: part.triggeredBy ?? null
+        }))
+      })),
+      forwards: [...refs.values()],
+      inflight: [...this.inflight].flatMap(([line, m]) => [...m].map(([id, amount]) => [line, id, amount])),
+      pendingOps: [...this.pendingOps],
+      settling: [...this.settling].map(([key, v]) => ({ key, invoice: v.invoice, unit: v.unit, amount: v.amount }))
+    }
+  }
+
+  /** Takes back what `snapshot` gave (into a fresh engine, before any other input). Throws InvalidPaymentError when it is not one. */
+  restore (value: CanonicalValue): void {
+    try {
+      const m = snapRecord(value)
+      if (m.v !== 1) throw new Error('version')
+      for (const v of snapList(m.invoices)) {
+        const i = snapRecord(v)
+        this.addInvoice({ id: snapBytes(i.id), amount: snapBig(i.amount), unit: snapString(i.unit), condition: snapBytes(i.condition), fulfillment: snapBytes(i.fulfillment) })
+        const invoice = this.invoices.get(hex(snapBytes(i.condition))) as OpenInvoice
+        for (const r of snapList(i.parts)) {
+          const ref = refOf(r)
+          const key = holdKey(ref.line, ref.hold.id)
+          invoice.parts.set(key, ref)
+          this.partOf.set(key, invoice)
+          this.collecting.add(invoice)
+        }
+      }
+      for (const v of snapList(m.payments)) {
+        const p = snapRecord(v)
+        const payment: SentPayment = { id: snapBytes(p.id), unit: snapString(p.unit), condition: snapBytes(p.condition), parts: [] }
+        if (p.fulfillment instanceof Uint8Array) payment.fulfillment = p.fulfillment
+        for (const pv of snapList(p.parts)) {
+          const x = snapRecord(pv)
+          const plan = snapRecord(x.plan)
+          const state = x.state
+          if (state !== 'pending' && state !== 'fulfilled' && state !== 'rejected') throw new Error('part state')
+          const part: SentPart = {
+            ref: refOf(x.ref),
+            plan: { hops: snapList(plan.hops).map(hopOf), sent: snapBig(plan.sent), delivered: snapBig(plan.delivered), fee: snapBig(plan.fee) },
+            state
+          }
+          if (typeof x.code === 'string') part.code = x.code
+          if (typeof x.message === 'string') part.message = x.message
+          if (typeof x.triggeredBy === 'string') part.triggeredBy = x.triggeredBy
+          payment.parts.push(part)
+          if (state === 'pending') this.sentParts.set(holdKey(part.ref.line, part.ref.hold.id), { payment, part })
+        }
+        this.payments.set(hex(payment.id), payment)
+      }
+      for (const v of snapList(m.forwards)) {
+        const f = snapRecord(v)
+        const fwd: Forward = { condition: snapBytes(f.condition), up: refOf(f.up), down: refOf(f.down), answered: f.answered === true }
+        if (f.upOpen === true) this.forwardsUp.set(holdKey(fwd.up.line, fwd.up.hold.id), fwd)
+        if (f.downOpen === true) this.forwardsDown.set(holdKey(fwd.down.line, fwd.down.hold.id), fwd)
+      }
+      for (const v of snapList(m.inflight)) {
+        const [line, id, amount] = snapList(v)
+        let held = this.inflight.get(snapString(line))
+        if (held === undefined) this.inflight.set(snapString(line), held = new Map<string, bigint>())
+        held.set(snapString(id), snapBig(amount))
+      }
+      for (const v of snapList(m.pendingOps)) this.pendingOps.add(snapString(v))
+      for (const v of snapList(m.settling)) {
+        const x = snapRecord(v)
+        this.settling.set(snapString(x.key), { invoice: snapBytes(x.invoice), unit: snapString(x.unit), amount: snapBig(x.amount) })
+      }
+    } catch (err) {
+      if (err instanceof InvalidPaymentError) throw err
+      throw new InvalidPaymentError(`not a payment engine snapshot: ${(err as Error).message}`, { hint: 'the stored snapshot is damaged; the engine can start empty (expiries still clean up)' })
+    }
   }
 
   // ---- handlers -------------------------------------------------------------------------
@@ -652,15 +762,17 @@ export class PaymentEngine {
   /** RFC 0027 §"Receiver": collect the parts of an invoice; settle all once they add up. */
   private receive (ref: HoldRef, now: number, out: EngineOutput[]): void {
     const invoice = this.invoices.get(hex(ref.hold.condition))
-    if (invoice === undefined) return this.release(ref, { code: ErrorCode.unexpectedPayment, message: 'no invoice with this condition' }, out)
-    if (invoice.paid) return this.release(ref, { code: ErrorCode.unexpectedPayment, message: 'the invoice is already paid' }, out)
+    if (invoice === undefined) return this.release(ref, { code: ErrorCode.unexpectedPayment, message: 'no open invoice with this condition (unknown, withdrawn or already paid)' }, out)
     if (invoice.unit !== ref.unit) return this.release(ref, { code: ErrorCode.unexpectedPayment, message: `the invoice is in ${invoice.unit}, not ${ref.unit}` }, out)
     if (ref.hold.expiresAt < now + this.minHoldMs) return this.release(ref, { code: ErrorCode.insufficientTimeout, message: `the hold expires in ${ref.hold.expiresAt - now} ms, less than the ${this.minHoldMs} ms the payee needs` }, out)
-    invoice.parts.set(holdKey(ref.line, ref.hold.id), ref)
+    const key = holdKey(ref.line, ref.hold.id)
+    invoice.parts.set(key, ref)
+    this.partOf.set(key, invoice)
+    this.collecting.add(invoice)
     let sum = 0n
     for (const p of invoice.parts.values()) sum += p.hold.amount
     if (sum < invoice.amount) return
-    invoice.paid = true
+    this.invoices.delete(hex(invoice.condition))
     const ilp = encodeFulfill({ fulfillment: invoice.fulfillment, data: new Uint8Array(0) })
     for (const [key, p] of invoice.parts) {
       this.pendingOps.add(key)
@@ -668,7 +780,7 @@ export class PaymentEngine {
       out.push({ kind: 'change', line: p.line, peer: p.peer, unit: p.unit, change: { kind: 'settle', id: p.hold.id, fulfillment: invoice.fulfillment }, attachment: { ilp } })
     }
     out.push({ kind: 'received', invoice: invoice.id, unit: invoice.unit, amount: sum, parts: invoice.parts.size })
-    invoice.parts.clear()
+    this.dropParts(invoice)
   }
 
   /** RFC 0027 §"Connector": pass the prepare on to the next hop of its source route. */
@@ -751,8 +863,10 @@ export class PaymentEngine {
       const reject = reply !== undefined ? decodeReply(reply) : undefined
       if (reject !== undefined && reject.type === 'reject') {
         this.resolvePart(sent.payment, sent.part, 'rejected', out, { code: reject.code, message: reject.message, triggeredBy: reject.triggeredBy })
-      } else {
+      } else if (own) {
         this.resolvePart(sent.payment, sent.part, 'rejected', out, { code: ErrorCode.transferTimedOut, message: 'the hold expired without an answer', triggeredBy: this.address })
+      } else {
+        this.resolvePart(sent.payment, sent.part, 'rejected', out, { code: ErrorCode.applicationError, message: 'the first hop gave the hold back without an ILP reject', triggeredBy: this.address })
       }
       return
     }
@@ -761,7 +875,12 @@ export class PaymentEngine {
       // Downstream rejected (relay its reject as it is, RFC 0027 §"Connector") or we released it after expiry.
       this.forwardsDown.delete(key)
       const reply = own ? undefined : relayedIlp(attachment, 'reject')
-      this.answerUpstream(down, reply !== undefined ? { ilp: reply } : { code: ErrorCode.transferTimedOut, message: 'the next hop did not answer before its hold expired' }, now, out)
+      const why = reply !== undefined
+        ? { ilp: reply }
+        : own
+          ? { code: ErrorCode.transferTimedOut, message: 'the next hop did not answer before its hold expired' }
+          : { code: ErrorCode.applicationError, message: 'the next hop gave the hold back without an ILP reject' }
+      this.answerUpstream(down, why, now, out)
       return
     }
     const up = this.forwardsUp.get(key)
@@ -772,7 +891,19 @@ export class PaymentEngine {
       out.push(forwarded(up, false))
       return
     }
-    for (const invoice of this.invoices.values()) invoice.parts.delete(key)
+    // A part held for an open invoice that its payer released (after expiry): it no longer counts.
+    const invoice = this.partOf.get(key)
+    if (invoice !== undefined) {
+      invoice.parts.delete(key)
+      this.partOf.delete(key)
+      if (invoice.parts.size === 0) this.collecting.delete(invoice)
+    }
+  }
+
+  private dropParts (invoice: OpenInvoice): void {
+    for (const key of invoice.parts.keys()) this.partOf.delete(key)
+    invoice.parts.clear()
+    this.collecting.delete(invoice)
   }
 
   // ---- helpers --------------------------------------------------------------------------
@@ -943,4 +1074,62 @@ function hex (bytes: Uint8Array): string {
 
 function sha256 (bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(bytes).digest())
+}
+
+// ---- snapshot values --------------------------------------------------------------------
+
+function refValue (r: HoldRef): CanonicalValue {
+  const h = r.hold
+  return { line: r.line, peer: r.peer, unit: r.unit, hold: { id: h.id, payer: h.payer, amount: h.amount, condition: h.condition, expiresAt: h.expiresAt } }
+}
+
+function refOf (v: CanonicalValue | undefined): HoldRef {
+  const r = snapRecord(v)
+  const h = snapRecord(r.hold)
+  const payer = h.payer
+  if (payer !== 'a' && payer !== 'b') throw new Error('hold payer')
+  const expiresAt = h.expiresAt
+  if (typeof expiresAt !== 'number') throw new Error('hold expiry')
+  return { line: snapBytes(r.line), peer: snapBytes(r.peer), unit: snapString(r.unit), hold: { id: snapBytes(h.id), payer, amount: snapBig(h.amount), condition: snapBytes(h.condition), expiresAt } }
+}
+
+function hopValue (h: PathHop): CanonicalValue {
+  const v: Record<string, CanonicalValue> = { account: h.account, unit: h.unit }
+  if (h.feePpm !== undefined) v.feePpm = h.feePpm
+  if (h.rate !== undefined) v.rate = h.rate
+  return v
+}
+
+function hopOf (v: CanonicalValue): PathHop {
+  const r = snapRecord(v)
+  const hop: PathHop = { account: snapBytes(r.account), unit: snapString(r.unit) }
+  if (typeof r.feePpm === 'number') hop.feePpm = r.feePpm
+  if (r.rate !== undefined) hop.rate = snapBig(r.rate)
+  return hop
+}
+
+function snapRecord (v: CanonicalValue | undefined): Record<string, CanonicalValue> {
+  if (v === undefined || v === null || typeof v !== 'object' || v instanceof Uint8Array || Array.isArray(v)) throw new Error('a map expected')
+  return v
+}
+
+function snapList (v: CanonicalValue | undefined): CanonicalValue[] {
+  if (!Array.isArray(v)) throw new Error('a list expected')
+  return v
+}
+
+function snapBytes (v: CanonicalValue | undefined): Uint8Array {
+  if (!(v instanceof Uint8Array)) throw new Error('bytes expected')
+  return v
+}
+
+function snapString (v: CanonicalValue | undefined): string {
+  if (typeof v !== 'string') throw new Error('a string expected')
+  return v
+}
+
+function snapBig (v: CanonicalValue | undefined): bigint {
+  if (typeof v === 'bigint') return v
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v)
+  throw new Error('an integer expected')
 }

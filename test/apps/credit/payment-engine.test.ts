@@ -391,6 +391,39 @@ test('payment: an intermediary restarted mid-payment (its forward links lost) st
   assert.equal(net.holdCount(), 0)
 })
 
+test('payment: restarts from the engine\'s snapshot — a sender still reports, an intermediary relays the payee\'s reject at once, a payee still collects its parts', () => {
+  // The sender and an intermediary restart while the payee is silent; the payee then rejects.
+  const { net, A, B, C, D } = chain()
+  A.silentUntil = net.now + 1_000
+  net.pay(D, { payee: A.account, amount: u('3'), unit: 'USD', maxFee: 0n, condition: new Uint8Array(32).fill(3), paths: [{ hops: [hop(C), hop(B), hop(A)], amount: u('3') }] })
+  net.restartFromSnapshot(B)
+  net.restartFromSnapshot(D)
+  net.advance(1_100)
+  const failed = outcome(D, 'failed')
+  assert.equal(failed.code, 'F06')
+  assert.equal(failed.triggeredBy, ilpAddressOf(A.account), 'the payee\'s own reject, relayed by the restarted B')
+  assert.equal(net.holdCount(), 0, 'answered at once, not at expiry')
+
+  // A payee restarts between the two parts of a payment; it settles both when the second arrives.
+  const net2 = new PaymentNet(undefined, {}, 200)
+  const [S, X, Y, R] = ['S', 'X', 'Y', 'R'].map((n) => net2.node(n)) as [NetNode, NetNode, NetNode, NetNode]
+  net2.trust(S, X, 'USD', u('9'), u('9'))
+  net2.trust(X, R, 'USD', u('9'), u('9'))
+  net2.trust(S, Y, 'USD', u('9'), u('9'))
+  net2.trust(Y, R, 'USD', u('9'), u('9'))
+  Y.silentUntil = net2.now + 1_000
+  const inv = net2.invoice(R, u('10'), 'USD')
+  net2.pay(S, { payee: R.account, amount: u('10'), unit: 'USD', maxFee: 0n, condition: inv.condition, paths: [{ hops: [hop(X), hop(R)], amount: u('7') }, { hops: [hop(Y), hop(R)], amount: u('3') }] })
+  net2.advance(600)
+  assert.equal(R.engine.pending().invoiceParts, 1)
+  net2.restartFromSnapshot(R)
+  assert.equal(R.engine.pending().invoiceParts, 1)
+  net2.advance(2_000)
+  assert.equal(outcome(S, 'done').ok, true)
+  assert.equal(net2.netChange(R, 'USD'), u('10'))
+  assert.equal(net2.holdCount(), 0)
+})
+
 test('payment: planPath rounds every hop up for the payer, so no hop ever passes on less than the next one needs', () => {
   for (let amount = 1n; amount < 400n; amount += 7n) {
     for (const [rate, ppm] of [[1_000_000n, 0], [1_000_000n, 3_333], [333_333n, 10], [7_770_000n, 999_999]] as Array<[bigint, number]>) {

@@ -15,6 +15,7 @@ import type { LineChange, LineState, Side } from '../../../src/apps/credit/line.
 import { LineRuleError } from '../../../src/apps/credit/errors.ts'
 import { PaymentEngine } from '../../../src/apps/credit/payment-engine.ts'
 import type { EngineOutput, Invoice, PaymentEngineOptions, PayRequest } from '../../../src/apps/credit/payment-engine.ts'
+import { decodeCanonical, encodeCanonical } from '../../../src/core/encoding.ts'
 import type { CanonicalValue } from '../../../src/core/encoding.ts'
 
 export interface NetNode {
@@ -27,6 +28,8 @@ export interface NetNode {
 }
 
 interface Proposal {
+  /** When it can be delivered: sent + the network's latency. */
+  readyAt: number
   line: string
   proposer: NetNode
   change: LineChange
@@ -59,10 +62,13 @@ export class PaymentNet {
   private readonly linesOf = new Map<string, Set<string>>()
   private readonly options: Partial<PaymentEngineOptions>
   private counter = 0
+  /** How long a proposal takes to reach the other side (0: at once). */
+  readonly latencyMs: number
 
-  constructor (now = 1_800_000_000_000, options: Partial<PaymentEngineOptions> = {}) {
+  constructor (now = 1_800_000_000_000, options: Partial<PaymentEngineOptions> = {}, latencyMs = 0) {
     this.now = now
     this.options = options
+    this.latencyMs = latencyMs
   }
 
   /** A node named `name`; its account is derived from the name and its ids from a counter (runs repeat). */
@@ -80,6 +86,13 @@ export class PaymentNet {
   restart (node: NetNode, invoices: Invoice[] = [], options: Partial<PaymentEngineOptions> = {}): void {
     node.engine = this.makeEngine(node.account, { ...this.options, ...options })
     for (const invoice of invoices) node.engine.addInvoice(invoice)
+  }
+
+  /** A restart that kept the engine's snapshot (through its canonical bytes, as a store would). */
+  restartFromSnapshot (node: NetNode): void {
+    const bytes = encodeCanonical(node.engine.snapshot())
+    node.engine = this.makeEngine(node.account, this.options)
+    node.engine.restore(decodeCanonical(bytes))
   }
 
   private makeEngine (account: Uint8Array, options: Partial<PaymentEngineOptions>): PaymentEngine {
@@ -152,7 +165,7 @@ export class PaymentNet {
   /** Takes a node's outputs: changes go into the queue, the rest into its events. */
   take (node: NetNode, outputs: EngineOutput[]): void {
     for (const o of outputs) {
-      if (o.kind === 'change') this.queue.push({ line: hexOf(o.line), proposer: node, change: o.change, attachment: o.attachment })
+      if (o.kind === 'change') this.queue.push({ readyAt: this.now + this.latencyMs, line: hexOf(o.line), proposer: node, change: o.change, attachment: o.attachment })
       else node.events.push(o)
     }
   }
@@ -160,7 +173,7 @@ export class PaymentNet {
   /** Delivers queued proposals whose two ends are up, until none is left that can go. */
   settle (): void {
     for (let round = 0; round < 10_000; round++) {
-      const ready = this.queue.filter((p) => !this.silent(p.proposer) && !this.silent(this.peerOf(p)))
+      const ready = this.queue.filter((p) => p.readyAt <= this.now && !this.silent(p.proposer) && !this.silent(this.peerOf(p)))
       if (ready.length === 0) return
       this.queue = this.queue.filter((p) => !ready.includes(p))
       for (const p of ready) {
