@@ -1,7 +1,7 @@
 // Runs the benchmarks, writes one JSON per benchmark to bench/results/<name>.json and
 // prints markdown tables for the README on stdout; progress goes to stderr.
 //
-//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [mesh-babeld] [social] [options]
+//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [mesh-babeld] [social] [credit-latency] [options]
 //
 // With no names it runs all of them. At their defaults throughput and startup take well
 // under three minutes, sync about three more, idle about five (two idle minutes plus
@@ -25,12 +25,13 @@ import { BenchmarkError } from './errors.ts'
 import { DEFAULT_MESH_STREAM_OPTIONS, measureMeshStream, meshStreamTable } from './mesh-stream.ts'
 import { DEFAULT_SOCIAL_OPTIONS, measureSocial, socialTable } from './social.ts'
 import type { SocialOptions } from './social.ts'
+import { DEFAULT_CREDIT_LATENCY_OPTIONS, creditLatencyTable, measureCreditLatency } from './credit-latency.ts'
 
 const M = DEFAULT_MESH_BABELD_OPTIONS
 
 const SO = DEFAULT_SOCIAL_OPTIONS
 
-const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [mesh-babeld] [social] [options]
+const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [mesh-babeld] [social] [credit-latency] [options]
 
   --results-dir D   write the results JSON there instead of bench/results (runs at
                     other settings that must not replace the committed results)
@@ -99,9 +100,13 @@ social options (Peernet's social app; the index half against ssb-db2):
                        (default ${SO.timelinePosts}, ${SO.timelineAuthors}, ${SO.timelineNetworks})
   --follows LIST       accounts followed, rising, one row each (default ${SO.follows.join(',')})
   --reads N            timed first-page reads per row (default ${SO.reads})
+credit-latency options (four daemons in a line on loopback; D pays A over three hops):
+  --credit-payments N     payments timed one at a time (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.payments})
+  --credit-burst N        payments in the throughput run (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.burst})
+  --credit-concurrency N  of those, in flight at once (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.concurrency})
 `
 
-const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-stream', 'mesh-sim', 'mesh-babeld', 'social'] as const
+const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-stream', 'mesh-sim', 'mesh-babeld', 'social', 'credit-latency'] as const
 type BenchmarkName = typeof BENCHMARKS[number]
 
 const RESULTS_DIR = join(resolve(import.meta.dirname), 'results')
@@ -173,6 +178,9 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'timeline-authors': { type: 'string' },
       'timeline-networks': { type: 'string' },
       follows: { type: 'string' },
+      'credit-payments': { type: 'string' },
+      'credit-burst': { type: 'string' },
+      'credit-concurrency': { type: 'string' },
       reads: { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
@@ -280,6 +288,13 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
     reads: Math.round(positive(values.reads, '--reads', SO.reads)),
     only: socialOnly ?? null
   }
+  const CL = DEFAULT_CREDIT_LATENCY_OPTIONS
+  const creditLatency = {
+    ...CL,
+    payments: Math.round(positive(values['credit-payments'], '--credit-payments', CL.payments)),
+    burst: Math.round(positive(values['credit-burst'], '--credit-burst', CL.burst)),
+    concurrency: Math.round(positive(values['credit-concurrency'], '--credit-concurrency', CL.concurrency))
+  }
   return {
     names,
     resultsDir: values['results-dir'] === undefined ? RESULTS_DIR : resolve(values['results-dir']),
@@ -292,7 +307,8 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'mesh-stream': async () => await measureMeshStream(meshStream, progress),
       'mesh-sim': async () => await measureMeshSim(meshSim, progress),
       'mesh-babeld': async () => await measureMeshBabeld(meshBabeld, progress),
-      social: async () => await measureSocial(social, progress)
+      social: async () => await measureSocial(social, progress),
+      'credit-latency': async () => await measureCreditLatency(creditLatency, progress)
     },
     tables: {
       throughput: (r) => throughputTable(r as Awaited<ReturnType<typeof measureThroughput>>),
@@ -303,7 +319,8 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'mesh-stream': (r) => meshStreamTable(r as Awaited<ReturnType<typeof measureMeshStream>>),
       'mesh-sim': (r) => meshSimTable(r as Awaited<ReturnType<typeof measureMeshSim>>),
       'mesh-babeld': (r) => meshBabeldTable(r as Awaited<ReturnType<typeof measureMeshBabeld>>),
-      social: (r) => socialTable(r as Awaited<ReturnType<typeof measureSocial>>)
+      social: (r) => socialTable(r as Awaited<ReturnType<typeof measureSocial>>),
+      'credit-latency': (r) => creditLatencyTable(r as Awaited<ReturnType<typeof measureCreditLatency>>)
     }
   }
 }

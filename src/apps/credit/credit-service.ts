@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto'
 import type { AppPeer, AppService, AppServiceContext } from '../../networks/app.ts'
-import { bytesEqual } from '../../core/encoding.ts'
+import { bytesEqual, decodeCanonical, encodeCanonical } from '../../core/encoding.ts'
 import { toHex } from '../../networks/hashing.ts'
 import { checkUnit, formatAmount } from './amount.ts'
 import { InvalidAmountError, LinePendingError, PaymentFailedError, UnknownCreditAccountError } from './errors.ts'
@@ -96,7 +96,17 @@ export class CreditService implements AppService {
     })
     for (const f of this.store.fees()) this.engine.setFee(f.unit, f.ppm)
     for (const o of this.store.offers()) this.engine.setOffer(o.from, o.to, o.rate)
-    for (const i of this.store.openInvoices()) this.engine.addInvoice(i)
+    // After a clean stop the engine's snapshot holds its open invoices with their parts;
+    // after a kill there is none and the invoices come from their table (each fulfillment
+    // was stored before its condition left).
+    const snapshot = this.store.takeEngine()
+    let restored = false
+    try {
+      if (snapshot !== undefined) { this.engine.restore(decodeCanonical(snapshot)); restored = true }
+    } catch (err) {
+      ctx.logger.warn('the payment engine\'s saved state is unreadable; starting empty', { err })
+    }
+    if (!restored) for (const i of this.store.openInvoices()) this.engine.addInvoice(i)
     for (const row of this.store.lines()) {
       try {
         this.#restore(row)
@@ -568,6 +578,9 @@ export class CreditService implements AppService {
   }
 
   stop (): void {
+    if (!this.#stopped) {
+      try { this.store.saveEngine(encodeCanonical(this.engine.snapshot()), this.#now()) } catch (err) { this.#ctx.logger.warn('could not save the payment engine\'s state', { err }) }
+    }
     this.#stopped = true
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null

@@ -88,4 +88,18 @@ export const CREDIT_MIGRATIONS: readonly Migration[] = [{
     PRIMARY KEY (from_unit, to_unit)
   ) STRICT, WITHOUT ROWID;
   `
+}, {
+  version: 2,
+  description: 'the payment engine\'s in-flight state, kept across a clean stop',
+  sql: `
+  -- Written when the node stops cleanly and read (then deleted) when it starts: payments,
+  -- forwards and invoice parts in flight keep their reports across a restart. After a
+  -- kill there is none, and the engine starts empty: it still settles upstream by
+  -- condition and releases expired holds, so no value is lost, only reports.
+  CREATE TABLE credit_engine (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    snapshot BLOB NOT NULL,
+    saved_at INTEGER NOT NULL
+  ) STRICT;
+  `
 }]

@@ -173,6 +173,19 @@ export class CreditStore {
     return (this.#sql('SELECT * FROM credit_payments ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit) as Row[]).map(paymentRow)
   }
 
+  // ---- the engine's snapshot (clean stops only) -------------------------------------------
+
+  saveEngine (snapshot: Uint8Array, now: number): void {
+    this.#sql('INSERT INTO credit_engine (id, snapshot, saved_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, saved_at = excluded.saved_at').run(snapshot, now)
+  }
+
+  /** The snapshot a clean stop left, removed as it is taken (a later kill must not find it stale). */
+  takeEngine (): Uint8Array | undefined {
+    const r = this.#sql('SELECT snapshot FROM credit_engine WHERE id = 1').get() as { snapshot: Uint8Array } | undefined
+    this.#sql('DELETE FROM credit_engine').run()
+    return r === undefined ? undefined : new Uint8Array(r.snapshot)
+  }
+
   // ---- fee and offer policy -------------------------------------------------------------
 
   setFee (unit: string, ppm: number): void {
