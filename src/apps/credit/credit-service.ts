@@ -78,6 +78,17 @@ export class CreditService implements AppService {
   /** Engine outputs waiting to be carried out (a queue, so one output's effects never nest inside another's). */
   readonly #engineQueue: EngineOutput[] = []
   #draining = false
+  /**
+   * Writes not yet committed: all of them go in one transaction (a group commit), run
+   * before the next message leaves (every send flushes first) or on the next turn of the
+   * event loop, whichever comes first. So a write is always durable before any message
+   * that depends on it, and a burst of payments costs one commit per turn, not one per
+   * row (measured: the commits were most of a burst's CPU).
+   */
+  #writes: Array<() => void> = []
+  #flushTimer: NodeJS.Immediate | null = null
+  /** Invoice ids → conditions, for the history (the engine reports a received invoice by id). */
+  readonly #invoiceConditions = new Map<string, Uint8Array>()
 
   constructor (ctx: AppServiceContext) {
     this.#ctx = ctx
@@ -180,7 +191,9 @@ export class CreditService implements AppService {
           checkUnit(m.unit)
           const invoice = this.engine.createInvoice(m.amount, m.unit)
           // The fulfillment is durable before its condition leaves: a restarted payee still settles.
-          this.store.addInvoice({ ...invoice, createdAt: this.#now() })
+          const createdAt = this.#now()
+          this.#write(() => { this.store.addInvoice({ ...invoice, createdAt }) })
+          this.#invoiceConditions.set(toHex(invoice.id), invoice.condition)
           this.#invoicedFor.set(toHex(invoice.condition), from.account)
           answer = { t: 'invoice', id: m.id, condition: invoice.condition, reason: null }
         } catch (err) {
@@ -247,10 +260,13 @@ export class CreditService implements AppService {
           // Durable before anything after it (the accept that follows, above all).
           const now = this.#now()
           const row = held.row
-          this.store.transaction(() => {
+          const signed = o.signed === null ? null : encodeSignedLineState(o.signed)
+          const seq = o.signed?.state.seq ?? 0
+          const proposal = o.proposal
+          this.#write(() => {
             this.store.addLine(row, now)
-            if (o.signed !== null) this.store.saveSigned(row.id, o.signed.state.seq, encodeSignedLineState(o.signed), now)
-            this.store.saveChannel(row.id, o.proposal, now)
+            if (signed !== null) this.store.saveSigned(row.id, seq, signed, now)
+            this.store.saveChannel(row.id, proposal, now)
           })
           if (o.signed !== null) row.seq = o.signed.state.seq
           break
@@ -318,9 +334,8 @@ export class CreditService implements AppService {
         const ok = o.kind === 'done'
         const routes = routesOf(o.paths, this.#sentPaths.get(toHex(o.payment)))
         this.#sentPaths.delete(toHex(o.payment))
-        this.store.finishPayment(o.payment, ok
-          ? { status: 'done', fee: o.fee, routes }
-          : { status: 'failed', code: o.code, message: o.message, routes }, now)
+        const outcome = ok ? { status: 'done' as const, fee: o.fee, routes } : { status: 'failed' as const, code: o.code, message: o.message, routes }
+        this.#write(() => { this.store.finishPayment(o.payment, outcome, now) })
         const p = this.#payments.get(toHex(o.payment))
         if (p !== undefined) {
           this.#payments.delete(toHex(o.payment))
@@ -330,22 +345,38 @@ export class CreditService implements AppService {
         return
       }
       case 'received': {
-        const invoice = this.store.invoiceByCondition(this.#conditionOfInvoice(o.invoice) ?? new Uint8Array(32))
-        if (invoice !== undefined) this.store.invoicePaid(invoice.condition, now)
-        const payer = invoice === undefined ? undefined : this.#invoicedFor.get(toHex(invoice.condition))
-        this.store.addPayment({ id: o.invoice, direction: 'received', peer: payer ?? new Uint8Array(32), amount: o.amount, unit: o.unit, fee: 0n, status: 'done', routes: null, createdAt: now, doneAt: now })
+        const condition = this.#invoiceConditions.get(toHex(o.invoice))
+        this.#invoiceConditions.delete(toHex(o.invoice))
+        const payer = condition === undefined ? undefined : this.#invoicedFor.get(toHex(condition))
+        if (condition !== undefined) this.#invoicedFor.delete(toHex(condition))
+        this.#write(() => {
+          if (condition !== undefined) this.store.invoicePaid(condition, now)
+          else this.store.db.prepare('UPDATE credit_invoices SET paid_at = ? WHERE id = ? AND paid_at IS NULL').run(now, o.invoice)
+          this.store.addPayment({ id: o.invoice, direction: 'received', peer: payer ?? new Uint8Array(32), amount: o.amount, unit: o.unit, fee: 0n, status: 'done', routes: null, createdAt: now, doneAt: now })
+        })
         return
       }
       case 'forwarded': {
         const fee = o.in.unit === o.out.unit ? o.in.amount - o.out.amount : 0n
-        this.store.addPayment({ id: this.newId(), direction: 'forwarded', peer: o.out.peer, amount: o.out.amount, unit: o.out.unit, fee, status: o.ok ? 'done' : 'failed', message: o.lost === true ? 'paid downstream, not paid upstream (the upstream hold expired)' : null, routes: null, createdAt: now, doneAt: now })
+        const id = this.newId()
+        this.#write(() => this.store.addPayment({ id, direction: 'forwarded', peer: o.out.peer, amount: o.out.amount, unit: o.out.unit, fee, status: o.ok ? 'done' : 'failed', message: o.lost === true ? 'paid downstream, not paid upstream (the upstream hold expired)' : null, routes: null, createdAt: now, doneAt: now }))
       }
     }
   }
 
-  #conditionOfInvoice (id: Uint8Array): Uint8Array | undefined {
-    const row = this.store.db.prepare('SELECT condition FROM credit_invoices WHERE id = ?').get(id) as { condition: Uint8Array } | undefined
-    return row === undefined ? undefined : new Uint8Array(row.condition)
+  /** Queues a write for the next group commit. */
+  #write (fn: () => void): void {
+    this.#writes.push(fn)
+    this.#flushTimer ??= setImmediate(() => { this.flush() })
+  }
+
+  /** Commits every queued write in one transaction. */
+  flush (): void {
+    if (this.#flushTimer !== null) { clearImmediate(this.#flushTimer); this.#flushTimer = null }
+    if (this.#writes.length === 0) return
+    const writes = this.#writes
+    this.#writes = []
+    this.store.transaction(() => { for (const w of writes) w() })
   }
 
   #refused (held: HeldLine, o: Extract<LineOutput, { do: 'refused' }>): void {
@@ -367,6 +398,8 @@ export class CreditService implements AppService {
     const prev = this.#sendQueues.get(key) ?? Promise.resolve()
     const next = prev.then(async () => {
       if (this.#stopped) return
+      // Whatever this message depends on is committed before it leaves.
+      this.flush()
       await this.#ctx.send(to, bytes, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
     }).catch((err: unknown) => {
       // The channel re-sends what matters (proposals; syncs on reconnect).
@@ -559,7 +592,7 @@ export class CreditService implements AppService {
     if (delivered < amount) throw new PaymentFailedError(ErrorCode.insufficientLiquidity, `the paths found carry at most ${formatAmount(delivered)} of the ${formatAmount(amount)} ${unit}`, { hint: 'pay less, or ask for more credit along the way' })
     const id = this.newId()
     const now = this.#now()
-    this.store.addPayment({ id, direction: 'sent', peer: payee, amount, unit, fee: 0n, status: 'pending', routes: null, createdAt: now })
+    this.#write(() => { this.store.addPayment({ id, direction: 'sent', peer: payee, amount, unit, fee: 0n, status: 'pending', routes: null, createdAt: now }) })
     const hops = Math.max(...paths.map((p) => p.hops.length))
     const result = new Promise<DoneOutput | FailedOutput>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -579,6 +612,7 @@ export class CreditService implements AppService {
 
   stop (): void {
     if (!this.#stopped) {
+      try { this.flush() } catch (err) { this.#ctx.logger.error('could not commit the last credit writes', { err }) }
       try { this.store.saveEngine(encodeCanonical(this.engine.snapshot()), this.#now()) } catch (err) { this.#ctx.logger.warn('could not save the payment engine\'s state', { err }) }
     }
     this.#stopped = true

@@ -44,6 +44,8 @@ export const creditApp = defineApp({
     history: (ctx, params): HistoryView[] => {
       const limit = params.limit === undefined ? 50 : Number(params.limit)
       if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new BadRequestError('limit must be a whole number from 1 to 1000')
+      // What the service has queued for its next group commit shows too.
+      if (ctx.service instanceof CreditService) ctx.service.flush()
       return new CreditStore(ctx.db).history(limit).map((p) => ({
         id: toHex(p.id),
         direction: p.direction,
