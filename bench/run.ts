@@ -101,9 +101,9 @@ social options (Peernet's social app; the index half against ssb-db2):
   --follows LIST       accounts followed, rising, one row each (default ${SO.follows.join(',')})
   --reads N            timed first-page reads per row (default ${SO.reads})
 credit-latency options (four daemons in a line on loopback; D pays A over three hops):
-  --credit-payments N     payments timed one at a time (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.payments})
-  --credit-burst N        payments in the throughput run (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.burst})
-  --credit-concurrency N  of those, in flight at once (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.concurrency})
+  --latency-payments N    payments timed one at a time (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.payments})
+  --latency-burst N       payments in the throughput run (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.burst})
+  --latency-concurrency N of those, in flight at once (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.concurrency})
 `
 
 const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-stream', 'mesh-sim', 'mesh-babeld', 'social', 'credit-latency'] as const
@@ -178,9 +178,9 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'timeline-authors': { type: 'string' },
       'timeline-networks': { type: 'string' },
       follows: { type: 'string' },
-      'credit-payments': { type: 'string' },
-      'credit-burst': { type: 'string' },
-      'credit-concurrency': { type: 'string' },
+      'latency-payments': { type: 'string' },
+      'latency-burst': { type: 'string' },
+      'latency-concurrency': { type: 'string' },
       reads: { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
@@ -291,9 +291,9 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
   const CL = DEFAULT_CREDIT_LATENCY_OPTIONS
   const creditLatency = {
     ...CL,
-    payments: Math.round(positive(values['credit-payments'], '--credit-payments', CL.payments)),
-    burst: Math.round(positive(values['credit-burst'], '--credit-burst', CL.burst)),
-    concurrency: Math.round(positive(values['credit-concurrency'], '--credit-concurrency', CL.concurrency))
+    payments: Math.round(positive(values['latency-payments'], '--latency-payments', CL.payments)),
+    burst: Math.round(positive(values['latency-burst'], '--latency-burst', CL.burst)),
+    concurrency: Math.round(positive(values['latency-concurrency'], '--latency-concurrency', CL.concurrency))
   }
   return {
     names,
