@@ -195,6 +195,31 @@ test('a neighbour silent past silenceMs is closed and told bye; frames keep a qu
   await stopUdp(x)
 })
 
+test('a link opened again to the same neighbour seals under a new session, so the neighbour opens its frames (no nonce reused)', async () => {
+  const x = await startUdp({ timing: { silenceMs: 500, interfacePollMs: 100 } })
+  const raw = await rawSocket()
+  const ghost = generateIdentity()
+  // The neighbour's receiving end lives on across x's two links, as it would on a node that never noticed the first one close.
+  const fromX = new FrameSeal(ghost, x.identity.publicKey, 1)
+  const opened = (): Array<{ kind: string, frame: number[] }> => raw.got.flatMap((g) => { const o = fromX.open(new Uint8Array(g.data)); return o.ok ? [{ kind: o.kind, frame: [...o.frame] }] : [] })
+  await sendRaw(raw.socket, encodeBeacon(ghost, 0, Date.now(), LOOPBACK, raw.port), x.provider.port)
+  const first = await eventually(() => x.links[0], 'the first link', 2_000)
+  assert.equal(first.send(Uint8Array.of(1)), true)
+  await eventually(() => raw.got.length > 0 ? true : undefined, 'a datagram', 1_000)
+  const seen: Array<{ kind: string, frame: number[] }> = []
+  seen.push(...opened())
+  raw.got.length = 0
+  await eventually(() => first.closed ? true : undefined, 'the silent neighbour closed', 3_000)
+  await sendRaw(raw.socket, encodeBeacon(ghost, 0, Date.now(), LOOPBACK, raw.port), x.provider.port)
+  const second = await eventually(() => x.links[1], 'the second link', 2_000)
+  await eventually(() => raw.got.length > 0 ? true : undefined, 'the bye', 1_000)
+  assert.equal(second.send(Uint8Array.of(2)), true)
+  await sleep(200)
+  seen.push(...opened())
+  assert.deepEqual(seen.filter((o) => o.kind === 'frame'), [{ kind: 'frame', frame: [1] }, { kind: 'frame', frame: [2] }])
+  await stopUdp(x)
+})
+
 test('beacons back off while nothing changes and go fast again on a change', async () => {
   const watcher = await rawSocket()
   const x = await startUdp({ beaconTo: [`${LOOPBACK}:${watcher.port}`], timing: { beaconMinMs: 200, beaconMaxMs: 1_600 } })

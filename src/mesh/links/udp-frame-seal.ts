@@ -51,7 +51,7 @@ export class FrameSeal {
   #highest = -1
   #seen = 0n
 
-  /** `session`: this provider's session (see the header); the same for all its links. */
+  /** `session`: this end's session (see the header), greater than any earlier link's to this neighbour. */
   constructor (identity: Identity, remoteKey: Uint8Array, session: number) {
     const shared = diffieHellman({ privateKey: x25519PrivateOf(identity), publicKey: x25519Key(x25519PublicOf(remoteKey)) })
     if (shared.every((b) => b === 0)) throw new Error('the neighbour key is a low-order point')

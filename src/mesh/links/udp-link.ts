@@ -240,7 +240,11 @@ export function udpLinks (options: UdpLinkOptions): UdpLinkProvider {
   let watch: InterfaceWatch | null = null
   /** Beacon rounds run one at a time (multicast sends pick their interface per send). */
   let beaconing: Promise<void> = Promise.resolve()
-  /** This start's session for sealed frames (udp-frame-seal.ts): increasing across restarts. */
+  /**
+   * The last session given to a link's sealed frames (udp-frame-seal.ts). Each new link
+   * takes a greater one, at least the clock's time, so a key never sees a nonce twice:
+   * not on a link opened again to the same neighbour, nor after a restart.
+   */
   let session = 0
 
   const medium: Medium = {
@@ -353,6 +357,7 @@ export function udpLinks (options: UdpLinkOptions): UdpLinkProvider {
     if (announce === null) return
     let seal: FrameSeal
     try {
+      session = nextSession(now, session)
       seal = new FrameSeal(identity, b.publicKey, session)
     } catch (err) {
       log?.debug('udp beacon with an unusable key', { from: key, err: (err as Error).message })
@@ -473,7 +478,6 @@ export function udpLinks (options: UdpLinkOptions): UdpLinkProvider {
         s.setMulticastLoopback(false)
       }
       socket = s
-      session = nextSession(clock.now(), session)
       boundPort = s.address().port
       announce = onLink
       ifaces = lanInterfaces(options.addresses)
