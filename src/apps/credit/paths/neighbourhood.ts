@@ -1,0 +1,70 @@
+// The community-sized view of issue 6, path finding (a): every participant shares its own
+// lines' capacities with the friends within a bounded radius r. Participant X then knows
+// every line with an end at most r − 1 hops from X (its own lines, its friends' lines, …,
+// out to r hops away). The payee attaches its view to the invoice; the payer unions it
+// with its own and runs max flow there. With r = 2 the union holds every path of at most
+// four hops between the two.
+//
+// What that costs, two ways (both counted by the simulator):
+//   - pull, per payment: the payer and the payee each ask the nodes within r − 1 hops for
+//     their lines (one request and one reply over each of the d hops to a node at distance
+//     d: 2d messages), plus one message carrying the invoice's view;
+//   - push, amortised: every line a payment moved is announced to the nodes within r − 1
+//     hops of either end (one message per node reached, relayed along a BFS tree).
+
+import type { CapacityGraph } from './capacity-graph.ts'
+
+/** Hop distances from `center` up to `radius` (others −1). */
+export function hopDistances (graph: CapacityGraph, center: number, radius: number, into?: Int32Array): { distance: Int32Array, reached: number[] } {
+  const distance = into ?? new Int32Array(graph.nodeCount)
+  distance.fill(-1)
+  distance[center] = 0
+  const reached = [center]
+  for (let head = 0; head < reached.length; head++) {
+    const u = reached[head] ?? 0
+    const du = distance[u] ?? 0
+    if (du >= radius) continue
+    for (const e of graph.out[u] ?? []) {
+      const v = graph.to[e] ?? 0
+      if ((distance[v] ?? 0) >= 0) continue
+      distance[v] = du + 1
+      reached.push(v)
+    }
+  }
+  return { distance, reached }
+}
+
+export interface NeighbourhoodView {
+  /** Links in the union view (1 = known). */
+  links: Uint8Array
+  /** Messages to gather it on demand (pull, see the header). */
+  messages: number
+  /** Links known. */
+  size: number
+}
+
+/** The union of the payer's and the payee's radius-r views, and what pulling it costs. */
+export function neighbourhoodView (graph: CapacityGraph, payer: number, payee: number, radius: number): NeighbourhoodView {
+  const links = new Uint8Array(graph.linkCount)
+  let messages = 1 // the invoice carrying the payee's view
+  let size = 0
+  const scratch = new Int32Array(graph.nodeCount)
+  for (const center of [payer, payee]) {
+    const { distance, reached } = hopDistances(graph, center, radius - 1, scratch)
+    for (const x of reached) {
+      messages += 2 * (distance[x] ?? 0)
+      for (const e of graph.out[x] ?? []) {
+        if (links[e >> 1] === 0) { links[e >> 1] = 1; size++ }
+      }
+    }
+  }
+  return { links, messages, size }
+}
+
+/** Nodes within `radius` of each node (itself included): the push cost of announcing a change of its lines. */
+export function ballSizes (graph: CapacityGraph, radius: number): Int32Array {
+  const sizes = new Int32Array(graph.nodeCount)
+  const scratch = new Int32Array(graph.nodeCount)
+  for (let u = 0; u < graph.nodeCount; u++) sizes[u] = hopDistances(graph, u, radius, scratch).reached.length
+  return sizes
+}

@@ -1,0 +1,125 @@
+// Peernet's payment router (issue 6, path finding) and the one call the daemon makes:
+//
+//   route(view, from, to, amount, options) → { paths: [{ hops, amount, fee }], messages, method }
+//
+// `view` is the capacity graph the payer can see (in the daemon: its own lines, what its
+// friends shared, and the neighbourhood the payee put in the invoice; in the simulator:
+// the whole graph with `options.links` marking what the payer sees). `paths` is empty
+// when no route carries the whole amount: payments are atomic, never partly routed.
+// `messages` is what finding and paying the route costs, counted the same way for every
+// router so they compare:
+//   - discovery: the neighbourhood pulled (neighbourhood.ts), and every hop a probe
+//     crosses, forward and back (embedding routing);
+//   - payment: a prepare and a fulfill over every hop of every path (ILP, RFC 0027), only
+//     when the payment goes ahead.
+// The oracle baselines (`shortest`, `maxflow`) see the true graph for free: their count
+// is the payment alone.
+//
+// The runtime choice ('peernet'): max flow on the neighbourhood union first, because
+// when it connects the two with enough capacity it finds a split no greedy router does,
+// with fresh capacities and no probe; when it does not (the payee is more than four
+// hops away, or the capacity near the ends is short), embedding routing over the
+// SpeedyMurmurs trees, which needs no view at all. Payments up to `smallAmount` go the
+// other way round (embedding first), Flash's mice/elephant split, as that costs fewer
+// messages for the many small payments when the trees carry them.
+
+import type { CapacityGraph, RoutedPath } from './capacity-graph.ts'
+import { maxFlow } from './max-flow.ts'
+import type { FlowPath } from './max-flow.ts'
+import { embeddingRoute } from './speedy-murmurs.ts'
+import type { Embedding } from './speedy-murmurs.ts'
+import { neighbourhoodView } from './neighbourhood.ts'
+import { shortestPath } from './shortest-path.ts'
+
+export const ROUTERS = ['peernet', 'speedymurmurs', 'shortest', 'maxflow'] as const
+export type RouterName = typeof ROUTERS[number]
+
+export type RouteMethod = 'neighbourhood' | 'embedding' | 'shortest' | 'maxflow'
+
+export interface RouteOptions {
+  /** Neighbourhood radius r (default 2). */
+  radius?: number
+  /** The spanning trees for embedding routing (speedymurmurs, and peernet's fallback). */
+  embedding?: Embedding
+  /** Uniform [0, 1) numbers for the random split (seeded in the simulator); without it, equal shares. */
+  random?: () => number
+  /** Links the payer sees (simulator); default every link of the view. */
+  links?: Uint8Array
+  /** Payments up to this go embedding-first in the peernet router (default 0: always neighbourhood first). */
+  smallAmount?: bigint
+}
+
+export interface IndexedRoute {
+  /** Paths carrying the whole amount, or undefined. */
+  paths: FlowPath[] | undefined
+  messages: number
+  /** How the paths were found (the last method tried when none were). */
+  method: RouteMethod
+}
+
+export interface Route {
+  paths: RoutedPath[]
+  messages: number
+  method: RouteMethod
+}
+
+/** Routes `amount` from `from` to `to` (account ids) on the view; see the header. */
+export function route (router: RouterName, view: CapacityGraph, from: string, to: string, amount: bigint, options: RouteOptions = {}): Route {
+  const s = view.indexOf(from)
+  const t = view.indexOf(to)
+  if (s === undefined || t === undefined || s === t || amount <= 0n) return { paths: [], messages: 0, method: router === 'speedymurmurs' ? 'embedding' : router === 'peernet' ? 'neighbourhood' : router }
+  const r = routeIndexed(router, view, s, t, amount, options)
+  return {
+    paths: (r.paths ?? []).map((p) => ({ hops: view.idsOf(p.nodes), amount: p.amount, fee: view.feeOf(p.edges, p.amount) })),
+    messages: r.messages,
+    method: r.method
+  }
+}
+
+/** `route` on node indices, with the working capacities (the simulator's form). */
+export function routeIndexed (router: RouterName, graph: CapacityGraph, s: number, t: number, amount: bigint, options: RouteOptions = {}): IndexedRoute {
+  switch (router) {
+    case 'shortest': {
+      const p = shortestPath(graph, s, t, amount, graph.capacity, options.links)
+      return p === undefined ? { paths: undefined, messages: 0, method: 'shortest' } : { paths: [{ ...p, amount }], messages: 2 * p.edges.length, method: 'shortest' }
+    }
+    case 'maxflow': {
+      const f = maxFlow(graph, s, t, { target: amount, links: options.links })
+      return f.value < amount ? { paths: undefined, messages: 0, method: 'maxflow' } : { paths: f.paths, messages: payment(f.paths), method: 'maxflow' }
+    }
+    case 'speedymurmurs':
+      return byEmbedding(graph, s, t, amount, options, 0)
+    case 'peernet': {
+      if (amount <= (options.smallAmount ?? 0n)) {
+        const e = byEmbedding(graph, s, t, amount, options, 0)
+        return e.paths !== undefined ? e : byNeighbourhood(graph, s, t, amount, options, e.messages)
+      }
+      const n = byNeighbourhood(graph, s, t, amount, options, 0)
+      return n.paths !== undefined ? n : byEmbedding(graph, s, t, amount, options, n.messages)
+    }
+  }
+}
+
+function payment (paths: readonly FlowPath[]): number {
+  let hops = 0
+  for (const p of paths) hops += p.edges.length
+  return 2 * hops
+}
+
+function byNeighbourhood (graph: CapacityGraph, s: number, t: number, amount: bigint, options: RouteOptions, spent: number): IndexedRoute {
+  const view = neighbourhoodView(graph, s, t, options.radius ?? 2)
+  if (options.links !== undefined) for (let k = 0; k < view.links.length; k++) view.links[k] = (view.links[k] ?? 0) & (options.links[k] ?? 0)
+  const f = maxFlow(graph, s, t, { target: amount, links: view.links })
+  const messages = spent + view.messages
+  if (f.value < amount) return { paths: undefined, messages, method: 'neighbourhood' }
+  return { paths: f.paths, messages: messages + payment(f.paths), method: 'neighbourhood' }
+}
+
+function byEmbedding (graph: CapacityGraph, s: number, t: number, amount: bigint, options: RouteOptions, spent: number): IndexedRoute {
+  const embedding = options.embedding
+  if (embedding === undefined) throw new RangeError('embedding routing needs options.embedding (buildEmbedding)')
+  const r = embeddingRoute(graph, embedding, s, t, amount, options.random, graph.capacity)
+  const messages = spent + r.probeMessages
+  if (r.paths === undefined) return { paths: undefined, messages, method: 'embedding' }
+  return { paths: r.paths, messages: messages + payment(r.paths), method: 'embedding' }
+}
