@@ -87,7 +87,9 @@ export function runCreditExperiment (graph: CapacityGraph, payments: readonly Pa
     let push = 0
     let settlementFailures = 0
     const methods: Partial<Record<RouteMethod, number>> = {}
+    const every = Math.max(1, Math.floor(payments.length / 4))
     for (let i = 0; i < payments.length; i++) {
+      if (i > 0 && i % every === 0) progress(`${router}: ${i}/${payments.length} payments, ${succeeded} succeeded`)
       const p = payments[i] as Payment
       offered += p.amount
       const r = routeIndexed(router, graph, p.from, p.to, p.amount, options)
@@ -106,7 +108,6 @@ export function runCreditExperiment (graph: CapacityGraph, payments: readonly Pa
         maxHops = Math.max(maxHops, path.edges.length)
         for (const e of path.edges) push += (balls[graph.from[e] ?? 0] ?? 1) - 1 + (balls[graph.to[e] ?? 0] ?? 1) - 1
       }
-      if ((i + 1) % Math.max(1, Math.floor(payments.length / 10)) === 0) progress(`${router}: ${i + 1}/${payments.length} payments, ${succeeded} succeeded`)
     }
     const m = summarize(messages)
     const ratio = (a: bigint, b: bigint): number => b === 0n ? NaN : Number(a * 1_000_000n / b) / 1_000_000

@@ -42,7 +42,7 @@ export const DEFAULT_GENERATOR_OPTIONS: Readonly<GeneratorOptions> = Object.free
   ...RIPPLE_LIKE,
   capacityMedian: 100,
   capacitySigma: 1.5,
-  paymentMin: 4,
+  paymentMin: 15,
   paymentAlpha: 1.16,
   paymentMax: 100_000,
   unitScale: 1_000_000

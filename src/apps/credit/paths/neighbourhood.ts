@@ -8,14 +8,19 @@
 // What that costs, two ways (both counted by the simulator):
 //   - pull, per payment: the payer and the payee each ask the nodes within r − 1 hops for
 //     their lines (one request and one reply over each of the d hops to a node at distance
-//     d: 2d messages), plus one message carrying the invoice's view;
+//     d: 2d messages), plus one message carrying the payee's view to the payer;
 //   - push, amortised: every line a payment moved is announced to the nodes within r − 1
 //     hops of either end (one message per node reached, relayed along a BFS tree).
 
 import type { CapacityGraph } from './capacity-graph.ts'
 
-/** Hop distances from `center` up to `radius` (others −1). */
-export function hopDistances (graph: CapacityGraph, center: number, radius: number, into?: Int32Array): { distance: Int32Array, reached: number[] } {
+/**
+ * Hop distances from `center` up to `radius` (others −1). With `toward` set, a hop is
+ * followed only where value can flow: out of the center ('out': over edges with
+ * capacity) or into it ('in': over edges whose reverse has capacity); a friend whose line
+ * cannot carry anything the right way has nothing useful to share.
+ */
+export function hopDistances (graph: CapacityGraph, center: number, radius: number, into?: Int32Array, toward?: 'out' | 'in'): { distance: Int32Array, reached: number[] } {
   const distance = into ?? new Int32Array(graph.nodeCount)
   distance.fill(-1)
   distance[center] = 0
@@ -27,6 +32,7 @@ export function hopDistances (graph: CapacityGraph, center: number, radius: numb
     for (const e of graph.out[u] ?? []) {
       const v = graph.to[e] ?? 0
       if ((distance[v] ?? 0) >= 0) continue
+      if (toward !== undefined && graph.cap(toward === 'out' ? e : e ^ 1) === 0n) continue
       distance[v] = du + 1
       reached.push(v)
     }
@@ -43,22 +49,32 @@ export interface NeighbourhoodView {
   size: number
 }
 
-/** The union of the payer's and the payee's radius-r views, and what pulling it costs. */
-export function neighbourhoodView (graph: CapacityGraph, payer: number, payee: number, radius: number): NeighbourhoodView {
-  const links = new Uint8Array(graph.linkCount)
-  let messages = 1 // the invoice carrying the payee's view
-  let size = 0
+/**
+ * The payer's and the payee's radius-r views, and what pulling them costs. The payee's
+ * side comes with the invoice; `sides: 'payee'` adds only the payer's own lines (known
+ * without a message), `'both'` also what the payer pulls from its friends. Only friends
+ * that can pass value the right way are asked (toward the payee from the payer's side,
+ * toward the payee on the payee's side).
+ */
+export function neighbourhoodView (graph: CapacityGraph, payer: number, payee: number, radius: number, sides: 'payee' | 'both' = 'both', into?: NeighbourhoodView): NeighbourhoodView {
+  const view = into ?? { links: new Uint8Array(graph.linkCount), messages: 0, size: 0 }
   const scratch = new Int32Array(graph.nodeCount)
-  for (const center of [payer, payee]) {
-    const { distance, reached } = hopDistances(graph, center, radius - 1, scratch)
+  const add = (center: number, r: number, toward: 'out' | 'in'): void => {
+    const { distance, reached } = hopDistances(graph, center, r, scratch, toward)
     for (const x of reached) {
-      messages += 2 * (distance[x] ?? 0)
+      view.messages += 2 * (distance[x] ?? 0)
       for (const e of graph.out[x] ?? []) {
-        if (links[e >> 1] === 0) { links[e >> 1] = 1; size++ }
+        if (view.links[e >> 1] === 0) { view.links[e >> 1] = 1; view.size++ }
       }
     }
   }
-  return { links, messages, size }
+  if (into === undefined) {
+    view.messages += 1 // the payee's view, sent after the invoice
+    add(payee, radius - 1, 'in')
+    add(payer, 0, 'out')
+  }
+  if (sides === 'both') add(payer, radius - 1, 'out')
+  return view
 }
 
 /** Nodes within `radius` of each node (itself included): the push cost of announcing a change of its lines. */

@@ -26,7 +26,7 @@
 import type { CapacityGraph, RoutedPath } from './capacity-graph.ts'
 import { maxFlow } from './max-flow.ts'
 import type { FlowPath } from './max-flow.ts'
-import { embeddingRoute } from './speedy-murmurs.ts'
+import { embeddingRoute, treePath } from './speedy-murmurs.ts'
 import type { Embedding } from './speedy-murmurs.ts'
 import { neighbourhoodView } from './neighbourhood.ts'
 import { shortestPath } from './shortest-path.ts'
@@ -88,16 +88,38 @@ export function routeIndexed (router: RouterName, graph: CapacityGraph, s: numbe
       return f.value < amount ? { paths: undefined, messages: 0, method: 'maxflow' } : { paths: f.paths, messages: payment(f.paths), method: 'maxflow' }
     }
     case 'speedymurmurs':
-      return byEmbedding(graph, s, t, amount, options, 0)
+      return byEmbedding(graph, s, t, amount, options, 0, 'separate')
     case 'peernet': {
-      if (amount <= (options.smallAmount ?? 0n)) {
-        const e = byEmbedding(graph, s, t, amount, options, 0)
-        return e.paths !== undefined ? e : byNeighbourhood(graph, s, t, amount, options, e.messages)
+      // 0. The invoice (one message) tells the payer what the payee's own lines can take in.
+      let spent = 1
+      // 1. Up to `smallAmount`, when both ends have a line big enough: one path along the
+      //    trees, the prepares doubling as probes.
+      if (amount <= (options.smallAmount ?? 0n) && maxCapacity(graph, s, 'out') >= amount && maxCapacity(graph, t, 'in') >= amount) {
+        const p = treePath(graph, options.embedding ?? noEmbedding(), s, t, amount)
+        spent += 2 * p.hopsWalked
+        if (p.path !== undefined) return { paths: [p.path], messages: spent, method: 'embedding' }
       }
-      const n = byNeighbourhood(graph, s, t, amount, options, 0)
-      return n.paths !== undefined ? n : byEmbedding(graph, s, t, amount, options, n.messages)
+      // 2. Max flow on the neighbourhood union.
+      const n = byNeighbourhood(graph, s, t, amount, options, spent)
+      if (n.paths !== undefined) return n
+      // 3. The random split over the trees, prepares as probes.
+      return byEmbedding(graph, s, t, amount, options, n.messages, 'prepare')
     }
   }
+}
+
+/** The largest capacity of a node's lines, out of it or into it. */
+function maxCapacity (graph: CapacityGraph, node: number, way: 'out' | 'in'): bigint {
+  let best = 0n
+  for (const e of graph.out[node] ?? []) {
+    const c = graph.cap(way === 'out' ? e : e ^ 1)
+    if (c > best) best = c
+  }
+  return best
+}
+
+function noEmbedding (): never {
+  throw new RangeError('embedding routing needs options.embedding (buildEmbedding)')
 }
 
 function payment (paths: readonly FlowPath[]): number {
@@ -106,20 +128,38 @@ function payment (paths: readonly FlowPath[]): number {
   return 2 * hops
 }
 
+/** Max flow on the payee's view and the payer's own lines; if that falls short, on the payer's friends' lines too. */
 function byNeighbourhood (graph: CapacityGraph, s: number, t: number, amount: bigint, options: RouteOptions, spent: number): IndexedRoute {
-  const view = neighbourhoodView(graph, s, t, options.radius ?? 2)
-  if (options.links !== undefined) for (let k = 0; k < view.links.length; k++) view.links[k] = (view.links[k] ?? 0) & (options.links[k] ?? 0)
-  const f = maxFlow(graph, s, t, { target: amount, links: view.links })
+  const radius = options.radius ?? 2
+  let view = neighbourhoodView(graph, s, t, radius, 'payee')
+  let f = flowOn(graph, s, t, amount, view.links, options.links)
+  if (f.value < amount && radius > 1) {
+    view = neighbourhoodView(graph, s, t, radius, 'both', view)
+    f = flowOn(graph, s, t, amount, view.links, options.links)
+  }
   const messages = spent + view.messages
   if (f.value < amount) return { paths: undefined, messages, method: 'neighbourhood' }
   return { paths: f.paths, messages: messages + payment(f.paths), method: 'neighbourhood' }
 }
 
-function byEmbedding (graph: CapacityGraph, s: number, t: number, amount: bigint, options: RouteOptions, spent: number): IndexedRoute {
-  const embedding = options.embedding
-  if (embedding === undefined) throw new RangeError('embedding routing needs options.embedding (buildEmbedding)')
-  const r = embeddingRoute(graph, embedding, s, t, amount, options.random, graph.capacity)
+function flowOn (graph: CapacityGraph, s: number, t: number, amount: bigint, view: Uint8Array, visible: Uint8Array | undefined): ReturnType<typeof maxFlow> {
+  let links = view
+  if (visible !== undefined) {
+    links = view.slice()
+    for (let k = 0; k < links.length; k++) links[k] = (links[k] ?? 0) & (visible[k] ?? 0)
+  }
+  return maxFlow(graph, s, t, { target: amount, links })
+}
+
+/**
+ * The random split over the trees. 'separate' probes first and pays after (SpeedyMurmurs
+ * §IV-C: probe messages, then a prepare and a fulfill per hop); 'prepare' lets the
+ * prepares probe (each hop holds and picks the next), so a hop costs two messages
+ * whether the payment goes ahead (fulfill back) or not (reject back).
+ */
+function byEmbedding (graph: CapacityGraph, s: number, t: number, amount: bigint, options: RouteOptions, spent: number, probe: 'separate' | 'prepare' = 'separate'): IndexedRoute {
+  const r = embeddingRoute(graph, options.embedding ?? noEmbedding(), s, t, amount, options.random, graph.capacity)
   const messages = spent + r.probeMessages
-  if (r.paths === undefined) return { paths: undefined, messages, method: 'embedding' }
+  if (r.paths === undefined || probe === 'prepare') return { paths: r.paths, messages, method: 'embedding' }
   return { paths: r.paths, messages: messages + payment(r.paths), method: 'embedding' }
 }

@@ -131,3 +131,19 @@ export function embeddingRoute (graph: CapacityGraph, embedding: Embedding, sour
   }
   return { paths: failed ? undefined : paths, probeMessages }
 }
+
+/**
+ * The whole amount on one path: the trees tried in turn, the first greedy route that
+ * carries it wins. Meant for ILP-style routing where the prepare itself is the probe
+ * (each hop places its hold and picks the next hop from its own lines), so a tree tried
+ * costs its hops walked, forward and back, and a success needs no separate payment round.
+ */
+export function treePath (graph: CapacityGraph, embedding: Embedding, source: number, sink: number, amount: bigint, capacity: readonly bigint[] = graph.capacity): { path: FlowPath | undefined, hopsWalked: number } {
+  let walked = 0
+  for (const coord of embedding.coordinates) {
+    const r = greedyRoute(graph, coord, source, sink, amount, capacity)
+    walked += r.hopsWalked
+    if (r.path !== undefined) return { path: r.path, hopsWalked: walked }
+  }
+  return { path: undefined, hopsWalked: walked }
+}
