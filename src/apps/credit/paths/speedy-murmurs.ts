@@ -89,7 +89,11 @@ export function greedyRoute (graph: CapacityGraph, coord: ReadonlyArray<number[]
 
 /** §IV-C's random split: `parts` shares summing to `amount`, at uniform random cut points (equal shares without `random`). */
 export function randomSplit (amount: bigint, parts: number, random?: () => number): bigint[] {
-  const cuts = Array.from({ length: parts - 1 }, (_, i) => random === undefined ? (i + 1) / parts : random()).sort((a, b) => a - b)
+  if (random === undefined) {
+    const n = BigInt(parts)
+    return Array.from({ length: parts }, (_, i) => amount / n + (BigInt(i) < amount % n ? 1n : 0n))
+  }
+  const cuts = Array.from({ length: parts - 1 }, () => random()).sort((a, b) => a - b)
   const shares: bigint[] = []
   let previous = 0n
   const scale = 1n << 32n
