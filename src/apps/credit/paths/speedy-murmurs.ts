@@ -31,7 +31,7 @@ export function highestDegreeNodes (graph: CapacityGraph, count: number): number
 export function buildEmbedding (graph: CapacityGraph, roots: readonly number[], word: () => number): Embedding {
   const coordinates: Embedding['coordinates'] = []
   for (const root of roots) {
-    const coord: Array<number[] | undefined> = new Array(graph.nodeCount).fill(undefined)
+    const coord = Array.from<number[] | undefined>({ length: graph.nodeCount })
     coord[root] = []
     const queue = [root]
     for (let head = 0; head < queue.length; head++) {
