@@ -13,6 +13,7 @@
 
 import { runCreditSimulation, DEFAULT_CREDIT_SIMULATION } from '../src/sim/credit/credit-simulation.ts'
 import type { CreditSimulationResult } from '../src/sim/credit/credit-simulation.ts'
+import type { RouterResult } from '../src/sim/credit/credit-experiment.ts'
 
 export interface CreditSimOptions {
   payments: number
@@ -40,6 +41,8 @@ export interface CreditWorkload {
   name: string
   command: string
   result: CreditSimulationResult
+  /** The peernet router allowed to widen its neighbourhood to r = 3 (asking friends whose line carries > 1/4 of the amount). */
+  widened: { command: string, result: RouterResult | undefined }
   goal: { successAbove: boolean, fewerMessagesThanSpeedyMurmurs: boolean }
 }
 
@@ -63,12 +66,16 @@ export async function measureCreditSim (o: CreditSimOptions, progress: (line: st
     // Yield to the event loop between workloads (progress lines flush); the run itself is synchronous.
     await new Promise((resolve) => setImmediate(resolve))
     const result = runCreditSimulation({ ...d, graphFile: p.graphFile, payments: o.payments, seed: o.seed, generator: { ...d.generator, paymentMin: p.paymentMin } }, (line) => { progress(`credit-sim: ${line}`) })
+    const widenedCommand = `${command.replace('--router all', '--router peernet')} --max-radius 3 --pull-share 4`
+    progress(`credit-sim: ${widenedCommand}`)
+    const widened = runCreditSimulation({ ...d, graphFile: p.graphFile, payments: o.payments, seed: o.seed, routers: ['peernet'], maxRadius: 3, pullShare: 4, generator: { ...d.generator, paymentMin: p.paymentMin } }, (line) => { progress(`credit-sim: widened ${line}`) })
     const peernet = result.routers.find((r) => r.router === 'peernet')
     const sm = result.routers.find((r) => r.router === 'speedymurmurs')
     workloads.push({
       name: p.name,
       command,
       result,
+      widened: { command: widenedCommand, result: widened.routers[0] },
       goal: {
         successAbove: (peernet?.successRatio ?? 0) > CREDIT_GOAL.successRatio,
         fewerMessagesThanSpeedyMurmurs: peernet !== undefined && sm !== undefined && peernet.messages.mean < sm.messages.mean

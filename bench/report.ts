@@ -22,6 +22,7 @@ import type { MeshSideResult } from './mesh-babeld-side.ts'
 import { max, min } from './statistics.ts'
 import { CREDIT_GOAL } from './credit-sim.ts'
 import type { CreditSimResult } from './credit-sim.ts'
+import type { RouterResult } from '../src/sim/credit/credit-experiment.ts'
 
 export interface Machine {
   node: string
@@ -313,11 +314,13 @@ export function creditSimTable (r: CreditSimResult): string {
   ]
   for (const w of r.workloads) {
     const p = w.result.payments
-    lines.push('', `*${w.name}* (payment mean ${f(p.meanAmount, 1)}, median ${f(p.medianAmount, 1)}, p99 ${f(p.p99Amount, 0)} units; \`${w.command}\`)`, '',
+    lines.push('', `*${w.name}* (payment mean ${f(p.meanAmount, 1)}, median ${f(p.medianAmount, 1)}, p99 ${f(p.p99Amount, 0)} units; \`${w.command}\`; the widened row: \`${w.widened.command}\`)`, '',
       '| Router | Success ratio | Volume ratio | Messages/payment mean | p50 | p99 | Messages/success | Paths | Hops | Routed by | Invariant |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|')
-    for (const x of w.result.routers) {
-      lines.push(`| ${x.router} | ${f(x.successRatio, 3)} | ${f(x.volume.ratio, 3)} | ${f(x.messages.mean, 1)} | ${f(x.messages.p50, 0)} | ${f(x.messages.p99, 0)} | ${f(x.messagesPerSuccess, 1)} | ${f(x.paths.mean, 2)} | ${f(x.hops.mean, 2)} | ${Object.entries(x.methods).map(([k, v]) => `${k} ${v}`).join(', ')} | ${x.invariant.linesConserved && x.invariant.positionsMatch && x.settlementFailures === 0 ? 'holds' : 'BROKEN'} |`)
+    const rows: Array<[string, RouterResult]> = w.result.routers.map((x) => [x.router, x])
+    if (w.widened.result !== undefined) rows.splice(1, 0, ['peernet, widening to r = 3 (friends with > 1/4 of the amount)', w.widened.result])
+    for (const [label, x] of rows) {
+      lines.push(`| ${label} | ${f(x.successRatio, 3)} | ${f(x.volume.ratio, 3)} | ${f(x.messages.mean, 1)} | ${f(x.messages.p50, 0)} | ${f(x.messages.p99, 0)} | ${f(x.messagesPerSuccess, 1)} | ${f(x.paths.mean, 2)} | ${f(x.hops.mean, 2)} | ${Object.entries(x.methods).map(([k, v]) => `${k} ${v}`).join(', ')} | ${x.invariant.linesConserved && x.invariant.positionsMatch && x.settlementFailures === 0 ? 'holds' : 'BROKEN'} |`)
     }
     const peernet = w.result.routers.find((x) => x.router === 'peernet')
     lines.push('', `Goal (Peernet > ${CREDIT_GOAL.successRatio} success with fewer messages per payment than SpeedyMurmurs): success **${met(w.goal.successAbove)}**, messages **${met(w.goal.fewerMessagesThanSpeedyMurmurs)}**.${peernet === undefined ? '' : ` Keeping the neighbourhood views pushed instead of pulled would cost ${f(peernet.pushMessagesPerPayment, 0)} messages per payment.`}`)

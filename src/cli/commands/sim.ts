@@ -190,7 +190,7 @@ function meshTable (r: MeshResult, jsonPath: string, svgPath: string): string[] 
 export const simCreditCommand: Command = {
   name: 'sim credit',
   summary: 'Simulate credit payments over a trust-line graph: success, volume and messages per router.',
-  usage: 'sim credit [--graph FILE | --nodes N --links L] [--payments N] [--seed S] [--router R] [--radius r] [--trees L] [--out FILE] [--json]',
+  usage: 'sim credit [--graph FILE | --nodes N --links L] [--payments N] [--seed S] [--router R] [--radius r] [--max-radius R] [--pull-share K] [--trees L] [--out FILE] [--json]',
   help: `Runs payments one after another over a credit network; each is routed by the router, and
 settled only if its paths carry the whole amount (lines move, later payments see them
 depleted). Reports success ratio, successful volume, messages per payment (mean, p50,
@@ -209,6 +209,9 @@ Same seed, same result. \`npm run bench -- credit-sim\` runs the benchmark.
   --seed S           seed (default 1)
   --router R         peernet, speedymurmurs, shortest, maxflow or all (default all)
   --radius r         neighbourhood radius of the peernet router (default 2)
+  --max-radius R     the peernet router widens to R when r falls short (default 2)
+  --pull-share K     the peernet router asks only friends whose line carries more than
+                     1/K of the amount (default 0: every friend whose line carries anything)
   --trees L          spanning trees of the embedding routers (default 3)
   --small X          peernet tries one tree path first for payments up to X units (default 1000000)
   --out FILE         also write the JSON result to FILE`,
@@ -222,6 +225,8 @@ Same seed, same result. \`npm run bench -- credit-sim\` runs the benchmark.
     seed: { type: 'string' },
     router: { type: 'string' },
     radius: { type: 'string' },
+    'max-radius': { type: 'string' },
+    'pull-share': { type: 'string' },
     trees: { type: 'string' },
     small: { type: 'string' },
     out: { type: 'string' }
@@ -256,6 +261,8 @@ Same seed, same result. \`npm run bench -- credit-sim\` runs the benchmark.
       seed: positiveIntFlag(ctx, 'seed', d.seed, 0xffffffff),
       routers: routerName === 'all' ? [...ROUTERS] : [routerName as typeof ROUTERS[number]],
       radius: positiveIntFlag(ctx, 'radius', d.radius, 6),
+      maxRadius: positiveIntFlag(ctx, 'max-radius', d.maxRadius, 6),
+      pullShare: str('pull-share') === undefined ? d.pullShare : str('pull-share') === '0' ? 0 : positiveIntFlag(ctx, 'pull-share', 1, 1_000_000),
       trees: positiveIntFlag(ctx, 'trees', d.trees, 64),
       smallUnits: positiveNumber('small', d.smallUnits),
       generator: { ...d.generator, nodes, links, paymentMin }

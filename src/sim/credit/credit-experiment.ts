@@ -21,6 +21,10 @@ export interface CreditExperimentOptions {
   seed: number
   /** Neighbourhood radius r. */
   radius: number
+  /** The peernet router widens its neighbourhood up to this radius when r falls short. */
+  maxRadius: number
+  /** The peernet router asks only friends whose line carries more than amount / pullShare (0: every friend whose line carries anything). */
+  pullShare: number
   /** Spanning trees (landmarks) of the embedding. */
   trees: number
   /** The peernet router sends payments up to this embedding-first (0: never). */
@@ -33,6 +37,8 @@ export const DEFAULT_CREDIT_OPTIONS: Readonly<CreditExperimentOptions> = Object.
   routers: [...ROUTERS],
   seed: 1,
   radius: 2,
+  maxRadius: 2,
+  pullShare: 0,
   trees: 3,
   smallAmount: 0n,
   unitScale: 1_000_000
@@ -73,7 +79,7 @@ export function runCreditExperiment (graph: CapacityGraph, payments: readonly Pa
   for (const router of o.routers) {
     for (let e = 0; e < initial.length; e++) graph.capacity[e] = initial[e] ?? 0n
     const split = new Random(o.seed ^ 0x5eed)
-    const options = { radius: o.radius, embedding, random: () => split.float(), smallAmount: o.smallAmount }
+    const options = { radius: o.radius, maxRadius: o.maxRadius, pullShare: o.pullShare === 0 ? undefined : o.pullShare, embedding, random: () => split.float(), smallAmount: o.smallAmount }
     const started = performance.now()
     const messages = new Float64Array(payments.length)
     const net = new Map<number, bigint>()

@@ -19,6 +19,8 @@ export interface CreditSimulationOptions {
   seed: number
   routers: RouterName[]
   radius: number
+  maxRadius: number
+  pullShare: number
   trees: number
   /** Peernet tries one tree path first for payments up to this many units (0: never). */
   smallUnits: number
@@ -32,6 +34,8 @@ export const DEFAULT_CREDIT_SIMULATION: Readonly<CreditSimulationOptions> = Obje
   seed: 1,
   routers: [...DEFAULT_CREDIT_OPTIONS.routers],
   radius: DEFAULT_CREDIT_OPTIONS.radius,
+  maxRadius: DEFAULT_CREDIT_OPTIONS.maxRadius,
+  pullShare: DEFAULT_CREDIT_OPTIONS.pullShare,
   trees: DEFAULT_CREDIT_OPTIONS.trees,
   smallUnits: 1_000_000,
   generator: { ...DEFAULT_GENERATOR_OPTIONS }
@@ -59,7 +63,7 @@ export function runCreditSimulation (o: CreditSimulationOptions, progress: (line
   const rippleSized = o.graphFile === null && generator.nodes === RIPPLE_LIKE.nodes && generator.links === RIPPLE_LIKE.links
   const amounts = payments.map((p) => Number(p.amount) / unitScale).sort((a, b) => a - b)
   progress(`graph: ${graph.nodeCount} nodes, ${graph.linkCount} links; ${payments.length} payments`)
-  const routers = runCreditExperiment(graph, payments, { routers: o.routers, seed: o.seed, radius: o.radius, trees: o.trees, smallAmount: BigInt(Math.round(o.smallUnits * unitScale)), unitScale }, progress)
+  const routers = runCreditExperiment(graph, payments, { routers: o.routers, seed: o.seed, radius: o.radius, maxRadius: Math.max(o.radius, o.maxRadius), pullShare: o.pullShare, trees: o.trees, smallAmount: BigInt(Math.round(o.smallUnits * unitScale)), unitScale }, progress)
   const rank = (p: number): number => amounts[Math.min(amounts.length - 1, Math.max(0, Math.ceil(p * amounts.length) - 1))] ?? NaN
   return {
     parameters: o,

@@ -16,11 +16,11 @@ import type { CapacityGraph } from './capacity-graph.ts'
 
 /**
  * Hop distances from `center` up to `radius` (others −1). With `toward` set, a hop is
- * followed only where value can flow: out of the center ('out': over edges with
- * capacity) or into it ('in': over edges whose reverse has capacity); a friend whose line
- * cannot carry anything the right way has nothing useful to share.
+ * followed only where value can flow: out of the center ('out': over edges with at least
+ * `least` capacity) or into it ('in': over edges whose reverse has that much); a friend
+ * behind a line that cannot carry a useful part of the payment is not asked.
  */
-export function hopDistances (graph: CapacityGraph, center: number, radius: number, into?: Int32Array, toward?: 'out' | 'in'): { distance: Int32Array, reached: number[] } {
+export function hopDistances (graph: CapacityGraph, center: number, radius: number, into?: Int32Array, toward?: 'out' | 'in', least = 1n): { distance: Int32Array, reached: number[] } {
   const distance = into ?? new Int32Array(graph.nodeCount)
   distance.fill(-1)
   distance[center] = 0
@@ -32,7 +32,7 @@ export function hopDistances (graph: CapacityGraph, center: number, radius: numb
     for (const e of graph.out[u] ?? []) {
       const v = graph.to[e] ?? 0
       if ((distance[v] ?? 0) >= 0) continue
-      if (toward !== undefined && graph.cap(toward === 'out' ? e : e ^ 1) === 0n) continue
+      if (toward !== undefined && graph.cap(toward === 'out' ? e : e ^ 1) < least) continue
       distance[v] = du + 1
       reached.push(v)
     }
@@ -53,14 +53,14 @@ export interface NeighbourhoodView {
  * The payer's and the payee's radius-r views, and what pulling them costs. The payee's
  * side comes with the invoice; `sides: 'payee'` adds only the payer's own lines (known
  * without a message), `'both'` also what the payer pulls from its friends. Only friends
- * that can pass value the right way are asked (toward the payee from the payer's side,
- * toward the payee on the payee's side).
+ * whose line can pass at least `least` the right way are asked (toward the payee from the
+ * payer's side, toward the payee on the payee's side).
  */
-export function neighbourhoodView (graph: CapacityGraph, payer: number, payee: number, radius: number, sides: 'payee' | 'both' = 'both', into?: NeighbourhoodView): NeighbourhoodView {
+export function neighbourhoodView (graph: CapacityGraph, payer: number, payee: number, radius: number, sides: 'payee' | 'both' = 'both', into?: NeighbourhoodView, least = 1n): NeighbourhoodView {
   const view = into ?? { links: new Uint8Array(graph.linkCount), messages: 0, size: 0 }
   const scratch = new Int32Array(graph.nodeCount)
   const add = (center: number, r: number, toward: 'out' | 'in'): void => {
-    const { distance, reached } = hopDistances(graph, center, r, scratch, toward)
+    const { distance, reached } = hopDistances(graph, center, r, scratch, toward, least)
     for (const x of reached) {
       view.messages += 2 * (distance[x] ?? 0)
       for (const e of graph.out[x] ?? []) {

@@ -39,6 +39,10 @@ export type RouteMethod = 'neighbourhood' | 'embedding' | 'shortest' | 'maxflow'
 export interface RouteOptions {
   /** Neighbourhood radius r (default 2). */
   radius?: number
+  /** Widen the neighbourhood up to this radius when r falls short (default: r, no widening). */
+  maxRadius?: number
+  /** Ask only friends whose line carries more than amount / pullShare (default: any friend whose line carries anything). */
+  pullShare?: number
   /** The spanning trees for embedding routing (speedymurmurs, and peernet's fallback). */
   embedding?: Embedding
   /** Uniform [0, 1) numbers for the random split (seeded in the simulator); without it, equal shares. */
@@ -128,16 +132,27 @@ function payment (paths: readonly FlowPath[]): number {
   return 2 * hops
 }
 
-/** Max flow on the payee's view and the payer's own lines; if that falls short, on the payer's friends' lines too. */
+/**
+ * Max flow on the payee's view and the payer's own lines; if that falls short, on the
+ * payer's friends' lines too; then, up to `maxRadius`, the same one radius wider. Each
+ * step is pulled only when the one before fell short, so its messages are paid only by
+ * the payments that need it.
+ */
 function byNeighbourhood (graph: CapacityGraph, s: number, t: number, amount: bigint, options: RouteOptions, spent: number): IndexedRoute {
   const radius = options.radius ?? 2
-  let view = neighbourhoodView(graph, s, t, radius, 'payee')
-  let f = flowOn(graph, s, t, amount, view.links, options.links)
-  if (f.value < amount && radius > 1) {
-    view = neighbourhoodView(graph, s, t, radius, 'both', view)
+  let messages = spent
+  let f: ReturnType<typeof maxFlow> = { value: 0n, paths: [] }
+  for (let r = radius; r <= Math.max(radius, options.maxRadius ?? radius) && f.value < amount; r++) {
+    // A friend behind a line that cannot carry 1/pullShare of the amount is not asked.
+    const least = options.pullShare === undefined ? 1n : amount / BigInt(options.pullShare) + 1n
+    let view = neighbourhoodView(graph, s, t, r, 'payee', undefined, least)
     f = flowOn(graph, s, t, amount, view.links, options.links)
+    if (f.value < amount && r > 1) {
+      view = neighbourhoodView(graph, s, t, r, 'both', view, least)
+      f = flowOn(graph, s, t, amount, view.links, options.links)
+    }
+    messages += view.messages
   }
-  const messages = spent + view.messages
   if (f.value < amount) return { paths: undefined, messages, method: 'neighbourhood' }
   return { paths: f.paths, messages: messages + payment(f.paths), method: 'neighbourhood' }
 }
