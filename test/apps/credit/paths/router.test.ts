@@ -82,3 +82,29 @@ test('peernet: neighbourhood max flow for a split the trees cannot find, embeddi
   assert.equal(r.paths.reduce((s, p) => s + p.amount, 0n), 8n)
   assert.deepEqual(r.paths[0]?.hops, ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7'])
 })
+
+test('peernet widens the neighbourhood only when the narrower one falls short, and asks only useful friends', () => {
+  const far = line(5, 10n) // n0 … n5: five hops, beyond what radius 2 joins
+  const embedding = buildEmbedding(far, highestDegreeNodes(far, 1), counter())
+  const narrow = route('peernet', far, 'n0', 'n5', 4n, { embedding })
+  assert.equal(narrow.method, 'embedding', 'radius 2 cannot join n0 and n5')
+  const wide = route('peernet', far, 'n0', 'n5', 4n, { embedding, maxRadius: 3 })
+  assert.equal(wide.method, 'neighbourhood')
+  assert.deepEqual(wide.paths[0]?.hops, ['n0', 'n1', 'n2', 'n3', 'n4', 'n5'])
+
+  // The payee z pulls radius 3 (nodes up to 2 hops): m, then b and c behind m. c's line to
+  // m carries 2; for 40 with pullShare 4 (a line must carry more than 10) c is not asked,
+  // which saves its request and reply over two hops: 4 messages.
+  const g = new CapacityGraph()
+  g.addLink('a', 'b', 100n, 100n)
+  g.addLink('a', 'c', 100n, 100n)
+  g.addLink('b', 'm', 100n, 100n)
+  g.addLink('c', 'm', 2n, 2n)
+  g.addLink('m', 'z', 100n, 100n)
+  const e = buildEmbedding(g, highestDegreeNodes(g, 1), counter())
+  const all = route('peernet', g, 'a', 'z', 40n, { embedding: e, radius: 3 })
+  const useful = route('peernet', g, 'a', 'z', 40n, { embedding: e, radius: 3, pullShare: 4 })
+  assert.equal(all.method, 'neighbourhood')
+  assert.equal(useful.method, 'neighbourhood')
+  assert.equal(all.messages - useful.messages, 4)
+})
