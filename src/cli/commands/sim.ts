@@ -213,7 +213,8 @@ Same seed, same result. \`npm run bench -- credit-sim\` runs the benchmark.
   --pull-share K     the peernet router asks only friends whose line carries more than
                      1/K of the amount (default 0: every friend whose line carries anything)
   --trees L          spanning trees of the embedding routers (default 3)
-  --small X          peernet tries one tree path first for payments up to X units (default 1000000)
+  --small X          peernet tries one tree path only for payments up to X units
+                     (default 0: no limit, any payment both ends' lines can carry)
   --out FILE         also write the JSON result to FILE`,
   options: {
     graph: { type: 'string' },
@@ -264,7 +265,7 @@ Same seed, same result. \`npm run bench -- credit-sim\` runs the benchmark.
       maxRadius: positiveIntFlag(ctx, 'max-radius', d.maxRadius, 6),
       pullShare: str('pull-share') === undefined ? d.pullShare : str('pull-share') === '0' ? 0 : positiveIntFlag(ctx, 'pull-share', 1, 1_000_000),
       trees: positiveIntFlag(ctx, 'trees', d.trees, 64),
-      smallUnits: positiveNumber('small', d.smallUnits),
+      smallUnits: str('small') === '0' ? 0 : positiveNumber('small', d.smallUnits),
       generator: { ...d.generator, nodes, links, paymentMin }
     }, (line) => { if (!ctx.json) process.stderr.write(`${line}\n`) })
     const out = str('out')

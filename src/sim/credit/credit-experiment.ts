@@ -27,8 +27,8 @@ export interface CreditExperimentOptions {
   pullShare: number
   /** Spanning trees (landmarks) of the embedding. */
   trees: number
-  /** The peernet router sends payments up to this embedding-first (0: never). */
-  smallAmount: bigint
+  /** The peernet router tries one tree path only for payments up to this (undefined: no limit). */
+  smallAmount: bigint | undefined
   /** Smallest units per unit, for reporting volumes in units. */
   unitScale: number
 }
@@ -40,7 +40,7 @@ export const DEFAULT_CREDIT_OPTIONS: Readonly<CreditExperimentOptions> = Object.
   maxRadius: 2,
   pullShare: 0,
   trees: 3,
-  smallAmount: 0n,
+  smallAmount: undefined,
   unitScale: 1_000_000
 })
 

@@ -22,7 +22,7 @@ export interface CreditSimulationOptions {
   maxRadius: number
   pullShare: number
   trees: number
-  /** Peernet tries one tree path first for payments up to this many units (0: never). */
+  /** Peernet tries one tree path only for payments up to this many units (0: no limit). */
   smallUnits: number
   generator: GeneratorOptions
 }
@@ -37,7 +37,7 @@ export const DEFAULT_CREDIT_SIMULATION: Readonly<CreditSimulationOptions> = Obje
   maxRadius: DEFAULT_CREDIT_OPTIONS.maxRadius,
   pullShare: DEFAULT_CREDIT_OPTIONS.pullShare,
   trees: DEFAULT_CREDIT_OPTIONS.trees,
-  smallUnits: 1_000_000,
+  smallUnits: 0,
   generator: { ...DEFAULT_GENERATOR_OPTIONS }
 })
 
@@ -63,7 +63,7 @@ export function runCreditSimulation (o: CreditSimulationOptions, progress: (line
   const rippleSized = o.graphFile === null && generator.nodes === RIPPLE_LIKE.nodes && generator.links === RIPPLE_LIKE.links
   const amounts = payments.map((p) => Number(p.amount) / unitScale).sort((a, b) => a - b)
   progress(`graph: ${graph.nodeCount} nodes, ${graph.linkCount} links; ${payments.length} payments`)
-  const routers = runCreditExperiment(graph, payments, { routers: o.routers, seed: o.seed, radius: o.radius, maxRadius: Math.max(o.radius, o.maxRadius), pullShare: o.pullShare, trees: o.trees, smallAmount: BigInt(Math.round(o.smallUnits * unitScale)), unitScale }, progress)
+  const routers = runCreditExperiment(graph, payments, { routers: o.routers, seed: o.seed, radius: o.radius, maxRadius: Math.max(o.radius, o.maxRadius), pullShare: o.pullShare, trees: o.trees, smallAmount: o.smallUnits === 0 ? undefined : BigInt(Math.round(o.smallUnits * unitScale)), unitScale }, progress)
   const rank = (p: number): number => amounts[Math.min(amounts.length - 1, Math.max(0, Math.ceil(p * amounts.length) - 1))] ?? NaN
   return {
     parameters: o,

@@ -15,13 +15,19 @@
 // The oracle baselines (`shortest`, `maxflow`) see the true graph for free: their count
 // is the payment alone.
 //
-// The runtime choice ('peernet'): max flow on the neighbourhood union first, because
-// when it connects the two with enough capacity it finds a split no greedy router does,
-// with fresh capacities and no probe; when it does not (the payee is more than four
-// hops away, or the capacity near the ends is short), embedding routing over the
-// SpeedyMurmurs trees, which needs no view at all. Payments up to `smallAmount` go the
-// other way round (embedding first), Flash's mice/elephant split, as that costs fewer
-// messages for the many small payments when the trees carry them.
+// The runtime choice ('peernet'), cheapest first, each stage only if the one before
+// found nothing (measured in bench/credit-sim.ts; README, "Credit path finding"):
+//   0. the invoice (one message) says what the payee's own lines can take in;
+//   1. if one line at each end can carry the whole amount (and it is at most
+//      `smallAmount`, when given: Flash's mice/elephant split), one path along the
+//      spanning trees, the ILP prepares doubling as probes: a few messages for the
+//      many small payments;
+//   2. max flow on the payee's radius-r view plus the payer's own lines, then with the
+//      payer's friends' lines too, then (up to `maxRadius`) one radius wider: it finds
+//      the splits no greedy router finds, on fresh capacities pulled only when needed;
+//   3. the random split over the trees (prepares as probes), for payees too far away.
+// The sim's `speedymurmurs` router keeps the paper's separate probe round; `peernet`
+// lets the prepares probe, as an ILP connector does.
 
 import type { CapacityGraph, RoutedPath } from './capacity-graph.ts'
 import { maxFlow } from './max-flow.ts'
@@ -49,7 +55,7 @@ export interface RouteOptions {
   random?: () => number
   /** Links the payer sees (simulator); default every link of the view. */
   links?: Uint8Array
-  /** Payments up to this go embedding-first in the peernet router (default 0: always neighbourhood first). */
+  /** Payments above this skip the one-tree-path stage of the peernet router (default: no limit). */
   smallAmount?: bigint
 }
 
@@ -96,9 +102,9 @@ export function routeIndexed (router: RouterName, graph: CapacityGraph, s: numbe
     case 'peernet': {
       // 0. The invoice (one message) tells the payer what the payee's own lines can take in.
       let spent = 1
-      // 1. Up to `smallAmount`, when both ends have a line big enough: one path along the
-      //    trees, the prepares doubling as probes.
-      if (amount <= (options.smallAmount ?? 0n) && maxCapacity(graph, s, 'out') >= amount && maxCapacity(graph, t, 'in') >= amount) {
+      // 1. When both ends have a line big enough (and up to `smallAmount`): one path along
+      //    the trees, the prepares doubling as probes.
+      if ((options.smallAmount === undefined || amount <= options.smallAmount) && maxCapacity(graph, s, 'out') >= amount && maxCapacity(graph, t, 'in') >= amount) {
         const p = treePath(graph, options.embedding ?? noEmbedding(), s, t, amount)
         spent += 2 * p.hopsWalked
         if (p.path !== undefined) return { paths: [p.path], messages: spent, method: 'embedding' }

@@ -86,9 +86,10 @@ test('peernet: neighbourhood max flow for a split the trees cannot find, embeddi
 test('peernet widens the neighbourhood only when the narrower one falls short, and asks only useful friends', () => {
   const far = line(5, 10n) // n0 … n5: five hops, beyond what radius 2 joins
   const embedding = buildEmbedding(far, highestDegreeNodes(far, 1), counter())
-  const narrow = route('peernet', far, 'n0', 'n5', 4n, { embedding })
-  assert.equal(narrow.method, 'embedding', 'radius 2 cannot join n0 and n5')
-  const wide = route('peernet', far, 'n0', 'n5', 4n, { embedding, maxRadius: 3 })
+  // smallAmount 0: no one-tree-path stage, so the neighbourhood is what answers first.
+  const narrow = route('peernet', far, 'n0', 'n5', 4n, { embedding, smallAmount: 0n })
+  assert.equal(narrow.method, 'embedding', 'radius 2 cannot join n0 and n5: the split over the trees does')
+  const wide = route('peernet', far, 'n0', 'n5', 4n, { embedding, smallAmount: 0n, maxRadius: 3 })
   assert.equal(wide.method, 'neighbourhood')
   assert.deepEqual(wide.paths[0]?.hops, ['n0', 'n1', 'n2', 'n3', 'n4', 'n5'])
 
@@ -102,8 +103,8 @@ test('peernet widens the neighbourhood only when the narrower one falls short, a
   g.addLink('c', 'm', 2n, 2n)
   g.addLink('m', 'z', 100n, 100n)
   const e = buildEmbedding(g, highestDegreeNodes(g, 1), counter())
-  const all = route('peernet', g, 'a', 'z', 40n, { embedding: e, radius: 3 })
-  const useful = route('peernet', g, 'a', 'z', 40n, { embedding: e, radius: 3, pullShare: 4 })
+  const all = route('peernet', g, 'a', 'z', 40n, { embedding: e, smallAmount: 0n, radius: 3 })
+  const useful = route('peernet', g, 'a', 'z', 40n, { embedding: e, smallAmount: 0n, radius: 3, pullShare: 4 })
   assert.equal(all.method, 'neighbourhood')
   assert.equal(useful.method, 'neighbourhood')
   assert.equal(all.messages - useful.messages, 4)
