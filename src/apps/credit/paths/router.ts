@@ -13,7 +13,9 @@
 //   - payment: a prepare and a fulfill over every hop of every path (ILP, RFC 0027), only
 //     when the payment goes ahead.
 // The oracle baselines (`shortest`, `maxflow`) see the true graph for free: their count
-// is the payment alone.
+// is the payment alone. Fees are reported per path (`fee`: each intermediary's ppm on
+// the path's amount, rounded up) but not routed around: a path is chosen for its amount
+// alone, and the payer checks the total against its cap (the simulated lines charge none).
 //
 // The runtime choice ('peernet'), cheapest first, each stage only if the one before
 // found nothing (measured in bench/credit-sim.ts; README, "Credit path finding"):
