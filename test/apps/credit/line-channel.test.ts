@@ -344,6 +344,21 @@ test('opening: the receiver creates its copy only if the line id, its own device
   assert.deepEqual(kinds(out), ['send accept'], 'the very proposal that opened it: its accept again (idempotent)')
 })
 
+test('both sides open the same line at once: the opening proposals collide, a\'s wins, b\'s credit follows on top', () => {
+  const pipe = new LinePipe()
+  pipe.y.channel = LineChannel.open({ self: pipe.y.party, peer: pipe.x.party, unit: pipe.unit, signer: pipe.y.identity })
+  pipe.enqueue(pipe.x, { kind: 'limit', side: pipe.sideOf(pipe.x), limit: 30n })
+  pipe.enqueue(pipe.y, { kind: 'limit', side: pipe.sideOf(pipe.y), limit: 40n })
+  assert.deepEqual(pipe.inFlight.map((w) => (decodeLineMessage(w.bytes) as ProposeMessage).open !== null), [true, true])
+  flush(pipe)
+  assertConverged(pipe)
+  const s = pipe.x.channel?.state as LineState
+  assert.equal(s.seq, 2)
+  assert.deepEqual([s.limitA, s.limitB].sort(), [30n, 40n].sort())
+  const bSide = pipe.sideOf(pipe.x) === 'b' ? pipe.x : pipe.y
+  assert.equal(bSide.commits.get(2)?.proposer, 'b', 'b proposed again on top of a\'s opening')
+})
+
 test('re-send: an unanswered proposal is sent again after a timeout, doubling, at most maxResends times, then reported stalled until connect', () => {
   const pipe = openPipe(100n, { resendAfterMs: 1_000, maxResends: 3 })
   const sx = pipe.sideOf(pipe.x)
