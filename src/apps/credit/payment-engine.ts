@@ -624,6 +624,27 @@ export class PaymentEngine {
     return out
   }
 
+  /**
+   * When `tick` next has something to do (ms since the epoch), or null when nothing is
+   * open: the shell sets its timer to this rather than polling.
+   */
+  nextDeadline (): number | null {
+    let at = Infinity
+    for (const state of this.lines.all()) {
+      const me = sideOf(state, this.account)
+      if (me === undefined) continue
+      for (const h of state.holds) at = Math.min(at, h.payer === me ? h.expiresAt + 1 : h.expiresAt + this.releaseGraceMs + 1)
+    }
+    for (const payment of this.payments.values()) {
+      for (const part of payment.parts) if (part.state === 'pending') at = Math.min(at, part.ref.hold.expiresAt + 1)
+    }
+    for (const fwd of this.forwardsDown.values()) if (!fwd.answered) at = Math.min(at, fwd.down.hold.expiresAt + 1)
+    for (const invoice of this.collecting) {
+      for (const p of invoice.parts.values()) at = Math.min(at, p.hold.expiresAt - this.minHoldMs / 2)
+    }
+    return at === Infinity ? null : Math.ceil(at)
+  }
+
   /** How many payments, forwards and invoice parts are still open (0 once everything settled or expired). */
   pending (): { payments: number, forwards: number, invoiceParts: number, proposals: number } {
     const invoiceParts = this.partOf.size

@@ -183,6 +183,7 @@ function checkInvariant (net: PaymentNet, started: Started[]): void {
   assert.equal(net.holdCount(), 0, 'every hold is gone after expiry')
   for (const n of net.nodes.values()) {
     assert.deepEqual(n.engine.pending(), { payments: 0, forwards: 0, invoiceParts: 0, proposals: 0 }, `${n.name} still has something open`)
+    assert.equal(n.engine.nextDeadline(), null, `${n.name} still has a timer`)
   }
   // Each payment ended exactly once, at its sender.
   for (const p of started) {

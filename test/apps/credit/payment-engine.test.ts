@@ -197,6 +197,9 @@ test('payment: one part of two fails — the payee gives the other part back bef
   const inv = net.invoice(R, u('10'), 'USD')
   net.pay(S, { payee: R.account, amount: u('10'), unit: 'USD', maxFee: 0n, condition: inv.condition, paths: [{ hops: [hop(B), hop(R)], amount: u('6') }, { hops: [hop(C), hop(R)], amount: u('4') }] })
   assert.equal(S.events.length, 0, 'one part is still held by the payee')
+  const start = net.now
+  assert.equal(R.engine.nextDeadline(), start + 10_000 - 500, 'the payee\'s timer: when it gives up on the part it holds')
+  assert.equal(S.engine.nextDeadline(), start + 12_001, 'the payer\'s timer: just after its holds expire')
   net.advance(9_400)
   assert.equal(S.events.length, 0, 'the payee waits until half its minimum window before the earliest expiry (10 s − 0.5 s)')
   net.advance(200)
@@ -206,6 +209,7 @@ test('payment: one part of two fails — the payee gives the other part back bef
   assert.ok(net.now < Math.min(...net.delivered.filter((d) => d.change.kind === 'hold').map((d) => (d.change as { hold: { expiresAt: number } }).hold.expiresAt)), 'answered before any hold expired')
   assertUnchanged(net)
   assert.equal(net.holdCount(), 0)
+  for (const n of [S, B, C, R]) assert.equal(n.engine.nextDeadline(), null, `${n.name} has nothing left to time`)
 })
 
 test('payment: bad input — an amount over the first line\'s capacity is refused before anything is sent (T04)', () => {
