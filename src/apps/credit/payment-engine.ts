@@ -104,6 +104,12 @@ export interface PaymentEngineOptions {
   lastHopMs?: number
   /** How long after expiry the side paid releases a hold its payer left behind (ms). Default 1,000. */
   releaseGraceMs?: number
+  /**
+   * The longest this node lets a hold it forwards stay pending (ms): the outgoing expiry is
+   * at most now + this, so a payer cannot lock up its credit for long (ilp-connector's
+   * maxHoldTime). Default 60,000.
+   */
+  maxHoldMs?: number
 }
 
 // ---- outputs ----------------------------------------------------------------------------
@@ -315,6 +321,7 @@ export class PaymentEngine {
   private readonly minHoldMs: number
   private readonly lastHopMs: number
   private readonly releaseGraceMs: number
+  private readonly maxHoldMs: number
 
   private readonly fees = new Map<string, number>()
   private readonly offers = new Map<string, bigint>()
@@ -345,6 +352,7 @@ export class PaymentEngine {
     this.minHoldMs = options.minHoldMs ?? 1_000
     this.lastHopMs = options.lastHopMs ?? 10_000
     this.releaseGraceMs = options.releaseGraceMs ?? 1_000
+    this.maxHoldMs = options.maxHoldMs ?? 60_000
     if (this.lastHopMs <= this.minHoldMs) throw new InvalidPaymentError('lastHopMs must be above minHoldMs, or no payee would accept the hold')
   }
 
@@ -817,7 +825,8 @@ export class PaymentEngine {
     const amount = forwardAmount(up.hold.amount, rate, this.feeOf(next.unit))
     if (amount === 0n) return reject(ErrorCode.badRequest, 'nothing is left to forward after the fee')
     if (amount > MAX_AMOUNT) return reject(ErrorCode.amountTooLarge, 'the exchanged amount is over the largest ILP amount')
-    const expiresAt = up.hold.expiresAt - this.hopMarginMs
+    // RFC 0027 §"Expiry": shorter than the incoming hold by this hop's margin, and never further off than maxHoldMs.
+    const expiresAt = Math.min(up.hold.expiresAt - this.hopMarginMs, now + this.maxHoldMs)
     if (expiresAt < now + this.minHoldMs) {
       return reject(ErrorCode.insufficientTimeout, `the hold expires in ${up.hold.expiresAt - now} ms; forwarding needs ${this.hopMarginMs + this.minHoldMs} ms`)
     }

@@ -351,6 +351,25 @@ test('payment: bad input — a hold whose expiry leaves no room for the hop marg
   assertUnchanged(net)
 })
 
+test('payment: an intermediary caps how long it lets a forwarded hold stay pending (maxHoldMs), whatever expiry the payer asks', () => {
+  const net = new PaymentNet()
+  const A = net.node('A', { lastHopMs: 300_000 })
+  const B = net.node('B', { maxHoldMs: 20_000 })
+  const C = net.node('C')
+  net.trust(A, B, 'USD', u('10'), u('10'))
+  net.trust(B, C, 'USD', u('10'), u('10'))
+  C.silentUntil = Infinity
+  const inv = net.invoice(C, u('1'), 'USD')
+  net.pay(A, { payee: C.account, amount: u('1'), unit: 'USD', maxFee: 0n, condition: inv.condition, paths: [{ hops: [hop(B), hop(C)], amount: u('1') }] })
+  const holds = net.delivered.filter((d) => d.change.kind === 'hold').map((d) => (d.change as { hold: { expiresAt: number } }).hold.expiresAt)
+  assert.deepEqual(holds, [net.now + 302_000])
+  B.engine.tick(net.now) // nothing yet
+  assert.equal(B.engine.nextDeadline(), net.now + 20_001, 'B gives up after its own 20 s, not the payer\'s 300 s')
+  net.advance(20_200)
+  assert.equal(outcome(A, 'failed').code, 'R00')
+  assert.equal(net.holdCount(), 0)
+})
+
 test('payment: the payee refuses what it did not invoice (F06), the wrong unit (F06) and a packet that disagrees with its hold (F01)', () => {
   const net = new PaymentNet()
   const A = net.node('A')
