@@ -641,7 +641,11 @@ export class PaymentEngine {
     for (const state of this.lines.all()) {
       const me = sideOf(state, this.account)
       if (me === undefined) continue
-      for (const h of state.holds) at = Math.min(at, h.payer === me ? h.expiresAt + 1 : h.expiresAt + this.releaseGraceMs + 1)
+      for (const h of state.holds) {
+        const due = h.payer === me ? h.expiresAt + 1 : h.expiresAt + this.releaseGraceMs + 1
+        // A release already proposed waits for the peer, not for a timer (else a silent peer makes the shell spin).
+        if (due < at && !this.pendingOps.has(holdKey(this.lineIdOf(state), h.id))) at = due
+      }
     }
     for (const payment of this.payments.values()) {
       for (const part of payment.parts) if (part.state === 'pending') at = Math.min(at, part.ref.hold.expiresAt + 1)

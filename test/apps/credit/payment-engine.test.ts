@@ -280,6 +280,7 @@ test('payment: bad input — a hop goes silent with the payment held: after expi
   assert.equal(failed.code, 'R00')
   assert.equal(failed.triggeredBy, ilpAddressOf(C.account), 'C gave up on its hold to B once it expired and told D')
   net.advance(10_000)
+
   assert.equal(net.holdCount(), 0)
   // B comes back: its late proposal (the hold C proposed) is refused as expired, and nothing changes.
   B.silentUntil = 0
@@ -295,7 +296,13 @@ test('payment: bad input — a hop silent between the payee\'s hold and its sett
   net.afterDeliver = (proposer, change) => { if (proposer === B && change.kind === 'hold') B.silentUntil = net.now + 15_000 }
   net.pay(D, { payee: A.account, amount: u('4'), unit: 'USD', maxFee: 0n, condition: inv.condition, paths: [{ hops: [hop(C), hop(B), hop(A)], amount: u('4') }] })
   net.afterDeliver = undefined
-  net.advance(30_000)
+  net.advance(12_000)
+  // A's hold from B expired at +10 s with A's settle still waiting for B: the hold waits for B, not for a
+  // timer: no deadline in the past (the shell would spin on it).
+  assert.equal(A.engine.pending().proposals, 1, 'its settle waits for B (and stands for the hold: no release on top)')
+  const due = A.engine.nextDeadline()
+  assert.ok(due === null || due > net.now, `A's next deadline ${due} is not in the past`)
+  net.advance(18_000)
   const failed = outcome(D, 'failed')
   assert.equal(failed.code, 'R00')
   assert.deepEqual(A.events.map((e) => e.kind), ['received', 'part-lost'])
