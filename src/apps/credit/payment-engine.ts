@@ -546,8 +546,12 @@ export class PaymentEngine {
     return out
   }
 
-  /** The peer refused a proposal of this node's (the changes broke a rule on its side): each change is dropped. */
-  onRefused (state: LineState, changes: readonly LineChange[], reason: string, now: number): EngineOutput[] {
+  /**
+   * A change of this node's will not be made (it broke a rule on one side): each change is
+   * dropped, and a refused hold becomes a reject (T04 for capacity, R02 for an expiry, F00
+   * otherwise). `_now` is taken like every input's, though no answer depends on it yet.
+   */
+  onRefused (state: LineState, changes: readonly LineChange[], reason: string, _now: number): EngineOutput[] {
     const line = this.lineIdOf(state)
     const out: EngineOutput[] = []
     for (const change of changes) {
@@ -562,7 +566,7 @@ export class PaymentEngine {
         const fwd = this.forwardsDown.get(key)
         if (fwd !== undefined) {
           this.forwardsDown.delete(key)
-          this.answerUpstream(fwd, { code, message: `the next hop refused the hold: ${reason}` }, now, out)
+          this.answerUpstream(fwd, { code, message: `the next hop refused the hold: ${reason}` }, out)
         }
       } else {
         this.pendingOps.delete(key)
@@ -615,7 +619,7 @@ export class PaymentEngine {
       }
     }
     for (const fwd of this.forwardsDown.values()) {
-      if (!fwd.answered && now > fwd.down.hold.expiresAt) this.answerUpstream(fwd, { code: ErrorCode.transferTimedOut, message: 'the next hop did not answer before its hold expired' }, now, out)
+      if (!fwd.answered && now > fwd.down.hold.expiresAt) this.answerUpstream(fwd, { code: ErrorCode.transferTimedOut, message: 'the next hop did not answer before its hold expired' }, out)
     }
     for (const invoice of [...this.collecting]) {
       let earliest = Infinity
@@ -914,7 +918,7 @@ export class PaymentEngine {
         : own
           ? { code: ErrorCode.transferTimedOut, message: 'the next hop did not answer before its hold expired' }
           : { code: ErrorCode.applicationError, message: 'the next hop gave the hold back without an ILP reject' }
-      this.answerUpstream(down, why, now, out)
+      this.answerUpstream(down, why, out)
       return
     }
     const up = this.forwardsUp.get(key)
@@ -980,10 +984,9 @@ export class PaymentEngine {
   }
 
   /** Answers a forward's upstream hold with a reject (ours or relayed) by releasing it. */
-  private answerUpstream (fwd: Forward, why: { code: string, message: string } | { ilp: Uint8Array }, now: number, out: EngineOutput[]): void {
+  private answerUpstream (fwd: Forward, why: { code: string, message: string } | { ilp: Uint8Array }, out: EngineOutput[]): void {
     if (fwd.answered) return
     fwd.answered = true
-    void now
     this.release(fwd.up, why, out)
   }
 
