@@ -12,3 +12,7 @@ export class InvalidAmountError extends PeernetError { override name = 'InvalidA
 export class LineRuleError extends PeernetError { override name = 'LineRuleError' }
 /** A line state or update that is malformed, forged (a signature fails) or replayed (an old sequence number). */
 export class InvalidLineStateError extends PeernetError { override name = 'InvalidLineStateError' }
+/** ILP packet bytes that are not a well-formed ILPv4 prepare, fulfill or reject (RFC 0027, OER per RFC 0030). */
+export class InvalidIlpPacketError extends PeernetError { override name = 'InvalidIlpPacketError' }
+/** A payment asked of the engine that cannot be started as given (no path, a malformed condition, a path that does not end at the payee). */
+export class InvalidPaymentError extends PeernetError { override name = 'InvalidPaymentError' }
