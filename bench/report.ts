@@ -20,6 +20,9 @@ import { isMeasured } from './mesh-babeld.ts'
 import type { MeshBabeldResult } from './mesh-babeld.ts'
 import type { MeshSideResult } from './mesh-babeld-side.ts'
 import { max, min } from './statistics.ts'
+import { CREDIT_GOAL } from './credit-sim.ts'
+import type { CreditSimResult } from './credit-sim.ts'
+import type { RouterResult } from '../src/sim/credit/credit-experiment.ts'
 
 export interface Machine {
   node: string
@@ -298,6 +301,29 @@ export function meshBabeldTable (r: MeshBabeldResult): string {
   }
   if (isMeasured(r.peernet) && r.peernet.selfReportedIdle !== null) {
     lines.push('', `The Peernet daemons' own count (GET /v1/mesh/stats) of mesh control bytes while idle: ${fixed(r.peernet.selfReportedIdle.controlBytesSentPerNodePerSecond, 1)} B/s sent per node.`)
+  }
+  return lines.join('\n')
+}
+
+export function creditSimTable (r: CreditSimResult): string {
+  const f = (v: number, d: number): string => Number.isFinite(v) ? v.toFixed(d) : 'n/a'
+  const met = (ok: boolean): string => ok ? 'met' : 'not met'
+  const first = r.workloads[0]?.result
+  const lines = [
+    `**Credit path finding in the simulator** — ${r.parameters.payments.toLocaleString('en-US')} payments in sequence per workload, seed ${r.parameters.seed}, every router on the same payments from the same initial lines; a payment settles only whole (atomic), and moves its lines for the payments after it. ${first?.graph.note ?? ''}. Payments: ${first?.payments.note ?? ''}. Messages: discovery (neighbourhood pulled, probes forward and back) plus a prepare and a fulfill per hop; the oracle baselines (shortest, maxflow) see the true graph for free. Published anchors on the real Ripple trace at 1× capacity (Flash, CoNEXT 2019): Flash ${r.anchors.flash}, SpeedyMurmurs ${r.anchors.speedymurmurs}, shortest path ${r.anchors.shortest}.`
+  ]
+  for (const w of r.workloads) {
+    const p = w.result.payments
+    lines.push('', `*${w.name}* (payment mean ${f(p.meanAmount, 1)}, median ${f(p.medianAmount, 1)}, p99 ${f(p.p99Amount, 0)} units; \`${w.command}\`; the widened row: \`${w.widened.command}\`)`, '',
+      '| Router | Success ratio | Volume ratio | Messages/payment mean | p50 | p99 | Messages/success | Paths | Hops | Routed by | Invariant |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|')
+    const rows: Array<[string, RouterResult]> = w.result.routers.map((x) => [x.router, x])
+    if (w.widened.result !== undefined) rows.splice(1, 0, ['peernet, widening to r = 3 (friends with > 1/4 of the amount)', w.widened.result])
+    for (const [label, x] of rows) {
+      lines.push(`| ${label} | ${f(x.successRatio, 3)} | ${f(x.volume.ratio, 3)} | ${f(x.messages.mean, 1)} | ${f(x.messages.p50, 0)} | ${f(x.messages.p99, 0)} | ${f(x.messagesPerSuccess, 1)} | ${f(x.paths.mean, 2)} | ${f(x.hops.mean, 2)} | ${Object.entries(x.methods).map(([k, v]) => `${k} ${v}`).join(', ')} | ${x.invariant.linesConserved && x.invariant.positionsMatch && x.settlementFailures === 0 ? 'holds' : 'BROKEN'} |`)
+    }
+    const peernet = w.result.routers.find((x) => x.router === 'peernet')
+    lines.push('', `Goal (Peernet > ${CREDIT_GOAL.successRatio} success with fewer messages per payment than SpeedyMurmurs): success **${met(w.goal.successAbove)}**, messages **${met(w.goal.fewerMessagesThanSpeedyMurmurs)}**.${peernet === undefined ? '' : ` Keeping the neighbourhood views pushed instead of pulled would cost ${f(peernet.pushMessagesPerPayment, 0)} messages per payment.`}`)
   }
   return lines.join('\n')
 }

@@ -21,14 +21,14 @@ import { SOCIAL_COMMANDS } from './commands/social.ts'
 import { CREDIT_COMMANDS } from './commands/credit.ts'
 import { socialDmCommand, socialInboxCommand } from './commands/social-dm.ts'
 import { accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand } from './commands/account.ts'
-import { simMeshCommand, simRendezvousCommand } from './commands/sim.ts'
+import { simCreditCommand, simMeshCommand, simRendezvousCommand } from './commands/sim.ts'
 import { meshInboxCommand, meshNeighboursCommand, meshOutboxCommand, meshRoutesCommand, meshSendCommand } from './commands/mesh.ts'
 
 const COMMANDS: readonly Command[] = [
   initCommand, daemonCommand, idCommand, statusCommand, peersCommand, connectCommand, pingCommand, eventsCommand, stopCommand,
   netCreateCommand, netInviteCommand, netJoinCommand, netLsCommand, netInfoCommand, netMembersCommand, netLeaveCommand, netLogCommand, netVerifyCommand, netDeleteCommand, netQuotaCommand, netRemoveCommand, netRekeyCommand, netRoleCommand,
   chatSendCommand, chatReadCommand, ...SOCIAL_COMMANDS, socialDmCommand, socialInboxCommand, ...CREDIT_COMMANDS, accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand,
-  meshNeighboursCommand, meshRoutesCommand, meshSendCommand, meshInboxCommand, meshOutboxCommand, simRendezvousCommand, simMeshCommand
+  meshNeighboursCommand, meshRoutesCommand, meshSendCommand, meshInboxCommand, meshOutboxCommand, simRendezvousCommand, simMeshCommand, simCreditCommand
 ]
 
 /** Command groups (`net`, `chat`, `social`, `account`) and their subcommands. */

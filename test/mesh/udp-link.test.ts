@@ -18,7 +18,8 @@ import { generateIdentity } from '../../src/core/identity.ts'
 import type { Identity } from '../../src/core/identity.ts'
 import { udpLinks } from '../../src/mesh/links/udp-link.ts'
 import type { UdpLinkOptions, UdpLinkProvider } from '../../src/mesh/links/udp-link.ts'
-import { BEACON_BYTES, BYE, FRAME, SOLICIT, decodeBeacon, encodeBeacon } from '../../src/mesh/links/udp-datagram.ts'
+import { BEACON_BYTES, SOLICIT, decodeBeacon, encodeBeacon } from '../../src/mesh/links/udp-datagram.ts'
+import { FrameSeal } from '../../src/mesh/links/udp-frame-seal.ts'
 import type { Link } from '../../src/mesh/link.ts'
 import { eventually } from '../host/cluster.ts'
 import { createNetnsLab, netnsUnavailable } from '../helpers/netns.ts'
@@ -130,7 +131,7 @@ test('beacons that are forged, replayed from elsewhere, stale, or from off our s
   await sendRaw(raw.socket, encodeBeacon(victim, 0, now, '127.0.0.2', raw.port), x.provider.port)
   // Truncated, and a frame from a stranger.
   await sendRaw(raw.socket, encodeBeacon(victim, 0, now, LOOPBACK, raw.port).subarray(0, BEACON_BYTES - 1), x.provider.port)
-  await sendRaw(raw.socket, Uint8Array.of(FRAME, 1, 2, 3), x.provider.port)
+  await sendRaw(raw.socket, new FrameSeal(victim, x.identity.publicKey, 1).seal('frame', Uint8Array.of(1, 2, 3)) as Uint8Array, x.provider.port)
   await sleep(300)
   assert.equal(x.links.length, 0)
 
@@ -176,19 +177,46 @@ test('a neighbour silent past silenceMs is closed and told bye; frames keep a qu
   // The talker sends a frame every 300 ms and never a beacon.
   const frames: Uint8Array[] = []
   chattyLink.onFrame((f) => { frames.push(f) })
-  const ticker = setInterval(() => { void sendRaw(talker.socket, Uint8Array.of(FRAME, 2, 9), x.provider.port) }, 300)
+  const talkerSeal = new FrameSeal(chatty, x.identity.publicKey, Date.now())
+  const ticker = setInterval(() => { void sendRaw(talker.socket, talkerSeal.seal('frame', Uint8Array.of(2, 9)) as Uint8Array, x.provider.port) }, 300)
   try {
     await eventually(() => reasons.length > 0, 'the silent neighbour to close', 4_000)
     const tookMs = Date.now() - startedAt
     assert.ok(tookMs >= 1_000 && tookMs < 2_500, `closed after ${tookMs} ms`)
     assert.match(reasons[0] as string, /silent/)
-    await eventually(() => raw.got.some((g) => g.data.byteLength === 1 && g.data[0] === BYE), 'a bye to the silent neighbour', 1_000)
+    const ghostSeal = new FrameSeal(ghost, x.identity.publicKey, 1)
+    await eventually(() => raw.got.some((g) => { const o = ghostSeal.open(new Uint8Array(g.data)); return o.ok && o.kind === 'bye' }), 'a sealed bye to the silent neighbour', 1_000)
     await sleep(800)
     assert.equal(chattyLink.closed, false, 'frames count as being heard')
     assert.ok(frames.length >= 5)
   } finally {
     clearInterval(ticker)
   }
+  await stopUdp(x)
+})
+
+test('a link opened again to the same neighbour seals under a new session, so the neighbour opens its frames (no nonce reused)', async () => {
+  const x = await startUdp({ timing: { silenceMs: 500, interfacePollMs: 100 } })
+  const raw = await rawSocket()
+  const ghost = generateIdentity()
+  // The neighbour's receiving end lives on across x's two links, as it would on a node that never noticed the first one close.
+  const fromX = new FrameSeal(ghost, x.identity.publicKey, 1)
+  const opened = (): Array<{ kind: string, frame: number[] }> => raw.got.flatMap((g) => { const o = fromX.open(new Uint8Array(g.data)); return o.ok ? [{ kind: o.kind, frame: [...o.frame] }] : [] })
+  await sendRaw(raw.socket, encodeBeacon(ghost, 0, Date.now(), LOOPBACK, raw.port), x.provider.port)
+  const first = await eventually(() => x.links[0], 'the first link', 2_000)
+  assert.equal(first.send(Uint8Array.of(1)), true)
+  await eventually(() => raw.got.length > 0 ? true : undefined, 'a datagram', 1_000)
+  const seen: Array<{ kind: string, frame: number[] }> = []
+  seen.push(...opened())
+  raw.got.length = 0
+  await eventually(() => first.closed ? true : undefined, 'the silent neighbour closed', 3_000)
+  await sendRaw(raw.socket, encodeBeacon(ghost, 0, Date.now(), LOOPBACK, raw.port), x.provider.port)
+  const second = await eventually(() => x.links[1], 'the second link', 2_000)
+  await eventually(() => raw.got.length > 0 ? true : undefined, 'the bye', 1_000)
+  assert.equal(second.send(Uint8Array.of(2)), true)
+  await sleep(200)
+  seen.push(...opened())
+  assert.deepEqual(seen.filter((o) => o.kind === 'frame'), [{ kind: 'frame', frame: [1] }, { kind: 'frame', frame: [2] }])
   await stopUdp(x)
 })
 

@@ -3,23 +3,23 @@
 // this format, and anything else on the port is ignored.
 //
 //   beacon  0xA1 | flags u8 | Ed25519 public key (32) | timestamp ms u48 | IPv4 (4) | port u16 | signature (64)   = 110 bytes
-//   frame   0xA2 | the link frame (up to the link's mtu)
-//   bye     0xA3                                                    (the sender closed the link)
+//   sealed  0xA4 | a frame or a bye, encrypted and authenticated for one neighbour (udp-frame-seal.ts)
+//
+// (0xA2 and 0xA3, the unsealed frame and bye of the first version, are no longer sent
+// nor accepted.)
 //
 // A beacon says "this key is at this address and port now": the signature (over flags,
 // key, timestamp, address and port) proves the sender holds the key, the address and port
 // must be the datagram's source, and the timestamp must be recent and newer than the last one heard
 // from that address — so nobody can claim another node's key, and an old beacon replayed
-// is refused. Frames and byes are not signed: a link-layer attacker who can spoof source
-// addresses could inject those anyway; what matters end to end is sealed above the link.
+// is refused. Frames and byes are sealed between the two neighbours' keys, so only the
+// neighbour the beacon proved can send them, and none can be replayed.
 
 import { sign, verify } from '../../core/identity.ts'
 import type { Identity, SignatureDomain } from '../../core/identity.ts'
 import { intToIpv4, ipv4ToInt } from './lan-interfaces.ts'
 
 export const BEACON = 0xa1
-export const FRAME = 0xa2
-export const BYE = 0xa3
 
 export const BEACON_BYTES = 110
 /** The sender is looking for neighbours (it saw a change): answer with a unicast beacon. */
@@ -81,12 +81,3 @@ export function decodeBeacon (bytes: Uint8Array): Beacon | undefined {
 export function verifyBeacon (b: Beacon): boolean {
   return verify(b.publicKey, BEACON_DOMAIN, signedValue(b.flags, b.publicKey, b.timestamp, addressBytes(b.address), b.port), b.signature)
 }
-
-export function encodeFrame (frame: Uint8Array): Uint8Array {
-  const out = new Uint8Array(1 + frame.byteLength)
-  out[0] = FRAME
-  out.set(frame, 1)
-  return out
-}
-
-export const BYE_DATAGRAM = Uint8Array.of(BYE)

@@ -33,12 +33,14 @@ import { lanInterfaces, onSubnet } from './lan-interfaces.ts'
 import { watchInterfaces } from './interface-watch.ts'
 import type { InterfaceWatch } from './interface-watch.ts'
 import type { LanInterface } from './lan-interfaces.ts'
-import { BEACON, BYE, BYE_DATAGRAM, FRAME, SOLICIT, UNKNOWN_ADDRESS, decodeBeacon, encodeBeacon, encodeFrame, verifyBeacon } from './udp-datagram.ts'
+import { BEACON, SOLICIT, UNKNOWN_ADDRESS, decodeBeacon, encodeBeacon, verifyBeacon } from './udp-datagram.ts'
+import { FrameSeal, SEALED, SEAL_OVERHEAD, nextSession } from './udp-frame-seal.ts'
+import type { Opened } from './udp-frame-seal.ts'
 
 export const UDP_LINK_PORT = 6697
 /** Administratively scoped (RFC 2365); 80.78 is "PN". */
 export const UDP_MULTICAST_GROUP = '239.255.80.78'
-/** Frame bytes per datagram: with the kind byte and IP/UDP headers, under any LAN's MTU (and IPv6's 1280), so never fragmented. */
+/** Frame bytes per datagram: with the seal's 30 bytes and IP/UDP headers, under any LAN's MTU (and IPv6's 1280), so never fragmented. */
 export const UDP_LINK_MTU = 1200
 
 export interface UdpTiming {
@@ -136,8 +138,9 @@ class UdpLink extends BaseLink {
   /** When we last answered it with a unicast beacon. */
   lastAnswerAt = -Infinity
   readonly #medium: Medium
+  readonly #seal: FrameSeal
 
-  constructor (init: { address: string, port: number, iface: LanInterface | null, remoteKey: Uint8Array, mtu: number, bitrate: number, now: number, beaconAt: number, medium: Medium, logger?: Logger }) {
+  constructor (init: { address: string, port: number, iface: LanInterface | null, remoteKey: Uint8Array, mtu: number, bitrate: number, now: number, beaconAt: number, medium: Medium, seal: FrameSeal, logger?: Logger }) {
     super({ id: `udp:${init.address}:${init.port}:${++linkCount}`, kind: 'udp', remoteKey: init.remoteKey, mtu: init.mtu, bitrate: init.bitrate, ...(init.logger === undefined ? {} : { logger: init.logger }) })
     this.address = init.address
     this.port = init.port
@@ -145,24 +148,41 @@ class UdpLink extends BaseLink {
     this.lastHeardAt = init.now
     this.lastBeaconAt = init.beaconAt
     this.#medium = init.medium
+    this.#seal = init.seal
   }
 
   get endpoint (): string { return `${this.address}:${this.port}` }
 
-  heard (frame: Uint8Array, now: number): void {
+  /** A sealed datagram from its address: a frame is passed on, a bye closes the link, anything that does not open is refused. */
+  heard (datagram: Uint8Array, now: number): Opened {
+    const opened = this.#seal.open(datagram)
+    if (!opened.ok) return opened
     this.lastHeardAt = now
-    this.received(frame)
+    if (opened.kind === 'bye') this.ended('closed by the far side')
+    else this.received(opened.frame)
+    return opened
+  }
+
+  /** Tells the neighbour the link is closed (sealed, so only we can say it). */
+  sayBye (): void {
+    const bye = this.#seal.seal('bye')
+    if (bye !== undefined) this.#medium.send(bye, this)
   }
 
   /** Closed by the far side or by the medium. */
   drop (reason: string): void { this.ended(reason) }
 
   protected transmit (frame: Uint8Array): boolean {
-    return this.#medium.send(encodeFrame(frame), this)
+    const datagram = this.#seal.seal('frame', frame)
+    if (datagram === undefined) {
+      this.ended('its frame counter is spent')
+      return false
+    }
+    return this.#medium.send(datagram, this)
   }
 
   protected release (): void {
-    this.#medium.send(BYE_DATAGRAM, this)
+    this.sayBye()
   }
 }
 
@@ -200,9 +220,9 @@ export function udpLinks (options: UdpLinkOptions): UdpLinkProvider {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new MeshLinkError(`UDP port ${String(port)} is not a port number`, { hint: 'give 1–65535, or 0 for any free port' })
   }
-  // A UDP datagram carries at most 65,507 bytes over IPv4, one of them our kind byte.
-  if (!Number.isInteger(mtu) || mtu < 1 || mtu > MAX_UDP_PAYLOAD - 1) {
-    throw new MeshLinkError(`a UDP link mtu of ${String(mtu)} bytes is impossible`, { hint: `give 1–${MAX_UDP_PAYLOAD - 1}; the default ${UDP_LINK_MTU} avoids IP fragmentation` })
+  // A UDP datagram carries at most 65,507 bytes over IPv4, some of them the seal's.
+  if (!Number.isInteger(mtu) || mtu < 1 || mtu > MAX_UDP_PAYLOAD - SEAL_OVERHEAD) {
+    throw new MeshLinkError(`a UDP link mtu of ${String(mtu)} bytes is impossible`, { hint: `give 1–${MAX_UDP_PAYLOAD - SEAL_OVERHEAD}; the default ${UDP_LINK_MTU} avoids IP fragmentation` })
   }
   for (const a of options.addresses ?? []) {
     if (!isIPv4(a)) throw new MeshLinkError(`"${a}" is not an IPv4 address`, { hint: 'give the IPv4 addresses of the LAN interfaces to use' })
@@ -220,6 +240,12 @@ export function udpLinks (options: UdpLinkOptions): UdpLinkProvider {
   let watch: InterfaceWatch | null = null
   /** Beacon rounds run one at a time (multicast sends pick their interface per send). */
   let beaconing: Promise<void> = Promise.resolve()
+  /**
+   * The last session given to a link's sealed frames (udp-frame-seal.ts). Each new link
+   * takes a greater one, at least the clock's time, so a key never sees a nonce twice:
+   * not on a link opened again to the same neighbour, nor after a restart.
+   */
+  let session = 0
 
   const medium: Medium = {
     send: (bytes, link) => {
@@ -329,7 +355,15 @@ export function udpLinks (options: UdpLinkOptions): UdpLinkProvider {
     // Someone else now has this address (a node restarted with another key).
     existing?.drop('another node took its address')
     if (announce === null) return
-    const link = new UdpLink({ address: from.address, port: from.port, iface, remoteKey: b.publicKey, mtu, bitrate, now, beaconAt: b.timestamp, medium, ...(log === undefined ? {} : { logger: log }) })
+    let seal: FrameSeal
+    try {
+      session = nextSession(now, session)
+      seal = new FrameSeal(identity, b.publicKey, session)
+    } catch (err) {
+      log?.debug('udp beacon with an unusable key', { from: key, err: (err as Error).message })
+      return
+    }
+    const link = new UdpLink({ address: from.address, port: from.port, iface, remoteKey: b.publicKey, mtu, bitrate, now, beaconAt: b.timestamp, medium, seal, ...(log === undefined ? {} : { logger: log }) })
     neighbours.set(key, link)
     link.onClose((reason) => {
       if (neighbours.get(key) === link) neighbours.delete(key)
@@ -345,14 +379,13 @@ export function udpLinks (options: UdpLinkOptions): UdpLinkProvider {
   const onMessage = (msg: Buffer, from: RemoteInfo): void => {
     if (from.family !== 'IPv4' || msg.byteLength === 0) return
     switch (msg[0]) {
-      case FRAME: {
-        // A plain Uint8Array with its own bytes, whatever the caller keeps it for.
-        neighbours.get(`${from.address}:${from.port}`)?.heard(new Uint8Array(msg.subarray(1)), clock.now())
+      case SEALED: {
+        const link = neighbours.get(`${from.address}:${from.port}`)
+        if (link === undefined) return
+        const opened = link.heard(msg, clock.now())
+        if (!opened.ok) log?.debug('udp frame refused', { link: link.id, reason: opened.reason })
         return
       }
-      case BYE:
-        neighbours.get(`${from.address}:${from.port}`)?.drop('closed by the far side')
-        return
       case BEACON:
         try {
           onBeacon(msg, from)
@@ -400,7 +433,7 @@ export function udpLinks (options: UdpLinkOptions): UdpLinkProvider {
     for (const link of [...neighbours.values()]) {
       if (now - link.lastHeardAt > timing.silenceMs) {
         // Tell it, in case only its beacons were lost: both ends then start afresh.
-        medium.send(BYE_DATAGRAM, link)
+        link.sayBye()
         link.drop(`silent for ${Math.round((now - link.lastHeardAt) / 1000)} s`)
       }
     }

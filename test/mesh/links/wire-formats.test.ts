@@ -7,7 +7,9 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { LengthPrefixedReader, encodeLengthPrefixed } from '../../../src/mesh/links/length-prefix.ts'
-import { BEACON_BYTES, SOLICIT, decodeBeacon, encodeBeacon, encodeFrame, verifyBeacon, FRAME } from '../../../src/mesh/links/udp-datagram.ts'
+import { BEACON_BYTES, SOLICIT, decodeBeacon, encodeBeacon, verifyBeacon } from '../../../src/mesh/links/udp-datagram.ts'
+import { FrameSeal, SEALED, SEAL_OVERHEAD, nextSession } from '../../../src/mesh/links/udp-frame-seal.ts'
+import { generateIdentity } from '../../../src/core/identity.ts'
 import { BeaconSchedule } from '../../../src/mesh/links/beacon-schedule.ts'
 import { ipv4ToInt, intToIpv4, onSubnet } from '../../../src/mesh/links/lan-interfaces.ts'
 import { identityFromSeed } from '../../../src/core/identity.ts'
@@ -70,12 +72,66 @@ describe('UDP link datagrams', () => {
     }), { numRuns: 200 })
   })
 
-  test('only a whole beacon decodes; frames carry their kind byte', () => {
+  test('only a whole beacon decodes; a sealed frame is never taken for one', () => {
     const bytes = encodeBeacon(identity, 0, 1, '10.0.0.1', 1)
     assert.equal(decodeBeacon(bytes.subarray(0, BEACON_BYTES - 1)), undefined)
     assert.equal(decodeBeacon(Uint8Array.of(...bytes, 0)), undefined)
-    assert.equal(decodeBeacon(encodeFrame(bytes.subarray(1))), undefined)
-    assert.deepEqual(encodeFrame(Uint8Array.of(1, 2)), Uint8Array.of(FRAME, 1, 2))
+    const sealed = new FrameSeal(identity, generateIdentity().publicKey, 1).seal('frame', bytes.subarray(1, BEACON_BYTES - SEAL_OVERHEAD + 1)) as Uint8Array
+    assert.equal(sealed.byteLength, BEACON_BYTES)
+    assert.equal(sealed[0], SEALED)
+    assert.equal(decodeBeacon(sealed), undefined)
+  })
+
+  test('sealed frames: only the neighbour opens them; forged, damaged, replayed and older-session frames are refused', () => {
+    const x = generateIdentity()
+    const y = generateIdentity()
+    const mallory = generateIdentity()
+    const xToY = new FrameSeal(x, y.publicKey, 1000)
+    const yFromX = new FrameSeal(y, x.publicKey, 2000)
+    const first = xToY.seal('frame', Uint8Array.of(1, 2, 3)) as Uint8Array
+    assert.equal(first.byteLength, 3 + SEAL_OVERHEAD)
+    assert.deepEqual(yFromX.open(first), { ok: true, kind: 'frame', frame: Uint8Array.of(1, 2, 3) })
+    assert.match(String((yFromX.open(first) as { reason: string }).reason), /replayed/)
+    // The other direction has its own key: a frame cannot be reflected back to its sender.
+    assert.equal(new FrameSeal(x, y.publicKey, 1).open(first).ok, false)
+    // Mallory knows both public keys but not the agreement.
+    const malloryToY = new FrameSeal(mallory, y.publicKey, 1000)
+    malloryToY.seal('bye')
+    const forged = malloryToY.seal('bye') as Uint8Array
+    assert.match(String((yFromX.open(forged) as { reason: string }).reason), /does not open/)
+    const later = xToY.seal('frame', Uint8Array.of(4)) as Uint8Array
+    const damaged = Uint8Array.from(later)
+    damaged[damaged.byteLength - 20] = (damaged[damaged.byteLength - 20] as number) ^ 1
+    assert.equal(yFromX.open(damaged).ok, false)
+    assert.equal(yFromX.open(later).ok, true, 'a damaged copy does not burn the genuine frame')
+    // Out of order within the window is fine, once each.
+    const f3 = xToY.seal('frame') as Uint8Array
+    const f4 = xToY.seal('bye') as Uint8Array
+    assert.deepEqual(yFromX.open(f4), { ok: true, kind: 'bye', frame: new Uint8Array(0) })
+    assert.equal(yFromX.open(f3).ok, true)
+    assert.equal(yFromX.open(f3).ok, false)
+    // x restarts: a newer session is taken, and the old session's frames are refused from then on.
+    const restarted = new FrameSeal(x, y.publicKey, nextSession(1000, 1000))
+    const old = xToY.seal('frame') as Uint8Array
+    assert.equal(yFromX.open(restarted.seal('frame') as Uint8Array).ok, true)
+    assert.match(String((yFromX.open(old) as { reason: string }).reason), /older session/)
+  })
+
+  test('property: sealed frames round-trip, and a frame more than 64 behind the newest is refused', () => {
+    const x = generateIdentity()
+    const y = generateIdentity()
+    fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { minLength: 1, maxLength: 80 }), (frames) => {
+      const tx = new FrameSeal(x, y.publicKey, 5)
+      const rx = new FrameSeal(y, x.publicKey, 6)
+      const sealed = frames.map((f) => tx.seal('frame', f) as Uint8Array)
+      const last = sealed.length - 1
+      assert.equal(rx.open(sealed[last] as Uint8Array).ok, true)
+      for (let i = 0; i < last; i++) {
+        const opened = rx.open(sealed[i] as Uint8Array)
+        assert.equal(opened.ok, last - i < 64, `frame ${i} of ${last}`)
+        if (opened.ok) assert.deepEqual(opened.frame, frames[i])
+      }
+    }), { numRuns: 50 })
   })
 
   test('subnets', () => {
