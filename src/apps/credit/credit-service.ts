@@ -35,8 +35,6 @@ const SEND_TIMEOUT_MS = 10_000
 const REQUEST_TIMEOUT_MS = 5_000
 /** How long `credit pay` waits for the payment to settle or fail, past its holds' expiry. */
 const PAY_SLACK_MS = 10_000
-/** While anything is in flight, the engine's expiry sweep runs this often. */
-const TICK_MS = 250
 /** A neighbour's reported lines are reused for this long (payments in a burst ask once). */
 const REPORT_TTL_MS = 1_000
 /**
@@ -458,11 +456,9 @@ export class CreditService implements AppService {
 
   // ---- timers -----------------------------------------------------------------------------
 
-  /** The engine's expiry sweep is due while any hold, payment or forward is open. */
+  /** When the engine's expiry sweep next has work (it says so itself: no polling). */
   private nextTick (): number | null {
-    const p = this.engine.pending()
-    const busy = p.payments + p.forwards + p.invoiceParts + p.proposals > 0 || [...this.#lines.values()].some((h) => h.channel.state.holds.length > 0)
-    return busy ? this.#now() + TICK_MS : null
+    return this.engine.nextDeadline()
   }
 
   private onTick (now: number): void {
@@ -479,6 +475,7 @@ export class CreditService implements AppService {
     if (at === Infinity || at >= this.#timerAt) return
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timerAt = at
+    // At least a few ms after now: a deadline already past must not make a busy loop.
     this.#timer = setTimeout(() => {
       this.#timer = null
       this.#timerAt = Infinity
@@ -489,7 +486,7 @@ export class CreditService implements AppService {
       }
       this.onTick(now)
       this.#schedule()
-    }, Math.max(0, at - this.#now()))
+    }, Math.max(5, at - this.#now()))
     this.#timer.unref()
   }
 
