@@ -1,7 +1,7 @@
 // Runs the benchmarks, writes one JSON per benchmark to bench/results/<name>.json and
 // prints markdown tables for the README on stdout; progress goes to stderr.
 //
-//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [mesh-babeld] [social] [credit-sim] [options]
+//   node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [mesh-babeld] [social] [credit-sim] [credit-latency] [options]
 //
 // With no names it runs all of them. At their defaults throughput and startup take well
 // under three minutes, sync about three more, idle about five (two idle minutes plus
@@ -26,12 +26,13 @@ import { DEFAULT_MESH_STREAM_OPTIONS, measureMeshStream, meshStreamTable } from 
 import { DEFAULT_SOCIAL_OPTIONS, measureSocial, socialTable } from './social.ts'
 import { DEFAULT_CREDIT_SIM_OPTIONS, measureCreditSim } from './credit-sim.ts'
 import type { SocialOptions } from './social.ts'
+import { DEFAULT_CREDIT_LATENCY_OPTIONS, creditLatencyTable, measureCreditLatency } from './credit-latency.ts'
 
 const M = DEFAULT_MESH_BABELD_OPTIONS
 
 const SO = DEFAULT_SOCIAL_OPTIONS
 
-const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [mesh-babeld] [social] [credit-sim] [options]
+const USAGE = `usage: node bench/run.ts [throughput] [startup] [sync] [idle] [rendezvous] [mesh-stream] [mesh-sim] [mesh-babeld] [social] [credit-sim] [credit-latency] [options]
 
   --results-dir D   write the results JSON there instead of bench/results (runs at
                     other settings that must not replace the committed results)
@@ -103,9 +104,13 @@ social options (Peernet's social app; the index half against ssb-db2):
 credit-sim options (simulated, about three minutes; --seed N is shared):
   --credit-payments N  payments per workload (default ${DEFAULT_CREDIT_SIM_OPTIONS.payments})
   --credit-graph FILE  also run on this CREDIT_LINKS trace
+credit-latency options (four daemons in a line on loopback; D pays A over three hops):
+  --latency-payments N    payments timed one at a time (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.payments})
+  --latency-burst N       payments in the throughput run (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.burst})
+  --latency-concurrency N of those, in flight at once (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.concurrency})
 `
 
-const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-stream', 'mesh-sim', 'mesh-babeld', 'social', 'credit-sim'] as const
+const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-stream', 'mesh-sim', 'mesh-babeld', 'social', 'credit-sim', 'credit-latency'] as const
 type BenchmarkName = typeof BENCHMARKS[number]
 
 const RESULTS_DIR = join(resolve(import.meta.dirname), 'results')
@@ -177,6 +182,9 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'timeline-authors': { type: 'string' },
       'timeline-networks': { type: 'string' },
       follows: { type: 'string' },
+      'latency-payments': { type: 'string' },
+      'latency-burst': { type: 'string' },
+      'latency-concurrency': { type: 'string' },
       reads: { type: 'string' },
       'credit-payments': { type: 'string' },
       'credit-graph': { type: 'string' },
@@ -292,6 +300,13 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
     seed: values.seed === undefined ? DEFAULT_CREDIT_SIM_OPTIONS.seed : Math.round(Number(values.seed)),
     graphFile: values['credit-graph'] === undefined ? null : resolve(values['credit-graph'])
   }
+  const CL = DEFAULT_CREDIT_LATENCY_OPTIONS
+  const creditLatency = {
+    ...CL,
+    payments: Math.round(positive(values['latency-payments'], '--latency-payments', CL.payments)),
+    burst: Math.round(positive(values['latency-burst'], '--latency-burst', CL.burst)),
+    concurrency: Math.round(positive(values['latency-concurrency'], '--latency-concurrency', CL.concurrency))
+  }
   return {
     names,
     resultsDir: values['results-dir'] === undefined ? RESULTS_DIR : resolve(values['results-dir']),
@@ -305,7 +320,8 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'mesh-sim': async () => await measureMeshSim(meshSim, progress),
       'mesh-babeld': async () => await measureMeshBabeld(meshBabeld, progress),
       social: async () => await measureSocial(social, progress),
-      'credit-sim': async () => await measureCreditSim(creditSim, progress)
+      'credit-sim': async () => await measureCreditSim(creditSim, progress),
+      'credit-latency': async () => await measureCreditLatency(creditLatency, progress)
     },
     tables: {
       throughput: (r) => throughputTable(r as Awaited<ReturnType<typeof measureThroughput>>),
@@ -317,7 +333,8 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'mesh-sim': (r) => meshSimTable(r as Awaited<ReturnType<typeof measureMeshSim>>),
       'mesh-babeld': (r) => meshBabeldTable(r as Awaited<ReturnType<typeof measureMeshBabeld>>),
       social: (r) => socialTable(r as Awaited<ReturnType<typeof measureSocial>>),
-      'credit-sim': (r) => creditSimTable(r as Awaited<ReturnType<typeof measureCreditSim>>)
+      'credit-sim': (r) => creditSimTable(r as Awaited<ReturnType<typeof measureCreditSim>>),
+      'credit-latency': (r) => creditLatencyTable(r as Awaited<ReturnType<typeof measureCreditLatency>>)
     }
   }
 }

@@ -20,6 +20,8 @@ import type { Clock } from './core/clock.ts'
 import { Networks } from './networks/networks.ts'
 import { startSync } from './networks/sync/sync-service.ts'
 import type { SyncService } from './networks/sync/sync-service.ts'
+import { startAppMessages } from './networks/app-messages/app-message-service.ts'
+import type { AppMessageService } from './networks/app-messages/app-message-service.ts'
 import { formatNetworkId } from './networks/manifest.ts'
 import { toHex } from './networks/hashing.ts'
 import { BUILTIN_APPS } from './apps/builtin.ts'
@@ -104,6 +106,8 @@ export interface Peernet {
   readonly rendezvous: RendezvousService
   /** The sync sessions (internal to Peernet's layers; not a stable API). */
   readonly sync: SyncService
+  /** The direct app-message channel and the apps' running services (internal; not a stable API). */
+  readonly appMessages: AppMessageService
   /** The last-mile mesh: neighbours, routes, sealed messages; null when switched off. */
   readonly mesh: MeshService | null
   /** Peers (by peer id) to connect to over the mesh when they cannot be dialled directly: an invite's members. */
@@ -174,7 +178,8 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
     const listen = meshPort === null ? config.listen : [...config.listen, `/${MESH_PROTOCOL_NAME}`]
     const host = await createHost({ identity, store, logger: logger.child('host'), ...config, listen, transports })
     const clock = options.clock ?? systemClock
-    const networks = new Networks({ store: openStore, account: keys, apps: [...BUILTIN_APPS, ...(options.apps ?? [])], clock, addresses: () => host.addresses() })
+    const apps = [...BUILTIN_APPS, ...(options.apps ?? [])]
+    const networks = new Networks({ store: openStore, account: keys, apps, clock, addresses: () => host.addresses() })
     const devices = new AccountDevices({ networks, store: openStore, device: identity, accountKeyPath: paths.account, accountLinkPath: paths.accountLink, addresses: () => host.addresses(), clock })
     const sync = startSync(host.libp2p, networks, logger.child('sync'))
     await serveManifests(host.libp2p, (net) => networks.heldManifest(net), logger.child('rendezvous'))
@@ -211,7 +216,20 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
       }
     }
     const reach = mesh === null ? null : reachMembersOverMesh(host.libp2p, mesh, networks, identity, logger.child('mesh'))
-    return assemble({ identity, config, paths, host, store, networks, devices, sync, rendezvous, mesh, reach, logger, release: lock.release })
+    const meshForApps = mesh
+    const appMessages = startAppMessages({
+      libp2p: host.libp2p,
+      networks,
+      store: openStore,
+      node: identity,
+      keys,
+      apps,
+      clock,
+      logger: logger.child('app-msg'),
+      mesh: meshForApps === null ? null : { reachable: (key) => meshForApps.reachable(key), address: meshAddress }
+    })
+    networks.useServices((app) => appMessages.service(app))
+    return assemble({ identity, config, paths, host, store, networks, devices, sync, appMessages, rendezvous, mesh, reach, logger, release: lock.release })
   } catch (err) {
     store?.close()
     lock.release()
@@ -224,6 +242,7 @@ interface Parts {
   networks: Networks
   devices: AccountDevices
   sync: SyncService
+  appMessages: AppMessageService
   rendezvous: RendezvousService
   mesh: MeshService | null
   reach: MeshReach | null
@@ -235,7 +254,7 @@ interface Parts {
   release: () => void
 }
 
-function assemble ({ identity, config, paths, host, store, networks, devices, sync, rendezvous, mesh, reach, logger, release }: Parts): Peernet {
+function assemble ({ identity, config, paths, host, store, networks, devices, sync, appMessages, rendezvous, mesh, reach, logger, release }: Parts): Peernet {
   const startedAt = Date.now()
   const listeners = new Set<PeernetEventListener>()
   const emit = (event: PeernetEvent): void => {
@@ -281,6 +300,7 @@ function assemble ({ identity, config, paths, host, store, networks, devices, sy
     devices,
     rendezvous,
     sync,
+    appMessages,
     mesh,
     reachOverMesh: (peers) => { reach?.hint(peers) },
     status: () => ({
@@ -312,6 +332,7 @@ function assemble ({ identity, config, paths, host, store, networks, devices, sy
       stopping ??= (async () => {
         try {
           rendezvous.stop()
+          await appMessages.stop()
           sync.stop()
           reach?.stop()
           await mesh?.stop()

@@ -14,7 +14,8 @@ import { networkRoutes } from './network-routes.ts'
 import { accountRoutes } from './account-routes.ts'
 import { meshRoutes } from './mesh-routes.ts'
 import { MalformedPayloadError, MeshDisabledError, UnknownPeerError } from '../mesh/errors.ts'
-import { DeviceLinkError, EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, RendezvousError, UnknownAccountError, UnknownDeviceError, UnknownEntryError, UnknownNetworkError } from '../networks/errors.ts'
+import { InvalidAmountError, LinePendingError, LineRuleError, PaymentFailedError, UnknownCreditAccountError } from '../apps/credit/errors.ts'
+import { AppMessageError, DeviceLinkError, EntryRejectedError, InvalidRecordError, InviteError, NotPermittedError, RendezvousError, UnknownAccountError, UnknownDeviceError, UnknownEntryError, UnknownNetworkError } from '../networks/errors.ts'
 
 // 256 KiB: an app command may carry images (a social post's attachments, base64).
 const MAX_BODY_BYTES = 256 * 1024
@@ -174,6 +175,11 @@ function statusOf (err: unknown): number {
   if (err instanceof MeshDisabledError) return 409
   if (err instanceof EntryRejectedError) return 409
   if (err instanceof DialError) return 502
+  // Credit: bad amounts or a change the line's rules forbid are the caller's; a payment
+  // that failed, or a peer that did not answer, is a conflict with the world as it is.
+  if (err instanceof InvalidAmountError || err instanceof LineRuleError) return 400
+  if (err instanceof UnknownCreditAccountError) return 404
+  if (err instanceof PaymentFailedError || err instanceof LinePendingError || err instanceof AppMessageError) return 409
   return 500
 }
 

@@ -18,6 +18,7 @@ import { eventsCommand } from './commands/events.ts'
 import { netCreateCommand, netDeleteCommand, netInfoCommand, netInviteCommand, netJoinCommand, netLeaveCommand, netLogCommand, netLsCommand, netMembersCommand, netQuotaCommand, netRekeyCommand, netRemoveCommand, netRoleCommand, netVerifyCommand } from './commands/net.ts'
 import { chatReadCommand, chatSendCommand } from './commands/chat.ts'
 import { SOCIAL_COMMANDS } from './commands/social.ts'
+import { CREDIT_COMMANDS } from './commands/credit.ts'
 import { socialDmCommand, socialInboxCommand } from './commands/social-dm.ts'
 import { accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand } from './commands/account.ts'
 import { simCreditCommand, simMeshCommand, simRendezvousCommand } from './commands/sim.ts'
@@ -26,7 +27,7 @@ import { meshInboxCommand, meshNeighboursCommand, meshOutboxCommand, meshRoutesC
 const COMMANDS: readonly Command[] = [
   initCommand, daemonCommand, idCommand, statusCommand, peersCommand, connectCommand, pingCommand, eventsCommand, stopCommand,
   netCreateCommand, netInviteCommand, netJoinCommand, netLsCommand, netInfoCommand, netMembersCommand, netLeaveCommand, netLogCommand, netVerifyCommand, netDeleteCommand, netQuotaCommand, netRemoveCommand, netRekeyCommand, netRoleCommand,
-  chatSendCommand, chatReadCommand, ...SOCIAL_COMMANDS, socialDmCommand, socialInboxCommand, accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand,
+  chatSendCommand, chatReadCommand, ...SOCIAL_COMMANDS, socialDmCommand, socialInboxCommand, ...CREDIT_COMMANDS, accountDevicesCommand, accountLinkDeviceCommand, accountRevokeDeviceCommand,
   meshNeighboursCommand, meshRoutesCommand, meshSendCommand, meshInboxCommand, meshOutboxCommand, simRendezvousCommand, simMeshCommand, simCreditCommand
 ]
 

@@ -6,6 +6,9 @@ import type { DatabaseSync } from 'node:sqlite'
 import type { Migration } from '../core/store.ts'
 import type { CanonicalValue } from '../core/encoding.ts'
 import type { SealedForAccounts } from './account-seal.ts'
+import type { Identity } from '../core/identity.ts'
+import type { Clock } from '../core/clock.ts'
+import type { Logger } from '../core/log.ts'
 
 /** What an app sees of an accepted entry. */
 export interface AppEntry<Body = unknown> {
@@ -49,6 +52,60 @@ export interface AppQueryContext {
   account: Uint8Array
   /** The networks of this app this node is a member of (not those it left), oldest joined first. */
   networks: Uint8Array[]
+  /** The app's running service on this node (see AppDefinition.service), when it has one. */
+  service?: AppService
+}
+
+/** One device of one account, as the direct app-message channel addresses and tags them. */
+export interface AppPeer {
+  account: Uint8Array
+  /** The key that signs for the account on that node: the account key itself on the account's home, else a delegated device key. */
+  device: Uint8Array
+}
+
+/**
+ * What a running app service gets: request-free messages to other accounts' devices
+ * (over libp2p, directly or through the mesh), this node's signer, its tables and a clock.
+ */
+export interface AppServiceContext {
+  db: DatabaseSync
+  /** Who this node is: its account and the key it signs with (see `signer`). */
+  self: AppPeer
+  /**
+   * The key that signs for the account here (AccountKeys.signer). Apps that keep
+   * two-party signed state (credit's trust lines) sign it with this; nothing else does.
+   */
+  signer: Identity
+  clock: Clock
+  logger: Logger
+  /**
+   * Sends `bytes` to the app's service on `to`'s node, over one long-lived stream per
+   * peer: resolves once written to the stream (not when processed). Dials the peer, or
+   * reaches it over the mesh, if need be; rejects with AppMessageError when it cannot
+   * within the signal's bound. Messages to one peer keep their order.
+   */
+  send: (to: AppPeer, bytes: Uint8Array, options: { signal: AbortSignal }) => Promise<void>
+  /** Whether `account` is a member of a network this node is in (of any app): who may message us. */
+  knows: (account: Uint8Array) => boolean
+  /** The accounts, other than this one, that are members of a network this node is in (of any app). */
+  members: () => Uint8Array[]
+  /** The devices `account` has spoken from on this channel, the most recent first (empty if none yet). */
+  devices: (account: Uint8Array) => Uint8Array[]
+  /** The app's networks this node is in (not those it left). */
+  networks: () => Uint8Array[]
+}
+
+/** An app's long-running part on a node: started with the node, told of every message for it. */
+export interface AppService {
+  /**
+   * A message for this app from `from` — authenticated: the stream's Noise-verified peer
+   * key spoke for that account and device, and the account is a member of a network
+   * this node is in. Called in arrival order per peer; must not throw.
+   */
+  receive: (from: AppPeer, bytes: Uint8Array) => void
+  /** A stream to `peer`'s node has just been authenticated (it connected or came back): resume what waits for it. Must not throw. */
+  connected?: (peer: AppPeer) => void
+  stop: () => Promise<void> | void
 }
 
 export interface AppCommandContext extends AppQueryContext {
@@ -83,6 +140,12 @@ export interface AppEvent {
 export interface AppDefinition {
   /** The app's name, used in manifests and as its entry type prefix: `chat/message`. */
   name: string
+  /**
+   * The app's long-running part, started once per node (after the app's migrations) and
+   * stopped with it: for apps that talk to other accounts directly rather than through
+   * entries (credit's line updates). Its messages travel on `/peernet/app-msg/1.0.0`.
+   */
+  service?: (ctx: AppServiceContext) => AppService
   /** Entry types by their name after the prefix. */
   // Each type has its own body type; the registry holds them side by side.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -22,3 +22,5 @@ export class DeviceLinkError extends PeernetError { override name = 'DeviceLinkE
 export class UnknownDeviceError extends PeernetError { override name = 'UnknownDeviceError' }
 /** An account this node knows of in none of its networks (so it can neither name it nor reach it). */
 export class UnknownAccountError extends PeernetError { override name = 'UnknownAccountError' }
+/** A direct app message could not be delivered: the account's device is unknown, unreachable, or the wait ran out. */
+export class AppMessageError extends PeernetError { override name = 'AppMessageError' }

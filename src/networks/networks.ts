@@ -13,7 +13,7 @@ import { createInvite, decodeInvite, encodeInvite, grantValue, looksLikeInvite }
 import type { Role } from './invite.ts'
 import { LogStore, MAX_DELETE_TARGETS, MAX_REKEY_BOXES } from './log-store.ts'
 import type { IngestResult, NetworkRecord, StoredEntry } from './log-store.ts'
-import type { AppCommandContext, AppDefinition, AppEntry, AppEvent, AppQueryContext } from './app.ts'
+import type { AppCommandContext, AppDefinition, AppEntry, AppEvent, AppQueryContext, AppService } from './app.ts'
 import { sealForKeys, sealedValue } from './account-seal.ts'
 import { EntryRejectedError, InvalidRecordError, NotPermittedError, UnknownEntryError, UnknownNetworkError } from './errors.ts'
 import { delegationValue, ownAccount } from './account.ts'
@@ -66,6 +66,8 @@ export class Networks {
   /** Told when this node creates, joins or leaves a network. */
   readonly #watchers = new Set<(net: Uint8Array | null) => void>()
   readonly #store: Store
+  /** The apps' running services (see AppDefinition.service), once the node started them. */
+  #services: (app: string) => AppService | undefined = () => undefined
 
   constructor (options: NetworksOptions) {
     this.#store = options.store
@@ -75,6 +77,11 @@ export class Networks {
     this.logs.setOpeners(openersOf(this.#account), this.#account.publicKey)
     this.#clock = options.clock
     this.#addresses = options.addresses
+  }
+
+  /** Where the apps' running services are found (the node starts them after the networks). */
+  useServices (lookup: (app: string) => AppService | undefined): void {
+    this.#services = lookup
   }
 
   /** Who this node writes as. */
@@ -525,7 +532,7 @@ export class Networks {
   }
 
   #queryContext (app: AppDefinition): AppQueryContext {
-    return { db: this.logs.db, account: this.account.publicKey, networks: this.logs.memberNetworkIdsOf(app.name) }
+    return { db: this.logs.db, account: this.account.publicKey, networks: this.logs.memberNetworkIdsOf(app.name), service: this.#services(app.name) }
   }
 
   #commandContext (app: AppDefinition): AppCommandContext {

@@ -1,0 +1,131 @@
+// Credit payments between real daemons on loopback (issue 6, "Benchmarks"): four
+// `peernet daemon` processes in a line A–B–C–D with trust lines; D pays A over three
+// hops through the local API, as `peernet credit pay` does.
+//
+//   latency     one payment at a time: p50 and p99 of the whole call (invoice from the
+//               payee, route, holds out over three lines, settles back).
+//   throughput  many payments at once on that one route: payments settled per second
+//               (the line channels batch the changes queued behind an outstanding
+//               proposal, one signature each way per batch).
+//
+// Goals from the issue: p50 under 20 ms, at least 1,000 payments/s.
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { spawnUntilReady } from './spawned-process.ts'
+import type { SpawnedProcess } from './spawned-process.ts'
+import { percentile, median } from './statistics.ts'
+import { BenchmarkError } from './errors.ts'
+import { ApiClient, readApiInfo } from '../src/api/client.ts'
+
+const REPO = resolve(import.meta.dirname, '..')
+const MAIN = join(REPO, 'src', 'cli', 'main.ts')
+
+export const CREDIT_LATENCY_GOALS = { p50Ms: 20, paymentsPerSecond: 1_000 }
+
+export interface CreditLatencyOptions {
+  /** Payments timed one at a time (after the warm-up). */
+  payments: number
+  warmup: number
+  /** Payments in the throughput run, and how many are in flight at once. */
+  burst: number
+  concurrency: number
+}
+
+export const DEFAULT_CREDIT_LATENCY_OPTIONS: CreditLatencyOptions = { payments: 300, warmup: 30, burst: 3_000, concurrency: 300 }
+
+export interface CreditLatencyResult {
+  options: CreditLatencyOptions
+  hops: number
+  latency: { p50Ms: number, p99Ms: number, meanMs: number, samples: number }
+  throughput: { payments: number, ok: number, failed: number, seconds: number, perSecond: number, concurrency: number }
+  goals: typeof CREDIT_LATENCY_GOALS
+}
+
+const api = (home: string): ApiClient => new ApiClient(home, readApiInfo(home))
+
+export async function measureCreditLatency (options: CreditLatencyOptions, progress: (line: string) => void): Promise<CreditLatencyResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'peernet-bench-credit-'))
+  const homes = ['a', 'b', 'c', 'd'].map((n) => join(dir, n))
+  const daemons: SpawnedProcess[] = []
+  try {
+    progress('credit: starting four daemons')
+    for (const home of homes) {
+      daemons.push(await spawnUntilReady({
+        command: process.execPath,
+        args: [MAIN, 'daemon', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--no-mdns', '--no-mesh-udp'],
+        cwd: REPO,
+        ready: /^api: /,
+        timeoutMs: 60_000
+      }))
+    }
+    const [homeA, homeB, homeC, homeD] = homes as [string, string, string, string]
+    const created = await api(homeA).post<{ id: string, invite: string }>('/v1/networks', { name: 'bench', app: 'credit', policy: 'invite', private: false })
+    for (const h of [homeB, homeC, homeD]) await api(h).post('/v1/networks/join', { invite: created.invite })
+    const addresses = await Promise.all(homes.map(async (h) => (await api(h).get<{ addresses: string[] }>('/v1/status')).addresses.find((a) => a.startsWith('/ip4/127.0.0.1/tcp/')) ?? ''))
+    for (const [i, h] of homes.entries()) {
+      for (const [j, addr] of addresses.entries()) if (i !== j) await api(h).post('/v1/connect', { address: addr })
+    }
+    const accounts = await Promise.all(homes.map(async (h) => (await api(h).get<{ account: string }>('/v1/account')).account))
+    const [alice, bob, carol, dave] = accounts as [string, string, string, string]
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      const counts = await Promise.all(homes.map(async (h) => (await api(h).get<{ members: unknown[] }>(`/v1/networks/${created.id}/members`)).members.length))
+      if (counts.every((n) => n === 4)) break
+      if (Date.now() > deadline) throw new BenchmarkError('the four daemons did not learn of each other within 60 s')
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    // Room for every payment of the run: 1 unit each way down the line.
+    const room = String(options.payments + options.warmup + options.burst + 10)
+    await api(homeA).post('/v1/apps/credit/trust', { account: bob, limit: room, unit: 'USD' })
+    await api(homeB).post('/v1/apps/credit/trust', { account: carol, limit: room, unit: 'USD' })
+    await api(homeC).post('/v1/apps/credit/trust', { account: dave, limit: room, unit: 'USD' })
+    const pay = async (): Promise<void> => { await api(homeD).post('/v1/apps/credit/pay', { account: alice, amount: '1', unit: 'USD' }) }
+
+    progress(`credit: ${options.warmup} warm-up payments, then ${options.payments} timed one at a time`)
+    for (let i = 0; i < options.warmup; i++) await pay()
+    const samples: number[] = []
+    for (let i = 0; i < options.payments; i++) {
+      const t0 = performance.now()
+      await pay()
+      samples.push(performance.now() - t0)
+    }
+
+    progress(`credit: ${options.burst} payments, ${options.concurrency} at a time`)
+    let next = 0
+    let ok = 0
+    let failed = 0
+    const t0 = performance.now()
+    await Promise.all(Array.from({ length: options.concurrency }, async () => {
+      while (next < options.burst) {
+        next++
+        try { await pay(); ok++ } catch { failed++ }
+      }
+    }))
+    const seconds = (performance.now() - t0) / 1000
+    return {
+      options,
+      hops: 3,
+      latency: { p50Ms: round(median(samples)), p99Ms: round(percentile(samples, 99)), meanMs: round(samples.reduce((s, x) => s + x, 0) / samples.length), samples: samples.length },
+      throughput: { payments: options.burst, ok, failed, seconds: round(seconds), perSecond: round(ok / seconds), concurrency: options.concurrency },
+      goals: CREDIT_LATENCY_GOALS
+    }
+  } finally {
+    await Promise.all(daemons.map(async (d) => { await d.stop() }))
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+const round = (x: number): number => Math.round(x * 10) / 10
+
+export function creditLatencyTable (r: CreditLatencyResult): string {
+  const g = r.goals
+  return [
+    '| credit, 4 daemons on loopback, D pays A over 3 hops | measured | goal |',
+    '|---|---|---|',
+    `| latency p50 (one at a time, ${r.latency.samples} payments) | ${r.latency.p50Ms} ms | < ${g.p50Ms} ms |`,
+    `| latency p99 | ${r.latency.p99Ms} ms | |`,
+    `| payments/s on one route (${r.throughput.payments} payments, ${r.throughput.concurrency} in flight; ${r.throughput.failed} failed) | ${r.throughput.perSecond} | ≥ ${g.paymentsPerSecond} |`
+  ].join('\n')
+}
