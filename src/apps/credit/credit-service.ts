@@ -494,6 +494,9 @@ export class CreditService implements AppService {
 
   lines (): HeldLine[] { return [...this.#lines.values()] }
 
+  /** This node's spanning trees in `unit` (roots, own and friends' coordinates). */
+  trees (unit: string): ReturnType<CreditRouting['treesOf']> { return this.#routing.treesOf(unit) }
+
   /**
    * Sets the credit this account extends to `peer` in `unit`, opening the line if there is
    * none; resolves once the other side countersigned the new state.
