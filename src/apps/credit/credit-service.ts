@@ -39,6 +39,12 @@ const PAY_SLACK_MS = 10_000
 const TICK_MS = 250
 /** A neighbour's reported lines are reused for this long (payments in a burst ask once). */
 const REPORT_TTL_MS = 1_000
+/**
+ * An invoice not paid within this long is withdrawn (parts still held for it are
+ * released): a payer that asked for one and never paid (no path, a failed payment) must
+ * not leave it open for ever. Longer than any payment's holds live.
+ */
+const INVOICE_TTL_MS = 120_000
 
 interface HeldLine {
   row: LineRow
@@ -91,6 +97,9 @@ export class CreditService implements AppService {
   readonly #invoiceConditions = new Map<string, Uint8Array>()
   /** Trees, probes, invoice views and path finding (credit-routing.ts). */
   readonly #routing: CreditRouting
+  /** Open invoices by id (hex): their condition and when they were made, for withdrawing stale ones. */
+  readonly #openInvoices = new Map<string, { condition: Uint8Array, createdAt: number }>()
+  readonly #sweep: NodeJS.Timeout
 
   constructor (ctx: AppServiceContext) {
     this.#ctx = ctx
@@ -128,7 +137,13 @@ export class CreditService implements AppService {
     } catch (err) {
       ctx.logger.warn('the payment engine\'s saved state is unreadable; starting empty', { err })
     }
-    if (!restored) for (const i of this.store.openInvoices()) this.engine.addInvoice(i)
+    for (const i of this.store.openInvoices()) {
+      if (!restored) this.engine.addInvoice(i)
+      this.#openInvoices.set(toHex(i.id), { condition: i.condition, createdAt: i.createdAt })
+      this.#invoiceConditions.set(toHex(i.id), i.condition)
+    }
+    this.#sweep = setInterval(() => { this.#withdrawStaleInvoices(this.#now()) }, INVOICE_TTL_MS / 4)
+    this.#sweep.unref()
     for (const row of this.store.lines()) {
       try {
         this.#restore(row)
@@ -207,6 +222,7 @@ export class CreditService implements AppService {
           const createdAt = this.#now()
           this.#write(() => { this.store.addInvoice({ ...invoice, createdAt }) })
           this.#invoiceConditions.set(toHex(invoice.id), invoice.condition)
+          this.#openInvoices.set(toHex(invoice.id), { condition: invoice.condition, createdAt })
           this.#invoicedFor.set(toHex(invoice.condition), from.account)
           answer = { t: 'invoice', id: m.id, condition: invoice.condition, reason: null }
         } catch (err) {
@@ -371,6 +387,7 @@ export class CreditService implements AppService {
       case 'received': {
         const condition = this.#invoiceConditions.get(toHex(o.invoice))
         this.#invoiceConditions.delete(toHex(o.invoice))
+        this.#openInvoices.delete(toHex(o.invoice))
         const payer = condition === undefined ? undefined : this.#invoicedFor.get(toHex(condition))
         if (condition !== undefined) this.#invoicedFor.delete(toHex(condition))
         this.#write(() => {
@@ -385,6 +402,17 @@ export class CreditService implements AppService {
         const id = this.newId()
         this.#write(() => this.store.addPayment({ id, direction: 'forwarded', peer: o.out.peer, amount: o.out.amount, unit: o.out.unit, fee, status: o.ok ? 'done' : 'failed', message: o.lost === true ? 'paid downstream, not paid upstream (the upstream hold expired)' : null, routes: null, createdAt: now, doneAt: now }))
       }
+    }
+  }
+
+  #withdrawStaleInvoices (now: number): void {
+    for (const [id, i] of this.#openInvoices) {
+      if (now - i.createdAt < INVOICE_TTL_MS) continue
+      this.#openInvoices.delete(id)
+      this.#invoiceConditions.delete(id)
+      this.#invoicedFor.delete(toHex(i.condition))
+      this.#engine(this.engine.forgetInvoice(i.condition))
+      this.#write(() => { this.store.db.prepare('DELETE FROM credit_invoices WHERE condition = ? AND paid_at IS NULL').run(i.condition) })
     }
   }
 
@@ -609,6 +637,7 @@ export class CreditService implements AppService {
   async pay (payee: Uint8Array, amount: bigint, unit: string, maxFee: bigint): Promise<PayResult> {
     checkUnit(unit)
     if (amount <= 0n) throw new InvalidAmountError('a payment is for an amount above 0')
+    // The invoice first: it carries the payee's view, where the router starts (credit-routing.ts).
     const invoice = await this.#request(payee, (id) => ({ t: 'invoice?', id, amount, unit }))
     if (invoice.t !== 'invoice' || invoice.condition === null) {
       throw new PaymentFailedError(ErrorCode.unexpectedPayment, `the payee would not make an invoice: ${invoice.t === 'invoice' ? invoice.reason ?? 'no reason' : 'a wrong answer'}`)
@@ -644,6 +673,7 @@ export class CreditService implements AppService {
     }
     this.#stopped = true
     this.#routing.stop()
+    clearInterval(this.#sweep)
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
     for (const set of this.#waiters.values()) for (const w of [...set]) w.reject(new LinePendingError('the node is stopping'))
