@@ -119,6 +119,7 @@ test('a payee seven hops away, beyond the friends\' neighbourhood: the tree prob
 
   const r = await c.get('p').service.pay(c.get('q').peer.account, 10n * U, UNIT, 0n)
   assert.equal(r.amount, '10')
+  t.diagnostic(`found by ${r.routing?.method}, ${r.routing?.messages} messages; probes ${c.sent.get('probe') ?? 0}, probe results ${c.sent.get('probe-result') ?? 0}, lines? ${c.sent.get('lines?') ?? 0}`)
   assert.equal(r.routing?.method, 'embedding', 'the neighbourhood (p\'s friends, q\'s radius-2 view) does not reach: the trees do')
   assert.equal(r.routes.length, 1)
   assert.deepEqual(r.routes[0]?.hops.map((h) => h.account), names.slice(1).map((n) => toHex(c.get(n).peer.account)))
@@ -149,6 +150,7 @@ test('100 over two paths of 60 that only the payer\'s friends\' lines join: max 
 
   const asked = c.sent.get('lines?') ?? 0
   const r = await c.get('p').service.pay(c.get('q').peer.account, 100n * U, UNIT, 0n)
+  t.diagnostic(`found by ${r.routing?.method}, ${r.routing?.messages} messages; probes ${c.sent.get('probe') ?? 0}, lines? ${(c.sent.get('lines?') ?? 0) - asked}`)
   assert.equal(r.routing?.method, 'neighbourhood')
   assert.deepEqual(r.routes.map((route) => route.amount).sort(), ['40', '60'])
   assert.deepEqual(new Set(r.routes.map((route) => route.hops[0]?.account)), new Set(['x', 'y'].map((n) => toHex(c.get(n).peer.account))))
