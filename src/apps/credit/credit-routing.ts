@@ -122,9 +122,14 @@ export class CreditRouting {
         this.#announce()
         return
       }
-      case 'probe':
+      case 'probe': {
+        // Only from the friend that put itself last on the probe's hops, over a line in its unit.
+        const last = m.hops[m.hops.length - 1]
+        const friend = this.#trees.get(m.unit)?.neighbours().includes(toHex(from)) === true
+        if (!friend || last === undefined || toHex(last.account) !== toHex(from) || toHex(last.next) !== this.#self) return
         this.#forward(m)
         return
+      }
       case 'probe-result': {
         const p = this.#probes.get(toHex(m.id))
         if (p === undefined) return
