@@ -18,8 +18,7 @@ import type { Logger } from '../../core/log.ts'
 import { toHex } from '../../networks/hashing.ts'
 import type { CreditMessage, WireProbeHop, WireViewNode } from './credit-messages.ts'
 import { TreeEmbedding } from './paths/tree-embedding.ts'
-import { treeDistance } from './paths/speedy-murmurs.ts'
-import { findPaymentPaths } from './payment-paths.ts'
+import { findPaymentPaths, probeNextHop } from './payment-paths.ts'
 import type { FoundPaths, ProbeOutcome, TreeCoords } from './payment-paths.ts'
 import type { NodeReport } from './unit-converting-paths.ts'
 
@@ -156,18 +155,9 @@ export class CreditRouting {
     const tree = this.#trees.get(m.unit)
     const position = tree?.positions()[m.tree]
     if (tree === undefined || position === undefined || position.root !== m.root || position.coord === null || m.hops.length >= MAX_PROBE_HOPS) { end(false); return }
-    const here = treeDistance(position.coord, m.target)
     const report = this.#host.report()
-    let best: { peer: Uint8Array, out: bigint, distance: number, hex: string } | undefined
-    for (const line of report.lines) {
-      if (line.unit !== m.unit || line.out < m.amount) continue
-      const hex = toHex(line.peer)
-      const c = tree.neighbourCoords(hex)[m.tree]
-      if (c === null || c === undefined) continue
-      const d = treeDistance(c, m.target)
-      if (d >= here) continue
-      if (best === undefined || d < best.distance || (d === best.distance && hex < best.hex)) best = { peer: line.peer, out: line.out, distance: d, hex }
-    }
+    const friends = report.lines.filter((l) => l.unit === m.unit).map((l) => ({ peer: l.peer, account: toHex(l.peer), out: l.out, coord: tree.neighbourCoords(toHex(l.peer))[m.tree] }))
+    const best = probeNextHop(position.coord, m.target, friends, m.amount)
     if (best === undefined) { end(false); return }
     const hop: WireProbeHop = {
       account: this.#host.self,

@@ -30,7 +30,7 @@ import { maxFlow } from './paths/max-flow.ts'
 import { route } from './paths/router.ts'
 import type { RouteMethod } from './paths/router.ts'
 import type { Embedding } from './paths/speedy-murmurs.ts'
-import { randomSplit } from './paths/speedy-murmurs.ts'
+import { randomSplit, treeDistance } from './paths/speedy-murmurs.ts'
 import { unitConvertingPaths } from './unit-converting-paths.ts'
 import type { NodeReport } from './unit-converting-paths.ts'
 import type { PaymentPath } from './payment-engine.ts'
@@ -257,6 +257,24 @@ export async function findPaymentPaths (input: FindPathsInput): Promise<FoundPat
   const to = last.indexOf(payee)
   const carries = from === undefined || to === undefined ? 0n : maxFlow(last, from, to).value
   return { paths: [], method: r.method, messages, carries }
+}
+
+/**
+ * A probe's next hop (SpeedyMurmurs §IV-C's greedy step, as every hop takes it): among
+ * the friends strictly closer to the target coordinate than `here` whose line carries
+ * `amount`, the closest, then the smallest account (hex) — the order in which the view
+ * adds links, so the router's greedy step on the view picks the same friend.
+ */
+export function probeNextHop<T extends { account: string, out: bigint, coord: number[] | null | undefined }> (here: readonly number[], target: readonly number[], friends: readonly T[], amount: bigint): T | undefined {
+  const own = treeDistance(here, target)
+  let best: T | undefined
+  let bestDistance = own
+  for (const f of friends) {
+    if (f.out < amount || f.coord === null || f.coord === undefined) continue
+    const d = treeDistance(f.coord, target)
+    if (d < bestDistance || (d === bestDistance && best !== undefined && f.account < best.account)) { best = f; bestDistance = d }
+  }
+  return best
 }
 
 function maxCapacity (graph: CapacityGraph, node: number, way: 'out' | 'in'): bigint {
