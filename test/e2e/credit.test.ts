@@ -97,7 +97,8 @@ test('four daemons in a line A–B–C–D: D pays A; capacity, and an intermedi
     const before = await settled(homes, accounts, 'quiet lines')
     const over = await cli(['credit', 'pay', alice, '1000', '--unit', 'USD', '--home', homeD])
     assert.equal(over.code, 1)
-    assert.match(oneErrorLine(over), /carry at most 49 of the 1000 USD \(ILP T04\)/)
+    // The router may see B's room from a report up to a second old (49 or 50 left).
+    assert.match(oneErrorLine(over), /carry at most (49|50) of the 1000 USD \(ILP T04\)/)
     // Two payments at once that each fit but not together: the routes both see room on
     // A–B (49 left), holds go out for both, and B refuses the second forward (T04): its
     // holds upstream are released.

@@ -5,7 +5,7 @@
 // the next output (a `send`) is acted on, so a kill -9 never leaves the peer holding a
 // signature for a state this node forgot.
 
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { AppPeer, AppService, AppServiceContext } from '../../networks/app.ts'
 import { bytesEqual, decodeCanonical, encodeCanonical } from '../../core/encoding.ts'
 import { toHex } from '../../networks/hashing.ts'
@@ -45,6 +45,8 @@ const REPORT_TTL_MS = 1_000
  * not leave it open for ever. Longer than any payment's holds live.
  */
 const INVOICE_TTL_MS = 120_000
+/** Settled conditions remembered for telling a lost forward (see #paidOut). */
+const PAID_OUT_KEPT = 10_000
 
 interface HeldLine {
   row: LineRow
@@ -100,6 +102,13 @@ export class CreditService implements AppService {
   /** Open invoices by id (hex): their condition and when they were made, for withdrawing stale ones. */
   readonly #openInvoices = new Map<string, { condition: Uint8Array, createdAt: number }>()
   readonly #sweep: NodeJS.Timeout
+  /**
+   * Conditions of holds this node paid that the peer settled (recent ones, bounded): a
+   * forward reported failed whose downstream hold was settled is a loss (the engine
+   * reports `lost` only when the upstream settle is refused, not when the upstream payer
+   * released its expired hold first).
+   */
+  readonly #paidOut = new Map<string, true>()
 
   constructor (ctx: AppServiceContext) {
     this.#ctx = ctx
@@ -337,6 +346,13 @@ export class CreditService implements AppService {
 
   /** A committed update: the engine learns of it (holds arrive, settles and releases resolve payments). */
   private onCommitted (held: HeldLine, o: Extract<LineOutput, { do: 'committed' }>): void {
+    if (o.commit.proposer !== held.channel.side) {
+      for (const c of o.commit.changes) {
+        if (c.kind !== 'settle') continue
+        this.#paidOut.set(toHex(createHash('sha256').update(c.fulfillment).digest()), true)
+        if (this.#paidOut.size > PAID_OUT_KEPT) this.#paidOut.delete(this.#paidOut.keys().next().value as string)
+      }
+    }
     this.#engine(this.engine.onCommitted(o.state, o.commit.proposer, o.commit.changes, o.commit.attachments, this.#now()))
   }
 
@@ -400,7 +416,9 @@ export class CreditService implements AppService {
       case 'forwarded': {
         const fee = o.in.unit === o.out.unit ? o.in.amount - o.out.amount : 0n
         const id = this.newId()
-        this.#write(() => this.store.addPayment({ id, direction: 'forwarded', peer: o.out.peer, amount: o.out.amount, unit: o.out.unit, fee, status: o.ok ? 'done' : 'failed', message: o.lost === true ? 'paid downstream, not paid upstream (the upstream hold expired)' : null, routes: null, createdAt: now, doneAt: now }))
+        const lost = o.lost === true || (!o.ok && this.#paidOut.has(toHex(o.condition)))
+        this.#paidOut.delete(toHex(o.condition))
+        this.#write(() => this.store.addPayment({ id, direction: 'forwarded', peer: o.out.peer, amount: o.out.amount, unit: o.out.unit, fee, status: o.ok ? 'done' : 'failed', message: lost ? 'paid downstream, not paid upstream (the upstream hold expired)' : null, routes: null, createdAt: now, doneAt: now }))
       }
     }
   }

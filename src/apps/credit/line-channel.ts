@@ -197,7 +197,6 @@ interface Outgoing {
 const MAX_REMEMBERED_REFUSALS = 64
 
 export class LineChannel {
-  readonly #self: LineParty
   readonly #side: Side
   readonly #peerSide: Side
   readonly #sign: (state: LineState) => Uint8Array
@@ -221,7 +220,6 @@ export class LineChannel {
 
   private constructor (init: LineChannelInit, state: LineState, signed: SignedLineState | null) {
     const side = sideOfParty(state, init.self)
-    this.#self = init.self
     this.#side = side
     this.#peerSide = other(side)
     const signer = init.signer
@@ -281,6 +279,8 @@ export class LineChannel {
     }
     let channel: LineChannel
     if (init.signed !== null) {
+      // The store's copy is checked like a peer's: a damaged one must not be signed on top of.
+      checkSignedLineState(init.signed)
       channel = new LineChannel(init, init.signed.state, init.signed)
     } else {
       if (proposal === null || proposal.open === null) throw new InvalidLineStateError('nothing to restore: no signed state and no opening proposal')

@@ -104,6 +104,12 @@ export interface PaymentEngineOptions {
   lastHopMs?: number
   /** How long after expiry the side paid releases a hold its payer left behind (ms). Default 1,000. */
   releaseGraceMs?: number
+  /**
+   * The longest this node lets a hold it forwards stay pending (ms): the outgoing expiry is
+   * at most now + this, so a payer cannot lock up its credit for long (ilp-connector's
+   * maxHoldTime). Default 60,000.
+   */
+  maxHoldMs?: number
 }
 
 // ---- outputs ----------------------------------------------------------------------------
@@ -315,6 +321,7 @@ export class PaymentEngine {
   private readonly minHoldMs: number
   private readonly lastHopMs: number
   private readonly releaseGraceMs: number
+  private readonly maxHoldMs: number
 
   private readonly fees = new Map<string, number>()
   private readonly offers = new Map<string, bigint>()
@@ -345,6 +352,7 @@ export class PaymentEngine {
     this.minHoldMs = options.minHoldMs ?? 1_000
     this.lastHopMs = options.lastHopMs ?? 10_000
     this.releaseGraceMs = options.releaseGraceMs ?? 1_000
+    this.maxHoldMs = options.maxHoldMs ?? 60_000
     if (this.lastHopMs <= this.minHoldMs) throw new InvalidPaymentError('lastHopMs must be above minHoldMs, or no payee would accept the hold')
   }
 
@@ -538,8 +546,12 @@ export class PaymentEngine {
     return out
   }
 
-  /** The peer refused a proposal of this node's (the changes broke a rule on its side): each change is dropped. */
-  onRefused (state: LineState, changes: readonly LineChange[], reason: string, now: number): EngineOutput[] {
+  /**
+   * A change of this node's will not be made (it broke a rule on one side): each change is
+   * dropped, and a refused hold becomes a reject (T04 for capacity, R02 for an expiry, F00
+   * otherwise). `_now` is taken like every input's, though no answer depends on it yet.
+   */
+  onRefused (state: LineState, changes: readonly LineChange[], reason: string, _now: number): EngineOutput[] {
     const line = this.lineIdOf(state)
     const out: EngineOutput[] = []
     for (const change of changes) {
@@ -554,7 +566,7 @@ export class PaymentEngine {
         const fwd = this.forwardsDown.get(key)
         if (fwd !== undefined) {
           this.forwardsDown.delete(key)
-          this.answerUpstream(fwd, { code, message: `the next hop refused the hold: ${reason}` }, now, out)
+          this.answerUpstream(fwd, { code, message: `the next hop refused the hold: ${reason}` }, out)
         }
       } else {
         this.pendingOps.delete(key)
@@ -607,7 +619,7 @@ export class PaymentEngine {
       }
     }
     for (const fwd of this.forwardsDown.values()) {
-      if (!fwd.answered && now > fwd.down.hold.expiresAt) this.answerUpstream(fwd, { code: ErrorCode.transferTimedOut, message: 'the next hop did not answer before its hold expired' }, now, out)
+      if (!fwd.answered && now > fwd.down.hold.expiresAt) this.answerUpstream(fwd, { code: ErrorCode.transferTimedOut, message: 'the next hop did not answer before its hold expired' }, out)
     }
     for (const invoice of [...this.collecting]) {
       let earliest = Infinity
@@ -622,6 +634,31 @@ export class PaymentEngine {
       this.dropParts(invoice)
     }
     return out
+  }
+
+  /**
+   * When `tick` next has something to do (ms since the epoch), or null when nothing is
+   * open: the shell sets its timer to this rather than polling.
+   */
+  nextDeadline (): number | null {
+    let at = Infinity
+    for (const state of this.lines.all()) {
+      const me = sideOf(state, this.account)
+      if (me === undefined) continue
+      for (const h of state.holds) {
+        const due = h.payer === me ? h.expiresAt + 1 : h.expiresAt + this.releaseGraceMs + 1
+        // A release already proposed waits for the peer, not for a timer (else a silent peer makes the shell spin).
+        if (due < at && !this.pendingOps.has(holdKey(this.lineIdOf(state), h.id))) at = due
+      }
+    }
+    for (const payment of this.payments.values()) {
+      for (const part of payment.parts) if (part.state === 'pending') at = Math.min(at, part.ref.hold.expiresAt + 1)
+    }
+    for (const fwd of this.forwardsDown.values()) if (!fwd.answered) at = Math.min(at, fwd.down.hold.expiresAt + 1)
+    for (const invoice of this.collecting) {
+      for (const p of invoice.parts.values()) at = Math.min(at, p.hold.expiresAt - this.minHoldMs / 2)
+    }
+    return at === Infinity ? null : Math.ceil(at)
   }
 
   /** How many payments, forwards and invoice parts are still open (0 once everything settled or expired). */
@@ -796,7 +833,8 @@ export class PaymentEngine {
     const amount = forwardAmount(up.hold.amount, rate, this.feeOf(next.unit))
     if (amount === 0n) return reject(ErrorCode.badRequest, 'nothing is left to forward after the fee')
     if (amount > MAX_AMOUNT) return reject(ErrorCode.amountTooLarge, 'the exchanged amount is over the largest ILP amount')
-    const expiresAt = up.hold.expiresAt - this.hopMarginMs
+    // RFC 0027 §"Expiry": shorter than the incoming hold by this hop's margin, and never further off than maxHoldMs.
+    const expiresAt = Math.min(up.hold.expiresAt - this.hopMarginMs, now + this.maxHoldMs)
     if (expiresAt < now + this.minHoldMs) {
       return reject(ErrorCode.insufficientTimeout, `the hold expires in ${up.hold.expiresAt - now} ms; forwarding needs ${this.hopMarginMs + this.minHoldMs} ms`)
     }
@@ -880,7 +918,7 @@ export class PaymentEngine {
         : own
           ? { code: ErrorCode.transferTimedOut, message: 'the next hop did not answer before its hold expired' }
           : { code: ErrorCode.applicationError, message: 'the next hop gave the hold back without an ILP reject' }
-      this.answerUpstream(down, why, now, out)
+      this.answerUpstream(down, why, out)
       return
     }
     const up = this.forwardsUp.get(key)
@@ -946,10 +984,9 @@ export class PaymentEngine {
   }
 
   /** Answers a forward's upstream hold with a reject (ours or relayed) by releasing it. */
-  private answerUpstream (fwd: Forward, why: { code: string, message: string } | { ilp: Uint8Array }, now: number, out: EngineOutput[]): void {
+  private answerUpstream (fwd: Forward, why: { code: string, message: string } | { ilp: Uint8Array }, out: EngineOutput[]): void {
     if (fwd.answered) return
     fwd.answered = true
-    void now
     this.release(fwd.up, why, out)
   }
 

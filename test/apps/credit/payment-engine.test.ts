@@ -197,6 +197,9 @@ test('payment: one part of two fails — the payee gives the other part back bef
   const inv = net.invoice(R, u('10'), 'USD')
   net.pay(S, { payee: R.account, amount: u('10'), unit: 'USD', maxFee: 0n, condition: inv.condition, paths: [{ hops: [hop(B), hop(R)], amount: u('6') }, { hops: [hop(C), hop(R)], amount: u('4') }] })
   assert.equal(S.events.length, 0, 'one part is still held by the payee')
+  const start = net.now
+  assert.equal(R.engine.nextDeadline(), start + 10_000 - 500, 'the payee\'s timer: when it gives up on the part it holds')
+  assert.equal(S.engine.nextDeadline(), start + 12_001, 'the payer\'s timer: just after its holds expire')
   net.advance(9_400)
   assert.equal(S.events.length, 0, 'the payee waits until half its minimum window before the earliest expiry (10 s − 0.5 s)')
   net.advance(200)
@@ -206,6 +209,7 @@ test('payment: one part of two fails — the payee gives the other part back bef
   assert.ok(net.now < Math.min(...net.delivered.filter((d) => d.change.kind === 'hold').map((d) => (d.change as { hold: { expiresAt: number } }).hold.expiresAt)), 'answered before any hold expired')
   assertUnchanged(net)
   assert.equal(net.holdCount(), 0)
+  for (const n of [S, B, C, R]) assert.equal(n.engine.nextDeadline(), null, `${n.name} has nothing left to time`)
 })
 
 test('payment: bad input — an amount over the first line\'s capacity is refused before anything is sent (T04)', () => {
@@ -276,6 +280,7 @@ test('payment: bad input — a hop goes silent with the payment held: after expi
   assert.equal(failed.code, 'R00')
   assert.equal(failed.triggeredBy, ilpAddressOf(C.account), 'C gave up on its hold to B once it expired and told D')
   net.advance(10_000)
+
   assert.equal(net.holdCount(), 0)
   // B comes back: its late proposal (the hold C proposed) is refused as expired, and nothing changes.
   B.silentUntil = 0
@@ -291,7 +296,13 @@ test('payment: bad input — a hop silent between the payee\'s hold and its sett
   net.afterDeliver = (proposer, change) => { if (proposer === B && change.kind === 'hold') B.silentUntil = net.now + 15_000 }
   net.pay(D, { payee: A.account, amount: u('4'), unit: 'USD', maxFee: 0n, condition: inv.condition, paths: [{ hops: [hop(C), hop(B), hop(A)], amount: u('4') }] })
   net.afterDeliver = undefined
-  net.advance(30_000)
+  net.advance(12_000)
+  // A's hold from B expired at +10 s with A's settle still waiting for B: the hold waits for B, not for a
+  // timer: no deadline in the past (the shell would spin on it).
+  assert.equal(A.engine.pending().proposals, 1, 'its settle waits for B (and stands for the hold: no release on top)')
+  const due = A.engine.nextDeadline()
+  assert.ok(due === null || due > net.now, `A's next deadline ${due} is not in the past`)
+  net.advance(18_000)
   const failed = outcome(D, 'failed')
   assert.equal(failed.code, 'R00')
   assert.deepEqual(A.events.map((e) => e.kind), ['received', 'part-lost'])
@@ -345,6 +356,25 @@ test('payment: bad input — a hold whose expiry leaves no room for the hop marg
   assert.equal(failed.triggeredBy, ilpAddressOf(B.account))
   assert.equal(net.holdCount(), 0)
   assertUnchanged(net)
+})
+
+test('payment: an intermediary caps how long it lets a forwarded hold stay pending (maxHoldMs), whatever expiry the payer asks', () => {
+  const net = new PaymentNet()
+  const A = net.node('A', { lastHopMs: 300_000 })
+  const B = net.node('B', { maxHoldMs: 20_000 })
+  const C = net.node('C')
+  net.trust(A, B, 'USD', u('10'), u('10'))
+  net.trust(B, C, 'USD', u('10'), u('10'))
+  C.silentUntil = Infinity
+  const inv = net.invoice(C, u('1'), 'USD')
+  net.pay(A, { payee: C.account, amount: u('1'), unit: 'USD', maxFee: 0n, condition: inv.condition, paths: [{ hops: [hop(B), hop(C)], amount: u('1') }] })
+  const holds = net.delivered.filter((d) => d.change.kind === 'hold').map((d) => (d.change as { hold: { expiresAt: number } }).hold.expiresAt)
+  assert.deepEqual(holds, [net.now + 302_000])
+  B.engine.tick(net.now) // nothing yet
+  assert.equal(B.engine.nextDeadline(), net.now + 20_001, 'B gives up after its own 20 s, not the payer\'s 300 s')
+  net.advance(20_200)
+  assert.equal(outcome(A, 'failed').code, 'R00')
+  assert.equal(net.holdCount(), 0)
 })
 
 test('payment: the payee refuses what it did not invoice (F06), the wrong unit (F06) and a packet that disagrees with its hold (F01)', () => {

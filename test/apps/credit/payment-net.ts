@@ -89,10 +89,11 @@ export class PaymentNet {
   }
 
   /** A restart that kept the engine's snapshot (through its canonical bytes, as a store would). */
-  restartFromSnapshot (node: NetNode): void {
+  restartFromSnapshot (node: NetNode, policy?: (engine: PaymentEngine) => void): void {
     const bytes = encodeCanonical(node.engine.snapshot())
     node.engine = this.makeEngine(node.account, this.options)
     node.engine.restore(decodeCanonical(bytes))
+    policy?.(node.engine)
   }
 
   private makeEngine (account: Uint8Array, options: Partial<PaymentEngineOptions>): PaymentEngine {
