@@ -46,7 +46,7 @@ export interface WireViewNode { account: Uint8Array, lines: LineReport[], policy
 export interface WireProbeHop { account: Uint8Array, next: Uint8Array, unit: string, out: bigint, feePpm: number, coord: number[] }
 
 /** Bounds on what a peer may send: views, probe paths and coordinates stay small. */
-const MAX_VIEW = 256
+export const MAX_VIEW = 256
 const MAX_HOPS = 64
 const MAX_TREES = 16
 

@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from '../../core/log.ts'
 import { toHex } from '../../networks/hashing.ts'
+import { MAX_VIEW } from './credit-messages.ts'
 import type { CreditMessage, WireProbeHop, WireViewNode } from './credit-messages.ts'
 import { TreeEmbedding } from './paths/tree-embedding.ts'
 import { findPaymentPaths, probeNextHop } from './payment-paths.ts'
@@ -195,7 +196,8 @@ export class CreditRouting {
     const trees = this.treesOf(unit)
     const place = (coords: TreeCoords): WireViewNode['trees'] => trees.roots.map((root, t) => { const c = coords[t]; return c === null || c === undefined ? null : { root, coord: c } })
     const view: WireViewNode[] = [{ account: this.#host.self, lines: own.lines, policy: own.policy, trees: place(trees.self) }]
-    const friends = own.lines.filter((l) => l.unit === unit && l.in > 0n)
+    // The friends that can pay us the most, as many as a view may hold.
+    const friends = own.lines.filter((l) => l.unit === unit && l.in > 0n).sort((x, y) => x.in > y.in ? -1 : x.in < y.in ? 1 : 0).slice(0, MAX_VIEW - 1)
         // A silent friend is left out rather than hold up the invoice (the payer waits for it with a bound of its own).
     const answers = await Promise.all(friends.map(async (l) => [l.peer, await withinMs(this.#host.ask(l.peer), VIEW_WAIT_MS)] as const))
     for (const [peer, r] of answers) {

@@ -19,6 +19,11 @@
 // unit cannot be reached in one unit, the known exchange offers are tried
 // (unit-converting-paths.ts): the router routes one unit.
 //
+// Fees: each intermediary's fee comes from its report or its probe hop; an account known
+// only as the far end of someone's line counts as charging none (if it does charge, its
+// forward falls short and the payment fails cleanly). As in router.ts, a path is chosen
+// for its amount alone; the fees ride on top, within the payer's cap.
+//
 // Tie-break: a probe hop picks, among its neighbours strictly closer to the payee with
 // room, the closest, then the smallest account (hex); the view adds its links in order
 // of (smaller account, larger account), so the router's greedy step (lowest edge number
