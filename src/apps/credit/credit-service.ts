@@ -24,8 +24,8 @@ import type { LineView, PayResult, RouteView, TrustResult } from './views.ts'
 import { PaymentEngine } from './payment-engine.ts'
 import type { DoneOutput, EngineOutput, FailedOutput, PaymentPath } from './payment-engine.ts'
 import { ErrorCode } from './ilp-packet.ts'
-import { findPaymentPaths } from './simple-paths.ts'
-import type { NodeReport } from './simple-paths.ts'
+import type { NodeReport } from './unit-converting-paths.ts'
+import { CreditRouting } from './credit-routing.ts'
 
 /** How long `credit trust` waits for the other side's countersignature. */
 const TRUST_WAIT_MS = 15_000
@@ -95,6 +95,8 @@ export class CreditService implements AppService {
   #flushTimer: NodeJS.Immediate | null = null
   /** Invoice ids → conditions, for the history (the engine reports a received invoice by id). */
   readonly #invoiceConditions = new Map<string, Uint8Array>()
+  /** Trees, probes, invoice views and path finding (credit-routing.ts). */
+  readonly #routing: CreditRouting
   /** Open invoices by id (hex): their condition and when they were made, for withdrawing stale ones. */
   readonly #openInvoices = new Map<string, { condition: Uint8Array, createdAt: number }>()
   readonly #sweep: NodeJS.Timeout
@@ -109,6 +111,15 @@ export class CreditService implements AppService {
   constructor (ctx: AppServiceContext) {
     this.#ctx = ctx
     this.store = new CreditStore(ctx.db)
+    this.#routing = new CreditRouting({
+      self: ctx.self.account,
+      logger: ctx.logger,
+      now: () => this.#now(),
+      report: () => this.#report(),
+      treeLinks: () => [...this.#lines.values()].filter((h) => h.channel.signed !== null && h.channel.state.limitA + h.channel.state.limitB > 0n).map((h) => ({ peer: h.peer.account, unit: h.channel.state.unit })),
+      send: (to, m) => { const held = [...this.#lines.values()].find((h) => bytesEqual(h.peer.account, to)); this.#send(held?.peer ?? { account: to, device: this.#ctx.devices(to)[0] ?? to }, m) },
+      ask: async (friend) => await this.#ask(friend)
+    })
     const lines = this.#lines
     const self = ctx.self.account
     this.engine = new PaymentEngine({
@@ -150,6 +161,7 @@ export class CreditService implements AppService {
     // Tell every peer where our lines are and re-send what was outstanding (their nodes
     // may have restarted too). Those not reachable now get it when they connect.
     for (const held of this.#lines.values()) this.#run(held, held.channel.connect(this.#now()))
+    this.#routing.linesChanged()
   }
 
   get #self (): AppPeer { return this.#ctx.self }
@@ -182,6 +194,7 @@ export class CreditService implements AppService {
     for (const held of this.#lines.values()) {
       if (bytesEqual(held.peer.account, peer.account) && bytesEqual(held.peer.device, peer.device)) this.#run(held, held.channel.connect(this.#now()))
     }
+    this.#routing.connected(peer.account)
   }
 
   #receive (from: AppPeer, m: CreditMessage): void {
@@ -222,11 +235,21 @@ export class CreditService implements AppService {
         } catch (err) {
           answer = { t: 'invoice', id: m.id, condition: null, reason: (err as Error).message.slice(0, 64) }
         }
-        this.#send(from, answer)
+        // With the payee's radius-2 view for the payer's router.
+        const unit = m.unit
+        void (answer.condition === null ? Promise.resolve({ view: [], spent: 0 }) : this.#routing.invoiceView(unit)).then((v) => { this.#send(from, { ...answer, ...v }) })
         return
       }
-      case 'lines?':
-        this.#send(from, { t: 'lines', id: m.id, ...this.#report() })
+      case 'lines?': {
+        // Capacities are shared with friends only (issue 6 (a)): others get an empty report.
+        const friend = [...this.#lines.values()].some((h) => bytesEqual(h.peer.account, from.account))
+        this.#send(from, { t: 'lines', id: m.id, ...(friend ? this.#report() : { lines: [], policy: { fees: [], offers: [] } }) })
+        return
+      }
+      case 'tree':
+      case 'probe':
+      case 'probe-result':
+        this.#routing.receive(from.account, m)
         return
       case 'invoice':
       case 'lines': {
@@ -300,6 +323,7 @@ export class CreditService implements AppService {
         case 'committed':
           this.#wake(held, o.state)
           this.onCommitted(held, o)
+          if (o.commit.changes.some((c) => c.kind === 'limit')) this.#routing.linesChanged()
           break
         case 'refused':
           this.#refused(held, o)
@@ -513,6 +537,9 @@ export class CreditService implements AppService {
 
   lines (): HeldLine[] { return [...this.#lines.values()] }
 
+  /** This node's spanning trees in `unit` (roots, own and friends' coordinates). */
+  trees (unit: string): ReturnType<CreditRouting['treesOf']> { return this.#routing.treesOf(unit) }
+
   /**
    * Sets the credit this account extends to `peer` in `unit`, opening the line if there is
    * none; resolves once the other side countersigned the new state.
@@ -625,17 +652,15 @@ export class CreditService implements AppService {
   async pay (payee: Uint8Array, amount: bigint, unit: string, maxFee: bigint): Promise<PayResult> {
     checkUnit(unit)
     if (amount <= 0n) throw new InvalidAmountError('a payment is for an amount above 0')
-    // The invoice and the route are asked for at once: each is a round trip to other nodes.
-    const [invoice, paths] = await Promise.all([
-      this.#request(payee, (id) => ({ t: 'invoice?', id, amount, unit })),
-      findPaymentPaths({ self: this.#self.account, payee, amount, unit, own: this.#report(), ask: async (a) => await this.#ask(a) })
-    ])
+    // The invoice first: it carries the payee's view, where the router starts (credit-routing.ts).
+    const invoice = await this.#request(payee, (id) => ({ t: 'invoice?', id, amount, unit }))
     if (invoice.t !== 'invoice' || invoice.condition === null) {
       throw new PaymentFailedError(ErrorCode.unexpectedPayment, `the payee would not make an invoice: ${invoice.t === 'invoice' ? invoice.reason ?? 'no reason' : 'a wrong answer'}`)
     }
-    const delivered = paths.reduce((s, p) => s + p.amount, 0n)
-    if (paths.length === 0) throw new PaymentFailedError(ErrorCode.unreachable, `no path to ${toHex(payee).slice(0, 16)}… in ${unit} with room for the payment`, { hint: 'open trust lines that lead there (`peernet credit trust`)' })
-    if (delivered < amount) throw new PaymentFailedError(ErrorCode.insufficientLiquidity, `the paths found carry at most ${formatAmount(delivered)} of the ${formatAmount(amount)} ${unit}`, { hint: 'pay less, or ask for more credit along the way' })
+    const found = await this.#routing.findPaths(payee, amount, unit, { view: invoice.view ?? [], spent: invoice.spent ?? 0 })
+    const paths = found.paths
+    if (paths.length === 0 && found.carries === 0n) throw new PaymentFailedError(ErrorCode.unreachable, `no path to ${toHex(payee).slice(0, 16)}… in ${unit} with room for the payment`, { hint: 'open trust lines that lead there (`peernet credit trust`)' })
+    if (paths.length === 0) throw new PaymentFailedError(ErrorCode.insufficientLiquidity, `the paths found carry at most ${formatAmount(found.carries)} of the ${formatAmount(amount)} ${unit}`, { hint: 'pay less, or ask for more credit along the way' })
     const id = this.newId()
     const now = this.#now()
     this.#write(() => { this.store.addPayment({ id, direction: 'sent', peer: payee, amount, unit, fee: 0n, status: 'pending', routes: null, createdAt: now }) })
@@ -653,7 +678,7 @@ export class CreditService implements AppService {
     this.#schedule()
     const end = await result
     if (end.kind === 'failed') throw new PaymentFailedError(end.code, end.message)
-    return { id: toHex(id), account: toHex(payee), amount: formatAmount(end.delivered), unit, fee: formatAmount(end.fee), routes: routesOf(end.paths, paths) }
+    return { id: toHex(id), account: toHex(payee), amount: formatAmount(end.delivered), unit, fee: formatAmount(end.fee), routes: routesOf(end.paths, paths), routing: { method: found.method, messages: found.messages } }
   }
 
   stop (): void {
@@ -662,6 +687,7 @@ export class CreditService implements AppService {
       try { this.store.saveEngine(encodeCanonical(this.engine.snapshot()), this.#now()) } catch (err) { this.#ctx.logger.warn('could not save the payment engine\'s state', { err }) }
     }
     this.#stopped = true
+    this.#routing.stop()
     clearInterval(this.#sweep)
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null

@@ -44,6 +44,8 @@ export interface PayResult {
   /** What the payer paid beyond the amount, in its first line's unit. */
   fee: string
   routes: RouteView[]
+  /** How the router found the routes (neighbourhood max flow, tree embedding, or unit-converting offers) and the messages that took, payment included. */
+  routing?: { method: string, messages: number }
 }
 
 export interface HistoryView {

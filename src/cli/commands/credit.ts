@@ -98,9 +98,17 @@ Prints the route(s) taken and the fee paid. A payment that fails changes no bala
     const r = await client(ctx).post<PayResult>(`${APP}/pay`, body)
     ctx.print(r, () => [
       `paid ${r.amount} ${r.unit} to ${short(r.account)}; fee ${r.fee}`,
-      ...r.routes.map((route) => `  ${route.amount} via ${route.hops.map((h) => `${short(h.account)} (${h.unit})`).join(' → ')}`)
+      ...r.routes.map((route) => `  ${route.amount} via ${route.hops.map((h) => `${short(h.account)} (${h.unit})`).join(' → ')}`),
+      ...(r.routing === undefined ? [] : [`  found by ${ROUTING_METHODS[r.routing.method] ?? r.routing.method}, ${r.routing.messages} messages`])
     ])
   }
+}
+
+/** How `credit pay` names the router's methods (payment-paths.ts). */
+const ROUTING_METHODS: Record<string, string> = {
+  neighbourhood: 'max flow on the neighbourhood',
+  embedding: 'the spanning trees',
+  'unit-converting': 'exchange offers'
 }
 
 export const creditHistoryCommand: Command = {

@@ -1,71 +1,32 @@
-// A stand-in router for `credit pay` until the real path finder (src/apps/credit/paths/,
-// issue 6 "Path finding") lands: the payer asks the accounts it can reach, level by level
-// from its own lines outwards, for their lines and fee/offer policy, then takes the
-// fewest-hops path with room on the residual graph, as much as fits, and again, until
-// the amount is covered (at most MAX_PATHS paths). Everything it needs comes in through
-// `ask`, so the real router replaces this one function (`findPaymentPaths`).
-//
-// Its limits, on purpose: it reveals every line of whoever is asked to whoever asks (the
-// real router shares capacities among friends within a bounded radius), and it asks up
-// to MAX_QUERIES accounts per payment.
+// Paths that change unit on the way (issue 6: "intermediaries may offer exchange between
+// units at a rate"). The router (paths/router.ts) routes one unit; when it finds nothing
+// and the accounts the payer heard of offer exchange, this takes the fewest-hops path over
+// their reported lines in which a unit changes only where that hop offers it, as much as
+// fits, and again until the amount is covered (at most MAX_PATHS paths). It works only on
+// what the payer already knows (its lines, the invoice's view, its friends' lines, the
+// probes' hops): it asks nobody. This was the daemon's first, stand-in router.
 
-import { bytesEqual } from '../../core/encoding.ts'
 import { toHex } from '../../networks/hashing.ts'
 import type { LineReport, PolicyReport } from './credit-messages.ts'
 import type { PathHop, PaymentPath } from './payment-engine.ts'
 
 export const MAX_PATHS = 8
-export const MAX_QUERIES = 32
-export const MAX_DEPTH = 6
 
 const PPM = 1_000_000n
 
+/** An account's lines and fee and offer policy, as it reports them. */
 export interface NodeReport { lines: LineReport[], policy: PolicyReport }
-
-export interface FindPathsInput {
-  self: Uint8Array
-  payee: Uint8Array
-  amount: bigint
-  unit: string
-  /** This node's own lines and policy. */
-  own: NodeReport
-  /** Another account's lines and policy, or undefined when it cannot be asked (bounded wait inside). */
-  ask: (account: Uint8Array) => Promise<NodeReport | undefined>
-}
 
 interface Edge { from: string, to: string, toKey: Uint8Array, unit: string, capacity: bigint }
 
-/** Paths for `amount` of `unit` to the payee, covering as much of it as the known graph allows (possibly less). */
-export async function findPaymentPaths (input: FindPathsInput): Promise<PaymentPath[]> {
-  const selfHex = toHex(input.self)
-  const payeeHex = toHex(input.payee)
-  const reports = new Map<string, NodeReport>([[selfHex, input.own]])
-  // Explore: ask each newly seen account (not the payee: the last hop's line is its payer's to report).
-  let frontier = input.own.lines.filter((l) => l.out > 0n).map((l) => l.peer)
-  let queries = 0
-  for (let depth = 1; depth < MAX_DEPTH && frontier.length > 0; depth++) {
-    if (edgesOf(reports).some((e) => e.to === payeeHex && e.unit === input.unit)) {
-      // Reached; one more level only if a single known path might not carry the amount (kept simple: stop).
-      break
-    }
-    const next: Uint8Array[] = []
-    const batch = dedupe(frontier).filter((a) => !reports.has(toHex(a)) && !bytesEqual(a, input.payee)).slice(0, MAX_QUERIES - queries)
-    queries += batch.length
-    const answers = await Promise.all(batch.map(async (a) => [a, await input.ask(a)] as const))
-    for (const [a, r] of answers) {
-      if (r === undefined) continue
-      reports.set(toHex(a), r)
-      for (const l of r.lines) if (l.out > 0n) next.push(l.peer)
-    }
-    frontier = next
-  }
-
+/** Paths for `amount` of `unit` from `self` to `payee` over the reported lines (hex account → report), covering as much as fits (possibly nothing). */
+export function unitConvertingPaths (reports: Map<string, NodeReport>, selfHex: string, payeeHex: string, amount: bigint, unit: string): PaymentPath[] {
   const edges = edgesOf(reports)
   const residual = new Map<string, bigint>(edges.map((e) => [edgeKey(e.from, e.to, e.unit), e.capacity]))
   const paths: PaymentPath[] = []
-  let remaining = input.amount
+  let remaining = amount
   while (remaining > 0n && paths.length < MAX_PATHS) {
-    const route = shortest(edges, residual, selfHex, payeeHex, input.unit, reports)
+    const route = shortest(edges, residual, selfHex, payeeHex, unit, reports)
     if (route === undefined) break
     const hops = hopsOf(route, reports)
     const fits = largestFitting(route, hops, residual, remaining)
@@ -76,12 +37,6 @@ export async function findPaymentPaths (input: FindPathsInput): Promise<PaymentP
     remaining -= fits
   }
   return paths
-}
-
-function dedupe (keys: Uint8Array[]): Uint8Array[] {
-  const m = new Map<string, Uint8Array>()
-  for (const k of keys) m.set(toHex(k), k)
-  return [...m.values()]
 }
 
 function edgesOf (reports: Map<string, NodeReport>): Edge[] {
