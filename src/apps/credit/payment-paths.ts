@@ -222,7 +222,7 @@ export async function findPaymentPaths (input: FindPathsInput): Promise<FoundPat
   const graph = know.graph(unit)
   const s = graph.indexOf(self)
   const d = graph.indexOf(payee)
-  if (trees > 0 && s !== undefined && d !== undefined && maxCapacity(graph, s, 'out') >= amount && maxCapacity(graph, d, 'in') >= amount) {
+  if (trees > 0 && s !== undefined && d !== undefined && graph.maxCapacity(s, 'out') >= amount && graph.maxCapacity(d, 'in') >= amount) {
     for (let t = 0; t < trees; t++) {
       const p = await input.probe(t, amount)
       messages += p.messages
@@ -278,15 +278,6 @@ export function probeNextHop<T extends { account: string, out: bigint, coord: nu
     if (f.out < amount || f.coord === null || f.coord === undefined) continue
     const d = treeDistance(f.coord, target)
     if (d < bestDistance || (d === bestDistance && best !== undefined && f.account < best.account)) { best = f; bestDistance = d }
-  }
-  return best
-}
-
-function maxCapacity (graph: CapacityGraph, node: number, way: 'out' | 'in'): bigint {
-  let best = 0n
-  for (const e of graph.out[node] ?? []) {
-    const c = graph.cap(way === 'out' ? e : e ^ 1)
-    if (c > best) best = c
   }
   return best
 }

@@ -49,6 +49,16 @@ export class CapacityGraph {
     return i
   }
 
+  /** The largest capacity of a node's lines, out of it or into it: whether one line at that end can carry an amount. */
+  maxCapacity (node: number, way: 'out' | 'in'): bigint {
+    let best = 0n
+    for (const e of this.out[node] ?? []) {
+      const c = this.cap(way === 'out' ? e : e ^ 1)
+      if (c > best) best = c
+    }
+    return best
+  }
+
   /** The index of a known node, or undefined. */
   indexOf (id: string): number | undefined {
     return this.index.get(id)

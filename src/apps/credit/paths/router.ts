@@ -106,7 +106,7 @@ export function routeIndexed (router: RouterName, graph: CapacityGraph, s: numbe
       let spent = 1
       // 1. When both ends have a line big enough (and up to `smallAmount`): one path along
       //    the trees, the prepares doubling as probes.
-      if ((options.smallAmount === undefined || amount <= options.smallAmount) && maxCapacity(graph, s, 'out') >= amount && maxCapacity(graph, t, 'in') >= amount) {
+      if ((options.smallAmount === undefined || amount <= options.smallAmount) && graph.maxCapacity(s, 'out') >= amount && graph.maxCapacity(t, 'in') >= amount) {
         const p = treePath(graph, options.embedding ?? noEmbedding(), s, t, amount)
         spent += 2 * p.hopsWalked
         if (p.path !== undefined) return { paths: [p.path], messages: spent, method: 'embedding' }
@@ -118,16 +118,6 @@ export function routeIndexed (router: RouterName, graph: CapacityGraph, s: numbe
       return byEmbedding(graph, s, t, amount, options, n.messages, 'prepare')
     }
   }
-}
-
-/** The largest capacity of a node's lines, out of it or into it. */
-function maxCapacity (graph: CapacityGraph, node: number, way: 'out' | 'in'): bigint {
-  let best = 0n
-  for (const e of graph.out[node] ?? []) {
-    const c = graph.cap(way === 'out' ? e : e ^ 1)
-    if (c > best) best = c
-  }
-  return best
 }
 
 function noEmbedding (): never {
