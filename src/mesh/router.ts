@@ -328,6 +328,8 @@ export class Router {
   private nextWidenAt: number
   /** When our scope may narrow (the end of start-up, see scopeShrinkDelayMs), or Infinity when no narrowing waits. */
   private shrinkAt = Infinity
+  /** Set while onUpdate selects after a route fell outside its origin's scope. */
+  private scopeLoss = false
   /** Hops to the nearest landmark of each level (index = level), from the same rebuild. */
   private nearestHops: Array<number | undefined> = []
 
@@ -805,7 +807,10 @@ export class Router {
         r.expiresAt = Math.ceil(now + this.holdTime(t.intervalMs))
       }
     }
+    // A finite metric made infinite by the scope: the route is lost to the scope (see select).
+    this.scopeLoss = metric >= INFINITY && t.metric < INFINITY
     this.select(t.id, d, now, out)
+    this.scopeLoss = false
     // A pending seqno request is answered once a feasible route with that seqno is in.
     const p = this.pending.get(t.id)
     if (p !== undefined && d.selected !== null && !seqnoNewer(p.seqno, d.selected.seqno)) this.pending.delete(t.id)
@@ -893,11 +898,22 @@ export class Router {
         this.urgent = true
         this.retracting = true
         // §3.8.2.1: the last feasible route is gone; ask for a newer seqno so that a route
-        // that is unfeasible now (or one a neighbour holds) becomes feasible. (Also after a
-        // route lost to its origin's scope: skipping it there left nextHop free to send
-        // towards a landmark while a neighbour still routed through us, a loop in the
-        // 2,000-node flapping run; the pending request holds such packets.)
-        this.startSeqnoRequest(id, (d.fdSeqno + 1) & 0xffff, null, now, out)
+        // that is unfeasible now (or one a neighbour holds) becomes feasible. Not when the
+        // last route went because we fell outside its origin's scope: no seqno brings us
+        // back in, and each narrowing scope set off a request from every node on its rim
+        // and a new seqno flooding the whole scope. The pending entry is still made,
+        // without a request, for what it does in route(): packets for the destination wait
+        // there a moment instead of heading for a landmark past a neighbour that still
+        // routes to it through us (it would send them back, and with `via` emptied they
+        // could only wait here).
+        if (this.scopeLoss && d.routes.length === 0) {
+          if (!this.pending.has(id)) {
+            this.pending.set(id, { seqno: (d.fdSeqno + 1) & 0xffff, resendsLeft: 0, nextAt: now + this.t.seqnoRequestTimeoutMs })
+            this.deadlineStale = true
+          }
+        } else {
+          this.startSeqnoRequest(id, (d.fdSeqno + 1) & 0xffff, null, now, out)
+        }
       }
     }
     this.dirty.add(id)
