@@ -807,8 +807,9 @@ export class Router {
         r.expiresAt = Math.ceil(now + this.holdTime(t.intervalMs))
       }
     }
-    // A finite metric made infinite by the scope: the route is lost to the scope (see select).
-    this.scopeLoss = metric >= INFINITY && t.metric < INFINITY
+    // Past the origin's scope (a neighbour at the edge retracts with the hops and scope
+    // that put us outside): the route is lost to the scope (see select).
+    this.scopeLoss = t.scope < UNLIMITED_SCOPE && hops > t.scope
     this.select(t.id, d, now, out)
     this.scopeLoss = false
     // A pending seqno request is answered once a feasible route with that seqno is in.
