@@ -100,10 +100,6 @@ export interface RouterTiming extends LinkCostParams {
    * widening, over thousands of nodes at a time (a wider scope is only more state for a
    * while). Only at start-up: held after every change, under 1 %/min of links flapping it
    * cost a third more control traffic (scopes ratcheted wide, then narrowed en masse).
-   * Each node draws its own delay between half and one and a half times this (from
-   * `random`, so a seeded run repeats): nodes that started together (a whole simulated
-   * mesh) narrowed at the same instant, and the retractions and re-advertisements of
-   * every node at once were most of a 10,000-node run's control traffic and wall time.
    */
   scopeShrinkDelayMs: number
   /**
@@ -322,8 +318,6 @@ export class Router {
   private address_: NodeId[] = []
   private gatewayLink: LinkId | undefined
   private readonly startedAt: number
-  /** Until when our scope does not narrow (scopeShrinkDelayMs, jittered per node). */
-  private readonly startUpEnd: number
   /** When our scope may next widen for want of landmarks (landmarks.ts), or Infinity. */
   private nextWidenAt: number
   /** When our scope may narrow (the end of start-up, see scopeShrinkDelayMs), or Infinity when no narrowing waits. */
@@ -347,7 +341,6 @@ export class Router {
     this.nextWidenAt = this.scopeConfig.levelBits.length > this.level ? now + this.scopeConfig.widenAfterMs : Infinity
     this.nextFullUpdateAt = now + this.jittered(this.t.updateIntervalMs)
     this.nextSweepAt = now + this.t.sweepIntervalMs
-    this.startUpEnd = now + this.t.scopeShrinkDelayMs * (0.5 + this.random())
   }
 
   // ---- events ------------------------------------------------------------------------
@@ -1148,7 +1141,7 @@ export class Router {
     const levelsAbove = this.scopeConfig.levelBits.length - this.level
     this.nextWidenAt = widenings >= levelsAbove ? Infinity : this.startedAt + (widenings + 1) * wait
     const scope = ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : this.nearestHops[k], widenings)
-    const startUpEnd = this.startUpEnd
+    const startUpEnd = this.startedAt + this.t.scopeShrinkDelayMs
     if (scope < this.scope && now < startUpEnd) {
       if (this.shrinkAt !== startUpEnd) { this.shrinkAt = startUpEnd; this.deadlineStale = true }
       return
