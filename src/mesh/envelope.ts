@@ -72,7 +72,11 @@ export interface MeshEnvelope {
   flags: number
   /** Spray-and-wait copies this holder carries. */
   copies: number
-  /** dst's landmarks, lowest level first; may be empty. */
+  /**
+   * dst's landmarks, lowest level first; may be empty. Relays narrow it (Router.route):
+   * to the landmarks up to the one the packet heads for, empty once it follows a route
+   * to dst itself.
+   */
   via: NodeId[]
   /** dst's Ed25519 key, present exactly when flags has DST_KEY. */
   dstKey?: Uint8Array

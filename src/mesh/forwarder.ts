@@ -10,7 +10,8 @@
 //     reported as 'duplicate' (the shell acks again when ACK_REQUESTED: the first ack may
 //     have been lost) and never delivered twice.
 //   - otherwise take one hop off its ttl (drop at zero), and send it to the route's next
-//     hop, never straight back on the link it came from (split horizon: that route is
+//     hop with the landmarks the route lookup leaves it (a relay narrows `via` to the
+//     route it took, so the relays after it cannot pick one leading back), never straight back on the link it came from (split horizon: that route is
 //     usually a moment stale upstream); with no such route, keep it in custody until a
 //     route appears or changes (`retry`), or bounceHoldMs passes for one held by split
 //     horizon alone, or its custody time is up.
@@ -74,9 +75,20 @@ export const DEFAULT_FORWARDER_CONFIG: Omit<ForwarderConfig, 'self'> = {
   bounceHoldMs: 2_000
 }
 
+/** Where an envelope goes next: the link, and the landmarks it carries on (Router.route). */
+export interface NextHop {
+  link: LinkId
+  via: readonly NodeId[]
+}
+
 /** The routing table, as the forwarder sees it. */
 export interface RouteLookup {
-  nextHop: (dst: NodeId, via: readonly NodeId[]) => LinkId | undefined
+  /**
+   * The next hop of an envelope for `dst` that carries the landmarks `via`, or undefined
+   * to hold it. The envelope goes on with the returned `via`: the router narrows it to the
+   * route it chose, so the hops after it cannot choose one that leads back (Router.route).
+   */
+  route: (dst: NodeId, via: readonly NodeId[]) => NextHop | undefined
   /** Links open now (spray-and-wait hands copies to these). */
   links: () => LinkId[]
 }
@@ -207,12 +219,12 @@ export class Forwarder {
     const held = this.#custodyStore === undefined || this.#custodyStore.size === 0 ? [] : [...this.#custodyStore.entries()]
     const links = held.length === 0 ? [] : [...new Set([...newLinks, ...this.#routes.links()])]
     for (const { key, value } of held) {
-      const hop = this.#routes.nextHop(value.envelope.dst, value.envelope.via)
+      const hop = this.#routes.route(value.envelope.dst, value.envelope.via)
       // Split horizon is not applied here: the routes changed since the envelope came,
       // so a route back the way it came is a new decision, not a stale upstream.
       if (hop !== undefined) {
         this.#forget(key)
-        out.push({ kind: 'send', link: hop, envelope: value.envelope })
+        out.push({ kind: 'send', link: hop.link, envelope: onward(value.envelope, hop) })
       } else {
         this.#spray(value, links, out)
       }
@@ -228,10 +240,10 @@ export class Forwarder {
     }
     for (const p of pending.values()) {
       if (p.hop === undefined || p.envelope.dst === this.#config.self) continue
-      const hop = this.#routes.nextHop(p.envelope.dst, p.envelope.via)
-      if (hop === undefined || hop === p.hop) continue
-      p.hop = hop
-      out.push({ kind: 'send', link: hop, envelope: { ...p.envelope } })
+      const hop = this.#routes.route(p.envelope.dst, p.envelope.via)
+      if (hop === undefined || hop.link === p.hop) continue
+      p.hop = hop.link
+      out.push({ kind: 'send', link: hop.link, envelope: onward({ ...p.envelope }, hop) })
     }
     return out
   }
@@ -245,10 +257,10 @@ export class Forwarder {
       this.#bounce.delete(key)
       const held = this.#custody.get(key)
       if (held === undefined) continue
-      const hop = this.#routes.nextHop(held.envelope.dst, held.envelope.via)
+      const hop = this.#routes.route(held.envelope.dst, held.envelope.via)
       if (hop === undefined) continue
       this.#forget(key)
-      out.push({ kind: 'send', link: hop, envelope: held.envelope })
+      out.push({ kind: 'send', link: hop.link, envelope: onward(held.envelope, hop) })
     }
     for (const [id, p] of [...this.#pendingMap ?? []]) {
       if (p.nextAt > now) continue
@@ -314,9 +326,9 @@ export class Forwarder {
   /** Sends `held` toward its dst, or keeps it in custody. */
   #route (held: Held, now: number, out: ForwarderOutput[]): void {
     const e = held.envelope
-    const hop = this.#routes.nextHop(e.dst, e.via)
-    if (hop !== undefined && !held.arrivedOn.has(hop)) {
-      out.push({ kind: 'send', link: hop, envelope: e })
+    const hop = this.#routes.route(e.dst, e.via)
+    if (hop !== undefined && !held.arrivedOn.has(hop.link)) {
+      out.push({ kind: 'send', link: hop.link, envelope: onward(e, hop) })
       return
     }
     const key = envelopeKey(e)
@@ -373,6 +385,11 @@ export class Forwarder {
     }
     return { kind: 'drop', envelope: e, reason: d.reason }
   }
+}
+
+/** The envelope as it goes on by `hop`: with the landmarks the router left it (the same object if unchanged). */
+function onward (e: MeshEnvelope, hop: NextHop): MeshEnvelope {
+  return hop.via === e.via ? e : { ...e, via: [...hop.via] }
 }
 
 /** The link an envelope of ours went out on in `out`, if it went. */

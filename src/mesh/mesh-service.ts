@@ -16,7 +16,7 @@ import { Router } from './router.ts'
 import type { NeighbourView, RouteView, RouterOutput, RouterTiming, SourceView } from './router.ts'
 import { decodeControl, encodeControl } from './control-messages.ts'
 import { DEFAULT_FORWARDER_CONFIG, Forwarder } from './forwarder.ts'
-import type { CustodyView, ForwarderConfig, ForwarderOutput } from './forwarder.ts'
+import type { CustodyView, ForwarderConfig, ForwarderOutput, NextHop } from './forwarder.ts'
 import { ACK_REQUESTED, DEFAULT_TTL, DST_KEY, IS_ACK, decodeEnvelope, encodeEnvelope, newEnvelopeId, openEnvelope, sealEnvelope } from './envelope.ts'
 import type { MeshEnvelope } from './envelope.ts'
 import { FRAME_CONTROL, FRAME_DATA, frameOf, readFrame } from './frame.ts'
@@ -178,7 +178,7 @@ export class MeshService {
     this.forwarder = new Forwarder({ ...DEFAULT_FORWARDER_CONFIG, ...options.forwarding, self: this.self }, {
       // No route in the mesh: toward a gateway, unless this node is one (it reaches
       // beyond by itself; handing the envelope to another gateway could loop).
-      nextHop: (dst, via) => this.router.nextHop(dst, via) ?? (this.gateway ? undefined : this.router.gatewayHop()),
+      route: (dst, via) => this.router.route(dst, via) ?? this.towardGateway(via),
       links: () => [...this.links.keys()]
     }, now)
     this.outboxTable = new Outbox(this.store, options.outbox)
@@ -249,6 +249,12 @@ export class MeshService {
     const envelope = sealEnvelope(this.identity, dstKey, { id: newEnvelopeId(), flags: this.beyondFlag(dst), ttl: DEFAULT_TTL }, encodePayload({ kind: 'stream', bytes }))
     this.bridge(envelope)
     this.apply(this.forwarder.send(envelope, this.now(), false))
+  }
+
+  /** The next hop toward a gateway (none on a gateway itself), the envelope's landmarks left as they are. */
+  private towardGateway (via: readonly NodeId[]): NextHop | undefined {
+    const link = this.gateway ? undefined : this.router.gatewayHop()
+    return link === undefined ? undefined : { link, via }
   }
 
   /** DST_KEY when the mesh has no route to `dst`: a gateway on the way needs the key to reach it. */

@@ -31,6 +31,9 @@ import {
 import { LinkQuality, type LinkCostParams } from './link-quality.ts'
 import { DEFAULT_SCOPES, landmarkLevel, ownScope, type ScopeConfig } from './landmarks.ts'
 
+/** An envelope's landmarks once it follows a route to its destination itself (see route()). */
+const NO_VIA: readonly NodeId[] = Object.freeze([])
+
 /** While only unfeasible routes to a destination are on offer, its seqno request is repeated this often. */
 const UNFEASIBLE_RETRY_MS = 5000
 
@@ -97,6 +100,11 @@ export interface RouterTiming extends LinkCostParams {
    * widening, over thousands of nodes at a time (a wider scope is only more state for a
    * while). Only at start-up: held after every change, under 1 %/min of links flapping it
    * cost a third more control traffic (scopes ratcheted wide, then narrowed en masse).
+   * Nodes that start together (a simulated mesh) all narrow at the same moment. Spreading
+   * that moment per node (0.5–1.5 × the delay) was measured and backed out: at 2,000
+   * nodes it flattened the peak but took half as many events again, the changes no
+   * longer sharing packets; what made the burst dear was a seqno request from every node
+   * a narrowing left outside, now not sent (see select).
    */
   scopeShrinkDelayMs: number
   /**
@@ -319,6 +327,8 @@ export class Router {
   private nextWidenAt: number
   /** When our scope may narrow (the end of start-up, see scopeShrinkDelayMs), or Infinity when no narrowing waits. */
   private shrinkAt = Infinity
+  /** Set while onUpdate selects after a route fell outside its origin's scope. */
+  private scopeLoss = false
   /** Hops to the nearest landmark of each level (index = level), from the same rebuild. */
   private nearestHops: Array<number | undefined> = []
 
@@ -486,20 +496,51 @@ export class Router {
 
   // ---- queries -----------------------------------------------------------------------
 
+  /** The link an envelope for `dst` carrying landmarks `via` leaves by (see route()). */
   nextHop (dst: NodeId, via?: readonly NodeId[]): LinkId | undefined {
+    return this.route(dst, via ?? NO_VIA)?.link
+  }
+
+  /**
+   * Where an envelope for `dst` that carries the landmarks `via` (the destination's
+   * address, lowest level first, as the sender put it or the last hop left it) goes next,
+   * and the landmarks it carries on: by the route to `dst` itself, with `via` emptied, or
+   * else by the route to the first landmark of `via` that we have one to, with the
+   * landmarks above it dropped. Undefined: hold it (no route yet).
+   *
+   * Babel's feasibility condition (§3.5.1) keeps the routes to each destination loop-free
+   * on their own, not a path that hops between the routes to different destinations.
+   * Choosing afresh at every hop, a node whose route to landmark A went through a
+   * neighbour that had just lost its own (a link failed, a scope narrowed; the retraction
+   * still on its way) got the packet back from that neighbour on its route to the
+   * higher landmark B, and round again: 3 loops in the 10,000-node flapping run, every
+   * one switching landmarks mid-path. So a hop's choice binds the hops after it: a packet
+   * moves only down the destination's address (from a landmark to a lower one, or to the
+   * destination itself), never back up, so it switches finitely often and each stretch
+   * follows one destination's routes, loop-free by themselves. A relay that lost its route
+   * to the landmark the packet heads for holds it (custody) until a route comes back, as
+   * Babel has no route to offer it either.
+   */
+  route (dst: NodeId, via: readonly NodeId[]): { link: LinkId, via: readonly NodeId[] } | undefined {
     if (dst === this.self) return undefined
     const d = this.dests.get(dst)
     const direct = this.usable(d)
-    if (direct !== undefined) return direct
+    if (direct !== undefined) return { link: direct, via: NO_VIA }
     // While we are asking for a new seqno for a route we just lost (§3.8.2.1), a
-    // neighbour may still hold our old route through us: sending the packet towards a
-    // landmark now could hand it to that neighbour and back. Hold it (the forwarder keeps
-    // custody) until the repair succeeds or gives up; both end in routes-changed.
+    // neighbour may still hold our old route through us: a packet sent on by another
+    // route could come back through it. Hold the packet (the forwarder keeps custody)
+    // until the repair succeeds or gives up; both end in routes-changed. The same for a
+    // landmark of the address: a higher one is another route.
     if (d !== undefined && this.pending.has(dst)) return undefined
-    for (const v of via ?? []) {
-      if (v === this.self) continue
-      const l = this.usable(this.dests.get(v))
-      if (l !== undefined) return l
+    for (let k = 0; k < via.length; k++) {
+      const v = via[k] as NodeId
+      // The packet has reached this landmark of the address: only the lower ones (none
+      // routable here) or dst itself may take it on, not a higher one.
+      if (v === this.self) return undefined
+      const dv = this.dests.get(v)
+      const l = this.usable(dv)
+      if (l !== undefined) return { link: l, via: k === via.length - 1 ? via : via.slice(0, k + 1) }
+      if (dv !== undefined && this.pending.has(v)) return undefined
     }
     return undefined
   }
@@ -764,7 +805,11 @@ export class Router {
         r.expiresAt = Math.ceil(now + this.holdTime(t.intervalMs))
       }
     }
+    // Past the origin's scope (a neighbour at the edge retracts with the hops and scope
+    // that put us outside): the route is lost to the scope (see select).
+    this.scopeLoss = t.scope < UNLIMITED_SCOPE && hops > t.scope
     this.select(t.id, d, now, out)
+    this.scopeLoss = false
     // A pending seqno request is answered once a feasible route with that seqno is in.
     const p = this.pending.get(t.id)
     if (p !== undefined && d.selected !== null && !seqnoNewer(p.seqno, d.selected.seqno)) this.pending.delete(t.id)
@@ -852,11 +897,22 @@ export class Router {
         this.urgent = true
         this.retracting = true
         // §3.8.2.1: the last feasible route is gone; ask for a newer seqno so that a route
-        // that is unfeasible now (or one a neighbour holds) becomes feasible. (Also after a
-        // route lost to its origin's scope: skipping it there left nextHop free to send
-        // towards a landmark while a neighbour still routed through us, a loop in the
-        // 2,000-node flapping run; the pending request holds such packets.)
-        this.startSeqnoRequest(id, (d.fdSeqno + 1) & 0xffff, null, now, out)
+        // that is unfeasible now (or one a neighbour holds) becomes feasible. Not when the
+        // last route went because we fell outside its origin's scope: no seqno brings us
+        // back in, and each narrowing scope set off a request from every node on its rim
+        // and a new seqno flooding the whole scope. The pending entry is still made,
+        // without a request, for what it does in route(): packets for the destination wait
+        // there a moment instead of heading for a landmark past a neighbour that still
+        // routes to it through us (it would send them back, and with `via` emptied they
+        // could only wait here).
+        if (this.scopeLoss && d.routes.length === 0) {
+          if (!this.pending.has(id)) {
+            this.pending.set(id, { seqno: (d.fdSeqno + 1) & 0xffff, resendsLeft: 0, nextAt: now + this.t.seqnoRequestTimeoutMs })
+            this.deadlineStale = true
+          }
+        } else {
+          this.startSeqnoRequest(id, (d.fdSeqno + 1) & 0xffff, null, now, out)
+        }
       }
     }
     this.dirty.add(id)

@@ -66,7 +66,7 @@ export class ForwarderNet {
         duplicateWindow: 10 * 60_000,
         ...options.config
       }, {
-        nextHop: (dst) => this.nextHop(index, dst),
+        route: (dst, via) => { const link = this.nextHop(index, dst); return link === undefined ? undefined : { link, via } },
         links: () => this.linksAt(index)
       }, 0)
       this.nodes.push({ index, key: new Uint8Array(key), id, fwd, delivered: [], duplicates: [], acked: [], failed: [], drops: [] })

@@ -23,7 +23,7 @@ function envelope (over: Partial<MeshEnvelope> = {}): MeshEnvelope {
 function table (): RouteLookup & { routes: Map<string, string>, up: string[] } {
   const routes = new Map<string, string>()
   const up: string[] = []
-  return { routes, up, nextHop: (dst) => routes.get(dst), links: () => up }
+  return { routes, up, route: (dst, via) => { const link = routes.get(dst); return link === undefined ? undefined : { link, via } }, links: () => up }
 }
 
 function forwarder (routes: RouteLookup, over: Partial<ConstructorParameters<typeof Forwarder>[0]> = {}): Forwarder {

@@ -143,19 +143,25 @@ export class Harness {
   run (ms: number): void { this.runUntil(this.now + ms) }
 
   /**
-   * Follows selected next hops from `src` to `dst`, with `via` (by default the
-   * destination's own address(), as a sender would put in the envelope) as nextHop uses
-   * it. Returns the path, whether it reached dst, whether a node repeated.
+   * Follows selected next hops from `src` to `dst` as an envelope goes: starting with
+   * `via` (by default the destination's own address(), as a sender would put in the
+   * envelope), each hop passing on the landmarks its router left it (Router.route).
+   * Returns the path, whether it reached dst, and whether it looped: met a node again
+   * carrying the same landmarks (met again with fewer, it only passes back on its way
+   * down the address, which happens a bounded number of times).
    */
   walk (src: NodeId, dst: NodeId, via: readonly NodeId[] = this.router(dst).address()): { path: NodeId[], loop: boolean, reached: boolean } {
     const path = [src]
-    const seen = new Set([src])
+    const seen = new Set([`${src}/${via.length}`])
     let at = src
     while (at !== dst) {
-      const next = this.router(at).nextHop(dst, via)
-      if (next === undefined) return { path, loop: false, reached: false }
-      if (seen.has(next)) { path.push(next); return { path, loop: true, reached: false } }
-      seen.add(next); path.push(next); at = next
+      const hop = this.router(at).route(dst, via)
+      if (hop === undefined) return { path, loop: false, reached: false }
+      const next = hop.link
+      via = hop.via
+      const state = `${next}/${via.length}`
+      if (seen.has(state)) { path.push(next); return { path, loop: true, reached: false } }
+      seen.add(state); path.push(next); at = next
     }
     return { path, loop: false, reached: true }
   }

@@ -177,7 +177,7 @@ function meshTable (r: MeshResult, jsonPath: string, svgPath: string): string[] 
     ['data bytes/node/s', f(r.data.bytesPerNodePerSecond, 2)],
     ['state per node', `mean ${f(r.state.total.mean)}, max ${f(r.state.total.max, 0)} (router mean ${f(r.state.router.mean)}, forwarder ${f(r.state.forwarder.mean)})`],
     ['reconvergence', r.reconvergence.count === 0 ? 'no events' : `median ${f(r.reconvergence.ms.median, 0)} ms, p95 ${f(r.reconvergence.ms.p95, 0)} ms, max ${f(r.reconvergence.ms.max, 0)} ms (${r.reconvergence.converged} of ${r.reconvergence.count} events)`],
-    ['loops', `${r.loops.loops} in ${r.loops.walks} next-hop walks; ${r.loops.ttlExpired} envelopes dropped at ttl 0`],
+    ['loops', `${r.loops.loops} in ${r.loops.walks} next-hop walks (${r.loops.revisits} nodes met again after leaving a landmark behind); ${r.loops.ttlExpired} envelopes dropped at ttl 0`],
     ['memory per node', `${f(r.memory.heapBytesPerNode / 1024)} KiB of V8 heap`]
   ]
   for (const b of r.baseline) {

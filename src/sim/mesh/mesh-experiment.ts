@@ -14,7 +14,8 @@
 // type), data bytes, state per node (router.stateSize() + forwarder.stateSize()), time to
 // reconverge after each event (until every probe pair around it is routable again, or
 // correctly unroutable), loops (next hops followed for probe pairs after every event and
-// every 10 s: any revisit is a loop; must be zero) and envelopes dropped at ttl 0,
+// every 10 s, each hop passing on the landmarks its router left the envelope: a node met
+// again with the same landmarks is a loop; must be zero) and envelopes dropped at ttl 0,
 // memory per virtual node (V8 heap before and after building them, after a full GC).
 //
 // Assumptions, stated in the result: link failures are signalled to both ends (the Link's
@@ -136,7 +137,8 @@ export interface MeshResult {
   data: { bytesPerNodePerSecond: number }
   state: { total: Summary, router: Summary, forwarder: Summary }
   reconvergence: Reconvergence & { byKind: Partial<Record<MeshEventKind, Reconvergence>> }
-  loops: { walks: number, loops: number, examples: Array<{ atMs: number, src: string, dst: string, path: string[] }>, ttlExpired: number }
+  /** revisits: nodes a walk met again after moving on from a landmark (bounded detours, not loops). */
+  loops: { walks: number, loops: number, revisits: number, examples: Array<{ atMs: number, src: string, dst: string, path: string[] }>, ttlExpired: number }
   events: { total: number, byKind: Partial<Record<MeshEventKind, number>> }
   memory: { heapBytesPerNode: number, heapBytes: number, gc: boolean }
   series: { second: number[], controlBytesPerNodePerSecond: number[], dataBytesPerNodePerSecond: number[], deliveryRatio: number[], measureStartS: number, eventSeconds: number[] }
@@ -208,6 +210,8 @@ class MeshRun {
   private readonly routesChanged: Uint8Array
   private readonly controlBytes: Float64Array
   private readonly visited: Int32Array
+  /** How many landmarks the walk carried at the node's last visit (see walk). */
+  private readonly visitedVia: Int8Array
   private stamp = 0
   private topologyVersion = 0
   private comp: Components | null = null
@@ -225,6 +229,7 @@ class MeshRun {
   private tlvCounts: Record<string, number> = {}
   private readonly drops: Record<string, number> = {}
   private walks = 0
+  private revisits = 0
   private loops = 0
   private readonly loopExamples: Array<{ atMs: number, src: string, dst: string, path: string[] }> = []
   private readonly secControl: number[] = []
@@ -285,6 +290,7 @@ class MeshRun {
     this.routesChanged = new Uint8Array(t.nodes)
     this.controlBytes = new Float64Array(t.nodes)
     this.visited = new Int32Array(t.nodes)
+    this.visitedVia = new Int8Array(t.nodes)
     this.emptyPayload = new Uint8Array(o.payloadBytes + SEAL_OVERHEAD)
     this.sim.onDeliver((to, _from, frame) => { this.onFrame(to, frame) })
   }
@@ -309,7 +315,7 @@ class MeshRun {
       for (let e = this.t.offsets[i] ?? 0; e < (this.t.offsets[i + 1] ?? 0); e++) if (this.up[e] === 1) out.push(this.linkName(e))
       return out
     }
-    const forwarder = new Forwarder({ ...DEFAULT_FORWARDER_CONFIG, self: this.ids[i] as NodeId }, { nextHop: (dst, via) => router.nextHop(dst, via), links }, now)
+    const forwarder = new Forwarder({ ...DEFAULT_FORWARDER_CONFIG, self: this.ids[i] as NodeId }, { route: (dst, via) => router.route(dst, via), links }, now)
     this.routers[i] = router
     this.forwarders[i] = forwarder
     this.tickAt[i] = Infinity
@@ -543,22 +549,33 @@ class MeshRun {
     return this.comp
   }
 
-  /** Follows the routers' next hops from s towards d. */
+  /**
+   * Follows the routers' next hops from s towards d, as an envelope would go: each hop
+   * passes on the landmarks its router left it (Router.route).
+   */
   private walk (s: number, d: number): number {
     this.walks++
     const dstRouter = this.routers[d]
-    const via = dstRouter == null ? [] : dstRouter.address()
+    let via: readonly NodeId[] = dstRouter == null ? [] : dstRouter.address()
     const dst = this.ids[d] as NodeId
     const stamp = ++this.stamp
     let cur = s
     while (cur !== d) {
-      if (this.visited[cur] === stamp) return WALK_LOOP
+      // A loop is a node met again with the same landmarks: from there on the envelope
+      // would go round for ever. Met with fewer (it moved on from a landmark meanwhile)
+      // it is a detour, and a bounded one: the landmarks only ever shrink.
+      if (this.visited[cur] === stamp) {
+        if (this.visitedVia[cur] === via.length) return WALK_LOOP
+        this.revisits++
+      }
       this.visited[cur] = stamp
+      this.visitedVia[cur] = via.length
       const router = this.routers[cur]
       if (router == null) return WALK_BLACKHOLE
-      const link = router.nextHop(dst, via)
-      if (link === undefined) return WALK_NO_ROUTE
-      const e = Number(link)
+      const hop = router.route(dst, via)
+      if (hop === undefined) return WALK_NO_ROUTE
+      via = hop.via
+      const e = Number(hop.link)
       if (!(e >= 0 && e < this.t.targets.length) || this.source(e) !== cur || this.up[e] !== 1) return WALK_BLACKHOLE
       cur = this.t.targets[e] ?? 0
     }
@@ -571,21 +588,22 @@ class MeshRun {
    */
   private loopPath (s: number, d: number): string[] {
     const dstRouter = this.routers[d]
-    const via = dstRouter == null ? [] : dstRouter.address()
+    let via: readonly NodeId[] = dstRouter == null ? [] : dstRouter.address()
     const dst = this.ids[d] as NodeId
     const out: string[] = []
-    const seen = new Set<number>()
+    const seen = new Set<string>()
     let cur = s
-    while (!seen.has(cur) && out.length < 40) {
-      seen.add(cur)
+    while (!seen.has(`${cur}/${via.length}`) && out.length < 200) {
+      seen.add(`${cur}/${via.length}`)
       const router = this.routers[cur]
       if (router == null) break
-      const link = router.nextHop(dst, via)
-      if (link === undefined) break
-      const direct = router.nextHop(dst, []) === link
-      const landmark = direct ? undefined : via.find((v) => router.nextHop(v, []) === link)
-      out.push(`${nodeName(this.t, cur)} (${direct ? 'direct' : `via ${landmark === undefined ? '?' : nodeName(this.t, this.idIndex.get(landmark) ?? -1)}`})`)
-      cur = this.t.targets[Number(link)] ?? 0
+      const hop = router.route(dst, via)
+      if (hop === undefined) break
+      // The route taken: to dst itself (via emptied), or to the landmark now last in via.
+      const landmark = hop.via[hop.via.length - 1]
+      via = hop.via
+      out.push(`${nodeName(this.t, cur)} (${landmark === undefined ? 'direct' : `via ${nodeName(this.t, this.idIndex.get(landmark) ?? -1)}`})`)
+      cur = this.t.targets[Number(hop.link)] ?? 0
     }
     out.push(nodeName(this.t, cur))
     return out
@@ -948,7 +966,7 @@ class MeshRun {
       data: { bytesPerNodePerSecond: (this.dataBytesTotal - dataAtStart) / seconds / this.n },
       state: { total: summarize(stateTotal), router: summarize(stateRouter), forwarder: summarize(stateForwarder) },
       reconvergence: { ...recon(this.reconverge), byKind: reconByKind },
-      loops: { walks: this.walks, loops: this.loops, examples: this.loopExamples, ttlExpired: this.ttlExpired },
+      loops: { walks: this.walks, loops: this.loops, revisits: this.revisits, examples: this.loopExamples, ttlExpired: this.ttlExpired },
       events: { total: events.length, byKind },
       memory: { heapBytesPerNode: Math.round((heapAfter - heapBefore) / this.n), heapBytes: heapAfter - heapBefore, gc: gc !== undefined },
       series,
