@@ -10,6 +10,7 @@
 //
 // Goals from the issue: p50 under 20 ms, at least 1,000 payments/s.
 
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -40,6 +41,14 @@ export interface CreditLatencyResult {
   hops: number
   latency: { p50Ms: number, p99Ms: number, meanMs: number, samples: number }
   throughput: { payments: number, ok: number, failed: number, seconds: number, perSecond: number, concurrency: number }
+  /**
+   * CPU time (user + system, from /proc/PID/stat) each daemon spent per payment during the
+   * throughput run, A to D, in ms; null where there is no /proc. On a shared machine this,
+   * not the wall rate, is the cost figure to compare across runs.
+   */
+  cpuMsPerPayment: number[] | null
+  /** The 1-minute load average when the throughput run started. */
+  loadAverage: number
   goals: typeof CREDIT_LATENCY_GOALS
 }
 
@@ -96,6 +105,8 @@ export async function measureCreditLatency (options: CreditLatencyOptions, progr
     let next = 0
     let ok = 0
     let failed = 0
+    const cpu0 = daemons.map((d) => cpuMs(d.pid))
+    const load = loadAverage()
     const t0 = performance.now()
     await Promise.all(Array.from({ length: options.concurrency }, async () => {
       while (next < options.burst) {
@@ -104,11 +115,17 @@ export async function measureCreditLatency (options: CreditLatencyOptions, progr
       }
     }))
     const seconds = (performance.now() - t0) / 1000
+    const cpu1 = daemons.map((d) => cpuMs(d.pid))
+    const cpuMsPerPayment = cpu0.every((c) => c !== null) && cpu1.every((c) => c !== null)
+      ? cpu1.map((c, i) => round((c! - cpu0[i]!) / Math.max(1, ok)))
+      : null
     return {
       options,
       hops: 3,
       latency: { p50Ms: round(median(samples)), p99Ms: round(percentile(samples, 99)), meanMs: round(samples.reduce((s, x) => s + x, 0) / samples.length), samples: samples.length },
       throughput: { payments: options.burst, ok, failed, seconds: round(seconds), perSecond: round(ok / seconds), concurrency: options.concurrency },
+      cpuMsPerPayment,
+      loadAverage: load,
       goals: CREDIT_LATENCY_GOALS
     }
   } finally {
@@ -119,6 +136,19 @@ export async function measureCreditLatency (options: CreditLatencyOptions, progr
 
 const round = (x: number): number => Math.round(x * 10) / 10
 
+/** User + system CPU time of a process in ms (fields 14 and 15 of /proc/PID/stat, in clock ticks of 10 ms). */
+function cpuMs (pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch { return null }
+}
+
+function loadAverage (): number {
+  try { return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) } catch { return -1 }
+}
+
 export function creditLatencyTable (r: CreditLatencyResult): string {
   const g = r.goals
   return [
@@ -126,6 +156,7 @@ export function creditLatencyTable (r: CreditLatencyResult): string {
     '|---|---|---|',
     `| latency p50 (one at a time, ${r.latency.samples} payments) | ${r.latency.p50Ms} ms | < ${g.p50Ms} ms |`,
     `| latency p99 | ${r.latency.p99Ms} ms | |`,
-    `| payments/s on one route (${r.throughput.payments} payments, ${r.throughput.concurrency} in flight; ${r.throughput.failed} failed) | ${r.throughput.perSecond} | ≥ ${g.paymentsPerSecond} |`
+    `| payments/s on one route (${r.throughput.payments} payments, ${r.throughput.concurrency} in flight; ${r.throughput.failed} failed; load ${r.loadAverage}) | ${r.throughput.perSecond} | ≥ ${g.paymentsPerSecond} |`,
+    `| CPU ms per payment in that run, daemons A B C D | ${r.cpuMsPerPayment?.join(' / ') ?? 'n/a'} | |`
   ].join('\n')
 }
