@@ -93,6 +93,8 @@ export class CreditService implements AppService {
    */
   #writes: Array<() => void> = []
   #flushTimer: NodeJS.Immediate | null = null
+  /** The turn-end setting of the timer (`#schedule`). */
+  #scheduleSoon: NodeJS.Immediate | null = null
   /** Invoice ids → conditions, for the history (the engine reports a received invoice by id). */
   readonly #invoiceConditions = new Map<string, Uint8Array>()
   /** Trees, probes, invoice views and path finding (credit-routing.ts). */
@@ -489,7 +491,16 @@ export class CreditService implements AppService {
     this.#engine(this.engine.tick(now))
   }
 
+  /**
+   * Sets the timer once per turn, not after every message: finding the next deadline
+   * walks every open hold, and a burst of payments runs hundreds of messages a turn.
+   */
   #schedule (): void {
+    if (this.#stopped) return
+    this.#scheduleSoon ??= setImmediate(() => { this.#scheduleSoon = null; this.#scheduleNow() })
+  }
+
+  #scheduleNow (): void {
     if (this.#stopped) return
     let at = this.nextTick() ?? Infinity
     for (const held of this.#lines.values()) {
@@ -509,7 +520,7 @@ export class CreditService implements AppService {
         if (d !== null && d <= now) this.#run(held, held.channel.tick(now))
       }
       this.onTick(now)
-      this.#schedule()
+      this.#scheduleNow()
     }, Math.max(5, at - this.#now()))
     this.#timer.unref()
   }
@@ -691,6 +702,8 @@ export class CreditService implements AppService {
     clearInterval(this.#sweep)
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
+    if (this.#scheduleSoon !== null) clearImmediate(this.#scheduleSoon)
+    this.#scheduleSoon = null
     for (const set of this.#waiters.values()) for (const w of [...set]) w.reject(new LinePendingError('the node is stopping'))
     for (const p of [...this.#requests.values(), ...this.#payments.values()]) { clearTimeout(p.timer); p.reject(new LinePendingError('the node is stopping')) }
     this.#requests.clear()
