@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto'
 import { encodeCanonical, decodeCanonical, bytesEqual } from '../../core/encoding.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
-import { sign, verify } from '../../core/identity.ts'
+import { signBytes, signingBytes, verifyBytes } from '../../core/identity.ts'
 import type { Identity, SignatureDomain } from '../../core/identity.ts'
 import { MAX_AMOUNT, checkUnit, formatAmount } from './amount.ts'
 import { InvalidLineStateError, LineRuleError } from './errors.ts'
@@ -208,14 +208,31 @@ export function lineStateHash (s: LineState): Uint8Array {
   return sha256(encodeCanonical(lineStateValue(s)))
 }
 
+/**
+ * The bytes both sides sign for a state, kept per state object: each update's state is
+ * signed by one side and verified and countersigned by the other, then the countersign
+ * verified, and with many holds open the encoding is the larger cost. States are never
+ * changed in place (`applyChanges` makes a new one), so the bytes stay right.
+ */
+const signingBytesOf = new WeakMap<LineState, Uint8Array>()
+
+function lineSigningBytes (s: LineState): Uint8Array {
+  let bytes = signingBytesOf.get(s)
+  if (bytes === undefined) {
+    bytes = signingBytes(LINE_STATE_DOMAIN, lineStateValue(s))
+    signingBytesOf.set(s, bytes)
+  }
+  return bytes
+}
+
 /** This device's signature over the state (it must be the state's holder device of one side). */
 export function signLineState (device: Identity, s: LineState): Uint8Array {
-  return sign(device, LINE_STATE_DOMAIN, lineStateValue(s))
+  return signBytes(device, lineSigningBytes(s))
 }
 
 /** Whether `signature` is `side`'s holder device's signature over the state. */
 export function verifyLineSignature (s: LineState, side: Side, signature: Uint8Array): boolean {
-  return verify(side === 'a' ? s.deviceA : s.deviceB, LINE_STATE_DOMAIN, lineStateValue(s), signature)
+  return verifyBytes(side === 'a' ? s.deviceA : s.deviceB, lineSigningBytes(s), signature)
 }
 
 /** Checks a signed state: shape and both signatures. Throws InvalidLineStateError saying which failed. */
