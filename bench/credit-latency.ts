@@ -117,7 +117,7 @@ export async function measureCreditLatency (options: CreditLatencyOptions, progr
     const seconds = (performance.now() - t0) / 1000
     const cpu1 = daemons.map((d) => cpuMs(d.pid))
     const cpuMsPerPayment = cpu0.every((c) => c !== null) && cpu1.every((c) => c !== null)
-      ? cpu1.map((c, i) => round(((c ?? 0) - (cpu0[i] ?? 0)) / Math.max(1, ok)))
+      ? cpu1.map((c, i) => Math.round(((c ?? 0) - (cpu0[i] ?? 0)) / Math.max(1, ok) * 100) / 100)
       : null
     return {
       options,

@@ -203,26 +203,57 @@ export function lineStateValue (s: LineState): CanonicalValue {
   }
 }
 
-/** SHA-256 of the state's canonical encoding: what an update names as its base. */
-export function lineStateHash (s: LineState): Uint8Array {
-  return sha256(encodeCanonical(lineStateValue(s)))
+/**
+ * A state's canonical encoding, kept per state object. Each update's state is signed by
+ * one side, verified and countersigned by the other, the countersignature verified, and
+ * the signed state stored on both sides: with many holds open, encoding the state is the
+ * larger part of an update's cost, so it is done once and the signed forms are built
+ * around it. States are never changed in place (`applyChanges` makes a new one), so the
+ * bytes stay right.
+ */
+const encodedStates = new WeakMap<LineState, Uint8Array>()
+
+function encodedState (s: LineState): Uint8Array {
+  let bytes = encodedStates.get(s)
+  if (bytes === undefined) {
+    bytes = encodeCanonical(lineStateValue(s))
+    encodedStates.set(s, bytes)
+  }
+  return bytes
 }
 
 /**
- * The bytes both sides sign for a state, kept per state object: each update's state is
- * signed by one side and verified and countersigned by the other, then the countersign
- * verified, and with many holds open the encoding is the larger cost. States are never
- * changed in place (`applyChanges` makes a new one), so the bytes stay right.
+ * `encodeCanonical(container)` with the state's bytes in place of the null that is the
+ * container's last item. Canonical CBOR encodes an item the same wherever it sits
+ * (RFC 8949 §4.2.1: definite lengths, no context), so splicing gives the very bytes the
+ * whole value would encode to; the tests check that it does.
  */
+function withStateLast (container: Uint8Array, s: LineState): Uint8Array {
+  if (container[container.byteLength - 1] !== 0xf6) throw new InvalidLineStateError('line state splice: the container does not end with its null')
+  const state = encodedState(s)
+  const out = new Uint8Array(container.byteLength - 1 + state.byteLength)
+  out.set(container.subarray(0, container.byteLength - 1))
+  out.set(state, container.byteLength - 1)
+  return out
+}
+
+/** The signing bytes' head: [context, purpose, version, null] — the state goes last. */
+const SIGNING_HEAD = signingBytes(LINE_STATE_DOMAIN, null)
 const signingBytesOf = new WeakMap<LineState, Uint8Array>()
 
-function lineSigningBytes (s: LineState): Uint8Array {
+/** `signingBytes(LINE_STATE_DOMAIN, lineStateValue(s))`, from the state's kept encoding. */
+export function lineSigningBytes (s: LineState): Uint8Array {
   let bytes = signingBytesOf.get(s)
   if (bytes === undefined) {
-    bytes = signingBytes(LINE_STATE_DOMAIN, lineStateValue(s))
+    bytes = withStateLast(SIGNING_HEAD, s)
     signingBytesOf.set(s, bytes)
   }
   return bytes
+}
+
+/** SHA-256 of the state's canonical encoding: what an update names as its base. */
+export function lineStateHash (s: LineState): Uint8Array {
+  return sha256(encodedState(s))
 }
 
 /** This device's signature over the state (it must be the state's holder device of one side). */
@@ -242,7 +273,8 @@ export function checkSignedLineState (signed: SignedLineState): void {
 }
 
 export function encodeSignedLineState (signed: SignedLineState): Uint8Array {
-  return encodeCanonical({ state: lineStateValue(signed.state), sigA: signed.sigA, sigB: signed.sigB })
+  // Keys sort by their encoded bytes, shorter first: sigA, sigB, then state, last.
+  return withStateLast(encodeCanonical({ state: null, sigA: signed.sigA, sigB: signed.sigB }), signed.state)
 }
 
 export function decodeSignedLineState (bytes: Uint8Array): SignedLineState {
