@@ -213,10 +213,59 @@ export function lineStateValue (s: LineState): CanonicalValue {
  */
 const encodedStates = new WeakMap<LineState, Uint8Array>()
 
+/**
+ * Each hold's encoding, kept per hold object: a hold lives on the line from its placing to
+ * its settling, through every state in between (`applyChanges` carries the same objects
+ * over), so a state with hundreds of holds open is assembled from bytes already made and
+ * only the changed fields are encoded afresh.
+ */
+const encodedHolds = new WeakMap<Hold, Uint8Array>()
+
+function encodedHold (h: Hold): Uint8Array {
+  let bytes = encodedHolds.get(h)
+  if (bytes === undefined) {
+    bytes = encodeCanonical({ id: h.id, payer: h.payer, amount: h.amount, condition: h.condition, expiresAt: h.expiresAt })
+    encodedHolds.set(h, bytes)
+  }
+  return bytes
+}
+
+/** A CBOR array head (major type 4, shortest form; RFC 8949 §3.1, §4.2.1) for `n` items. */
+function arrayHead (n: number): Uint8Array {
+  if (n < 24) return Uint8Array.of(0x80 | n)
+  if (n < 0x100) return Uint8Array.of(0x98, n)
+  if (n < 0x10000) return Uint8Array.of(0x99, n >> 8, n & 0xff)
+  throw new InvalidLineStateError(`a line state with ${n} holds`)
+}
+
+/** The state's keys in canonical order (sorted by their encoded bytes), each with its encoding. */
+const STATE_KEYS: ReadonlyArray<{ key: keyof LineState, bytes: Uint8Array }> = (['a', 'b', 'deviceA', 'deviceB', 'unit', 'seq', 'balance', 'limitA', 'limitB', 'holds'] as const)
+  .map((key) => ({ key, bytes: encodeCanonical(key) }))
+  .sort((x, y) => Buffer.compare(x.bytes, y.bytes))
+/** A map of ten entries (major type 5). */
+const STATE_HEAD = Uint8Array.of(0xa0 | STATE_KEYS.length)
+
+/**
+ * `encodeCanonical(lineStateValue(s))`, assembled: the map's head, then each key with its
+ * value in key order, the holds from their kept encodings. The tests check it against
+ * the whole value's encoding.
+ */
 function encodedState (s: LineState): Uint8Array {
   let bytes = encodedStates.get(s)
   if (bytes === undefined) {
-    bytes = encodeCanonical(lineStateValue(s))
+    const parts: Uint8Array[] = [STATE_HEAD]
+    for (const { key, bytes: k } of STATE_KEYS) {
+      parts.push(k)
+      if (key === 'holds') {
+        parts.push(arrayHead(s.holds.length))
+        for (const h of s.holds) parts.push(encodedHold(h))
+      } else {
+        parts.push(encodeCanonical(s[key]))
+      }
+    }
+    bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+    let at = 0
+    for (const p of parts) { bytes.set(p, at); at += p.byteLength }
     encodedStates.set(s, bytes)
   }
   return bytes
