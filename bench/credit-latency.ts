@@ -47,6 +47,8 @@ export interface CreditLatencyResult {
    * not the wall rate, is the cost figure to compare across runs.
    */
   cpuMsPerPayment: number[] | null
+  /** The same for this process, the API client that makes the payments (HTTP/JSON through undici's fetch). */
+  clientCpuMsPerPayment: number
   /** The 1-minute load average when the throughput run started. */
   loadAverage: number
   goals: typeof CREDIT_LATENCY_GOALS
@@ -107,6 +109,7 @@ export async function measureCreditLatency (options: CreditLatencyOptions, progr
     let failed = 0
     const cpu0 = daemons.map((d) => cpuMs(d.pid))
     const load = loadAverage()
+    const client0 = process.cpuUsage()
     const t0 = performance.now()
     await Promise.all(Array.from({ length: options.concurrency }, async () => {
       while (next < options.burst) {
@@ -116,6 +119,7 @@ export async function measureCreditLatency (options: CreditLatencyOptions, progr
     }))
     const seconds = (performance.now() - t0) / 1000
     const cpu1 = daemons.map((d) => cpuMs(d.pid))
+    const client = process.cpuUsage(client0)
     const cpuMsPerPayment = cpu0.every((c) => c !== null) && cpu1.every((c) => c !== null)
       ? cpu1.map((c, i) => Math.round(((c ?? 0) - (cpu0[i] ?? 0)) / Math.max(1, ok) * 100) / 100)
       : null
@@ -125,6 +129,7 @@ export async function measureCreditLatency (options: CreditLatencyOptions, progr
       latency: { p50Ms: round(median(samples)), p99Ms: round(percentile(samples, 99)), meanMs: round(samples.reduce((s, x) => s + x, 0) / samples.length), samples: samples.length },
       throughput: { payments: options.burst, ok, failed, seconds: round(seconds), perSecond: round(ok / seconds), concurrency: options.concurrency },
       cpuMsPerPayment,
+      clientCpuMsPerPayment: Math.round((client.user + client.system) / 1000 / Math.max(1, ok) * 100) / 100,
       loadAverage: load,
       goals: CREDIT_LATENCY_GOALS
     }
@@ -157,6 +162,7 @@ export function creditLatencyTable (r: CreditLatencyResult): string {
     `| latency p50 (one at a time, ${r.latency.samples} payments) | ${r.latency.p50Ms} ms | < ${g.p50Ms} ms |`,
     `| latency p99 | ${r.latency.p99Ms} ms | |`,
     `| payments/s on one route (${r.throughput.payments} payments, ${r.throughput.concurrency} in flight; ${r.throughput.failed} failed; load ${r.loadAverage}) | ${r.throughput.perSecond} | ≥ ${g.paymentsPerSecond} |`,
-    `| CPU ms per payment in that run, daemons A B C D | ${r.cpuMsPerPayment?.join(' / ') ?? 'n/a'} | |`
+    `| CPU ms per payment in that run, daemons A B C D | ${r.cpuMsPerPayment?.join(' / ') ?? 'n/a'} | |`,
+    `| CPU ms per payment in that run, the API client | ${r.clientCpuMsPerPayment} | |`
   ].join('\n')
 }

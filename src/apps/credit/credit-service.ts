@@ -125,12 +125,17 @@ export class CreditService implements AppService {
       ask: async (friend) => await this.#ask(friend)
     })
     const lines = this.#lines
+    const lineIds = new Map<string, string>()
     const self = ctx.self.account
     this.engine = new PaymentEngine({
       account: self,
       lines: {
         get: (peer, unit) => {
-          const held = lines.get(toHex(lineId(self, peer, unit)))
+          // The line id (a SHA-256 of the pair and unit) is looked up per hold: kept per peer and unit.
+          const k = toHex(peer) + unit
+          let id = lineIds.get(k)
+          if (id === undefined) { id = toHex(lineId(self, peer, unit)); if (lineIds.size < 4096) lineIds.set(k, id) }
+          const held = lines.get(id)
           return held === undefined || held.channel.signed === null ? undefined : held.channel.state
         },
         all: function * () { for (const h of lines.values()) if (h.channel.signed !== null) yield h.channel.state }
