@@ -11,6 +11,7 @@
 // Goals from the issue: p50 under 20 ms, at least 1,000 payments/s.
 
 import { readFileSync } from 'node:fs'
+import { Agent, request } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -47,7 +48,7 @@ export interface CreditLatencyResult {
    * not the wall rate, is the cost figure to compare across runs.
    */
   cpuMsPerPayment: number[] | null
-  /** The same for this process, the API client that makes the payments (HTTP/JSON through undici's fetch). */
+  /** The same for this process, the API client that makes the payments (node:http, keep-alive). */
   clientCpuMsPerPayment: number
   /** The 1-minute load average when the throughput run started. */
   loadAverage: number
@@ -92,7 +93,10 @@ export async function measureCreditLatency (options: CreditLatencyOptions, progr
     await api(homeA).post('/v1/apps/credit/trust', { account: bob, limit: room, unit: 'USD' })
     await api(homeB).post('/v1/apps/credit/trust', { account: carol, limit: room, unit: 'USD' })
     await api(homeC).post('/v1/apps/credit/trust', { account: dave, limit: room, unit: 'USD' })
-    const pay = async (): Promise<void> => { await api(homeD).post('/v1/apps/credit/pay', { account: alice, amount: '1', unit: 'USD' }) }
+    // Each payment is its own API call, as `peernet credit pay` makes, over node:http with
+    // keep-alive: the CLI's fetch-based client costs as much CPU per call as the payer
+    // daemon itself, and on two shared cores the load generator's CPU is the daemons' loss.
+    const pay = payer(readApiInfo(homeD), JSON.stringify({ account: alice, amount: '1', unit: 'USD' }), options.concurrency)
 
     progress(`credit: ${options.warmup} warm-up payments, then ${options.payments} timed one at a time`)
     for (let i = 0; i < options.warmup; i++) await pay()
@@ -140,6 +144,28 @@ export async function measureCreditLatency (options: CreditLatencyOptions, progr
 }
 
 const round = (x: number): number => Math.round(x * 10) / 10
+
+/** POST /v1/apps/credit/pay with a fixed body; resolves on 200, rejects with the daemon's error otherwise. */
+function payer (info: { url: string, token: string }, body: string, sockets: number): () => Promise<void> {
+  const url = new URL('/v1/apps/credit/pay', info.url)
+  const agent = new Agent({ keepAlive: true, maxSockets: sockets })
+  const headers = { authorization: `Bearer ${info.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+  return async () => {
+    await new Promise<void>((resolve, reject) => {
+      const req = request(url, { method: 'POST', agent, headers, signal: AbortSignal.timeout(60_000) }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => { chunks.push(c) })
+        res.on('end', () => {
+          if (res.statusCode === 200) resolve()
+          else reject(new BenchmarkError(`payment refused: HTTP ${res.statusCode ?? '?'} ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`))
+        })
+        res.on('error', reject)
+      })
+      req.on('error', reject)
+      req.end(body)
+    })
+  }
+}
 
 /** User + system CPU time of a process in ms (fields 14 and 15 of /proc/PID/stat, in clock ticks of 10 ms). */
 function cpuMs (pid: number): number | null {
