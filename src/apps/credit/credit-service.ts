@@ -5,7 +5,8 @@
 // the next output (a `send`) is acted on, so a kill -9 never leaves the peer holding a
 // signature for a state this node forgot.
 
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
+import { randomFromPool } from '../../core/random.ts'
 import type { AppPeer, AppService, AppServiceContext } from '../../networks/app.ts'
 import { bytesEqual, decodeCanonical, encodeCanonical } from '../../core/encoding.ts'
 import { toHex } from '../../networks/hashing.ts'
@@ -93,8 +94,6 @@ export class CreditService implements AppService {
    */
   #writes: Array<() => void> = []
   #flushTimer: NodeJS.Immediate | null = null
-  #idPool = new Uint8Array(0)
-  #idPoolAt = 0
   /** The turn-end setting of the timer (`#schedule`). */
   #scheduleSoon: NodeJS.Immediate | null = null
   /** Invoice ids → conditions, for the history (the engine reports a received invoice by id). */
@@ -636,16 +635,8 @@ export class CreditService implements AppService {
     }
   }
 
-  /**
-   * A fresh random id (16 bytes) for requests and payments, cut from a pool the system's
-   * CSPRNG fills 4 KiB at a time (one randomBytes call per id cost ~20 µs, a payment makes two).
-   */
-  private newId (): Uint8Array {
-    if (this.#idPoolAt + 16 > this.#idPool.byteLength) { this.#idPool = new Uint8Array(randomBytes(4096)); this.#idPoolAt = 0 }
-    const id = this.#idPool.slice(this.#idPoolAt, this.#idPoolAt + 16)
-    this.#idPoolAt += 16
-    return id
-  }
+  /** A fresh random id (16 bytes) for requests and payments. */
+  private newId (): Uint8Array { return randomFromPool(16) }
 
   setFee (unit: string, ppm: number): { unit: string, ppm: number } {
     checkUnit(unit)
