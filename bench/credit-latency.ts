@@ -10,6 +10,8 @@
 //
 // Goals from the issue: p50 under 20 ms, at least 1,000 payments/s.
 
+import { readFileSync } from 'node:fs'
+import { Agent, request } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -40,6 +42,16 @@ export interface CreditLatencyResult {
   hops: number
   latency: { p50Ms: number, p99Ms: number, meanMs: number, samples: number }
   throughput: { payments: number, ok: number, failed: number, seconds: number, perSecond: number, concurrency: number }
+  /**
+   * CPU time (user + system, from /proc/PID/stat) each daemon spent per payment during the
+   * throughput run, A to D, in ms; null where there is no /proc. On a shared machine this,
+   * not the wall rate, is the cost figure to compare across runs.
+   */
+  cpuMsPerPayment: number[] | null
+  /** The same for this process, the API client that makes the payments (node:http, keep-alive). */
+  clientCpuMsPerPayment: number
+  /** The 1-minute load average when the throughput run started. */
+  loadAverage: number
   goals: typeof CREDIT_LATENCY_GOALS
 }
 
@@ -81,7 +93,10 @@ export async function measureCreditLatency (options: CreditLatencyOptions, progr
     await api(homeA).post('/v1/apps/credit/trust', { account: bob, limit: room, unit: 'USD' })
     await api(homeB).post('/v1/apps/credit/trust', { account: carol, limit: room, unit: 'USD' })
     await api(homeC).post('/v1/apps/credit/trust', { account: dave, limit: room, unit: 'USD' })
-    const pay = async (): Promise<void> => { await api(homeD).post('/v1/apps/credit/pay', { account: alice, amount: '1', unit: 'USD' }) }
+    // Each payment is its own API call, as `peernet credit pay` makes, over node:http with
+    // keep-alive: the CLI's fetch-based client costs as much CPU per call as the payer
+    // daemon itself, and on two shared cores the load generator's CPU is the daemons' loss.
+    const pay = payer(readApiInfo(homeD), JSON.stringify({ account: alice, amount: '1', unit: 'USD' }), options.concurrency)
 
     progress(`credit: ${options.warmup} warm-up payments, then ${options.payments} timed one at a time`)
     for (let i = 0; i < options.warmup; i++) await pay()
@@ -96,6 +111,9 @@ export async function measureCreditLatency (options: CreditLatencyOptions, progr
     let next = 0
     let ok = 0
     let failed = 0
+    const cpu0 = daemons.map((d) => cpuMs(d.pid))
+    const load = loadAverage()
+    const client0 = process.cpuUsage()
     const t0 = performance.now()
     await Promise.all(Array.from({ length: options.concurrency }, async () => {
       while (next < options.burst) {
@@ -104,11 +122,19 @@ export async function measureCreditLatency (options: CreditLatencyOptions, progr
       }
     }))
     const seconds = (performance.now() - t0) / 1000
+    const cpu1 = daemons.map((d) => cpuMs(d.pid))
+    const client = process.cpuUsage(client0)
+    const cpuMsPerPayment = cpu0.every((c) => c !== null) && cpu1.every((c) => c !== null)
+      ? cpu1.map((c, i) => Math.round(((c ?? 0) - (cpu0[i] ?? 0)) / Math.max(1, ok) * 100) / 100)
+      : null
     return {
       options,
       hops: 3,
       latency: { p50Ms: round(median(samples)), p99Ms: round(percentile(samples, 99)), meanMs: round(samples.reduce((s, x) => s + x, 0) / samples.length), samples: samples.length },
       throughput: { payments: options.burst, ok, failed, seconds: round(seconds), perSecond: round(ok / seconds), concurrency: options.concurrency },
+      cpuMsPerPayment,
+      clientCpuMsPerPayment: Math.round((client.user + client.system) / 1000 / Math.max(1, ok) * 100) / 100,
+      loadAverage: load,
       goals: CREDIT_LATENCY_GOALS
     }
   } finally {
@@ -119,6 +145,41 @@ export async function measureCreditLatency (options: CreditLatencyOptions, progr
 
 const round = (x: number): number => Math.round(x * 10) / 10
 
+/** POST /v1/apps/credit/pay with a fixed body; resolves on 200, rejects with the daemon's error otherwise. */
+function payer (info: { url: string, token: string }, body: string, sockets: number): () => Promise<void> {
+  const url = new URL('/v1/apps/credit/pay', info.url)
+  const agent = new Agent({ keepAlive: true, maxSockets: sockets })
+  const headers = { authorization: `Bearer ${info.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+  return async () => {
+    await new Promise<void>((resolve, reject) => {
+      const req = request(url, { method: 'POST', agent, headers, signal: AbortSignal.timeout(60_000) }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => { chunks.push(c) })
+        res.on('end', () => {
+          if (res.statusCode === 200) resolve()
+          else reject(new BenchmarkError(`payment refused: HTTP ${res.statusCode ?? '?'} ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`))
+        })
+        res.on('error', reject)
+      })
+      req.on('error', reject)
+      req.end(body)
+    })
+  }
+}
+
+/** User + system CPU time of a process in ms (fields 14 and 15 of /proc/PID/stat, in clock ticks of 10 ms). */
+function cpuMs (pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch { return null }
+}
+
+function loadAverage (): number {
+  try { return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) } catch { return -1 }
+}
+
 export function creditLatencyTable (r: CreditLatencyResult): string {
   const g = r.goals
   return [
@@ -126,6 +187,8 @@ export function creditLatencyTable (r: CreditLatencyResult): string {
     '|---|---|---|',
     `| latency p50 (one at a time, ${r.latency.samples} payments) | ${r.latency.p50Ms} ms | < ${g.p50Ms} ms |`,
     `| latency p99 | ${r.latency.p99Ms} ms | |`,
-    `| payments/s on one route (${r.throughput.payments} payments, ${r.throughput.concurrency} in flight; ${r.throughput.failed} failed) | ${r.throughput.perSecond} | ≥ ${g.paymentsPerSecond} |`
+    `| payments/s on one route (${r.throughput.payments} payments, ${r.throughput.concurrency} in flight; ${r.throughput.failed} failed; load ${r.loadAverage}) | ${r.throughput.perSecond} | ≥ ${g.paymentsPerSecond} |`,
+    `| CPU ms per payment in that run, daemons A B C D | ${r.cpuMsPerPayment?.join(' / ') ?? 'n/a'} | |`,
+    `| CPU ms per payment in that run, the API client | ${r.clientCpuMsPerPayment} | |`
   ].join('\n')
 }

@@ -31,6 +31,8 @@ const decodeOptions = {
 } as const
 
 export function encodeCanonical (value: CanonicalValue): Uint8Array {
+  const w = new CanonicalWriter()
+  if (writeCommon(w, value, 0)) return w.finish()
   checkEncodable(value, '$')
   try {
     return encode(value, rfc8949EncodeOptions)
@@ -91,6 +93,115 @@ export function decodeCanonical (bytes: Uint8Array): CanonicalValue {
     throw new EncodingError('CBOR is valid but not in canonical (deterministic) form')
   }
   return value
+}
+
+// ---- the common case, encoded directly -----------------------------------------------------
+
+const MAX_COMMON_DEPTH = 64
+const TWO_64 = 2n ** 64n
+
+/** Map keys' encodings, kept: a node encodes the same few dozen keys over and over. */
+const KEY_CACHE_MAX = 4096
+const keyCache = new Map<string, Uint8Array>()
+
+function encodedKey (k: string): Uint8Array | null {
+  let b = keyCache.get(k)
+  if (b === undefined) {
+    if (!k.isWellFormed()) return null
+    b = new CanonicalWriter(k.length + 9).text(k).finish().slice()
+    if (keyCache.size < KEY_CACHE_MAX) keyCache.set(k, b)
+  }
+  return b
+}
+
+/**
+ * Writes what Peernet's values almost always are — null, booleans, safe integers, bigints
+ * within 64 bits, well-formed text, plain Uint8Arrays, arrays and plain objects of these —
+ * in deterministic form (RFC 8949 §4.2.1: shortest heads, definite lengths, map keys in
+ * the order of their encoded bytes), the same bytes cborg's rfc8949 encoder makes (a
+ * property test checks it), at a fraction of its cost. Anything else (floats, -0, larger
+ * integers, Buffers, undefined, lone surrogates, other objects) returns false, and the
+ * general path encodes it or says why it cannot; `w` is then abandoned.
+ */
+function writeCommon (w: CanonicalWriter, v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case 'boolean':
+      w.raw(v ? TRUE : FALSE)
+      return true
+    case 'number':
+      if (!Number.isSafeInteger(v) || Object.is(v, -0)) return false
+      w.int(v)
+      return true
+    case 'bigint':
+      if (v >= 0n) {
+        if (v >= TWO_64) return false
+        writeBigHead(w, 0, v)
+      } else {
+        if (v < -TWO_64) return false
+        writeBigHead(w, 1, -1n - v)
+      }
+      return true
+    case 'string':
+      if (!v.isWellFormed()) return false
+      w.text(v)
+      return true
+    case 'object': {
+      if (v === null) { w.null(); return true }
+      if (depth >= MAX_COMMON_DEPTH) return false
+      if (v instanceof Uint8Array) {
+        if (v.constructor !== Uint8Array) return false
+        w.bytes(v)
+        return true
+      }
+      if (Array.isArray(v)) {
+        w.array(v.length)
+        for (let i = 0; i < v.length; i++) {
+          if (!(i in v) || !writeCommon(w, v[i], depth + 1)) return false
+        }
+        return true
+      }
+      const proto: unknown = Object.getPrototypeOf(v)
+      if (proto !== Object.prototype && proto !== null) return false
+      const keys = Object.keys(v)
+      const encoded: Array<{ key: string, bytes: Uint8Array }> = []
+      for (const key of keys) {
+        const bytes = encodedKey(key)
+        if (bytes === null) return false
+        encoded.push({ key, bytes })
+      }
+      encoded.sort((x, y) => compareKeys(x.bytes, y.bytes))
+      w.map(encoded.length)
+      const obj = v as Record<string, unknown>
+      for (const { key, bytes } of encoded) {
+        w.raw(bytes)
+        if (!writeCommon(w, obj[key], depth + 1)) return false
+      }
+      return true
+    }
+    default:
+      return false
+  }
+}
+
+const TRUE = Uint8Array.of(0xf5)
+const FALSE = Uint8Array.of(0xf4)
+
+function writeBigHead (w: CanonicalWriter, major: number, n: bigint): void {
+  if (n <= BigInt(Number.MAX_SAFE_INTEGER)) { w.head(major, Number(n)); return }
+  const b = new Uint8Array(9)
+  b[0] = (major << 5) | 27
+  new DataView(b.buffer).setBigUint64(1, n)
+  w.raw(b)
+}
+
+/** Bytewise order (RFC 8949 §4.2.1's order of map keys). */
+function compareKeys (x: Uint8Array, y: Uint8Array): number {
+  const n = Math.min(x.byteLength, y.byteLength)
+  for (let i = 0; i < n; i++) {
+    const d = (x[i] as number) - (y[i] as number)
+    if (d !== 0) return d
+  }
+  return x.byteLength - y.byteLength
 }
 
 // ---- the common case, decoded and proven canonical in one pass ---------------------------

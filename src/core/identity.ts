@@ -124,11 +124,42 @@ export function signingBytes (domain: SignatureDomain, value: CanonicalValue): U
 }
 
 export function sign (identity: Identity, domain: SignatureDomain, value: CanonicalValue): Uint8Array {
-  return new Uint8Array(edSign(null, signingBytes(domain, value), identity.privateKeyObject))
+  return signBytes(identity, signingBytes(domain, value))
 }
 
 export function verify (publicKey: Uint8Array, domain: SignatureDomain, value: CanonicalValue, signature: Uint8Array): boolean {
+  return verifyBytes(publicKey, signingBytes(domain, value), signature)
+}
+
+/**
+ * `sign` over bytes already made by `signingBytes`: for a caller that signs and verifies
+ * the same large value (a line state) and encodes it once.
+ */
+export function signBytes (identity: Identity, bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(edSign(null, bytes, identity.privateKeyObject))
+}
+
+/** `verify` over bytes already made by `signingBytes`. */
+export function verifyBytes (publicKey: Uint8Array, bytes: Uint8Array, signature: Uint8Array): boolean {
   if (!(publicKey instanceof Uint8Array) || !(signature instanceof Uint8Array) || publicKey.byteLength !== 32 || signature.byteLength !== 64) return false
-  const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
-  return edVerify(null, signingBytes(domain, value), key, signature)
+  return edVerify(null, bytes, publicKeyObject(publicKey), signature)
+}
+
+/**
+ * Public KeyObjects of the keys verified lately: importing one (createPublicKey) costs
+ * about as much as the verification, and a node verifies the same few device keys over
+ * and over (its line peers, its network members). Bounded; the oldest goes first.
+ */
+const KEY_OBJECTS_MAX = 1024
+const keyObjects = new Map<string, KeyObject>()
+
+function publicKeyObject (publicKey: Uint8Array): KeyObject {
+  const id = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('base64')
+  let key = keyObjects.get(id)
+  if (key === undefined) {
+    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
+    if (keyObjects.size >= KEY_OBJECTS_MAX) keyObjects.delete(keyObjects.keys().next().value as string)
+    keyObjects.set(id, key)
+  }
+  return key
 }

@@ -532,12 +532,16 @@ export class Networks {
   }
 
   #queryContext (app: AppDefinition): AppQueryContext {
-    return { db: this.logs.db, account: this.account.publicKey, networks: this.logs.memberNetworkIdsOf(app.name), service: this.#services(app.name) }
+    // The app's networks are read when asked for: most account commands (a credit
+    // payment, hundreds a second) never look, and the lookup walks every network's log.
+    const logs = this.logs
+    let networks: Uint8Array[] | undefined
+    return { db: logs.db, account: this.account.publicKey, get networks () { return (networks ??= logs.memberNetworkIdsOf(app.name)) }, service: this.#services(app.name) }
   }
 
   #commandContext (app: AppDefinition): AppCommandContext {
-    return {
-      ...this.#queryContext(app),
+    // Object.assign onto the query context keeps its lazy `networks` (a spread would read it).
+    const commands: Omit<AppCommandContext, keyof AppQueryContext> = {
       append: async (n, type, body) => {
         if (!type.startsWith(`${app.name}/`)) throw new InvalidRecordError(`app ${app.name} cannot write ${type} entries`)
         return await this.appendApp(n, type, body)
@@ -550,6 +554,7 @@ export class Networks {
       sealFor: (n, type, accounts, plain) => this.sealFor(n, type, accounts, plain),
       refusalsChanged: (account) => { this.refusalsChanged(app, account) }
     }
+    return Object.assign(this.#queryContext(app), commands)
   }
 
   summary (record: NetworkRecord): NetworkSummary {

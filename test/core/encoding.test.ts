@@ -351,3 +351,34 @@ describe('encode accepts only what decode accepts', () => {
     assert.throws(() => encodeCanonical(Infinity), isEncodingError)
   })
 })
+
+test('property: the direct encoder writes exactly the bytes cborg\'s RFC 8949 encoder does', async () => {
+  const { encode: cborgEncode, rfc8949EncodeOptions } = await import('cborg')
+  const { value } = fc.letrec((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.constant(null),
+      fc.boolean(),
+      fc.integer(),
+      fc.maxSafeInteger(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }),
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+      fc.string({ maxLength: 300 }),
+      fc.uint8Array({ maxLength: 300 }).map((b) => new Uint8Array(b)),
+      fc.array(tie('value'), { maxLength: 30 }),
+      fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 30 }), tie('value'), { maxKeys: 30 })
+    )
+  }))
+  fc.assert(fc.property(value, (v) => {
+    let theirs: Uint8Array
+    try { theirs = cborgEncode(v, rfc8949EncodeOptions) } catch {
+      // What cborg cannot encode (integers beyond 64 bits) the encoder refuses too.
+      assert.throws(() => encodeCanonical(v as CanonicalValue), { name: 'EncodingError' })
+      return
+    }
+    const ours = encodeCanonical(v as CanonicalValue)
+    assert.equal(Buffer.compare(ours, theirs), 0)
+    assert.ok(isDeepStrictEqual(decodeCanonical(ours), decodeCanonical(theirs)))
+  }), { numRuns: 2000 })
+})

@@ -5,7 +5,8 @@
 // the next output (a `send`) is acted on, so a kill -9 never leaves the peer holding a
 // signature for a state this node forgot.
 
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
+import { randomFromPool } from '../../core/random.ts'
 import type { AppPeer, AppService, AppServiceContext } from '../../networks/app.ts'
 import { bytesEqual, decodeCanonical, encodeCanonical } from '../../core/encoding.ts'
 import { toHex } from '../../networks/hashing.ts'
@@ -93,6 +94,8 @@ export class CreditService implements AppService {
    */
   #writes: Array<() => void> = []
   #flushTimer: NodeJS.Immediate | null = null
+  /** The turn-end setting of the timer (`#schedule`). */
+  #scheduleSoon: NodeJS.Immediate | null = null
   /** Invoice ids → conditions, for the history (the engine reports a received invoice by id). */
   readonly #invoiceConditions = new Map<string, Uint8Array>()
   /** Trees, probes, invoice views and path finding (credit-routing.ts). */
@@ -121,12 +124,17 @@ export class CreditService implements AppService {
       ask: async (friend) => await this.#ask(friend)
     })
     const lines = this.#lines
+    const lineIds = new Map<string, string>()
     const self = ctx.self.account
     this.engine = new PaymentEngine({
       account: self,
       lines: {
         get: (peer, unit) => {
-          const held = lines.get(toHex(lineId(self, peer, unit)))
+          // The line id (a SHA-256 of the pair and unit) is looked up per hold: kept per peer and unit.
+          const k = toHex(peer) + unit
+          let id = lineIds.get(k)
+          if (id === undefined) { id = toHex(lineId(self, peer, unit)); if (lineIds.size < 4096) lineIds.set(k, id) }
+          const held = lines.get(id)
           return held === undefined || held.channel.signed === null ? undefined : held.channel.state
         },
         all: function * () { for (const h of lines.values()) if (h.channel.signed !== null) yield h.channel.state }
@@ -489,7 +497,16 @@ export class CreditService implements AppService {
     this.#engine(this.engine.tick(now))
   }
 
+  /**
+   * Sets the timer once per turn, not after every message: finding the next deadline
+   * walks every open hold, and a burst of payments runs hundreds of messages a turn.
+   */
   #schedule (): void {
+    if (this.#stopped) return
+    this.#scheduleSoon ??= setImmediate(() => { this.#scheduleSoon = null; this.#scheduleNow() })
+  }
+
+  #scheduleNow (): void {
     if (this.#stopped) return
     let at = this.nextTick() ?? Infinity
     for (const held of this.#lines.values()) {
@@ -509,7 +526,7 @@ export class CreditService implements AppService {
         if (d !== null && d <= now) this.#run(held, held.channel.tick(now))
       }
       this.onTick(now)
-      this.#schedule()
+      this.#scheduleNow()
     }, Math.max(5, at - this.#now()))
     this.#timer.unref()
   }
@@ -520,6 +537,13 @@ export class CreditService implements AppService {
   resolveAccount (text: string): Uint8Array {
     const prefix = text.toLowerCase()
     if (!/^[0-9a-f]{8,64}$/.test(prefix)) throw new UnknownCreditAccountError(`"${text}" is not an account key`, { hint: 'give the account key in hex (8+ digits are enough)' })
+    // A whole key needs no list of every member (built afresh per call, which a payment
+    // per call cannot afford): a line's peer, or a member of a network here (cached).
+    if (prefix.length === 64 && prefix !== toHex(this.#self.account)) {
+      const account = new Uint8Array(Buffer.from(prefix, 'hex'))
+      for (const h of this.#lines.values()) if (bytesEqual(h.peer.account, account)) return h.peer.account
+      if (this.#ctx.knows(account)) return account
+    }
     const candidates = new Map<string, Uint8Array>()
     for (const a of this.#ctx.members()) candidates.set(toHex(a), a)
     for (const h of this.#lines.values()) candidates.set(toHex(h.peer.account), h.peer.account)
@@ -612,7 +636,7 @@ export class CreditService implements AppService {
   }
 
   /** A fresh random id (16 bytes) for requests and payments. */
-  private newId (): Uint8Array { return new Uint8Array(randomBytes(16)) }
+  private newId (): Uint8Array { return randomFromPool(16) }
 
   setFee (unit: string, ppm: number): { unit: string, ppm: number } {
     checkUnit(unit)
@@ -691,6 +715,8 @@ export class CreditService implements AppService {
     clearInterval(this.#sweep)
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
+    if (this.#scheduleSoon !== null) clearImmediate(this.#scheduleSoon)
+    this.#scheduleSoon = null
     for (const set of this.#waiters.values()) for (const w of [...set]) w.reject(new LinePendingError('the node is stopping'))
     for (const p of [...this.#requests.values(), ...this.#payments.values()]) { clearTimeout(p.timer); p.reject(new LinePendingError('the node is stopping')) }
     this.#requests.clear()

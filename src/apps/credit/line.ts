@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto'
 import { encodeCanonical, decodeCanonical, bytesEqual } from '../../core/encoding.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
-import { sign, verify } from '../../core/identity.ts'
+import { signBytes, signingBytes, verifyBytes } from '../../core/identity.ts'
 import type { Identity, SignatureDomain } from '../../core/identity.ts'
 import { MAX_AMOUNT, checkUnit, formatAmount } from './amount.ts'
 import { InvalidLineStateError, LineRuleError } from './errors.ts'
@@ -203,19 +203,116 @@ export function lineStateValue (s: LineState): CanonicalValue {
   }
 }
 
+/**
+ * A state's canonical encoding, kept per state object. Each update's state is signed by
+ * one side, verified and countersigned by the other, the countersignature verified, and
+ * the signed state stored on both sides: with many holds open, encoding the state is the
+ * larger part of an update's cost, so it is done once and the signed forms are built
+ * around it. States are never changed in place (`applyChanges` makes a new one), so the
+ * bytes stay right.
+ */
+const encodedStates = new WeakMap<LineState, Uint8Array>()
+
+/**
+ * Each hold's encoding, kept per hold object: a hold lives on the line from its placing to
+ * its settling, through every state in between (`applyChanges` carries the same objects
+ * over), so a state with hundreds of holds open is assembled from bytes already made and
+ * only the changed fields are encoded afresh.
+ */
+const encodedHolds = new WeakMap<Hold, Uint8Array>()
+
+function encodedHold (h: Hold): Uint8Array {
+  let bytes = encodedHolds.get(h)
+  if (bytes === undefined) {
+    bytes = encodeCanonical({ id: h.id, payer: h.payer, amount: h.amount, condition: h.condition, expiresAt: h.expiresAt })
+    encodedHolds.set(h, bytes)
+  }
+  return bytes
+}
+
+/** A CBOR array head (major type 4, shortest form; RFC 8949 §3.1, §4.2.1) for `n` items. */
+function arrayHead (n: number): Uint8Array {
+  if (n < 24) return Uint8Array.of(0x80 | n)
+  if (n < 0x100) return Uint8Array.of(0x98, n)
+  if (n < 0x10000) return Uint8Array.of(0x99, n >> 8, n & 0xff)
+  throw new InvalidLineStateError(`a line state with ${n} holds`)
+}
+
+/** The state's keys in canonical order (sorted by their encoded bytes), each with its encoding. */
+const STATE_KEYS: ReadonlyArray<{ key: keyof LineState, bytes: Uint8Array }> = (['a', 'b', 'deviceA', 'deviceB', 'unit', 'seq', 'balance', 'limitA', 'limitB', 'holds'] as const)
+  .map((key) => ({ key, bytes: encodeCanonical(key) }))
+  .sort((x, y) => Buffer.compare(x.bytes, y.bytes))
+/** A map of ten entries (major type 5). */
+const STATE_HEAD = Uint8Array.of(0xa0 | STATE_KEYS.length)
+
+/**
+ * `encodeCanonical(lineStateValue(s))`, assembled: the map's head, then each key with its
+ * value in key order, the holds from their kept encodings. The tests check it against
+ * the whole value's encoding.
+ */
+function encodedState (s: LineState): Uint8Array {
+  let bytes = encodedStates.get(s)
+  if (bytes === undefined) {
+    const parts: Uint8Array[] = [STATE_HEAD]
+    for (const { key, bytes: k } of STATE_KEYS) {
+      parts.push(k)
+      if (key === 'holds') {
+        parts.push(arrayHead(s.holds.length))
+        for (const h of s.holds) parts.push(encodedHold(h))
+      } else {
+        parts.push(encodeCanonical(s[key]))
+      }
+    }
+    bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+    let at = 0
+    for (const p of parts) { bytes.set(p, at); at += p.byteLength }
+    encodedStates.set(s, bytes)
+  }
+  return bytes
+}
+
+/**
+ * `encodeCanonical(container)` with the state's bytes in place of the null that is the
+ * container's last item. Canonical CBOR encodes an item the same wherever it sits
+ * (RFC 8949 §4.2.1: definite lengths, no context), so splicing gives the very bytes the
+ * whole value would encode to; the tests check that it does.
+ */
+function withStateLast (container: Uint8Array, s: LineState): Uint8Array {
+  if (container[container.byteLength - 1] !== 0xf6) throw new InvalidLineStateError('line state splice: the container does not end with its null')
+  const state = encodedState(s)
+  const out = new Uint8Array(container.byteLength - 1 + state.byteLength)
+  out.set(container.subarray(0, container.byteLength - 1))
+  out.set(state, container.byteLength - 1)
+  return out
+}
+
+/** The signing bytes' head: [context, purpose, version, null] — the state goes last. */
+const SIGNING_HEAD = signingBytes(LINE_STATE_DOMAIN, null)
+const signingBytesOf = new WeakMap<LineState, Uint8Array>()
+
+/** `signingBytes(LINE_STATE_DOMAIN, lineStateValue(s))`, from the state's kept encoding. */
+export function lineSigningBytes (s: LineState): Uint8Array {
+  let bytes = signingBytesOf.get(s)
+  if (bytes === undefined) {
+    bytes = withStateLast(SIGNING_HEAD, s)
+    signingBytesOf.set(s, bytes)
+  }
+  return bytes
+}
+
 /** SHA-256 of the state's canonical encoding: what an update names as its base. */
 export function lineStateHash (s: LineState): Uint8Array {
-  return sha256(encodeCanonical(lineStateValue(s)))
+  return sha256(encodedState(s))
 }
 
 /** This device's signature over the state (it must be the state's holder device of one side). */
 export function signLineState (device: Identity, s: LineState): Uint8Array {
-  return sign(device, LINE_STATE_DOMAIN, lineStateValue(s))
+  return signBytes(device, lineSigningBytes(s))
 }
 
 /** Whether `signature` is `side`'s holder device's signature over the state. */
 export function verifyLineSignature (s: LineState, side: Side, signature: Uint8Array): boolean {
-  return verify(side === 'a' ? s.deviceA : s.deviceB, LINE_STATE_DOMAIN, lineStateValue(s), signature)
+  return verifyBytes(side === 'a' ? s.deviceA : s.deviceB, lineSigningBytes(s), signature)
 }
 
 /** Checks a signed state: shape and both signatures. Throws InvalidLineStateError saying which failed. */
@@ -225,7 +322,8 @@ export function checkSignedLineState (signed: SignedLineState): void {
 }
 
 export function encodeSignedLineState (signed: SignedLineState): Uint8Array {
-  return encodeCanonical({ state: lineStateValue(signed.state), sigA: signed.sigA, sigB: signed.sigB })
+  // Keys sort by their encoded bytes, shorter first: sigA, sigB, then state, last.
+  return withStateLast(encodeCanonical({ state: null, sigA: signed.sigA, sigB: signed.sigB }), signed.state)
 }
 
 export function decodeSignedLineState (bytes: Uint8Array): SignedLineState {

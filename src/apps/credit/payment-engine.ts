@@ -15,7 +15,8 @@
 // it of every committed update (`onCommitted`) and of every refused proposal
 // (`onRefused`), and calls `tick` now and then for expiries.
 
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
+import { randomFromPool } from '../../core/random.ts'
 import { bytesEqual } from '../../core/encoding.ts'
 import type { CanonicalValue } from '../../core/encoding.ts'
 import { MAX_AMOUNT, checkUnit, formatAmount } from './amount.ts'
@@ -91,7 +92,7 @@ export interface PaymentEngineOptions {
   /** This node's account key (32 bytes). */
   account: Uint8Array
   lines: LineBook
-  /** Source of hold ids, invoice ids and secrets; crypto.randomBytes when absent (tests inject a seeded one). */
+  /** Source of hold ids, invoice ids and secrets; the CSPRNG (core/random.ts) when absent (tests inject a seeded one). */
   random?: (bytes: number) => Uint8Array
   /**
    * What each intermediary takes off the expiry of the hold it forwards (ms): the time it
@@ -347,7 +348,7 @@ export class PaymentEngine {
     this.account = options.account
     this.address = ilpAddressOf(options.account)
     this.lines = options.lines
-    this.random = options.random ?? ((n) => new Uint8Array(randomBytes(n)))
+    this.random = options.random ?? randomFromPool
     this.hopMarginMs = options.hopMarginMs ?? 2_000
     this.minHoldMs = options.minHoldMs ?? 1_000
     this.lastHopMs = options.lastHopMs ?? 10_000

@@ -47,6 +47,8 @@ const MIGRATIONS = [{
 /** How long "this account is a member of a network here" is trusted before it is asked again. */
 const KNOWN_TTL_MS = 5_000
 const DIAL_TIMEOUT_MS = 15_000
+/** How long a full stream may take to take more before its senders stop waiting on it. */
+const DRAIN_TIMEOUT_MS = 30_000
 
 /** What the mesh offers the channel: whether it has a route to a node key, and the address to dial it at. */
 export interface AppMessageMesh {
@@ -83,6 +85,11 @@ interface Session {
   connection: Connection
   /** Set once the peer's hello verified. */
   remote: AppPeer | null
+  /** Frames waiting for the end of this turn, written then as one (see `enqueue`). */
+  out: Uint8Array[]
+  flushing: NodeJS.Immediate | null
+  /** Set while the stream's buffer is full: senders wait on it. */
+  drained: Promise<void> | null
 }
 
 const deviceKey = (p: AppPeer): string => toHex(p.account) + toHex(p.device)
@@ -127,7 +134,47 @@ export function startAppMessages (o: AppMessageOptions): AppMessageService {
   const send = async (app: string, to: AppPeer, data: Uint8Array, signal: AbortSignal): Promise<void> => {
     const frame = encodeAppFrame({ t: 'm', app, data })
     const s = await sessionFor(to, signal)
-    if (!s.stream.send(frame)) await s.stream.onDrain({ signal })
+    await enqueue(s, frame, signal)
+  }
+
+  /**
+   * Queues a frame and writes everything queued for the stream at the end of the turn in
+   * one send: a burst of app messages (a busy credit line sends hundreds a turn) then costs
+   * one muxer frame, one Noise encryption and one socket write, not one each. Frames keep
+   * their order, and the reader splits them again by their length prefix. A sender waits
+   * only while the stream's buffer is full.
+   */
+  const enqueue = async (s: Session, frame: Uint8Array, signal: AbortSignal): Promise<void> => {
+    s.out.push(frame)
+    s.flushing ??= setImmediate(() => { flush(s) })
+    if (s.drained !== null) await Promise.race([s.drained, new Promise<void>((resolve) => { signal.addEventListener('abort', () => { resolve() }, { once: true }) })])
+    signal.throwIfAborted()
+  }
+
+  const flush = (s: Session): void => {
+    s.flushing = null
+    const frames = s.out
+    s.out = []
+    if (frames.length === 0) return
+    let bytes: Uint8Array
+    if (frames.length === 1) bytes = frames[0] as Uint8Array
+    else {
+      bytes = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, 0))
+      let at = 0
+      for (const f of frames) { bytes.set(f, at); at += f.byteLength }
+    }
+    try {
+      if (!s.stream.send(bytes) && s.drained === null) {
+        s.drained = s.stream.onDrain({ signal: AbortSignal.timeout(DRAIN_TIMEOUT_MS) })
+          .catch((err: unknown) => { logger.debug('app-message stream did not drain', { peer: s.peer, err }) })
+          .finally(() => { s.drained = null })
+      }
+    } catch (err) {
+      // The stream ended: what was queued is lost, as a message in flight on it would be
+      // (apps re-send what matters, e.g. credit proposals and syncs on reconnect).
+      dropped += frames.length
+      logger.debug('app messages not sent', { peer: s.peer, frames: frames.length, err })
+    }
   }
   for (const app of o.apps) {
     if (app.service === undefined) continue
@@ -267,6 +314,7 @@ export function startAppMessages (o: AppMessageOptions): AppMessageService {
 
   const detach = (s: Session): void => {
     sessions.delete(s)
+    if (s.flushing !== null) { clearImmediate(s.flushing); s.flushing = null }
     if (s.remote !== null) {
       const set = byDevice.get(deviceKey(s.remote))
       set?.delete(s)
@@ -276,7 +324,7 @@ export function startAppMessages (o: AppMessageOptions): AppMessageService {
 
   const attach = (stream: Stream, connection: Connection): void => {
     if (stopped) { stream.abort(new Error('node stopping')); return }
-    const s: Session = { peer: connection.remotePeer.toString(), stream, connection, remote: null }
+    const s: Session = { peer: connection.remotePeer.toString(), stream, connection, remote: null, out: [], flushing: null, drained: null }
     sessions.add(s)
     stream.send(hello)
     const reader = new FrameReader()

@@ -4,10 +4,11 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes as nodeRandomBytes } from 'node:crypto'
 import fc from 'fast-check'
-import { generateIdentity } from '../../../src/core/identity.ts'
+import { generateIdentity, signingBytes, verify } from '../../../src/core/identity.ts'
+import { encodeCanonical } from '../../../src/core/encoding.ts'
 import {
   applyChanges, availableToPay, checkSignedLineState, decodeSignedLineState, encodeSignedLineState,
-  lineId, openLine, positionOf, signLineState
+  lineId, lineSigningBytes, lineStateHash, lineStateValue, openLine, positionOf, signLineState
 } from '../../../src/apps/credit/line.ts'
 import type { Hold, LineChange, LineState, Side } from '../../../src/apps/credit/line.ts'
 import { formatAmount, parseAmount } from '../../../src/apps/credit/amount.ts'
@@ -156,4 +157,24 @@ test('signed state: both signatures verify, round-trips, and any forgery is refu
   const bytes = encodeSignedLineState(signed)
   const damaged = bytes.slice(0, bytes.length - 3)
   assert.throws(() => decodeSignedLineState(damaged), InvalidLineStateError)
+})
+
+test('property: the spliced encodings of a state equal the whole value\'s canonical encoding', () => {
+  const domain = { purpose: 'peernet/credit/line-state', version: 1 }
+  fc.assert(fc.property(
+    fc.array(fc.record({ payer: fc.constantFrom<Side>('a', 'b'), amount: fc.bigInt({ min: 1n, max: 2n ** 64n - 1n }), expiresAt: fc.integer({ min: 0, max: 2 ** 48 }) }), { maxLength: 40 }),
+    fc.bigInt({ min: -(2n ** 64n) + 1n, max: 2n ** 64n - 1n }),
+    fc.nat(),
+    (holds, balance, seq) => {
+      const base = fresh()
+      const s: LineState = { ...base, seq, balance, holds: holds.map((h) => ({ id: randomBytes(16), condition: randomBytes(32), ...h })).sort((x, y) => Buffer.compare(x.id, y.id)) }
+      const same = (x: Uint8Array, y: Uint8Array): void => { assert.equal(Buffer.compare(x, y), 0) }
+      same(lineSigningBytes(s), signingBytes(domain, lineStateValue(s)))
+      same(lineStateHash(s), createHash('sha256').update(encodeCanonical(lineStateValue(s))).digest())
+      const signed = { state: s, sigA: signLineState(da, s), sigB: signLineState(db, s) }
+      assert.ok(verify(da.publicKey, domain, lineStateValue(s), signed.sigA))
+      same(encodeSignedLineState(signed), encodeCanonical({ state: lineStateValue(s), sigA: signed.sigA, sigB: signed.sigB }))
+      assert.deepEqual(decodeSignedLineState(encodeSignedLineState(signed)), signed)
+    }
+  ), { numRuns: 100 })
 })
