@@ -142,9 +142,17 @@ export class CreditService implements AppService {
     })
     for (const f of this.store.fees()) this.engine.setFee(f.unit, f.ppm)
     for (const o of this.store.offers()) this.engine.setOffer(o.from, o.to, o.rate)
-    // After a clean stop the engine's snapshot holds its open invoices with their parts;
-    // after a kill there is none and the invoices come from their table (each fulfillment
-    // was stored before its condition left).
+    // Forwards and payments in flight come back from their records, crash or not. After a
+    // clean stop the engine's snapshot also holds its open invoices with their parts; after
+    // a kill there is none and the invoices come from their table (each fulfillment was
+    // stored before its condition left).
+    for (const value of this.store.records()) {
+      try {
+        this.engine.restoreRecord(decodeCanonical(value))
+      } catch (err) {
+        ctx.logger.warn('a payment engine record is unreadable; its holds are released at expiry', { err })
+      }
+    }
     const snapshot = this.store.takeEngine()
     let restored = false
     try {
@@ -370,6 +378,9 @@ export class CreditService implements AppService {
 
   /** Carries out the engine's outputs, in order, each to the end before the next. */
   #engine (outputs: EngineOutput[]): void {
+    // The records of what this input changed commit with the line changes it makes, before any of them leaves.
+    const records = this.engine.takeRecords()
+    if (records.length > 0) this.#write(() => { this.store.putRecords(records.map((r) => ({ key: r.key, value: r.value === null ? null : encodeCanonical(r.value) }))) })
     this.#engineQueue.push(...outputs)
     if (this.#draining) return
     this.#draining = true

@@ -342,6 +342,8 @@ export class PaymentEngine {
   private readonly pendingOps = new Set<string>()
   /** Settles of invoice parts under way, by hold key (to report a part whose settle was refused). */
   private readonly settling = new Map<string, { invoice: Uint8Array, unit: string, amount: bigint }>()
+  /** Forwards and payments changed since the shell last took their records (see `takeRecords`). */
+  private readonly dirty = new Set<Forward | SentPayment>()
 
   constructor (options: PaymentEngineOptions) {
     if (options.account.byteLength !== 32) throw new InvalidPaymentError('an account key is 32 bytes')
@@ -504,6 +506,7 @@ export class PaymentEngine {
       outputs.push({ kind: 'change', line, peer: first.account, unit: first.unit, change: { kind: 'hold', hold }, attachment: { ilp, route: encodeRoute(plan.hops.slice(1)) } })
     }
     this.payments.set(hex(id), payment)
+    this.dirty.add(payment)
     return { payment: id, outputs }
   }
 
@@ -566,7 +569,7 @@ export class PaymentEngine {
         if (sent !== undefined) this.resolvePart(sent.payment, sent.part, 'rejected', out, { code, message: `the first hop refused the hold: ${reason}`, triggeredBy: this.address })
         const fwd = this.forwardsDown.get(key)
         if (fwd !== undefined) {
-          this.forwardsDown.delete(key)
+          this.closeDown(key)
           this.answerUpstream(fwd, { code, message: `the next hop refused the hold: ${reason}` }, out)
         }
       } else {
@@ -579,7 +582,7 @@ export class PaymentEngine {
         const fwd = this.forwardsUp.get(key)
         if (change.kind === 'settle' && fwd !== undefined) {
           // Downstream is paid and upstream would not take the fulfillment (expired): the margin was not enough.
-          this.forwardsUp.delete(key)
+          this.closeUp(key)
           out.push(forwarded(fwd, false, true))
         }
       }
@@ -673,36 +676,52 @@ export class PaymentEngine {
   // ---- persistence ----------------------------------------------------------------------
 
   /**
-   * Everything in flight (open invoices and their parts, payments sent, forwards, the
-   * proposals not yet answered) as one canonical value. The shell stores it with the line
-   * states it goes with and gives it to `restore` after a restart, so a restarted node
-   * still reports its payments and relays fulfillments and rejects. (Without it the engine
-   * still settles upstream by condition and releases expired holds: no value is lost, only
-   * reports and early rejects.) Fee and exchange policy are not in it: the shell sets them.
+   * The forwards and payments that changed since the last call, each as its record under a
+   * stable key (null once it has ended). The shell writes them in the same transaction as
+   * the line changes of the same input, before any of them leaves, and gives the stored
+   * ones to `restoreRecord` after a restart, crash or not: a node killed mid-payment still
+   * relays the fulfillment or reject it owes, and still reports its payments and its
+   * losses.
+   */
+  takeRecords (): Array<{ key: string, value: CanonicalValue | null }> {
+    const out: Array<{ key: string, value: CanonicalValue | null }> = []
+    for (const x of this.dirty) {
+      if ('parts' in x) {
+        out.push({ key: `p:${hex(x.id)}`, value: this.payments.has(hex(x.id)) ? paymentValue(x) : null })
+      } else {
+        const upOpen = this.forwardsUp.get(holdKey(x.up.line, x.up.hold.id)) === x
+        const downOpen = this.forwardsDown.get(holdKey(x.down.line, x.down.hold.id)) === x
+        out.push({ key: `f:${holdKey(x.up.line, x.up.hold.id)}`, value: upOpen || downOpen ? forwardValue(x, upOpen, downOpen) : null })
+      }
+    }
+    this.dirty.clear()
+    return out
+  }
+
+  /** Takes back one record `takeRecords` gave (into a fresh engine, before any other input). Throws InvalidPaymentError when it is not one. */
+  restoreRecord (value: CanonicalValue): void {
+    try {
+      const r = snapRecord(value)
+      if (r.kind === 'forward') this.restoreForward(r)
+      else if (r.kind === 'payment') this.restorePayment(r)
+      else throw new Error('record kind')
+    } catch (err) {
+      if (err instanceof InvalidPaymentError) throw err
+      throw new InvalidPaymentError(`not a payment engine record: ${(err as Error).message}`, { hint: 'the stored record is damaged; expiries still release its holds' })
+    }
+  }
+
+  /**
+   * What is in flight and not in the records (open invoices and their parts, the
+   * proposals not yet answered) as one canonical value, for a clean stop: the shell gives
+   * it to `restore` after the restart. Without it (after a kill) the engine still settles
+   * upstream by condition and releases expired holds: no value is lost, only early rejects.
+   * Fee and exchange policy are not in it: the shell sets them.
    */
   snapshot (): CanonicalValue {
-    const refs = new Map<Forward, CanonicalValue>()
-    for (const f of [...this.forwardsUp.values(), ...this.forwardsDown.values()]) {
-      refs.set(f, { condition: f.condition, up: refValue(f.up), down: refValue(f.down), answered: f.answered, upOpen: this.forwardsUp.has(holdKey(f.up.line, f.up.hold.id)), downOpen: this.forwardsDown.has(holdKey(f.down.line, f.down.hold.id)) })
-    }
     return {
-      v: 1,
+      v: 2,
       invoices: [...this.invoices.values()].map((i) => ({ id: i.id, amount: i.amount, unit: i.unit, condition: i.condition, fulfillment: i.fulfillment, parts: [...i.parts.values()].map(refValue) })),
-      payments: [...this.payments.values()].map((p) => ({
-        id: p.id,
-        unit: p.unit,
-        condition: p.condition,
-        fulfillment: p.fulfillment ?? null,
-        parts: p.parts.map((part) => ({
-          ref: refValue(part.ref),
-          plan: { hops: part.plan.hops.map(hopValue), sent: part.plan.sent, delivered: part.plan.delivered, fee: part.plan.fee },
-          state: part.state,
-          code: part.code ?? null,
-          message: part.message ?? null,
-          triggeredBy: part.triggeredBy ?? null
-        }))
-      })),
-      forwards: [...refs.values()],
       inflight: [...this.inflight].flatMap(([line, m]) => [...m].map(([id, amount]) => [line, id, amount])),
       pendingOps: [...this.pendingOps],
       settling: [...this.settling].map(([key, v]) => ({ key, invoice: v.invoice, unit: v.unit, amount: v.amount }))
@@ -713,7 +732,8 @@ export class PaymentEngine {
   restore (value: CanonicalValue): void {
     try {
       const m = snapRecord(value)
-      if (m.v !== 1) throw new Error('version')
+      // Version 1 also held the forwards and payments that records now keep.
+      if (m.v !== 1 && m.v !== 2) throw new Error('version')
       for (const v of snapList(m.invoices)) {
         const i = snapRecord(v)
         this.addInvoice({ id: snapBytes(i.id), amount: snapBig(i.amount), unit: snapString(i.unit), condition: snapBytes(i.condition), fulfillment: snapBytes(i.fulfillment) })
@@ -726,33 +746,9 @@ export class PaymentEngine {
           this.collecting.add(invoice)
         }
       }
-      for (const v of snapList(m.payments)) {
-        const p = snapRecord(v)
-        const payment: SentPayment = { id: snapBytes(p.id), unit: snapString(p.unit), condition: snapBytes(p.condition), parts: [] }
-        if (p.fulfillment instanceof Uint8Array) payment.fulfillment = p.fulfillment
-        for (const pv of snapList(p.parts)) {
-          const x = snapRecord(pv)
-          const plan = snapRecord(x.plan)
-          const state = x.state
-          if (state !== 'pending' && state !== 'fulfilled' && state !== 'rejected') throw new Error('part state')
-          const part: SentPart = {
-            ref: refOf(x.ref),
-            plan: { hops: snapList(plan.hops).map(hopOf), sent: snapBig(plan.sent), delivered: snapBig(plan.delivered), fee: snapBig(plan.fee) },
-            state
-          }
-          if (typeof x.code === 'string') part.code = x.code
-          if (typeof x.message === 'string') part.message = x.message
-          if (typeof x.triggeredBy === 'string') part.triggeredBy = x.triggeredBy
-          payment.parts.push(part)
-          if (state === 'pending') this.sentParts.set(holdKey(part.ref.line, part.ref.hold.id), { payment, part })
-        }
-        this.payments.set(hex(payment.id), payment)
-      }
-      for (const v of snapList(m.forwards)) {
-        const f = snapRecord(v)
-        const fwd: Forward = { condition: snapBytes(f.condition), up: refOf(f.up), down: refOf(f.down), answered: f.answered === true }
-        if (f.upOpen === true) this.forwardsUp.set(holdKey(fwd.up.line, fwd.up.hold.id), fwd)
-        if (f.downOpen === true) this.forwardsDown.set(holdKey(fwd.down.line, fwd.down.hold.id), fwd)
+      if (m.v === 1) {
+        for (const v of snapList(m.payments)) this.restorePayment(snapRecord(v))
+        for (const v of snapList(m.forwards)) this.restoreForward(snapRecord(v))
       }
       for (const v of snapList(m.inflight)) {
         const [line, id, amount] = snapList(v)
@@ -769,6 +765,34 @@ export class PaymentEngine {
       if (err instanceof InvalidPaymentError) throw err
       throw new InvalidPaymentError(`not a payment engine snapshot: ${(err as Error).message}`, { hint: 'the stored snapshot is damaged; the engine can start empty (expiries still clean up)' })
     }
+  }
+
+  private restorePayment (p: Record<string, CanonicalValue>): void {
+    const payment: SentPayment = { id: snapBytes(p.id), unit: snapString(p.unit), condition: snapBytes(p.condition), parts: [] }
+    if (p.fulfillment instanceof Uint8Array) payment.fulfillment = p.fulfillment
+    for (const pv of snapList(p.parts)) {
+      const x = snapRecord(pv)
+      const plan = snapRecord(x.plan)
+      const state = x.state
+      if (state !== 'pending' && state !== 'fulfilled' && state !== 'rejected') throw new Error('part state')
+      const part: SentPart = {
+        ref: refOf(x.ref),
+        plan: { hops: snapList(plan.hops).map(hopOf), sent: snapBig(plan.sent), delivered: snapBig(plan.delivered), fee: snapBig(plan.fee) },
+        state
+      }
+      if (typeof x.code === 'string') part.code = x.code
+      if (typeof x.message === 'string') part.message = x.message
+      if (typeof x.triggeredBy === 'string') part.triggeredBy = x.triggeredBy
+      payment.parts.push(part)
+      if (state === 'pending') this.sentParts.set(holdKey(part.ref.line, part.ref.hold.id), { payment, part })
+    }
+    this.payments.set(hex(payment.id), payment)
+  }
+
+  private restoreForward (f: Record<string, CanonicalValue>): void {
+    const fwd: Forward = { condition: snapBytes(f.condition), up: refOf(f.up), down: refOf(f.down), answered: f.answered === true }
+    if (f.upOpen === true) this.forwardsUp.set(holdKey(fwd.up.line, fwd.up.hold.id), fwd)
+    if (f.downOpen === true) this.forwardsDown.set(holdKey(fwd.down.line, fwd.down.hold.id), fwd)
   }
 
   // ---- handlers -------------------------------------------------------------------------
@@ -850,6 +874,7 @@ export class PaymentEngine {
     const fwd: Forward = { condition: up.hold.condition, up, down, answered: false }
     this.forwardsDown.set(holdKey(line, hold.id), fwd)
     this.forwardsUp.set(holdKey(up.line, up.hold.id), fwd)
+    this.dirty.add(fwd)
     this.addInflight(line, hold)
     const ilp = encodePrepare({ ...prepare, amount, expiresAt })
     out.push({ kind: 'change', line, peer: next.account, unit: next.unit, change: { kind: 'hold', hold }, attachment: { ilp, route: encodeRoute(route.slice(1)) } })
@@ -860,7 +885,7 @@ export class PaymentEngine {
     this.settling.delete(key)
     const fwd = this.forwardsUp.get(key)
     if (fwd !== undefined) {
-      this.forwardsUp.delete(key)
+      this.closeUp(key)
       out.push(forwarded(fwd, true))
     }
   }
@@ -875,7 +900,7 @@ export class PaymentEngine {
     }
     const fwd = this.forwardsDown.get(key)
     if (fwd !== undefined) {
-      this.forwardsDown.delete(key)
+      this.closeDown(key)
       fwd.answered = true
       this.settleUpstream(fwd.up, fulfillment, relayedIlp(attachment, 'fulfill'), now, out)
       return
@@ -912,7 +937,7 @@ export class PaymentEngine {
     const down = this.forwardsDown.get(key)
     if (down !== undefined) {
       // Downstream rejected (relay its reject as it is, RFC 0027 §"Connector") or we released it after expiry.
-      this.forwardsDown.delete(key)
+      this.closeDown(key)
       const reply = own ? undefined : relayedIlp(attachment, 'reject')
       const why = reply !== undefined
         ? { ilp: reply }
@@ -925,7 +950,7 @@ export class PaymentEngine {
     const up = this.forwardsUp.get(key)
     if (up !== undefined) {
       // The upstream hold is gone (we rejected it, or its payer released it after expiry).
-      this.forwardsUp.delete(key)
+      this.closeUp(key)
       if (!up.answered) up.answered = true
       out.push(forwarded(up, false))
       return
@@ -950,6 +975,7 @@ export class PaymentEngine {
   private resolvePart (payment: SentPayment, part: SentPart, state: 'fulfilled' | 'rejected', out: EngineOutput[], why?: { code: string, message: string, triggeredBy: string }): void {
     if (part.state !== 'pending') return
     part.state = state
+    this.dirty.add(payment)
     if (why !== undefined) Object.assign(part, why)
     this.sentParts.delete(holdKey(part.ref.line, part.ref.hold.id))
     if (payment.parts.some((p) => p.state === 'pending')) return
@@ -988,6 +1014,7 @@ export class PaymentEngine {
   private answerUpstream (fwd: Forward, why: { code: string, message: string } | { ilp: Uint8Array }, out: EngineOutput[]): void {
     if (fwd.answered) return
     fwd.answered = true
+    this.dirty.add(fwd)
     this.release(fwd.up, why, out)
   }
 
@@ -998,7 +1025,7 @@ export class PaymentEngine {
       // Too late: the upstream payer will not countersign. This node paid downstream and is not paid.
       const fwd = this.forwardsUp.get(key)
       if (fwd !== undefined) {
-        this.forwardsUp.delete(key)
+        this.closeUp(key)
         out.push(forwarded(fwd, false, true))
       }
       return
@@ -1036,6 +1063,22 @@ export class PaymentEngine {
     if (m === undefined) return
     m.delete(hex(id))
     if (m.size === 0) this.inflight.delete(key)
+  }
+
+  /** The downstream hold of a forward is settled or released: the forward waits only on upstream now. */
+  private closeDown (key: string): void {
+    const fwd = this.forwardsDown.get(key)
+    if (fwd === undefined) return
+    this.forwardsDown.delete(key)
+    this.dirty.add(fwd)
+  }
+
+  /** The upstream hold of a forward is settled or released: the forward has ended once downstream has too. */
+  private closeUp (key: string): void {
+    const fwd = this.forwardsUp.get(key)
+    if (fwd === undefined) return
+    this.forwardsUp.delete(key)
+    this.dirty.add(fwd)
   }
 
   private readonly lineIds = new WeakMap<LineState, Uint8Array>()
@@ -1115,6 +1158,28 @@ function sha256 (bytes: Uint8Array): Uint8Array {
 }
 
 // ---- snapshot values --------------------------------------------------------------------
+
+function paymentValue (p: SentPayment): CanonicalValue {
+  return {
+    kind: 'payment',
+    id: p.id,
+    unit: p.unit,
+    condition: p.condition,
+    fulfillment: p.fulfillment ?? null,
+    parts: p.parts.map((part) => ({
+      ref: refValue(part.ref),
+      plan: { hops: part.plan.hops.map(hopValue), sent: part.plan.sent, delivered: part.plan.delivered, fee: part.plan.fee },
+      state: part.state,
+      code: part.code ?? null,
+      message: part.message ?? null,
+      triggeredBy: part.triggeredBy ?? null
+    }))
+  }
+}
+
+function forwardValue (f: Forward, upOpen: boolean, downOpen: boolean): CanonicalValue {
+  return { kind: 'forward', condition: f.condition, up: refValue(f.up), down: refValue(f.down), answered: f.answered, upOpen, downOpen }
+}
 
 function refValue (r: HoldRef): CanonicalValue {
   const h = r.hold

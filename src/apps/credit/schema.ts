@@ -102,4 +102,18 @@ export const CREDIT_MIGRATIONS: readonly Migration[] = [{
     saved_at INTEGER NOT NULL
   ) STRICT;
   `
+}, {
+  version: 3,
+  description: 'the payment engine\'s forwards and payments in flight, kept across a kill',
+  sql: `
+  -- One row per forward or payment in flight (the engine's own canonical record), written in
+  -- the same transaction as the line proposal it goes with: a node killed mid-payment still
+  -- relays the fulfillment or reject it owes, and reports what it paid, received or lost.
+  CREATE TABLE credit_engine_records (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  -- Planned for the same purpose and never written: the records above replace it.
+  DROP TABLE credit_forwards;
+  `
 }]

@@ -2,7 +2,7 @@
 // write that another node will rely on is committed here before the message that
 // depends on it leaves (the shell's duty; see credit-service.ts): a countersigned line
 // state before the accept, an invoice's fulfillment before its condition is given out,
-// a forward before the outgoing hold is proposed. The store runs on the node's database
+// a forward's record before the outgoing hold is proposed. The store runs on the node's database
 // (WAL, synchronous=NORMAL): a committed transaction survives the process being killed.
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
@@ -24,8 +24,6 @@ export interface LineRow {
 }
 
 export interface InvoiceRow { id: Uint8Array, condition: Uint8Array, fulfillment: Uint8Array, amount: bigint, unit: string, createdAt: number, paidAt: number | null }
-
-export interface ForwardRow { outLine: Uint8Array, outHold: Uint8Array, inLine: Uint8Array, inHold: Uint8Array, condition: Uint8Array, inAmount: bigint, outAmount: bigint, createdAt: number, doneAt: number | null }
 
 export type PaymentDirection = 'sent' | 'received' | 'forwarded'
 export type PaymentStatus = 'pending' | 'done' | 'failed'
@@ -125,30 +123,21 @@ export class CreditStore {
     this.#sql('UPDATE credit_invoices SET paid_at = ? WHERE condition = ? AND paid_at IS NULL').run(now, condition)
   }
 
-  // ---- forwards -------------------------------------------------------------------------
+  // ---- the engine's records (forwards and payments in flight) -----------------------------
 
-  addForward (f: Omit<ForwardRow, 'doneAt'>): void {
-    this.#sql('INSERT INTO credit_forwards (out_line, out_hold, in_line, in_hold, condition, in_amount, out_amount, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING')
-      .run(f.outLine, f.outHold, f.inLine, f.inHold, f.condition, f.inAmount.toString(), f.outAmount.toString(), f.createdAt)
+  /** Writes what the engine's `takeRecords` gave: a record replaces the one under its key; null removes it. */
+  putRecords (records: ReadonlyArray<{ key: string, value: Uint8Array | null }>): void {
+    const put = this.#sql('INSERT INTO credit_engine_records (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+    const remove = this.#sql('DELETE FROM credit_engine_records WHERE key = ?')
+    for (const r of records) {
+      if (r.value === null) remove.run(r.key)
+      else put.run(r.key, r.value)
+    }
   }
 
-  forwardByOut (outLine: Uint8Array, outHold: Uint8Array): ForwardRow | undefined {
-    const r = this.#sql('SELECT * FROM credit_forwards WHERE out_line = ? AND out_hold = ?').get(outLine, outHold) as Row | undefined
-    return r === undefined ? undefined : forwardRow(r)
-  }
-
-  forwardByIn (inLine: Uint8Array, inHold: Uint8Array): ForwardRow | undefined {
-    const r = this.#sql('SELECT * FROM credit_forwards WHERE in_line = ? AND in_hold = ?').get(inLine, inHold) as Row | undefined
-    return r === undefined ? undefined : forwardRow(r)
-  }
-
-  /** Forwards still open (neither side resolved): what a restarted intermediary resumes. */
-  openForwards (): ForwardRow[] {
-    return (this.#sql('SELECT * FROM credit_forwards WHERE done_at IS NULL').all() as Row[]).map(forwardRow)
-  }
-
-  forwardDone (outLine: Uint8Array, outHold: Uint8Array, now: number): void {
-    this.#sql('UPDATE credit_forwards SET done_at = ? WHERE out_line = ? AND out_hold = ? AND done_at IS NULL').run(now, outLine, outHold)
+  /** Every forward and payment in flight, for the engine's `restoreRecords` after a restart. */
+  records (): Uint8Array[] {
+    return (this.#sql('SELECT value FROM credit_engine_records').all() as Array<{ value: Uint8Array }>).map((r) => bytes(r.value))
   }
 
   // ---- payments -------------------------------------------------------------------------
@@ -226,20 +215,6 @@ function lineRow (r: Row): LineRow {
 
 function invoiceRow (r: Row): InvoiceRow {
   return { id: bytes(r.id), condition: bytes(r.condition), fulfillment: bytes(r.fulfillment), amount: BigInt(r.amount as string), unit: r.unit as string, createdAt: r.created_at as number, paidAt: r.paid_at as number | null }
-}
-
-function forwardRow (r: Row): ForwardRow {
-  return {
-    outLine: bytes(r.out_line),
-    outHold: bytes(r.out_hold),
-    inLine: bytes(r.in_line),
-    inHold: bytes(r.in_hold),
-    condition: bytes(r.condition),
-    inAmount: BigInt(r.in_amount as string),
-    outAmount: BigInt(r.out_amount as string),
-    createdAt: r.created_at as number,
-    doneAt: r.done_at as number | null
-  }
 }
 
 function paymentRow (r: Row): PaymentRow {

@@ -25,6 +25,8 @@ export interface NetNode {
   /** Outputs other than line changes (done, failed, received, forwarded, part-lost), in order. */
   events: EngineOutput[]
   silentUntil: number
+  /** The engine's records as a store keeps them (canonical bytes by key), merged at each restart. */
+  records: Map<string, Uint8Array>
 }
 
 interface Proposal {
@@ -76,7 +78,7 @@ export class PaymentNet {
     const existing = this.nodes.get(name)
     if (existing !== undefined) return existing
     const account = sha256(Buffer.from(`account:${name}`))
-    const node: NetNode = { name, account, engine: this.makeEngine(account, { ...this.options, ...options }), events: [], silentUntil: -Infinity }
+    const node: NetNode = { name, account, engine: this.makeEngine(account, { ...this.options, ...options }), events: [], silentUntil: -Infinity, records: new Map() }
     this.nodes.set(name, node)
     this.linesOf.set(name, new Set())
     return node
@@ -88,12 +90,34 @@ export class PaymentNet {
     for (const invoice of invoices) node.engine.addInvoice(invoice)
   }
 
-  /** A restart that kept the engine's snapshot (through its canonical bytes, as a store would). */
+  /** A clean stop and start: the engine comes back from its records and its snapshot (through canonical bytes, as a store would). */
   restartFromSnapshot (node: NetNode, policy?: (engine: PaymentEngine) => void): void {
     const bytes = encodeCanonical(node.engine.snapshot())
-    node.engine = this.makeEngine(node.account, this.options)
+    this.reopen(node)
     node.engine.restore(decodeCanonical(bytes))
     policy?.(node.engine)
+  }
+
+  /**
+   * A kill: the engine comes back from its records and its open invoices only (as the
+   * invoice table keeps them, without parts); what was in memory alone is gone.
+   */
+  crash (node: NetNode, policy?: (engine: PaymentEngine) => void): void {
+    const snapshot = node.engine.snapshot() as Record<string, CanonicalValue>
+    const invoices = (snapshot.invoices as Array<Record<string, CanonicalValue>>).map((i) => ({ ...i, parts: [] }))
+    this.reopen(node)
+    node.engine.restore({ v: 2, invoices, inflight: [], pendingOps: [], settling: [] })
+    policy?.(node.engine)
+  }
+
+  /** Stores what changed in the node's records and gives the stored ones to a new engine. */
+  private reopen (node: NetNode): void {
+    for (const r of node.engine.takeRecords()) {
+      if (r.value === null) node.records.delete(r.key)
+      else node.records.set(r.key, encodeCanonical(r.value))
+    }
+    node.engine = this.makeEngine(node.account, this.options)
+    for (const bytes of node.records.values()) node.engine.restoreRecord(decodeCanonical(bytes))
   }
 
   private makeEngine (account: Uint8Array, options: Partial<PaymentEngineOptions>): PaymentEngine {
