@@ -26,8 +26,8 @@ export interface PolicyReport {
 
 export type CreditMessage =
   | { t: 'line', m: Uint8Array }
-  /** Please make an invoice for `amount` of `unit` (the payer asks the payee). */
-  | { t: 'invoice?', id: Uint8Array, amount: bigint, unit: string }
+  /** Please make an invoice for `amount` of `unit` (the payer asks the payee); `view: false` when the payer's copy of the payee's view is fresh. */
+  | { t: 'invoice?', id: Uint8Array, amount: bigint, unit: string, view?: false }
   /** The invoice's condition, or why there is none; the payee's view for the router and the messages it cost (absent from older nodes). */
   | { t: 'invoice', id: Uint8Array, condition: Uint8Array | null, reason: string | null, view?: WireViewNode[], spent?: number }
   /** Please tell me your lines and your fee and offer policy. */
@@ -67,7 +67,12 @@ export function decodeCreditMessage (data: Uint8Array): CreditMessage {
   if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) return bad('not a map')
   switch (v.t) {
     case 'line': return { t: 'line', m: bytes(v.m, null, 'line message') }
-    case 'invoice?': return { t: 'invoice?', id: bytes(v.id, 16, 'id'), amount: big(v.amount, 'amount'), unit: str(v.unit, 'unit') }
+    case 'invoice?': {
+      const m: CreditMessage = { t: 'invoice?', id: bytes(v.id, 16, 'id'), amount: big(v.amount, 'amount'), unit: str(v.unit, 'unit') }
+      if (v.view === false) m.view = false
+      else if (v.view !== undefined) bad('view')
+      return m
+    }
     case 'invoice': return {
       t: 'invoice',
       id: bytes(v.id, 16, 'id'),

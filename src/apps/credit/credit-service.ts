@@ -19,7 +19,7 @@ import type { LineOutput } from './line-channel.ts'
 import { CreditStore } from './store.ts'
 import type { LineRow } from './store.ts'
 import { decodeCreditMessage, encodeCreditMessage } from './credit-messages.ts'
-import type { CreditMessage } from './credit-messages.ts'
+import type { CreditMessage, WireViewNode } from './credit-messages.ts'
 import type { LineReport, PolicyReport } from './credit-messages.ts'
 import type { LineView, PayResult, RouteView, TrustResult } from './views.ts'
 import { PaymentEngine } from './payment-engine.ts'
@@ -38,6 +38,8 @@ const REQUEST_TIMEOUT_MS = 5_000
 const PAY_SLACK_MS = 10_000
 /** A neighbour's reported lines are reused for this long (payments in a burst ask once). */
 const REPORT_TTL_MS = 1_000
+/** How many payees' views a payer keeps for reuse. */
+const MAX_KEPT_VIEWS = 256
 /**
  * An invoice not paid within this long is withdrawn (parts still held for it are
  * released): a payer that asked for one and never paid (no path, a failed payment) must
@@ -82,6 +84,8 @@ export class CreditService implements AppService {
   /** The paths of each payment under way (the engine's outcomes name accounts only). */
   readonly #sentPaths = new Map<string, PaymentPath[]>()
   readonly #reports = new Map<string, { at: number, report: NodeReport | undefined }>()
+  /** Payees' views from their invoices, by payee and unit (the oldest dropped past MAX_KEPT_VIEWS). */
+  readonly #views = new Map<string, { at: number, view: WireViewNode[] }>()
   /** Engine outputs waiting to be carried out (a queue, so one output's effects never nest inside another's). */
   readonly #engineQueue: EngineOutput[] = []
   #draining = false
@@ -251,9 +255,9 @@ export class CreditService implements AppService {
         } catch (err) {
           answer = { t: 'invoice', id: m.id, condition: null, reason: (err as Error).message.slice(0, 64) }
         }
-        // With the payee's radius-2 view for the payer's router.
+        // With the payee's radius-2 view for the payer's router, unless its copy is fresh.
         const unit = m.unit
-        void (answer.condition === null ? Promise.resolve({ view: [], spent: 0 }) : this.#routing.invoiceView(unit)).then((v) => { this.#send(from, { ...answer, ...v }) })
+        void (answer.condition === null || m.view === false ? Promise.resolve({ view: [], spent: 0 }) : this.#routing.invoiceView(unit)).then((v) => { this.#send(from, { ...answer, ...v }) })
         return
       }
       case 'lines?': {
@@ -688,11 +692,20 @@ export class CreditService implements AppService {
     checkUnit(unit)
     if (amount <= 0n) throw new InvalidAmountError('a payment is for an amount above 0')
     // The invoice first: it carries the payee's view, where the router starts (credit-routing.ts).
-    const invoice = await this.#request(payee, (id) => ({ t: 'invoice?', id, amount, unit }))
+    // A view younger than the reports the router trusts is used again, and not asked for.
+    const viewKey = toHex(payee) + unit
+    const kept = this.#views.get(viewKey)
+    const fresh = kept !== undefined && this.#now() - kept.at < REPORT_TTL_MS
+    const invoice = await this.#request(payee, (id) => fresh ? { t: 'invoice?', id, amount, unit, view: false } : { t: 'invoice?', id, amount, unit })
     if (invoice.t !== 'invoice' || invoice.condition === null) {
       throw new PaymentFailedError(ErrorCode.unexpectedPayment, `the payee would not make an invoice: ${invoice.t === 'invoice' ? invoice.reason ?? 'no reason' : 'a wrong answer'}`)
     }
-    const found = await this.#routing.findPaths(payee, amount, unit, { view: invoice.view ?? [], spent: invoice.spent ?? 0 })
+    const view = fresh ? { view: kept.view, spent: 0 } : { view: invoice.view ?? [], spent: invoice.spent ?? 0 }
+    if (!fresh) {
+      if (this.#views.size >= MAX_KEPT_VIEWS) this.#views.delete(this.#views.keys().next().value as string)
+      this.#views.set(viewKey, { at: this.#now(), view: view.view })
+    }
+    const found = await this.#routing.findPaths(payee, amount, unit, view)
     const paths = found.paths
     if (paths.length === 0 && found.carries === 0n) throw new PaymentFailedError(ErrorCode.unreachable, `no path to ${toHex(payee).slice(0, 16)}… in ${unit} with room for the payment`, { hint: 'open trust lines that lead there (`peernet credit trust`)' })
     if (paths.length === 0) throw new PaymentFailedError(ErrorCode.insufficientLiquidity, `the paths found carry at most ${formatAmount(found.carries)} of the ${formatAmount(amount)} ${unit}`, { hint: 'pay less, or ask for more credit along the way' })

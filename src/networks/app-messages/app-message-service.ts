@@ -121,6 +121,19 @@ export function startAppMessages (o: AppMessageOptions): AppMessageService {
   const rememberStmt = db.prepare('INSERT INTO app_msg_peers (account, device, peer, seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (account, device) DO UPDATE SET peer = excluded.peer, seen_at = excluded.seen_at')
   const recallStmt = db.prepare('SELECT peer FROM app_msg_peers WHERE account = ? AND device = ?')
   const devicesStmt = db.prepare('SELECT device FROM app_msg_peers WHERE account = ? ORDER BY seen_at DESC')
+  // An account's devices, newest hello first, kept until the next hello from that account
+  // (apps ask per message; the table changes only on a hello).
+  const devicesOf = new Map<string, Uint8Array[]>()
+  const devices = (account: Uint8Array): Uint8Array[] => {
+    const k = toHex(account)
+    let list = devicesOf.get(k)
+    if (list === undefined) {
+      list = (devicesStmt.all(account) as Array<{ device: Uint8Array }>).map((r) => new Uint8Array(r.device))
+      if (devicesOf.size >= 4096) devicesOf.clear()
+      devicesOf.set(k, list)
+    }
+    return [...list]
+  }
   const members = (): Uint8Array[] => {
     const seen = new Map<string, Uint8Array>()
     for (const net of networks.logs.memberNetworkIds()) {
@@ -187,7 +200,7 @@ export function startAppMessages (o: AppMessageOptions): AppMessageService {
       send: async (to, bytes, { signal }) => { await send(app.name, to, bytes, signal) },
       knows,
       members,
-      devices: (account) => (devicesStmt.all(account) as Array<{ device: Uint8Array }>).map((r) => new Uint8Array(r.device)),
+      devices,
       networks: () => networks.logs.memberNetworkIdsOf(app.name)
     }))
   }
@@ -277,6 +290,7 @@ export function startAppMessages (o: AppMessageOptions): AppMessageService {
     set.add(s)
     byDevice.set(k, set)
     rememberStmt.run(h.account, h.device, s.peer, o.clock.now())
+    devicesOf.delete(toHex(h.account))
     const w = waiters
     waiters = []
     for (const wake of w) wake()

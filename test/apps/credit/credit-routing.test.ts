@@ -161,6 +161,31 @@ test('100 over two paths of 60 that only the payer\'s friends\' lines join: max 
   assert.equal(c.balance('q', 'x3') + c.balance('q', 'y3'), 100n * U)
 })
 
+test('a second payment within the view\'s lifetime reuses the payee\'s view: the invoice comes without one and the payee asks nobody', async (t) => {
+  const c = new Community()
+  t.after(() => { c.close() })
+  for (const n of ['p', 'm', 'q']) c.add(n)
+  await c.trust('m', 'p', 100n)
+  await c.trust('q', 'm', 100n)
+  await c.treesSettled()
+  const invoices: Array<{ asked: boolean, view: number }> = []
+  c.tap = (_to, bytes) => {
+    const m = decodeCreditMessage(bytes)
+    if (m.t === 'invoice?') invoices.push({ asked: m.view !== false, view: -1 })
+    if (m.t === 'invoice') (invoices[invoices.length - 1] as { view: number }).view = m.view?.length ?? 0
+  }
+  await c.get('p').service.pay(c.get('q').peer.account, 10n * U, UNIT, 0n)
+  const asked = c.sent.get('lines?') ?? 0
+  await c.get('p').service.pay(c.get('q').peer.account, 10n * U, UNIT, 0n)
+  assert.deepEqual(invoices, [{ asked: true, view: 2 }, { asked: false, view: 0 }])
+  assert.equal((c.sent.get('lines?') ?? 0) - asked, 0, 'the payee asked no friend for a view it did not send')
+  await c.quiet()
+  assert.equal(c.balance('q', 'm'), 20n * U)
+  // Anything but `false` in an invoice request's view field is malformed.
+  const bad = encodeCreditMessage({ t: 'invoice?', id: new Uint8Array(16), amount: 1n, unit: UNIT, view: 1 as unknown as false })
+  assert.throws(() => decodeCreditMessage(bad), /malformed credit message: view/)
+})
+
 test('lines are told to friends only', async (t) => {
   const c = new Community()
   t.after(() => { c.close() })
