@@ -36,12 +36,12 @@ import { MAX_AMOUNT, checkUnit } from './amount.ts'
 import { InvalidLineStateError, LineRuleError } from './errors.ts'
 import {
   applyChanges, checkSignedLineState, decodeLineState, lineId, lineStateHash, lineStateValue,
-  openLine, other, signLineState, verifyLineSignature
+  openLine, other, proposerField, signLineState, supersedes, verifyLineSignature
 } from './line.ts'
-import type { Hold, LineChange, LineState, Side, SignedLineState } from './line.ts'
+import type { Hold, LineChange, LineState, Side, SignRole, SignedLineState } from './line.ts'
 
 /** Wire version of the line messages; a reader refuses others (a later version adds a new number, old readers keep working on 1). */
-export const LINE_MESSAGE_VERSION = 1
+export const LINE_MESSAGE_VERSION = 2
 
 /** At most this many changes in one proposal (a receiver refuses more as malformed). */
 export const MAX_PROPOSAL_CHANGES = 1024
@@ -144,8 +144,8 @@ export type LineOutput =
   /** The outstanding proposal went unanswered after every re-send; the channel waits for `connect`. */
   | { do: 'stalled', seq: number }
 
-/** Signs a state as this side's holder device: the device's identity, or a function that signs with it (`signLineState`). */
-export type LineSigner = Identity | ((state: LineState) => Uint8Array)
+/** Signs a state as this side's holder device, as a proposal or an acceptance: the device's identity, or a function that signs with it (`signLineState`). */
+export type LineSigner = Identity | ((state: LineState, role: SignRole) => Uint8Array)
 
 /** One side of a line: the account and its holder device (the device's public key). */
 export interface LineParty {
@@ -199,7 +199,7 @@ const MAX_REMEMBERED_REFUSALS = 64
 export class LineChannel {
   readonly #side: Side
   readonly #peerSide: Side
-  readonly #sign: (state: LineState) => Uint8Array
+  readonly #sign: (state: LineState, role: SignRole) => Uint8Array
   readonly #resendAfterMs: number
   readonly #maxResends: number
   readonly #maxBatch: number
@@ -223,7 +223,7 @@ export class LineChannel {
     this.#side = side
     this.#peerSide = other(side)
     const signer = init.signer
-    this.#sign = typeof signer === 'function' ? signer : (s) => signLineState(signer, s)
+    this.#sign = typeof signer === 'function' ? signer : (s, role) => signLineState(signer, s, role)
     const o = init.options ?? {}
     this.#resendAfterMs = positive(o.resendAfterMs ?? 1_000, 'resendAfterMs')
     this.#maxResends = nonNegative(o.maxResends ?? 5, 'maxResends')
@@ -272,7 +272,9 @@ export class LineChannel {
    */
   static restore (init: LineChannelInit & { peerAccount: Uint8Array, signed: SignedLineState | null, proposal: Uint8Array | null }): LineChannel {
     let proposal: ProposeMessage | null = null
-    if (init.proposal !== null) {
+    // A proposal stored by a version-1 node was signed before roles: no peer would take it
+    // now. It is dropped (never committed here); the peer's sync shows whether it was.
+    if (init.proposal !== null && !isVersion1(init.proposal)) {
       const m = decodeLineMessage(init.proposal)
       if (m.type !== 'propose') throw new InvalidLineStateError('the stored proposal is not a propose message')
       proposal = m
@@ -294,7 +296,7 @@ export class LineChannel {
       // A stored proposal on an older base was answered before the crash (persists are atomic, so this is only defensive).
       if (proposal.base === channel.#state.seq) {
         const state = replayOwnProposal(channel.#state, channel.#side, proposal.changes)
-        if (!verifyLineSignature(state, channel.#side, proposal.sig)) throw new InvalidLineStateError('the stored proposal does not make the state it signs')
+        if (!verifyLineSignature(state, channel.#side, proposal.sig, 'propose')) throw new InvalidLineStateError('the stored proposal does not make the state it signs')
         channel.#outgoing = {
           message: proposal,
           bytes: init.proposal as Uint8Array,
@@ -443,7 +445,7 @@ export class LineChannel {
         if (!(err instanceof LineRuleError)) throw err
         fault = firstFault(this.#state, this.#peerSide, m.changes, now) ?? { index: null, reason: err.message }
       }
-      if (state !== null && !verifyLineSignature(state, this.#peerSide, m.sig)) {
+      if (state !== null && !verifyLineSignature(state, this.#peerSide, m.sig, 'propose')) {
         fault = { index: null, reason: 'the proposal\'s signature does not verify (forged, or the sides disagree on the state)' }
         state = null
       }
@@ -464,8 +466,8 @@ export class LineChannel {
       this.#queue = o.items.concat(this.#queue)
       this.#outgoing = null
     }
-    const mySig = this.#sign(state)
-    const signed: SignedLineState = this.#peerSide === 'a' ? { state, sigA: m.sig, sigB: mySig } : { state, sigA: mySig, sigB: m.sig }
+    const mySig = this.#sign(state, 'accept')
+    const signed: SignedLineState = this.#peerSide === 'a' ? { state, sigA: m.sig, sigB: mySig, proposer: 'a' } : { state, sigA: mySig, sigB: m.sig, proposer: 'b' }
     const commit: LineCommit = { seq: state.seq, proposer: this.#peerSide, changes: m.changes, attachments: m.attachments }
     this.#committed(signed)
     const late: LineOutput[] = []
@@ -481,8 +483,8 @@ export class LineChannel {
     const o = this.#outgoing
     // No proposal of ours at that seq: a duplicate of an accept already taken, or stale.
     if (o === null || m.seq !== o.state.seq) return []
-    if (!verifyLineSignature(o.state, this.#peerSide, m.sig)) return [{ do: 'rejected', reason: `an accept of state ${m.seq} whose signature does not verify (forged)` }]
-    const signed: SignedLineState = this.#side === 'a' ? { state: o.state, sigA: o.message.sig, sigB: m.sig } : { state: o.state, sigA: m.sig, sigB: o.message.sig }
+    if (!verifyLineSignature(o.state, this.#peerSide, m.sig, 'accept')) return [{ do: 'rejected', reason: `an accept of state ${m.seq} whose signature does not verify (forged)` }]
+    const signed: SignedLineState = this.#side === 'a' ? { state: o.state, sigA: o.message.sig, sigB: m.sig, proposer: 'a' } : { state: o.state, sigA: m.sig, sigB: o.message.sig, proposer: 'b' }
     return this.#ownCommitted(o, signed, now)
   }
 
@@ -519,12 +521,15 @@ export class LineChannel {
       return [{ do: 'rejected', reason: `a synced state that is forged: ${err.message}` }]
     }
     const out: LineOutput[] = []
-    if (s.seq < mine.seq || (s.seq === mine.seq && !bytesEqual(lineStateHash(s), lineStateHash(mine)))) {
-      // Stale (replayed, or the peer is behind): ours is newer. The same seq with another
-      // state would mean a device signed two states for one seq: keep ours, say so.
-      if (s.seq === mine.seq) out.push({ do: 'rejected', reason: `a synced state ${s.seq} that differs from ours (both signed: a fork)` })
+    // The same seq with another state: one side signed two states for one seq (a fork).
+    // The line's dispute rule (`supersedes`) says which stands; ours unless theirs does.
+    const fork = s.seq === mine.seq && !bytesEqual(lineStateHash(s), lineStateHash(mine))
+    const adopt = s.seq > mine.seq || (fork && this.#signed !== null && supersedes(m.signed, this.#signed))
+    if (fork) out.push({ do: 'rejected', reason: `a synced state ${s.seq} that differs from ours (both signed: a fork); ${adopt ? 'theirs' : 'ours'} stands` })
+    if (!adopt && (s.seq < mine.seq || fork)) {
+      // Stale (replayed, or the peer is behind), or a fork ours wins: show the peer ours.
       if (this.#signed !== null) out.push(send({ type: 'sync', line: this.#line, signed: this.#signed }))
-    } else if (s.seq > mine.seq) {
+    } else if (adopt) {
       const o = this.#outgoing
       if (o !== null && s.seq === o.state.seq && bytesEqual(lineStateHash(s), lineStateHash(o.state))) {
         // Our proposal was accepted and the accept lost.
@@ -625,7 +630,7 @@ export class LineChannel {
         open: base === 0 ? { unit: state.unit, deviceA: state.deviceA, deviceB: state.deviceB } : null,
         changes: kept.map((it) => it.change),
         attachments: kept.map((it) => it.attachment),
-        sig: this.#sign(state)
+        sig: this.#sign(state, 'propose')
       }
       const encoded = encodeLineMessage(message)
       this.#outgoing = { message, bytes: encoded, digest: proposalDigest(encoded), state, items: kept, sentAt: -Infinity, resends: 0, stalled: false }
@@ -653,6 +658,15 @@ export class LineChannel {
 
 /** Rough encoded size of a change without its attachment, for the batch byte bound. */
 const CHANGE_BYTES = 160
+
+function isVersion1 (bytes: Uint8Array): boolean {
+  try {
+    const v = decodeCanonical(bytes)
+    return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && v.v === 1
+  } catch {
+    return false
+  }
+}
 
 /** What a refusal names a proposal by: SHA-256 of its encoding. */
 export function proposalDigest (bytes: Uint8Array): Uint8Array {
@@ -685,7 +699,7 @@ function lineMessageValue (m: LineMessage): CanonicalValue {
     case 'refuse':
       return { v: LINE_MESSAGE_VERSION, type: 'refuse', line: m.line, seq: m.seq, proposal: m.proposal, index: m.index, reason: m.reason }
     case 'sync':
-      return { v: LINE_MESSAGE_VERSION, type: 'sync', line: m.line, signed: { state: lineStateValue(m.signed.state), sigA: m.signed.sigA, sigB: m.signed.sigB } }
+      return { v: LINE_MESSAGE_VERSION, type: 'sync', line: m.line, signed: { state: lineStateValue(m.signed.state), sigA: m.signed.sigA, sigB: m.signed.sigB, by: m.signed.proposer } }
   }
 }
 
@@ -710,7 +724,7 @@ export function decodeLineMessage (bytes: Uint8Array): LineMessage {
     throw new InvalidLineStateError(`a line message that is not canonical CBOR: ${(err as Error).message}`)
   }
   const top = record(value, 'line message')
-  if (top.v !== LINE_MESSAGE_VERSION) throw new InvalidLineStateError(`line message version ${typeof top.v === 'number' ? top.v : '(none)'} (this node reads ${LINE_MESSAGE_VERSION})`, { hint: 'the peer runs a newer Peernet' })
+  if (top.v !== LINE_MESSAGE_VERSION) throw new InvalidLineStateError(`line message version ${typeof top.v === 'number' ? top.v : '(none)'} (this node reads ${LINE_MESSAGE_VERSION})`, { hint: typeof top.v === 'number' && top.v < LINE_MESSAGE_VERSION ? 'the peer runs an older Peernet: both sides of a line need the same line protocol' : 'the peer runs a newer Peernet' })
   switch (top.type) {
     case 'propose': {
       const m = exact(top, ['v', 'type', 'line', 'base', 'open', 'changes', 'attachments', 'sig'], 'propose')
@@ -741,12 +755,13 @@ export function decodeLineMessage (bytes: Uint8Array): LineMessage {
     }
     case 'sync': {
       const m = exact(top, ['v', 'type', 'line', 'signed'], 'sync')
-      const s = exact(record(m.signed, 'sync: signed'), ['state', 'sigA', 'sigB'], 'sync: signed')
+      const s = exact(record(m.signed, 'sync: signed'), ['state', 'sigA', 'sigB', 'by'], 'sync: signed')
       const state = decodeLineState(s.state)
       exact(record(s.state, 'sync: state'), ['a', 'b', 'deviceA', 'deviceB', 'unit', 'seq', 'balance', 'limitA', 'limitB', 'holds'], 'sync: state')
       const line = bytes32(m.line, 'sync: line')
       if (!bytesEqual(lineId(state.a, state.b, state.unit), line)) throw new InvalidLineStateError('sync: the state is not of the line named')
-      return { type: 'sync', line, signed: { state, sigA: sig64(s.sigA, 'sync: sigA'), sigB: sig64(s.sigB, 'sync: sigB') } }
+      if (s.by !== null && s.by !== 'a' && s.by !== 'b') throw new InvalidLineStateError('sync: by is not "a", "b" or null')
+      return { type: 'sync', line, signed: { state, sigA: sig64(s.sigA, 'sync: sigA'), sigB: sig64(s.sigB, 'sync: sigB'), proposer: proposerField(s.by ?? undefined) } }
     }
     default:
       throw new InvalidLineStateError(`a line message of unknown type ${JSON.stringify(top.type)}`)

@@ -66,12 +66,30 @@ export interface SignedLineState {
   sigA: Uint8Array
   /** `deviceB`'s signature over the state. */
   sigB: Uint8Array
+  /**
+   * The side that proposed the state: its signature is a proposal's, the other's an
+   * acceptance's (see `SignRole`). null for a state signed before roles existed, where
+   * both signatures are acceptances.
+   */
+  proposer: Side | null
 }
+
+/**
+ * What a signature over a state says. A proposal's signature offers the state; an
+ * acceptance commits to it. Each is made under its own domain, so a fully signed state
+ * shows who proposed it, and the line's dispute rule (`supersedes`) can tell a state both
+ * sides committed to from one a side countersigned behind the other's back (a proposal
+ * it refused, or lost in a collision).
+ */
+export type SignRole = 'propose' | 'accept'
 
 /** At most this many holds at once on a line: the state (signed whole at each change) stays small. */
 export const MAX_HOLDS = 512
 
+/** Acceptances (and, before roles, both signatures). */
 const LINE_STATE_DOMAIN: SignatureDomain = { purpose: 'peernet/credit/line-state', version: 1 }
+/** Proposals. */
+const LINE_PROPOSAL_DOMAIN: SignatureDomain = { purpose: 'peernet/credit/line-proposal', version: 1 }
 
 export function other (side: Side): Side {
   return side === 'a' ? 'b' : 'a'
@@ -286,16 +304,16 @@ function withStateLast (container: Uint8Array, s: LineState): Uint8Array {
   return out
 }
 
-/** The signing bytes' head: [context, purpose, version, null] — the state goes last. */
-const SIGNING_HEAD = signingBytes(LINE_STATE_DOMAIN, null)
-const signingBytesOf = new WeakMap<LineState, Uint8Array>()
+/** The signing bytes' heads: [context, purpose, version, null] — the state goes last. */
+const SIGNING_HEAD: Record<SignRole, Uint8Array> = { accept: signingBytes(LINE_STATE_DOMAIN, null), propose: signingBytes(LINE_PROPOSAL_DOMAIN, null) }
+const signingBytesOf: Record<SignRole, WeakMap<LineState, Uint8Array>> = { accept: new WeakMap(), propose: new WeakMap() }
 
-/** `signingBytes(LINE_STATE_DOMAIN, lineStateValue(s))`, from the state's kept encoding. */
-export function lineSigningBytes (s: LineState): Uint8Array {
-  let bytes = signingBytesOf.get(s)
+/** `signingBytes(domain of role, lineStateValue(s))`, from the state's kept encoding. */
+export function lineSigningBytes (s: LineState, role: SignRole): Uint8Array {
+  let bytes = signingBytesOf[role].get(s)
   if (bytes === undefined) {
-    bytes = withStateLast(SIGNING_HEAD, s)
-    signingBytesOf.set(s, bytes)
+    bytes = withStateLast(SIGNING_HEAD[role], s)
+    signingBytesOf[role].set(s, bytes)
   }
   return bytes
 }
@@ -305,25 +323,45 @@ export function lineStateHash (s: LineState): Uint8Array {
   return sha256(encodedState(s))
 }
 
-/** This device's signature over the state (it must be the state's holder device of one side). */
-export function signLineState (device: Identity, s: LineState): Uint8Array {
-  return signBytes(device, lineSigningBytes(s))
+/** This device's signature over the state, as its proposal or its acceptance (it must be the state's holder device of one side). */
+export function signLineState (device: Identity, s: LineState, role: SignRole): Uint8Array {
+  return signBytes(device, lineSigningBytes(s, role))
 }
 
-/** Whether `signature` is `side`'s holder device's signature over the state. */
-export function verifyLineSignature (s: LineState, side: Side, signature: Uint8Array): boolean {
-  return verifyBytes(side === 'a' ? s.deviceA : s.deviceB, lineSigningBytes(s), signature)
+/** Whether `signature` is `side`'s holder device's signature over the state in `role`. */
+export function verifyLineSignature (s: LineState, side: Side, signature: Uint8Array, role: SignRole): boolean {
+  return verifyBytes(side === 'a' ? s.deviceA : s.deviceB, lineSigningBytes(s, role), signature)
 }
 
-/** Checks a signed state: shape and both signatures. Throws InvalidLineStateError saying which failed. */
+/** Checks a signed state: shape and both signatures, each in its role. Throws InvalidLineStateError saying which failed. */
 export function checkSignedLineState (signed: SignedLineState): void {
-  if (!verifyLineSignature(signed.state, 'a', signed.sigA)) throw new InvalidLineStateError(`line state ${signed.state.seq}: side a's signature does not verify (forged or damaged)`)
-  if (!verifyLineSignature(signed.state, 'b', signed.sigB)) throw new InvalidLineStateError(`line state ${signed.state.seq}: side b's signature does not verify (forged or damaged)`)
+  for (const side of ['a', 'b'] as const) {
+    const role: SignRole = signed.proposer === side ? 'propose' : 'accept'
+    if (!verifyLineSignature(signed.state, side, side === 'a' ? signed.sigA : signed.sigB, role)) {
+      throw new InvalidLineStateError(`line state ${signed.state.seq}: side ${side}'s signature${signed.proposer === null ? '' : ` (as its ${role === 'propose' ? 'proposal' : 'acceptance'})`} does not verify (forged or damaged)`)
+    }
+  }
+}
+
+/**
+ * The line's dispute rule: whether fully signed state `x` stands over `y` (both checked).
+ * The higher seq stands. Honest sides never sign two states at one seq, but a dishonest
+ * side can countersign a proposal it refused or ignored, making a second: then the state
+ * side a proposed stands (a wins collisions, so it never accepts while its own proposal
+ * is out); and between two that one side proposed, neither stands over the other here —
+ * the acceptor signed both (it equivocated), and the proposer's copy is the one to hold
+ * to. States from before roles (proposer null) compare by seq only.
+ */
+export function supersedes (x: SignedLineState, y: SignedLineState): boolean {
+  if (x.state.seq !== y.state.seq) return x.state.seq > y.state.seq
+  return x.proposer === 'a' && y.proposer === 'b'
 }
 
 export function encodeSignedLineState (signed: SignedLineState): Uint8Array {
-  // Keys sort by their encoded bytes, shorter first: sigA, sigB, then state, last.
-  return withStateLast(encodeCanonical({ state: null, sigA: signed.sigA, sigB: signed.sigB }), signed.state)
+  // Keys sort by their encoded bytes, shorter first: by, sigA, sigB, then state, last.
+  const head: Record<string, CanonicalValue> = { state: null, sigA: signed.sigA, sigB: signed.sigB }
+  if (signed.proposer !== null) head.by = signed.proposer
+  return withStateLast(encodeCanonical(head), signed.state)
 }
 
 export function decodeSignedLineState (bytes: Uint8Array): SignedLineState {
@@ -334,7 +372,7 @@ export function decodeSignedLineState (bytes: Uint8Array): SignedLineState {
     throw new InvalidLineStateError(`a signed line state that is not canonical CBOR: ${(err as Error).message}`)
   }
   const m = record(value, 'signed line state')
-  return { state: decodeLineState(m.state), sigA: bytesField(m, 'sigA', 64), sigB: bytesField(m, 'sigB', 64) }
+  return { state: decodeLineState(m.state), sigA: bytesField(m, 'sigA', 64), sigB: bytesField(m, 'sigB', 64), proposer: proposerField(m.by) }
 }
 
 /** Checks a decoded value's shape and returns the state; throws InvalidLineStateError with the field at fault. */
@@ -396,6 +434,13 @@ function record (value: CanonicalValue | undefined, what: string): Record<string
 function bytesField (m: Record<string, CanonicalValue>, key: string, length: number): Uint8Array {
   const v = m[key]
   if (!(v instanceof Uint8Array) || v.byteLength !== length) throw new InvalidLineStateError(`${key} is not ${length} bytes`)
+  return v
+}
+
+/** A signed state's `by`: "a", "b", or absent (a state from before roles). */
+export function proposerField (v: CanonicalValue | undefined): Side | null {
+  if (v === undefined) return null
+  if (v !== 'a' && v !== 'b') throw new InvalidLineStateError('by is not "a" or "b"')
   return v
 }
 

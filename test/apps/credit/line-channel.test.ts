@@ -12,9 +12,9 @@ import {
 } from '../../../src/apps/credit/line-channel.ts'
 import type { LineMessage, LineOutput, ProposeMessage } from '../../../src/apps/credit/line-channel.ts'
 import {
-  checkSignedLineState, encodeSignedLineState, lineId, signLineState
+  applyChanges, checkSignedLineState, encodeSignedLineState, lineId, signLineState, supersedes
 } from '../../../src/apps/credit/line.ts'
-import type { Hold, LineChange, LineState, Side } from '../../../src/apps/credit/line.ts'
+import type { Hold, LineChange, LineState, Side, SignedLineState } from '../../../src/apps/credit/line.ts'
 import { InvalidLineStateError } from '../../../src/apps/credit/errors.ts'
 import { LinePipe, randomBytes, sha256 } from '../../helpers/credit-line-pipe.ts'
 import type { PipeSide } from '../../helpers/credit-line-pipe.ts'
@@ -96,20 +96,21 @@ test('messages: canonical CBOR that decodes to the same message and re-encodes t
 })
 
 test('messages: strict decoding refuses other versions, extra or missing fields, wrong sizes, open off base 0, non-canonical bytes', () => {
-  const base: Record<string, unknown> = { v: 1, type: 'accept', line: randomBytes(32), seq: 3, sig: randomBytes(64) }
+  const base: Record<string, unknown> = { v: 2, type: 'accept', line: randomBytes(32), seq: 3, sig: randomBytes(64) }
   const enc = (v: Record<string, unknown>): Uint8Array => encodeCanonical(v as never)
   assert.equal(decodeLineMessage(enc(base)).type, 'accept')
   const bad: Array<[Record<string, unknown>, RegExp]> = [
-    [{ ...base, v: 2 }, /version 2/],
+    [{ ...base, v: 1 }, /version 1 \(this node reads 2\)/],
+    [{ ...base, v: 3 }, /version 3/],
     [{ ...base, extra: 1 }, /fields are not exactly/],
-    [{ v: 1, type: 'accept', line: randomBytes(32), seq: 3 }, /fields are not exactly/],
+    [{ v: 2, type: 'accept', line: randomBytes(32), seq: 3 }, /fields are not exactly/],
     [{ ...base, sig: randomBytes(63) }, /sig is not 64 bytes/],
     [{ ...base, seq: -1 }, /seq is not a non-negative integer/],
     [{ ...base, type: 'hello' }, /unknown type/]
   ]
   for (const [v, re] of bad) assert.throws(() => decodeLineMessage(enc(v)), (e: Error) => e instanceof InvalidLineStateError && re.test(e.message), re.source)
   const change = lineChangeValue({ kind: 'release', id: randomBytes(16) })
-  const propose = { v: 1, type: 'propose', line: randomBytes(32), base: 0, open: { unit: 'USD', deviceA: randomBytes(32), deviceB: randomBytes(32) }, changes: [change], attachments: [null], sig: randomBytes(64) }
+  const propose = { v: 2, type: 'propose', line: randomBytes(32), base: 0, open: { unit: 'USD', deviceA: randomBytes(32), deviceB: randomBytes(32) }, changes: [change], attachments: [null], sig: randomBytes(64) }
   assert.equal(decodeLineMessage(enc(propose)).type, 'propose')
   assert.throws(() => decodeLineMessage(enc({ ...propose, base: 1 })), /"open" goes with base 0/)
   assert.throws(() => decodeLineMessage(enc({ ...propose, open: null })), /"open" goes with base 0/)
@@ -242,6 +243,58 @@ test('collision: both sides propose on the same base; a\'s proposal wins, b acce
   assert.equal(pb.commits.get(s.seq)?.proposer, 'b')
 })
 
+test('collision, dishonest a: countersigning b\'s proposal it ignored makes a second state at that seq, and the one a proposed stands', () => {
+  const pipe = openPipe(1_000n)
+  const [pa, pb] = pipe.sideOf(pipe.x) === 'a' ? [pipe.x, pipe.y] : [pipe.y, pipe.x]
+  const k = secret()
+  const base = pa.channel?.state as LineState
+  pipe.enqueue(pa, { kind: 'hold', hold: hold('a', 10n, k.condition, pipe.now + 60_000) })
+  // b proposes a smaller limit for a (what a, cheating, would rather hold b to).
+  pipe.enqueue(pb, { kind: 'limit', side: 'b', limit: 5n })
+  const toA = pipe.inFlight.findIndex((w) => w.to === pa)
+  const bProposal = decodeLineMessage((pipe.inFlight[toA] as { bytes: Uint8Array }).bytes)
+  assert.equal(bProposal.type, 'propose')
+  assert.deepEqual(pipe.deliver(toA), [], 'a ignores b\'s proposal (a wins)')
+  // b takes a's proposal and commits it: b holds S_a(n), proposed by a.
+  pipe.deliver(pipe.inFlight.findIndex((w) => w.to === pb))
+  const honest = pb.channel?.signed
+  assert.ok(honest != null && honest.proposer === 'a')
+  // a countersigns b's ignored proposal behind b's back: a fully signed S_b(n) at the same seq.
+  if (bProposal.type !== 'propose') return
+  const forkState = applyChanges(base, 'b', bProposal.changes, pipe.now)
+  const fork: SignedLineState = { state: forkState, sigA: signLineState(pa.identity, forkState, 'accept'), sigB: bProposal.sig, proposer: 'b' }
+  checkSignedLineState(fork)
+  assert.equal(fork.state.seq, honest.state.seq)
+  assert.ok(!supersedes(fork, honest) && supersedes(honest, fork), 'the dispute rule: the state a proposed stands')
+  // a shows b the fork: b keeps its state, says there is a fork and that its own stands.
+  const out = pipe.receive(pb, encodeLineMessage({ type: 'sync', line: pb.channel?.line as Uint8Array, signed: fork }))
+  assert.match((out.find((o) => o.do === 'rejected') as { reason: string }).reason, /a fork\); ours stands/)
+  assert.deepEqual(encodeSignedLineState(pb.channel?.signed as SignedLineState), encodeSignedLineState(honest))
+})
+
+test('a fork the other way: a side holding the state b proposed adopts the one a proposed at the same seq', () => {
+  // Reached only through a dishonest a (it sent b an accept for b's proposal while its own
+  // was out): b committed S_b(n). Shown S_a(n), fully signed, b takes it.
+  const pipe = openPipe(1_000n)
+  const [pa, pb] = pipe.sideOf(pipe.x) === 'a' ? [pipe.x, pipe.y] : [pipe.y, pipe.x]
+  const base = pb.channel?.state as LineState
+  pipe.enqueue(pb, { kind: 'limit', side: 'b', limit: 5n })
+  const toA = pipe.inFlight.findIndex((w) => w.to === pa)
+  const bProposal = decodeLineMessage((pipe.inFlight[toA] as { bytes: Uint8Array }).bytes)
+  pipe.inFlight.splice(toA, 1)
+  if (bProposal.type !== 'propose') throw new Error('a proposal expected')
+  const sb = applyChanges(base, 'b', bProposal.changes, pipe.now)
+  pipe.receive(pb, encodeLineMessage({ type: 'accept', line: pb.channel?.line as Uint8Array, seq: sb.seq, sig: signLineState(pa.identity, sb, 'accept') }))
+  assert.equal(pb.channel?.signed?.proposer, 'b')
+  const sa = applyChanges(base, 'a', [{ kind: 'limit', side: 'a', limit: 7n }], pipe.now)
+  const aState: SignedLineState = { state: sa, sigA: signLineState(pa.identity, sa, 'propose'), sigB: signLineState(pb.identity, sa, 'accept'), proposer: 'a' }
+  const out = pipe.receive(pb, encodeLineMessage({ type: 'sync', line: pb.channel?.line, signed: aState }))
+  assert.match((out.find((o) => o.do === 'rejected') as { reason: string }).reason, /theirs stands/)
+  assert.ok(out.some((o) => o.do === 'resynced'))
+  assert.equal(pb.channel?.signed?.proposer, 'a')
+  assert.equal(pb.channel?.state.limitA, 7n)
+})
+
 test('collision under load: side b is not starved when both sides keep proposing', () => {
   const pipe = openPipe(10_000_000n, { yieldMs: 5 })
   const k = secret()
@@ -270,7 +323,7 @@ test('forged messages are refused: a proposal, an accept and a synced state whos
   // A proposal signed by another key than x's holder device.
   const state = pipe.y.channel?.state as LineState
   const changes: LineChange[] = [{ kind: 'limit', side: sx, limit: 5n }]
-  const forged: ProposeMessage = { type: 'propose', line: pipe.y.channel?.line as Uint8Array, base: state.seq, open: null, changes, attachments: [null], sig: signLineState(stranger, { ...state, seq: state.seq + 1, ...(sx === 'a' ? { limitA: 5n } : { limitB: 5n }) }) }
+  const forged: ProposeMessage = { type: 'propose', line: pipe.y.channel?.line as Uint8Array, base: state.seq, open: null, changes, attachments: [null], sig: signLineState(stranger, { ...state, seq: state.seq + 1, ...(sx === 'a' ? { limitA: 5n } : { limitB: 5n }) }, 'propose') }
   const out = pipe.receive(pipe.y, encodeLineMessage(forged))
   assert.deepEqual(kinds(out), ['rejected', 'send refuse'])
   assert.match((out[0] as { reason: string }).reason, /signature does not verify/)
@@ -286,7 +339,7 @@ test('forged messages are refused: a proposal, an accept and a synced state whos
   const s = pipe.x.channel?.signed
   assert.ok(s != null)
   const next = { ...s.state, seq: s.state.seq + 5, balance: 999n }
-  const forgedSync = encodeLineMessage({ type: 'sync', line: pipe.x.channel?.line, signed: { state: next, sigA: sx === 'a' ? signLineState(pipe.x.identity, next) : randomBytes(64), sigB: sx === 'b' ? signLineState(pipe.x.identity, next) : randomBytes(64) } })
+  const forgedSync = encodeLineMessage({ type: 'sync', line: pipe.x.channel?.line, signed: { state: next, sigA: sx === 'a' ? signLineState(pipe.x.identity, next, 'propose') : randomBytes(64), sigB: sx === 'b' ? signLineState(pipe.x.identity, next, 'propose') : randomBytes(64), proposer: sx } })
   const syncOut = pipe.receive(pipe.x, forgedSync)
   assert.deepEqual(kinds(syncOut), ['rejected'])
   assert.match((syncOut[0] as { reason: string }).reason, /forged/)
@@ -427,7 +480,7 @@ test('the signer may be a function (a key held elsewhere)', () => {
   const accD = randomBytes(32)
   const accE = randomBytes(32)
   let signed = 0
-  const c = LineChannel.open({ self: { account: accD, device: d.publicKey }, peer: { account: accE, device: e.publicKey }, unit: 'h', signer: (s) => { signed++; return signLineState(d, s) } })
+  const c = LineChannel.open({ self: { account: accD, device: d.publicKey }, peer: { account: accE, device: e.publicKey }, unit: 'h', signer: (s, role) => { signed++; return signLineState(d, s, role) } })
   const out = c.enqueue({ kind: 'limit', side: c.side, limit: 1n }, null, 1)
   assert.equal(signed, 1)
   assert.equal(out[1]?.do === 'send' && out[1].message.type, 'propose')
@@ -496,7 +549,7 @@ function forge (m: LineMessage, how: number): LineMessage | null {
     case 'accept': return { ...m, sig: bad }
     case 'sync': {
       const state = how % 2 === 0 ? m.signed.state : { ...m.signed.state, seq: m.signed.state.seq + 1 + how, balance: m.signed.state.balance + 1n }
-      return { ...m, signed: how % 3 === 0 ? { state, sigA: bad, sigB: m.signed.sigB } : { state, sigA: m.signed.sigA, sigB: bad } }
+      return { ...m, signed: how % 3 === 0 ? { ...m.signed, state, sigA: bad } : { ...m.signed, state, sigB: bad } }
     }
     case 'refuse': return null
   }

@@ -8,9 +8,9 @@ import { generateIdentity, signingBytes, verify } from '../../../src/core/identi
 import { encodeCanonical } from '../../../src/core/encoding.ts'
 import {
   applyChanges, availableToPay, checkSignedLineState, decodeSignedLineState, encodeSignedLineState,
-  lineId, lineSigningBytes, lineStateHash, lineStateValue, openLine, positionOf, signLineState
+  lineId, lineSigningBytes, lineStateHash, lineStateValue, openLine, positionOf, signLineState, supersedes
 } from '../../../src/apps/credit/line.ts'
-import type { Hold, LineChange, LineState, Side } from '../../../src/apps/credit/line.ts'
+import type { Hold, LineChange, LineState, Side, SignedLineState } from '../../../src/apps/credit/line.ts'
 import { formatAmount, parseAmount } from '../../../src/apps/credit/amount.ts'
 import { InvalidLineStateError, LineRuleError } from '../../../src/apps/credit/errors.ts'
 
@@ -147,12 +147,20 @@ test('signed state: both signatures verify, round-trips, and any forgery is refu
   s = applyChanges(s, sa === 'a' ? 'b' : 'a', [{ kind: 'hold', hold: hold(sa === 'a' ? 'b' : 'a', 5n, secret().condition) }], NOW)
   const devA = Buffer.compare(s.deviceA, da.publicKey) === 0 ? da : db
   const devB = devA === da ? db : da
-  const signed = { state: s, sigA: signLineState(devA, s), sigB: signLineState(devB, s) }
+  const signed: SignedLineState = { state: s, sigA: signLineState(devA, s, 'propose'), sigB: signLineState(devB, s, 'accept'), proposer: 'a' }
   checkSignedLineState(signed)
   const back = decodeSignedLineState(encodeSignedLineState(signed))
-  assert.deepEqual(back.state, s)
+  assert.deepEqual(back, signed)
   checkSignedLineState(back)
   assert.throws(() => { checkSignedLineState({ ...signed, sigB: signed.sigA }) }, InvalidLineStateError)
+  // The roles are part of what is signed: the same signatures with the proposer swapped, or
+  // read as from before roles, do not verify.
+  assert.throws(() => { checkSignedLineState({ ...signed, proposer: 'b' }) }, /side a's signature \(as its acceptance\) does not verify/)
+  assert.throws(() => { checkSignedLineState({ ...signed, proposer: null }) }, /side a's signature does not verify/)
+  // A state from before roles (both acceptances) still verifies and round-trips.
+  const legacy: SignedLineState = { state: s, sigA: signLineState(devA, s, 'accept'), sigB: signLineState(devB, s, 'accept'), proposer: null }
+  checkSignedLineState(legacy)
+  assert.deepEqual(decodeSignedLineState(encodeSignedLineState(legacy)), legacy)
   assert.throws(() => { checkSignedLineState({ ...signed, state: { ...s, balance: s.balance + 1n } }) }, /does not verify/)
   const bytes = encodeSignedLineState(signed)
   const damaged = bytes.slice(0, bytes.length - 3)
@@ -169,12 +177,25 @@ test('property: the spliced encodings of a state equal the whole value\'s canoni
       const base = fresh()
       const s: LineState = { ...base, seq, balance, holds: holds.map((h) => ({ id: randomBytes(16), condition: randomBytes(32), ...h })).sort((x, y) => Buffer.compare(x.id, y.id)) }
       const same = (x: Uint8Array, y: Uint8Array): void => { assert.equal(Buffer.compare(x, y), 0) }
-      same(lineSigningBytes(s), signingBytes(domain, lineStateValue(s)))
+      same(lineSigningBytes(s, 'accept'), signingBytes(domain, lineStateValue(s)))
+      same(lineSigningBytes(s, 'propose'), signingBytes({ purpose: 'peernet/credit/line-proposal', version: 1 }, lineStateValue(s)))
       same(lineStateHash(s), createHash('sha256').update(encodeCanonical(lineStateValue(s))).digest())
-      const signed = { state: s, sigA: signLineState(da, s), sigB: signLineState(db, s) }
+      const signed: SignedLineState = { state: s, sigA: signLineState(da, s, 'accept'), sigB: signLineState(db, s, 'propose'), proposer: 'b' }
       assert.ok(verify(da.publicKey, domain, lineStateValue(s), signed.sigA))
-      same(encodeSignedLineState(signed), encodeCanonical({ state: lineStateValue(s), sigA: signed.sigA, sigB: signed.sigB }))
+      same(encodeSignedLineState(signed), encodeCanonical({ state: lineStateValue(s), by: 'b', sigA: signed.sigA, sigB: signed.sigB }))
       assert.deepEqual(decodeSignedLineState(encodeSignedLineState(signed)), signed)
     }
   ), { numRuns: 100 })
+})
+
+test('the dispute rule: the higher seq stands; at one seq the state a proposed stands; two proposed by one side, or from before roles, do not settle it', () => {
+  const s = fresh()
+  const at = (seq: number, proposer: Side | null): SignedLineState => ({ state: { ...s, seq }, sigA: new Uint8Array(64), sigB: new Uint8Array(64), proposer })
+  assert.ok(supersedes(at(5, 'b'), at(4, 'a')))
+  assert.ok(!supersedes(at(4, 'a'), at(5, 'b')))
+  assert.ok(supersedes(at(4, 'a'), at(4, 'b')))
+  assert.ok(!supersedes(at(4, 'b'), at(4, 'a')))
+  assert.ok(!supersedes(at(4, 'a'), at(4, 'a')))
+  assert.ok(!supersedes(at(4, 'b'), at(4, 'b')))
+  assert.ok(!supersedes(at(4, null), at(4, 'b')) && !supersedes(at(4, 'a'), at(4, null)))
 })
