@@ -105,6 +105,8 @@ export interface AppService {
   receive: (from: AppPeer, bytes: Uint8Array) => void
   /** A stream to `peer`'s node has just been authenticated (it connected or came back): resume what waits for it. Must not throw. */
   connected?: (peer: AppPeer) => void
+  /** The last stream to `peer`'s node has closed (it stopped, or the link went): until `connected`, it is out of reach. Must not throw. */
+  disconnected?: (peer: AppPeer) => void
   stop: () => Promise<void> | void
 }
 

@@ -2,7 +2,8 @@
 // message from an account's device reaches the app's service tagged with the sender's
 // account and device, both ways and in order; a peer whose account shares no network
 // with the receiver is dropped; a hello that binds a node to someone else's account
-// does not verify; a send to an account nobody has seen fails within its bound.
+// does not verify; a send to an account nobody has seen fails within its bound; a node
+// that stops is reported gone to the services of its members' nodes.
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -21,6 +22,7 @@ interface Received { from: AppPeer, text: string }
 /** A test app whose service records what it receives, per node (several nodes share this process). */
 const contexts = new Map<string, AppServiceContext>()
 const inboxes = new Map<string, Received[]>()
+const departures = new Map<string, AppPeer[]>()
 const probeApp = defineApp({
   name: 'probe',
   types: {},
@@ -32,7 +34,9 @@ const probeApp = defineApp({
     contexts.set(k, ctx)
     const inbox: Received[] = []
     inboxes.set(k, inbox)
-    return { receive: (from, bytes) => { inbox.push({ from, text: Buffer.from(bytes).toString('utf8') }) }, stop: () => {} }
+    const gone: AppPeer[] = []
+    departures.set(k, gone)
+    return { receive: (from, bytes) => { inbox.push({ from, text: Buffer.from(bytes).toString('utf8') }) }, disconnected: (peer) => { gone.push(peer) }, stop: () => {} }
   }
 })
 
@@ -88,7 +92,10 @@ test('app messages between the devices of two members, tagged with the sender; s
 
   await t.test('after a restart the device is found again from the node its hello came from', async () => {
     const home = b.paths.dir
+    const bAccount = toHex(b.networks.account.publicKey)
     await cluster.stop(b)
+    // a's service hears that b's node is out of reach (its last stream closed).
+    await eventually(() => (departures.get(toHex(a.networks.account.publicKey)) ?? []).some((p) => toHex(p.account) === bAccount), 'a told b is gone', 10_000)
     const b2 = await cluster.start({}, home, { apps: [probeApp] })
     // b2's node key is unchanged; a dials it from its peer book and the remembered binding.
     await b2.connect(tcpAddress(a), { signal: AbortSignal.timeout(15_000) })

@@ -31,9 +31,13 @@ const ANNOUNCE_INTERVAL_MS = 200
 const VIEW_WAIT_MS = 1_500
 /** Longest probe path (hops). */
 const MAX_PROBE_HOPS = 32
+/** How long a friend's node must stay out of reach before it leaves the trees (a blip changes nothing). */
+const AWAY_AFTER_MS = 10_000
 
 export interface RoutingHost {
   self: Uint8Array
+  /** AWAY_AFTER_MS unless given (tests shorten it). */
+  awayAfterMs?: number
   logger: Logger
   now: () => number
   /** This node's lines (all units, each way) and fee and offer policy. */
@@ -54,6 +58,10 @@ export class CreditRouting {
   readonly #probes = new Map<string, PendingProbe>()
   #timer: NodeJS.Timeout | null = null
   #stopped = false
+  /** Friends out of reach for AWAY_AFTER_MS: not tree neighbours until they connect again. */
+  readonly #gone = new Set<string>()
+  /** Friends out of reach for less than that, with the timer that takes them out. */
+  readonly #leaving = new Map<string, NodeJS.Timeout>()
 
   constructor (host: RoutingHost) {
     this.#host = host
@@ -62,19 +70,44 @@ export class CreditRouting {
 
   // ---- the tree embedding ----------------------------------------------------------------
 
-  /** The lines' limits changed (or the node started): new neighbours per unit, announcements due. */
+  /** The lines' limits changed, a friend went or came back (or the node started): new neighbours per unit, announcements due. */
   linesChanged (): void {
     const byUnit = new Map<string, string[]>()
-    for (const l of this.#host.treeLinks()) byUnit.set(l.unit, [...(byUnit.get(l.unit) ?? []), toHex(l.peer)])
+    for (const l of this.#host.treeLinks()) {
+      const peer = toHex(l.peer)
+      if (this.#gone.has(peer)) continue
+      byUnit.set(l.unit, [...(byUnit.get(l.unit) ?? []), peer])
+    }
     for (const [unit, peers] of byUnit) this.#tree(unit).setNeighbours(peers)
     for (const [unit, tree] of this.#trees) if (!byUnit.has(unit)) tree.setNeighbours([])
     this.#announce()
   }
 
-  /** A friend's node came back: tell it everything again. */
+  /** A friend's node came back: it is a tree neighbour again, and hears everything again. */
   connected (peer: Uint8Array): void {
-    for (const tree of this.#trees.values()) tree.resend(toHex(peer))
+    const k = toHex(peer)
+    const leaving = this.#leaving.get(k)
+    if (leaving !== undefined) { clearTimeout(leaving); this.#leaving.delete(k) }
+    if (this.#gone.delete(k)) this.linesChanged()
+    for (const tree of this.#trees.values()) tree.resend(k)
     this.#announce()
+  }
+
+  /**
+   * A friend's node went out of reach. If it stays away for AWAY_AFTER_MS it leaves the
+   * trees (its subtree re-attaches elsewhere, and probes stop walking into it) until it
+   * connects again; a blip shorter than that changes nothing.
+   */
+  disconnected (peer: Uint8Array): void {
+    const k = toHex(peer)
+    if (this.#stopped || this.#gone.has(k) || this.#leaving.has(k)) return
+    const timer = setTimeout(() => {
+      this.#leaving.delete(k)
+      this.#gone.add(k)
+      this.linesChanged()
+    }, this.#host.awayAfterMs ?? AWAY_AFTER_MS)
+    timer.unref()
+    this.#leaving.set(k, timer)
   }
 
   #tree (unit: string): TreeEmbedding {
@@ -233,6 +266,8 @@ export class CreditRouting {
     this.#stopped = true
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
+    for (const t of this.#leaving.values()) clearTimeout(t)
+    this.#leaving.clear()
     for (const p of this.#probes.values()) { clearTimeout(p.timer); p.resolve({ hops: [], reached: false, messages: 0 }) }
     this.#probes.clear()
   }

@@ -115,10 +115,11 @@ export class CreditService implements AppService {
    */
   readonly #paidOut = new Map<string, true>()
 
-  constructor (ctx: AppServiceContext) {
+  constructor (ctx: AppServiceContext, options: { awayAfterMs?: number } = {}) {
     this.#ctx = ctx
     this.store = new CreditStore(ctx.db)
     this.#routing = new CreditRouting({
+      ...options,
       self: ctx.self.account,
       logger: ctx.logger,
       now: () => this.#now(),
@@ -215,6 +216,11 @@ export class CreditService implements AppService {
       if (bytesEqual(held.peer.account, peer.account) && bytesEqual(held.peer.device, peer.device)) this.#run(held, held.channel.connect(this.#now()))
     }
     this.#routing.connected(peer.account)
+  }
+
+  disconnected (peer: AppPeer): void {
+    if (this.#stopped) return
+    this.#routing.disconnected(peer.account)
   }
 
   #receive (from: AppPeer, m: CreditMessage): void {

@@ -330,9 +330,17 @@ export function startAppMessages (o: AppMessageOptions): AppMessageService {
     sessions.delete(s)
     if (s.flushing !== null) { clearImmediate(s.flushing); s.flushing = null }
     if (s.remote !== null) {
-      const set = byDevice.get(deviceKey(s.remote))
+      const remote = s.remote
+      const set = byDevice.get(deviceKey(remote))
       set?.delete(s)
-      if (set?.size === 0) byDevice.delete(deviceKey(s.remote))
+      if (set?.size === 0) {
+        byDevice.delete(deviceKey(remote))
+        if (!stopped && knows(remote.account)) {
+          for (const [app, svc] of services) {
+            try { svc.disconnected?.(remote) } catch (err) { logger.warn('app service failed on a disconnect', { app, err }) }
+          }
+        }
+      }
     }
   }
 

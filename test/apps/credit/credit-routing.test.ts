@@ -33,6 +33,8 @@ class Community {
   readonly sent = new Map<string, number>()
   /** Taps on what a node receives (for the privacy check). */
   tap: ((to: Node, bytes: Uint8Array) => void) | null = null
+  /** Nodes out of reach: nothing reaches them or leaves them. */
+  readonly offline = new Set<string>()
 
   add (name: string): Node {
     const id = generateIdentity()
@@ -50,6 +52,7 @@ class Community {
         this.sent.set(t, (this.sent.get(t) ?? 0) + 1)
         const target = this.byAccount.get(toHex(to.account))
         if (target === undefined) throw new Error('unknown account')
+        if (this.offline.has(name) || this.offline.has(target.name)) throw new Error('out of reach')
         setImmediate(() => { this.tap?.(target, bytes); target.service.receive(peer, bytes) })
         await Promise.resolve()
       },
@@ -57,7 +60,7 @@ class Community {
       members: () => [...this.nodes.values()].filter((n) => n.name !== name).map((n) => n.peer.account),
       devices: (account) => [account],
       networks: () => []
-    })
+    }, { awayAfterMs: 100 })
     const node = { name, peer, service, store }
     this.nodes.set(name, node)
     this.byAccount.set(toHex(peer.account), node)
@@ -184,6 +187,39 @@ test('a second payment within the view\'s lifetime reuses the payee\'s view: the
   // Anything but `false` in an invoice request's view field is malformed.
   const bad = encodeCreditMessage({ t: 'invoice?', id: new Uint8Array(16), amount: 1n, unit: UNIT, view: 1 as unknown as false })
   assert.throws(() => decodeCreditMessage(bad), /malformed credit message: view/)
+})
+
+test('a friend out of reach leaves the trees after a while, and its subtree re-attaches around it; back, it rejoins', async (t) => {
+  const c = new Community()
+  t.after(() => { c.close() })
+  const ring = ['a', 'b', 'c', 'd', 'e']
+  for (const n of ring) c.add(n)
+  for (let i = 0; i < ring.length; i++) await c.trust(ring[i] as string, ring[(i + 1) % ring.length] as string, 50n)
+  await c.treesSettled()
+  const hexC = toHex(c.get('c').peer.account)
+  const friendsOfC = ['b', 'd']
+  assert.ok(friendsOfC.every((n) => c.get(n).service.trees(UNIT).friends.has(hexC)))
+  // c's node goes away: its friends hear the disconnect (as the app-message channel tells them).
+  c.offline.add('c')
+  for (const n of friendsOfC) c.get(n).service.disconnected(c.get('c').peer)
+  const rest = ring.filter((n) => n !== 'c')
+  const until = Date.now() + 10_000
+  for (;;) {
+    const trees = rest.map((n) => c.get(n).service.trees(UNIT))
+    const roots = trees[0]?.roots.join()
+    const settled = trees.every((tr) => !tr.friends.has(hexC) && tr.roots.join() === roots && !tr.roots.includes(hexC) && tr.self.every((co) => co !== null) &&
+      [...tr.friends.values()].every((f) => f.every((co) => co !== null)))
+    if (settled) break
+    assert.ok(Date.now() < until, 'the four left re-formed their trees without c')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  // Depth is the hop count from the root along the remaining line b–a–e–d: at most 3.
+  for (const n of rest) for (const co of c.get(n).service.trees(UNIT).self) assert.ok(co !== null && co.length <= 3)
+  // Back: it is a neighbour again.
+  c.offline.delete('c')
+  for (const n of friendsOfC) c.get(n).service.connected(c.get('c').peer)
+  await c.treesSettled()
+  assert.ok(friendsOfC.every((n) => c.get(n).service.trees(UNIT).friends.has(hexC)))
 })
 
 test('lines are told to friends only', async (t) => {
