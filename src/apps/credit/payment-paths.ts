@@ -22,7 +22,9 @@
 // Fees: each intermediary's fee comes from its report or its probe hop; an account known
 // only as the far end of someone's line counts as charging none (if it does charge, its
 // forward falls short and the payment fails cleanly). As in router.ts, a path is chosen
-// for its amount alone; the fees ride on top, within the payer's cap.
+// for its amount; the fees ride on top, within the payer's cap. When a line cannot carry
+// a path's amount with the fees still to be paid beyond it (every hold does carry them),
+// the gross amount is routed instead and each path gets its share of the payment.
 //
 // Tie-break: a probe hop picks, among its neighbours strictly closer to the payee with
 // room, the closest, then the smallest account (hex); the view adds its links in order
@@ -39,6 +41,7 @@ import { randomSplit, treeDistance } from './paths/speedy-murmurs.ts'
 import { unitConvertingPaths } from './unit-converting-paths.ts'
 import type { NodeReport } from './unit-converting-paths.ts'
 import type { PaymentPath } from './payment-engine.ts'
+import { forwardAmount, planPath } from './payment-engine.ts'
 
 /** Per tree: the coordinate in this node's tree of that index (same root), or null. */
 export type TreeCoords = Array<number[] | null>
@@ -205,12 +208,40 @@ export async function findPaymentPaths (input: FindPathsInput): Promise<FoundPat
   // The invoice's request and answer, and what the payee spent on its view.
   let messages = 2 + input.invoice.messages
 
-  const attempt = (): { paths: PaymentPath[], method: RouteMethod, messages: number } => {
+  const routeFor = (total: bigint): { paths: PaymentPath[], method: RouteMethod, nodes: string[][] } => {
     const graph = know.graph(unit)
-    const r = route('peernet', graph, self, payee, amount, { embedding: know.embedding(graph, trees) })
+    const r = route('peernet', graph, self, payee, total, { embedding: know.embedding(graph, trees) })
+    return {
+      paths: r.paths.map((p) => ({ hops: p.hops.slice(1).map((h, i, hops) => ({ account: know.keys.get(h) as Uint8Array, unit, ...(i + 1 < hops.length ? { feePpm: know.feeOf(h, unit) } : {}) })), amount: p.amount })),
+      method: r.method,
+      nodes: r.paths.map((p) => p.hops)
+    }
+  }
+  const attempt = (): { paths: PaymentPath[], method: RouteMethod, messages: number } => {
+    let r = routeFor(amount)
+    // The router routes the payment's amount; the fees ride on top of it hop by hop. When a
+    // line cannot carry a path's amount with the fees still to pay beyond it, route the
+    // gross amount and give each path its share of what the payee is to receive.
+    const fees = r.paths.reduce((sum, p) => sum + planPath(p).sent - p.amount, 0n)
+    if (fees > 0n && !fitsWithFees(know.graph(unit), r)) {
+      const gross = routeFor(amount + fees)
+      if (gross.paths.length > 0) {
+        const total = amount + fees
+        let left = amount
+        const shares = gross.paths.map((p, i) => {
+          const share = i === gross.paths.length - 1 ? left : p.amount * amount / total
+          left -= share
+          return { ...p, amount: share }
+        })
+        const scaled = { ...gross, paths: shares.filter((p) => p.amount > 0n), nodes: gross.nodes.filter((_, i) => (shares[i]?.amount ?? 0n) > 0n) }
+        r = fitsWithFees(know.graph(unit), scaled) ? scaled : { ...r, paths: [], nodes: [] }
+      } else {
+        r = { ...r, paths: [], nodes: [] }
+      }
+    }
     let payment = 0
-    for (const p of r.paths) payment += 2 * (p.hops.length - 1)
-    return { paths: r.paths.map((p) => ({ hops: p.hops.slice(1).map((h, i, hops) => ({ account: know.keys.get(h) as Uint8Array, unit, ...(i + 1 < hops.length ? { feePpm: know.feeOf(h, unit) } : {}) })), amount: p.amount })), method: r.method, messages: payment }
+    for (const p of r.paths) payment += 2 * p.hops.length
+    return { paths: r.paths, method: r.method, messages: payment }
   }
   const done = (r: ReturnType<typeof attempt>): FoundPaths => ({ paths: r.paths, method: r.method, messages: messages + r.messages, carries: amount })
 
@@ -262,6 +293,31 @@ export async function findPaymentPaths (input: FindPathsInput): Promise<FoundPat
   const to = last.indexOf(payee)
   const carries = from === undefined || to === undefined ? 0n : maxFlow(last, from, to).value
   return { paths: [], method: r.method, messages, carries }
+}
+
+/**
+ * Whether every link of `graph` carries what the paths put on it with their fees: the
+ * payer's first line the path's planned send (planPath), each later line what the hop
+ * before passes on (forwardAmount, one unit), summed over the paths that share it.
+ */
+function fitsWithFees (graph: CapacityGraph, r: { paths: PaymentPath[], nodes: string[][] }): boolean {
+  const load = new Map<number, bigint>()
+  for (const [i, path] of r.paths.entries()) {
+    const nodes = r.nodes[i] ?? []
+    let carried = planPath(path).sent
+    for (let h = 0; h + 1 < nodes.length; h++) {
+      const u = graph.indexOf(nodes[h] ?? '')
+      const v = graph.indexOf(nodes[h + 1] ?? '')
+      const e = u === undefined || v === undefined ? -1 : graph.edgeBetween(u, v)
+      if (e < 0) return false
+      const total = (load.get(e) ?? 0n) + carried
+      if (total > graph.cap(e)) return false
+      load.set(e, total)
+      // Hop h + 1 (an intermediary unless it is the payee) takes its fee off what it passes on.
+      if (h + 1 < path.hops.length) carried = forwardAmount(carried, 1_000_000n, path.hops[h]?.feePpm ?? 0)
+    }
+  }
+  return true
 }
 
 /**

@@ -12,6 +12,7 @@ import { TreeEmbedding } from '../../../src/apps/credit/paths/tree-embedding.ts'
 import { findPaymentPaths, probeNextHop } from '../../../src/apps/credit/payment-paths.ts'
 import type { ProbeHop, ProbeOutcome } from '../../../src/apps/credit/payment-paths.ts'
 import type { NodeReport } from '../../../src/apps/credit/unit-converting-paths.ts'
+import { planPath } from '../../../src/apps/credit/payment-engine.ts'
 
 const UNIT = 'USD'
 const key = (i: number): Uint8Array => new Uint8Array(32).fill(i + 1)
@@ -127,4 +128,30 @@ test('paths are real lines within capacity; a probe that reaches means a route',
       if (reachedWhole) assert.ok(found.paths.length > 0, 'a probe for the whole amount reached the payee: the router finds it on the view')
     }
   ), { numRuns: 200 })
+})
+
+test('fees ride on top: a line that carries the amount but not its fees is shared with a second path', async () => {
+  // 0 pays 3. 0–1–3: 0→1 carries exactly 100 and 1 charges 1% (10,000 ppm); 0–2–3 carries 50, free.
+  const w = world(4, [[0, 1, 100n * 1_000_000n, 0n], [1, 3, 500n * 1_000_000n, 0n], [0, 2, 50n * 1_000_000n, 0n], [2, 3, 50n * 1_000_000n, 0n]])
+  const withFee = (u: number): NodeReport => ({ ...report(w, u), policy: { fees: u === 1 ? [{ unit: UNIT, ppm: 10_000 }] : [], offers: [] } })
+  const positions = w.trees[0]?.positions() ?? []
+  const found = await findPaymentPaths({
+    self: key(0),
+    payee: key(3),
+    amount: 100n * 1_000_000n,
+    unit: UNIT,
+    own: withFee(0),
+    trees: { roots: positions.map((p) => p.root), self: positions.map((p) => p.coord), friends: new Map() },
+    invoice: { view: [0, 1, 2, 3].map((u) => ({ account: key(u), report: withFee(u), trees: [] })), messages: 0 },
+    ask: async () => await Promise.resolve(undefined),
+    probe: async () => await Promise.resolve({ hops: [], reached: false, messages: 0 })
+  })
+  assert.equal(found.paths.reduce((sum, p) => sum + p.amount, 0n), 100n * 1_000_000n)
+  // Each path's first line carries what the payer sends on it, fees included.
+  for (const p of found.paths) {
+    const first = p.hops[0]?.account[0] as number - 1
+    const sent = planPath(p).sent
+    assert.ok(sent <= (w.cap.get(`0>${first}`) ?? 0n), `0→${first} carries ${sent}`)
+  }
+  assert.equal(found.paths.length, 2, 'the 1% on 0–1–3 does not fit on 0→1 alone')
 })
