@@ -804,9 +804,9 @@ export class Router {
       if (!this.admit(d, r)) return
     } else {
       const r = d.routes[i] as Route
-      // gatewayHop() and address() depend on the flags and metrics of selected routes to
-      // gateways and landmarks.
-      if (r === d.selected && (r.flags !== t.flags || ((d.level > 0 || (t.flags & UPDATE_GATEWAY) !== 0) && (r.refMetric !== metric || r.hops !== hops)))) {
+      // gatewayHop(), address() and wideLandmarks() depend on the flags, metrics and (for
+      // landmarks) scopes of selected routes to gateways and landmarks.
+      if (r === d.selected && (r.flags !== t.flags || ((d.level > 0 || (t.flags & UPDATE_GATEWAY) !== 0) && (r.refMetric !== metric || r.hops !== hops)) || (d.level > 0 && r.scope !== t.scope))) {
         this.derivedStale = true
         out.routesChanged = true
       }
