@@ -194,3 +194,25 @@ test('the forwarder sends an envelope of ours with no route toward the homes the
   const relayed = f.receive('m', { src: new Uint8Array(32), dst, ttl: 64, id: '00000000000000ab', flags: 0, copies: 1, via: [], payload: new Uint8Array(40) }, 0)
   assert.equal(relayed.length, 0, 'held in custody')
 })
+
+test('landmark churn: a node registers with a new home when one appears that wins it, and only with it', () => {
+  const a = generateIdentity()
+  const la = node(a)
+  const address = [landmarks[0] as NodeId]
+  const first = la.update(address, landmarks, 0).map((o) => o.home)
+  assert.equal(first.length, 2)
+  // Find a landmark that takes one of the node's two home places.
+  const newcomer = makeIds(400, 21).find((l) => homesOf(la.self, [...landmarks, l], 2).includes(l)) as NodeId
+  const homes = homesOf(la.self, [...landmarks, newcomer], 2)
+  const out = la.update(address, [...landmarks, newcomer], 1000)
+  assert.deepEqual(out.map((o) => o.home), [newcomer], 'registers with the new home at once')
+  assert.deepEqual(la.homes().sort(), [...homes].sort())
+  // A landmark that is none of its homes leaving changes nothing.
+  const other = landmarks.find((l) => !homes.includes(l)) as NodeId
+  assert.deepEqual(la.update(address, [...landmarks, newcomer].filter((l) => l !== other), 2000), [])
+  // Its home leaving: the next in line becomes a home and gets a registration.
+  const remaining = [...landmarks, newcomer].filter((l) => l !== newcomer)
+  const back = la.update(address, remaining, 3000)
+  assert.equal(back.length, 1)
+  assert.ok(!first.includes(newcomer) && first.includes(back[0]?.home as NodeId))
+})
