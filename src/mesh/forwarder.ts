@@ -28,7 +28,7 @@
 import { DuplicateFilter } from './duplicate-filter.ts'
 import { CustodyStore } from './custody.ts'
 import type { CustodyDrop } from './custody.ts'
-import { ACK_REQUESTED, envelopeKey, envelopeSize, MAX_COPIES, SPRAY } from './envelope.ts'
+import { ACK_REQUESTED, envelopeKey, envelopeSize, LOCATION, MAX_COPIES, SPRAY } from './envelope.ts'
 import type { MeshEnvelope } from './envelope.ts'
 import { MeshError } from './errors.ts'
 import type { LinkId } from './link.ts'
@@ -326,6 +326,9 @@ export class Forwarder {
   }
 
   #deliver (e: MeshEnvelope, now: number): ForwarderOutput {
+    // A location registration is not remembered: its record's seq already refuses a copy
+    // (location.ts), and a home receives thousands of them.
+    if ((e.flags & LOCATION) !== 0) return { kind: 'deliver', envelope: e }
     if (this.#delivered.check(envelopeKey(e), now)) return { kind: 'duplicate', envelope: e }
     return { kind: 'deliver', envelope: e }
   }
