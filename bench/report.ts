@@ -241,7 +241,7 @@ export function meshSimTable (r: MeshSimResult): string {
   const ms = (v: number): string => Number.isFinite(v) ? `${(v / 1000).toFixed(1)} s` : 'n/a'
   const met = (ok: boolean): string => ok ? 'met' : 'not met'
   const lines = [
-    `**Mesh in the simulator** — random geometric graphs (unit square, mean degree 10, made connected), the real Router and Forwarder on every virtual node, link latency 8–12 ms, ${p.traffic} packets/s between uniform random pairs, measured ${p.duration} after initial convergence${p.large ? ` (large run: ${p.largeDuration})` : ''}; link failures signalled to both ends; sources know the destination's landmarks (oracle location). Seed ${p.seed}.`,
+    `**Mesh in the simulator** — random geometric graphs (unit square, mean degree 10, made connected), the real Router and Forwarder on every virtual node, link latency 8–12 ms, ${p.traffic} packets/s between uniform random pairs, measured ${p.duration} after initial convergence${p.large ? ` (large run: ${p.largeDuration})` : ''}; link failures signalled to both ends; ${(r.static.parameters as { location?: string }).location === 'service' ? 'sources learn far destinations\' addresses from the location service (registrations at landmark homes, counted as control bytes)' : 'sources know the destination\'s landmarks (oracle location)'}. Seed ${p.seed}.`,
     '',
     '| Run | Nodes | Links | Converged in | Delivery | Stretch mean / p99 | Control B/node/s mean / p99 | State per node mean / max | Reconvergence median / p95 | Loops (walks) | Heap per node | Wall time |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'

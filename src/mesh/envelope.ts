@@ -40,6 +40,12 @@ export const SPRAY = 0x04
  * find the destination beyond the mesh. Checked on decode: it must hash to `dst`.
  */
 export const DST_KEY = 0x08
+/**
+ * A location registration (location.ts): the payload is not sealed but a record signed
+ * by src (payload.ts, encodeLocationRecord), for the landmark in dst, which keeps it and
+ * answers for src with it. A node sets it only on envelopes it sends its homes.
+ */
+export const LOCATION = 0x10
 
 export const SRC_BYTES = 32
 export const ID_BYTES = 8

@@ -28,7 +28,7 @@
 import { DuplicateFilter } from './duplicate-filter.ts'
 import { CustodyStore } from './custody.ts'
 import type { CustodyDrop } from './custody.ts'
-import { ACK_REQUESTED, envelopeKey, envelopeSize, MAX_COPIES, SPRAY } from './envelope.ts'
+import { ACK_REQUESTED, envelopeKey, envelopeSize, LOCATION, MAX_COPIES, SPRAY } from './envelope.ts'
 import type { MeshEnvelope } from './envelope.ts'
 import { MeshError } from './errors.ts'
 import type { LinkId } from './link.ts'
@@ -91,6 +91,12 @@ export interface RouteLookup {
   route: (dst: NodeId, via: readonly NodeId[]) => NextHop | undefined
   /** Links open now (spray-and-wait hands copies to these). */
   links: () => LinkId[]
+  /**
+   * The landmarks for an envelope originated here that carries none, when there is no
+   * route to its dst: the destination's homes (location.ts). Asked each time such an
+   * envelope is routed (its retransmissions too), so a later try uses what is known then.
+   */
+  locate?: (dst: NodeId) => readonly NodeId[]
 }
 
 export type ForwarderOutput =
@@ -219,6 +225,7 @@ export class Forwarder {
     const held = this.#custodyStore === undefined || this.#custodyStore.size === 0 ? [] : [...this.#custodyStore.entries()]
     const links = held.length === 0 ? [] : [...new Set([...newLinks, ...this.#routes.links()])]
     for (const { key, value } of held) {
+      this.#locate(value)
       const hop = this.#routes.route(value.envelope.dst, value.envelope.via)
       // Split horizon is not applied here: the routes changed since the envelope came,
       // so a route back the way it came is a new decision, not a stale upstream.
@@ -319,6 +326,9 @@ export class Forwarder {
   }
 
   #deliver (e: MeshEnvelope, now: number): ForwarderOutput {
+    // A location registration is not remembered: its record's seq already refuses a copy
+    // (location.ts), and a home receives thousands of them.
+    if ((e.flags & LOCATION) !== 0) return { kind: 'deliver', envelope: e }
     if (this.#delivered.check(envelopeKey(e), now)) return { kind: 'duplicate', envelope: e }
     return { kind: 'deliver', envelope: e }
   }
@@ -326,6 +336,7 @@ export class Forwarder {
   /** Sends `held` toward its dst, or keeps it in custody. */
   #route (held: Held, now: number, out: ForwarderOutput[]): void {
     const e = held.envelope
+    this.#locate(held)
     const hop = this.#routes.route(e.dst, e.via)
     if (hop !== undefined && !held.arrivedOn.has(hop.link)) {
       out.push({ kind: 'send', link: hop.link, envelope: onward(e, hop) })
@@ -350,6 +361,14 @@ export class Forwarder {
     if (!this.#custody.has(key)) return
     if (hop !== undefined) this.#bounce.set(key, now + this.#config.bounceHoldMs)
     else this.#spray(held, this.#routes.links(), out)
+  }
+
+  /** An envelope of ours with no landmarks takes its destination's from the location service, if there is one. */
+  #locate (held: Held): void {
+    const e = held.envelope
+    if (!held.local || e.via.length > 0 || this.#routes.locate === undefined) return
+    const via = this.#routes.locate(e.dst)
+    if (via.length > 0) e.via = [...via]
   }
 
   /** Binary spray: half the copies to each link not met yet, until one is left. */

@@ -6,7 +6,7 @@
 // drives.
 
 import type { Identity } from '../core/identity.ts'
-import { peerIdOfPublicKey, publicKeyOfPeerId } from '../core/identity.ts'
+import { peerIdOfPublicKey, publicKeyOfPeerId, signBytes, verifyBytes } from '../core/identity.ts'
 import type { Store } from '../core/store.ts'
 import type { Logger } from '../core/log.ts'
 import type { Link, LinkId, LinkProvider } from './link.ts'
@@ -17,14 +17,16 @@ import type { NeighbourView, RouteView, RouterOutput, RouterTiming, SourceView }
 import { decodeControl, encodeControl } from './control-messages.ts'
 import { DEFAULT_FORWARDER_CONFIG, Forwarder } from './forwarder.ts'
 import type { CustodyView, ForwarderConfig, ForwarderOutput, NextHop } from './forwarder.ts'
-import { ACK_REQUESTED, DEFAULT_TTL, DST_KEY, IS_ACK, decodeEnvelope, encodeEnvelope, newEnvelopeId, openEnvelope, sealEnvelope } from './envelope.ts'
+import { ACK_REQUESTED, DEFAULT_TTL, DST_KEY, IS_ACK, LOCATION, decodeEnvelope, encodeEnvelope, newEnvelopeId, openEnvelope, sealEnvelope } from './envelope.ts'
 import type { MeshEnvelope } from './envelope.ts'
 import { FRAME_CONTROL, FRAME_DATA, frameOf, readFrame } from './frame.ts'
 import { decodePayload, encodePayload } from './payload.ts'
 import { ControlPacer } from './control-pacer.ts'
 import { MESH_MIGRATIONS } from './schema.ts'
-import { NO_LANDMARKS } from './landmarks.ts'
+import { DEFAULT_SCOPES } from './landmarks.ts'
 import type { ScopeConfig } from './landmarks.ts'
+import { DEFAULT_LOCATION_CONFIG, LocationService, routeWithLocation } from './location.ts'
+import type { LocationConfig } from './location.ts'
 import { Outbox } from './outbox.ts'
 import { restartSeqno, saveSeqno } from './router-state.ts'
 import type { OutboxEntry, OutboxLimits } from './outbox.ts'
@@ -48,8 +50,12 @@ export interface MeshServiceOptions {
   dialBeyond?: (peerId: string) => Promise<void>
   now?: () => number
   timing?: Partial<RouterTiming>
-  /** Landmark scopes (landmarks.ts); default NO_LANDMARKS, see there why. */
+  /**
+   * Landmark scopes (landmarks.ts); default DEFAULT_SCOPES: routes reach a bounded area
+   * and the location service (location.ts) finds the nodes beyond it.
+   */
   scopes?: Partial<ScopeConfig>
+  location?: Partial<Omit<LocationConfig, 'self' | 'sign' | 'verify'>>
   forwarding?: Partial<ForwarderConfig>
   /** Bounds of the durable outbox of reliable sends. */
   outbox?: Partial<OutboxLimits>
@@ -132,6 +138,8 @@ export class MeshService {
   private readonly now: () => number
   private readonly router: Router
   private readonly forwarder: Forwarder
+  /** Registers this node's address with its homes, and answers for the nodes whose home this is (location.ts). */
+  private readonly location: LocationService
   /** Reliable sends not yet acknowledged, on disk: resent after a restart (see outbox.ts). */
   private readonly outboxTable: Outbox
   /** How long a reliable send is tried, across restarts: the forwarder's custody time. */
@@ -173,13 +181,18 @@ export class MeshService {
     this.store.migrate('mesh', MESH_MIGRATIONS)
     // The router's own seqno goes on from the last run's (router-state.ts).
     this.savedSeqno = restartSeqno(this.store)
-    this.router = new Router({ self: this.self, gateway: options.gateway === true, timing: options.timing, scopes: options.scopes ?? NO_LANDMARKS, random: Math.random, seqno: this.savedSeqno }, now)
+    this.router = new Router({ self: this.self, gateway: options.gateway === true, timing: options.timing, scopes: options.scopes ?? DEFAULT_SCOPES, random: Math.random, seqno: this.savedSeqno }, now)
     this.keepSeqno()
+    const identity = options.identity
+    this.location = new LocationService({ ...DEFAULT_LOCATION_CONFIG, ...options.location, self: this.self, sign: (b) => signBytes(identity, b), verify: verifyBytes })
+    const meshRoute = routeWithLocation((dst, via) => this.router.route(dst, via), this.location, this.now)
     this.forwarder = new Forwarder({ ...DEFAULT_FORWARDER_CONFIG, ...options.forwarding, self: this.self }, {
       // No route in the mesh: toward a gateway, unless this node is one (it reaches
       // beyond by itself; handing the envelope to another gateway could loop).
-      route: (dst, via) => this.router.route(dst, via) ?? this.towardGateway(via),
-      links: () => [...this.links.keys()]
+      route: (dst, via) => meshRoute(dst, via) ?? this.towardGateway(via),
+      links: () => [...this.links.keys()],
+      // Beyond our routes' reach: by the destination's homes, which know its address.
+      locate: (dst) => this.locate(dst)
     }, now)
     this.outboxTable = new Outbox(this.store, options.outbox)
     this.outboxTtlMs = options.forwarding?.custodyTtlMs ?? DEFAULT_FORWARDER_CONFIG.custodyTtlMs
@@ -226,10 +239,10 @@ export class MeshService {
     // refuses the send (OutboxFullError) before anything is sent.
     if (ack) this.outboxTable.add({ envelope, dstKey, text, expiresAt: now + this.outboxTtlMs }, now)
     this.bridge(envelope)
-    const firstHop = this.router.nextHop(dst, envelope.via) ?? (this.gateway ? undefined : this.router.gatewayHop())
     if (!ack) {
-      this.apply(this.forwarder.send(envelope, now, false))
-      return { id, acked: false, rttMs: null, firstHop: firstHop === undefined ? 'custody' : 'link' }
+      const out = this.forwarder.send(envelope, now, false)
+      this.apply(out)
+      return { id, acked: false, rttMs: null, firstHop: sentNow(out, id) ? 'link' : 'custody' }
     }
     const acked = new Promise<boolean>((resolve) => {
       const timeout = setTimeout(() => { this.pending.delete(id); resolve(false) }, options.timeoutMs ?? DEFAULT_SEND_TIMEOUT_MS)
@@ -237,9 +250,11 @@ export class MeshService {
       this.pending.set(id, { settle: (ok) => { clearTimeout(timeout); this.pending.delete(id); resolve(ok) } })
     })
     this.unacked.set(id, dst)
-    this.apply(this.forwarder.send(envelope, now, true))
+    const out = this.forwarder.send(envelope, now, true)
+    const firstHop = sentNow(out, id) ? 'link' : 'custody'
+    this.apply(out)
     const ok = await acked
-    return { id, acked: ok, rttMs: ok ? this.now() - now : null, firstHop: firstHop === undefined ? 'custody' : 'link' }
+    return { id, acked: ok, rttMs: ok ? this.now() - now : null, firstHop }
   }
 
   /** Sends one datagram of a stream (the libp2p-over-mesh transport) to a node, best effort. */
@@ -249,6 +264,21 @@ export class MeshService {
     const envelope = sealEnvelope(this.identity, dstKey, { id: newEnvelopeId(), flags: this.beyondFlag(dst), ttl: DEFAULT_TTL }, encodePayload({ kind: 'stream', bytes }))
     this.bridge(envelope)
     this.apply(this.forwarder.send(envelope, this.now(), false))
+  }
+
+  /** The landmarks for an envelope of ours: none with a route to dst, else its homes (or its address, if this node is its home). */
+  private locate (dst: NodeId): readonly NodeId[] {
+    if (this.router.route(dst, []) !== undefined) return []
+    return this.location.locate(dst, this.router.wideLandmarks(), this.now())
+  }
+
+  /** Registrations due go to this node's homes, as LOCATION envelopes (not sealed: signed, see payload.ts). */
+  private updateLocation (): void {
+    const now = this.now()
+    for (const o of this.location.update(this.router.address(), this.router.wideLandmarks(), now)) {
+      const envelope: MeshEnvelope = { src: Uint8Array.from(this.identity.publicKey), dst: o.home, ttl: DEFAULT_TTL, id: newEnvelopeId(), flags: LOCATION, copies: 1, via: [], payload: o.record }
+      this.apply(this.forwarder.send(envelope, now, false))
+    }
   }
 
   /** The next hop toward a gateway (none on a gateway itself), the envelope's landmarks left as they are. */
@@ -290,7 +320,11 @@ export class MeshService {
 
   /** Whether the mesh has a route to this key now. */
   reachable (key: Uint8Array): boolean {
-    return this.router.nextHop(nodeIdOf(key), []) !== undefined
+    const dst = nodeIdOf(key)
+    if (this.router.nextHop(dst, []) !== undefined) return true
+    // Beyond our routes' reach, through its homes (location.ts).
+    const via = this.locate(dst)
+    return via.length > 0 && this.router.nextHop(dst, via) !== undefined
   }
 
   neighbours (): MeshNeighbour[] {
@@ -416,6 +450,7 @@ export class MeshService {
           break
         case 'routes-changed':
           this.apply(this.forwarder.retry(this.now()))
+          this.updateLocation()
           for (const l of this.routeListeners) l()
           break
         case 'deliver':
@@ -483,6 +518,14 @@ export class MeshService {
 
   /** An envelope for this node: open it, act on what it holds, acknowledge it. */
   private deliver (envelope: MeshEnvelope): void {
+    if ((envelope.flags & LOCATION) !== 0) {
+      // A registration with this node as a home: signed by its src, not sealed.
+      const now = this.now()
+      const verdict = this.location.receive(envelope.src, envelope.payload, now)
+      if (verdict.accepted) this.apply(this.forwarder.retry(now))
+      else this.logger.debug('mesh location registration refused', { id: envelope.id, reason: verdict.reason })
+      return
+    }
     let plain: Uint8Array
     try {
       plain = openEnvelope(this.identity, envelope)
@@ -539,7 +582,7 @@ export class MeshService {
   /** Sets the one timer to the earliest deadline of the cores and the pacers. */
   private arm (): void {
     if (this.stopped) return
-    let at = Math.min(this.router.nextDeadline(), this.forwarder.nextDeadline())
+    let at = Math.min(this.router.nextDeadline(), this.forwarder.nextDeadline(), this.location.nextDeadline())
     for (const l of this.links.values()) at = Math.min(at, l.pacer.nextDeadline())
     if (at === this.timerAt && this.timer !== null) return
     if (this.timer !== null) clearTimeout(this.timer)
@@ -558,9 +601,15 @@ export class MeshService {
     for (const open of this.links.values()) {
       for (const p of open.pacer.drain(now)) this.transmitControl(open, p)
     }
+    if (this.location.nextDeadline() <= now) this.updateLocation()
     this.apply(this.router.tick(now))
     this.apply(this.forwarder.tick(now))
   }
+}
+
+/** Whether envelope `id` went out on a link in `out` (rather than into custody). */
+function sentNow (out: ForwarderOutput[], id: string): boolean {
+  return out.some((o) => o.kind === 'send' && o.envelope.id === id)
 }
 
 /** The Ed25519 public key inside a peer id, or a clear error. */

@@ -321,6 +321,7 @@ export class Router {
   /** Caches of address() and gatewayHop(), rebuilt after the selected routes change. */
   private derivedStale = true
   private address_: NodeId[] = []
+  private wide_: NodeId[] = []
   private gatewayLink: LinkId | undefined
   private readonly startedAt: number
   /** When our scope may next widen for want of landmarks (landmarks.ts), or Infinity. */
@@ -609,6 +610,17 @@ export class Router {
     return [...this.address_]
   }
 
+  /**
+   * The landmarks known mesh-wide: those of the highest level among the landmarks whose
+   * routes reach everywhere (scope UNLIMITED_SCOPE), this node included if it is one. Every
+   * node of a converged mesh sees the same set, so the location service (location.ts)
+   * picks a node's home among them.
+   */
+  wideLandmarks (): NodeId[] {
+    this.refreshDerived()
+    return this.wide_
+  }
+
   stateSize (): number {
     let n = this.neighbours_.size + this.dests.size
     for (const d of this.dests.values()) n += d.routes.length
@@ -792,9 +804,9 @@ export class Router {
       if (!this.admit(d, r)) return
     } else {
       const r = d.routes[i] as Route
-      // gatewayHop() and address() depend on the flags and metrics of selected routes to
-      // gateways and landmarks.
-      if (r === d.selected && (r.flags !== t.flags || ((d.level > 0 || (t.flags & UPDATE_GATEWAY) !== 0) && (r.refMetric !== metric || r.hops !== hops)))) {
+      // gatewayHop(), address() and wideLandmarks() depend on the flags, metrics and (for
+      // landmarks) scopes of selected routes to gateways and landmarks.
+      if (r === d.selected && (r.flags !== t.flags || ((d.level > 0 || (t.flags & UPDATE_GATEWAY) !== 0) && (r.refMetric !== metric || r.hops !== hops)) || (d.level > 0 && r.scope !== t.scope))) {
         this.derivedStale = true
         out.routesChanged = true
       }
@@ -1137,6 +1149,11 @@ export class Router {
     }
     this.address_ = address
     this.nearestHops = hops
+    let top = this.level >= 1 && this.scope >= UNLIMITED_SCOPE ? this.level : 0
+    for (const l of landmarks) if (l.scope >= UNLIMITED_SCOPE && l.level > top) top = l.level
+    const wide: NodeId[] = top >= 1 && this.level >= top && this.scope >= UNLIMITED_SCOPE ? [this.self] : []
+    if (top >= 1) for (const l of landmarks) if (l.level >= top && l.scope >= UNLIMITED_SCOPE) wide.push(l.id)
+    this.wide_ = wide
   }
 
   /** Our own scope depends on the landmarks we know (landmarks.ts); a change is announced. */

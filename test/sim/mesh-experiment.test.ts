@@ -32,6 +32,25 @@ for (const [kind, nodes] of [['line', 30], ['grid', 49], ['rgg', 100], ['scale-f
   })
 }
 
+test('rgg (300 nodes): the location service delivers what the oracle does, through homes whose tables stay bounded', async () => {
+  const t = makeTopology('rgg', 300, new Random(4))
+  const service = await runMeshExperiment(t, options({ seed: 4, location: 'service' }))
+  const oracle = await runMeshExperiment(t, options({ seed: 4, location: 'oracle' }))
+  for (const r of [service, oracle]) {
+    assert.ok(r.convergence.converged, 'initial convergence')
+    assert.equal(r.delivery.delivered, r.delivery.reachable, `delivered ${r.delivery.delivered} of ${r.delivery.reachable}; drops ${JSON.stringify(r.delivery.drops)}`)
+    assertNoLoops(r)
+  }
+  // Scopes leave most pairs without a direct route: senders go by homes, which rewrite via.
+  assert.ok(service.location.rewrites > 0 && service.location.accepted > 0 && service.location.refused === 0, JSON.stringify(service.location))
+  assert.equal(oracle.location.registrationsSent, 0)
+  // Every node registered with up to two homes; a home holds at most the mesh.
+  assert.ok(service.location.recordsPerHome.max <= 300 && service.location.recordsPerHome.count >= 1)
+  assert.ok(service.location.bytesPerRegistration > 0 && (service.control.warmupTlvsPerNodePerSecond.location ?? 0) > 0)
+  // The detour by the home costs stretch the oracle does not pay.
+  assert.ok(service.stretch.mean > oracle.stretch.mean, `stretch ${service.stretch.mean} vs ${oracle.stretch.mean}`)
+})
+
 test('grid with every kind of event: no loops, reconvergence measured, traffic gets through', async () => {
   const t = makeTopology('grid', 49, new Random(1))
   const events = parseEvents(`

@@ -71,7 +71,7 @@ function fractionFlag (raw: string | boolean | string[] | undefined, fallback: n
 export const simMeshCommand: Command = {
   name: 'sim mesh',
   summary: 'Simulate the mesh (router and forwarder cores) on a virtual topology: delivery, stretch, control bytes, loops.',
-  usage: 'sim mesh [--nodes N] [--topology T] [--seed S] [--events FILE] [--duration D] [--flap R] [--baseline flooding] [--out DIR] [--json]',
+  usage: 'sim mesh [--nodes N] [--topology T] [--seed S] [--events FILE] [--duration D] [--flap R] [--baseline flooding] [--location service|oracle] [--out DIR] [--json]',
   help: `Runs N virtual nodes, each with the real mesh router and forwarder, over virtual links with
 latency and loss in virtual time. Waits for initial convergence, then measures for the
 duration: random traffic, the events, link flapping and churn. Prints a table, writes
@@ -92,6 +92,9 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
   --traffic N        packets per second over the whole mesh (default 10)
   --silent           link failures are not signalled; routers find them by missed hellos
   --baseline flooding  also run Meshtastic-style managed flooding (hop limit 7 and unlimited)
+  --location L       how senders learn a far destination's address: service (the location
+                     service: registrations at landmark homes, default) or oracle (taken
+                     from the destination's router)
   --out DIR          where to write mesh-sim.json and mesh-sim.svg (default .)`,
   options: {
     nodes: { type: 'string' },
@@ -105,6 +108,7 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
     traffic: { type: 'string' },
     silent: { type: 'boolean' },
     baseline: { type: 'string' },
+    location: { type: 'string' },
     out: { type: 'string' }
   },
   read: true,
@@ -137,6 +141,8 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
     if (!(Number.isFinite(trafficPerSecond) && trafficPerSecond >= 0)) throw new UsageError(`--traffic must be packets per second ≥ 0, got "${trafficRaw ?? ''}"`)
     const baseline = str('baseline')
     if (baseline !== undefined && baseline !== 'flooding') throw new UsageError(`--baseline must be "flooding", got "${baseline}"`)
+    const location = str('location') ?? DEFAULT_MESH_OPTIONS.location
+    if (location !== 'service' && location !== 'oracle') throw new UsageError(`--location must be "service" or "oracle", got "${location}"`)
     const topology = makeTopology(str('topology') ?? 'rgg', nodes, new Random(seed), { meanDegree: degree })
     const eventsPath = str('events')
     const events = eventsPath === undefined ? [] : readEventsFile(eventsPath, topology)
@@ -150,6 +156,7 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
       churnPerMinute,
       trafficPerSecond,
       silentFailures: ctx.values.silent === true,
+      location,
       baselineHopLimits: baseline === 'flooding' ? [7, Infinity] : []
     }, (line) => { if (!ctx.json) process.stderr.write(`${line}\n`) })
     mkdirSync(outDir, { recursive: true })
@@ -175,7 +182,10 @@ function meshTable (r: MeshResult, jsonPath: string, svgPath: string): string[] 
     ['path hops', `mean ${f(r.pathHops.mean)}, max ${f(r.pathHops.max, 0)}; latency median ${f(r.delivery.latencyMs.median, 0)} ms`],
     ['control bytes/node/s', `mean ${f(r.control.bytesPerNodePerSecond.mean)}, p99 ${f(r.control.bytesPerNodePerSecond.p99)}, max ${f(r.control.bytesPerNodePerSecond.max)} (warm-up ${f(r.control.warmupBytesPerNodePerSecond)})`],
     ['data bytes/node/s', f(r.data.bytesPerNodePerSecond, 2)],
-    ['state per node', `mean ${f(r.state.total.mean)}, max ${f(r.state.total.max, 0)} (router mean ${f(r.state.router.mean)}, forwarder ${f(r.state.forwarder.mean)})`],
+    ['state per node', `mean ${f(r.state.total.mean)}, max ${f(r.state.total.max, 0)} (router mean ${f(r.state.router.mean)}, forwarder ${f(r.state.forwarder.mean)}, location mean ${f(r.state.location.mean)} max ${f(r.state.location.max, 0)})`],
+    ['location', r.location.mode === 'oracle'
+      ? 'oracle (via from the destination\'s router)'
+      : `service: registrations ${f(r.location.bytesPerNodePerSecond, 2)} bytes/node/s (warm-up ${f(r.location.warmupBytesPerNodePerSecond, 2)}, steady refresh ${f(r.location.steadyBytesPerNodePerSecond, 2)}; ${f(r.location.bytesPerRegistration, 0)} bytes each over its hops), ${r.location.registrationsSent} sent, ${r.location.accepted} kept, ${r.location.refused} refused; records per home mean ${f(r.location.recordsPerHome.mean)}, max ${f(r.location.recordsPerHome.max, 0)}`],
     ['reconvergence', r.reconvergence.count === 0 ? 'no events' : `median ${f(r.reconvergence.ms.median, 0)} ms, p95 ${f(r.reconvergence.ms.p95, 0)} ms, max ${f(r.reconvergence.ms.max, 0)} ms (${r.reconvergence.converged} of ${r.reconvergence.count} events)`],
     ['loops', `${r.loops.loops} in ${r.loops.walks} next-hop walks (${r.loops.revisits} nodes met again after leaving a landmark behind); ${r.loops.ttlExpired} envelopes dropped at ttl 0`],
     ['memory per node', `${f(r.memory.heapBytesPerNode / 1024)} KiB of V8 heap`]

@@ -18,11 +18,16 @@
 // again with the same landmarks is a loop; must be zero) and envelopes dropped at ttl 0,
 // memory per virtual node (V8 heap before and after building them, after a full GC).
 //
+// Where a source gets its destination's address (`location`): 'service' runs the real
+// location service (src/mesh/location.ts) on every node, registrations travelling as
+// LOCATION envelopes (counted as control bytes) and senders with no route sending by the
+// destination's homes; 'oracle' takes `via` from the destination's router.address().
+//
 // Assumptions, stated in the result: link failures are signalled to both ends (the Link's
-// onClose; `silentFailures` turns that off so only hellos find them); a source knows its
-// destination's address (`via` = the destination's router.address(): an oracle location
-// service); no per-link pacing, MAC collisions or airtime; envelopes are not sealed (the
-// forwarder never opens them; payload bytes are counted at their sealed size).
+// onClose; `silentFailures` turns that off so only hellos find them); no per-link pacing,
+// MAC collisions or airtime; envelopes are not sealed and location records not signed
+// (the forwarder never opens them; payload bytes are counted at their sealed or signed
+// size).
 
 import { runInNewContext } from 'node:vm'
 import { setFlagsFromString } from 'node:v8'
@@ -33,7 +38,10 @@ import { encodeControl, decodeControl } from '../../mesh/control-messages.ts'
 import type { ControlPacket } from '../../mesh/control-messages.ts'
 import { Forwarder, DEFAULT_FORWARDER_CONFIG } from '../../mesh/forwarder.ts'
 import type { ForwarderOutput } from '../../mesh/forwarder.ts'
-import { envelopeSize, SEAL_OVERHEAD } from '../../mesh/envelope.ts'
+import { envelopeSize, LOCATION, MAX_VIA, SEAL_OVERHEAD } from '../../mesh/envelope.ts'
+import { DEFAULT_LOCATION_CONFIG, LocationService, routeWithLocation } from '../../mesh/location.ts'
+import type { LocationCounters } from '../../mesh/location.ts'
+import { LOCATION_SIGNATURE_BYTES } from '../../mesh/payload.ts'
 import type { MeshEnvelope } from '../../mesh/envelope.ts'
 import { nodeIdOf } from '../../mesh/node-id.ts'
 import type { NodeId } from '../../mesh/node-id.ts'
@@ -74,6 +82,8 @@ export interface MeshExperimentOptions {
   /** Managed-flooding baseline hop limits to run on the same topology (Infinity: unlimited); empty for none. */
   baselineHopLimits: number[]
   baselinePackets: number
+  /** Where senders get their destination's address: the location service, or an oracle (the destination's router). */
+  location: 'service' | 'oracle'
 }
 
 export const DEFAULT_MESH_OPTIONS: Readonly<MeshExperimentOptions> = Object.freeze({
@@ -89,7 +99,8 @@ export const DEFAULT_MESH_OPTIONS: Readonly<MeshExperimentOptions> = Object.free
   silentFailures: false,
   probePairs: 200,
   baselineHopLimits: [],
-  baselinePackets: 100
+  baselinePackets: 100,
+  location: 'service'
 })
 
 export type Progress = (line: string) => void
@@ -135,7 +146,23 @@ export interface MeshResult {
     warmupTlvsPerNodePerSecond: Record<string, number>
   }
   data: { bytesPerNodePerSecond: number }
-  state: { total: Summary, router: Summary, forwarder: Summary }
+  state: { total: Summary, router: Summary, forwarder: Summary, location: Summary }
+  /** The location service (location: 'service'): registrations and lookups over the whole run, summed over nodes. */
+  location: LocationCounters & {
+    mode: 'service' | 'oracle'
+    /** Registration bytes sent (every hop) per node per second, over the measured period and the warm-up. */
+    bytesPerNodePerSecond: number
+    warmupBytesPerNodePerSecond: number
+    /** Bytes one registration cost on average, summed over the hops it crossed. */
+    bytesPerRegistration: number
+    /**
+     * What the refreshes cost once addresses are settled: each node registers with each
+     * home once per refreshMs, at bytesPerRegistration each (the measured period is
+     * usually shorter than one refresh).
+     */
+    steadyBytesPerNodePerSecond: number
+    recordsPerHome: Summary
+  }
   reconvergence: Reconvergence & { byKind: Partial<Record<MeshEventKind, Reconvergence>> }
   /** revisits: nodes a walk met again after moving on from a landmark (bounded detours, not loops). */
   loops: { walks: number, loops: number, revisits: number, examples: Array<{ atMs: number, src: string, dst: string, path: string[] }>, ttlExpired: number }
@@ -195,6 +222,17 @@ class MeshRun {
   private readonly trafficRandom: Random
   private readonly routers: Array<Router | null>
   private readonly forwarders: Array<Forwarder | null>
+  private readonly locations: Array<LocationService | null>
+  /** Per node, the route lookup its forwarder uses (the router's, resolving at homes in service mode). */
+  private readonly lookups: Array<((dst: NodeId, via: readonly NodeId[]) => { link: LinkId, via: readonly NodeId[] } | undefined) | null>
+  /** Per node: its routes changed since its location service last looked (it looks at most once a second). */
+  private readonly locationDirty: Uint8Array
+  /** Own seqnos of nodes that went down, kept for their restart (as the daemon's store keeps it). */
+  private readonly savedSeqno = new Map<number, number>()
+  private readonly locationAt: Float64Array
+  private readonly locationTotals: LocationCounters = { registrationsSent: 0, accepted: 0, refused: 0, misses: 0, rewrites: 0, evicted: 0 }
+  private locationBytes = 0
+  private registrations = 0
   private readonly ids: NodeId[]
   private readonly keys: Uint8Array[]
   private readonly idIndex = new Map<NodeId, number>()
@@ -265,6 +303,10 @@ class MeshRun {
     this.sim = new Simulator<Frame>(t.nodes, topologyLatency(t))
     this.routers = new Array<Router | null>(t.nodes).fill(null)
     this.forwarders = new Array<Forwarder | null>(t.nodes).fill(null)
+    this.locations = new Array<LocationService | null>(t.nodes).fill(null)
+    this.lookups = new Array<MeshRun['lookups'][number]>(t.nodes).fill(null)
+    this.locationDirty = new Uint8Array(t.nodes)
+    this.locationAt = new Float64Array(t.nodes).fill(-Infinity)
     this.ids = []
     this.keys = []
     // Each virtual node gets a key drawn from the seeded RNG and the real id derivation.
@@ -309,15 +351,30 @@ class MeshRun {
   }
 
   private startNode (i: number, now: number): void {
-    const router = new Router({ self: this.ids[i] as NodeId, random: () => this.random.float() }, now)
+    // A node that comes back goes on from its last seqno, as the daemon does (router-state.ts).
+    const seqno = this.savedSeqno.get(i)
+    const router = new Router({ self: this.ids[i] as NodeId, random: () => this.random.float(), ...(seqno === undefined ? {} : { seqno }) }, now)
     const links = (): LinkId[] => {
       const out: LinkId[] = []
       for (let e = this.t.offsets[i] ?? 0; e < (this.t.offsets[i + 1] ?? 0); e++) if (this.up[e] === 1) out.push(this.linkName(e))
       return out
     }
-    const forwarder = new Forwarder({ ...DEFAULT_FORWARDER_CONFIG, self: this.ids[i] as NodeId }, { route: (dst, via) => router.route(dst, via), links }, now)
+    let route = (dst: NodeId, via: readonly NodeId[]): { link: LinkId, via: readonly NodeId[] } | undefined => router.route(dst, via)
+    let locate: ((dst: NodeId) => readonly NodeId[]) | undefined
+    this.locations[i] = null
+    if (this.o.location === 'service') {
+      // Records are not signed here (as envelopes are not sealed): a zero signature of the
+      // real size, accepted as is. The signature check itself is tested in location.test.ts.
+      const location = new LocationService({ ...DEFAULT_LOCATION_CONFIG, self: this.ids[i] as NodeId, sign: () => new Uint8Array(LOCATION_SIGNATURE_BYTES), verify: () => true })
+      route = routeWithLocation(route, location, () => this.sim.now)
+      locate = (dst) => router.route(dst, []) !== undefined ? [] : location.locate(dst, router.wideLandmarks(), this.sim.now)
+      this.locations[i] = location
+      this.locationDirty[i] = 1
+    }
+    const forwarder = new Forwarder({ ...DEFAULT_FORWARDER_CONFIG, self: this.ids[i] as NodeId }, { route, links, ...(locate === undefined ? {} : { locate }) }, now)
     this.routers[i] = router
     this.forwarders[i] = forwarder
+    this.lookups[i] = route
     this.tickAt[i] = Infinity
   }
 
@@ -334,9 +391,16 @@ class MeshRun {
     for (const out of outs) {
       switch (out.kind) {
         case 'send': this.sendData(i, out.link, out.envelope); break
-        case 'deliver': this.delivered(i, out.envelope); break
-        case 'failed': this.failed++; break
+        case 'deliver':
+          if ((out.envelope.flags & LOCATION) !== 0) this.registered(i, out.envelope)
+          else this.delivered(i, out.envelope)
+          break
+        case 'failed': if (!out.id.startsWith('f')) this.failed++; break
         case 'drop':
+          if ((out.envelope.flags & LOCATION) !== 0) {
+            this.drops[`location: ${out.reason}`] = (this.drops[`location: ${out.reason}`] ?? 0) + 1
+            break
+          }
           this.drops[out.reason] = (this.drops[out.reason] ?? 0) + 1
           if (/ttl/i.test(out.reason)) this.ttlExpired++
           break
@@ -344,6 +408,45 @@ class MeshRun {
         case 'acked': break
       }
     }
+  }
+
+  /** A LOCATION envelope reached its home: the registration is kept, and envelopes held for its node go on. */
+  private registered (i: number, e: MeshEnvelope): void {
+    const location = this.locations[i]
+    const forwarder = this.forwarders[i]
+    if (location == null || forwarder == null) return
+    if (location.receive(e.src, e.payload, this.sim.now).accepted) this.forwarderOut(i, forwarder.retry(this.sim.now))
+  }
+
+  /** Registrations the location service asks for, sent as LOCATION envelopes. */
+  private locationUpdate (i: number, now: number): void {
+    const location = this.locations[i]
+    const router = this.routers[i]
+    const forwarder = this.forwarders[i]
+    if (location == null || router == null || forwarder == null) return
+    this.locationDirty[i] = 0
+    this.locationAt[i] = now
+    for (const o of location.update(router.address(), router.wideLandmarks(), now)) {
+      const envelope: MeshEnvelope = {
+        src: this.keys[i] as Uint8Array,
+        dst: o.home,
+        ttl: this.o.ttl,
+        id: 'f' + (this.registrations++).toString(16).padStart(15, '0'),
+        flags: LOCATION,
+        copies: 0,
+        via: [],
+        payload: o.record
+      }
+      this.forwarderOut(i, forwarder.send(envelope, now, false))
+    }
+  }
+
+  /** When the node's location service next wants to run: its own deadline, or a second after the last look if routes changed since. */
+  private locationDue (i: number): number {
+    const location = this.locations[i]
+    if (location == null) return Infinity
+    const dirty = this.locationDirty[i] === 1 ? (this.locationAt[i] ?? -Infinity) + 1000 : Infinity
+    return Math.min(location.nextDeadline(), dirty)
   }
 
   /** After a node took input: custody moves on if its routes changed; its next tick is scheduled. */
@@ -354,9 +457,11 @@ class MeshRun {
     if (router == null || forwarder == null) return
     if (this.routesChanged[i] === 1) {
       this.routesChanged[i] = 0
+      if (this.locations[i] != null) this.locationDirty[i] = 1
       this.forwarderOut(i, forwarder.retry(now))
     }
-    const due = Math.min(router.nextDeadline(), forwarder.nextDeadline())
+    if (this.locationDue(i) <= now) this.locationUpdate(i, now)
+    const due = Math.min(router.nextDeadline(), forwarder.nextDeadline(), this.locationDue(i))
     if (due < (this.tickAt[i] ?? Infinity)) {
       this.tickAt[i] = due
       this.sim.at(due, () => { this.onTick(i, due) })
@@ -372,6 +477,7 @@ class MeshRun {
     const now = this.sim.now
     if (router.nextDeadline() <= now) this.routerOut(i, router.tick(now))
     if (forwarder.nextDeadline() <= now) this.forwarderOut(i, forwarder.tick(now))
+    if (this.locationDue(i) <= now) this.locationUpdate(i, now)
     this.settle(i)
   }
 
@@ -392,8 +498,17 @@ class MeshRun {
   private sendData (i: number, link: LinkId, envelope: MeshEnvelope): void {
     const e = Number(link)
     const size = envelopeSize(envelope) + 1
-    this.dataBytesTotal += size
-    this.addSecond(this.secData, size)
+    if ((envelope.flags & LOCATION) !== 0) {
+      // Registrations are the location service's control traffic.
+      this.locationBytes += size
+      this.controlBytesTotal += size
+      this.controlBytes[i] = (this.controlBytes[i] ?? 0) + size
+      this.tlvCounts.location = (this.tlvCounts.location ?? 0) + 1
+      this.addSecond(this.secControl, size)
+    } else {
+      this.dataBytesTotal += size
+      this.addSecond(this.secData, size)
+    }
     const router = this.routers[i]
     if (router != null && this.up[e] === 1) this.routerOut(i, router.noteTraffic(link, this.sim.now))
     // A copy per hop, as a real receiver decodes its own (the sender's object stays the sender's).
@@ -499,8 +614,13 @@ class MeshRun {
         if (this.alive[ev.node] === 0) return
         this.alive[ev.node] = 0
         for (let e = t.offsets[ev.node] ?? 0; e < (t.offsets[ev.node + 1] ?? 0); e++) this.refresh(e)
+        this.addLocationCounters(ev.node)
+        const was = this.routers[ev.node]
+        if (was != null) this.savedSeqno.set(ev.node, was.ownSeqno())
         this.routers[ev.node] = null
         this.forwarders[ev.node] = null
+        this.locations[ev.node] = null
+        this.lookups[ev.node] = null
         this.tickAt[ev.node] = Infinity
         break
       }
@@ -555,25 +675,30 @@ class MeshRun {
    */
   private walk (s: number, d: number): number {
     this.walks++
-    const dstRouter = this.routers[d]
-    let via: readonly NodeId[] = dstRouter == null ? [] : dstRouter.address()
+    let via = this.firstVia(s, d)
     const dst = this.ids[d] as NodeId
     const stamp = ++this.stamp
+    // Legs: a home rewrites via to the destination's address (location.ts); the walk
+    // after it is a new leg, which may cross nodes of the leg before (the detour back
+    // from the home), each leg loop-free on its own.
+    let leg = 0
     let cur = s
     while (cur !== d) {
       // A loop is a node met again with the same landmarks: from there on the envelope
       // would go round for ever. Met with fewer (it moved on from a landmark meanwhile)
       // it is a detour, and a bounded one: the landmarks only ever shrink.
+      const mark = leg * (MAX_VIA + 1) + via.length
       if (this.visited[cur] === stamp) {
-        if (this.visitedVia[cur] === via.length) return WALK_LOOP
+        if (this.visitedVia[cur] === mark) return WALK_LOOP
         this.revisits++
       }
       this.visited[cur] = stamp
-      this.visitedVia[cur] = via.length
-      const router = this.routers[cur]
-      if (router == null) return WALK_BLACKHOLE
-      const hop = router.route(dst, via)
+      this.visitedVia[cur] = mark
+      const lookup = this.lookups[cur]
+      if (lookup == null) return WALK_BLACKHOLE
+      const hop = lookup(dst, via)
       if (hop === undefined) return WALK_NO_ROUTE
+      if (!narrows(via, hop.via)) leg = Math.min(leg + 1, 12)
       via = hop.via
       const e = Number(hop.link)
       if (!(e >= 0 && e < this.t.targets.length) || this.source(e) !== cur || this.up[e] !== 1) return WALK_BLACKHOLE
@@ -587,17 +712,16 @@ class MeshRun {
    * the destination itself ('direct') or towards one of its landmarks ('via <landmark>').
    */
   private loopPath (s: number, d: number): string[] {
-    const dstRouter = this.routers[d]
-    let via: readonly NodeId[] = dstRouter == null ? [] : dstRouter.address()
+    let via = this.firstVia(s, d)
     const dst = this.ids[d] as NodeId
     const out: string[] = []
     const seen = new Set<string>()
     let cur = s
     while (!seen.has(`${cur}/${via.length}`) && out.length < 200) {
       seen.add(`${cur}/${via.length}`)
-      const router = this.routers[cur]
-      if (router == null) break
-      const hop = router.route(dst, via)
+      const lookup = this.lookups[cur]
+      if (lookup == null) break
+      const hop = lookup(dst, via)
       if (hop === undefined) break
       // The route taken: to dst itself (via emptied), or to the landmark now last in via.
       const landmark = hop.via[hop.via.length - 1]
@@ -607,6 +731,26 @@ class MeshRun {
     }
     out.push(nodeName(this.t, cur))
     return out
+  }
+
+  /**
+   * The landmarks an envelope from s to d starts with: none (the forwarder asks the
+   * location service when it has no route, as the walk does here) or, with the oracle,
+   * d's address.
+   */
+  private firstVia (s: number, d: number): readonly NodeId[] {
+    if (this.o.location === 'oracle') return this.routers[d]?.address() ?? []
+    const router = this.routers[s]
+    const location = this.locations[s]
+    const dst = this.ids[d] as NodeId
+    if (router == null || location == null || router.route(dst, []) !== undefined) return []
+    return location.locate(dst, router.wideLandmarks(), this.sim.now)
+  }
+
+  private addLocationCounters (i: number): void {
+    const l = this.locations[i]
+    if (l == null) return
+    for (const k of Object.keys(this.locationTotals) as Array<keyof LocationCounters>) this.locationTotals[k] += l.counters[k]
   }
 
   /** Whether the pair is routed as it should be now (reached if connected, no loop either way); counts loops. */
@@ -738,7 +882,6 @@ class MeshRun {
     this.pShortest[k] = hops
     if (hops >= 0) this.reachableSent++
     this.addSecond(this.secSent, hops >= 0 ? 1 : 0)
-    const dstRouter = this.routers[d] as Router
     const envelope: MeshEnvelope = {
       src: this.keys[s] as Uint8Array,
       dst: this.ids[d] as NodeId,
@@ -746,7 +889,8 @@ class MeshRun {
       id: k.toString(16).padStart(16, '0'),
       flags: 0,
       copies: 0,
-      via: dstRouter.address(),
+      // With the location service the forwarder fills it in (RouteLookup.locate).
+      via: this.o.location === 'oracle' ? (this.routers[d] as Router).address() : [],
       payload: this.emptyPayload
     }
     this.forwarderOut(s, (this.forwarders[s] as Forwarder).send(envelope, now, false))
@@ -814,6 +958,7 @@ class MeshRun {
     gc?.()
     const heapAfter = process.memoryUsage().heapUsed
     const warmupControl = this.controlBytesTotal
+    const warmupLocation = this.locationBytes
     const controlAtStart = Float64Array.from(this.controlBytes)
     const controlPacketsAtStart = this.controlPackets
     const dataAtStart = this.dataBytesTotal
@@ -872,15 +1017,22 @@ class MeshRun {
     const stateTotal: number[] = []
     const stateRouter: number[] = []
     const stateForwarder: number[] = []
+    const stateLocation: number[] = []
+    const recordsPerHome: number[] = []
     for (let i = 0; i < this.n; i++) {
       const r = this.routers[i]
       const f = this.forwarders[i]
       if (r == null || f == null) continue
       const rs = r.stateSize()
       const fs = f.stateSize()
+      const l = this.locations[i]
+      const ls = l?.stateSize() ?? 0
       stateRouter.push(rs)
       stateForwarder.push(fs)
-      stateTotal.push(rs + fs)
+      stateLocation.push(ls)
+      stateTotal.push(rs + fs + ls)
+      if (l != null && l.records() > 0) recordsPerHome.push(l.records())
+      this.addLocationCounters(i)
     }
     const recon = (list: Array<{ ms: number }>): Reconvergence => {
       const ok = list.filter((x) => Number.isFinite(x.ms)).map((x) => x.ms)
@@ -931,8 +1083,10 @@ class MeshRun {
     const deliveryRatio = this.reachableSent === 0 ? NaN : this.deliveredReachable / this.reachableSent
     const assumptions = [
       o.silentFailures ? 'link failures are found by the routers only through missed hellos' : 'link failures are signalled to both ends (the Link closes), as libp2p and UDP links do',
-      "sources know the destination's address (via = its router.address()): an oracle location service",
-      'no per-link pacing, MAC collisions or airtime; envelopes are not sealed (payload counted at its sealed size)',
+      o.location === 'oracle'
+        ? "sources know the destination's address (via = its router.address()): an oracle location service"
+        : 'sources learn the destination\'s address from the location service (registrations at its homes, counted as control bytes)',
+      'no per-link pacing, MAC collisions or airtime; envelopes are not sealed, location records not signed (counted at their sealed or signed size)',
       'control bytes = encodeControl(packet) + 1 frame byte, per link a packet is sent on'
     ]
     const { events: _events, baselineHopLimits, ...params } = o
@@ -964,7 +1118,16 @@ class MeshRun {
         warmupTlvsPerNodePerSecond: perSecondPerNode(warmupTlvs, warmupEnd / 1000, this.n)
       },
       data: { bytesPerNodePerSecond: (this.dataBytesTotal - dataAtStart) / seconds / this.n },
-      state: { total: summarize(stateTotal), router: summarize(stateRouter), forwarder: summarize(stateForwarder) },
+      state: { total: summarize(stateTotal), router: summarize(stateRouter), forwarder: summarize(stateForwarder), location: summarize(stateLocation) },
+      location: {
+        mode: o.location,
+        ...this.locationTotals,
+        bytesPerNodePerSecond: (this.locationBytes - warmupLocation) / seconds / this.n,
+        warmupBytesPerNodePerSecond: warmupEnd === 0 ? NaN : warmupLocation / (warmupEnd / 1000) / this.n,
+        bytesPerRegistration: this.registrations === 0 ? NaN : this.locationBytes / this.registrations,
+        steadyBytesPerNodePerSecond: this.registrations === 0 ? 0 : DEFAULT_LOCATION_CONFIG.homes * (this.locationBytes / this.registrations) / (DEFAULT_LOCATION_CONFIG.refreshMs / 1000),
+        recordsPerHome: summarize(recordsPerHome)
+      },
       reconvergence: { ...recon(this.reconverge), byKind: reconByKind },
       loops: { walks: this.walks, loops: this.loops, revisits: this.revisits, examples: this.loopExamples, ttlExpired: this.ttlExpired },
       events: { total: events.length, byKind },
@@ -983,4 +1146,11 @@ function perSecondPerNode (counts: Record<string, number>, seconds: number, node
 function round (v: number, digits: number): number {
   const f = 10 ** digits
   return Math.round(v * f) / f
+}
+
+/** Whether `next` is `via` narrowed (a prefix of it, or empty), rather than rewritten at a home. */
+function narrows (via: readonly NodeId[], next: readonly NodeId[]): boolean {
+  if (next.length > via.length) return false
+  for (let k = 0; k < next.length; k++) if (next[k] !== via[k]) return false
+  return true
 }

@@ -1,0 +1,299 @@
+// The mesh location service: how a sender learns the address (Router.address(), its
+// nearest landmark of each level) of a node beyond its routing scope (landmarks.ts), so
+// that landmark scopes can bound every node's routing state without making far nodes
+// unreachable. Sans-IO (DESIGN.md): pure state, every input with `now`, signing and
+// verification injected.
+//
+// Rendezvous at landmarks, in the data plane (after the home-agent idea of Landmark
+// Routing, Tsuchiya 1988, and the consistent-hashing location servers of GLS, Li et al.
+// 2000):
+//   - Homes. The top-level landmarks reach the whole mesh (their scope is unlimited), so
+//     every node knows the same set (Router.wideLandmarks()). A node's homes are the
+//     `homes` of them that score highest for it by rendezvous hashing (HRW, Thaler and
+//     Ravishankar 1998): a landmark that comes or goes moves only the nodes whose home it
+//     is or becomes, not everyone's, and any node computes anyone's homes from its id.
+//   - Registration. A node sends each home its address in a LOCATION envelope (a record
+//     it signs, payload.ts): when its address or its homes change (at most every
+//     minGapMs per home, which admits slow links) and before the home's copy expires
+//     (refreshMs < lifetimeMs). A home keeps at most maxRecords, evicting the one that
+//     expires first, so a landmark's table is bounded; with top-level landmarks one node
+//     in 2^levelBits (DEFAULT_SCOPES: 1 in 1024) and two homes each, a home holds about
+//     2 × 1024 records on average whatever the mesh's size.
+//   - Forgery. The record is signed by the key in the envelope's src, whose NodeId is the
+//     record's subject: nobody can register an address for another node. Its seq grows
+//     (a node's clock in seconds, or one more than its last), so a replayed old record
+//     does not displace a newer one, and one older than its lifetime (plus as much again
+//     for clock skew) is refused outright.
+//   - Resolution. A sender with no route to a destination sends its envelope with `via`
+//     = the destination's homes (locate()); relays take it toward the first they reach
+//     (Router.route). At a home, `via` names this node: routeWithLocation() rewrites it
+//     to the registered address and routes on, toward the destination's own landmarks
+//     and then the destination. `via` is not covered by the seal (envelope.ts), so any
+//     relay may change it; a lying relay could only misroute, which it can anyway. A
+//     home that holds no record for the destination yet holds the envelope in custody
+//     (the forwarder's), retried when a registration comes in; lookups that miss are
+//     counted.
+// The packet's path is the sender's stretch to a home and the home's to the destination
+// (a detour on first packets); a rewrite replaces `via` only at a home, once, and each
+// stretch follows one destination's routes (Router.route), so it stays loop-free.
+
+import type { NextHop } from './forwarder.ts'
+import { nodeIdHash } from './landmarks.ts'
+import { nodeIdOf } from './node-id.ts'
+import type { NodeId } from './node-id.ts'
+import { decodeLocationRecord, encodeLocationRecord, locationSigningBytes } from './payload.ts'
+import type { LocationRecord } from './payload.ts'
+import { MeshError } from './errors.ts'
+
+export interface LocationConfig {
+  self: NodeId
+  /** Homes each node registers with. */
+  homes: number
+  /** How long a home keeps a registration, ms (the record's lifetime, in whole seconds on the wire). */
+  lifetimeMs: number
+  /** A node registers again with a home this long after its last registration there. */
+  refreshMs: number
+  /** A node registers with one home at most this often (a changed address waits for it). */
+  minGapMs: number
+  /** Most registrations a home keeps. */
+  maxRecords: number
+  /** Signs the bytes of a record with this node's key (Ed25519, 64 bytes). */
+  sign: (bytes: Uint8Array) => Uint8Array
+  /** Checks a record's signature against the key in its envelope's src. */
+  verify: (publicKey: Uint8Array, bytes: Uint8Array, signature: Uint8Array) => boolean
+}
+
+export const DEFAULT_LOCATION_CONFIG: Omit<LocationConfig, 'self' | 'sign' | 'verify'> = {
+  homes: 2,
+  lifetimeMs: 30 * 60_000,
+  refreshMs: 10 * 60_000,
+  minGapMs: 5_000,
+  maxRecords: 8192
+}
+
+export type LocationOutput =
+  /** Send `record` to `home` in a LOCATION envelope (envelope.ts) from this node. */
+  | { kind: 'register', home: NodeId, record: Uint8Array }
+
+export type LocationVerdict =
+  | { accepted: true, subject: NodeId }
+  | { accepted: false, reason: 'malformed' | 'forged' | 'stale' | 'expired' }
+
+export interface LocationCounters {
+  registrationsSent: number
+  accepted: number
+  refused: number
+  /** Envelopes whose via named this node, for a destination it held no record of. */
+  misses: number
+  rewrites: number
+  evicted: number
+}
+
+interface Registration { seq: number, address: NodeId[], expiresAt: number }
+interface HomeState { at: number, key: string }
+
+/**
+ * The homes of `id` among `landmarks`: the `count` with the highest rendezvous score
+ * (highest random weight), best first. Depends only on the id and the set, not on its order.
+ */
+export function homesOf (id: NodeId, landmarks: readonly NodeId[], count: number): NodeId[] {
+  const scored = landmarks.map((l) => ({ l, s: rendezvousScore(id, l) }))
+  scored.sort((a, b) => b.s - a.s || (a.l < b.l ? -1 : a.l > b.l ? 1 : 0))
+  const out: NodeId[] = []
+  for (const { l } of scored) {
+    if (out.length >= count) break
+    if (!out.includes(l)) out.push(l)
+  }
+  return out
+}
+
+/** HRW's weight of landmark `l` for node `id`: the landmarks.ts hash of their XOR. */
+function rendezvousScore (id: NodeId, l: NodeId): number {
+  const hi = (Number.parseInt(id.slice(0, 8), 16) ^ Number.parseInt(l.slice(0, 8), 16)) >>> 0
+  const lo = (Number.parseInt(id.slice(8, 16), 16) ^ Number.parseInt(l.slice(8, 16), 16)) >>> 0
+  return nodeIdHash(hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0'))
+}
+
+const sameIds = (a: readonly NodeId[], b: readonly NodeId[]): boolean => a.length === b.length && a.every((x, i) => x === b[i])
+
+export class LocationService {
+  readonly self: NodeId
+  readonly #config: LocationConfig
+  /** As a home: registrations by subject. */
+  readonly #records = new Map<NodeId, Registration>()
+  /** As a node: per current home, when we last registered there and the address we sent. */
+  #homes = new Map<NodeId, HomeState>()
+  #seq = 0
+  #address: NodeId[] = []
+  #deadline = Infinity
+  readonly counters: LocationCounters = { registrationsSent: 0, accepted: 0, refused: 0, misses: 0, rewrites: 0, evicted: 0 }
+
+  constructor (config: LocationConfig) {
+    if (config.refreshMs >= config.lifetimeMs) throw new MeshError('location refresh must come before the lifetime ends', { hint: 'set refreshMs below lifetimeMs' })
+    this.self = config.self
+    this.#config = config
+  }
+
+  // ---- as a node: registering ----------------------------------------------------------
+
+  /**
+   * This node's address and the landmarks known mesh-wide now (call after routes change,
+   * and at nextDeadline): registrations due go out. With this node among its own homes
+   * it keeps its record itself.
+   */
+  update (address: readonly NodeId[], landmarks: readonly NodeId[], now: number): LocationOutput[] {
+    this.#sweep(now)
+    this.#address = [...address]
+    const homes = homesOf(this.self, landmarks, this.#config.homes)
+    const key = address.join(',')
+    const next = new Map<NodeId, HomeState>()
+    const due: NodeId[] = []
+    let deadline = Infinity
+    for (const h of homes) {
+      const st = this.#homes.get(h) ?? { at: -Infinity, key: '' }
+      next.set(h, st)
+      const changed = st.key !== key
+      const at = changed ? st.at + this.#config.minGapMs : st.at + this.#config.refreshMs
+      if (at <= now) due.push(h)
+      else deadline = Math.min(deadline, at)
+    }
+    this.#homes = next
+    const out: LocationOutput[] = []
+    if (due.length > 0) {
+      const record: LocationRecord = { seq: this.#nextSeq(now), lifetimeS: Math.floor(this.#config.lifetimeMs / 1000), address: [...address] }
+      const bytes = encodeLocationRecord(record, this.#config.sign(locationSigningBytes(this.self, record)))
+      for (const h of due) {
+        next.set(h, { at: now, key })
+        deadline = Math.min(deadline, now + this.#config.refreshMs)
+        if (h === this.self) this.#keep(this.self, record, now)
+        else { out.push({ kind: 'register', home: h, record: bytes }); this.counters.registrationsSent++ }
+      }
+    }
+    this.#deadline = Math.min(deadline, this.#nextExpiry())
+    return out
+  }
+
+  /** When update() next has a registration to send or a record to expire; Infinity if none. */
+  nextDeadline (): number {
+    return this.#deadline
+  }
+
+  /** The homes this node registers with now. */
+  homes (): NodeId[] {
+    return [...this.#homes.keys()]
+  }
+
+  #nextSeq (now: number): number {
+    this.#seq = Math.min(0xffffffff, Math.max(this.#seq + 1, Math.floor(now / 1000)))
+    return this.#seq
+  }
+
+  // ---- as a home: keeping registrations --------------------------------------------------
+
+  /** A LOCATION envelope for this node arrived from `srcKey` (its src) with `bytes`. */
+  receive (srcKey: Uint8Array, bytes: Uint8Array, now: number): LocationVerdict {
+    let decoded
+    try {
+      decoded = decodeLocationRecord(bytes)
+    } catch {
+      return this.#refuse('malformed')
+    }
+    const { record, signature } = decoded
+    const subject = nodeIdOf(srcKey)
+    if (!this.#config.verify(srcKey, locationSigningBytes(subject, record), signature)) return this.#refuse('forged')
+    // Older than its lifetime, with as much again for the two clocks' skew: a replay.
+    if ((record.seq + 2 * record.lifetimeS) * 1000 <= now) return this.#refuse('expired')
+    const had = this.#records.get(subject)
+    if (had !== undefined && had.seq >= record.seq) return this.#refuse('stale')
+    this.#keep(subject, record, now)
+    this.counters.accepted++
+    this.#deadline = Math.min(this.#deadline, this.#nextExpiry())
+    return { accepted: true, subject }
+  }
+
+  /** The address registered here for `dst`, if any (unexpired). */
+  lookup (dst: NodeId, now: number): readonly NodeId[] | undefined {
+    const r = this.#records.get(dst)
+    if (r === undefined || r.expiresAt <= now) return undefined
+    return r.address
+  }
+
+  #keep (subject: NodeId, record: LocationRecord, now: number): void {
+    if (!this.#records.has(subject) && this.#records.size >= this.#config.maxRecords) {
+      // Full: the registration that would expire first goes (its node refreshes it soon).
+      let victim: NodeId | undefined
+      let soonest = Infinity
+      for (const [id, r] of this.#records) if (r.expiresAt < soonest) { soonest = r.expiresAt; victim = id }
+      if (victim !== undefined) { this.#records.delete(victim); this.counters.evicted++ }
+    }
+    this.#records.set(subject, { seq: record.seq, address: record.address, expiresAt: now + Math.min(this.#config.lifetimeMs, record.lifetimeS * 1000) })
+  }
+
+  #refuse (reason: 'malformed' | 'forged' | 'stale' | 'expired'): LocationVerdict {
+    this.counters.refused++
+    return { accepted: false, reason }
+  }
+
+  #sweep (now: number): void {
+    for (const [id, r] of this.#records) if (r.expiresAt <= now) this.#records.delete(id)
+  }
+
+  #nextExpiry (): number {
+    let at = Infinity
+    for (const r of this.#records.values()) at = Math.min(at, r.expiresAt)
+    return at
+  }
+
+  // ---- as a sender -------------------------------------------------------------------------
+
+  /**
+   * The landmarks to send an envelope for `dst` with, when this node has no route to it:
+   * its address if registered here, else its homes among `landmarks` (empty if none is
+   * known yet: the envelope waits in custody).
+   */
+  locate (dst: NodeId, landmarks: readonly NodeId[], now: number): NodeId[] {
+    const known = this.lookup(dst, now)
+    if (known !== undefined) return [...known]
+    return homesOf(dst, landmarks, this.#config.homes)
+  }
+
+  /** Registrations held (as a home) and homes tracked (as a node). */
+  stateSize (): number {
+    return this.#records.size + this.#homes.size
+  }
+
+  /** Registrations held as a home. */
+  records (): number {
+    return this.#records.size
+  }
+
+  /** The address this node last registered (for diagnosis). */
+  address (): NodeId[] {
+    return [...this.#address]
+  }
+}
+
+type RouteFn = (dst: NodeId, via: readonly NodeId[]) => NextHop | undefined
+
+/**
+ * A route lookup that resolves at homes: an envelope whose `via` names this node, for a
+ * destination registered here, goes on with `via` rewritten to the registered address
+ * (and by a route to the destination itself, if this node has one). Otherwise `route`
+ * decides alone; an envelope that reached the home of a destination it holds no record of
+ * is held (undefined) and counted.
+ */
+export function routeWithLocation (route: RouteFn, location: LocationService, now: () => number): RouteFn {
+  return (dst, via) => {
+    if (!via.includes(location.self)) return route(dst, via)
+    const address = location.lookup(dst, now())
+    if (address === undefined) {
+      const hop = route(dst, via)
+      if (hop === undefined) location.counters.misses++
+      return hop
+    }
+    if (sameIds(address, via)) return route(dst, via)
+    const hop = route(dst, address)
+    if (hop !== undefined) location.counters.rewrites++
+    return hop
+  }
+}

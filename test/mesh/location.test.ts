@@ -1,0 +1,218 @@
+// The location service (location.ts): homes by rendezvous hashing, signed registrations
+// kept with expiry in a bounded table, and `via` rewritten at a destination's home.
+
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { generateIdentity, signBytes, verifyBytes } from '../../src/core/identity.ts'
+import type { Identity } from '../../src/core/identity.ts'
+import { DEFAULT_LOCATION_CONFIG, homesOf, LocationService, routeWithLocation } from '../../src/mesh/location.ts'
+import type { LocationConfig } from '../../src/mesh/location.ts'
+import { nodeIdOf } from '../../src/mesh/node-id.ts'
+import type { NodeId } from '../../src/mesh/node-id.ts'
+import { decodeLocationRecord, encodeLocationRecord, locationSigningBytes } from '../../src/mesh/payload.ts'
+import { Forwarder, DEFAULT_FORWARDER_CONFIG } from '../../src/mesh/forwarder.ts'
+import type { NextHop } from '../../src/mesh/forwarder.ts'
+import { makeIds } from './router-harness.ts'
+
+function node (identity: Identity, over: Partial<LocationConfig> = {}): LocationService {
+  return new LocationService({
+    ...DEFAULT_LOCATION_CONFIG,
+    self: nodeIdOf(identity.publicKey),
+    sign: (b) => signBytes(identity, b),
+    verify: verifyBytes,
+    ...over
+  })
+}
+
+const landmarks = makeIds(6, 7)
+
+test('a node registers its address with its two homes; each home keeps it and answers lookups', () => {
+  const a = generateIdentity()
+  const la = node(a)
+  const address = [landmarks[0] as NodeId, landmarks[1] as NodeId]
+  const out = la.update(address, landmarks, 1000)
+  const homes = homesOf(la.self, landmarks, 2)
+  assert.deepEqual(out.map((o) => o.home).sort(), [...homes].sort())
+  assert.equal(homes.length, 2)
+  const both = [node(generateIdentity()), node(generateIdentity())]
+  out.forEach((o, i) => {
+    const v = both[i]?.receive(a.publicKey, o.record, 1500)
+    assert.deepEqual(v, { accepted: true, subject: la.self })
+  })
+  const home = both[0] as LocationService
+  assert.deepEqual(home.lookup(la.self, 2000), address)
+  assert.deepEqual(both[1]?.lookup(la.self, 2000), address)
+  // The same record again (a duplicate) is stale, not a second registration.
+  assert.deepEqual(home.receive(a.publicKey, out[0]?.record as Uint8Array, 2000), { accepted: false, reason: 'stale' })
+  assert.equal(home.records(), 1)
+  // A record is about 8 + 16 + 64 bytes for a two-level address: small enough for slow links.
+  assert.equal(out[0]?.record.byteLength, 88)
+})
+
+test('registrations expire at the home; the node refreshes before that, and re-registers a changed address at most every minGapMs', () => {
+  const a = generateIdentity()
+  const cfg = { lifetimeMs: 60_000, refreshMs: 20_000, minGapMs: 5_000 }
+  const la = node(a, cfg)
+  const home = node(generateIdentity(), cfg)
+  const addr1 = [landmarks[0] as NodeId]
+  const first = la.update(addr1, landmarks, 0)
+  assert.equal(first.length, 2)
+  home.receive(a.publicKey, first[0]?.record as Uint8Array, 0)
+  assert.deepEqual(home.lookup(la.self, 59_999), addr1)
+  assert.equal(home.lookup(la.self, 60_000), undefined, 'expired at the end of its lifetime')
+  assert.equal(home.nextDeadline(), 60_000)
+  home.update([], [], 60_000)
+  assert.equal(home.records(), 0, 'swept')
+  // Nothing to do until the refresh is due.
+  assert.deepEqual(la.update(addr1, landmarks, 1000), [])
+  assert.equal(la.nextDeadline(), 20_000)
+  assert.equal(la.update(addr1, landmarks, 20_000).length, 2)
+  // A changed address 1 s after the last registration waits for the gap.
+  const addr2 = [landmarks[1] as NodeId]
+  assert.deepEqual(la.update(addr2, landmarks, 21_000), [])
+  assert.equal(la.nextDeadline(), 25_000)
+  const again = la.update(addr2, landmarks, 25_000)
+  assert.equal(again.length, 2)
+  // The newer record replaces the older one at the home.
+  home.receive(a.publicKey, first[0]?.record as Uint8Array, 25_000)
+  assert.deepEqual(home.receive(a.publicKey, again[0]?.record as Uint8Array, 25_000), { accepted: true, subject: la.self })
+  assert.deepEqual(home.lookup(la.self, 25_000), addr2)
+})
+
+test('homes are stable under unrelated landmark changes (rendezvous hashing)', () => {
+  const ids = makeIds(2000, 3)
+  const base = makeIds(10, 11)
+  const extra = makeIds(1, 12)[0] as NodeId
+  let moved = 0
+  for (const id of ids) {
+    const before = homesOf(id, base, 2)
+    const after = homesOf(id, [...base, extra], 2)
+    if (before.join() !== after.join()) {
+      moved++
+      // Only the nodes the new landmark wins move, and only to it.
+      assert.ok(after.includes(extra), 'a node moved to another landmark than the new one')
+      assert.equal(after.filter((h) => !before.includes(h)).length, 1)
+    }
+    // A landmark that is not one of a node's homes leaving changes nothing for it.
+    const gone = base.find((l) => !before.includes(l)) as NodeId
+    assert.deepEqual(homesOf(id, base.filter((l) => l !== gone), 2), before)
+    // The order landmarks are listed in does not matter.
+    assert.deepEqual(homesOf(id, [...base].reverse(), 2), before)
+  }
+  // About 2 in 11 nodes take the new landmark as a home.
+  assert.ok(moved > 2000 * 2 / 11 * 0.7 && moved < 2000 * 2 / 11 * 1.3, `${moved} moved`)
+  // And homes spread over the landmarks.
+  const load = new Map<NodeId, number>()
+  for (const id of ids) for (const h of homesOf(id, base, 2)) load.set(h, (load.get(h) ?? 0) + 1)
+  for (const l of base) assert.ok((load.get(l) ?? 0) > 250, `${l}: ${load.get(l)}`)
+})
+
+test('a forged registration is refused: signed by another key, tampered, or long expired', () => {
+  const a = generateIdentity()
+  const mallory = generateIdentity()
+  const home = node(generateIdentity())
+  const la = node(a)
+  // Mallory signs an address for A's id: the signature is checked against the envelope's src key.
+  const record = { seq: 5, lifetimeS: 1800, address: [landmarks[0] as NodeId] }
+  const forged = encodeLocationRecord(record, signBytes(mallory, locationSigningBytes(la.self, record)))
+  assert.deepEqual(home.receive(a.publicKey, forged, 0), { accepted: false, reason: 'forged' })
+  // With its own key as src, Mallory only registers itself.
+  const v = home.receive(mallory.publicKey, forged, 0)
+  assert.deepEqual(v, { accepted: false, reason: 'forged' }, 'signed for another subject')
+  // A's genuine record with one landmark changed on the way.
+  const genuine = la.update([landmarks[0] as NodeId], landmarks, 0)[0]?.record as Uint8Array
+  const tampered = Uint8Array.from(genuine)
+  tampered[9] = (tampered[9] as number) ^ 1
+  assert.deepEqual(home.receive(a.publicKey, tampered, 0), { accepted: false, reason: 'forged' })
+  assert.equal(decodeLocationRecord(tampered).record.address.length, 1)
+  assert.deepEqual(home.receive(a.publicKey, genuine.subarray(0, 20), 0), { accepted: false, reason: 'malformed' })
+  // A replay of it long after its lifetime.
+  assert.deepEqual(home.receive(a.publicKey, genuine, 3 * 1800 * 1000), { accepted: false, reason: 'expired' })
+  assert.equal(home.lookup(la.self, 0), undefined)
+  assert.equal(home.counters.refused, 5)
+  assert.deepEqual(home.receive(a.publicKey, genuine, 0), { accepted: true, subject: la.self })
+})
+
+test('a home keeps at most maxRecords registrations, evicting the one that expires first', () => {
+  const home = node(generateIdentity(), { maxRecords: 3 })
+  const nodes = Array.from({ length: 5 }, () => generateIdentity())
+  nodes.forEach((n, i) => {
+    const out = node(n).update([landmarks[0] as NodeId], landmarks, i * 1000)
+    assert.equal(home.receive(n.publicKey, out[0]?.record as Uint8Array, i * 1000).accepted, true)
+  })
+  assert.equal(home.records(), 3)
+  assert.equal(home.counters.evicted, 2)
+  // The two oldest went.
+  assert.equal(home.lookup(nodeIdOf(nodes[0]?.publicKey as Uint8Array), 5000), undefined)
+  assert.equal(home.lookup(nodeIdOf(nodes[1]?.publicKey as Uint8Array), 5000), undefined)
+  assert.deepEqual(home.lookup(nodeIdOf(nodes[4]?.publicKey as Uint8Array), 5000), [landmarks[0]])
+})
+
+test('at the home, via is rewritten to the registered address; without a record the envelope is held and counted', () => {
+  const homeId = generateIdentity()
+  const home = node(homeId)
+  const a = generateIdentity()
+  const la = node(a)
+  const dst = la.self
+  const [l1, l2] = [landmarks[0] as NodeId, landmarks[1] as NodeId]
+  // The home's routes: to l1 (dst's level-1 landmark) by link 'x', nothing to dst itself.
+  const route = (d: NodeId, via: readonly NodeId[]): NextHop | undefined => {
+    if (d === dst) {
+      const k = via.indexOf(l1)
+      if (k >= 0) return { link: 'x', via: via.slice(0, k + 1) }
+    }
+    return undefined
+  }
+  const lookup = routeWithLocation(route, home, () => 0)
+  assert.equal(lookup(dst, [home.self]), undefined, 'no record yet: held')
+  assert.equal(home.counters.misses, 1)
+  for (const o of la.update([l1, l2], [home.self], 0)) home.receive(a.publicKey, o.record, 0)
+  assert.deepEqual(lookup(dst, [home.self]), { link: 'x', via: [l1] })
+  assert.equal(home.counters.rewrites, 1)
+  // Elsewhere (via does not name this node) the router decides alone.
+  assert.equal(lookup(dst, [l2]), undefined)
+  // A sender that is the home itself starts with the address.
+  assert.deepEqual(home.locate(dst, [home.self], 0), [l1, l2])
+  // Any other sender starts with dst's homes.
+  assert.deepEqual(la.locate(dst, landmarks, 0), homesOf(dst, landmarks, 2))
+})
+
+test('the forwarder sends an envelope of ours with no route toward the homes the location service names', () => {
+  const self = makeIds(1, 99)[0] as NodeId
+  const dst = makeIds(1, 98)[0] as NodeId
+  const homes = homesOf(dst, landmarks, 2)
+  const f = new Forwarder({ ...DEFAULT_FORWARDER_CONFIG, self }, {
+    route: (_d, via) => via.includes(homes[0] as NodeId) ? { link: 'l', via: [homes[0] as NodeId] } : undefined,
+    links: () => ['l'],
+    locate: (d) => homesOf(d, landmarks, 2)
+  }, 0)
+  const out = f.send({ src: new Uint8Array(32), dst, ttl: 64, id: '00000000000000aa', flags: 0, copies: 1, via: [], payload: new Uint8Array(40) }, 0, false)
+  assert.equal(out.length, 1)
+  assert.equal(out[0]?.kind, 'send')
+  assert.deepEqual(out[0]?.kind === 'send' ? out[0].envelope.via : null, [homes[0]])
+  // A relayed envelope is never redirected: it keeps the via its sender gave it.
+  const relayed = f.receive('m', { src: new Uint8Array(32), dst, ttl: 64, id: '00000000000000ab', flags: 0, copies: 1, via: [], payload: new Uint8Array(40) }, 0)
+  assert.equal(relayed.length, 0, 'held in custody')
+})
+
+test('landmark churn: a node registers with a new home when one appears that wins it, and only with it', () => {
+  const a = generateIdentity()
+  const la = node(a)
+  const address = [landmarks[0] as NodeId]
+  const first = la.update(address, landmarks, 0).map((o) => o.home)
+  assert.equal(first.length, 2)
+  // Find a landmark that takes one of the node's two home places.
+  const newcomer = makeIds(400, 21).find((l) => homesOf(la.self, [...landmarks, l], 2).includes(l)) as NodeId
+  const homes = homesOf(la.self, [...landmarks, newcomer], 2)
+  const out = la.update(address, [...landmarks, newcomer], 1000)
+  assert.deepEqual(out.map((o) => o.home), [newcomer], 'registers with the new home at once')
+  assert.deepEqual(la.homes().sort(), [...homes].sort())
+  // A landmark that is none of its homes leaving changes nothing.
+  const other = landmarks.find((l) => !homes.includes(l)) as NodeId
+  assert.deepEqual(la.update(address, [...landmarks, newcomer].filter((l) => l !== other), 2000), [])
+  // Its home leaving: the next in line becomes a home and gets a registration.
+  const remaining = [...landmarks, newcomer].filter((l) => l !== newcomer)
+  const back = la.update(address, remaining, 3000)
+  assert.equal(back.length, 1)
+  assert.ok(!first.includes(newcomer) && first.includes(back[0]?.home as NodeId))
+})
