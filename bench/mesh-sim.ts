@@ -26,6 +26,8 @@ export interface MeshSimOptions {
   large: boolean
   timeoutMs: number
   largeTimeoutMs: number
+  /** Nodes of the location-service pair (service against oracle addresses, static); 0 skips it. */
+  locationNodes: number
 }
 
 // 5,000 nodes for 60 s is the largest size that finishes in a bench today; the issue's
@@ -45,7 +47,8 @@ export const DEFAULT_MESH_SIM_OPTIONS: Readonly<MeshSimOptions> = Object.freeze(
   traffic: 10,
   large: false,
   timeoutMs: 90 * 60_000,
-  largeTimeoutMs: 60 * 60_000
+  largeTimeoutMs: 60 * 60_000,
+  locationNodes: 3_000
 })
 
 export const MESH_GOALS = { staticDelivery: 0.999, flappingDelivery: 0.99, stretch: 1.1 }
@@ -57,6 +60,8 @@ export interface MeshSimResult {
   large: MeshResult | null
   /** Why the large run has no result (it failed or ran out of its time bound). */
   largeError: string | null
+  /** The same static run with the location service and with oracle addresses, at locationNodes. */
+  location: { service: MeshResult, oracle: MeshResult } | null
   goals: { staticDelivery: boolean, flappingDelivery: boolean, stretch: boolean }
 }
 
@@ -93,7 +98,10 @@ async function runScenario (name: string, args: string[], heapMiB: number, timeo
 
 export async function measureMeshSim (o: MeshSimOptions, progress: (line: string) => void): Promise<MeshSimResult> {
   const commands: string[] = []
-  const common = ['--topology', 'rgg', '--seed', String(o.seed), '--traffic', String(o.traffic)]
+  // The routing figures take each destination's address from the simulator (an oracle), so
+  // they measure routing alone; the location pair below measures what finding addresses costs.
+  const common = ['--topology', 'rgg', '--seed', String(o.seed), '--traffic', String(o.traffic), '--location', 'oracle']
+  const plain = common.slice(0, -2)
   const heap = (nodes: number): number => Math.max(4096, Math.ceil(nodes / 100_000 * 20_000))
   // The two runs are separate deterministic processes: side by side, one per core.
   const [stat, flapping] = await Promise.all([
@@ -111,12 +119,22 @@ export async function measureMeshSim (o: MeshSimOptions, progress: (line: string
       progress(`mesh-sim large: ${largeError}`)
     }
   }
+  let location: MeshSimResult['location'] = null
+  if (o.locationNodes > 0) {
+    const args = (how: string): string[] => ['--nodes', String(o.locationNodes), ...plain, '--duration', o.duration, '--location', how]
+    const [service, oracle] = await Promise.all([
+      runScenario('location-service', args('service'), heap(o.locationNodes), o.timeoutMs, progress, commands),
+      runScenario('location-oracle', args('oracle'), heap(o.locationNodes), o.timeoutMs, progress, commands)
+    ])
+    location = { service, oracle }
+  }
   return {
     parameters: { ...o, commands },
     static: stat,
     flapping,
     large,
     largeError,
+    location,
     goals: {
       staticDelivery: stat.delivery.ratio >= MESH_GOALS.staticDelivery,
       flappingDelivery: flapping.delivery.ratio >= MESH_GOALS.flappingDelivery,

@@ -81,6 +81,7 @@ mesh-sim options (simulated; each scenario a \`peernet sim mesh\` process):
   --mesh-large-duration D  its measured virtual time (default ${DEFAULT_MESH_SIM_OPTIONS.largeDuration})
   --mesh-large      also run the large run (100,000 nodes by default: ~19 GB of heap; does not fit yet)
   --mesh-large-timeout-min N  bound on the large run; past it the others are reported without it (default ${DEFAULT_MESH_SIM_OPTIONS.largeTimeoutMs / 60_000})
+  --mesh-location-nodes N  nodes of the location-service pair (static, service against oracle addresses; default ${DEFAULT_MESH_SIM_OPTIONS.locationNodes}, 0 skips)
   (--seed N is shared with rendezvous)
 mesh-babeld options (Peernet's mesh against babeld on a grid of network namespaces; root):
   --grid RxC        grid of R rows × C columns, 10–30 nodes (default ${M.rows}x${M.cols})
@@ -165,6 +166,7 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'mesh-large-duration': { type: 'string' },
       'mesh-large': { type: 'boolean' },
       'mesh-large-timeout-min': { type: 'string' },
+      'mesh-location-nodes': { type: 'string' },
       grid: { type: 'string' },
       only: { type: 'string' },
       cuts: { type: 'string' },
@@ -261,6 +263,7 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
     largeDuration: values['mesh-large-duration'] ?? ms.largeDuration,
     large: values['mesh-large'] === true,
     largeTimeoutMs: positive(values['mesh-large-timeout-min'], '--mesh-large-timeout-min', ms.largeTimeoutMs / 60_000) * 60_000,
+    locationNodes: values['mesh-location-nodes'] === '0' ? 0 : Math.round(positive(values['mesh-location-nodes'], '--mesh-location-nodes', ms.locationNodes)),
     seed: values.seed === undefined ? ms.seed : Math.round(Number(values.seed))
   }
   const gridMatch = /^(\d+)x(\d+)$/.exec(values.grid ?? `${M.rows}x${M.cols}`)
