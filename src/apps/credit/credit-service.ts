@@ -388,10 +388,9 @@ export class CreditService implements AppService {
 
   /** Carries out the engine's outputs, in order, each to the end before the next. */
   #engine (outputs: EngineOutput[]): void {
-    // The records of what this input changed commit with the line changes it makes, before any of them leaves.
-    const records = this.engine.takeRecords()
-    if (records.length > 0) this.#write(() => { this.store.putRecords(records.map((r) => ({ key: r.key, value: r.value === null ? null : encodeCanonical(r.value) }))) })
     this.#engineQueue.push(...outputs)
+    // The engine's records of what changed commit with the line changes of the same turn (flush).
+    this.#flushTimer ??= setImmediate(() => { this.flush() })
     if (this.#draining) return
     this.#draining = true
     try {
@@ -470,6 +469,11 @@ export class CreditService implements AppService {
   /** Commits every queued write in one transaction. */
   flush (): void {
     if (this.#flushTimer !== null) { clearImmediate(this.#flushTimer); this.#flushTimer = null }
+    // The engine's forwards and payments that changed since the last commit go in this one:
+    // before any message that depends on them leaves, and one write per record however
+    // often it changed in between.
+    const records = this.engine.takeRecords()
+    if (records.length > 0) this.#writes.push(() => { this.store.putRecords(records.map((r) => ({ key: r.key, value: r.value === null ? null : encodeCanonical(r.value) }))) })
     if (this.#writes.length === 0) return
     const writes = this.#writes
     this.#writes = []
