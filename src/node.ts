@@ -215,7 +215,6 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
         throw err
       }
     }
-    const reach = mesh === null ? null : reachMembersOverMesh(host.libp2p, mesh, networks, identity, logger.child('mesh'))
     const meshForApps = mesh
     const appMessages = startAppMessages({
       libp2p: host.libp2p,
@@ -229,6 +228,7 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
       mesh: meshForApps === null ? null : { reachable: (key) => meshForApps.reachable(key), address: meshAddress }
     })
     networks.useServices((app) => appMessages.service(app))
+    const reach = mesh === null ? null : reachMembersOverMesh(host.libp2p, mesh, networks, identity, () => appMessages.nodesOfDevices(), logger.child('mesh'))
     return assemble({ identity, config, paths, host, store, networks, devices, sync, appMessages, rendezvous, mesh, reach, logger, release: lock.release })
   } catch (err) {
     store?.close()
@@ -359,6 +359,22 @@ interface MeshReach {
   stop: () => void
 }
 
+/**
+ * The node keys the mesh routes to for members' devices: a device key that a hello bound to
+ * a node (an account home's device signs with a key of its own, not its node's) maps to
+ * that node's key; any other device key is taken as a node key (a node that is its own
+ * device). By hex key.
+ */
+export function meshKeysOf (devices: Iterable<Uint8Array>, nodesOfDevices: ReadonlyMap<string, string>): Map<string, Uint8Array> {
+  const keys = new Map<string, Uint8Array>()
+  for (const device of devices) {
+    const peer = nodesOfDevices.get(toHex(device))
+    const key = peer === undefined ? device : publicKeyOfPeerId(peer) ?? device
+    keys.set(toHex(key), key)
+  }
+  return keys
+}
+
 /** How long a hinted peer is tried. */
 const REACH_HINT_MS = 30 * 60_000
 /** A peer is dialled over the mesh at most this often. */
@@ -370,7 +386,7 @@ const REACH_RETRY_MS = 30_000
  * direct connection, and this is how it gets one, so sync and everything above work as
  * with any peer. Runs when routes change or a network gains a writer, never on a timer.
  */
-function reachMembersOverMesh (libp2p: PeernetLibp2p, mesh: MeshService, networks: Networks, identity: Identity, logger: Logger): MeshReach {
+function reachMembersOverMesh (libp2p: PeernetLibp2p, mesh: MeshService, networks: Networks, identity: Identity, nodesOfDevices: () => Map<string, string>, logger: Logger): MeshReach {
   const self = toHex(identity.publicKey)
   const hinted = new Map<string, number>()
   const tried = new Map<string, number>()
@@ -380,10 +396,11 @@ function reachMembersOverMesh (libp2p: PeernetLibp2p, mesh: MeshService, network
     timer = null
     if (stopped) return
     const now = Date.now()
-    const keys = new Map<string, Uint8Array>()
+    const devices: Uint8Array[] = []
     for (const net of networks.logs.memberNetworkIds()) {
-      for (const h of networks.logs.heads(net)) keys.set(toHex(h.device), h.device)
+      for (const h of networks.logs.heads(net)) devices.push(h.device)
     }
+    const keys = meshKeysOf(devices, nodesOfDevices())
     for (const [peer, until] of hinted) {
       if (until < now) { hinted.delete(peer); continue }
       const key = publicKeyOfPeerId(peer)

@@ -11,6 +11,7 @@ import { Cluster, eventually, tcpAddress } from '../host/cluster.ts'
 import { defineApp } from '../../src/networks/app.ts'
 import type { AppPeer, AppServiceContext } from '../../src/networks/app.ts'
 import type { Peernet } from '../../src/node.ts'
+import { meshKeysOf } from '../../src/node.ts'
 import { toHex } from '../../src/networks/hashing.ts'
 import { generateIdentity } from '../../src/core/identity.ts'
 import { ownAccount } from '../../src/networks/account.ts'
@@ -69,6 +70,12 @@ test('app messages between the devices of two members, tagged with the sender; s
     }
     // The account home's node key is not its account key: the hello is what tied them.
     assert.notEqual(b.peerId, toHex(b.networks.account.publicKey))
+    // a remembers which node b's device spoke from, and the mesh reach dials that node, not the device key.
+    const bDevice = b.networks.account.signer.publicKey
+    assert.notEqual(toHex(bDevice), toHex(b.identity.publicKey), 'b\'s device key is not its node key')
+    assert.equal(a.appMessages.nodesOfDevices().get(toHex(bDevice)), b.peerId)
+    const keys = meshKeysOf([bDevice, a.identity.publicKey], a.appMessages.nodesOfDevices())
+    assert.deepEqual([...keys.keys()].sort(), [toHex(b.identity.publicKey), toHex(a.identity.publicKey)].sort())
     await say(a, b, 'back')
     await eventually(() => inboxOf(b).some((m) => m.text === 'back' && toHex(m.from.account) === toHex(a.networks.account.publicKey)), 'the answer on b', 10_000)
   })

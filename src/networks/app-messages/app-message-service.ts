@@ -72,6 +72,8 @@ export interface AppMessageOptions {
 export interface AppMessageService {
   /** Peers whose hello verified, with the account and device each speaks for. */
   peers: () => Array<{ peer: string, account: string, device: string }>
+  /** The node (peer id) each device's hello last came from, by device key (hex): how a device key that is not a node key is found on the network. */
+  nodesOfDevices: () => Map<string, string>
   /** Frames dropped so far: before a hello, from an unknown account, for an app with no service, malformed. */
   dropped: () => number
   /** The running service of an app, if it has one. */
@@ -120,6 +122,7 @@ export function startAppMessages (o: AppMessageOptions): AppMessageService {
   const revokedStmt = db.prepare('SELECT 1 FROM chains WHERE author = ? AND device = ? AND revoked_after IS NOT NULL LIMIT 1')
   const rememberStmt = db.prepare('INSERT INTO app_msg_peers (account, device, peer, seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (account, device) DO UPDATE SET peer = excluded.peer, seen_at = excluded.seen_at')
   const recallStmt = db.prepare('SELECT peer FROM app_msg_peers WHERE account = ? AND device = ?')
+  const nodesStmt = db.prepare('SELECT device, peer FROM app_msg_peers ORDER BY seen_at')
   const devicesStmt = db.prepare('SELECT device FROM app_msg_peers WHERE account = ? ORDER BY seen_at DESC')
   // An account's devices, newest hello first, kept until the next hello from that account
   // (apps ask per message; the table changes only on a hello).
@@ -380,6 +383,7 @@ export function startAppMessages (o: AppMessageOptions): AppMessageService {
   return {
     peers: () => [...sessions].flatMap((s) => s.remote === null ? [] : [{ peer: s.peer, account: toHex(s.remote.account), device: toHex(s.remote.device) }]),
     dropped: () => dropped,
+    nodesOfDevices: () => new Map((nodesStmt.all() as Array<{ device: Uint8Array, peer: string }>).map((r) => [toHex(r.device), r.peer])),
     service: (app) => services.get(app),
     stop: async () => {
       stopped = true
