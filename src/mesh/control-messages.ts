@@ -10,7 +10,7 @@
 // are in centiseconds (§4.6.5), timestamps are the sender's clock in ms mod 2^32 (as in
 // the Babel RTT extension, RFC 9616, formerly draft-ietf-babel-rtt-extension).
 
-import { NODE_ID_BYTES, nodeIdFromBytes, nodeIdToBytes, isNodeId, type NodeId } from './node-id.ts'
+import { NODE_ID_BYTES, nodeIdAt, writeNodeId, type NodeId } from './node-id.ts'
 import { MalformedPacketError, OversizedPacketError, TruncatedPacketError, UnsupportedVersionError } from './errors.ts'
 
 export const CONTROL_VERSION = 1
@@ -139,8 +139,8 @@ export function encodeControl (p: ControlPacket): Uint8Array {
   view.setUint16(1, u16(p.seq))
   let o = PACKET_OVERHEAD
   const id = (n: NodeId): void => {
-    if (!isNodeId(n)) throw new MalformedPacketError(`not a node id: ${String(n)}`)
-    out.set(nodeIdToBytes(n), o); o += NODE_ID_BYTES
+    if (!writeNodeId(n, out, o)) throw new MalformedPacketError(`not a node id: ${String(n)}`)
+    o += NODE_ID_BYTES
   }
   for (const t of p.tlvs) {
     const len = tlvSize(t) - 2
@@ -192,10 +192,8 @@ export function decodeControl (b: Uint8Array): ControlPacket {
     const s = o + 2
     const end = s + len
     if (end > b.length) throw new TruncatedPacketError(`TLV type ${type} at byte ${o} needs ${len} bytes, ${b.length - s} left`)
-    const need = (n: number): void => {
-      if (len < n) throw new MalformedPacketError(`TLV type ${type} at byte ${o} is ${len} bytes, under its ${n}`)
-    }
-    const id = (at: number): NodeId => nodeIdFromBytes(b.subarray(at, at + NODE_ID_BYTES))
+    const need = (n: number): void => { if (len < n) tooShort(type, o, len, n) }
+    const id = (at: number): NodeId => nodeIdAt(b, at)
     switch (type) {
       case T_HELLO: {
         need(HELLO_BODY)
@@ -239,4 +237,8 @@ export function decodeControl (b: Uint8Array): ControlPacket {
     o = end
   }
   return { seq, tlvs }
+}
+
+function tooShort (type: number, at: number, len: number, n: number): never {
+  throw new MalformedPacketError(`TLV type ${type} at byte ${at} is ${len} bytes, under its ${n}`)
 }

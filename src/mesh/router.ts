@@ -297,6 +297,13 @@ export class Router {
   private seqno: number
   private readonly neighbours_ = new Map<LinkId, Neighbour>()
   private readonly dests = new Map<NodeId, Dest>()
+  /**
+   * The destinations that are landmarks (level > 0), in the order of `dests`: what
+   * refreshDerived scans, a few percent of the table, unless gatewaysSeen.
+   */
+  private readonly landmarkDests = new Map<NodeId, Dest>()
+  /** An update with the gateway flag came in: refreshDerived must scan every destination for gateway routes. */
+  private gatewaysSeen = false
   /** Pending seqno requests we originated (§3.2.7). */
   private readonly pending = new Map<NodeId, PendingRequest>()
   /** Recently forwarded seqno requests (§3.8.1.2 duplicate suppression): id → seqno, time. */
@@ -764,6 +771,7 @@ export class Router {
       }
     }
     if (t.id === this.self) return
+    if ((t.flags & UPDATE_GATEWAY) !== 0) this.gatewaysSeen = true
     const hops = Math.min(UNLIMITED_SCOPE, t.hops + 1)
     // Landmark scoping: past the origin's scope the route does not exist for us.
     const metric = t.scope < UNLIMITED_SCOPE && hops > t.scope ? INFINITY : t.metric
@@ -787,6 +795,7 @@ export class Router {
       if (d === undefined) {
         d = new Dest(landmarkLevel(t.id, this.scopeConfig), now)
         this.dests.set(t.id, d)
+        if (d.level > 0) this.landmarkDests.set(t.id, d)
       }
       const r = new Route(nb.link, t.seqno, metric, hops, t.scope, t.flags, Math.ceil(now + this.holdTime(t.intervalMs)))
       if (!this.admit(d, r)) return
@@ -1082,6 +1091,7 @@ export class Router {
       }
       if (d.routes.length === 0 && d.selected === null && now - d.lastUsed >= this.t.sourceGcMs && !this.dirty.has(id)) {
         this.dests.delete(id)
+        this.landmarkDests.delete(id)
         this.pending.delete(id)
       }
     }
@@ -1101,7 +1111,9 @@ export class Router {
     const levels = this.scopeConfig.levelBits.length
     const landmarks: Array<{ id: NodeId, level: number, metric: number, hops: number, scope: number }> = []
     let gw: { link: LinkId, metric: number } | undefined
-    for (const [id, d] of this.dests) {
+    // Only landmark and gateway routes count here; while no gateway was ever heard of,
+    // the landmarks are all there is to scan (same order, so the same ties win).
+    for (const [id, d] of this.gatewaysSeen ? this.dests : this.landmarkDests) {
       const r = d.selected
       if (r === null) continue
       const m = this.metricOf(r)
