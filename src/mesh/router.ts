@@ -193,45 +193,79 @@ export interface NeighbourView {
   helloIntervalMs: number
 }
 
+// Routes and destinations are most of a router's memory (hundreds of each per node, 10^5
+// nodes in one simulated heap), so their small fields are packed in pairs and triples
+// into 32-bit integers (held unboxed, as V8 small integers, where separate fields cost a
+// word each), behind accessors that read as plain fields. Seqnos and metrics are u16,
+// hops, scope, flags and level u8 (checked on input: onUpdate).
+
 /** A route entry (§3.2.6), kept small: a destination holds at most a few. */
 class Route {
   link: LinkId
-  seqno: number
-  /** The metric the neighbour advertised (Babel's "advertised metric"). */
-  refMetric: number
-  /** Our hop count to the destination through this neighbour. */
-  hops: number
-  scope: number
-  flags: number
+  /** seqno | refMetric << 16 */
+  private sm: number
+  /** hops | scope << 8 | flags << 16 */
+  private hsf: number
   expiresAt: number
   constructor (link: LinkId, seqno: number, refMetric: number, hops: number, scope: number, flags: number, expiresAt: number) {
-    this.link = link; this.seqno = seqno; this.refMetric = refMetric; this.hops = hops
-    this.scope = scope; this.flags = flags; this.expiresAt = expiresAt
+    this.link = link
+    this.sm = (seqno & 0xffff) | refMetric << 16
+    this.hsf = (hops & 0xff) | (scope & 0xff) << 8 | (flags & 0xff) << 16
+    this.expiresAt = expiresAt
   }
+
+  get seqno (): number { return this.sm & 0xffff }
+  set seqno (v: number) { this.sm = (this.sm & ~0xffff) | (v & 0xffff) }
+  /** The metric the neighbour advertised (Babel's "advertised metric"). */
+  get refMetric (): number { return this.sm >>> 16 }
+  set refMetric (v: number) { this.sm = (this.sm & 0xffff) | v << 16 }
+  /** Our hop count to the destination through this neighbour. */
+  get hops (): number { return this.hsf & 0xff }
+  set hops (v: number) { this.hsf = (this.hsf & ~0xff) | (v & 0xff) }
+  get scope (): number { return (this.hsf >>> 8) & 0xff }
+  set scope (v: number) { this.hsf = (this.hsf & ~0xff00) | (v & 0xff) << 8 }
+  get flags (): number { return (this.hsf >>> 16) & 0xff }
+  set flags (v: number) { this.hsf = (this.hsf & 0xffff) | (v & 0xff) << 16 }
 }
+
+/** A destination with no route yet: shared, never mutated (admit replaces it, see there). */
+const NO_ROUTES: Route[] = []
 
 /** Per destination: its routes, the selected one, its source entry (§3.2.5), what we last advertised. */
 class Dest {
   /** Small arrays, replaced rather than grown (see admit). */
-  routes: Route[] = []
+  routes: Route[] = NO_ROUTES
   selected: Route | null = null
-  /** Feasibility distance (§3.2.5); fdMetric INFINITY = no source entry yet. */
-  fdSeqno = 0
-  fdMetric = INFINITY
-  /** Last update we sent for it; advMetric INFINITY = nothing (or a retraction). */
-  advSeqno = 0
-  advMetric = INFINITY
-  advHops = 0
-  advScope = 0
-  advFlags = 0
+  /** fdSeqno | fdMetric << 16 */
+  private fd: number = INFINITY << 16
+  /** advSeqno | advMetric << 16 */
+  private adv: number = INFINITY << 16
+  /** advHops | advScope << 8 | advFlags << 16 | level << 24 */
+  private advHsf: number
   /** The link our last update skipped (split horizon): it has not heard from us since. */
   advExcept: LinkId | null = null
   /** When it last had a route, for the source garbage collection. */
   lastUsed: number
-  /** When we last asked for a newer seqno while still holding a route (§3.8.2.2), for the rate limit. */
-  askedAt = -Infinity
-  readonly level: number
-  constructor (level: number, now: number) { this.level = level; this.lastUsed = Math.ceil(now) }
+  constructor (level: number, now: number) { this.advHsf = (level & 0xff) << 24; this.lastUsed = Math.ceil(now) }
+
+  /** Feasibility distance (§3.2.5); fdMetric INFINITY = no source entry yet. */
+  get fdSeqno (): number { return this.fd & 0xffff }
+  set fdSeqno (v: number) { this.fd = (this.fd & ~0xffff) | (v & 0xffff) }
+  get fdMetric (): number { return this.fd >>> 16 }
+  set fdMetric (v: number) { this.fd = (this.fd & 0xffff) | v << 16 }
+  /** Last update we sent for it; advMetric INFINITY = nothing (or a retraction). */
+  get advSeqno (): number { return this.adv & 0xffff }
+  set advSeqno (v: number) { this.adv = (this.adv & ~0xffff) | (v & 0xffff) }
+  get advMetric (): number { return this.adv >>> 16 }
+  set advMetric (v: number) { this.adv = (this.adv & 0xffff) | v << 16 }
+  get advHops (): number { return this.advHsf & 0xff }
+  set advHops (v: number) { this.advHsf = (this.advHsf & ~0xff) | (v & 0xff) }
+  get advScope (): number { return (this.advHsf >>> 8) & 0xff }
+  set advScope (v: number) { this.advHsf = (this.advHsf & ~0xff00) | (v & 0xff) << 8 }
+  get advFlags (): number { return (this.advHsf >>> 16) & 0xff }
+  set advFlags (v: number) { this.advHsf = (this.advHsf & ~0xff0000) | (v & 0xff) << 16 }
+  /** Its landmark level (landmarks.ts). */
+  get level (): number { return this.advHsf >>> 24 }
 }
 
 interface Neighbour {
@@ -308,6 +342,11 @@ export class Router {
   private readonly pending = new Map<NodeId, PendingRequest>()
   /** Recently forwarded seqno requests (§3.8.1.2 duplicate suppression): id → seqno, time. */
   private readonly forwarded = new Map<NodeId, { seqno: number, at: number }>()
+  /**
+   * When we last asked for a newer seqno for a destination while still holding a route
+   * (§3.8.2.2), for the rate limit; absent = never. Rare, so not a field of every Dest.
+   */
+  private readonly askedAt = new Map<NodeId, number>()
   /** Destinations whose advertisement may need a triggered update. */
   private readonly dirty = new Set<NodeId>()
   private selfDirty = true
@@ -785,9 +824,9 @@ export class Router {
         if (d.selected === null) {
           this.startSeqnoRequest(t.id, (d.fdSeqno + 1) & 0xffff, nb.link, now, out)
         } else if (addMetric(metric, nb.cost) + this.t.hysteresis < this.metricOf(d.selected) &&
-          now - d.askedAt >= this.t.seqnoRequestMinGapMs && !this.pending.has(t.id)) {
+          now - (this.askedAt.get(t.id) ?? -Infinity) >= this.t.seqnoRequestMinGapMs && !this.pending.has(t.id)) {
           // §3.8.2.2 is an optimisation (we still have a route): rate-limited per destination.
-          d.askedAt = now
+          this.askedAt.set(t.id, now)
           this.startSeqnoRequest(t.id, (d.fdSeqno + 1) & 0xffff, nb.link, now, out)
         }
         return
@@ -1092,6 +1131,7 @@ export class Router {
       if (d.routes.length === 0 && d.selected === null && now - d.lastUsed >= this.t.sourceGcMs && !this.dirty.has(id)) {
         this.dests.delete(id)
         this.landmarkDests.delete(id)
+        this.askedAt.delete(id)
         this.pending.delete(id)
       }
     }
