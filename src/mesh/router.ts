@@ -201,19 +201,21 @@ export interface NeighbourView {
 
 /** A route entry (§3.2.6), kept small: a destination holds at most a few. */
 class Route {
-  link: LinkId
+  /** The neighbour it goes through (a route goes when its neighbour's link goes: linkDown). */
+  readonly nb: Neighbour
   /** seqno | refMetric << 16 */
   private sm: number
   /** hops | scope << 8 | flags << 16 */
   private hsf: number
   expiresAt: number
-  constructor (link: LinkId, seqno: number, refMetric: number, hops: number, scope: number, flags: number, expiresAt: number) {
-    this.link = link
+  constructor (nb: Neighbour, seqno: number, refMetric: number, hops: number, scope: number, flags: number, expiresAt: number) {
+    this.nb = nb
     this.sm = (seqno & 0xffff) | refMetric << 16
     this.hsf = (hops & 0xff) | (scope & 0xff) << 8 | (flags & 0xff) << 16
     this.expiresAt = expiresAt
   }
 
+  get link (): LinkId { return this.nb.link }
   get seqno (): number { return this.sm & 0xffff }
   set seqno (v: number) { this.sm = (this.sm & ~0xffff) | (v & 0xffff) }
   /** The metric the neighbour advertised (Babel's "advertised metric"). */
@@ -270,6 +272,8 @@ class Dest {
 
 interface Neighbour {
   link: LinkId
+  /** Its link went down (linkDown); it is no longer in neighbours_. */
+  down: boolean
   id: NodeId | null
   q: LinkQuality
   /** Cost used for routes (updated on significant change only). */
@@ -315,6 +319,10 @@ class Output {
 
 const TLV_ORDER: Record<string, number> = { hello: 0, ihu: 1, update: 2, 'route-request': 3, 'seqno-request': 4 }
 const order = (t: unknown): number => TLV_ORDER[(t as { type?: unknown } | null)?.type as string] ?? 5
+const inOrder = (tlvs: readonly unknown[]): boolean => {
+  for (let k = 1; k < tlvs.length; k++) if (order(tlvs[k - 1]) > order(tlvs[k])) return false
+  return true
+}
 const seqnoNewer = (a: number, b: number): boolean => a !== b && ((a - b) & 0xffff) < 0x8000
 const addMetric = (a: number, b: number): number => (a >= INFINITY || b >= INFINITY) ? INFINITY : Math.min(INFINITY - 1, a + b)
 const u16ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff
@@ -406,9 +414,12 @@ export class Router {
   linkDown (link: LinkId, now: number): RouterOutput[] {
     this.deadlineStale = true
     const out = new Output()
-    if (this.neighbours_.delete(link)) {
+    const nb = this.neighbours_.get(link)
+    if (nb !== undefined) {
+      this.neighbours_.delete(link)
+      nb.down = true
       for (const [id, d] of this.dests) {
-        const i = d.routes.findIndex(r => r.link === link)
+        const i = d.routes.findIndex(r => r.nb === nb)
         if (i >= 0) { d.routes.splice(i, 1); this.select(id, d, now, out) }
       }
     }
@@ -425,7 +436,8 @@ export class Router {
     const tlvs = Array.isArray(packet?.tlvs) ? packet.tlvs : []
     // Hellos and IHUs first, then updates, then requests: a request that comes with a
     // retraction (as after a lost route) is then forwarded along the route that remains.
-    for (const t of [...tlvs].sort((x, y) => order(x) - order(y))) {
+    // (Most packets come in that order already: then the stable sort would change nothing.)
+    for (const t of inOrder(tlvs) ? tlvs : [...tlvs].sort((x, y) => order(x) - order(y))) {
       // Only hellos, IHUs and requests move timers; updates alone (most packets) leave
       // nextDeadline's cache alone unless they start a seqno request.
       if (t?.type !== 'update') this.deadlineStale = true
@@ -686,6 +698,7 @@ export class Router {
   private addNeighbour (link: LinkId, now: number, out: Output): Neighbour {
     const nb: Neighbour = {
       link,
+      down: false,
       id: null,
       q: new LinkQuality(),
       cost: INFINITY,
@@ -785,7 +798,7 @@ export class Router {
       if (nb.nextHelloAt > now + this.t.helloMinMs) nb.nextHelloAt = now + this.t.helloMinMs
     }
     for (const [id, d] of this.dests) {
-      if (d.routes.some(r => r.link === nb.link)) this.select(id, d, now, out)
+      if (d.routes.some(r => r.nb === nb)) this.select(id, d, now, out)
     }
   }
 
@@ -804,7 +817,7 @@ export class Router {
         const refreshedAfter = nb.askedAt + this.holdTime(t.intervalMs)
         for (const [id, d] of this.dests) {
           if (id === t.id) continue
-          const i = d.routes.findIndex(r => r.link === nb.link)
+          const i = d.routes.findIndex(r => r.nb === nb)
           if (i >= 0 && (d.routes[i] as Route).expiresAt < refreshedAfter) { d.routes.splice(i, 1); this.select(id, d, now, out) }
         }
       }
@@ -815,7 +828,7 @@ export class Router {
     // Landmark scoping: past the origin's scope the route does not exist for us.
     const metric = t.scope < UNLIMITED_SCOPE && hops > t.scope ? INFINITY : t.metric
     let d = this.dests.get(t.id)
-    const i = d === undefined ? -1 : d.routes.findIndex(r => r.link === nb.link)
+    const i = d === undefined ? -1 : d.routes.findIndex(r => r.nb === nb)
     if (d === undefined || i < 0) {
       // §3.5.3: a retraction for a route we do not have is ignored; so is (we MAY) an
       // unfeasible update, but §3.8.2.2 asks its source for a newer seqno if it would help.
@@ -836,7 +849,7 @@ export class Router {
         this.dests.set(t.id, d)
         if (d.level > 0) this.landmarkDests.set(t.id, d)
       }
-      const r = new Route(nb.link, t.seqno, metric, hops, t.scope, t.flags, Math.ceil(now + this.holdTime(t.intervalMs)))
+      const r = new Route(nb, t.seqno, metric, hops, t.scope, t.flags, Math.ceil(now + this.holdTime(t.intervalMs)))
       if (!this.admit(d, r)) return
     } else {
       const r = d.routes[i] as Route
@@ -902,8 +915,9 @@ export class Router {
   }
 
   private metricOf (r: Route): number {
-    const nb = this.neighbours_.get(r.link)
-    return nb === undefined ? INFINITY : addMetric(r.refMetric, nb.cost)
+    // r.nb is the neighbour neighbours_ holds for r.link: linkDown drops the routes with it.
+    const nb = r.nb
+    return nb.down ? INFINITY : addMetric(r.refMetric, nb.cost)
   }
 
   private selectable (d: Dest, r: Route): number {
@@ -1103,11 +1117,11 @@ export class Router {
     if (t.hopCount < 2) return
     // Forwarded along the selected route, or if that goes back to the requester, along
     // the best other feasible route; never to the requester (§3.8.1.2).
-    let via: Route | null = r.link === nb.link ? null : r
+    let via: Route | null = r.nb === nb ? null : r
     if (via === null) {
       let best = INFINITY
       for (const x of d.routes) {
-        const m = x.link === nb.link ? INFINITY : this.selectable(d, x)
+        const m = x.nb === nb ? INFINITY : this.selectable(d, x)
         if (m < best) { best = m; via = x }
       }
     }
