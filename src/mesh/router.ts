@@ -208,6 +208,8 @@ class Route {
   /** hops | scope << 8 | flags << 16 */
   private hsf: number
   expiresAt: number
+  /** The destination's next route (Dest.first). */
+  next: Route | null = null
   constructor (nb: Neighbour, seqno: number, refMetric: number, hops: number, scope: number, flags: number, expiresAt: number) {
     this.nb = nb
     this.sm = (seqno & 0xffff) | refMetric << 16
@@ -230,13 +232,10 @@ class Route {
   set flags (v: number) { this.hsf = (this.hsf & 0xffff) | (v & 0xff) << 16 }
 }
 
-/** A destination with no route yet: shared, never mutated (admit replaces it, see there). */
-const NO_ROUTES: Route[] = []
-
 /** Per destination: its routes, the selected one, its source entry (§3.2.5), what we last advertised. */
 class Dest {
-  /** Small arrays, replaced rather than grown (see admit). */
-  routes: Route[] = NO_ROUTES
+  /** Its routes, a list in the order they came (a list rather than an array: two objects fewer per destination). */
+  first: Route | null = null
   selected: Route | null = null
   /** fdSeqno | fdMetric << 16 */
   private fd: number = INFINITY << 16
@@ -268,6 +267,67 @@ class Dest {
   set advFlags (v: number) { this.advHsf = (this.advHsf & ~0xff0000) | (v & 0xff) << 16 }
   /** Its landmark level (landmarks.ts). */
   get level (): number { return this.advHsf >>> 24 }
+
+  routeCount (): number {
+    let n = 0
+    for (let r = this.first; r !== null; r = r.next) n++
+    return n
+  }
+
+  /** Its route through `nb` (there is at most one per neighbour), or null. */
+  routeVia (nb: Neighbour): Route | null {
+    for (let r = this.first; r !== null; r = r.next) if (r.nb === nb) return r
+    return null
+  }
+
+  has (route: Route): boolean {
+    for (let r = this.first; r !== null; r = r.next) if (r === route) return true
+    return false
+  }
+
+  /** Adds `route` last. */
+  append (route: Route): void {
+    if (this.first === null) { this.first = route; return }
+    let r = this.first
+    while (r.next !== null) r = r.next
+    r.next = route
+  }
+
+  /** Puts `route` in the place of `old` (which must be one of its routes). */
+  replace (old: Route, route: Route): void {
+    route.next = old.next
+    old.next = null
+    if (this.first === old) { this.first = route; return }
+    for (let r = this.first; r !== null; r = r.next) if (r.next === old) { r.next = route; return }
+  }
+
+  /** Removes the routes `drop` is true of, keeping the others in order; whether any went. */
+  removeIf (drop: (r: Route) => boolean): boolean {
+    let removed = false
+    let prev: Route | null = null
+    for (let r = this.first; r !== null;) {
+      const next: Route | null = r.next
+      if (drop(r)) {
+        if (prev === null) this.first = next; else prev.next = next
+        r.next = null
+        removed = true
+      } else {
+        prev = r
+      }
+      r = next
+    }
+    return removed
+  }
+
+  /** Removes `route` (one of its routes). */
+  remove (route: Route): void {
+    this.removeIf(r => r === route)
+  }
+
+  some (test: (r: Route) => boolean): boolean {
+    for (let r = this.first; r !== null; r = r.next) if (test(r)) return true
+    return false
+  }
 }
 
 interface Neighbour {
@@ -419,8 +479,8 @@ export class Router {
       this.neighbours_.delete(link)
       nb.down = true
       for (const [id, d] of this.dests) {
-        const i = d.routes.findIndex(r => r.nb === nb)
-        if (i >= 0) { d.routes.splice(i, 1); this.select(id, d, now, out) }
+        const r = d.routeVia(nb)
+        if (r !== null) { d.remove(r); this.select(id, d, now, out) }
       }
     }
     return this.finish(out, now)
@@ -488,7 +548,7 @@ export class Router {
       if (p.nextAt > now) continue
       if (p.resendsLeft <= 0) {
         const d = this.dests.get(id)
-        if (d !== undefined && d.selected === null && d.routes.some((r) => r.refMetric < INFINITY)) {
+        if (d !== undefined && d.selected === null && d.some((r) => r.refMetric < INFINITY)) {
           // Still no usable route, but a neighbour offers one we may not take (unfeasible):
           // only a newer seqno from the source can make it feasible (§3.5.1), and nothing
           // else will ask for one while the neighbours stay quiet. Keep asking, slowly,
@@ -611,7 +671,7 @@ export class Router {
   routes (): RouteView[] {
     const views: RouteView[] = []
     for (const [dst, d] of this.dests) {
-      for (const r of d.routes) {
+      for (let r = d.first; r !== null; r = r.next) {
         views.push({
           dst,
           nextHop: this.neighbours_.get(r.link)?.id ?? null,
@@ -669,7 +729,7 @@ export class Router {
 
   stateSize (): number {
     let n = this.neighbours_.size + this.dests.size
-    for (const d of this.dests.values()) n += d.routes.length
+    for (const d of this.dests.values()) n += d.routeCount()
     return n
   }
 
@@ -755,7 +815,7 @@ export class Router {
       typeof t.intervalMs !== 'number' || !(t.intervalMs >= 0 && t.intervalMs <= 655_350)) return
     if (nb.id !== null && nb.id !== t.sender) {
       // Another node now answers on this link: forget what the old one told us.
-      this.dropRoutesVia(nb.link, now, out)
+      this.dropRoutesVia(nb, now, out)
       nb.q = new LinkQuality()
       nb.cost = INFINITY
     }
@@ -798,7 +858,7 @@ export class Router {
       if (nb.nextHelloAt > now + this.t.helloMinMs) nb.nextHelloAt = now + this.t.helloMinMs
     }
     for (const [id, d] of this.dests) {
-      if (d.routes.some(r => r.nb === nb)) this.select(id, d, now, out)
+      if (d.routeVia(nb) !== null) this.select(id, d, now, out)
     }
   }
 
@@ -817,8 +877,8 @@ export class Router {
         const refreshedAfter = nb.askedAt + this.holdTime(t.intervalMs)
         for (const [id, d] of this.dests) {
           if (id === t.id) continue
-          const i = d.routes.findIndex(r => r.nb === nb)
-          if (i >= 0 && (d.routes[i] as Route).expiresAt < refreshedAfter) { d.routes.splice(i, 1); this.select(id, d, now, out) }
+          const r = d.routeVia(nb)
+          if (r !== null && r.expiresAt < refreshedAfter) { d.remove(r); this.select(id, d, now, out) }
         }
       }
     }
@@ -828,8 +888,8 @@ export class Router {
     // Landmark scoping: past the origin's scope the route does not exist for us.
     const metric = t.scope < UNLIMITED_SCOPE && hops > t.scope ? INFINITY : t.metric
     let d = this.dests.get(t.id)
-    const i = d === undefined ? -1 : d.routes.findIndex(r => r.nb === nb)
-    if (d === undefined || i < 0) {
+    const found = d === undefined ? null : d.routeVia(nb)
+    if (d === undefined || found === null) {
       // §3.5.3: a retraction for a route we do not have is ignored; so is (we MAY) an
       // unfeasible update, but §3.8.2.2 asks its source for a newer seqno if it would help.
       if (metric >= INFINITY) return
@@ -852,7 +912,7 @@ export class Router {
       const r = new Route(nb, t.seqno, metric, hops, t.scope, t.flags, Math.ceil(now + this.holdTime(t.intervalMs)))
       if (!this.admit(d, r)) return
     } else {
-      const r = d.routes[i] as Route
+      const r = found
       // gatewayHop() and address() depend on the flags and metrics of selected routes to
       // gateways and landmarks.
       if (r === d.selected && (r.flags !== t.flags || ((d.level > 0 || (t.flags & UPDATE_GATEWAY) !== 0) && (r.refMetric !== metric || r.hops !== hops)))) {
@@ -860,7 +920,7 @@ export class Router {
         out.routesChanged = true
       }
       if (metric >= INFINITY) {
-        d.routes.splice(i, 1)
+        d.remove(r)
       } else {
         r.seqno = t.seqno; r.refMetric = metric; r.hops = hops; r.scope = t.scope; r.flags = t.flags
         r.expiresAt = Math.ceil(now + this.holdTime(t.intervalMs))
@@ -878,19 +938,16 @@ export class Router {
 
   /** Keeps at most maxRoutesPerDest routes: a new one replaces the worst if it is better. */
   private admit (d: Dest, r: Route): boolean {
-    // concat rather than push or spread, which reserve room for 16 more: most
-    // destinations hold one or two routes, and memory per route counts at 100,000 nodes.
-    if (d.routes.length < this.t.maxRoutesPerDest) { d.routes = d.routes.length === 0 ? [r] : d.routes.concat([r]); return true }
-    let worst = -1
+    if (d.routeCount() < this.t.maxRoutesPerDest) { d.append(r); return true }
+    let worst: Route | null = null
     let worstMetric = -1
-    for (let j = 0; j < d.routes.length; j++) {
-      const x = d.routes[j] as Route
+    for (let x = d.first; x !== null; x = x.next) {
       if (x === d.selected) continue
       const m = this.feasible(d, x.seqno, x.refMetric) ? this.metricOf(x) : INFINITY + 1
-      if (m > worstMetric) { worst = j; worstMetric = m }
+      if (m > worstMetric) { worst = x; worstMetric = m }
     }
-    if (worst < 0 || this.metricOf(r) >= worstMetric) return false
-    d.routes[worst] = r
+    if (worst === null || this.metricOf(r) >= worstMetric) return false
+    d.replace(worst, r)
     return true
   }
 
@@ -899,10 +956,10 @@ export class Router {
     return Math.max(intervalMs, 1000) * 3.5
   }
 
-  private dropRoutesVia (link: LinkId, now: number, out: Output): void {
+  private dropRoutesVia (nb: Neighbour, now: number, out: Output): void {
     for (const [id, d] of this.dests) {
-      const i = d.routes.findIndex(r => r.link === link)
-      if (i >= 0) { d.routes.splice(i, 1); this.select(id, d, now, out) }
+      const r = d.routeVia(nb)
+      if (r !== null) { d.remove(r); this.select(id, d, now, out) }
     }
   }
 
@@ -929,13 +986,13 @@ export class Router {
   private select (id: NodeId, d: Dest, now: number, out: Output): void {
     let best: Route | null = null
     let bestMetric = INFINITY
-    for (const r of d.routes) {
+    for (let r = d.first; r !== null; r = r.next) {
       const m = this.selectable(d, r)
       if (m < bestMetric) { best = r; bestMetric = m }
     }
     const cur = d.selected
     if (cur !== null && best !== cur) {
-      const curMetric = d.routes.includes(cur) ? this.selectable(d, cur) : INFINITY
+      const curMetric = d.has(cur) ? this.selectable(d, cur) : INFINITY
       if (curMetric < INFINITY && bestMetric + this.t.hysteresis >= curMetric) best = cur
     }
     if (best !== null) d.lastUsed = Math.ceil(now)
@@ -967,7 +1024,7 @@ export class Router {
         // there a moment instead of heading for a landmark past a neighbour that still
         // routes to it through us (it would send them back, and with `via` emptied they
         // could only wait here).
-        if (this.scopeLoss && d.routes.length === 0) {
+        if (this.scopeLoss && d.first === null) {
           if (!this.pending.has(id)) {
             this.pending.set(id, { seqno: (d.fdSeqno + 1) & 0xffff, resendsLeft: 0, nextAt: now + this.t.seqnoRequestTimeoutMs })
             this.deadlineStale = true
@@ -1120,7 +1177,7 @@ export class Router {
     let via: Route | null = r.nb === nb ? null : r
     if (via === null) {
       let best = INFINITY
-      for (const x of d.routes) {
+      for (let x = d.first; x !== null; x = x.next) {
         const m = x.nb === nb ? INFINITY : this.selectable(d, x)
         if (m < best) { best = m; via = x }
       }
@@ -1138,11 +1195,8 @@ export class Router {
   private sweep (now: number, out: Output): void {
     this.nextSweepAt = now + this.t.sweepIntervalMs
     for (const [id, d] of this.dests) {
-      if (d.routes.some(r => r.expiresAt <= now)) {
-        d.routes = d.routes.filter(r => r.expiresAt > now)
-        this.select(id, d, now, out)
-      }
-      if (d.routes.length === 0 && d.selected === null && now - d.lastUsed >= this.t.sourceGcMs && !this.dirty.has(id)) {
+      if (d.removeIf(r => r.expiresAt <= now)) this.select(id, d, now, out)
+      if (d.first === null && d.selected === null && now - d.lastUsed >= this.t.sourceGcMs && !this.dirty.has(id)) {
         this.dests.delete(id)
         this.landmarkDests.delete(id)
         this.askedAt.delete(id)
