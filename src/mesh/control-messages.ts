@@ -192,25 +192,24 @@ export function decodeControl (b: Uint8Array): ControlPacket {
     const s = o + 2
     const end = s + len
     if (end > b.length) throw new TruncatedPacketError(`TLV type ${type} at byte ${o} needs ${len} bytes, ${b.length - s} left`)
-    const need = (n: number): void => { if (len < n) tooShort(type, o, len, n) }
-    const id = (at: number): NodeId => nodeIdAt(b, at)
+    // (No closures here: this loop runs per TLV received, and each would be allocated per TLV.)
     switch (type) {
       case T_HELLO: {
-        need(HELLO_BODY)
-        const t: HelloTlv = { type: 'hello', sender: id(s + 5), flags: b[s] as number, seqno: view.getUint16(s + 1), intervalMs: view.getUint16(s + 3) * 10 }
+        if (len < HELLO_BODY) tooShort(type, o, len, HELLO_BODY)
+        const t: HelloTlv = { type: 'hello', sender: nodeIdAt(b, s + 5), flags: b[s] as number, seqno: view.getUint16(s + 1), intervalMs: view.getUint16(s + 3) * 10 }
         if (len >= HELLO_BODY + 4) t.timestamp = view.getUint32(s + HELLO_BODY)
         tlvs.push(t)
         break
       }
       case T_IHU: {
-        need(IHU_BODY)
+        if (len < IHU_BODY) tooShort(type, o, len, IHU_BODY)
         const t: IhuTlv = { type: 'ihu', rxcost: view.getUint16(s), intervalMs: view.getUint16(s + 2) * 10 }
         if (len >= IHU_BODY + 8) t.echo = { origin: view.getUint32(s + 4), heldMs: view.getUint32(s + 8) }
         tlvs.push(t)
         break
       }
       case T_UPDATE:
-        need(UPDATE_BODY)
+        if (len < UPDATE_BODY) tooShort(type, o, len, UPDATE_BODY)
         tlvs.push({
           type: 'update',
           flags: b[s] as number,
@@ -219,16 +218,16 @@ export function decodeControl (b: Uint8Array): ControlPacket {
           seqno: view.getUint16(s + 3),
           metric: view.getUint16(s + 5),
           intervalMs: view.getUint16(s + 7) * 10,
-          id: id(s + 9)
+          id: nodeIdAt(b, s + 9)
         })
         break
       case T_ROUTE_REQUEST:
-        if (len !== 0) need(NODE_ID_BYTES)
-        tlvs.push({ type: 'route-request', id: len === 0 ? null : id(s) })
+        if (len !== 0 && len < NODE_ID_BYTES) tooShort(type, o, len, NODE_ID_BYTES)
+        tlvs.push({ type: 'route-request', id: len === 0 ? null : nodeIdAt(b, s) })
         break
       case T_SEQNO_REQUEST:
-        need(SEQNO_REQUEST_BODY)
-        tlvs.push({ type: 'seqno-request', seqno: view.getUint16(s), hopCount: b[s + 2] as number, id: id(s + 3) })
+        if (len < SEQNO_REQUEST_BODY) tooShort(type, o, len, SEQNO_REQUEST_BODY)
+        tlvs.push({ type: 'seqno-request', seqno: view.getUint16(s), hopCount: b[s + 2] as number, id: nodeIdAt(b, s + 3) })
         break
       default:
         // RFC 8966 §4.3: unknown TLV types are skipped.

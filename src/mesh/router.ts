@@ -379,6 +379,11 @@ class Output {
 
 const TLV_ORDER: Record<string, number> = { hello: 0, ihu: 1, update: 2, 'route-request': 3, 'seqno-request': 4 }
 const order = (t: unknown): number => TLV_ORDER[(t as { type?: unknown } | null)?.type as string] ?? 5
+/** A packet of `tlvs` to the neighbour, numbered with its link's packet counter. */
+function emitPacket (result: RouterOutput[], nb: Neighbour, tlvs: ControlTlv[]): void {
+  result.push({ kind: 'send', link: nb.link, packet: { seq: nb.packetSeq, tlvs } })
+  nb.packetSeq = (nb.packetSeq + 1) & 0xffff
+}
 const inOrder = (tlvs: readonly unknown[]): boolean => {
   for (let k = 1; k < tlvs.length; k++) if (order(tlvs[k - 1]) > order(tlvs[k])) return false
   return true
@@ -1311,21 +1316,18 @@ export class Router {
     for (const [link, tlvs] of out.tlvs) {
       const nb = this.neighbours_.get(link)
       if (nb === undefined) continue
-      const emit = (batch: ControlTlv[]): void => {
-        result.push({ kind: 'send', link, packet: { seq: nb.packetSeq, tlvs: batch } })
-        nb.packetSeq = (nb.packetSeq + 1) & 0xffff
-      }
-      let batch: ControlTlv[] = []
+      // Packets of up to maxPacketBytes, each a slice of the link's TLVs (most often all of them).
+      let start = 0
       let size = PACKET_OVERHEAD
-      for (const t of tlvs) {
-        const s = tlvSize(t)
-        if (batch.length > 0 && size + s > this.t.maxPacketBytes) {
-          emit(batch)
-          batch = []; size = PACKET_OVERHEAD
+      for (let k = 0; k < tlvs.length; k++) {
+        const s = tlvSize(tlvs[k] as ControlTlv)
+        if (k > start && size + s > this.t.maxPacketBytes) {
+          emitPacket(result, nb, tlvs.slice(start, k))
+          start = k; size = PACKET_OVERHEAD
         }
-        batch.push(t); size += s
+        size += s
       }
-      if (batch.length > 0) emit(batch)
+      if (tlvs.length > start) emitPacket(result, nb, start === 0 ? tlvs : tlvs.slice(start))
     }
     if (out.routesChanged) result.push({ kind: 'routes-changed' })
     return result
