@@ -129,12 +129,17 @@ const u8 = (n: number): number => Math.min(0xff, Math.max(0, Math.trunc(n)))
 const u16 = (n: number): number => Math.trunc(n) & 0xffff
 const u32 = (n: number): number => Math.trunc(n) >>> 0
 
-export function encodeControl (p: ControlPacket): Uint8Array {
+/**
+ * Encodes `p` into bytes that `allocate(size)` returns (zero-filled, its own; by default a
+ * new array; the simulator hands out slices of larger buffers, one ArrayBuffer per packet
+ * being most of what encoding a packet cost there).
+ */
+export function encodeControl (p: ControlPacket, allocate: (size: number) => Uint8Array = newBytes): Uint8Array {
   let size = PACKET_OVERHEAD
   for (const t of p.tlvs) size += tlvSize(t)
   if (size > MAX_CONTROL_BYTES) throw new OversizedPacketError(`control packet of ${size} bytes is over ${MAX_CONTROL_BYTES}`, { hint: 'split the TLVs over several packets' })
-  const out = new Uint8Array(size)
-  const view = new DataView(out.buffer)
+  const out = allocate(size)
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength)
   out[0] = CONTROL_VERSION
   view.setUint16(1, u16(p.seq))
   let o = PACKET_OVERHEAD
@@ -174,6 +179,10 @@ export function encodeControl (p: ControlPacket): Uint8Array {
     }
   }
   return out
+}
+
+function newBytes (size: number): Uint8Array {
+  return new Uint8Array(size)
 }
 
 export function decodeControl (b: Uint8Array): ControlPacket {
