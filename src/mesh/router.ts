@@ -1222,23 +1222,24 @@ export class Router {
     if (!this.derivedStale) return
     this.derivedStale = false
     const levels = this.scopeConfig.levelBits.length
-    const landmarks: Array<{ id: NodeId, level: number, metric: number, hops: number, scope: number }> = []
     let gw: { link: LinkId, metric: number } | undefined
     // Only landmark and gateway routes count here; while no gateway was ever heard of,
     // the landmarks are all there is to scan (same order, so the same ties win).
-    for (const [id, d] of this.gatewaysSeen ? this.dests : this.landmarkDests) {
-      const r = d.selected
-      if (r === null) continue
-      const m = this.metricOf(r)
-      if (m >= INFINITY) continue
-      if ((r.flags & UPDATE_GATEWAY) !== 0 && (gw === undefined || m < gw.metric)) gw = { link: r.link, metric: m }
-      if (d.level > 0) landmarks.push({ id, level: d.level, metric: m, hops: r.hops, scope: r.scope })
+    const scan = this.gatewaysSeen ? this.dests : this.landmarkDests
+    if (this.gatewaysSeen) {
+      for (const d of scan.values()) {
+        const r = d.selected
+        if (r === null || (r.flags & UPDATE_GATEWAY) === 0) continue
+        const m = this.metricOf(r)
+        if (m < INFINITY && (gw === undefined || m < gw.metric)) gw = { link: r.link, metric: m }
+      }
     }
     this.gatewayLink = this.gateway ? undefined : gw?.link
     // Our address: per level, the nearest landmark; above the first level, preferably one
     // that lies within the scope of the entry below (hops to it plus hops to that entry
     // at most its scope), so that the higher landmark holds a route to the lower one and
-    // a packet that reaches it can go on (landmarks.ts).
+    // a packet that reaches it can go on (landmarks.ts). The candidates are the landmarks
+    // we have a usable route to, taken in table order (the first of equal metric wins).
     const address: NodeId[] = []
     const hops: Array<number | undefined> = [0]
     let prevHops = 0
@@ -1248,17 +1249,26 @@ export class Router {
         address.push(this.self); hops[k] = 0; prevHops = 0; prevScope = this.scope
         continue
       }
-      let best: typeof landmarks[number] | undefined
-      let bestInScope: typeof landmarks[number] | undefined
-      for (const l of landmarks) {
-        if (l.level < k) continue
-        if (best === undefined || l.metric < best.metric) best = l
-        const within = prevScope >= UNLIMITED_SCOPE || l.hops + prevHops <= prevScope
-        if (within && (bestInScope === undefined || l.metric < bestInScope.metric)) bestInScope = l
+      let best: Route | null = null
+      let bestId: NodeId | null = null
+      let bestMetric = 0
+      let inScope: Route | null = null
+      let inScopeId: NodeId | null = null
+      let inScopeMetric = 0
+      for (const [id, d] of scan) {
+        if (d.level < k) continue
+        const r = d.selected
+        if (r === null) continue
+        const m = this.metricOf(r)
+        if (m >= INFINITY) continue
+        if (best === null || m < bestMetric) { best = r; bestId = id; bestMetric = m }
+        const within = prevScope >= UNLIMITED_SCOPE || r.hops + prevHops <= prevScope
+        if (within && (inScope === null || m < inScopeMetric)) { inScope = r; inScopeId = id; inScopeMetric = m }
       }
-      const pick = bestInScope ?? best
-      if (pick === undefined) break
-      address.push(pick.id); hops[k] = pick.hops; prevHops = pick.hops; prevScope = pick.scope
+      const pick = inScope ?? best
+      const pickId = inScope !== null ? inScopeId : bestId
+      if (pick === null || pickId === null) break
+      address.push(pickId); hops[k] = pick.hops; prevHops = pick.hops; prevScope = pick.scope
     }
     this.address_ = address
     this.nearestHops = hops
