@@ -31,8 +31,9 @@ export function nodeIdFromBytes (bytes: Uint8Array): NodeId {
 // known id allocates nothing. Keyed by the first four bytes (a small integer), checked on
 // the last four. Bounded: past MAX_INTERNED ids the table starts afresh (only a cache:
 // an id decoded before and after compares equal as a string either way), so ids a peer
-// makes up cannot grow it without bound.
-const MAX_INTERNED = 1 << 20
+// makes up cannot grow it past about 17 MB; 2^17 holds every id of a 100,000-node
+// simulation.
+const MAX_INTERNED = 1 << 17
 
 interface Interned { lo: number, id: NodeId, next: Interned | undefined }
 
