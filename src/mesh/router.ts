@@ -232,6 +232,11 @@ class Route {
   set flags (v: number) { this.hsf = (this.hsf & 0xffff) | (v & 0xff) << 16 }
 }
 
+/** Dest.slots when the routes' neighbours are not packed there. */
+const NO_SLOTS = -1
+/** Neighbour.slot of a neighbour past the first 254 (Dest.slots has a byte per route: slot + 1). */
+const MAX_SLOT = 254
+
 /** Per destination: its routes, the selected one, its source entry (§3.2.5), what we last advertised. */
 class Dest {
   /** Its routes, a list in the order they came (a list rather than an array: two objects fewer per destination). */
@@ -247,6 +252,13 @@ class Dest {
   advExcept: LinkId | null = null
   /** When it last had a route, for the source garbage collection. */
   lastUsed: number
+  /**
+   * The slots (Neighbour.slot + 1) of its routes' neighbours, a byte each in list order, so
+   * that routeVia, run for every update received, need not visit routes that are not the
+   * one it looks for (most updates offer a route we do not hold); NO_SLOTS when they do
+   * not fit (more than four routes, or a neighbour without a slot): then it walks the list.
+   */
+  private slots = 0
   constructor (level: number, now: number) { this.advHsf = (level & 0xff) << 24; this.lastUsed = Math.ceil(now) }
 
   /** Feasibility distance (§3.2.5); fdMetric INFINITY = no source entry yet. */
@@ -276,8 +288,35 @@ class Dest {
 
   /** Its route through `nb` (there is at most one per neighbour), or null. */
   routeVia (nb: Neighbour): Route | null {
+    const slots = this.slots
+    if (slots !== NO_SLOTS) {
+      const key = nb.slot + 1
+      let k = 0
+      for (let p = slots >>> 0; p !== 0; p >>>= 8, k++) {
+        if ((p & 0xff) !== key) continue
+        let r = this.first
+        for (let j = 0; j < k && r !== null; j++) r = r.next
+        return r !== null && r.nb === nb ? r : this.walkVia(nb)
+      }
+      return null
+    }
+    return this.walkVia(nb)
+  }
+
+  private walkVia (nb: Neighbour): Route | null {
     for (let r = this.first; r !== null; r = r.next) if (r.nb === nb) return r
     return null
+  }
+
+  /** Recomputes `slots` after the list changed. */
+  private resync (): void {
+    let slots = 0
+    let k = 0
+    for (let r = this.first; r !== null; r = r.next, k++) {
+      if (k >= 4 || r.nb.slot >= MAX_SLOT) { this.slots = NO_SLOTS; return }
+      slots |= (r.nb.slot + 1) << (8 * k)
+    }
+    this.slots = slots
   }
 
   has (route: Route): boolean {
@@ -287,18 +326,26 @@ class Dest {
 
   /** Adds `route` last. */
   append (route: Route): void {
-    if (this.first === null) { this.first = route; return }
-    let r = this.first
-    while (r.next !== null) r = r.next
-    r.next = route
+    if (this.first === null) {
+      this.first = route
+    } else {
+      let r = this.first
+      while (r.next !== null) r = r.next
+      r.next = route
+    }
+    this.resync()
   }
 
   /** Puts `route` in the place of `old` (which must be one of its routes). */
   replace (old: Route, route: Route): void {
     route.next = old.next
     old.next = null
-    if (this.first === old) { this.first = route; return }
-    for (let r = this.first; r !== null; r = r.next) if (r.next === old) { r.next = route; return }
+    if (this.first === old) {
+      this.first = route
+    } else {
+      for (let r = this.first; r !== null; r = r.next) if (r.next === old) { r.next = route; break }
+    }
+    this.resync()
   }
 
   /** Removes the routes `drop` is true of, keeping the others in order; whether any went. */
@@ -316,6 +363,7 @@ class Dest {
       }
       r = next
     }
+    if (removed) this.resync()
     return removed
   }
 
@@ -334,6 +382,8 @@ interface Neighbour {
   link: LinkId
   /** Its link went down (linkDown); it is no longer in neighbours_. */
   down: boolean
+  /** 0–253, unique among the neighbours up (see Dest.slots), or MAX_SLOT for the rest. */
+  slot: number
   id: NodeId | null
   q: LinkQuality
   /** Cost used for routes (updated on significant change only). */
@@ -760,10 +810,19 @@ export class Router {
     nb.retryGapMs = Math.min(this.t.resyncMinMs, nb.retryGapMs * 2)
   }
 
+  /** The least slot no neighbour up holds (a neighbour gone frees its slot: its routes went with it). */
+  private freeSlot (): number {
+    const used = new Uint8Array(MAX_SLOT)
+    for (const nb of this.neighbours_.values()) if (nb.slot < MAX_SLOT) used[nb.slot] = 1
+    const free = used.indexOf(0)
+    return free < 0 ? MAX_SLOT : free
+  }
+
   private addNeighbour (link: LinkId, now: number, out: Output): Neighbour {
     const nb: Neighbour = {
       link,
       down: false,
+      slot: this.freeSlot(),
       id: null,
       q: new LinkQuality(),
       cost: INFINITY,
