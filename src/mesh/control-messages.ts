@@ -10,7 +10,7 @@
 // are in centiseconds (§4.6.5), timestamps are the sender's clock in ms mod 2^32 (as in
 // the Babel RTT extension, RFC 9616, formerly draft-ietf-babel-rtt-extension).
 
-import { NODE_ID_BYTES, nodeIdFromBytes, nodeIdToBytes, isNodeId, type NodeId } from './node-id.ts'
+import { NODE_ID_BYTES, nodeIdAt, writeNodeId, type NodeId } from './node-id.ts'
 import { MalformedPacketError, OversizedPacketError, TruncatedPacketError, UnsupportedVersionError } from './errors.ts'
 
 export const CONTROL_VERSION = 1
@@ -129,37 +129,56 @@ const u8 = (n: number): number => Math.min(0xff, Math.max(0, Math.trunc(n)))
 const u16 = (n: number): number => Math.trunc(n) & 0xffff
 const u32 = (n: number): number => Math.trunc(n) >>> 0
 
-export function encodeControl (p: ControlPacket): Uint8Array {
+/**
+ * Encodes `p` into bytes that `allocate(size)` returns (zero-filled, its own; by default a
+ * new array; the simulator hands out slices of larger buffers, one ArrayBuffer per packet
+ * being most of what encoding a packet cost there).
+ */
+// Big-endian fields written and read byte by byte (as DataView would, without a DataView
+// object per packet).
+function set16 (b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 8; b[at + 1] = v
+}
+function set32 (b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24; b[at + 1] = v >>> 16; b[at + 2] = v >>> 8; b[at + 3] = v
+}
+function get16 (b: Uint8Array, at: number): number {
+  return (b[at] as number) << 8 | (b[at + 1] as number)
+}
+function get32 (b: Uint8Array, at: number): number {
+  return ((b[at] as number) << 24 | (b[at + 1] as number) << 16 | (b[at + 2] as number) << 8 | (b[at + 3] as number)) >>> 0
+}
+
+export function encodeControl (p: ControlPacket, allocate: (size: number) => Uint8Array = newBytes): Uint8Array {
   let size = PACKET_OVERHEAD
   for (const t of p.tlvs) size += tlvSize(t)
   if (size > MAX_CONTROL_BYTES) throw new OversizedPacketError(`control packet of ${size} bytes is over ${MAX_CONTROL_BYTES}`, { hint: 'split the TLVs over several packets' })
-  const out = new Uint8Array(size)
-  const view = new DataView(out.buffer)
+  const out = allocate(size)
   out[0] = CONTROL_VERSION
-  view.setUint16(1, u16(p.seq))
+  set16(out, 1, u16(p.seq))
   let o = PACKET_OVERHEAD
   const id = (n: NodeId): void => {
-    if (!isNodeId(n)) throw new MalformedPacketError(`not a node id: ${String(n)}`)
-    out.set(nodeIdToBytes(n), o); o += NODE_ID_BYTES
+    if (!writeNodeId(n, out, o)) throw new MalformedPacketError(`not a node id: ${String(n)}`)
+    o += NODE_ID_BYTES
   }
   for (const t of p.tlvs) {
     const len = tlvSize(t) - 2
     switch (t.type) {
       case 'hello':
         out[o] = T_HELLO; out[o + 1] = len; o += 2
-        out[o] = u8(t.flags); view.setUint16(o + 1, u16(t.seqno)); view.setUint16(o + 3, centis(t.intervalMs)); o += 5
+        out[o] = u8(t.flags); set16(out, o + 1, u16(t.seqno)); set16(out, o + 3, centis(t.intervalMs)); o += 5
         id(t.sender)
-        if (t.timestamp !== undefined) { view.setUint32(o, u32(t.timestamp)); o += 4 }
+        if (t.timestamp !== undefined) { set32(out, o, u32(t.timestamp)); o += 4 }
         break
       case 'ihu':
         out[o] = T_IHU; out[o + 1] = len; o += 2
-        view.setUint16(o, u16(t.rxcost)); view.setUint16(o + 2, centis(t.intervalMs)); o += 4
-        if (t.echo !== undefined) { view.setUint32(o, u32(t.echo.origin)); view.setUint32(o + 4, u32(t.echo.heldMs)); o += 8 }
+        set16(out, o, u16(t.rxcost)); set16(out, o + 2, centis(t.intervalMs)); o += 4
+        if (t.echo !== undefined) { set32(out, o, u32(t.echo.origin)); set32(out, o + 4, u32(t.echo.heldMs)); o += 8 }
         break
       case 'update':
         out[o] = T_UPDATE; out[o + 1] = len; o += 2
         out[o] = u8(t.flags); out[o + 1] = u8(t.hops); out[o + 2] = u8(t.scope)
-        view.setUint16(o + 3, u16(t.seqno)); view.setUint16(o + 5, u16(t.metric)); view.setUint16(o + 7, centis(t.intervalMs)); o += 9
+        set16(out, o + 3, u16(t.seqno)); set16(out, o + 5, u16(t.metric)); set16(out, o + 7, centis(t.intervalMs)); o += 9
         id(t.id)
         break
       case 'route-request':
@@ -168,7 +187,7 @@ export function encodeControl (p: ControlPacket): Uint8Array {
         break
       case 'seqno-request':
         out[o] = T_SEQNO_REQUEST; out[o + 1] = len; o += 2
-        view.setUint16(o, u16(t.seqno)); out[o + 2] = u8(t.hopCount); o += 3
+        set16(out, o, u16(t.seqno)); out[o + 2] = u8(t.hopCount); o += 3
         id(t.id)
         break
     }
@@ -176,13 +195,16 @@ export function encodeControl (p: ControlPacket): Uint8Array {
   return out
 }
 
+function newBytes (size: number): Uint8Array {
+  return new Uint8Array(size)
+}
+
 export function decodeControl (b: Uint8Array): ControlPacket {
   if (b.length === 0) throw new TruncatedPacketError('empty control packet')
   if (b.length > MAX_CONTROL_BYTES) throw new OversizedPacketError(`control packet of ${b.length} bytes is over ${MAX_CONTROL_BYTES}`)
   if (b[0] !== CONTROL_VERSION) throw new UnsupportedVersionError(`control packet version ${b[0]} is not ${CONTROL_VERSION}`, { hint: 'the neighbour runs another Peernet version' })
   if (b.length < PACKET_OVERHEAD) throw new TruncatedPacketError(`control packet of ${b.length} bytes has no room for its header`)
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength)
-  const seq = view.getUint16(1)
+  const seq = get16(b, 1)
   const tlvs: ControlTlv[] = []
   let o = PACKET_OVERHEAD
   while (o < b.length) {
@@ -192,45 +214,42 @@ export function decodeControl (b: Uint8Array): ControlPacket {
     const s = o + 2
     const end = s + len
     if (end > b.length) throw new TruncatedPacketError(`TLV type ${type} at byte ${o} needs ${len} bytes, ${b.length - s} left`)
-    const need = (n: number): void => {
-      if (len < n) throw new MalformedPacketError(`TLV type ${type} at byte ${o} is ${len} bytes, under its ${n}`)
-    }
-    const id = (at: number): NodeId => nodeIdFromBytes(b.subarray(at, at + NODE_ID_BYTES))
+    // (No closures here: this loop runs per TLV received, and each would be allocated per TLV.)
     switch (type) {
       case T_HELLO: {
-        need(HELLO_BODY)
-        const t: HelloTlv = { type: 'hello', sender: id(s + 5), flags: b[s] as number, seqno: view.getUint16(s + 1), intervalMs: view.getUint16(s + 3) * 10 }
-        if (len >= HELLO_BODY + 4) t.timestamp = view.getUint32(s + HELLO_BODY)
+        if (len < HELLO_BODY) tooShort(type, o, len, HELLO_BODY)
+        const t: HelloTlv = { type: 'hello', sender: nodeIdAt(b, s + 5), flags: b[s] as number, seqno: get16(b, s + 1), intervalMs: get16(b, s + 3) * 10 }
+        if (len >= HELLO_BODY + 4) t.timestamp = get32(b, s + HELLO_BODY)
         tlvs.push(t)
         break
       }
       case T_IHU: {
-        need(IHU_BODY)
-        const t: IhuTlv = { type: 'ihu', rxcost: view.getUint16(s), intervalMs: view.getUint16(s + 2) * 10 }
-        if (len >= IHU_BODY + 8) t.echo = { origin: view.getUint32(s + 4), heldMs: view.getUint32(s + 8) }
+        if (len < IHU_BODY) tooShort(type, o, len, IHU_BODY)
+        const t: IhuTlv = { type: 'ihu', rxcost: get16(b, s), intervalMs: get16(b, s + 2) * 10 }
+        if (len >= IHU_BODY + 8) t.echo = { origin: get32(b, s + 4), heldMs: get32(b, s + 8) }
         tlvs.push(t)
         break
       }
       case T_UPDATE:
-        need(UPDATE_BODY)
+        if (len < UPDATE_BODY) tooShort(type, o, len, UPDATE_BODY)
         tlvs.push({
           type: 'update',
           flags: b[s] as number,
           hops: b[s + 1] as number,
           scope: b[s + 2] as number,
-          seqno: view.getUint16(s + 3),
-          metric: view.getUint16(s + 5),
-          intervalMs: view.getUint16(s + 7) * 10,
-          id: id(s + 9)
+          seqno: get16(b, s + 3),
+          metric: get16(b, s + 5),
+          intervalMs: get16(b, s + 7) * 10,
+          id: nodeIdAt(b, s + 9)
         })
         break
       case T_ROUTE_REQUEST:
-        if (len !== 0) need(NODE_ID_BYTES)
-        tlvs.push({ type: 'route-request', id: len === 0 ? null : id(s) })
+        if (len !== 0 && len < NODE_ID_BYTES) tooShort(type, o, len, NODE_ID_BYTES)
+        tlvs.push({ type: 'route-request', id: len === 0 ? null : nodeIdAt(b, s) })
         break
       case T_SEQNO_REQUEST:
-        need(SEQNO_REQUEST_BODY)
-        tlvs.push({ type: 'seqno-request', seqno: view.getUint16(s), hopCount: b[s + 2] as number, id: id(s + 3) })
+        if (len < SEQNO_REQUEST_BODY) tooShort(type, o, len, SEQNO_REQUEST_BODY)
+        tlvs.push({ type: 'seqno-request', seqno: get16(b, s), hopCount: b[s + 2] as number, id: nodeIdAt(b, s + 3) })
         break
       default:
         // RFC 8966 §4.3: unknown TLV types are skipped.
@@ -239,4 +258,8 @@ export function decodeControl (b: Uint8Array): ControlPacket {
     o = end
   }
   return { seq, tlvs }
+}
+
+function tooShort (type: number, at: number, len: number, n: number): never {
+  throw new MalformedPacketError(`TLV type ${type} at byte ${at} is ${len} bytes, under its ${n}`)
 }

@@ -23,7 +23,7 @@ import { createCipheriv, createDecipheriv, diffieHellman, hkdfSync, randomBytes 
 import type { Identity } from '../core/identity.ts'
 import { x25519Key, x25519PrivateOf, x25519PublicOf } from '../core/seal.ts'
 import { EnvelopeOpenError, MalformedPacketError, MeshError, OversizedPacketError, TruncatedPacketError, UnsupportedVersionError } from './errors.ts'
-import { isNodeId, nodeIdFromBytes, nodeIdOf, nodeIdToBytes, NODE_ID_BYTES } from './node-id.ts'
+import { isNodeId, nodeIdAt, nodeIdOf, nodeIdToBytes, NODE_ID_BYTES } from './node-id.ts'
 import type { NodeId } from './node-id.ts'
 
 export const ENVELOPE_VERSION = 1
@@ -148,10 +148,10 @@ export function decodeEnvelope (b: Uint8Array): MeshEnvelope {
   const payloadAt = keyAt + ((flags & DST_KEY) !== 0 ? SRC_BYTES : 0)
   if (b.byteLength < payloadAt) throw new TruncatedPacketError(`envelope truncated in its landmark list or destination key: ${b.byteLength} bytes, need ${payloadAt}`)
   let at = 4 + SRC_BYTES
-  const dst = nodeIdFromBytes(b.subarray(at, at + NODE_ID_BYTES)); at += NODE_ID_BYTES
+  const dst = nodeIdAt(b, at); at += NODE_ID_BYTES
   const id = Buffer.from(b.buffer, b.byteOffset + at, ID_BYTES).toString('hex'); at += ID_BYTES + 1
   const via: NodeId[] = []
-  for (let i = 0; i < viaCount; i++) { via.push(nodeIdFromBytes(b.subarray(at, at + NODE_ID_BYTES))); at += NODE_ID_BYTES }
+  for (let i = 0; i < viaCount; i++) { via.push(nodeIdAt(b, at)); at += NODE_ID_BYTES }
   const e: MeshEnvelope = {
     src: b.slice(4, 4 + SRC_BYTES),
     dst,

@@ -193,49 +193,197 @@ export interface NeighbourView {
   helloIntervalMs: number
 }
 
+// Routes and destinations are most of a router's memory (hundreds of each per node, 10^5
+// nodes in one simulated heap), so their small fields are packed in pairs and triples
+// into 32-bit integers (held unboxed, as V8 small integers, where separate fields cost a
+// word each), behind accessors that read as plain fields. Seqnos and metrics are u16,
+// hops, scope, flags and level u8 (checked on input: onUpdate).
+
 /** A route entry (§3.2.6), kept small: a destination holds at most a few. */
 class Route {
-  link: LinkId
-  seqno: number
-  /** The metric the neighbour advertised (Babel's "advertised metric"). */
-  refMetric: number
-  /** Our hop count to the destination through this neighbour. */
-  hops: number
-  scope: number
-  flags: number
+  /** The neighbour it goes through (a route goes when its neighbour's link goes: linkDown). */
+  readonly nb: Neighbour
+  /** seqno | refMetric << 16 */
+  private sm: number
+  /** hops | scope << 8 | flags << 16 */
+  private hsf: number
   expiresAt: number
-  constructor (link: LinkId, seqno: number, refMetric: number, hops: number, scope: number, flags: number, expiresAt: number) {
-    this.link = link; this.seqno = seqno; this.refMetric = refMetric; this.hops = hops
-    this.scope = scope; this.flags = flags; this.expiresAt = expiresAt
+  /** The destination's next route (Dest.first). */
+  next: Route | null = null
+  constructor (nb: Neighbour, seqno: number, refMetric: number, hops: number, scope: number, flags: number, expiresAt: number) {
+    this.nb = nb
+    this.sm = (seqno & 0xffff) | refMetric << 16
+    this.hsf = (hops & 0xff) | (scope & 0xff) << 8 | (flags & 0xff) << 16
+    this.expiresAt = expiresAt
   }
+
+  get link (): LinkId { return this.nb.link }
+  get seqno (): number { return this.sm & 0xffff }
+  set seqno (v: number) { this.sm = (this.sm & ~0xffff) | (v & 0xffff) }
+  /** The metric the neighbour advertised (Babel's "advertised metric"). */
+  get refMetric (): number { return this.sm >>> 16 }
+  set refMetric (v: number) { this.sm = (this.sm & 0xffff) | v << 16 }
+  /** Our hop count to the destination through this neighbour. */
+  get hops (): number { return this.hsf & 0xff }
+  set hops (v: number) { this.hsf = (this.hsf & ~0xff) | (v & 0xff) }
+  get scope (): number { return (this.hsf >>> 8) & 0xff }
+  set scope (v: number) { this.hsf = (this.hsf & ~0xff00) | (v & 0xff) << 8 }
+  get flags (): number { return (this.hsf >>> 16) & 0xff }
+  set flags (v: number) { this.hsf = (this.hsf & 0xffff) | (v & 0xff) << 16 }
 }
+
+/** Dest.slots when the routes' neighbours are not packed there. */
+const NO_SLOTS = -1
+/** Neighbour.slot of a neighbour past the first 254 (Dest.slots has a byte per route: slot + 1). */
+const MAX_SLOT = 254
 
 /** Per destination: its routes, the selected one, its source entry (§3.2.5), what we last advertised. */
 class Dest {
-  /** Small arrays, replaced rather than grown (see admit). */
-  routes: Route[] = []
+  /** Its routes, a list in the order they came (a list rather than an array: two objects fewer per destination). */
+  first: Route | null = null
   selected: Route | null = null
-  /** Feasibility distance (§3.2.5); fdMetric INFINITY = no source entry yet. */
-  fdSeqno = 0
-  fdMetric = INFINITY
-  /** Last update we sent for it; advMetric INFINITY = nothing (or a retraction). */
-  advSeqno = 0
-  advMetric = INFINITY
-  advHops = 0
-  advScope = 0
-  advFlags = 0
+  /** fdSeqno | fdMetric << 16 */
+  private fd: number = INFINITY << 16
+  /** advSeqno | advMetric << 16 */
+  private adv: number = INFINITY << 16
+  /** advHops | advScope << 8 | advFlags << 16 | level << 24 */
+  private advHsf: number
   /** The link our last update skipped (split horizon): it has not heard from us since. */
   advExcept: LinkId | null = null
   /** When it last had a route, for the source garbage collection. */
   lastUsed: number
-  /** When we last asked for a newer seqno while still holding a route (§3.8.2.2), for the rate limit. */
-  askedAt = -Infinity
-  readonly level: number
-  constructor (level: number, now: number) { this.level = level; this.lastUsed = Math.ceil(now) }
+  /**
+   * The slots (Neighbour.slot + 1) of its routes' neighbours, a byte each in list order, so
+   * that routeVia, run for every update received, need not visit routes that are not the
+   * one it looks for (most updates offer a route we do not hold); NO_SLOTS when they do
+   * not fit (more than four routes, or a neighbour without a slot): then it walks the list.
+   */
+  private slots = 0
+  constructor (level: number, now: number) { this.advHsf = (level & 0xff) << 24; this.lastUsed = Math.ceil(now) }
+
+  /** Feasibility distance (§3.2.5); fdMetric INFINITY = no source entry yet. */
+  get fdSeqno (): number { return this.fd & 0xffff }
+  set fdSeqno (v: number) { this.fd = (this.fd & ~0xffff) | (v & 0xffff) }
+  get fdMetric (): number { return this.fd >>> 16 }
+  set fdMetric (v: number) { this.fd = (this.fd & 0xffff) | v << 16 }
+  /** Last update we sent for it; advMetric INFINITY = nothing (or a retraction). */
+  get advSeqno (): number { return this.adv & 0xffff }
+  set advSeqno (v: number) { this.adv = (this.adv & ~0xffff) | (v & 0xffff) }
+  get advMetric (): number { return this.adv >>> 16 }
+  set advMetric (v: number) { this.adv = (this.adv & 0xffff) | v << 16 }
+  get advHops (): number { return this.advHsf & 0xff }
+  set advHops (v: number) { this.advHsf = (this.advHsf & ~0xff) | (v & 0xff) }
+  get advScope (): number { return (this.advHsf >>> 8) & 0xff }
+  set advScope (v: number) { this.advHsf = (this.advHsf & ~0xff00) | (v & 0xff) << 8 }
+  get advFlags (): number { return (this.advHsf >>> 16) & 0xff }
+  set advFlags (v: number) { this.advHsf = (this.advHsf & ~0xff0000) | (v & 0xff) << 16 }
+  /** Its landmark level (landmarks.ts). */
+  get level (): number { return this.advHsf >>> 24 }
+
+  routeCount (): number {
+    let n = 0
+    for (let r = this.first; r !== null; r = r.next) n++
+    return n
+  }
+
+  /** Its route through `nb` (there is at most one per neighbour), or null. */
+  routeVia (nb: Neighbour): Route | null {
+    const slots = this.slots
+    if (slots !== NO_SLOTS) {
+      const key = nb.slot + 1
+      let k = 0
+      for (let p = slots >>> 0; p !== 0; p >>>= 8, k++) {
+        if ((p & 0xff) !== key) continue
+        let r = this.first
+        for (let j = 0; j < k && r !== null; j++) r = r.next
+        return r !== null && r.nb === nb ? r : this.walkVia(nb)
+      }
+      return null
+    }
+    return this.walkVia(nb)
+  }
+
+  private walkVia (nb: Neighbour): Route | null {
+    for (let r = this.first; r !== null; r = r.next) if (r.nb === nb) return r
+    return null
+  }
+
+  /** Recomputes `slots` after the list changed. */
+  private resync (): void {
+    let slots = 0
+    let k = 0
+    for (let r = this.first; r !== null; r = r.next, k++) {
+      if (k >= 4 || r.nb.slot >= MAX_SLOT) { this.slots = NO_SLOTS; return }
+      slots |= (r.nb.slot + 1) << (8 * k)
+    }
+    this.slots = slots
+  }
+
+  has (route: Route): boolean {
+    for (let r = this.first; r !== null; r = r.next) if (r === route) return true
+    return false
+  }
+
+  /** Adds `route` last. */
+  append (route: Route): void {
+    if (this.first === null) {
+      this.first = route
+    } else {
+      let r = this.first
+      while (r.next !== null) r = r.next
+      r.next = route
+    }
+    this.resync()
+  }
+
+  /** Puts `route` in the place of `old` (which must be one of its routes). */
+  replace (old: Route, route: Route): void {
+    route.next = old.next
+    old.next = null
+    if (this.first === old) {
+      this.first = route
+    } else {
+      for (let r = this.first; r !== null; r = r.next) if (r.next === old) { r.next = route; break }
+    }
+    this.resync()
+  }
+
+  /** Removes the routes `drop` is true of, keeping the others in order; whether any went. */
+  removeIf (drop: (r: Route) => boolean): boolean {
+    let removed = false
+    let prev: Route | null = null
+    for (let r = this.first; r !== null;) {
+      const next: Route | null = r.next
+      if (drop(r)) {
+        if (prev === null) this.first = next; else prev.next = next
+        r.next = null
+        removed = true
+      } else {
+        prev = r
+      }
+      r = next
+    }
+    if (removed) this.resync()
+    return removed
+  }
+
+  /** Removes `route` (one of its routes). */
+  remove (route: Route): void {
+    this.removeIf(r => r === route)
+  }
+
+  some (test: (r: Route) => boolean): boolean {
+    for (let r = this.first; r !== null; r = r.next) if (test(r)) return true
+    return false
+  }
 }
 
 interface Neighbour {
   link: LinkId
+  /** Its link went down (linkDown); it is no longer in neighbours_. */
+  down: boolean
+  /** 0–253, unique among the neighbours up (see Dest.slots), or MAX_SLOT for the rest. */
+  slot: number
   id: NodeId | null
   q: LinkQuality
   /** Cost used for routes (updated on significant change only). */
@@ -281,6 +429,15 @@ class Output {
 
 const TLV_ORDER: Record<string, number> = { hello: 0, ihu: 1, update: 2, 'route-request': 3, 'seqno-request': 4 }
 const order = (t: unknown): number => TLV_ORDER[(t as { type?: unknown } | null)?.type as string] ?? 5
+/** A packet of `tlvs` to the neighbour, numbered with its link's packet counter. */
+function emitPacket (result: RouterOutput[], nb: Neighbour, tlvs: ControlTlv[]): void {
+  result.push({ kind: 'send', link: nb.link, packet: { seq: nb.packetSeq, tlvs } })
+  nb.packetSeq = (nb.packetSeq + 1) & 0xffff
+}
+const inOrder = (tlvs: readonly unknown[]): boolean => {
+  for (let k = 1; k < tlvs.length; k++) if (order(tlvs[k - 1]) > order(tlvs[k])) return false
+  return true
+}
 const seqnoNewer = (a: number, b: number): boolean => a !== b && ((a - b) & 0xffff) < 0x8000
 const addMetric = (a: number, b: number): number => (a >= INFINITY || b >= INFINITY) ? INFINITY : Math.min(INFINITY - 1, a + b)
 const u16ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff
@@ -297,10 +454,22 @@ export class Router {
   private seqno: number
   private readonly neighbours_ = new Map<LinkId, Neighbour>()
   private readonly dests = new Map<NodeId, Dest>()
+  /**
+   * The destinations that are landmarks (level > 0), in the order of `dests`: what
+   * refreshDerived scans, a few percent of the table, unless gatewaysSeen.
+   */
+  private readonly landmarkDests = new Map<NodeId, Dest>()
+  /** An update with the gateway flag came in: refreshDerived must scan every destination for gateway routes. */
+  private gatewaysSeen = false
   /** Pending seqno requests we originated (§3.2.7). */
   private readonly pending = new Map<NodeId, PendingRequest>()
   /** Recently forwarded seqno requests (§3.8.1.2 duplicate suppression): id → seqno, time. */
   private readonly forwarded = new Map<NodeId, { seqno: number, at: number }>()
+  /**
+   * When we last asked for a newer seqno for a destination while still holding a route
+   * (§3.8.2.2), for the rate limit; absent = never. Rare, so not a field of every Dest.
+   */
+  private readonly askedAt = new Map<NodeId, number>()
   /** Destinations whose advertisement may need a triggered update. */
   private readonly dirty = new Set<NodeId>()
   private selfDirty = true
@@ -361,10 +530,13 @@ export class Router {
   linkDown (link: LinkId, now: number): RouterOutput[] {
     this.deadlineStale = true
     const out = new Output()
-    if (this.neighbours_.delete(link)) {
+    const nb = this.neighbours_.get(link)
+    if (nb !== undefined) {
+      this.neighbours_.delete(link)
+      nb.down = true
       for (const [id, d] of this.dests) {
-        const i = d.routes.findIndex(r => r.link === link)
-        if (i >= 0) { d.routes.splice(i, 1); this.select(id, d, now, out) }
+        const r = d.routeVia(nb)
+        if (r !== null) { d.remove(r); this.select(id, d, now, out) }
       }
     }
     return this.finish(out, now)
@@ -380,7 +552,8 @@ export class Router {
     const tlvs = Array.isArray(packet?.tlvs) ? packet.tlvs : []
     // Hellos and IHUs first, then updates, then requests: a request that comes with a
     // retraction (as after a lost route) is then forwarded along the route that remains.
-    for (const t of [...tlvs].sort((x, y) => order(x) - order(y))) {
+    // (Most packets come in that order already: then the stable sort would change nothing.)
+    for (const t of inOrder(tlvs) ? tlvs : [...tlvs].sort((x, y) => order(x) - order(y))) {
       // Only hellos, IHUs and requests move timers; updates alone (most packets) leave
       // nextDeadline's cache alone unless they start a seqno request.
       if (t?.type !== 'update') this.deadlineStale = true
@@ -431,7 +604,7 @@ export class Router {
       if (p.nextAt > now) continue
       if (p.resendsLeft <= 0) {
         const d = this.dests.get(id)
-        if (d !== undefined && d.selected === null && d.routes.some((r) => r.refMetric < INFINITY)) {
+        if (d !== undefined && d.selected === null && d.some((r) => r.refMetric < INFINITY)) {
           // Still no usable route, but a neighbour offers one we may not take (unfeasible):
           // only a newer seqno from the source can make it feasible (§3.5.1), and nothing
           // else will ask for one while the neighbours stay quiet. Keep asking, slowly,
@@ -554,7 +727,7 @@ export class Router {
   routes (): RouteView[] {
     const views: RouteView[] = []
     for (const [dst, d] of this.dests) {
-      for (const r of d.routes) {
+      for (let r = d.first; r !== null; r = r.next) {
         views.push({
           dst,
           nextHop: this.neighbours_.get(r.link)?.id ?? null,
@@ -623,7 +796,7 @@ export class Router {
 
   stateSize (): number {
     let n = this.neighbours_.size + this.dests.size
-    for (const d of this.dests.values()) n += d.routes.length
+    for (const d of this.dests.values()) n += d.routeCount()
     return n
   }
 
@@ -649,9 +822,19 @@ export class Router {
     nb.retryGapMs = Math.min(this.t.resyncMinMs, nb.retryGapMs * 2)
   }
 
+  /** The least slot no neighbour up holds (a neighbour gone frees its slot: its routes went with it). */
+  private freeSlot (): number {
+    const used = new Uint8Array(MAX_SLOT)
+    for (const nb of this.neighbours_.values()) if (nb.slot < MAX_SLOT) used[nb.slot] = 1
+    const free = used.indexOf(0)
+    return free < 0 ? MAX_SLOT : free
+  }
+
   private addNeighbour (link: LinkId, now: number, out: Output): Neighbour {
     const nb: Neighbour = {
       link,
+      down: false,
+      slot: this.freeSlot(),
       id: null,
       q: new LinkQuality(),
       cost: INFINITY,
@@ -708,7 +891,7 @@ export class Router {
       typeof t.intervalMs !== 'number' || !(t.intervalMs >= 0 && t.intervalMs <= 655_350)) return
     if (nb.id !== null && nb.id !== t.sender) {
       // Another node now answers on this link: forget what the old one told us.
-      this.dropRoutesVia(nb.link, now, out)
+      this.dropRoutesVia(nb, now, out)
       nb.q = new LinkQuality()
       nb.cost = INFINITY
     }
@@ -751,7 +934,7 @@ export class Router {
       if (nb.nextHelloAt > now + this.t.helloMinMs) nb.nextHelloAt = now + this.t.helloMinMs
     }
     for (const [id, d] of this.dests) {
-      if (d.routes.some(r => r.link === nb.link)) this.select(id, d, now, out)
+      if (d.routeVia(nb) !== null) this.select(id, d, now, out)
     }
   }
 
@@ -770,18 +953,19 @@ export class Router {
         const refreshedAfter = nb.askedAt + this.holdTime(t.intervalMs)
         for (const [id, d] of this.dests) {
           if (id === t.id) continue
-          const i = d.routes.findIndex(r => r.link === nb.link)
-          if (i >= 0 && (d.routes[i] as Route).expiresAt < refreshedAfter) { d.routes.splice(i, 1); this.select(id, d, now, out) }
+          const r = d.routeVia(nb)
+          if (r !== null && r.expiresAt < refreshedAfter) { d.remove(r); this.select(id, d, now, out) }
         }
       }
     }
     if (t.id === this.self) return
+    if ((t.flags & UPDATE_GATEWAY) !== 0) this.gatewaysSeen = true
     const hops = Math.min(UNLIMITED_SCOPE, t.hops + 1)
     // Landmark scoping: past the origin's scope the route does not exist for us.
     const metric = t.scope < UNLIMITED_SCOPE && hops > t.scope ? INFINITY : t.metric
     let d = this.dests.get(t.id)
-    const i = d === undefined ? -1 : d.routes.findIndex(r => r.link === nb.link)
-    if (d === undefined || i < 0) {
+    const found = d === undefined ? null : d.routeVia(nb)
+    if (d === undefined || found === null) {
       // §3.5.3: a retraction for a route we do not have is ignored; so is (we MAY) an
       // unfeasible update, but §3.8.2.2 asks its source for a newer seqno if it would help.
       if (metric >= INFINITY) return
@@ -789,9 +973,9 @@ export class Router {
         if (d.selected === null) {
           this.startSeqnoRequest(t.id, (d.fdSeqno + 1) & 0xffff, nb.link, now, out)
         } else if (addMetric(metric, nb.cost) + this.t.hysteresis < this.metricOf(d.selected) &&
-          now - d.askedAt >= this.t.seqnoRequestMinGapMs && !this.pending.has(t.id)) {
+          now - (this.askedAt.get(t.id) ?? -Infinity) >= this.t.seqnoRequestMinGapMs && !this.pending.has(t.id)) {
           // §3.8.2.2 is an optimisation (we still have a route): rate-limited per destination.
-          d.askedAt = now
+          this.askedAt.set(t.id, now)
           this.startSeqnoRequest(t.id, (d.fdSeqno + 1) & 0xffff, nb.link, now, out)
         }
         return
@@ -799,11 +983,12 @@ export class Router {
       if (d === undefined) {
         d = new Dest(landmarkLevel(t.id, this.scopeConfig), now)
         this.dests.set(t.id, d)
+        if (d.level > 0) this.landmarkDests.set(t.id, d)
       }
-      const r = new Route(nb.link, t.seqno, metric, hops, t.scope, t.flags, Math.ceil(now + this.holdTime(t.intervalMs)))
+      const r = new Route(nb, t.seqno, metric, hops, t.scope, t.flags, Math.ceil(now + this.holdTime(t.intervalMs)))
       if (!this.admit(d, r)) return
     } else {
-      const r = d.routes[i] as Route
+      const r = found
       // gatewayHop(), address() and wideLandmarks() depend on the flags, metrics and (for
       // landmarks) scopes of selected routes to gateways and landmarks.
       if (r === d.selected && (r.flags !== t.flags || ((d.level > 0 || (t.flags & UPDATE_GATEWAY) !== 0) && (r.refMetric !== metric || r.hops !== hops)) || (d.level > 0 && r.scope !== t.scope))) {
@@ -811,7 +996,7 @@ export class Router {
         out.routesChanged = true
       }
       if (metric >= INFINITY) {
-        d.routes.splice(i, 1)
+        d.remove(r)
       } else {
         r.seqno = t.seqno; r.refMetric = metric; r.hops = hops; r.scope = t.scope; r.flags = t.flags
         r.expiresAt = Math.ceil(now + this.holdTime(t.intervalMs))
@@ -829,19 +1014,16 @@ export class Router {
 
   /** Keeps at most maxRoutesPerDest routes: a new one replaces the worst if it is better. */
   private admit (d: Dest, r: Route): boolean {
-    // concat rather than push or spread, which reserve room for 16 more: most
-    // destinations hold one or two routes, and memory per route counts at 100,000 nodes.
-    if (d.routes.length < this.t.maxRoutesPerDest) { d.routes = d.routes.length === 0 ? [r] : d.routes.concat([r]); return true }
-    let worst = -1
+    if (d.routeCount() < this.t.maxRoutesPerDest) { d.append(r); return true }
+    let worst: Route | null = null
     let worstMetric = -1
-    for (let j = 0; j < d.routes.length; j++) {
-      const x = d.routes[j] as Route
+    for (let x = d.first; x !== null; x = x.next) {
       if (x === d.selected) continue
       const m = this.feasible(d, x.seqno, x.refMetric) ? this.metricOf(x) : INFINITY + 1
-      if (m > worstMetric) { worst = j; worstMetric = m }
+      if (m > worstMetric) { worst = x; worstMetric = m }
     }
-    if (worst < 0 || this.metricOf(r) >= worstMetric) return false
-    d.routes[worst] = r
+    if (worst === null || this.metricOf(r) >= worstMetric) return false
+    d.replace(worst, r)
     return true
   }
 
@@ -850,10 +1032,10 @@ export class Router {
     return Math.max(intervalMs, 1000) * 3.5
   }
 
-  private dropRoutesVia (link: LinkId, now: number, out: Output): void {
+  private dropRoutesVia (nb: Neighbour, now: number, out: Output): void {
     for (const [id, d] of this.dests) {
-      const i = d.routes.findIndex(r => r.link === link)
-      if (i >= 0) { d.routes.splice(i, 1); this.select(id, d, now, out) }
+      const r = d.routeVia(nb)
+      if (r !== null) { d.remove(r); this.select(id, d, now, out) }
     }
   }
 
@@ -866,8 +1048,9 @@ export class Router {
   }
 
   private metricOf (r: Route): number {
-    const nb = this.neighbours_.get(r.link)
-    return nb === undefined ? INFINITY : addMetric(r.refMetric, nb.cost)
+    // r.nb is the neighbour neighbours_ holds for r.link: linkDown drops the routes with it.
+    const nb = r.nb
+    return nb.down ? INFINITY : addMetric(r.refMetric, nb.cost)
   }
 
   private selectable (d: Dest, r: Route): number {
@@ -879,13 +1062,13 @@ export class Router {
   private select (id: NodeId, d: Dest, now: number, out: Output): void {
     let best: Route | null = null
     let bestMetric = INFINITY
-    for (const r of d.routes) {
+    for (let r = d.first; r !== null; r = r.next) {
       const m = this.selectable(d, r)
       if (m < bestMetric) { best = r; bestMetric = m }
     }
     const cur = d.selected
     if (cur !== null && best !== cur) {
-      const curMetric = d.routes.includes(cur) ? this.selectable(d, cur) : INFINITY
+      const curMetric = d.has(cur) ? this.selectable(d, cur) : INFINITY
       if (curMetric < INFINITY && bestMetric + this.t.hysteresis >= curMetric) best = cur
     }
     if (best !== null) d.lastUsed = Math.ceil(now)
@@ -917,7 +1100,7 @@ export class Router {
         // there a moment instead of heading for a landmark past a neighbour that still
         // routes to it through us (it would send them back, and with `via` emptied they
         // could only wait here).
-        if (this.scopeLoss && d.routes.length === 0) {
+        if (this.scopeLoss && d.first === null) {
           if (!this.pending.has(id)) {
             this.pending.set(id, { seqno: (d.fdSeqno + 1) & 0xffff, resendsLeft: 0, nextAt: now + this.t.seqnoRequestTimeoutMs })
             this.deadlineStale = true
@@ -1067,11 +1250,11 @@ export class Router {
     if (t.hopCount < 2) return
     // Forwarded along the selected route, or if that goes back to the requester, along
     // the best other feasible route; never to the requester (§3.8.1.2).
-    let via: Route | null = r.link === nb.link ? null : r
+    let via: Route | null = r.nb === nb ? null : r
     if (via === null) {
       let best = INFINITY
-      for (const x of d.routes) {
-        const m = x.link === nb.link ? INFINITY : this.selectable(d, x)
+      for (let x = d.first; x !== null; x = x.next) {
+        const m = x.nb === nb ? INFINITY : this.selectable(d, x)
         if (m < best) { best = m; via = x }
       }
     }
@@ -1088,12 +1271,11 @@ export class Router {
   private sweep (now: number, out: Output): void {
     this.nextSweepAt = now + this.t.sweepIntervalMs
     for (const [id, d] of this.dests) {
-      if (d.routes.some(r => r.expiresAt <= now)) {
-        d.routes = d.routes.filter(r => r.expiresAt > now)
-        this.select(id, d, now, out)
-      }
-      if (d.routes.length === 0 && d.selected === null && now - d.lastUsed >= this.t.sourceGcMs && !this.dirty.has(id)) {
+      if (d.removeIf(r => r.expiresAt <= now)) this.select(id, d, now, out)
+      if (d.first === null && d.selected === null && now - d.lastUsed >= this.t.sourceGcMs && !this.dirty.has(id)) {
         this.dests.delete(id)
+        this.landmarkDests.delete(id)
+        this.askedAt.delete(id)
         this.pending.delete(id)
       }
     }
@@ -1111,21 +1293,24 @@ export class Router {
     if (!this.derivedStale) return
     this.derivedStale = false
     const levels = this.scopeConfig.levelBits.length
-    const landmarks: Array<{ id: NodeId, level: number, metric: number, hops: number, scope: number }> = []
     let gw: { link: LinkId, metric: number } | undefined
-    for (const [id, d] of this.dests) {
-      const r = d.selected
-      if (r === null) continue
-      const m = this.metricOf(r)
-      if (m >= INFINITY) continue
-      if ((r.flags & UPDATE_GATEWAY) !== 0 && (gw === undefined || m < gw.metric)) gw = { link: r.link, metric: m }
-      if (d.level > 0) landmarks.push({ id, level: d.level, metric: m, hops: r.hops, scope: r.scope })
+    // Only landmark and gateway routes count here; while no gateway was ever heard of,
+    // the landmarks are all there is to scan (same order, so the same ties win).
+    const scan = this.gatewaysSeen ? this.dests : this.landmarkDests
+    if (this.gatewaysSeen) {
+      for (const d of scan.values()) {
+        const r = d.selected
+        if (r === null || (r.flags & UPDATE_GATEWAY) === 0) continue
+        const m = this.metricOf(r)
+        if (m < INFINITY && (gw === undefined || m < gw.metric)) gw = { link: r.link, metric: m }
+      }
     }
     this.gatewayLink = this.gateway ? undefined : gw?.link
     // Our address: per level, the nearest landmark; above the first level, preferably one
     // that lies within the scope of the entry below (hops to it plus hops to that entry
     // at most its scope), so that the higher landmark holds a route to the lower one and
-    // a packet that reaches it can go on (landmarks.ts).
+    // a packet that reaches it can go on (landmarks.ts). The candidates are the landmarks
+    // we have a usable route to, taken in table order (the first of equal metric wins).
     const address: NodeId[] = []
     const hops: Array<number | undefined> = [0]
     let prevHops = 0
@@ -1135,24 +1320,42 @@ export class Router {
         address.push(this.self); hops[k] = 0; prevHops = 0; prevScope = this.scope
         continue
       }
-      let best: typeof landmarks[number] | undefined
-      let bestInScope: typeof landmarks[number] | undefined
-      for (const l of landmarks) {
-        if (l.level < k) continue
-        if (best === undefined || l.metric < best.metric) best = l
-        const within = prevScope >= UNLIMITED_SCOPE || l.hops + prevHops <= prevScope
-        if (within && (bestInScope === undefined || l.metric < bestInScope.metric)) bestInScope = l
+      let best: Route | null = null
+      let bestId: NodeId | null = null
+      let bestMetric = 0
+      let inScope: Route | null = null
+      let inScopeId: NodeId | null = null
+      let inScopeMetric = 0
+      for (const [id, d] of scan) {
+        if (d.level < k) continue
+        const r = d.selected
+        if (r === null) continue
+        const m = this.metricOf(r)
+        if (m >= INFINITY) continue
+        if (best === null || m < bestMetric) { best = r; bestId = id; bestMetric = m }
+        const within = prevScope >= UNLIMITED_SCOPE || r.hops + prevHops <= prevScope
+        if (within && (inScope === null || m < inScopeMetric)) { inScope = r; inScopeId = id; inScopeMetric = m }
       }
-      const pick = bestInScope ?? best
-      if (pick === undefined) break
-      address.push(pick.id); hops[k] = pick.hops; prevHops = pick.hops; prevScope = pick.scope
+      const pick = inScope ?? best
+      const pickId = inScope !== null ? inScopeId : bestId
+      if (pick === null || pickId === null) break
+      address.push(pickId); hops[k] = pick.hops; prevHops = pick.hops; prevScope = pick.scope
     }
     this.address_ = address
     this.nearestHops = hops
     let top = this.level >= 1 && this.scope >= UNLIMITED_SCOPE ? this.level : 0
-    for (const l of landmarks) if (l.scope >= UNLIMITED_SCOPE && l.level > top) top = l.level
+    const usable = (d: Dest): Route | null => d.selected !== null && this.metricOf(d.selected) < INFINITY ? d.selected : null
+    for (const d of this.landmarkDests.values()) {
+      const r = usable(d)
+      if (r !== null && r.scope >= UNLIMITED_SCOPE && d.level > top) top = d.level
+    }
     const wide: NodeId[] = top >= 1 && this.level >= top && this.scope >= UNLIMITED_SCOPE ? [this.self] : []
-    if (top >= 1) for (const l of landmarks) if (l.level >= top && l.scope >= UNLIMITED_SCOPE) wide.push(l.id)
+    if (top >= 1) {
+      for (const [id, d] of this.landmarkDests) {
+        const r = usable(d)
+        if (r !== null && d.level >= top && r.scope >= UNLIMITED_SCOPE) wide.push(id)
+      }
+    }
     this.wide_ = wide
   }
 
@@ -1208,21 +1411,18 @@ export class Router {
     for (const [link, tlvs] of out.tlvs) {
       const nb = this.neighbours_.get(link)
       if (nb === undefined) continue
-      const emit = (batch: ControlTlv[]): void => {
-        result.push({ kind: 'send', link, packet: { seq: nb.packetSeq, tlvs: batch } })
-        nb.packetSeq = (nb.packetSeq + 1) & 0xffff
-      }
-      let batch: ControlTlv[] = []
+      // Packets of up to maxPacketBytes, each a slice of the link's TLVs (most often all of them).
+      let start = 0
       let size = PACKET_OVERHEAD
-      for (const t of tlvs) {
-        const s = tlvSize(t)
-        if (batch.length > 0 && size + s > this.t.maxPacketBytes) {
-          emit(batch)
-          batch = []; size = PACKET_OVERHEAD
+      for (let k = 0; k < tlvs.length; k++) {
+        const s = tlvSize(tlvs[k] as ControlTlv)
+        if (k > start && size + s > this.t.maxPacketBytes) {
+          emitPacket(result, nb, tlvs.slice(start, k))
+          start = k; size = PACKET_OVERHEAD
         }
-        batch.push(t); size += s
+        size += s
       }
-      if (batch.length > 0) emit(batch)
+      if (tlvs.length > start) emitPacket(result, nb, start === 0 ? tlvs : tlvs.slice(start))
     }
     if (out.routesChanged) result.push({ kind: 'routes-changed' })
     return result

@@ -9,9 +9,10 @@ import { NodeTraffic } from './metrics.ts'
 
 export type Deliver<M> = (to: number, from: number, message: M) => void
 
-type Event<M> =
-  | { kind: 'message', from: number, to: number, message: M }
-  | { kind: 'timer', action: () => void }
+/** A message (the queue carries its sender and receiver, see send) or a timer's action (sender TIMER). */
+type Event<M> = M | (() => void)
+
+const TIMER = -1
 
 export class Simulator<M> {
   /** Virtual time in milliseconds. */
@@ -39,12 +40,12 @@ export class Simulator<M> {
   /** Sends `message` of `bytes` bytes on the wire; it arrives after the link's one-way latency. */
   send (from: number, to: number, message: M, bytes: number): void {
     this.traffic.record(from, to, bytes)
-    this.queue.push(this.now + this.latency.oneWay(from, to), { kind: 'message', from, to, message })
+    this.queue.push(this.now + this.latency.oneWay(from, to), message, from, to)
   }
 
   /** Runs `action` at virtual time `time` (not before now). */
   at (time: number, action: () => void): void {
-    this.queue.push(Math.max(time, this.now), { kind: 'timer', action })
+    this.queue.push(Math.max(time, this.now), action, TIMER)
   }
 
   /** Runs `action` after `delay` milliseconds of virtual time. */
@@ -55,14 +56,15 @@ export class Simulator<M> {
   /** Processes events in time order until none is left or the next is after `until`; returns how many ran. */
   run (until = Infinity): number {
     let count = 0
+    const queue = this.queue
     for (;;) {
-      const next = this.queue.peek()
-      if (next === undefined || next.time > until) break
-      this.queue.pop()
-      this.now = next.time
-      const event = next.value
-      if (event.kind === 'message') this.deliver(event.to, event.from, event.message)
-      else event.action()
+      const time = queue.nextTime()
+      if (time === Infinity || time > until) break
+      const event = queue.popValue() as Event<M>
+      this.now = time
+      const from = queue.poppedA
+      if (from === TIMER) (event as () => void)()
+      else this.deliver(queue.poppedB, from, event as M)
       count++
     }
     this.processed += count

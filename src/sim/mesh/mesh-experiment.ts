@@ -255,6 +255,22 @@ class MeshRun {
   private comp: Components | null = null
   private compVersion = -1
   private readonly emptyPayload: Uint8Array
+  /**
+   * Control packets' bytes, cut from 1 MiB slabs: a packet lives only until it arrives, and
+   * an ArrayBuffer of its own each cost more than encoding it. A slab is freed once no
+   * packet cut from it is in flight.
+   */
+  private slab = new ArrayBuffer(0)
+  private slabUsed = 0
+  private readonly allocate = (size: number): Uint8Array => {
+    if (this.slabUsed + size > this.slab.byteLength) {
+      this.slab = new ArrayBuffer(Math.max(1 << 20, size))
+      this.slabUsed = 0
+    }
+    const bytes = new Uint8Array(this.slab, this.slabUsed, size)
+    this.slabUsed += size
+    return bytes
+  }
 
   // Counters.
   private controlPackets = 0
@@ -485,7 +501,7 @@ class MeshRun {
     const e = Number(link)
     // The router makes a packet per link (its packet counter is per link), so each is
     // encoded once, here: the bytes that cross the link and are decoded at the other end.
-    const bytes = encodeControl(packet)
+    const bytes = encodeControl(packet, this.allocate)
     const size = bytes.byteLength + 1 // + the frame type byte (frame.ts)
     this.controlPackets++
     for (const tlv of packet.tlvs) this.tlvCounts[tlv.type] = (this.tlvCounts[tlv.type] ?? 0) + 1
