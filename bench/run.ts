@@ -109,6 +109,7 @@ credit-latency options (four daemons in a line on loopback; D pays A over three 
   --latency-payments N    payments timed one at a time (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.payments})
   --latency-burst N       payments in the throughput run (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.burst})
   --latency-concurrency N of those, in flight at once (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.concurrency})
+  --latency-burst-warmup N  untimed payments run the same way just before (default ${DEFAULT_CREDIT_LATENCY_OPTIONS.burstWarmup}, 0 for none)
 `
 
 const BENCHMARKS = ['throughput', 'startup', 'sync', 'idle', 'rendezvous', 'mesh-stream', 'mesh-sim', 'mesh-babeld', 'social', 'credit-sim', 'credit-latency'] as const
@@ -187,6 +188,7 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'latency-payments': { type: 'string' },
       'latency-burst': { type: 'string' },
       'latency-concurrency': { type: 'string' },
+      'latency-burst-warmup': { type: 'string' },
       reads: { type: 'string' },
       'credit-payments': { type: 'string' },
       'credit-graph': { type: 'string' },
@@ -308,7 +310,8 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
     ...CL,
     payments: Math.round(positive(values['latency-payments'], '--latency-payments', CL.payments)),
     burst: Math.round(positive(values['latency-burst'], '--latency-burst', CL.burst)),
-    concurrency: Math.round(positive(values['latency-concurrency'], '--latency-concurrency', CL.concurrency))
+    concurrency: Math.round(positive(values['latency-concurrency'], '--latency-concurrency', CL.concurrency)),
+    burstWarmup: values['latency-burst-warmup'] === '0' ? 0 : Math.round(positive(values['latency-burst-warmup'], '--latency-burst-warmup', CL.burstWarmup))
   }
   return {
     names,
