@@ -37,13 +37,12 @@ export interface ScopeConfig {
 export const DEFAULT_SCOPES: ScopeConfig = { levelBits: [5, 10], scopes: [6, 24, UNLIMITED_SCOPE], widenAfterMs: 10_000 }
 
 /**
- * No landmarks: every node's routes reach the whole mesh. What the daemon ran with before
- * the location service (location.ts): a route to a node beyond its scope exists only
- * through the node's address, in the envelope's `via`, and nothing could learn another
- * node's address, so under DEFAULT_SCOPES a node out of scope was unreachable (in a 4×5
- * grid with one level-1 landmark among its 20 nodes, the corners, 7 hops apart, never got
- * a route to each other: the babeld benchmark's "no usable route" failures). Kept for
- * tests and for comparison.
+ * No landmarks: every node's routes reach the whole mesh. What the daemon runs with. A
+ * route to a node beyond its scope exists only through the node's address, in the
+ * envelope's `via`, which the location service (location.ts) now supplies; but in a small
+ * mesh scopes only cost: in a 4×5 grid with one level-1 landmark among its 20 nodes the
+ * corners, 7 hops apart, have no route to each other and reach each other only by the
+ * detour through a home (mesh-service.ts).
  */
 export const NO_LANDMARKS: ScopeConfig = { levelBits: [], scopes: [UNLIMITED_SCOPE], widenAfterMs: 0 }
 
