@@ -390,7 +390,7 @@ export class CreditService implements AppService {
   #engine (outputs: EngineOutput[]): void {
     this.#engineQueue.push(...outputs)
     // The engine's records of what changed commit with the line changes of the same turn (flush).
-    this.#flushTimer ??= setImmediate(() => { this.flush() })
+    this.#flushSoon()
     if (this.#draining) return
     this.#draining = true
     try {
@@ -463,6 +463,11 @@ export class CreditService implements AppService {
   /** Queues a write for the next group commit. */
   #write (fn: () => void): void {
     this.#writes.push(fn)
+    this.#flushSoon()
+  }
+
+  /** Sets the group commit for the end of this turn, once. */
+  #flushSoon (): void {
     this.#flushTimer ??= setImmediate(() => { this.flush() })
   }
 
