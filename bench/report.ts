@@ -299,6 +299,13 @@ export function meshBabeldTable (r: MeshBabeldResult): string {
   const g = r.goals
   const word = (met: boolean | null): string => met === null ? 'not measured' : met ? 'met' : 'not met'
   lines.push('', `Goals: recovery no slower than babeld — carrier cuts **${word(g.recoveryCarrierMet)}**, silent cuts **${word(g.recoverySilentMet)}**; idle control traffic at most half of babeld's — **${word(g.idleMet)}**. Recovery resolution is the probe interval (${p.probeIntervalMs} ms). "Other traffic" is everything else a host sent on its links (for Peernet: libp2p — mDNS, DHT, identify, pings), not mesh control traffic.`)
+  if (isMeasured(r.babeld) && isMeasured(r.peernet) && r.peernet.cuts.carrier.lostAfterCuts !== undefined && r.babeld.cuts.carrier.lostAfterCuts !== undefined) {
+    const lost = (s: MeshSideResult, m: 'carrier' | 'silent'): string => {
+      const c = s.cuts[m]
+      return `${c.lostAfterCuts} lost, the first probe through at once after ${c.atOnce} of ${c.count} cuts, sent ${fixed(c.sentAfterMedianMs, 0)} ms after the cut (median)`
+    }
+    lines.push('', `Probes sent after the cut was complete and lost before the first one through (free of each probe's phase and round trip; resolution one probe interval): carrier cuts babeld ${lost(r.babeld, 'carrier')}; Peernet ${lost(r.peernet, 'carrier')} (**${word(g.recoveryCarrierProbesMet ?? null)}**); silent cuts babeld ${lost(r.babeld, 'silent')}; Peernet ${lost(r.peernet, 'silent')} (**${word(g.recoverySilentProbesMet ?? null)}**).`)
+  }
   if (isMeasured(r.babeld) && isMeasured(r.peernet) && r.peernet.cuts.carrier.netMedianMs !== undefined) {
     const net = (s: MeshSideResult, m: 'carrier' | 'silent'): string => `${fixed(s.cuts[m].netMedianMs, 0)} ms`
     lines.push('', `Recovery less each probe's own round trip before the cut (median; the router's part, whatever its probe costs): carrier cuts babeld ${net(r.babeld, 'carrier')}, Peernet ${net(r.peernet, 'carrier')} (**${word(g.recoveryCarrierNetMet ?? null)}**); silent cuts babeld ${net(r.babeld, 'silent')}, Peernet ${net(r.peernet, 'silent')} (**${word(g.recoverySilentNetMet ?? null)}**).`)
