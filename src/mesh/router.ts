@@ -1240,21 +1240,23 @@ export class Router {
       return
     }
     const d = this.dests.get(t.id)
-    const r = d?.selected ?? null
-    if (d === undefined || r === null) return
-    if (!seqnoNewer(t.seqno, r.seqno) && this.metricOf(r) < INFINITY) {
+    if (d === undefined) return
+    const r = d.selected
+    if (r !== null && !seqnoNewer(t.seqno, r.seqno) && this.metricOf(r) < INFINITY) {
       // We have a route at least that new: a (unicast) update answers it.
       const u = this.advertisement(t.id, d)
       if (u.metric < INFINITY) { out.push(nb.link, u); this.lowerFd(d, u); return }
     }
     if (t.hopCount < 2) return
     // Forwarded along the selected route, or if that goes back to the requester, along
-    // the best other feasible route; never to the requester (§3.8.1.2).
-    let via: Route | null = r.nb === nb ? null : r
+    // the best other route, feasible or not: §3.8.1.2 asks for "one or more (not
+    // necessarily feasible) routes" — an unfeasible route's next hop may well hold a newer
+    // seqno, which is what the request looks for. Never to the requester.
+    let via: Route | null = r === null || r.nb === nb ? null : r
     if (via === null) {
       let best = INFINITY
       for (let x = d.first; x !== null; x = x.next) {
-        const m = x.nb === nb ? INFINITY : this.selectable(d, x)
+        const m = x.nb === nb ? INFINITY : this.metricOf(x)
         if (m < best) { best = m; via = x }
       }
     }

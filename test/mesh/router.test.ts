@@ -477,3 +477,43 @@ test('landmarks: a starting node widens its scope at once but narrows it only af
   h.run(5_000)
   assert.equal(h.router(at(ids, 0)).landmark().scope, 3, 'after start-up a nearer landmark narrows the scope at once')
 })
+
+test('a seqno request is forwarded along an unfeasible route when no feasible one is left (§3.8.1.2), never back to the requester', () => {
+  const [self, a, b, d] = makeIds(4, 21) as [NodeId, NodeId, NodeId, NodeId]
+  const r = new Router({ self, random: () => 0.5 }, 0)
+  let seq = 0
+  const packet = (...tlvs: ControlPacket['tlvs']): ControlPacket => ({ seq: seq++, tlvs })
+  const sent = (out: ReturnType<Router['receive']>, link: string): ControlPacket['tlvs'] =>
+    out.flatMap((o) => o.kind === 'send' && o.link === link ? o.packet.tlvs : [])
+  let now = 0
+  for (const [link, id] of [['la', a], ['lb', b]] as const) {
+    r.linkUp(link, now)
+    for (let i = 0; i < 3; i++) {
+      r.receive(link, packet({ type: 'hello', sender: id, flags: 0, seqno: i, intervalMs: 1000 }, { type: 'ihu', rxcost: 256, intervalMs: 3000 }), now)
+      now += 10
+    }
+  }
+  const update = (metric: number): ControlPacket['tlvs'][number] => ({ type: 'update', id: d, flags: 0, hops: 1, scope: 255, seqno: 7, metric, intervalMs: 60_000 })
+  // D through A at 100, through B at 300: both feasible on arrival, A's selected.
+  r.receive('la', packet(update(100)), now)
+  // Advertising the route sets the feasibility distance (§3.7.3).
+  now += 2000
+  r.tick(now)
+  r.receive('lb', packet(update(300)), now)
+  // B's route gets worse at the same seqno: kept in the table, but no longer feasible
+  // (§3.5.1: not below the feasibility distance, which A's route set).
+  r.receive('lb', packet(update(2000)), now)
+  // A retracts: no feasible route is left; B's unfeasible one stays in the table.
+  r.receive('la', packet(update(0xffff)), now)
+  assert.equal(r.nextHop(d, []), undefined, 'no route selected')
+  assert.ok(r.routes().some((v) => v.dst === d), 'the unfeasible route through B is still in the table')
+  now += 5000
+  // A asks for a newer seqno of D: there is nothing to answer it with, so it goes on to B.
+  const out = r.receive('la', packet({ type: 'seqno-request', id: d, seqno: 8, hopCount: 5 }), now)
+  const forwarded = sent(out, 'lb').filter((t) => t.type === 'seqno-request')
+  assert.deepEqual(forwarded, [{ type: 'seqno-request', id: d, seqno: 8, hopCount: 4 }])
+  assert.equal(sent(out, 'la').filter((t) => t.type === 'seqno-request').length, 0, 'never back to the requester')
+  // The same request again within the timeout is a duplicate (§3.8.1.2): not forwarded twice.
+  const again = r.receive('la', packet({ type: 'seqno-request', id: d, seqno: 8, hopCount: 5 }), now + 10)
+  assert.equal(sent(again, 'lb').filter((t) => t.type === 'seqno-request').length, 0)
+})
