@@ -71,7 +71,7 @@ function fractionFlag (raw: string | boolean | string[] | undefined, fallback: n
 export const simMeshCommand: Command = {
   name: 'sim mesh',
   summary: 'Simulate the mesh (router and forwarder cores) on a virtual topology: delivery, stretch, control bytes, loops.',
-  usage: 'sim mesh [--nodes N] [--topology T] [--seed S] [--events FILE] [--duration D] [--flap R] [--baseline flooding] [--location service|oracle] [--out DIR] [--json]',
+  usage: 'sim mesh [--nodes N] [--topology T] [--seed S] [--events FILE] [--duration D] [--flap R] [--baseline flooding] [--location service|oracle] [--narrow-from N] [--out DIR] [--json]',
   help: `Runs N virtual nodes, each with the real mesh router and forwarder, over virtual links with
 latency and loss in virtual time. Waits for initial convergence, then measures for the
 duration: random traffic, the events, link flapping and churn. Prints a table, writes
@@ -95,6 +95,9 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
   --location L       how senders learn a far destination's address: service (the location
                      service: registrations at landmark homes, default) or oracle (taken
                      from the destination's router)
+  --narrow-from N    scale-aware scopes, as the daemon runs them: a plain node routes to
+                     the whole mesh until it knows N landmarks (the daemon's 64); default
+                     0, scoped from the start
   --out DIR          where to write mesh-sim.json and mesh-sim.svg (default .)`,
   options: {
     nodes: { type: 'string' },
@@ -109,6 +112,7 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
     silent: { type: 'boolean' },
     baseline: { type: 'string' },
     location: { type: 'string' },
+    'narrow-from': { type: 'string' },
     out: { type: 'string' }
   },
   read: true,
@@ -143,6 +147,7 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
     if (baseline !== undefined && baseline !== 'flooding') throw new UsageError(`--baseline must be "flooding", got "${baseline}"`)
     const location = str('location') ?? DEFAULT_MESH_OPTIONS.location
     if (location !== 'service' && location !== 'oracle') throw new UsageError(`--location must be "service" or "oracle", got "${location}"`)
+    const narrowFrom = str('narrow-from') === undefined ? 0 : positiveIntFlag(ctx, 'narrow-from', 0, 100_000)
     const topology = makeTopology(str('topology') ?? 'rgg', nodes, new Random(seed), { meanDegree: degree })
     const eventsPath = str('events')
     const events = eventsPath === undefined ? [] : readEventsFile(eventsPath, topology)
@@ -157,6 +162,7 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
       trafficPerSecond,
       silentFailures: ctx.values.silent === true,
       location,
+      narrowFrom,
       baselineHopLimits: baseline === 'flooding' ? [7, Infinity] : []
     }, (line) => { if (!ctx.json) process.stderr.write(`${line}\n`) })
     mkdirSync(outDir, { recursive: true })
