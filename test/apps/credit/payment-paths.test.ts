@@ -172,7 +172,7 @@ test('no probe and no pull when our lines, or the payee\'s, cannot carry the amo
       own: report(w, payer),
       trees: { roots: positions.map((p) => p.root), self: positions.map((p) => p.coord), friends: new Map((w.adj[payer] ?? []).map((v) => [hex(v), w.trees[payer]?.neighbourCoords(hex(v)) ?? []])) },
       // The payee's own lines only: what it can take in, and from whom.
-      invoice: { view: [{ account: key(3), report: report(w, 3), trees: payeeTrees.map((p) => ({ root: p.root, coord: p.coord })) }], messages: 0 },
+      invoice: { view: [{ account: key(3), report: report(w, 3), trees: payeeTrees.map((p) => p.coord === null ? null : { root: p.root, coord: p.coord }) }], messages: 0 },
       ask: async (friend) => { asks++; return await Promise.resolve(report(w, friend[0] as number - 1)) },
       probe: async (t, share) => { probes++; return await Promise.resolve(probe(w, payer, 3, t, share, amount)) }
     })
