@@ -103,7 +103,7 @@ social options (Peernet's social app; the index half against ssb-db2):
                        (default ${SO.timelinePosts}, ${SO.timelineAuthors}, ${SO.timelineNetworks})
   --follows LIST       accounts followed, rising, one row each (default ${SO.follows.join(',')})
   --reads N            timed first-page reads per row (default ${SO.reads})
-credit-sim options (simulated, about three minutes; --seed N is shared):
+credit-sim options (simulated, about two minutes; --seed N is shared):
   --credit-payments N  payments per workload (default ${DEFAULT_CREDIT_SIM_OPTIONS.payments})
   --credit-graph FILE  also run on this CREDIT_LINKS trace
 credit-latency options (four daemons in a line on loopback; D pays A over three hops):
