@@ -1,0 +1,142 @@
+// Gateways, end to end: an island of mesh nodes M1 – M2 – G in a line, joined by veth
+// links and nothing else (no IP routes between them), and G also on "the Internet": a
+// router R, G behind its NAT (it dials out, nothing dials in), and beyond R a Peernet node
+// X that has no mesh link to the island. R runs a Peernet node with the mesh off: the
+// bootstrap node G and X know, whose DHT is how G finds X by its peer id alone.
+//
+//   M1 ─udp─ M2 ─udp─ G ─tcp─ R (NAT, DHT) ─tcp─ X
+//
+// M1 sends to X's peer id; the mesh has no route, so the envelope goes toward the gateway
+// G carrying X's key; G, with no route either, looks X up in the DHT, dials it over TCP,
+// and the mesh link that connection brings up carries the envelope (and the ack back).
+
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { cli, cliJson, eventually, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
+import type { Daemon } from '../helpers/processes.ts'
+import { createNetnsLab, netnsUnavailable } from '../helpers/netns.ts'
+import type { NetnsHost, NetnsLab } from '../helpers/netns.ts'
+import { nodeIdOf } from '../../src/mesh/node-id.ts'
+import { publicKeyOfPeer } from '../../src/mesh/mesh-service.ts'
+import type { MeshMessage, MeshNeighbour, MeshRoute, MeshSendResult } from '../../src/mesh/mesh-service.ts'
+import type { CustodyView } from '../../src/mesh/forwarder.ts'
+import type { OutboxEntry } from '../../src/mesh/outbox.ts'
+import type { ConnectedPeer } from '../../src/host/host.ts'
+
+const unavailable = netnsUnavailable()
+const labs: NetnsLab[] = []
+const running: Daemon[] = []
+const homes: string[] = []
+after(async () => {
+  await Promise.all(running.map(async (d) => { await d.kill() }))
+  for (const lab of labs) lab.destroy()
+  for (const h of homes) removeHome(h)
+})
+
+interface Node { host: NetnsHost, daemon: Daemon, peerId: string, nodeId: string }
+
+// No mDNS anywhere: peers are found only by the mesh's UDP beacons and by the DHT.
+const BASE = ['--listen', '/ip4/0.0.0.0/tcp/0', '--api', '127.0.0.1:0', '--no-rendezvous', '--no-mdns']
+
+async function startNode (host: NetnsHost, label: string, args: string[]): Promise<Node> {
+  const home = tempHome(`gw-${label}`)
+  homes.push(home)
+  const daemon = await startDaemon(home, [...BASE, ...args], { netns: host.name })
+  running.push(daemon)
+  return { host, daemon, peerId: daemon.peerId, nodeId: nodeIdOf(publicKeyOfPeer(daemon.peerId)) }
+}
+
+async function run<T> (node: Node, args: string[]): Promise<T> {
+  return await cliJson<T>([...args, '--home', node.daemon.home], { netns: node.host.name })
+}
+
+async function peersOf (node: Node): Promise<ConnectedPeer[]> {
+  return await run<ConnectedPeer[]>(node, ['peers'])
+}
+
+async function routesOf (node: Node): Promise<{ routes: MeshRoute[], custody: CustodyView[] }> {
+  return await run<{ routes: MeshRoute[], custody: CustodyView[] }>(node, ['mesh', 'routes'])
+}
+
+const routed = (routes: MeshRoute[], to: Node): boolean => routes.some((r) => r.dst === to.nodeId && r.selected && r.metric < 0xffff)
+
+/** The address `node` listens on in the subnet of `ip` (its end of that link), with /p2p/. */
+function addressOn (node: Node, ip: string): string {
+  const a = node.daemon.addresses.find((x) => x.startsWith(`/ip4/${ip}/tcp/`))
+  assert.ok(a !== undefined, `${node.daemon.addresses.join(', ')} has no address on ${ip}`)
+  return a
+}
+
+test('a gateway carries a message from the island to a node beyond it, found by peer id alone, and the answer back; with the node gone the message waits', { skip: unavailable, timeout: 120_000 }, async () => {
+  const lab = createNetnsLab()
+  labs.push(lab)
+  const [h1, h2, hg, hr, hx] = ['m1', 'm2', 'gw', 'inet', 'x'].map((l) => lab.host(l)) as [NetnsHost, NetnsHost, NetnsHost, NetnsHost, NetnsHost]
+  lab.link(h1, h2)
+  const [, gIsland] = lab.link(h2, hg)
+  const [, rForG] = lab.link(hg, hr)
+  const [rForX, xAddr] = lab.link(hr, hx)
+  lab.nat(hr, hg)
+
+  // The Internet's bootstrap node first, then the island: G's first DHT queries happen
+  // before X exists, so G learns of X only when it looks X up.
+  const r = await startNode(hr, 'r', ['--no-mesh'])
+  const [m1, m2, g] = await Promise.all([
+    startNode(h1, 'm1', ['--mesh-gateway', 'off']),
+    startNode(h2, 'm2', ['--mesh-gateway', 'off']),
+    // Mesh beacons only on the island side: the Internet side is libp2p's.
+    startNode(hg, 'g', ['--mesh-gateway', 'on', '--mesh-interface', gIsland, '--bootstrap', addressOn(r, rForG)])
+  ])
+  await eventually(async () => (await routesOf(m1)).routes.some((x) => x.dst === g.nodeId && x.gateway && x.selected) ? true : undefined, 'the gateway\'s default route at M1', 30_000)
+  await eventually(async () => (await peersOf(g)).some((p) => p.peerId === r.peerId) ? true : undefined, 'G connected to the bootstrap node', 20_000)
+
+  // X: mesh on but no UDP links, so libp2p connections are its only way into the mesh.
+  const x = await startNode(hx, 'x', ['--mesh-gateway', 'off', '--no-mesh-udp', '--bootstrap', addressOn(r, rForX)])
+  await eventually(async () => (await peersOf(x)).some((p) => p.peerId === r.peerId) ? true : undefined, 'X connected to the bootstrap node', 20_000)
+
+  // Before the send: M1 has no IP route to X, no mesh route to X, and G no connection to X.
+  assert.throws(() => execFileSync('ip', ['-n', h1.name, 'route', 'get', xAddr], { stdio: 'pipe' }), 'M1 has no IP route beyond the island')
+  assert.equal(routed((await routesOf(m1)).routes, x), false, 'no mesh route from M1 to X yet')
+  assert.ok(!(await peersOf(g)).some((p) => p.peerId === x.peerId), 'G is not connected to X yet')
+
+  const sent = await run<MeshSendResult>(m1, ['mesh', 'send', x.peerId, 'hello beyond the island', '--timeout', '30s'])
+  assert.equal(sent.acked, true, 'X acknowledged the message')
+  assert.equal(sent.firstHop, 'link', 'it left M1 at once, toward the gateway')
+  const inbox = await run<MeshMessage[]>(x, ['mesh', 'inbox'])
+  assert.deepEqual(inbox.map((m) => [m.from, m.text, m.hops]), [[m1.peerId, 'hello beyond the island', 3]], 'M1 → M2 → G → X: three links')
+  assert.deepEqual(await run<MeshMessage[]>(m2, ['mesh', 'inbox']), [], 'a relay delivers nothing to itself')
+
+  // G reached X by dialling it over TCP (out through the NAT), and X is G's mesh neighbour
+  // over that libp2p connection.
+  const gToX = (await peersOf(g)).find((p) => p.peerId === x.peerId)
+  assert.ok(gToX !== undefined, 'G is connected to X')
+  assert.equal(gToX.direction, 'outbound', 'G dialled X')
+  assert.ok(gToX.addresses.some((a) => a.startsWith(`/ip4/${xAddr}/tcp/`)), `over TCP to X's address (${gToX.addresses.join(', ')})`)
+  const { neighbours } = await run<{ neighbours: MeshNeighbour[] }>(g, ['mesh', 'neighbours'])
+  assert.equal(neighbours.find((n) => n.peerId === x.peerId)?.kind, 'libp2p')
+  assert.ok(!(await peersOf(x)).some((p) => p.peerId === m1.peerId || p.peerId === m2.peerId), 'X has no libp2p connection into the island')
+
+  // And back: X answers M1 through G.
+  const back = await run<MeshSendResult>(x, ['mesh', 'send', m1.peerId, 'hello back from beyond', '--timeout', '30s'])
+  assert.equal(back.acked, true, 'M1 acknowledged the answer')
+  assert.deepEqual((await run<MeshMessage[]>(m1, ['mesh', 'inbox'])).map((m) => [m.from, m.text, m.hops]), [[x.peerId, 'hello back from beyond', 3]])
+
+  // X goes away: a message to it is not acknowledged, says so, and waits (M1's outbox
+  // keeps it for retries, the mesh keeps it in custody); nothing crashes.
+  await x.daemon.kill()
+  await eventually(async () => (await run<{ neighbours: MeshNeighbour[] }>(g, ['mesh', 'neighbours'])).neighbours.some((n) => n.peerId === x.peerId) ? undefined : true, 'G sees X gone', 20_000)
+  const lost = await cli(['mesh', 'send', x.peerId, 'anyone there?', '--timeout', '3s', '--home', m1.daemon.home], { netns: h1.name })
+  assert.equal(lost.code, 0, lost.stderr)
+  assert.match(lost.stdout, /not acknowledged within 3000 ms; .*this node keeps retrying/)
+  const outbox = await run<OutboxEntry[]>(m1, ['mesh', 'outbox'])
+  assert.deepEqual(outbox.map((e) => [e.to, e.text, e.status]), [[x.peerId, 'anyone there?', 'pending']])
+  const held = await eventually(async () => {
+    const [a, b, c] = await Promise.all([routesOf(m1), routesOf(m2), routesOf(g)])
+    return [...a.custody, ...b.custody, ...c.custody].find((e) => e.dst === x.nodeId)
+  }, 'the message to X in custody somewhere on the island', 10_000)
+  assert.equal(held.src, m1.nodeId)
+  for (const n of [m1, m2, g, r]) {
+    assert.equal(n.daemon.process.exitCode, null, `${n.host.name} still runs`)
+    assert.equal((await cli(['status', '--home', n.daemon.home], { netns: n.host.name })).code, 0)
+  }
+})
