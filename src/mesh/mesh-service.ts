@@ -33,8 +33,13 @@ import type { OutboxEntry, OutboxLimits } from './outbox.ts'
 import { MeshError, UnknownPeerError } from './errors.ts'
 
 const DEFAULT_SEND_TIMEOUT_MS = 10_000
-/** A gateway tries to reach one node beyond the mesh at most this often. */
-const BRIDGE_RETRY_MS = 60_000
+/**
+ * A gateway that could not reach a node beyond the mesh tries again after this long,
+ * doubling per failure up to BRIDGE_RETRY_MAX_MS: a node that is down or gone costs a few
+ * DHT lookups, and one back after a restart is found within seconds.
+ */
+const BRIDGE_RETRY_MIN_MS = 5_000
+const BRIDGE_RETRY_MAX_MS = 60_000
 
 export interface MeshServiceOptions {
   identity: Identity
@@ -162,8 +167,8 @@ export class MeshService {
   private streamHandler: StreamHandler | null = null
   private readonly gateway: boolean
   private readonly dialBeyond: ((peerId: string) => Promise<void>) | undefined
-  /** When this gateway last tried to reach a node beyond the mesh, by node id. */
-  private readonly bridged = new Map<NodeId, number>()
+  /** This gateway's failing attempts to reach nodes beyond the mesh: when it may try again, and the wait after that. */
+  private readonly bridged = new Map<NodeId, { next: number, wait: number }>()
   private timer: NodeJS.Timeout | null = null
   private timerAt = Infinity
   private stopped = false
@@ -299,18 +304,27 @@ export class MeshService {
 
   /**
    * On a gateway, an envelope for a node the mesh has no route to: dial that node over
-   * the Internet (at most once a minute per node). The envelope waits in custody; the
-   * link that the connection brings up gives the route it waits for.
+   * the Internet. The envelope waits in custody; the link that the connection brings up
+   * gives the route it waits for. After a failed dial the next waits BRIDGE_RETRY_MIN_MS,
+   * doubling; a dial that connects clears that, so a node whose connection later drops
+   * (it restarted, it moved) is dialled again at the next envelope for it.
    */
   private bridge (envelope: MeshEnvelope): void {
     if (!this.gateway || this.dialBeyond === undefined || envelope.dstKey === undefined || envelope.dst === this.self) return
     if (this.router.nextHop(envelope.dst, envelope.via) !== undefined) return
     const now = this.now()
-    if (now - (this.bridged.get(envelope.dst) ?? -Infinity) < BRIDGE_RETRY_MS) return
-    this.bridged.set(envelope.dst, now)
+    const dst = envelope.dst
+    const last = this.bridged.get(dst)
+    if (last !== undefined && now < last.next) return
+    const wait = last === undefined ? BRIDGE_RETRY_MIN_MS : Math.min(BRIDGE_RETRY_MAX_MS, last.wait * 2)
+    this.bridged.delete(dst) // re-inserted last: the oldest entry is the first to go
+    this.bridged.set(dst, { next: now + wait, wait })
     if (this.bridged.size > 4096) this.bridged.delete(this.bridged.keys().next().value as NodeId)
     const peer = peerIdOfPublicKey(envelope.dstKey)
-    this.dialBeyond(peer).catch((err: unknown) => { this.logger.debug('gateway could not reach a node beyond the mesh', { peer, err }) })
+    this.dialBeyond(peer).then(
+      () => { this.bridged.delete(dst) },
+      (err: unknown) => { this.logger.debug('gateway could not reach a node beyond the mesh', { peer, err }) }
+    )
   }
 
   /** Calls `listener` whenever the selected routes change (new destinations reachable, or lost). */

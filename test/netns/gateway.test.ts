@@ -38,6 +38,8 @@ interface Node { host: NetnsHost, daemon: Daemon, peerId: string, nodeId: string
 
 // No mDNS anywhere: peers are found only by the mesh's UDP beacons and by the DHT.
 const BASE = ['--listen', '/ip4/0.0.0.0/tcp/0', '--api', '127.0.0.1:0', '--no-rendezvous', '--no-mdns']
+// X: mesh on but no UDP links, so libp2p connections are its only way into the mesh.
+const X_ARGS = ['--mesh-gateway', 'off', '--no-mesh-udp']
 
 async function startNode (host: NetnsHost, label: string, args: string[]): Promise<Node> {
   const home = tempHome(`gw-${label}`)
@@ -90,31 +92,36 @@ test('a gateway carries a message from the island to a node beyond it, found by 
   await eventually(async () => (await routesOf(m1)).routes.some((x) => x.dst === g.nodeId && x.gateway && x.selected) ? true : undefined, 'the gateway\'s default route at M1', 30_000)
   await eventually(async () => (await peersOf(g)).some((p) => p.peerId === r.peerId) ? true : undefined, 'G connected to the bootstrap node', 20_000)
 
-  // X: mesh on but no UDP links, so libp2p connections are its only way into the mesh.
-  const x = await startNode(hx, 'x', ['--mesh-gateway', 'off', '--no-mesh-udp', '--bootstrap', addressOn(r, rForX)])
+  const x = await startNode(hx, 'x', [...X_ARGS, '--bootstrap', addressOn(r, rForX)])
   await eventually(async () => (await peersOf(x)).some((p) => p.peerId === r.peerId) ? true : undefined, 'X connected to the bootstrap node', 20_000)
 
   // Before the send: M1 has no IP route to X, no mesh route to X, and G no connection to X.
   assert.throws(() => execFileSync('ip', ['-n', h1.name, 'route', 'get', xAddr], { stdio: 'pipe' }), 'M1 has no IP route beyond the island')
-  assert.equal(routed((await routesOf(m1)).routes, x), false, 'no mesh route from M1 to X yet')
-  assert.ok(!(await peersOf(g)).some((p) => p.peerId === x.peerId), 'G is not connected to X yet')
+  const [m1Routes, gPeersBefore] = await Promise.all([routesOf(m1), peersOf(g)])
+  assert.equal(routed(m1Routes.routes, x), false, 'no mesh route from M1 to X yet')
+  assert.ok(!gPeersBefore.some((p) => p.peerId === x.peerId), 'G is not connected to X yet')
 
   const sent = await run<MeshSendResult>(m1, ['mesh', 'send', x.peerId, 'hello beyond the island', '--timeout', '30s'])
   assert.equal(sent.acked, true, 'X acknowledged the message')
   assert.equal(sent.firstHop, 'link', 'it left M1 at once, toward the gateway')
-  const inbox = await run<MeshMessage[]>(x, ['mesh', 'inbox'])
+  const [inbox, relayInbox, gPeers, gNeighbours, xPeers] = await Promise.all([
+    run<MeshMessage[]>(x, ['mesh', 'inbox']),
+    run<MeshMessage[]>(m2, ['mesh', 'inbox']),
+    peersOf(g),
+    run<{ neighbours: MeshNeighbour[] }>(g, ['mesh', 'neighbours']),
+    peersOf(x)
+  ])
   assert.deepEqual(inbox.map((m) => [m.from, m.text, m.hops]), [[m1.peerId, 'hello beyond the island', 3]], 'M1 → M2 → G → X: three links')
-  assert.deepEqual(await run<MeshMessage[]>(m2, ['mesh', 'inbox']), [], 'a relay delivers nothing to itself')
+  assert.deepEqual(relayInbox, [], 'a relay delivers nothing to itself')
 
   // G reached X by dialling it over TCP (out through the NAT), and X is G's mesh neighbour
   // over that libp2p connection.
-  const gToX = (await peersOf(g)).find((p) => p.peerId === x.peerId)
+  const gToX = gPeers.find((p) => p.peerId === x.peerId)
   assert.ok(gToX !== undefined, 'G is connected to X')
   assert.equal(gToX.direction, 'outbound', 'G dialled X')
   assert.ok(gToX.addresses.some((a) => a.startsWith(`/ip4/${xAddr}/tcp/`)), `over TCP to X's address (${gToX.addresses.join(', ')})`)
-  const { neighbours } = await run<{ neighbours: MeshNeighbour[] }>(g, ['mesh', 'neighbours'])
-  assert.equal(neighbours.find((n) => n.peerId === x.peerId)?.kind, 'libp2p')
-  assert.ok(!(await peersOf(x)).some((p) => p.peerId === m1.peerId || p.peerId === m2.peerId), 'X has no libp2p connection into the island')
+  assert.equal(gNeighbours.neighbours.find((n) => n.peerId === x.peerId)?.kind, 'libp2p')
+  assert.ok(!xPeers.some((p) => p.peerId === m1.peerId || p.peerId === m2.peerId), 'X has no libp2p connection into the island')
 
   // And back: X answers M1 through G.
   const back = await run<MeshSendResult>(x, ['mesh', 'send', m1.peerId, 'hello back from beyond', '--timeout', '30s'])
@@ -123,20 +130,29 @@ test('a gateway carries a message from the island to a node beyond it, found by 
 
   // X goes away: a message to it is not acknowledged, says so, and waits (M1's outbox
   // keeps it for retries, the mesh keeps it in custody); nothing crashes.
+  const xHome = x.daemon.home
+  const xOldAddresses = x.daemon.addresses
   await x.daemon.kill()
   await eventually(async () => (await run<{ neighbours: MeshNeighbour[] }>(g, ['mesh', 'neighbours'])).neighbours.some((n) => n.peerId === x.peerId) ? undefined : true, 'G sees X gone', 20_000)
-  const lost = await cli(['mesh', 'send', x.peerId, 'anyone there?', '--timeout', '3s', '--home', m1.daemon.home], { netns: h1.name })
+  const lost = await cli(['mesh', 'send', x.peerId, 'anyone there?', '--timeout', '2s', '--home', m1.daemon.home], { netns: h1.name })
   assert.equal(lost.code, 0, lost.stderr)
-  assert.match(lost.stdout, /not acknowledged within 3000 ms; .*this node keeps retrying/)
-  const outbox = await run<OutboxEntry[]>(m1, ['mesh', 'outbox'])
-  assert.deepEqual(outbox.map((e) => [e.to, e.text, e.status]), [[x.peerId, 'anyone there?', 'pending']])
-  const held = await eventually(async () => {
-    const [a, b, c] = await Promise.all([routesOf(m1), routesOf(m2), routesOf(g)])
-    return [...a.custody, ...b.custody, ...c.custody].find((e) => e.dst === x.nodeId)
-  }, 'the message to X in custody somewhere on the island', 10_000)
-  assert.equal(held.src, m1.nodeId)
-  for (const n of [m1, m2, g, r]) {
-    assert.equal(n.daemon.process.exitCode, null, `${n.host.name} still runs`)
-    assert.equal((await cli(['status', '--home', n.daemon.home], { netns: n.host.name })).code, 0)
-  }
+  assert.match(lost.stdout, /^not acknowledged within 2000 ms; .*this node keeps retrying$/m)
+  const [outbox, held] = await Promise.all([
+    run<OutboxEntry[]>(m1, ['mesh', 'outbox']),
+    Promise.all([m1, m2, g].map(async (n) => (await routesOf(n)).custody)).then((all) => all.flat().find((e) => e.dst === x.nodeId))
+  ])
+  assert.deepEqual(outbox.map((e) => [e.to, e.text, e.status]), [[x.peerId, 'anyone there?', 'pending']], 'M1 keeps it, waiting for the ack')
+  assert.equal(held?.src, m1.nodeId, 'the message waits in custody on the island')
+  const alive = await Promise.all([m1, m2, g, r].map(async (n) => (await cli(['status', '--home', n.daemon.home], { netns: n.host.name })).code))
+  assert.deepEqual(alive, [0, 0, 0, 0], 'every daemon still answers')
+
+  // X comes back on another port (a restart; a moved node is the same): G's peer store
+  // holds only X's old address, so G must ask the DHT afresh. The waiting message goes.
+  const x2daemon = await startDaemon(xHome, [...BASE, ...X_ARGS, '--bootstrap', addressOn(r, rForX)], { netns: hx.name })
+  running.push(x2daemon)
+  assert.notDeepEqual(x2daemon.addresses, xOldAddresses, 'X listens at a new address')
+  const x2: Node = { ...x, daemon: x2daemon }
+  const late = await eventually(async () => (await run<MeshMessage[]>(x2, ['mesh', 'inbox'])).find((m) => m.text === 'anyone there?'), 'the waiting message delivered once X is back', 30_000)
+  assert.equal(late.from, m1.peerId)
+  await eventually(async () => (await run<OutboxEntry[]>(m1, ['mesh', 'outbox'])).length === 0 ? true : undefined, 'M1\'s outbox empty: X acknowledged', 15_000)
 })
