@@ -15,7 +15,7 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { cli, cliJson, eventually, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
+import { apiGet, cli, cliJson, eventually, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
 import type { Daemon } from '../helpers/processes.ts'
 import { createNetnsLab, netnsUnavailable } from '../helpers/netns.ts'
 import type { NetnsHost, NetnsLab } from '../helpers/netns.ts'
@@ -52,16 +52,34 @@ async function startNode (host: NetnsHost, label: string, args: string[]): Promi
   return { host, daemon, peerId: daemon.peerId, nodeId: nodeIdOf(publicKeyOfPeer(daemon.peerId)) }
 }
 
+/** `peernet ARGS… --json` on the node: what a user runs. */
 async function run<T> (node: Node, args: string[]): Promise<T> {
   return await cliJson<T>([...args, '--home', node.daemon.home], { netns: node.host.name })
 }
 
+// Reads the test polls go to the API directly (the CLI's process start costs a second).
+async function get<T> (node: Node, path: string): Promise<T> {
+  return await apiGet<T>(node.daemon.home, path, { netns: node.host.name })
+}
+
 async function peersOf (node: Node): Promise<ConnectedPeer[]> {
-  return await run<ConnectedPeer[]>(node, ['peers'])
+  return (await get<{ peers: ConnectedPeer[] }>(node, '/v1/peers')).peers
 }
 
 async function routesOf (node: Node): Promise<{ routes: MeshRoute[], custody: CustodyView[] }> {
-  return await run<{ routes: MeshRoute[], custody: CustodyView[] }>(node, ['mesh', 'routes'])
+  return await get<{ routes: MeshRoute[], custody: CustodyView[] }>(node, '/v1/mesh/routes')
+}
+
+async function neighboursOf (node: Node): Promise<MeshNeighbour[]> {
+  return (await get<{ neighbours: MeshNeighbour[] }>(node, '/v1/mesh/neighbours')).neighbours
+}
+
+async function inboxOf (node: Node): Promise<MeshMessage[]> {
+  return (await get<{ messages: MeshMessage[] }>(node, '/v1/mesh/inbox')).messages
+}
+
+async function outboxOf (node: Node): Promise<OutboxEntry[]> {
+  return (await get<{ messages: OutboxEntry[] }>(node, '/v1/mesh/outbox')).messages
 }
 
 const routed = (routes: MeshRoute[], to: Node): boolean => routes.some((r) => r.dst === to.nodeId && r.selected && r.metric < 0xffff)
@@ -112,7 +130,7 @@ test('a gateway carries a message from the island to a node beyond it, found by 
   const [inbox, gPeers, gNeighbours] = await Promise.all([
     run<MeshMessage[]>(x, ['mesh', 'inbox']),
     peersOf(g),
-    run<{ neighbours: MeshNeighbour[] }>(g, ['mesh', 'neighbours'])
+    neighboursOf(g)
   ])
   assert.deepEqual(inbox.map((m) => [m.from, m.text, m.hops]), [[m1.peerId, 'hello beyond the island', 3]], 'M1 → M2 → G → X: three links')
 
@@ -122,19 +140,19 @@ test('a gateway carries a message from the island to a node beyond it, found by 
   assert.ok(gToX !== undefined, 'G is connected to X')
   assert.equal(gToX.direction, 'outbound', 'G dialled X')
   assert.ok(gToX.addresses.some((a) => a.startsWith(`/ip4/${xAddr}/tcp/`)), `over TCP to X's address (${gToX.addresses.join(', ')})`)
-  assert.equal(gNeighbours.neighbours.find((n) => n.peerId === x.peerId)?.kind, 'libp2p')
+  assert.equal(gNeighbours.find((n) => n.peerId === x.peerId)?.kind, 'libp2p')
 
   // And back: X answers M1 through G.
   const back = await run<MeshSendResult>(x, ['mesh', 'send', m1.peerId, 'hello back from beyond', '--timeout', '30s'])
   assert.equal(back.acked, true, 'M1 acknowledged the answer')
-  assert.deepEqual((await run<MeshMessage[]>(m1, ['mesh', 'inbox'])).map((m) => [m.from, m.text, m.hops]), [[x.peerId, 'hello back from beyond', 3]])
+  assert.deepEqual((await inboxOf(m1)).map((m) => [m.from, m.text, m.hops]), [[x.peerId, 'hello back from beyond', 3]])
 
   // X goes away: a message to it is not acknowledged, says so, and waits (M1's outbox
   // keeps it for retries, the mesh keeps it in custody); nothing crashes.
   const xHome = x.daemon.home
   const xOldAddresses = x.daemon.addresses
   await x.daemon.kill()
-  await eventually(async () => (await run<{ neighbours: MeshNeighbour[] }>(g, ['mesh', 'neighbours'])).neighbours.some((n) => n.peerId === x.peerId) ? undefined : true, 'G sees X gone', 20_000)
+  await eventually(async () => (await neighboursOf(g)).some((n) => n.peerId === x.peerId) ? undefined : true, 'G sees X gone', 20_000)
   const lost = await cli(['mesh', 'send', x.peerId, 'anyone there?', '--timeout', '2s', '--home', m1.daemon.home], { netns: h1.name })
   assert.equal(lost.code, 0, lost.stderr)
   assert.match(lost.stdout, /^not acknowledged within 2000 ms; .*this node keeps retrying$/m)
@@ -149,9 +167,9 @@ test('a gateway carries a message from the island to a node beyond it, found by 
   running.push(x2daemon)
   assert.notDeepEqual(x2daemon.addresses, xOldAddresses, 'X listens at a new address')
   const x2: Node = { ...x, daemon: x2daemon }
-  const late = await eventually(async () => (await run<MeshMessage[]>(x2, ['mesh', 'inbox'])).find((m) => m.text === 'anyone there?'), 'the waiting message delivered once X is back', 30_000)
+  const late = await eventually(async () => (await inboxOf(x2)).find((m) => m.text === 'anyone there?'), 'the waiting message delivered once X is back', 30_000)
   assert.equal(late.from, m1.peerId)
-  await eventually(async () => (await run<OutboxEntry[]>(m1, ['mesh', 'outbox'])).length === 0 ? true : undefined, 'M1\'s outbox empty: X acknowledged', 15_000)
+  await eventually(async () => (await outboxOf(m1)).length === 0 ? true : undefined, 'M1\'s outbox empty: X acknowledged', 15_000)
 
   // With G's gateway off, the island has no way out: M1 keeps a message for a node it has
   // no route to in its own custody, and says so.
@@ -166,7 +184,7 @@ test('a gateway carries a message from the island to a node beyond it, found by 
   const stuck = await cli(['mesh', 'send', nowhere, 'nobody can carry this', '--timeout', '1s', '--home', m1.daemon.home], { netns: h1.name })
   assert.equal(stuck.code, 0, stuck.stderr)
   assert.equal(stuck.stdout.trim(), 'not acknowledged within 1000 ms; no route yet: held in custody, this node keeps retrying')
-  const [m1After, outboxAfter] = await Promise.all([routesOf(m1), run<OutboxEntry[]>(m1, ['mesh', 'outbox'])])
+  const [m1After, outboxAfter] = await Promise.all([routesOf(m1), outboxOf(m1)])
   assert.ok(m1After.custody.some((e) => e.dst === nodeIdOf(publicKeyOfPeer(nowhere)) && e.local), 'in M1\'s own custody')
   assert.deepEqual(outboxAfter.map((e) => [e.to, e.status]), [[nowhere, 'pending']])
 })
