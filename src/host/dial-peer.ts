@@ -21,7 +21,10 @@ export async function dialPeerId (libp2p: Libp2p, peer: PeerId, options: { signa
   try {
     found = await libp2p.peerRouting.findPeer(peer, { ...options, useCache: false })
   } catch (err) {
-    throw new DialError(`could not reach ${peer.toString()}: its known addresses failed (${(first as Error).message}) and the peer routing did not find it (${(err as Error).message})`, { cause: err })
+    throw new DialError(`could not reach ${peer.toString()}: its known addresses failed (${(first as Error).message}) and the peer routing did not find it (${(err as Error).message})`, {
+      hint: 'the node may be offline, or in no DHT this node reaches (give it a --bootstrap peer)',
+      cause: err
+    })
   }
   const suffix = `/p2p/${peer.toString()}`
   return await libp2p.dial(found.multiaddrs.map((a) => a.toString().endsWith(suffix) ? a : a.encapsulate(suffix)), options)
