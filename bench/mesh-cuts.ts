@@ -38,13 +38,15 @@ export interface CutSample {
   /** Cut complete to the arrival of the first answer to a probe sent after it; null: none within the bound. */
   recoveryMs: number | null
   /**
-   * Cut complete to the *sending* of that first probe to get through: the router's
+   * Cut complete to the *sending* of the first probe after it that went through promptly
+   * (round trip at most twice the one before the cut plus one interval): the router's
    * recovery plus the wait for the next probe (0 to one interval), without the probe's own
    * round trip.
    */
   sentAfterMs: number | null
   /**
-   * Probes sent after the cut was complete that did not get through before that first one
+   * Probes sent after the cut was complete and before that prompt one: lost, or held up by
+   * the cut (an acknowledged mesh send kept in custody or retransmitted)
    * (from the probe period measured before the cut): 0 when the router had a working path
    * by the first probe after the cut. Free of the probe's phase and round trip, so the
    * same measure for ping and for a mesh send; its resolution is the probe interval.
@@ -208,13 +210,32 @@ export async function measureCuts (plan: CutPlan): Promise<CutSummary> {
       } catch (err) {
         if (!(err instanceof BenchmarkTimeoutError)) throw err
       }
+      // The first probe sent after the cut that went through promptly: its round trip at
+      // most twice the one before the cut plus a probe interval. An acknowledged mesh send
+      // that waited in custody or was retransmitted can arrive first and late: it was held
+      // up by the cut, so it counts as lost here, as a ping that never came back does.
+      const rttBefore = rtts.length === 0 ? 0 : median(rtts)
+      const promptMs = 2 * rttBefore + (periodMs ?? 0)
+      const promptly = (): ProbeReply | undefined => {
+        let best: ProbeReply | undefined
+        for (const r of probe.replies) if (r.sentAt >= cutAt && r.receivedAt - r.sentAt <= promptMs && (best === undefined || r.sentAt < best.sentAt)) best = r
+        return best
+      }
+      let prompt: ProbeReply | undefined
+      if (first !== undefined) {
+        try {
+          await until(() => (prompt = promptly()) !== undefined, `a prompt probe answer after cutting ${linkLabel(link)}`, plan.timeoutMs)
+        } catch (err) {
+          if (!(err instanceof BenchmarkTimeoutError)) throw err
+        }
+      }
       const lastBefore = probe.replies.filter((r) => r.sentAt < cutStartedAt).at(-1)
       // Where the probes go now, cut still in place: evidence that they went around it.
       let pathAfter: string[] | null = null
       if (first !== undefined) {
         try { pathAfter = (await plan.path()).map(label) } catch { /* routes still moving */ }
       }
-      const sentAfterMs = first === undefined ? null : Math.round(first.sentAt - cutAt)
+      const sentAfterMs = prompt === undefined ? null : Math.round(prompt.sentAt - cutAt)
       const sample: CutSample = {
         method: plan.method,
         link: linkLabel(link),
@@ -223,14 +244,14 @@ export async function measureCuts (plan: CutPlan): Promise<CutSummary> {
         cutCommandMs: cutAt - cutStartedAt,
         recoveryMs: first === undefined ? null : Math.round(first.receivedAt - cutAt),
         sentAfterMs,
-        // A probe went out every period: those sent between the cut and `first` were lost.
+        // A probe went out every period: those sent between the cut and the first prompt one were lost (or held up).
         lostAfterCut: sentAfterMs === null || periodMs === null || periodMs <= 0 ? null : Math.floor(sentAfterMs / periodMs),
         periodMs: periodMs === null ? null : Math.round(periodMs * 10) / 10,
         outageMs: first === undefined || lastBefore === undefined ? null : Math.round(first.receivedAt - lastBefore.receivedAt),
         probeRttMs: rtts.length === 0 ? null : Math.round(median(rtts) * 10) / 10
       }
       samples.push(sample)
-      progress(`  ${plan.method} cut ${i + 1}/${plan.cuts} of ${sample.link} (path ${sample.pathBefore.join(' ')}): ${sample.recoveryMs === null ? `NOT through within ${plan.timeoutMs} ms` : `through again after ${sample.recoveryMs} ms (first probe through sent ${sample.sentAfterMs ?? '?'} ms after the cut, ${sample.lostAfterCut ?? '?'} lost after it; probe round trip before ${sample.probeRttMs ?? '?'} ms, outage ${sample.outageMs ?? '?'} ms, cut took ${sample.cutCommandMs} ms), now via ${sample.pathAfter?.join(' ') ?? '?'}`}`)
+      progress(`  ${plan.method} cut ${i + 1}/${plan.cuts} of ${sample.link} (path ${sample.pathBefore.join(' ')}): ${sample.recoveryMs === null ? `NOT through within ${plan.timeoutMs} ms` : `through again after ${sample.recoveryMs} ms (first prompt probe sent ${sample.sentAfterMs ?? '?'} ms after the cut, ${sample.lostAfterCut ?? '?'} lost or held up before it; probe round trip before ${sample.probeRttMs ?? '?'} ms, outage ${sample.outageMs ?? '?'} ms, cut took ${sample.cutCommandMs} ms), now via ${sample.pathAfter?.join(' ') ?? '?'}`}`)
     } finally {
       cut(grid, link, plan.method, false)
     }

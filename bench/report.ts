@@ -302,9 +302,9 @@ export function meshBabeldTable (r: MeshBabeldResult): string {
   if (isMeasured(r.babeld) && isMeasured(r.peernet) && r.peernet.cuts.carrier.lostAfterCuts !== undefined && r.babeld.cuts.carrier.lostAfterCuts !== undefined) {
     const lost = (s: MeshSideResult, m: 'carrier' | 'silent'): string => {
       const c = s.cuts[m]
-      return `${c.lostAfterCuts} lost, the first probe through at once after ${c.atOnce} of ${c.count} cuts, sent ${fixed(c.sentAfterMedianMs, 0)} ms after the cut (median)`
+      return `${c.lostAfterCuts} lost or held up, the first probe after the cut through promptly after ${c.atOnce} of ${c.count} cuts; the first prompt one sent ${fixed(c.sentAfterMedianMs, 0)} ms after the cut (median)`
     }
-    lines.push('', `Probes sent after the cut was complete and lost before the first one through (free of each probe's phase and round trip; resolution one probe interval): carrier cuts babeld ${lost(r.babeld, 'carrier')}; Peernet ${lost(r.peernet, 'carrier')} (**${word(g.recoveryCarrierProbesMet ?? null)}**); silent cuts babeld ${lost(r.babeld, 'silent')}; Peernet ${lost(r.peernet, 'silent')} (**${word(g.recoverySilentProbesMet ?? null)}**).`)
+    lines.push('', `Probes sent after the cut was complete that were lost or held up by it (kept in custody, retransmitted) before the first one through promptly (round trip at most twice the one before the cut plus one interval); free of each probe's phase and round trip, resolution one probe interval: carrier cuts babeld ${lost(r.babeld, 'carrier')}; Peernet ${lost(r.peernet, 'carrier')} (**${word(g.recoveryCarrierProbesMet ?? null)}**); silent cuts babeld ${lost(r.babeld, 'silent')}; Peernet ${lost(r.peernet, 'silent')} (**${word(g.recoverySilentProbesMet ?? null)}**).`)
   }
   if (isMeasured(r.babeld) && isMeasured(r.peernet) && r.peernet.cuts.carrier.netMedianMs !== undefined) {
     const net = (s: MeshSideResult, m: 'carrier' | 'silent'): string => `${fixed(s.cuts[m].netMedianMs, 0)} ms`
