@@ -298,7 +298,8 @@ export function meshBabeldTable (r: MeshBabeldResult): string {
   }
   const g = r.goals
   const word = (met: boolean | null): string => met === null ? 'not measured' : met ? 'met' : 'not met'
-  lines.push('', `Goals: recovery no slower than babeld — carrier cuts **${word(g.recoveryCarrierMet)}**, silent cuts **${word(g.recoverySilentMet)}**; idle control traffic at most half of babeld's — **${word(g.idleMet)}**. Recovery resolution is the probe interval (${p.probeIntervalMs} ms). "Other traffic" is everything else a host sent on its links (for Peernet: libp2p — mDNS, DHT, identify, pings), not mesh control traffic.`)
+  const probes = (met: boolean | null | undefined, median: boolean | null): string => met === undefined ? `**${word(median)}**` : `**${word(met)}** by probes lost or held up after the cut, **${word(median)}** by median recovery`
+  lines.push('', `Goals: recovery no slower than babeld — carrier cuts ${probes(g.recoveryCarrierProbesMet, g.recoveryCarrierMet)}, silent cuts ${probes(g.recoverySilentProbesMet, g.recoverySilentMet)}; idle control traffic at most half of babeld's — **${word(g.idleMet)}**. Recovery resolution is the probe interval (${p.probeIntervalMs} ms). "Other traffic" is everything else a host sent on its links (for Peernet: libp2p — mDNS, DHT, identify, pings), not mesh control traffic.`)
   if (isMeasured(r.babeld) && isMeasured(r.peernet) && r.peernet.cuts.carrier.lostAfterCuts !== undefined && r.babeld.cuts.carrier.lostAfterCuts !== undefined) {
     const lost = (s: MeshSideResult, m: 'carrier' | 'silent'): string => {
       const c = s.cuts[m]
