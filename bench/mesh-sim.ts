@@ -76,15 +76,22 @@ async function runScenario (name: string, args: string[], heapMiB: number, timeo
     const child = spawn(process.execPath, nodeArgs, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
     child.stderr.setEncoding('utf8')
     let tail = ''
+    let last = ''
     child.stderr.on('data', (chunk: string) => {
       tail = (tail + chunk).slice(-4000)
-      for (const line of chunk.split('\n')) if (line.trim() !== '') progress(`mesh-sim ${name}: ${line}`)
+      for (const line of chunk.split('\n')) {
+        if (line.trim() === '') continue
+        last = line.trim()
+        progress(`mesh-sim ${name}: ${line}`)
+      }
     })
     child.stdout.resume()
     const code = await new Promise<number | null>((resolveExit, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL')
-        reject(new BenchmarkTimeoutError(`mesh-sim ${name} took longer than ${timeoutMs / 60_000} min`))
+        // How far it got (virtual time, events, CPU, heap: the run's progress line) is
+        // what a run past its bound can still report.
+        reject(new BenchmarkTimeoutError(`mesh-sim ${name} took longer than ${timeoutMs / 60_000} min; last progress: ${last}`))
       }, timeoutMs)
       child.on('error', (err) => { clearTimeout(timer); reject(err) })
       child.on('exit', (c) => { clearTimeout(timer); resolveExit(c) })
