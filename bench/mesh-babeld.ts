@@ -61,6 +61,13 @@ export interface MeshBabeldResult {
     /** The same, each recovery less its probe's own round trip (a ping against a mesh send through the API). */
     recoveryCarrierNetMet: boolean | null
     recoverySilentNetMet: boolean | null
+    /**
+     * Peernet lost no more probes sent after its cuts than babeld did (CutSample.lostAfterCut):
+     * the comparison free of each probe's phase and round trip, at the probe interval's
+     * resolution. Optional: results from before it have none.
+     */
+    recoveryCarrierProbesMet?: boolean | null
+    recoverySilentProbesMet?: boolean | null
     /** Peernet's idle mesh-port bytes per node per second ≤ half of babeld's. */
     idleMet: boolean | null
   }
@@ -111,6 +118,8 @@ export async function measureMeshBabeld (options: MeshBabeldOptions, progress: (
       recoveryCarrierMet: both ? p.cuts.carrier.unrecovered === 0 && p.cuts.carrier.medianMs <= b.cuts.carrier.medianMs : null,
       recoverySilentMet: both ? p.cuts.silent.unrecovered === 0 && p.cuts.silent.medianMs <= b.cuts.silent.medianMs : null,
       recoveryCarrierNetMet: both ? p.cuts.carrier.unrecovered === 0 && p.cuts.carrier.netMedianMs <= b.cuts.carrier.netMedianMs : null,
+      recoveryCarrierProbesMet: both ? p.cuts.carrier.unrecovered === 0 && p.cuts.carrier.lostAfterCuts <= b.cuts.carrier.lostAfterCuts : null,
+      recoverySilentProbesMet: both ? p.cuts.silent.unrecovered === 0 && p.cuts.silent.lostAfterCuts <= b.cuts.silent.lostAfterCuts : null,
       recoverySilentNetMet: both ? p.cuts.silent.unrecovered === 0 && p.cuts.silent.netMedianMs <= b.cuts.silent.netMedianMs : null,
       idleMet: both ? p.idle.perNode.portBytesPerSecond <= b.idle.perNode.portBytesPerSecond / 2 : null
     }

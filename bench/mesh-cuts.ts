@@ -37,6 +37,21 @@ export interface CutSample {
   cutCommandMs: number
   /** Cut complete to the arrival of the first answer to a probe sent after it; null: none within the bound. */
   recoveryMs: number | null
+  /**
+   * Cut complete to the *sending* of that first probe to get through: the router's
+   * recovery plus the wait for the next probe (0 to one interval), without the probe's own
+   * round trip.
+   */
+  sentAfterMs: number | null
+  /**
+   * Probes sent after the cut was complete that did not get through before that first one
+   * (from the probe period measured before the cut): 0 when the router had a working path
+   * by the first probe after the cut. Free of the probe's phase and round trip, so the
+   * same measure for ping and for a mesh send; its resolution is the probe interval.
+   */
+  lostAfterCut: number | null
+  /** The probe stream's period measured before the cut (median gap between sends answered), ms. */
+  periodMs: number | null
   /** Last answer to a probe sent before the cut began, to that first answer: the gap a user saw. */
   outageMs: number | null
   /**
@@ -61,6 +76,12 @@ export interface CutSummary {
   probeRttMedianMs: number
   /** Recovery less the probe's own round trip before the cut, median: the router's part, whatever the probe costs. */
   netMedianMs: number
+  /** Median of CutSample.sentAfterMs: recovery plus the probe's phase, no round trip. */
+  sentAfterMedianMs: number
+  /** Cuts after which the first probe sent got through (lostAfterCut 0). */
+  atOnce: number
+  /** Probes lost after the cuts, summed over the recovered cuts (CutSample.lostAfterCut). */
+  lostAfterCuts: number
   samples: CutSample[]
 }
 
@@ -169,7 +190,11 @@ export async function measureCuts (plan: CutPlan): Promise<CutSummary> {
     // and counted from, once they all returned: a probe sent after that met the cut for
     // sure. Probes sent while it was being made are not counted either way.
     const rttSince = Date.now() - 1000
-    const rtts = probe.replies.filter((r) => r.receivedAt >= rttSince).map((r) => r.receivedAt - r.sentAt)
+    const recent = probe.replies.filter((r) => r.receivedAt >= rttSince)
+    const rtts = recent.map((r) => r.receivedAt - r.sentAt)
+    const gaps: number[] = []
+    for (let k = 1; k < recent.length; k++) gaps.push((recent[k] as ProbeReply).sentAt - (recent[k - 1] as ProbeReply).sentAt)
+    const periodMs = gaps.length === 0 ? null : median(gaps)
     const cutStartedAt = Date.now()
     cut(grid, link, plan.method, true)
     const cutAt = Date.now()
@@ -189,6 +214,7 @@ export async function measureCuts (plan: CutPlan): Promise<CutSummary> {
       if (first !== undefined) {
         try { pathAfter = (await plan.path()).map(label) } catch { /* routes still moving */ }
       }
+      const sentAfterMs = first === undefined ? null : Math.round(first.sentAt - cutAt)
       const sample: CutSample = {
         method: plan.method,
         link: linkLabel(link),
@@ -196,11 +222,15 @@ export async function measureCuts (plan: CutPlan): Promise<CutSummary> {
         pathAfter,
         cutCommandMs: cutAt - cutStartedAt,
         recoveryMs: first === undefined ? null : Math.round(first.receivedAt - cutAt),
+        sentAfterMs,
+        // A probe went out every period: those sent between the cut and `first` were lost.
+        lostAfterCut: sentAfterMs === null || periodMs === null || periodMs <= 0 ? null : Math.floor(sentAfterMs / periodMs),
+        periodMs: periodMs === null ? null : Math.round(periodMs * 10) / 10,
         outageMs: first === undefined || lastBefore === undefined ? null : Math.round(first.receivedAt - lastBefore.receivedAt),
         probeRttMs: rtts.length === 0 ? null : Math.round(median(rtts) * 10) / 10
       }
       samples.push(sample)
-      progress(`  ${plan.method} cut ${i + 1}/${plan.cuts} of ${sample.link} (path ${sample.pathBefore.join(' ')}): ${sample.recoveryMs === null ? `NOT through within ${plan.timeoutMs} ms` : `through again after ${sample.recoveryMs} ms (probe round trip before ${sample.probeRttMs ?? '?'} ms, outage ${sample.outageMs ?? '?'} ms, cut took ${sample.cutCommandMs} ms), now via ${sample.pathAfter?.join(' ') ?? '?'}`}`)
+      progress(`  ${plan.method} cut ${i + 1}/${plan.cuts} of ${sample.link} (path ${sample.pathBefore.join(' ')}): ${sample.recoveryMs === null ? `NOT through within ${plan.timeoutMs} ms` : `through again after ${sample.recoveryMs} ms (first probe through sent ${sample.sentAfterMs ?? '?'} ms after the cut, ${sample.lostAfterCut ?? '?'} lost after it; probe round trip before ${sample.probeRttMs ?? '?'} ms, outage ${sample.outageMs ?? '?'} ms, cut took ${sample.cutCommandMs} ms), now via ${sample.pathAfter?.join(' ') ?? '?'}`}`)
     } finally {
       cut(grid, link, plan.method, false)
     }
@@ -217,6 +247,9 @@ export async function measureCuts (plan: CutPlan): Promise<CutSummary> {
     outageMaxMs: max(outages),
     probeRttMedianMs: median(samples.flatMap((s) => s.probeRttMs === null ? [] : [s.probeRttMs])),
     netMedianMs: median(samples.flatMap((s) => s.recoveryMs === null || s.probeRttMs === null ? [] : [Math.max(0, s.recoveryMs - s.probeRttMs)])),
+    sentAfterMedianMs: median(samples.flatMap((s) => s.sentAfterMs === null ? [] : [s.sentAfterMs])),
+    atOnce: samples.filter((s) => s.lostAfterCut === 0).length,
+    lostAfterCuts: samples.reduce((n, s) => n + (s.lostAfterCut ?? 0), 0),
     samples
   }
 }

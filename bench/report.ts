@@ -299,6 +299,13 @@ export function meshBabeldTable (r: MeshBabeldResult): string {
   const g = r.goals
   const word = (met: boolean | null): string => met === null ? 'not measured' : met ? 'met' : 'not met'
   lines.push('', `Goals: recovery no slower than babeld — carrier cuts **${word(g.recoveryCarrierMet)}**, silent cuts **${word(g.recoverySilentMet)}**; idle control traffic at most half of babeld's — **${word(g.idleMet)}**. Recovery resolution is the probe interval (${p.probeIntervalMs} ms). "Other traffic" is everything else a host sent on its links (for Peernet: libp2p — mDNS, DHT, identify, pings), not mesh control traffic.`)
+  if (isMeasured(r.babeld) && isMeasured(r.peernet) && r.peernet.cuts.carrier.lostAfterCuts !== undefined && r.babeld.cuts.carrier.lostAfterCuts !== undefined) {
+    const lost = (s: MeshSideResult, m: 'carrier' | 'silent'): string => {
+      const c = s.cuts[m]
+      return `${c.lostAfterCuts} lost, the first probe through at once after ${c.atOnce} of ${c.count} cuts, sent ${fixed(c.sentAfterMedianMs, 0)} ms after the cut (median)`
+    }
+    lines.push('', `Probes sent after the cut was complete and lost before the first one through (free of each probe's phase and round trip; resolution one probe interval): carrier cuts babeld ${lost(r.babeld, 'carrier')}; Peernet ${lost(r.peernet, 'carrier')} (**${word(g.recoveryCarrierProbesMet ?? null)}**); silent cuts babeld ${lost(r.babeld, 'silent')}; Peernet ${lost(r.peernet, 'silent')} (**${word(g.recoverySilentProbesMet ?? null)}**).`)
+  }
   if (isMeasured(r.babeld) && isMeasured(r.peernet) && r.peernet.cuts.carrier.netMedianMs !== undefined) {
     const net = (s: MeshSideResult, m: 'carrier' | 'silent'): string => `${fixed(s.cuts[m].netMedianMs, 0)} ms`
     lines.push('', `Recovery less each probe's own round trip before the cut (median; the router's part, whatever its probe costs): carrier cuts babeld ${net(r.babeld, 'carrier')}, Peernet ${net(r.peernet, 'carrier')} (**${word(g.recoveryCarrierNetMet ?? null)}**); silent cuts babeld ${net(r.babeld, 'silent')}, Peernet ${net(r.peernet, 'silent')} (**${word(g.recoverySilentNetMet ?? null)}**).`)
@@ -316,6 +323,7 @@ export function meshBabeldTable (r: MeshBabeldResult): string {
 
 export function creditSimTable (r: CreditSimResult): string {
   const f = (v: number, d: number): string => Number.isFinite(v) ? v.toFixed(d) : 'n/a'
+  const signed = (v: number): string => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(3)}`
   const met = (ok: boolean): string => ok ? 'met' : 'not met'
   const first = r.workloads[0]?.result
   const lines = [
@@ -323,15 +331,19 @@ export function creditSimTable (r: CreditSimResult): string {
   ]
   for (const w of r.workloads) {
     const p = w.result.payments
-    lines.push('', `*${w.name}* (payment mean ${f(p.meanAmount, 1)}, median ${f(p.medianAmount, 1)}, p99 ${f(p.p99Amount, 0)} units; \`${w.command}\`; the widened row: \`${w.widened.command}\`)`, '',
-      '| Router | Success ratio | Volume ratio | Messages/payment mean | p50 | p99 | Messages/success | Paths | Hops | Routed by | Invariant |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|')
+    const note = w.result.graph.note === first?.graph.note ? '' : ` ${w.result.graph.note}.`
+    lines.push('', `*${w.name}* (payment mean ${f(p.meanAmount, 1)}, median ${f(p.medianAmount, 1)}, p99 ${f(p.p99Amount, 0)} units; \`${w.command}\`; the widened row: \`${w.widened.command}\`)${note}`, '',
+      '| Router | Success ratio | Volume ratio | Messages/payment mean | p50 | p99 | Messages/success | Paths | Hops | Failed at the ends\' cut | Routed by | Invariant |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|')
     const rows: Array<[string, RouterResult]> = w.result.routers.map((x) => [x.router, x])
     if (w.widened.result !== undefined) rows.splice(1, 0, ['peernet, widening to r = 3 (friends with > 1/4 of the amount)', w.widened.result])
     for (const [label, x] of rows) {
-      lines.push(`| ${label} | ${f(x.successRatio, 3)} | ${f(x.volume.ratio, 3)} | ${f(x.messages.mean, 1)} | ${f(x.messages.p50, 0)} | ${f(x.messages.p99, 0)} | ${f(x.messagesPerSuccess, 1)} | ${f(x.paths.mean, 2)} | ${f(x.hops.mean, 2)} | ${Object.entries(x.methods).map(([k, v]) => `${k} ${v}`).join(', ')} | ${x.invariant.linesConserved && x.invariant.positionsMatch && x.settlementFailures === 0 ? 'holds' : 'BROKEN'} |`)
+      lines.push(`| ${label} | ${f(x.successRatio, 3)} | ${f(x.volume.ratio, 3)} | ${f(x.messages.mean, 1)} | ${f(x.messages.p50, 0)} | ${f(x.messages.p99, 0)} | ${f(x.messagesPerSuccess, 1)} | ${f(x.paths.mean, 2)} | ${f(x.hops.mean, 2)} | ${x.failedAtEndpoints ?? 'n/a'} | ${Object.entries(x.methods).map(([k, v]) => `${k} ${v}`).join(', ')} | ${x.invariant.linesConserved && x.invariant.positionsMatch && x.settlementFailures === 0 ? 'holds' : 'BROKEN'} |`)
     }
     const peernet = w.result.routers.find((x) => x.router === 'peernet')
+    const sm = w.result.routers.find((x) => x.router === 'speedymurmurs')
+    const sp = w.result.routers.find((x) => x.router === 'shortest')
+    if (sm !== undefined && sp !== undefined) lines.push('', `Against the published anchors: SpeedyMurmurs ${f(sm.successRatio, 3)} (published ${r.anchors.speedymurmurs}, ${signed(sm.successRatio - r.anchors.speedymurmurs)}), shortest path ${f(sp.successRatio, 3)} (published ${r.anchors.shortest}, ${signed(sp.successRatio - r.anchors.shortest)}).`)
     lines.push('', `Goal (Peernet > ${CREDIT_GOAL.successRatio} success with fewer messages per payment than SpeedyMurmurs): success **${met(w.goal.successAbove)}**, messages **${met(w.goal.fewerMessagesThanSpeedyMurmurs)}**.${peernet === undefined ? '' : ` Keeping the neighbourhood views pushed instead of pulled would cost ${f(peernet.pushMessagesPerPayment, 0)} messages per payment.`}`)
   }
   return lines.join('\n')

@@ -91,6 +91,7 @@ mesh-babeld options (Peernet's mesh against babeld on a grid of network namespac
   --mesh-settle-s N seconds after convergence before the idle count (default ${M.settleMs / 1000})
   --restore-settle-s N  seconds after restoring a cut link before the next cut (default ${M.restoreSettleMs / 1000})
   --cut-timeout-s N bound on each recovery (default ${M.cutTimeoutMs / 1000})
+  --probe-interval-ms N  the probe stream's interval, the resolution of every recovery figure (default ${M.probeIntervalMs})
   --peernet-args S  flags for \`peernet daemon\` besides home, listen and API (space-separated;
                     default "${M.peernetArgs.join(' ')}": UDP mesh links only, as babeld has)
   --mesh-port N     the mesh's UDP port, given to the daemons and counted as their control traffic (default ${M.meshPort})
@@ -102,7 +103,7 @@ social options (Peernet's social app; the index half against ssb-db2):
                        (default ${SO.timelinePosts}, ${SO.timelineAuthors}, ${SO.timelineNetworks})
   --follows LIST       accounts followed, rising, one row each (default ${SO.follows.join(',')})
   --reads N            timed first-page reads per row (default ${SO.reads})
-credit-sim options (simulated, about three minutes; --seed N is shared):
+credit-sim options (simulated, about two minutes; --seed N is shared):
   --credit-payments N  payments per workload (default ${DEFAULT_CREDIT_SIM_OPTIONS.payments})
   --credit-graph FILE  also run on this CREDIT_LINKS trace
 credit-latency options (four daemons in a line on loopback; D pays A over three hops):
@@ -175,6 +176,7 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
       'mesh-settle-s': { type: 'string' },
       'restore-settle-s': { type: 'string' },
       'cut-timeout-s': { type: 'string' },
+      'probe-interval-ms': { type: 'string' },
       'peernet-args': { type: 'string' },
       'mesh-port': { type: 'string' },
       'social-only': { type: 'string' },
@@ -283,6 +285,7 @@ function parse (argv: string[]): { names: BenchmarkName[], resultsDir: string, r
     settleMs: positive(values['mesh-settle-s'], '--mesh-settle-s', M.settleMs / 1000) * 1000,
     restoreSettleMs: positive(values['restore-settle-s'], '--restore-settle-s', M.restoreSettleMs / 1000) * 1000,
     cutTimeoutMs: positive(values['cut-timeout-s'], '--cut-timeout-s', M.cutTimeoutMs / 1000) * 1000,
+    probeIntervalMs: Math.round(positive(values['probe-interval-ms'], '--probe-interval-ms', M.probeIntervalMs)),
     peernetArgs: values['peernet-args'] === undefined ? M.peernetArgs : values['peernet-args'].split(' ').filter((a) => a !== ''),
     meshPort: Math.round(positive(values['mesh-port'], '--mesh-port', M.meshPort))
   }

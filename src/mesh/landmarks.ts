@@ -32,9 +32,27 @@ export interface ScopeConfig {
    * level's scope (and as long again for each level further up).
    */
   widenAfterMs: number
+  /**
+   * Scale awareness: a plain node keeps its routes unlimited, as under NO_LANDMARKS,
+   * until it knows this many landmarks (level 1 and up), and goes back to unlimited when
+   * it knows fewer than three quarters of that. Landmarks keep their own scopes, which
+   * depend only on the landmarks above them, never on plain nodes' choices, so the count
+   * measures the mesh around a node without moving with it (no oscillation): about
+   * 2^levelBits[0] × narrowFrom nodes within a level-1 landmark's reach. Below it a mesh
+   * is small enough for every node to route to every other, as babeld does, and scopes
+   * would only split it (in a 4×5 grid, corners 7 hops apart under 6-hop scopes).
+   * 0 or absent: scoped from the start.
+   */
+  narrowFrom?: number
 }
 
 export const DEFAULT_SCOPES: ScopeConfig = { levelBits: [5, 10], scopes: [6, 24, UNLIMITED_SCOPE], widenAfterMs: 10_000 }
+
+/**
+ * The daemon's: DEFAULT_SCOPES once a node knows 64 level-1 landmarks (a mesh of about
+ * 2,000 nodes around it); below that every node routes to every other.
+ */
+export const DAEMON_SCOPES: ScopeConfig = { ...DEFAULT_SCOPES, narrowFrom: 64 }
 
 /**
  * No landmarks: every node's routes reach the whole mesh. What the daemon runs with. A

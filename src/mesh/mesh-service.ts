@@ -23,7 +23,7 @@ import { FRAME_CONTROL, FRAME_DATA, frameOf, readFrame } from './frame.ts'
 import { decodePayload, encodePayload } from './payload.ts'
 import { ControlPacer } from './control-pacer.ts'
 import { MESH_MIGRATIONS } from './schema.ts'
-import { NO_LANDMARKS } from './landmarks.ts'
+import { DAEMON_SCOPES } from './landmarks.ts'
 import type { ScopeConfig } from './landmarks.ts'
 import { DEFAULT_LOCATION_CONFIG, LocationService, routeWithLocation } from './location.ts'
 import type { LocationConfig } from './location.ts'
@@ -51,13 +51,13 @@ export interface MeshServiceOptions {
   now?: () => number
   timing?: Partial<RouterTiming>
   /**
-   * Landmark scopes (landmarks.ts). Default NO_LANDMARKS: every route reaches the whole
-   * mesh, and the location service (location.ts, wired here) has no homes and stays idle.
-   * Under DEFAULT_SCOPES a small mesh splits into scopes too: in the babeld benchmark's
-   * 4×5 grid the corners, 7 hops apart, had no route to each other, only the detour
-   * through a home, and the benchmark's start (a route between the corners) failed. Scopes
-   * pay only past a few thousand nodes; the daemon takes them when it can tell it is in
-   * such a mesh.
+   * Landmark scopes (landmarks.ts). Default DAEMON_SCOPES: scale-aware, a plain node's
+   * routes reach the whole mesh until it knows 64 landmarks (a mesh of about 2,000 nodes
+   * around it), as under NO_LANDMARKS; past that they narrow and the location service
+   * (location.ts, wired here) gives the addresses of far nodes. Under DEFAULT_SCOPES (the
+   * simulator's) a small mesh would split into scopes too: in the babeld benchmark's 4×5
+   * grid the corners, 7 hops apart, had no route to each other, only the detour through a
+   * home.
    */
   scopes?: Partial<ScopeConfig>
   location?: Partial<Omit<LocationConfig, 'self' | 'sign' | 'verify'>>
@@ -186,7 +186,7 @@ export class MeshService {
     this.store.migrate('mesh', MESH_MIGRATIONS)
     // The router's own seqno goes on from the last run's (router-state.ts).
     this.savedSeqno = restartSeqno(this.store)
-    this.router = new Router({ self: this.self, gateway: options.gateway === true, timing: options.timing, scopes: options.scopes ?? NO_LANDMARKS, random: Math.random, seqno: this.savedSeqno }, now)
+    this.router = new Router({ self: this.self, gateway: options.gateway === true, timing: options.timing, scopes: options.scopes ?? DAEMON_SCOPES, random: Math.random, seqno: this.savedSeqno }, now)
     this.keepSeqno()
     const identity = options.identity
     this.location = new LocationService({ ...DEFAULT_LOCATION_CONFIG, ...options.location, self: this.self, sign: (b) => signBytes(identity, b), verify: verifyBytes })

@@ -485,6 +485,10 @@ export class Router {
   private deadlineStale = true
   private selfAdv = { seqno: -1, scope: -1, flags: -1 }
   private scope: number
+  /** A plain node that knows fewer landmarks than scopeConfig.narrowFrom (with hysteresis): its routes stay unlimited (landmarks.ts). */
+  private smallMesh: boolean
+  /** Landmarks (level 1 and up) with a usable route (refreshDerived). */
+  private landmarksKnown = 0
   private nextFullUpdateAt: number
   private nextSweepAt: number
   /** Caches of address() and gatewayHop(), rebuilt after the selected routes change. */
@@ -512,7 +516,8 @@ export class Router {
     this.level = landmarkLevel(this.self, this.scopeConfig)
     this.seqno = config.seqno !== undefined ? config.seqno & 0xffff : Math.floor(this.random() * 0x10000) & 0xffff
     this.startedAt = now
-    this.scope = ownScope(this.level, this.scopeConfig, () => undefined, 0)
+    this.smallMesh = this.level === 0 && (this.scopeConfig.narrowFrom ?? 0) > 0
+    this.scope = this.smallMesh ? UNLIMITED_SCOPE : ownScope(this.level, this.scopeConfig, () => undefined, 0)
     this.nextWidenAt = this.scopeConfig.levelBits.length > this.level ? now + this.scopeConfig.widenAfterMs : Infinity
     this.nextFullUpdateAt = now + this.jittered(this.t.updateIntervalMs)
     this.nextSweepAt = now + this.t.sweepIntervalMs
@@ -1240,21 +1245,23 @@ export class Router {
       return
     }
     const d = this.dests.get(t.id)
-    const r = d?.selected ?? null
-    if (d === undefined || r === null) return
-    if (!seqnoNewer(t.seqno, r.seqno) && this.metricOf(r) < INFINITY) {
+    if (d === undefined) return
+    const r = d.selected
+    if (r !== null && !seqnoNewer(t.seqno, r.seqno) && this.metricOf(r) < INFINITY) {
       // We have a route at least that new: a (unicast) update answers it.
       const u = this.advertisement(t.id, d)
       if (u.metric < INFINITY) { out.push(nb.link, u); this.lowerFd(d, u); return }
     }
     if (t.hopCount < 2) return
     // Forwarded along the selected route, or if that goes back to the requester, along
-    // the best other feasible route; never to the requester (§3.8.1.2).
-    let via: Route | null = r.nb === nb ? null : r
+    // the best other route, feasible or not: §3.8.1.2 asks for "one or more (not
+    // necessarily feasible) routes" — an unfeasible route's next hop may well hold a newer
+    // seqno, which is what the request looks for. Never to the requester.
+    let via: Route | null = r === null || r.nb === nb ? null : r
     if (via === null) {
       let best = INFINITY
       for (let x = d.first; x !== null; x = x.next) {
-        const m = x.nb === nb ? INFINITY : this.selectable(d, x)
+        const m = x.nb === nb ? INFINITY : this.metricOf(x)
         if (m < best) { best = m; via = x }
       }
     }
@@ -1345,10 +1352,14 @@ export class Router {
     this.nearestHops = hops
     let top = this.level >= 1 && this.scope >= UNLIMITED_SCOPE ? this.level : 0
     const usable = (d: Dest): Route | null => d.selected !== null && this.metricOf(d.selected) < INFINITY ? d.selected : null
+    let known = 0
     for (const d of this.landmarkDests.values()) {
       const r = usable(d)
-      if (r !== null && r.scope >= UNLIMITED_SCOPE && d.level > top) top = d.level
+      if (r === null) continue
+      known++
+      if (r.scope >= UNLIMITED_SCOPE && d.level > top) top = d.level
     }
+    this.landmarksKnown = known
     const wide: NodeId[] = top >= 1 && this.level >= top && this.scope >= UNLIMITED_SCOPE ? [this.self] : []
     if (top >= 1) {
       for (const [id, d] of this.landmarkDests) {
@@ -1365,7 +1376,12 @@ export class Router {
     const widenings = wait > 0 ? Math.floor((now - this.startedAt) / wait) : Infinity
     const levelsAbove = this.scopeConfig.levelBits.length - this.level
     this.nextWidenAt = widenings >= levelsAbove ? Infinity : this.startedAt + (widenings + 1) * wait
-    const scope = ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : this.nearestHops[k], widenings)
+    const narrowFrom = this.scopeConfig.narrowFrom ?? 0
+    if (narrowFrom > 0 && this.level === 0) {
+      if (this.smallMesh && this.landmarksKnown >= narrowFrom) this.smallMesh = false
+      else if (!this.smallMesh && this.landmarksKnown < narrowFrom * 3 / 4) this.smallMesh = true
+    }
+    const scope = this.smallMesh ? UNLIMITED_SCOPE : ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : this.nearestHops[k], widenings)
     const startUpEnd = this.startedAt + this.t.scopeShrinkDelayMs
     if (scope < this.scope && now < startUpEnd) {
       if (this.shrinkAt !== startUpEnd) { this.shrinkAt = startUpEnd; this.deadlineStale = true }

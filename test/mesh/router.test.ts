@@ -8,7 +8,8 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { Harness, makeIds, line, ring, grid } from './router-harness.ts'
 import { Router } from '../../src/mesh/router.ts'
-import { DEFAULT_SCOPES, NO_LANDMARKS, landmarkLevel, type ScopeConfig } from '../../src/mesh/landmarks.ts'
+import { DAEMON_SCOPES, DEFAULT_SCOPES, NO_LANDMARKS, landmarkLevel, type ScopeConfig } from '../../src/mesh/landmarks.ts'
+import { UNLIMITED_SCOPE as UNLIMITED } from '../../src/mesh/control-messages.ts'
 import type { NodeId } from '../../src/mesh/node-id.ts'
 import type { ControlPacket } from '../../src/mesh/control-messages.ts'
 import { Random } from '../../src/sim/random.ts'
@@ -442,12 +443,47 @@ test('a 4×5 grid holding a level-1 landmark: with landmark scopes a corner has 
   assert.equal(scoped.walk(a, z, []).reached, false, 'landmark scopes: no route from corner to corner without the address')
   assert.equal(scoped.walk(z, a, []).reached, false, 'nor back')
   assert.equal(scoped.walk(a, z).reached, true, 'the simulator gets there through the address (an oracle)')
-  const daemon = start(NO_LANDMARKS)
-  for (const src of ids) {
-    for (const dst of ids) {
-      if (src !== dst) assert.ok(daemon.walk(src, dst, []).reached, `NO_LANDMARKS: ${src} has a route to ${dst}`)
+  for (const [name, scopes] of [['NO_LANDMARKS', NO_LANDMARKS], ['DAEMON_SCOPES', DAEMON_SCOPES]] as const) {
+    const daemon = start(scopes)
+    for (const src of ids) {
+      for (const dst of ids) {
+        if (src !== dst) assert.ok(daemon.walk(src, dst, []).reached, `${name}: ${src} has a route to ${dst}`)
+      }
     }
   }
+})
+
+test('scale awareness (DAEMON_SCOPES): plain nodes route everywhere while they know few landmarks, narrow to their scope once they know narrowFrom, and widen again below three quarters of it', () => {
+  // A 10×10 grid; plain nodes' scope 2 hops, narrowing once 3 landmarks are known.
+  const pool = makeIds(4000, 12)
+  const scopes: ScopeConfig = { levelBits: [5], scopes: [2, UNLIMITED], widenAfterMs: 1000, narrowFrom: 3 }
+  const landmarks = pool.filter((id) => landmarkLevel(id, scopes) === 1).slice(0, 4)
+  const plain = pool.filter((id) => landmarkLevel(id, scopes) === 0).slice(0, 96)
+  assert.equal(landmarks.length, 4)
+  const ids = [...plain]
+  for (const [k, at] of [[0, 11], [1, 18], [2, 81], [3, 88]] as const) ids.splice(at, 0, landmarks[k] as NodeId)
+  const edges = grid(ids, 10)
+  const [corner, far] = [ids[0] as NodeId, ids[99] as NodeId]
+  const routesOf = (h: Harness, id: NodeId): number => h.router(id).routes().filter((v) => v.selected).length
+  // Two landmarks only (the other two's links silent): a small mesh, every node routed to every other.
+  const h = new Harness(ids, edges, { seed: 5, config: () => ({ scopes, timing: { scopeShrinkDelayMs: 0 } }) })
+  const cutOff = (id: NodeId, silent: boolean): void => { for (const [x, y] of edges) if (x === id || y === id) h.setSilent(x, y, !silent) }
+  cutOff(landmarks[2] as NodeId, true); cutOff(landmarks[3] as NodeId, true)
+  h.run(60_000)
+  assert.ok(h.walk(corner, far, []).reached, 'two landmarks known: the far corner has a route of its own')
+  const wide = routesOf(h, corner)
+  assert.ok(wide >= 95, `a plain node holds a route to (nearly) every node: ${wide}`)
+  // All four landmarks: plain nodes narrow to 2 hops; the corners reach each other only through an address.
+  cutOff(landmarks[2] as NodeId, false); cutOff(landmarks[3] as NodeId, false)
+  h.run(60_000)
+  assert.equal(h.walk(corner, far, []).reached, false, 'four landmarks known: scoped, no route of its own to the far corner')
+  assert.ok(h.walk(corner, far).reached, 'but through its address')
+  const narrow = routesOf(h, corner)
+  assert.ok(narrow < wide / 3, `routing state bounded: ${narrow} routes, was ${wide}`)
+  // Two landmarks lost again (2 < 3 × 3/4): back to routing everywhere.
+  cutOff(landmarks[2] as NodeId, true); cutOff(landmarks[3] as NodeId, true)
+  h.run(120_000)
+  assert.ok(h.walk(corner, far, []).reached, 'widened again')
 })
 
 test('landmarks: a starting node widens its scope at once but narrows it only after scopeShrinkDelayMs, then at once', () => {
@@ -476,4 +512,44 @@ test('landmarks: a starting node widens its scope at once but narrows it only af
   h.connect(at(ids, 0), l2)
   h.run(5_000)
   assert.equal(h.router(at(ids, 0)).landmark().scope, 3, 'after start-up a nearer landmark narrows the scope at once')
+})
+
+test('a seqno request is forwarded along an unfeasible route when no feasible one is left (§3.8.1.2), never back to the requester', () => {
+  const [self, a, b, d] = makeIds(4, 21) as [NodeId, NodeId, NodeId, NodeId]
+  const r = new Router({ self, random: () => 0.5 }, 0)
+  let seq = 0
+  const packet = (...tlvs: ControlPacket['tlvs']): ControlPacket => ({ seq: seq++, tlvs })
+  const sent = (out: ReturnType<Router['receive']>, link: string): ControlPacket['tlvs'] =>
+    out.flatMap((o) => o.kind === 'send' && o.link === link ? o.packet.tlvs : [])
+  let now = 0
+  for (const [link, id] of [['la', a], ['lb', b]] as const) {
+    r.linkUp(link, now)
+    for (let i = 0; i < 3; i++) {
+      r.receive(link, packet({ type: 'hello', sender: id, flags: 0, seqno: i, intervalMs: 1000 }, { type: 'ihu', rxcost: 256, intervalMs: 3000 }), now)
+      now += 10
+    }
+  }
+  const update = (metric: number): ControlPacket['tlvs'][number] => ({ type: 'update', id: d, flags: 0, hops: 1, scope: 255, seqno: 7, metric, intervalMs: 60_000 })
+  // D through A at 100, through B at 300: both feasible on arrival, A's selected.
+  r.receive('la', packet(update(100)), now)
+  // Advertising the route sets the feasibility distance (§3.7.3).
+  now += 2000
+  r.tick(now)
+  r.receive('lb', packet(update(300)), now)
+  // B's route gets worse at the same seqno: kept in the table, but no longer feasible
+  // (§3.5.1: not below the feasibility distance, which A's route set).
+  r.receive('lb', packet(update(2000)), now)
+  // A retracts: no feasible route is left; B's unfeasible one stays in the table.
+  r.receive('la', packet(update(0xffff)), now)
+  assert.equal(r.nextHop(d, []), undefined, 'no route selected')
+  assert.ok(r.routes().some((v) => v.dst === d), 'the unfeasible route through B is still in the table')
+  now += 5000
+  // A asks for a newer seqno of D: there is nothing to answer it with, so it goes on to B.
+  const out = r.receive('la', packet({ type: 'seqno-request', id: d, seqno: 8, hopCount: 5 }), now)
+  const forwarded = sent(out, 'lb').filter((t) => t.type === 'seqno-request')
+  assert.deepEqual(forwarded, [{ type: 'seqno-request', id: d, seqno: 8, hopCount: 4 }])
+  assert.equal(sent(out, 'la').filter((t) => t.type === 'seqno-request').length, 0, 'never back to the requester')
+  // The same request again within the timeout is a duplicate (§3.8.1.2): not forwarded twice.
+  const again = r.receive('la', packet({ type: 'seqno-request', id: d, seqno: 8, hopCount: 5 }), now + 10)
+  assert.equal(sent(again, 'lb').filter((t) => t.type === 'seqno-request').length, 0)
 })

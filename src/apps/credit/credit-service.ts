@@ -356,6 +356,7 @@ export class CreditService implements AppService {
           break
         case 'resynced':
           this.#wake(held, o.state)
+          this.#engine(this.engine.onResynced(o.state, this.#now()))
           break
         case 'rejected':
           this.#ctx.logger.debug('line message rejected', { line: toHex(held.row.id), reason: o.reason })
@@ -444,7 +445,7 @@ export class CreditService implements AppService {
         const id = this.newId()
         const lost = o.lost === true || (!o.ok && this.#paidOut.has(toHex(o.condition)))
         this.#paidOut.delete(toHex(o.condition))
-        this.#write(() => this.store.addPayment({ id, direction: 'forwarded', peer: o.out.peer, amount: o.out.amount, unit: o.out.unit, fee, status: o.ok ? 'done' : 'failed', message: lost ? 'paid downstream, not paid upstream (the upstream hold expired)' : null, routes: null, createdAt: now, doneAt: now }))
+        this.#write(() => this.store.addPayment({ id, direction: 'forwarded', peer: o.out.peer, amount: o.out.amount, unit: o.out.unit, fee, status: o.ok ? 'done' : 'failed', message: o.message ?? (lost ? 'paid downstream, not paid upstream (the upstream hold expired)' : null), routes: null, createdAt: now, doneAt: now }))
       }
     }
   }

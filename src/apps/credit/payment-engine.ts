@@ -194,6 +194,8 @@ export interface ForwardedOutput {
   out: { peer: Uint8Array, unit: string, amount: bigint }
   /** True when downstream settled but the upstream hold could not be settled in time: this node paid without being paid. */
   lost?: boolean
+  /** Why the outcome is not plain (see `PaymentEngine.onResynced`). */
+  message?: string
 }
 
 /**
@@ -547,6 +549,45 @@ export class PaymentEngine {
         }
       }
     })
+    return out
+  }
+
+  /**
+   * The line's state was adopted from the peer without its changes (the channel's
+   * `resynced`: this node had lost state). A hold that is gone from it was settled or
+   * released while this node could not see it; which, the state does not say (the balance
+   * already holds what moved). What waited on such a hold closes now instead of waiting
+   * for a commit that will never come: a forward whose downstream hold went answers
+   * upstream with a reject (a fulfillment, if there was one, is not here to pass on); a
+   * forward whose upstream hold went is reported ended, outcome unknown; an invoice part
+   * no longer counts. Payments this node sent resolve at their holds' expiry, as before.
+   */
+  onResynced (state: LineState, _now: number): EngineOutput[] {
+    if (sideOf(state, this.account) === undefined) return []
+    const line = this.lineIdOf(state)
+    const prefix = `${hex(line)}:`
+    const held = new Set(state.holds.map((h) => holdKey(line, h.id)))
+    const gone = (key: string): boolean => key.startsWith(prefix) && !held.has(key)
+    const message = 'outcome unknown: the line was resynced from the peer after this node lost state; both lines hold their signed balances'
+    const out: EngineOutput[] = []
+    for (const [key, fwd] of [...this.forwardsDown]) {
+      if (!gone(key)) continue
+      this.closeDown(key)
+      this.answerUpstream(fwd, { code: ErrorCode.internalError, message: 'this node lost track of the next hop\'s answer' }, out)
+    }
+    for (const [key, fwd] of [...this.forwardsUp]) {
+      if (!gone(key)) continue
+      this.closeUp(key)
+      // Nothing left to answer: the upstream hold is gone.
+      fwd.answered = true
+      out.push({ ...forwarded(fwd, false), message })
+    }
+    for (const [key, invoice] of [...this.partOf]) {
+      if (!gone(key)) continue
+      invoice.parts.delete(key)
+      this.partOf.delete(key)
+      if (invoice.parts.size === 0) this.collecting.delete(invoice)
+    }
     return out
   }
 

@@ -253,7 +253,12 @@ export async function findPaymentPaths (input: FindPathsInput): Promise<FoundPat
   const graph = know.graph(unit)
   const s = graph.indexOf(self)
   const d = graph.indexOf(payee)
-  if (trees > 0 && s !== undefined && d !== undefined && graph.maxCapacity(s, 'out') >= amount && graph.maxCapacity(d, 'in') >= amount) {
+  // As the router's stage 0: if our own lines, or the payee's as its invoice told them,
+  // cannot carry the amount between them, no path in this unit can: no probe, and no
+  // pull either unless we hold lines in another unit (our friends' offers could then
+  // give a unit-converting path).
+  const cut = s !== undefined && d !== undefined && (graph.totalCapacity(s, 'out') < amount || (know.reports.has(payee) && graph.totalCapacity(d, 'in') < amount))
+  if (!cut && trees > 0 && s !== undefined && d !== undefined && graph.maxCapacity(s, 'out') >= amount && graph.maxCapacity(d, 'in') >= amount) {
     for (let t = 0; t < trees; t++) {
       const p = await input.probe(t, amount)
       messages += p.messages
@@ -265,7 +270,8 @@ export async function findPaymentPaths (input: FindPathsInput): Promise<FoundPat
   }
 
   // 2. Our friends' lines (those whose line can carry something toward them), then max flow.
-  const friends = input.own.lines.filter((l) => l.unit === unit && l.out > 0n && toHex(l.peer) !== payee && !know.reports.has(toHex(l.peer)))
+  const convertible = input.own.lines.some((l) => l.unit !== unit)
+  const friends = cut && !convertible ? [] : input.own.lines.filter((l) => l.unit === unit && l.out > 0n && toHex(l.peer) !== payee && !know.reports.has(toHex(l.peer)))
   const answers = await Promise.all(friends.map(async (l) => [l.peer, await input.ask(l.peer)] as const))
   messages += 2 * friends.length
   for (const [peer, report] of answers) if (report !== undefined) know.report(peer, report)
@@ -273,7 +279,7 @@ export async function findPaymentPaths (input: FindPathsInput): Promise<FoundPat
   if (r.paths.length > 0) return done(r)
 
   // 3. The split over the trees: an equal share per tree (the router's split without randomness), probed at once.
-  if (trees > 0) {
+  if (!cut && trees > 0) {
     const shares = randomSplit(amount, trees)
     const probes = await Promise.all(shares.map(async (share, t) => share > 0n ? await input.probe(t, share) : { hops: [], reached: false, messages: 0 }))
     probes.forEach((p, t) => { messages += p.messages; know.probe(p.hops, t, trees) })

@@ -71,7 +71,7 @@ function fractionFlag (raw: string | boolean | string[] | undefined, fallback: n
 export const simMeshCommand: Command = {
   name: 'sim mesh',
   summary: 'Simulate the mesh (router and forwarder cores) on a virtual topology: delivery, stretch, control bytes, loops.',
-  usage: 'sim mesh [--nodes N] [--topology T] [--seed S] [--events FILE] [--duration D] [--flap R] [--baseline flooding] [--location service|oracle] [--out DIR] [--json]',
+  usage: 'sim mesh [--nodes N] [--topology T] [--seed S] [--events FILE] [--duration D] [--flap R] [--baseline flooding] [--location service|oracle] [--narrow-from N] [--out DIR] [--json]',
   help: `Runs N virtual nodes, each with the real mesh router and forwarder, over virtual links with
 latency and loss in virtual time. Waits for initial convergence, then measures for the
 duration: random traffic, the events, link flapping and churn. Prints a table, writes
@@ -95,6 +95,9 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
   --location L       how senders learn a far destination's address: service (the location
                      service: registrations at landmark homes, default) or oracle (taken
                      from the destination's router)
+  --narrow-from N    scale-aware scopes, as the daemon runs them: a plain node routes to
+                     the whole mesh until it knows N landmarks (the daemon's 64); default
+                     0, scoped from the start
   --out DIR          where to write mesh-sim.json and mesh-sim.svg (default .)`,
   options: {
     nodes: { type: 'string' },
@@ -109,6 +112,7 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
     silent: { type: 'boolean' },
     baseline: { type: 'string' },
     location: { type: 'string' },
+    'narrow-from': { type: 'string' },
     out: { type: 'string' }
   },
   read: true,
@@ -143,6 +147,7 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
     if (baseline !== undefined && baseline !== 'flooding') throw new UsageError(`--baseline must be "flooding", got "${baseline}"`)
     const location = str('location') ?? DEFAULT_MESH_OPTIONS.location
     if (location !== 'service' && location !== 'oracle') throw new UsageError(`--location must be "service" or "oracle", got "${location}"`)
+    const narrowFrom = str('narrow-from') === undefined ? 0 : positiveIntFlag(ctx, 'narrow-from', 0, 100_000)
     const topology = makeTopology(str('topology') ?? 'rgg', nodes, new Random(seed), { meanDegree: degree })
     const eventsPath = str('events')
     const events = eventsPath === undefined ? [] : readEventsFile(eventsPath, topology)
@@ -157,6 +162,7 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
       trafficPerSecond,
       silentFailures: ctx.values.silent === true,
       location,
+      narrowFrom,
       baselineHopLimits: baseline === 'flooding' ? [7, Infinity] : []
     }, (line) => { if (!ctx.json) process.stderr.write(`${line}\n`) })
     mkdirSync(outDir, { recursive: true })
@@ -200,7 +206,7 @@ function meshTable (r: MeshResult, jsonPath: string, svgPath: string): string[] 
 export const simCreditCommand: Command = {
   name: 'sim credit',
   summary: 'Simulate credit payments over a trust-line graph: success, volume and messages per router.',
-  usage: 'sim credit [--graph FILE | --nodes N --links L] [--payments N] [--seed S] [--router R] [--radius r] [--max-radius R] [--pull-share K] [--trees L] [--out FILE] [--json]',
+  usage: 'sim credit [--graph FILE | --nodes N --links L] [--payments N] [--payment-min X] [--capacity-sigma S] [--degree-exponent B] [--single-line-fraction Q] [--one-way-fraction F] [--seed S] [--router R] [--radius r] [--max-radius R] [--pull-share K] [--trees L] [--out FILE] [--json]',
   help: `Runs payments one after another over a credit network; each is routed by the router, and
 settled only if its paths carry the whole amount (lines move, later payments see them
 depleted). Reports success ratio, successful volume, messages per payment (mean, p50,
@@ -216,6 +222,21 @@ Same seed, same result. \`npm run bench -- credit-sim\` runs the benchmark.
   --links L          generated graph: links (default 8708; with --nodes alone: 4.66 per node)
   --payments N       payments (default 10000; generated, heavy-tailed, also on a trace)
   --payment-min X    smallest payment in units (Pareto scale; default 15)
+  --capacity-sigma S generated graph: σ of each direction's log-normal capacity, in ln
+                     units (default 1.5; median 100 units)
+  --degree-exponent B
+                     generated graph: scale both directions of a line u–v by
+                     (deg u · deg v / mean degree²)^B, the hubs holding the big lines
+                     (default 0: capacities independent of degree)
+  --single-line-fraction Q
+                     generated graph: that fraction of the joining nodes join with one
+                     line (the link count stays; default 0)
+  --one-way-fraction F
+                     generated graph: that fraction of the lines extend credit one way
+                     only, the way a fair coin (default 0: every line both ways)
+                     The calibrated Ripple stand-in of \`npm run bench -- credit-sim\`:
+                     --degree-exponent 1 --single-line-fraction 0.5 --capacity-sigma 0.5
+                     --payment-min 40
   --seed S           seed (default 1)
   --router R         peernet, speedymurmurs, shortest, maxflow or all (default all)
   --radius r         neighbourhood radius of the peernet router (default 2)
@@ -233,6 +254,10 @@ Same seed, same result. \`npm run bench -- credit-sim\` runs the benchmark.
     links: { type: 'string' },
     payments: { type: 'string' },
     'payment-min': { type: 'string' },
+    'capacity-sigma': { type: 'string' },
+    'degree-exponent': { type: 'string' },
+    'single-line-fraction': { type: 'string' },
+    'one-way-fraction': { type: 'string' },
     seed: { type: 'string' },
     router: { type: 'string' },
     radius: { type: 'string' },
@@ -265,6 +290,17 @@ Same seed, same result. \`npm run bench -- credit-sim\` runs the benchmark.
     }
     const paymentMin = positiveNumber('payment-min', d.generator.paymentMin)
     if (paymentMin >= d.generator.paymentMax) throw new UsageError(`--payment-min must be below ${d.generator.paymentMax}, got ${paymentMin}`)
+    const number = (name: string, fallback: number, ok: (n: number) => boolean, what: string): number => {
+      const raw = str(name)
+      if (raw === undefined) return fallback
+      const n = Number(raw)
+      if (raw.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new UsageError(`--${name} must be ${what}, got "${raw}"`)
+      return n
+    }
+    const capacitySigma = number('capacity-sigma', d.generator.capacitySigma, (n) => n >= 0 && n <= 10, 'a number from 0 to 10')
+    const capacityDegreeExponent = number('degree-exponent', d.generator.capacityDegreeExponent, (n) => n >= -4 && n <= 4, 'a number from -4 to 4')
+    const singleLineFraction = number('single-line-fraction', d.generator.singleLineFraction, (n) => n >= 0 && n < 1, 'a fraction from 0 to below 1')
+    const oneWayFraction = number('one-way-fraction', d.generator.oneWayFraction, (n) => n >= 0 && n <= 1, 'a fraction from 0 to 1')
     const r = runCreditSimulation({
       graphFile: str('graph') ?? null,
       decimals: positiveIntFlag(ctx, 'decimals', d.decimals, 18),
@@ -276,7 +312,7 @@ Same seed, same result. \`npm run bench -- credit-sim\` runs the benchmark.
       pullShare: str('pull-share') === undefined ? d.pullShare : str('pull-share') === '0' ? 0 : positiveIntFlag(ctx, 'pull-share', 1, 1_000_000),
       trees: positiveIntFlag(ctx, 'trees', d.trees, 64),
       smallUnits: str('small') === '0' ? 0 : positiveNumber('small', d.smallUnits),
-      generator: { ...d.generator, nodes, links, paymentMin }
+      generator: { ...d.generator, nodes, links, paymentMin, capacitySigma, capacityDegreeExponent, singleLineFraction, oneWayFraction }
     }, (line) => { if (!ctx.json) process.stderr.write(`${line}\n`) })
     const out = str('out')
     if (out !== undefined) writeFileSync(out, JSON.stringify(r, null, 2) + '\n')

@@ -61,6 +61,8 @@ export interface RouterResult {
   paths: { mean: number, max: number }
   /** Hops per path of successful payments. */
   hops: { mean: number, max: number }
+  /** Failed payments that no router could have carried then: the payer's lines together, or the payee's, could not carry the amount. */
+  failedAtEndpoints: number
   /** Successful payments by how they were routed. */
   methods: Partial<Record<RouteMethod, number>>
   /** Payments whose paths did not settle (a hop short at settlement: a router bug if not 0). */
@@ -92,6 +94,7 @@ export function runCreditExperiment (graph: CapacityGraph, payments: readonly Pa
     let maxHops = 0
     let push = 0
     let settlementFailures = 0
+    let failedAtEndpoints = 0
     const methods: Partial<Record<RouteMethod, number>> = {}
     const every = Math.max(1, Math.floor(payments.length / 4))
     for (let i = 0; i < payments.length; i++) {
@@ -100,7 +103,10 @@ export function runCreditExperiment (graph: CapacityGraph, payments: readonly Pa
       offered += p.amount
       const r = routeIndexed(router, graph, p.from, p.to, p.amount, options)
       messages[i] = r.messages
-      if (r.paths === undefined) continue
+      if (r.paths === undefined) {
+        if (graph.totalCapacity(p.from, 'out') < p.amount || graph.totalCapacity(p.to, 'in') < p.amount) failedAtEndpoints++
+        continue
+      }
       if (!settle(graph, r.paths)) { settlementFailures++; continue }
       succeeded++
       delivered += p.amount
@@ -128,6 +134,7 @@ export function runCreditExperiment (graph: CapacityGraph, payments: readonly Pa
       pushMessagesPerPayment: payments.length === 0 ? NaN : push / payments.length,
       paths: { mean: succeeded === 0 ? NaN : pathCount / succeeded, max: maxPaths },
       hops: { mean: pathCount === 0 ? NaN : hopSum / pathCount, max: maxHops },
+      failedAtEndpoints,
       methods,
       settlementFailures,
       invariant: checkInvariant(graph, initial, net),

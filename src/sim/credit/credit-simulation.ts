@@ -77,7 +77,7 @@ export function runCreditSimulation (o: CreditSimulationOptions, progress: (line
       standIn: o.graphFile === null,
       note: o.graphFile !== null
         ? `CREDIT_LINKS trace ${o.graphFile}`
-        : `STAND-IN, not the Ripple trace: Barabási–Albert graph${rippleSized ? ' of the Ripple topology\'s size in Flash (1,870 nodes; its 17,416 edges read as 8,708 two-way lines)' : ''}, capacities log-normal per direction (median ${generator.capacityMedian}, σ ${generator.capacitySigma})`
+        : `STAND-IN, not the Ripple trace: Barabási–Albert graph${rippleSized ? ' of the Ripple topology\'s size in Flash (1,870 nodes; its 17,416 edges read as 8,708 two-way lines)' : ''}, capacities log-normal per direction (median ${generator.capacityMedian}, σ ${generator.capacitySigma})${shape(generator)}`
     },
     payments: {
       count: payments.length,
@@ -89,6 +89,15 @@ export function runCreditSimulation (o: CreditSimulationOptions, progress: (line
     routers,
     wallSeconds: Math.round((performance.now() - started) / 100) / 10
   }
+}
+
+/** The generator's optional shaping, as the note says it ('' when all off, as before they existed). */
+function shape (g: GeneratorOptions): string {
+  const parts: string[] = []
+  if (g.capacityDegreeExponent !== 0) parts.push(`scaled by (deg u · deg v / mean degree²)^${g.capacityDegreeExponent}`)
+  if (g.singleLineFraction !== 0) parts.push(`${g.singleLineFraction} of the nodes joining with one line`)
+  if (g.oneWayFraction !== 0) parts.push(`${g.oneWayFraction} of the lines one-way`)
+  return parts.length === 0 ? '' : `, ${parts.join(', ')}`
 }
 
 /** The human table of a run. */

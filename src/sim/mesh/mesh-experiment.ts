@@ -84,6 +84,8 @@ export interface MeshExperimentOptions {
   baselinePackets: number
   /** Where senders get their destination's address: the location service, or an oracle (the destination's router). */
   location: 'service' | 'oracle'
+  /** Landmarks a plain node must know before it narrows its scope (ScopeConfig.narrowFrom; the daemon's 64); 0: scoped from the start. */
+  narrowFrom: number
 }
 
 export const DEFAULT_MESH_OPTIONS: Readonly<MeshExperimentOptions> = Object.freeze({
@@ -100,7 +102,8 @@ export const DEFAULT_MESH_OPTIONS: Readonly<MeshExperimentOptions> = Object.free
   probePairs: 200,
   baselineHopLimits: [],
   baselinePackets: 100,
-  location: 'service'
+  location: 'service',
+  narrowFrom: 0
 })
 
 export type Progress = (line: string) => void
@@ -379,7 +382,7 @@ class MeshRun {
   private startNode (i: number, now: number): void {
     // A node that comes back goes on from its last seqno, as the daemon does (router-state.ts).
     const seqno = this.savedSeqno.get(i)
-    const router = new Router({ self: this.ids[i] as NodeId, random: () => this.random.float(), ...(seqno === undefined ? {} : { seqno }) }, now)
+    const router = new Router({ self: this.ids[i] as NodeId, random: () => this.random.float(), ...(seqno === undefined ? {} : { seqno }), ...(this.o.narrowFrom > 0 ? { scopes: { narrowFrom: this.o.narrowFrom } } : {}) }, now)
     const links = (): LinkId[] => {
       const out: LinkId[] = []
       for (let e = this.t.offsets[i] ?? 0; e < (this.t.offsets[i + 1] ?? 0); e++) if (this.up[e] === 1) out.push(this.linkName(e))

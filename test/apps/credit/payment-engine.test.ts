@@ -463,3 +463,51 @@ test('payment: planPath rounds every hop up for the payer, so no hop ever passes
     }
   }
 })
+
+/** Replaces the line of `x` and `y` with one whose holds are gone, as a state adopted from the peer after a resync would be, and returns it. */
+function dropHolds (net: PaymentNet, x: NetNode, y: NetNode): ReturnType<PaymentNet['line']> {
+  const state = net.line(x, y, 'USD')
+  const key = [...net.lines].find(([, s]) => s === state)?.[0] as string
+  const next = { ...state, seq: state.seq + 1, holds: [] }
+  net.lines.set(key, next)
+  return next
+}
+
+test('payment: a resync that drops a forward\'s downstream hold answers upstream at once; the forward closes (it used to stay open)', () => {
+  const { net, A, B, C, D } = chain()
+  const inv = net.invoice(A, u('4'), 'USD')
+  // A goes quiet once B's hold to it is on; B then loses state and adopts A's newer line state, without the hold.
+  net.afterDeliver = (proposer, change) => { if (proposer === B && change.kind === 'hold') A.silentUntil = Infinity }
+  net.pay(D, { payee: A.account, amount: u('4'), unit: 'USD', maxFee: 0n, condition: inv.condition, paths: [{ hops: [hop(C), hop(B), hop(A)], amount: u('4') }] })
+  net.afterDeliver = undefined
+  assert.equal(B.engine.pending().forwards, 2, 'B holds the forward both ways')
+  net.take(B, B.engine.onResynced(dropHolds(net, A, B), net.now))
+  net.settle()
+  const failed = outcome(D, 'failed')
+  assert.equal(failed.triggeredBy, ilpAddressOf(B.account), 'B answered upstream with its own reject, before any expiry')
+  assert.equal(B.engine.pending().forwards, 0)
+  const fwd = B.events.find((e): e is ForwardedOutput => e.kind === 'forwarded')
+  assert.equal(fwd?.ok, false)
+  assert.equal(net.holdCount(), 0)
+  assertUnchanged(net)
+})
+
+test('payment: a resync that drops a forward\'s upstream hold reports the forward ended, outcome unknown; the downstream hold still expires cleanly', () => {
+  const { net, A, B, C, D } = chain()
+  const inv = net.invoice(A, u('4'), 'USD')
+  net.afterDeliver = (proposer, change) => { if (proposer === B && change.kind === 'hold') A.silentUntil = Infinity }
+  net.pay(D, { payee: A.account, amount: u('4'), unit: 'USD', maxFee: 0n, condition: inv.condition, paths: [{ hops: [hop(C), hop(B), hop(A)], amount: u('4') }] })
+  net.afterDeliver = undefined
+  net.take(B, B.engine.onResynced(dropHolds(net, B, C), net.now))
+  const fwd = B.events.filter((e): e is ForwardedOutput => e.kind === 'forwarded')
+  assert.equal(fwd.length, 1)
+  assert.equal(fwd[0]?.ok, false)
+  assert.match(fwd[0]?.message ?? '', /outcome unknown/)
+  assert.equal(B.engine.pending().forwards, 1, 'only the downstream side is left')
+  // A stays silent: B's hold to A expires and B releases it; nothing is answered upstream twice, nothing reported twice.
+  A.silentUntil = net.now + 20_000
+  net.advance(30_000)
+  assert.equal(B.engine.pending().forwards, 0)
+  assert.equal(B.events.filter((e) => e.kind === 'forwarded').length, 1)
+  assert.equal(net.holdCount(), 0)
+})

@@ -155,3 +155,34 @@ test('fees ride on top: a line that carries the amount but not its fees is share
   }
   assert.equal(found.paths.length, 2, 'the 1% on 0–1–3 does not fit on 0→1 alone')
 })
+
+test('no probe and no pull when our lines, or the payee\'s, cannot carry the amount between them', async () => {
+  // 0 pays 3 over 0–1–3 or 0–2–3; 0's lines carry 4 + 4 out, 3's lines take 10 + 3 in.
+  const w = world(4, [[0, 1, 4n, 50n], [0, 2, 4n, 50n], [1, 3, 10n, 50n], [2, 3, 3n, 50n], [1, 2, 50n, 50n]])
+  const run = async (payer: number, amount: bigint): Promise<{ paid: bigint, probes: number, asks: number }> => {
+    let probes = 0
+    let asks = 0
+    const positions = w.trees[payer]?.positions() ?? []
+    const payeeTrees = w.trees[3]?.positions() ?? []
+    const found = await findPaymentPaths({
+      self: key(payer),
+      payee: key(3),
+      amount,
+      unit: UNIT,
+      own: report(w, payer),
+      trees: { roots: positions.map((p) => p.root), self: positions.map((p) => p.coord), friends: new Map((w.adj[payer] ?? []).map((v) => [hex(v), w.trees[payer]?.neighbourCoords(hex(v)) ?? []])) },
+      // The payee's own lines only: what it can take in, and from whom.
+      invoice: { view: [{ account: key(3), report: report(w, 3), trees: payeeTrees.map((p) => p.coord === null ? null : { root: p.root, coord: p.coord }) }], messages: 0 },
+      ask: async (friend) => { asks++; return await Promise.resolve(report(w, friend[0] as number - 1)) },
+      probe: async (t, share) => { probes++; return await Promise.resolve(probe(w, payer, 3, t, share, amount)) }
+    })
+    return { paid: found.paths.reduce((s, p) => s + p.amount, 0n), probes, asks }
+  }
+  const fits = await run(0, 8n)
+  assert.equal(fits.paid, 8n, 'split 4 + 4 over both of 0\'s lines, found after asking friends')
+  assert.ok(fits.asks > 0)
+  assert.deepEqual(await run(0, 9n), { paid: 0n, probes: 0, asks: 0 }, '0\'s lines carry 8 together')
+  // From 1, whose lines carry 50 + 10 + 50 out: 13 fits 3's lines in (10 + 3), 14 does not.
+  assert.equal((await run(1, 13n)).paid, 13n)
+  assert.deepEqual(await run(1, 14n), { paid: 0n, probes: 0, asks: 0 })
+})

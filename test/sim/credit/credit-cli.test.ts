@@ -48,3 +48,14 @@ test('peernet sim credit refuses an unknown router with one line and exit 2', as
   assert.equal(r.code, 2)
   assert.match(oneErrorLine(r), /--router must be one of peernet, speedymurmurs, shortest, maxflow or all/)
 })
+
+test('peernet sim credit shapes the generated graph as asked, and refuses a fraction out of range', async () => {
+  const r = await cli(['sim', 'credit', '--nodes', '150', '--payments', '100', '--degree-exponent', '1', '--single-line-fraction', '0.5', '--one-way-fraction', '0.3', '--capacity-sigma', '0.5', '--router', 'shortest', '--json'], { timeoutMs: 60_000 })
+  assert.equal(r.code, 0, r.stderr)
+  const out = JSON.parse(r.stdout) as { graph: { note: string }, parameters: { generator: { capacityDegreeExponent: number, singleLineFraction: number, oneWayFraction: number, capacitySigma: number } } }
+  assert.deepEqual(out.parameters.generator, { ...out.parameters.generator, capacityDegreeExponent: 1, singleLineFraction: 0.5, oneWayFraction: 0.3, capacitySigma: 0.5 })
+  assert.match(out.graph.note, /σ 0\.5\), scaled by \(deg u · deg v \/ mean degree²\)\^1, 0\.5 of the nodes joining with one line, 0\.3 of the lines one-way/)
+  const e = await cli(['sim', 'credit', '--one-way-fraction', '2'])
+  assert.equal(e.code, 2)
+  assert.match(oneErrorLine(e), /--one-way-fraction must be a fraction from 0 to 1, got "2"/)
+})

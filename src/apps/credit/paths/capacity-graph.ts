@@ -59,6 +59,16 @@ export class CapacityGraph {
     return best
   }
 
+  /** What a node's lines can carry out of it (or into it) together: a cut no flow from (or to) it exceeds. `links`: only the links marked 1. */
+  totalCapacity (node: number, way: 'out' | 'in', links?: Uint8Array): bigint {
+    let total = 0n
+    for (const e of this.out[node] ?? []) {
+      if (links !== undefined && links[e >> 1] !== 1) continue
+      total += this.cap(way === 'out' ? e : e ^ 1)
+    }
+    return total
+  }
+
   /** The index of a known node, or undefined. */
   indexOf (id: string): number | undefined {
     return this.index.get(id)

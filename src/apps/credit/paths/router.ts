@@ -19,7 +19,9 @@
 //
 // The runtime choice ('peernet'), cheapest first, each stage only if the one before
 // found nothing (measured in bench/credit-sim.ts; README, "Credit path finding"):
-//   0. the invoice (one message) says what the payee's own lines can take in;
+//   0. the invoice (one message) says what the payee's own lines can take in; if they,
+//      or the payer's own lines, cannot carry the amount between them, nothing can:
+//      the payment fails there, for that one message;
 //   1. if one line at each end can carry the whole amount (and it is at most
 //      `smallAmount`, when given: Flash's mice/elephant split), one path along the
 //      spanning trees, the ILP prepares doubling as probes: a few messages for the
@@ -103,7 +105,11 @@ export function routeIndexed (router: RouterName, graph: CapacityGraph, s: numbe
       return byEmbedding(graph, s, t, amount, options, 0, 'separate')
     case 'peernet': {
       // 0. The invoice (one message) tells the payer what the payee's own lines can take in.
+      //    If those lines together, or the payer's own together, cannot carry the amount,
+      //    no route can (every path leaves by one and arrives by the other): stop there,
+      //    before any probe or pull.
       let spent = 1
+      if (graph.totalCapacity(s, 'out', options.links) < amount || graph.totalCapacity(t, 'in', options.links) < amount) return { paths: undefined, messages: spent, method: 'neighbourhood' }
       // 1. When both ends have a line big enough (and up to `smallAmount`): one path along
       //    the trees, the prepares doubling as probes.
       if ((options.smallAmount === undefined || amount <= options.smallAmount) && graph.maxCapacity(s, 'out') >= amount && graph.maxCapacity(t, 'in') >= amount) {

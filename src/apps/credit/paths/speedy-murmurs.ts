@@ -2,7 +2,7 @@
 // Goldberg, "Settling Payments Fast and Private: Efficient Decentralized Routing for
 // Path-Based Transactions", NDSS 2018):
 //   - §IV-A: L landmarks (here the L nodes of highest degree) each root a BFS spanning
-//     tree of the links; a node's coordinate in a tree is its parent's followed by one
+//     tree of the links (links with credit both ways first, as the authors' simulator does); a node's coordinate in a tree is its parent's followed by one
 //     random word (prefix embedding), so tree distance is
 //     |x| + |y| − 2·(common prefix length of x and y);
 //   - §IV-C: the payer splits the amount at random into L shares, one per tree; each hop
@@ -27,21 +27,34 @@ export function highestDegreeNodes (graph: CapacityGraph, count: number): number
   return order.slice(0, Math.min(count, order.length))
 }
 
-/** BFS spanning trees from the roots and their prefix coordinates; `word()` draws each random coordinate word. */
+/**
+ * BFS spanning trees from the roots and their prefix coordinates; `word()` draws each
+ * random coordinate word. As in the SpeedyMurmurs authors' simulator (its spanning-tree
+ * construction takes parents over links with credit both ways first, then either way,
+ * then any link), each tree grows in three passes: the BFS over links that carry value
+ * both ways, then from every node reached it goes on over links that carry it one way,
+ * then over the rest. On a graph whose lines all carry value both ways that is one plain BFS.
+ */
 export function buildEmbedding (graph: CapacityGraph, roots: readonly number[], word: () => number): Embedding {
   const coordinates: Embedding['coordinates'] = []
+  // 0: value both ways, 1: one way, 2: neither (the capacities when the trees are built).
+  const kind = (e: number): number => (graph.cap(e) > 0n ? 0 : 1) + (graph.cap(e ^ 1) > 0n ? 0 : 1)
   for (const root of roots) {
     const coord = Array.from<number[] | undefined>({ length: graph.nodeCount })
     coord[root] = []
-    const queue = [root]
-    for (let head = 0; head < queue.length; head++) {
-      const u = queue[head] ?? 0
-      const cu = coord[u] ?? []
-      for (const e of graph.out[u] ?? []) {
-        const v = graph.to[e] ?? 0
-        if (coord[v] !== undefined) continue
-        coord[v] = [...cu, word()]
-        queue.push(v)
+    const reached = [root]
+    for (let pass = 0; pass < 3; pass++) {
+      const queue = reached.slice()
+      for (let head = 0; head < queue.length; head++) {
+        const u = queue[head] ?? 0
+        const cu = coord[u] ?? []
+        for (const e of graph.out[u] ?? []) {
+          const v = graph.to[e] ?? 0
+          if (coord[v] !== undefined || kind(e) > pass) continue
+          coord[v] = [...cu, word()]
+          queue.push(v)
+          reached.push(v)
+        }
       }
     }
     coordinates.push(coord)

@@ -109,3 +109,23 @@ test('peernet widens the neighbourhood only when the narrower one falls short, a
   assert.equal(useful.method, 'neighbourhood')
   assert.equal(all.messages - useful.messages, 4)
 })
+
+test('peernet stops after the invoice when the payer\'s or the payee\'s lines together cannot carry the amount', () => {
+  // a has two lines out (3 + 4), d two lines in (5 + 5); b–c and b–d are wide.
+  const g = new CapacityGraph()
+  g.addLink('a', 'b', 3n, 100n)
+  g.addLink('a', 'c', 4n, 100n)
+  g.addLink('b', 'c', 100n, 100n)
+  g.addLink('b', 'd', 5n, 100n)
+  g.addLink('c', 'd', 5n, 100n)
+  const embedding = buildEmbedding(g, highestDegreeNodes(g, 2), counter())
+  // 7 fits a's lines together (split 3 + 4): the router finds it, past the invoice.
+  const fits = route('peernet', g, 'a', 'd', 7n, { embedding })
+  assert.equal(fits.paths.reduce((s, p) => s + p.amount, 0n), 7n)
+  assert.ok(fits.messages > 1)
+  // 8 is more than a's lines carry together: one message (the invoice), no probe, no pull.
+  assert.deepEqual(route('peernet', g, 'a', 'd', 8n, { embedding }), { paths: [], messages: 1, method: 'neighbourhood' })
+  // Into d: 10 together; from b (its lines 100 + 100 + 5 out) 11 is past d's.
+  assert.equal(route('peernet', g, 'b', 'd', 10n, { embedding }).paths.reduce((s, p) => s + p.amount, 0n), 10n)
+  assert.deepEqual(route('peernet', g, 'b', 'd', 11n, { embedding }), { paths: [], messages: 1, method: 'neighbourhood' })
+})

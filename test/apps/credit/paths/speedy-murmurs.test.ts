@@ -92,3 +92,19 @@ test('embedding routing over several trees: shares add up, holds of one share co
   assert.equal(one.path?.amount, 6n)
   assert.equal(treePath(g, emb, i('c'), i('e'), 7n).path, undefined)
 })
+
+test('a tree takes parents over lines with credit both ways first, then one-way lines, then the rest', () => {
+  // r–b extends credit one way only; r–a and a–b both ways; c hangs on b by a line that is empty both ways.
+  const g = new CapacityGraph()
+  g.addLink('r', 'b', 10n, 0n)
+  g.addLink('r', 'a', 10n, 10n)
+  g.addLink('a', 'b', 10n, 10n)
+  g.addLink('b', 'c', 0n, 0n)
+  g.addLink('r', 'd', 0n, 7n)
+  const i = (id: string): number => g.indexOf(id) ?? -1
+  const c = buildEmbedding(g, [i('r')], counter()).coordinates[0] ?? []
+  assert.equal(c[i('a')]?.length, 1)
+  assert.deepEqual(c[i('b')]?.slice(0, 1), c[i('a')], 'b hangs under a (two-way), not under r (one-way)')
+  assert.equal(c[i('d')]?.length, 1, 'd, reached only over a one-way line, hangs under r in the second pass')
+  assert.equal(c[i('c')]?.length, 3, 'c, behind an empty line, in the third')
+})
