@@ -34,9 +34,11 @@ export interface MeshSimOptions {
 // 10,000 and the 100,000-node large run are asked for with --mesh-nodes 10000 and
 // --mesh-large. The 10,000-node start-up converges (7 s of virtual time, 5.1 M events);
 // static with --duration 10s it takes 280 s of CPU (45 µs per simulator event) and
-// 122 kB of heap per node. A 100,000-node run would need about 12 GB of heap, which fits,
-// but 120–200 M events (start-up, then the deferred scope narrowing at 30 s) at 45 µs or
-// more each: 1.5–5 hours, past largeTimeoutMs (README, "The mesh in the simulator").
+// 122 kB of heap per node. The 100,000-node run was started as this bench makes it
+// (2026-11-26): 1 s of virtual time (9.3 M events) took 1,551 s of CPU and 6.1 GiB of heap
+// (about 160 µs per event, the heap's cache misses), and its start-up grows with its 85
+// level-2 landmarks (routed everywhere): about 135 M events to converge, 3–6 hours of CPU,
+// past largeTimeoutMs whatever its duration or traffic (README, "The mesh in the simulator").
 export const DEFAULT_MESH_SIM_OPTIONS: Readonly<MeshSimOptions> = Object.freeze({
   nodes: 5_000,
   duration: '60s',
