@@ -13,6 +13,7 @@ import { silentLogger } from './core/log.ts'
 import type { Logger } from './core/log.ts'
 import { acquireHomeLock } from './core/home-lock.ts'
 import { createHost } from './host/host.ts'
+import { dialPeerId } from './host/dial-peer.ts'
 import type { ConnectedPeer, Host, HostOptions } from './host/host.ts'
 import { PEERNET_VERSION } from './host/protocols.ts'
 import { systemClock } from './core/clock.ts'
@@ -202,7 +203,7 @@ export async function createPeernet (options: PeernetOptions): Promise<Peernet> 
         providers,
         logger: logger.child('mesh'),
         gateway: config.meshGateway === 'on' || (config.meshGateway === 'auto' && hasPublicAddress()),
-        dialBeyond: async (peer) => { await host.libp2p.dial(peerIdFromString(peer), { signal: AbortSignal.timeout(30_000) }) }
+        dialBeyond: async (peer) => { await dialPeerId(host.libp2p, peerIdFromString(peer), { signal: AbortSignal.timeout(30_000) }) }
       })
       meshPort?.attach(mesh)
       try {

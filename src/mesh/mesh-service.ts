@@ -33,8 +33,25 @@ import type { OutboxEntry, OutboxLimits } from './outbox.ts'
 import { MeshError, UnknownPeerError } from './errors.ts'
 
 const DEFAULT_SEND_TIMEOUT_MS = 10_000
-/** A gateway tries to reach one node beyond the mesh at most this often. */
-const BRIDGE_RETRY_MS = 60_000
+/**
+ * A gateway that could not reach a node beyond the mesh tries again after this long,
+ * doubling per failure up to a minute, for as long as an envelope for it waits in
+ * custody: a node that is down or gone costs a few DHT lookups, and one back after a
+ * restart is found within seconds.
+ */
+const DEFAULT_BRIDGE_RETRY = { minMs: 5_000, maxMs: 60_000 }
+/** Nodes beyond the mesh a gateway keeps retry state for at once. */
+const BRIDGE_ENTRIES = 4096
+
+/** A gateway's attempts to reach one node beyond the mesh. */
+interface BridgeAttempt {
+  /** Its public key (a peer id), to dial it by. */
+  key: Uint8Array
+  /** Wait after a failure of the current attempt (doubles per attempt). */
+  wait: number
+  /** When the next attempt may start; Infinity while one is under way. */
+  next: number
+}
 
 export interface MeshServiceOptions {
   identity: Identity
@@ -64,6 +81,8 @@ export interface MeshServiceOptions {
   forwarding?: Partial<ForwarderConfig>
   /** Bounds of the durable outbox of reliable sends. */
   outbox?: Partial<OutboxLimits>
+  /** A gateway's retries of a node beyond the mesh it could not reach (tests shorten them). */
+  bridgeRetry?: Partial<typeof DEFAULT_BRIDGE_RETRY>
 }
 
 export interface MeshMessage {
@@ -162,8 +181,12 @@ export class MeshService {
   private streamHandler: StreamHandler | null = null
   private readonly gateway: boolean
   private readonly dialBeyond: ((peerId: string) => Promise<void>) | undefined
-  /** When this gateway last tried to reach a node beyond the mesh, by node id. */
-  private readonly bridged = new Map<NodeId, number>()
+  /** This gateway's attempts to reach nodes beyond the mesh that have not connected yet, by node id. */
+  private readonly bridged = new Map<NodeId, BridgeAttempt>()
+  private readonly bridgeRetry: typeof DEFAULT_BRIDGE_RETRY
+  /** Wakes the gateway to retry nodes beyond the mesh that envelopes in custody wait for. */
+  private bridgeTimer: NodeJS.Timeout | null = null
+  private bridgeTimerAt = Infinity
   private timer: NodeJS.Timeout | null = null
   private timerAt = Infinity
   private stopped = false
@@ -181,6 +204,7 @@ export class MeshService {
     this.self = nodeIdOf(options.identity.publicKey)
     this.gateway = options.gateway === true
     this.dialBeyond = options.dialBeyond
+    this.bridgeRetry = { ...DEFAULT_BRIDGE_RETRY, ...options.bridgeRetry }
     this.keys.set(this.self, options.identity.publicKey)
     const now = this.now()
     this.store.migrate('mesh', MESH_MIGRATIONS)
@@ -213,6 +237,7 @@ export class MeshService {
     if (this.stopped) return
     this.stopped = true
     if (this.timer !== null) clearTimeout(this.timer)
+    if (this.bridgeTimer !== null) clearTimeout(this.bridgeTimer)
     for (const p of this.pending.values()) p.settle(false)
     this.pending.clear()
     for (const p of this.providers) {
@@ -299,18 +324,74 @@ export class MeshService {
 
   /**
    * On a gateway, an envelope for a node the mesh has no route to: dial that node over
-   * the Internet (at most once a minute per node). The envelope waits in custody; the
-   * link that the connection brings up gives the route it waits for.
+   * the Internet. The envelope waits in custody; the link that the connection brings up
+   * gives the route it waits for. The key is the one the envelope carries (DST_KEY), else
+   * one this node knows: an envelope sent while its sender still had a route carries none,
+   * and the node it is for was usually a neighbour here until a moment ago.
    */
   private bridge (envelope: MeshEnvelope): void {
-    if (!this.gateway || this.dialBeyond === undefined || envelope.dstKey === undefined || envelope.dst === this.self) return
-    if (this.router.nextHop(envelope.dst, envelope.via) !== undefined) return
+    if (!this.gateway || this.dialBeyond === undefined || envelope.dst === this.self || (envelope.flags & LOCATION) !== 0) return
+    const key = envelope.dstKey ?? this.keys.get(envelope.dst)
+    if (key === undefined || this.router.nextHop(envelope.dst, envelope.via) !== undefined) return
+    this.attemptBridge(envelope.dst, key, this.now())
+  }
+
+  /**
+   * Dials a node beyond the mesh unless an attempt is under way or a failed one's wait
+   * has not passed. A failure waits bridgeRetry.minMs, doubling per attempt; a dial that
+   * connects clears the state, so a node whose connection later drops (it restarted, it
+   * moved) is dialled again at the next envelope for it.
+   */
+  private attemptBridge (dst: NodeId, key: Uint8Array, now: number): void {
+    const dialBeyond = this.dialBeyond
+    const last = this.bridged.get(dst)
+    if (dialBeyond === undefined || (last !== undefined && now < last.next)) return
+    const attempt: BridgeAttempt = { key, wait: last === undefined ? this.bridgeRetry.minMs : Math.min(this.bridgeRetry.maxMs, last.wait * 2), next: Infinity }
+    this.bridged.delete(dst) // re-inserted last: the oldest entry is the first to go
+    this.bridged.set(dst, attempt)
+    if (this.bridged.size > BRIDGE_ENTRIES) this.bridged.delete(this.bridged.keys().next().value as NodeId)
+    const peer = peerIdOfPublicKey(key)
+    dialBeyond(peer).then(
+      () => { if (this.bridged.get(dst) === attempt) this.bridged.delete(dst) },
+      (err: unknown) => {
+        this.logger.debug('gateway could not reach a node beyond the mesh', { peer, err })
+        attempt.next = this.now() + attempt.wait
+        this.wakeForBridges(attempt.next)
+      }
+    )
+  }
+
+  private wakeForBridges (at: number): void {
+    if (this.stopped || (this.bridgeTimer !== null && this.bridgeTimerAt <= at)) return
+    if (this.bridgeTimer !== null) clearTimeout(this.bridgeTimer)
+    this.bridgeTimerAt = at
+    this.bridgeTimer = setTimeout(() => { this.retryBridges() }, Math.max(0, at - this.now()))
+    this.bridgeTimer.unref()
+  }
+
+  /**
+   * Tries again the nodes beyond the mesh whose wait has passed and for which an envelope
+   * still waits in custody with no route; forgets those nothing waits for any more. So a
+   * gateway keeps trying for as long as its custody holds the envelope, not only when its
+   * sender retransmits (an unacknowledged send is never retransmitted).
+   */
+  private retryBridges (): void {
+    this.bridgeTimer = null
+    this.bridgeTimerAt = Infinity
+    if (this.stopped) return
     const now = this.now()
-    if (now - (this.bridged.get(envelope.dst) ?? -Infinity) < BRIDGE_RETRY_MS) return
-    this.bridged.set(envelope.dst, now)
-    if (this.bridged.size > 4096) this.bridged.delete(this.bridged.keys().next().value as NodeId)
-    const peer = peerIdOfPublicKey(envelope.dstKey)
-    this.dialBeyond(peer).catch((err: unknown) => { this.logger.debug('gateway could not reach a node beyond the mesh', { peer, err }) })
+    const waiting = new Set(this.forwarder.custody().map((c) => c.dst))
+    let soonest = Infinity
+    for (const [dst, attempt] of [...this.bridged]) {
+      if (attempt.next > now) {
+        soonest = Math.min(soonest, attempt.next)
+      } else if (!waiting.has(dst) || this.router.nextHop(dst, []) !== undefined) {
+        this.bridged.delete(dst)
+      } else {
+        this.attemptBridge(dst, attempt.key, now)
+      }
+    }
+    if (soonest < Infinity) this.wakeForBridges(soonest)
   }
 
   /** Calls `listener` whenever the selected routes change (new destinations reachable, or lost). */

@@ -485,10 +485,20 @@ export class Router {
   private deadlineStale = true
   private selfAdv = { seqno: -1, scope: -1, flags: -1 }
   private scope: number
-  /** A plain node that knows fewer landmarks than scopeConfig.narrowFrom (with hysteresis): its routes stay unlimited (landmarks.ts). */
-  private smallMesh: boolean
+  /**
+   * Scale awareness (ScopeConfig.narrowFrom, plain nodes only): 'off'; 'undecided' until
+   * a neighbour's whole table has come in (or widenAfterMs has passed), scoped meanwhile,
+   * so a node joining a big mesh never floods it with an unlimited route; then 'small'
+   * (fewer landmarks known than narrowFrom: routes unlimited) or 'big' (scoped), moving
+   * between the two with hysteresis.
+   */
+  private scale: 'off' | 'undecided' | 'small' | 'big'
   /** Landmarks (level 1 and up) with a usable route (refreshDerived). */
   private landmarksKnown = 0
+  /** A neighbour's whole table (a full update to its end) has come in since scale awareness became undecided. */
+  private tableHeard = false
+  /** When an undecided scale is decided without a whole table (widenAfterMs after the first neighbour); Infinity: not set. */
+  private decideAt = Infinity
   private nextFullUpdateAt: number
   private nextSweepAt: number
   /** Caches of address() and gatewayHop(), rebuilt after the selected routes change. */
@@ -516,8 +526,8 @@ export class Router {
     this.level = landmarkLevel(this.self, this.scopeConfig)
     this.seqno = config.seqno !== undefined ? config.seqno & 0xffff : Math.floor(this.random() * 0x10000) & 0xffff
     this.startedAt = now
-    this.smallMesh = this.level === 0 && (this.scopeConfig.narrowFrom ?? 0) > 0
-    this.scope = this.smallMesh ? UNLIMITED_SCOPE : ownScope(this.level, this.scopeConfig, () => undefined, 0)
+    this.scale = this.level === 0 && (this.scopeConfig.narrowFrom ?? 0) > 0 ? 'undecided' : 'off'
+    this.scope = ownScope(this.level, this.scopeConfig, () => undefined, 0)
     this.nextWidenAt = this.scopeConfig.levelBits.length > this.level ? now + this.scopeConfig.widenAfterMs : Infinity
     this.nextFullUpdateAt = now + this.jittered(this.t.updateIntervalMs)
     this.nextSweepAt = now + this.t.sweepIntervalMs
@@ -539,6 +549,11 @@ export class Router {
     if (nb !== undefined) {
       this.neighbours_.delete(link)
       nb.down = true
+      if (this.neighbours_.size === 0 && this.scale !== 'off') {
+        // Alone: what this node finds next (a big mesh, or a small one) decides again,
+        // before its routes go anywhere unlimited.
+        this.scale = 'undecided'; this.tableHeard = false; this.decideAt = Infinity; this.derivedStale = true
+      }
       for (const [id, d] of this.dests) {
         const r = d.routeVia(nb)
         if (r !== null) { d.remove(r); this.select(id, d, now, out) }
@@ -637,7 +652,7 @@ export class Router {
     // its largest cost. A cached value too early only costs an idle tick.
     if (!this.deadlineStale) return this.deadline
     this.deadlineStale = false
-    let at = Math.min(this.nextFullUpdateAt, this.nextSweepAt, this.nextWidenAt, this.triggerAt, this.shrinkAt)
+    let at = Math.min(this.nextFullUpdateAt, this.nextSweepAt, this.nextWidenAt, this.triggerAt, this.shrinkAt, this.decideAt)
     for (const nb of this.neighbours_.values()) {
       at = Math.min(at, nb.nextHelloAt, nb.q.helloDueAt, nb.resync === 1 ? nb.resyncAt : nb.resync === 2 ? nb.retryAt : Infinity)
     }
@@ -861,6 +876,7 @@ export class Router {
       askedAt: 0
     }
     this.neighbours_.set(link, nb)
+    if (this.scale === 'undecided' && this.decideAt === Infinity) { this.decideAt = now + this.scopeConfig.widenAfterMs; this.deadlineStale = true }
     this.sendHello(nb, now, out)
     // A new neighbour gets everything we know at once (as babeld does on a new neighbour).
     this.fullUpdate(link, now, out)
@@ -950,6 +966,8 @@ export class Router {
       !u8ok(t.flags) || typeof t.intervalMs !== 'number' || !(t.intervalMs >= 0)) return
     if ((t.flags & UPDATE_FULL_END) !== 0) {
       t = { ...t, flags: t.flags & ~UPDATE_FULL_END }
+      // Scale awareness decides once it has seen what a neighbour knows (refreshScope).
+      if (this.scale === 'undecided' && !this.tableHeard) { this.tableHeard = true; this.derivedStale = true }
       if (nb.resync === 2) {
         // The end of the full update we asked for. It is the neighbour's whole table, so
         // a route through it that the update did not refresh is one whose retraction we
@@ -1376,12 +1394,22 @@ export class Router {
     const widenings = wait > 0 ? Math.floor((now - this.startedAt) / wait) : Infinity
     const levelsAbove = this.scopeConfig.levelBits.length - this.level
     this.nextWidenAt = widenings >= levelsAbove ? Infinity : this.startedAt + (widenings + 1) * wait
-    const narrowFrom = this.scopeConfig.narrowFrom ?? 0
-    if (narrowFrom > 0 && this.level === 0) {
-      if (this.smallMesh && this.landmarksKnown >= narrowFrom) this.smallMesh = false
-      else if (!this.smallMesh && this.landmarksKnown < narrowFrom * 3 / 4) this.smallMesh = true
+    if (this.scale !== 'off') {
+      const narrowFrom = this.scopeConfig.narrowFrom ?? 0
+      const known = this.landmarksKnown
+      if (this.scale === 'undecided') {
+        if (this.tableHeard || now >= this.decideAt) {
+          this.scale = known >= narrowFrom ? 'big' : 'small'
+          this.decideAt = Infinity
+          this.deadlineStale = true
+        }
+      } else if (this.scale === 'small' && known >= narrowFrom) {
+        this.scale = 'big'
+      } else if (this.scale === 'big' && known < narrowFrom * 3 / 4) {
+        this.scale = 'small'
+      }
     }
-    const scope = this.smallMesh ? UNLIMITED_SCOPE : ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : this.nearestHops[k], widenings)
+    const scope = this.scale === 'small' ? UNLIMITED_SCOPE : ownScope(this.level, this.scopeConfig, k => k <= this.level ? 0 : this.nearestHops[k], widenings)
     const startUpEnd = this.startedAt + this.t.scopeShrinkDelayMs
     if (scope < this.scope && now < startUpEnd) {
       if (this.shrinkAt !== startUpEnd) { this.shrinkAt = startUpEnd; this.deadlineStale = true }
@@ -1399,7 +1427,7 @@ export class Router {
     // quadratic. Queries (address(), gatewayHop()) rebuild them themselves.
     // A widening or narrowing that is due cannot wait for the next flush: its deadline
     // would keep coming back with nothing done.
-    if (now >= this.nextWidenAt || now >= this.shrinkAt) this.refreshDerived()
+    if (now >= this.nextWidenAt || now >= this.shrinkAt || now >= this.decideAt) this.refreshDerived()
     if (!this.derivedStale) this.refreshScope(now)
     if (this.selfDirty || this.dirty.size > 0 || this.derivedStale) {
       const soon = Math.min(this.t.urgentDelayMs, this.t.triggeredDelayMs)

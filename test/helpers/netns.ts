@@ -29,6 +29,13 @@ export interface NetnsLab {
   setLinkSilent: (a: NetnsHost, b: NetnsHost, silent: boolean) => void
   /** `setLinkSilent` on every link of the lab at once (links already so are left alone). */
   setAllSilent: (silent: boolean) => Promise<void>
+  /**
+   * Makes `router` a NAT router for `inside` (both already linked to it, and `router` to
+   * the outside): `inside` gets a default route through `router`, which forwards and
+   * masquerades what leaves by any other link. Like a home router: `inside` dials out,
+   * nothing outside can dial in (nothing outside has a route to its subnet).
+   */
+  nat: (router: NetnsHost, inside: NetnsHost) => void
   /** The two ends of the link between two hosts: [namespace, device] each. */
   linkEnds: (a: NetnsHost, b: NetnsHost) => Array<[string, string]>
   /** Deletes every namespace (and with them, the veth links). */
@@ -150,6 +157,16 @@ export function createNetnsLab (): NetnsLab {
           child.stdin?.end(input)
         })
       }))
+    },
+    nat: (router, inside) => {
+      const [[nsA, devA], [, devB]] = endsOf(router, inside) as [[string, string], [string, string]]
+      const [routerDev, insideDev] = nsA === router.name ? [devA, devB] : [devB, devA]
+      const gateway = router.addresses[router.devices.indexOf(routerDev)] ?? ''
+      ip('-n', inside.name, 'route', 'add', 'default', 'via', gateway, 'dev', insideDev)
+      ip('netns', 'exec', router.name, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1')
+      const subnet = gateway.replace(/\.\d+$/, '.0/24')
+      const rule = `table ip pnnat { chain post { type nat hook postrouting priority 100; policy accept; ip saddr ${subnet} oifname != "${routerDev}" masquerade; }; }`
+      execFileSync('ip', ['netns', 'exec', router.name, 'nft', '-f', '-'], { input: rule, stdio: ['pipe', 'ignore', 'pipe'] })
     },
     linkEnds: (a, b) => endsOf(a, b).map(([ns, dev]) => [ns, dev]),
     destroy: () => {

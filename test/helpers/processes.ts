@@ -3,12 +3,13 @@
 
 import assert from 'node:assert/strict'
 import { after } from 'node:test'
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { readApiInfo } from '../../src/api/client.ts'
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url))
 const MAIN = join(REPO, 'src', 'cli', 'main.ts')
@@ -157,6 +158,23 @@ export async function cliJson<T> (args: string[], options: ProcessOptions = {}):
   const r = await cli([...args, '--json'], options)
   assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
   return JSON.parse(r.stdout) as T
+}
+
+/**
+ * GET on a daemon's API by curl (inside its namespace, if any): a read in milliseconds
+ * where the CLI takes a second to start, for tests that poll. Rejects on a non-2xx answer.
+ */
+export async function apiGet<T> (home: string, path: string, options: ProcessOptions = {}): Promise<T> {
+  const { url, token } = readApiInfo(home)
+  const curl = ['curl', '-sS', '--fail-with-body', '--max-time', '10', '-H', `authorization: Bearer ${token}`, `${url}${path}`]
+  const [file, argv] = options.netns === undefined ? [curl[0] as string, curl.slice(1)] : ['ip', ['netns', 'exec', options.netns, ...curl]]
+  const body = await new Promise<string>((resolve, reject) => {
+    execFile(file, argv, { timeout: 15_000 }, (err, stdout, stderr) => {
+      if (err === null) resolve(stdout)
+      else reject(new Error(`GET ${path}: ${err.message} ${stderr} ${stdout}`, { cause: err }))
+    })
+  })
+  return JSON.parse(body) as T
 }
 
 /**

@@ -15,37 +15,11 @@ import { landmarkLevel } from '../../src/mesh/landmarks.ts'
 import type { ScopeConfig } from '../../src/mesh/landmarks.ts'
 import { MeshService } from '../../src/mesh/mesh-service.ts'
 import type { Link, LinkProvider } from '../../src/mesh/link.ts'
+import { memoryLink } from './memory-link.ts'
 import { nodeIdOf } from '../../src/mesh/node-id.ts'
 
 /** One landmark level, 1 node in 4; plain nodes reach 1 hop (widened to their landmark). */
 const SCOPES: ScopeConfig = { levelBits: [2], scopes: [1, 255], widenAfterMs: 5_000 }
-
-function memoryLink (id: string, remoteKey: Uint8Array): Link & { peer?: Link & { deliver: (f: Uint8Array) => void, shut: (r: string) => void }, deliver: (f: Uint8Array) => void, shut: (r: string) => void } {
-  let onFrame: (f: Uint8Array) => void = () => {}
-  let onClose: (r: string) => void = () => {}
-  const link = {
-    id,
-    kind: 'memory',
-    remoteKey,
-    mtu: 65_535,
-    bitrate: 1_000_000,
-    closed: false,
-    send: (frame: Uint8Array): boolean => {
-      if (link.closed || link.peer === undefined) return false
-      const copy = Uint8Array.from(frame)
-      const peer = link.peer
-      setImmediate(() => { peer.deliver(copy) })
-      return true
-    },
-    onFrame: (h: (f: Uint8Array) => void) => { onFrame = h },
-    onClose: (h: (r: string) => void) => { onClose = h },
-    close: () => { link.shut('closed'); link.peer?.shut('closed by peer') },
-    deliver: (f: Uint8Array) => { if (!link.closed) onFrame(f) },
-    shut: (r: string) => { if (!link.closed) { link.closed = true; onClose(r) } },
-    peer: undefined as (Link & { deliver: (f: Uint8Array) => void, shut: (r: string) => void }) | undefined
-  }
-  return link
-}
 
 /** Identities for a line whose middle node is the only landmark. */
 function lineIdentities (n: number, landmarkAt: number): Identity[] {

@@ -480,6 +480,20 @@ test('scale awareness (DAEMON_SCOPES): plain nodes route everywhere while they k
   assert.ok(h.walk(corner, far).reached, 'but through its address')
   const narrow = routesOf(h, corner)
   assert.ok(narrow < wide / 3, `routing state bounded: ${narrow} routes, was ${wide}`)
+  // A node joining the big mesh hears its neighbour's table before it decides: its route
+  // never travels past its scope, not even for a moment (no mesh-wide flood per join).
+  const newcomer = pool.filter((id) => landmarkLevel(id, scopes) === 0)[200] as NodeId
+  // (With the daemon's start-up hold on narrowing, scopeShrinkDelayMs: a scope too wide at first would stay so for 30 s.)
+  h.routers.set(newcomer, new Router({ self: newcomer, random: () => h.random.float(), scopes }, h.now))
+  h.connect(newcomer, corner)
+  let widest = 0
+  for (let t = 0; t < 5000; t += 50) {
+    h.run(50)
+    widest = Math.max(widest, ids.filter((id) => h.router(id).routes().some((v) => v.dst === newcomer && v.selected)).length)
+  }
+  assert.ok(h.walk(corner, newcomer, []).reached, 'its neighbour has a route to it')
+  // Its scope reaches its nearest landmark (3 hops) and one more: the 10 nodes within 3 hops of the corner.
+  assert.ok(widest <= 10, `${widest} nodes held a route to the newcomer at some point`)
   // Two landmarks lost again (2 < 3 × 3/4): back to routing everywhere.
   cutOff(landmarks[2] as NodeId, true); cutOff(landmarks[3] as NodeId, true)
   h.run(120_000)
