@@ -37,7 +37,7 @@ export interface MeshSimOptions {
 // 122 kB of heap per node. The 100,000-node run was started as this bench makes it
 // (2026-11-26): 1 s of virtual time (9.3 M events) took 1,551 s of CPU and 6.1 GiB of heap
 // (about 160 µs per event, the heap's cache misses), and its start-up grows with its 85
-// level-2 landmarks (routed everywhere): about 135 M events to converge, 3–6 hours of CPU,
+// level-2 landmarks (routed everywhere): about 140 M events to converge, 3–6 hours of CPU,
 // past largeTimeoutMs whatever its duration or traffic (README, "The mesh in the simulator").
 export const DEFAULT_MESH_SIM_OPTIONS: Readonly<MeshSimOptions> = Object.freeze({
   nodes: 5_000,
