@@ -36,7 +36,8 @@ export interface MeshSimOptions {
 // static with --duration 10s it takes 280 s of CPU (45 µs per simulator event) and
 // 122 kB of heap per node. The 100,000-node run was started as this bench makes it
 // (2026-11-26): 1 s of virtual time (9.3 M events) took 1,551 s of CPU and 6.1 GiB of heap
-// (about 160 µs per event, the heap's cache misses), and its start-up grows with its 85
+// (about 160 µs per event, the heap's cache misses), the next second was not done 3,087 s
+// of CPU later (stopped: 12.7 GiB RSS), and its start-up grows with its 85
 // level-2 landmarks (routed everywhere): about 140 M events to converge, 3–6 hours of CPU,
 // past largeTimeoutMs whatever its duration or traffic (README, "The mesh in the simulator").
 export const DEFAULT_MESH_SIM_OPTIONS: Readonly<MeshSimOptions> = Object.freeze({
