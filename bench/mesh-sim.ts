@@ -34,9 +34,12 @@ export interface MeshSimOptions {
 // 10,000 and the 100,000-node large run are asked for with --mesh-nodes 10000 and
 // --mesh-large. The 10,000-node start-up converges (7 s of virtual time, 5.1 M events);
 // static with --duration 10s it takes 280 s of CPU (45 µs per simulator event) and
-// 122 kB of heap per node. A 100,000-node run would need about 12 GB of heap, which fits,
-// but 120–200 M events (start-up, then the deferred scope narrowing at 30 s) at 45 µs or
-// more each: 1.5–5 hours, past largeTimeoutMs (README, "The mesh in the simulator").
+// 122 kB of heap per node. The 100,000-node run was started as this bench makes it
+// (2026-11-26): 1 s of virtual time (9.3 M events) took 1,551 s of CPU and 6.1 GiB of heap
+// (about 160 µs per event, the heap's cache misses), the next second was not done 3,087 s
+// of CPU later (stopped: 12.7 GiB RSS), and its start-up grows with its 85
+// level-2 landmarks (routed everywhere): about 140 M events to converge, 3–6 hours of CPU,
+// past largeTimeoutMs whatever its duration or traffic (README, "The mesh in the simulator").
 export const DEFAULT_MESH_SIM_OPTIONS: Readonly<MeshSimOptions> = Object.freeze({
   nodes: 5_000,
   duration: '60s',
@@ -76,15 +79,22 @@ async function runScenario (name: string, args: string[], heapMiB: number, timeo
     const child = spawn(process.execPath, nodeArgs, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
     child.stderr.setEncoding('utf8')
     let tail = ''
+    let last = ''
     child.stderr.on('data', (chunk: string) => {
       tail = (tail + chunk).slice(-4000)
-      for (const line of chunk.split('\n')) if (line.trim() !== '') progress(`mesh-sim ${name}: ${line}`)
+      for (const line of chunk.split('\n')) {
+        if (line.trim() === '') continue
+        last = line.trim()
+        progress(`mesh-sim ${name}: ${line}`)
+      }
     })
     child.stdout.resume()
     const code = await new Promise<number | null>((resolveExit, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL')
-        reject(new BenchmarkTimeoutError(`mesh-sim ${name} took longer than ${timeoutMs / 60_000} min`))
+        // How far it got (virtual time, events, CPU, heap: the run's progress line) is
+        // what a run past its bound can still report.
+        reject(new BenchmarkTimeoutError(`mesh-sim ${name} took longer than ${timeoutMs / 60_000} min; last progress: ${last}`))
       }, timeoutMs)
       child.on('error', (err) => { clearTimeout(timer); reject(err) })
       child.on('exit', (c) => { clearTimeout(timer); resolveExit(c) })

@@ -196,6 +196,16 @@ const PROBE_INTERVAL_MS = 500
 const LOOP_CHECK_INTERVAL_MS = 10_000
 const RECONVERGE_CAP_MS = 300_000
 
+/**
+ * CPU time and heap so far, for the progress lines (wall-clock facts, not part of the
+ * seeded result): a big run that will not finish within its bound says from these how far
+ * it got and at what cost per event.
+ */
+function runFacts (): string {
+  const cpu = process.cpuUsage()
+  return `; cpu ${((cpu.user + cpu.system) / 1e6).toFixed(0)} s, heap ${(process.memoryUsage().heapUsed / 2 ** 30).toFixed(2)} GiB`
+}
+
 export async function runMeshExperiment (topology: Topology, options: MeshExperimentOptions, progress: Progress = () => {}): Promise<MeshResult> {
   const started = performance.now()
   const run = new MeshRun(topology, options, progress)
@@ -967,13 +977,13 @@ class MeshRun {
         if (!this.pairOk(probes[j] ?? 0, probes[j + 1] ?? 0, comp)) { ok = false; break }
       }
       if (ok) { converged = true; break }
-      this.progress(`  t = ${checkAt / 1000} s, ${sim.processed} events, ${this.controlPackets} control packets, not yet converged`)
+      this.progress(`  t = ${checkAt / 1000} s, ${sim.processed} events, ${this.controlPackets} control packets, not yet converged${runFacts()}`)
       await new Promise((resolve) => setImmediate(resolve))
       checkAt += 1000
     }
     const initialMs = converged ? checkAt : NaN
     const warmupEnd = sim.now
-    this.progress(converged ? `converged at ${checkAt / 1000} s (${sim.processed} events)` : `not converged after ${o.warmupMaxMs / 1000} s; measuring anyway`)
+    this.progress(converged ? `converged at ${checkAt / 1000} s (${sim.processed} events${runFacts()})` : `not converged after ${o.warmupMaxMs / 1000} s; measuring anyway${runFacts()}`)
     gc?.()
     const heapAfter = process.memoryUsage().heapUsed
     const warmupControl = this.controlBytesTotal
@@ -1022,7 +1032,7 @@ class MeshRun {
     sim.at(start + LOOP_CHECK_INTERVAL_MS, loopCheck)
     for (let at = start + 10_000; ; at += 10_000) {
       sim.run(Math.min(at, end))
-      this.progress(`  t = ${Math.round((sim.now - start) / 1000)} s of ${o.durationMs / 1000}, ${sim.processed} events, ${this.packets} packets, ${this.deliveredReachable} delivered`)
+      this.progress(`  t = ${Math.round((sim.now - start) / 1000)} s of ${o.durationMs / 1000}, ${sim.processed} events, ${this.packets} packets, ${this.deliveredReachable} delivered${runFacts()}`)
       await new Promise((resolve) => setImmediate(resolve))
       if (at >= end) break
     }
