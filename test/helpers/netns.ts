@@ -3,6 +3,9 @@
 // developers run as root); `netnsUnavailable()` says why they cannot be used, if so.
 
 import { execFile, execFileSync } from 'node:child_process'
+import { after } from 'node:test'
+import { removeHome } from './processes.ts'
+import type { Daemon } from './processes.ts'
 
 export interface NetnsHost {
   /** Namespace name (unique per test process). */
@@ -175,4 +178,18 @@ export function createNetnsLab (): NetnsLab {
       }
     }
   }
+}
+
+/**
+ * What a namespace test file starts, torn down after its tests, pass or fail: the daemons
+ * in `running` killed, then the labs destroyed and the homes removed.
+ */
+export function netnsGroup (): { labs: NetnsLab[], running: Daemon[], homes: string[] } {
+  const group = { labs: [] as NetnsLab[], running: [] as Daemon[], homes: [] as string[] }
+  after(async () => {
+    await Promise.all(group.running.map(async (d) => { await d.kill() }))
+    for (const lab of group.labs) lab.destroy()
+    for (const h of group.homes) removeHome(h)
+  })
+  return group
 }

@@ -3,23 +3,15 @@
 // plain daemon that relays. The trust line's updates and the payment travel on the
 // app-message channel over the mesh transport.
 
-import { test, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { cli, cliJson, eventually, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
-import type { Daemon } from '../helpers/processes.ts'
-import { createNetnsLab, netnsUnavailable } from '../helpers/netns.ts'
-import type { NetnsHost, NetnsLab } from '../helpers/netns.ts'
+import { cli, cliJson, eventually, startDaemon, tempHome } from '../helpers/processes.ts'
+import { createNetnsLab, netnsGroup, netnsUnavailable } from '../helpers/netns.ts'
+import type { NetnsHost } from '../helpers/netns.ts'
 import type { LineView, PayResult } from '../../src/apps/credit/views.ts'
 
 const unavailable = netnsUnavailable()
-const labs: NetnsLab[] = []
-const running: Daemon[] = []
-const homes: string[] = []
-after(async () => {
-  await Promise.all(running.map(async (d) => { await d.kill() }))
-  for (const lab of labs) lab.destroy()
-  for (const h of homes) removeHome(h)
-})
+const { labs, running, homes } = netnsGroup()
 
 interface Node { host: NetnsHost, home: string }
 

@@ -12,13 +12,13 @@
 // Then X dies: a message to it waits in G's custody and M1's outbox, and goes once X is
 // back at a new address. Last, G's gateway off: M1 keeps what it cannot route.
 
-import { test, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { apiGet, cli, cliJson, eventually, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
+import { apiGet, cli, cliJson, eventually, startDaemon, tempHome } from '../helpers/processes.ts'
 import type { Daemon } from '../helpers/processes.ts'
-import { createNetnsLab, netnsUnavailable } from '../helpers/netns.ts'
-import type { NetnsHost, NetnsLab } from '../helpers/netns.ts'
+import { createNetnsLab, netnsGroup, netnsUnavailable } from '../helpers/netns.ts'
+import type { NetnsHost } from '../helpers/netns.ts'
 import { nodeIdOf } from '../../src/mesh/node-id.ts'
 import { generateIdentity } from '../../src/core/identity.ts'
 import { publicKeyOfPeer } from '../../src/mesh/mesh-service.ts'
@@ -28,14 +28,7 @@ import type { OutboxEntry } from '../../src/mesh/outbox.ts'
 import type { ConnectedPeer } from '../../src/host/host.ts'
 
 const unavailable = netnsUnavailable()
-const labs: NetnsLab[] = []
-const running: Daemon[] = []
-const homes: string[] = []
-after(async () => {
-  await Promise.all(running.map(async (d) => { await d.kill() }))
-  for (const lab of labs) lab.destroy()
-  for (const h of homes) removeHome(h)
-})
+const { labs, running, homes } = netnsGroup()
 
 interface Node { host: NetnsHost, daemon: Daemon, peerId: string, nodeId: string }
 

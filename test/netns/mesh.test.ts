@@ -3,24 +3,17 @@
 // hop beyond the first is the mesh's doing: routes by node key, sealed envelopes,
 // custody while a destination is unreachable.
 
-import { test, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { cli, cliJson, eventually, removeHome, startDaemon, tempHome } from '../helpers/processes.ts'
+import { cli, cliJson, eventually, startDaemon, tempHome } from '../helpers/processes.ts'
 import type { Daemon } from '../helpers/processes.ts'
-import { createNetnsLab, netnsUnavailable } from '../helpers/netns.ts'
-import type { NetnsHost, NetnsLab } from '../helpers/netns.ts'
+import { createNetnsLab, netnsGroup, netnsUnavailable } from '../helpers/netns.ts'
+import type { NetnsHost } from '../helpers/netns.ts'
 import { nodeIdOf } from '../../src/mesh/node-id.ts'
 import { publicKeyOfPeer } from '../../src/mesh/mesh-service.ts'
 
 const unavailable = netnsUnavailable()
-const labs: NetnsLab[] = []
-const running: Daemon[] = []
-const homes: string[] = []
-after(async () => {
-  await Promise.all(running.map(async (d) => { await d.kill() }))
-  for (const lab of labs) lab.destroy()
-  for (const h of homes) removeHome(h)
-})
+const { labs, running, homes } = netnsGroup()
 
 interface Node { host: NetnsHost, daemon: Daemon, peerId: string, nodeId: string }
 interface Route { dst: string, nextHop: string, selected: boolean, metric: number, hops: number }
