@@ -104,10 +104,17 @@ export async function serveManifests (libp2p: PeernetLibp2p, held: (net: Uint8Ar
   return async () => { await libp2p.unhandle(MANIFEST_PROTOCOL) }
 }
 
-/** Reads a stream to its end (the other side closes its writing half), within a size bound. */
+/**
+ * Reads one message: up to the end of its frame (the 4-byte length says where that is),
+ * or to the stream's end if that comes first, within a size bound. Not waiting for the
+ * other side to close its writing half once the frame is whole: an answer is not held up
+ * by a half-close that is slow to arrive (a test once waited its whole 15 s for one under
+ * load), and unframe() still refuses a message cut short or with bytes past its frame.
+ */
 export async function readAll (stream: Stream, signal: AbortSignal): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []
   let size = 0
+  let want = Infinity
   const onAbort = (): void => { stream.abort(new Error('timed out reading')) }
   signal.addEventListener('abort', onAbort, { once: true })
   try {
@@ -116,11 +123,17 @@ export async function readAll (stream: Stream, signal: AbortSignal): Promise<Uin
       size += bytes.byteLength
       if (size > 4 + MAX_MANIFEST_FRAME) throw new InvalidRecordError('manifest exchange message too large')
       chunks.push(bytes)
+      if (want === Infinity && size >= 4) want = 4 + new DataView(concat(chunks, size).buffer).getUint32(0)
+      if (size >= want) break
     }
   } finally {
     signal.removeEventListener('abort', onAbort)
   }
   signal.throwIfAborted()
+  return concat(chunks, size)
+}
+
+function concat (chunks: readonly Uint8Array[], size: number): Uint8Array {
   const out = new Uint8Array(size)
   let at = 0
   for (const c of chunks) { out.set(c, at); at += c.byteLength }
