@@ -185,8 +185,8 @@ export class MeshService {
   private readonly bridged = new Map<NodeId, BridgeAttempt>()
   private readonly bridgeRetry: typeof DEFAULT_BRIDGE_RETRY
   /** Wakes the gateway to retry nodes beyond the mesh that envelopes in custody wait for. */
-  private bridgeTimer: NodeJS.Timeout | null = null
-  private bridgeTimerAt = Infinity
+  /** When the earliest failed attempt to reach a node beyond the mesh may be tried again (the one timer waits for it too, see arm). */
+  private nextBridgeAt = Infinity
   private timer: NodeJS.Timeout | null = null
   private timerAt = Infinity
   private stopped = false
@@ -237,7 +237,6 @@ export class MeshService {
     if (this.stopped) return
     this.stopped = true
     if (this.timer !== null) clearTimeout(this.timer)
-    if (this.bridgeTimer !== null) clearTimeout(this.bridgeTimer)
     for (const p of this.pending.values()) p.settle(false)
     this.pending.clear()
     for (const p of this.providers) {
@@ -356,17 +355,9 @@ export class MeshService {
       (err: unknown) => {
         this.logger.debug('gateway could not reach a node beyond the mesh', { peer, err })
         attempt.next = this.now() + attempt.wait
-        this.wakeForBridges(attempt.next)
+        if (attempt.next < this.nextBridgeAt) { this.nextBridgeAt = attempt.next; this.arm() }
       }
     )
-  }
-
-  private wakeForBridges (at: number): void {
-    if (this.stopped || (this.bridgeTimer !== null && this.bridgeTimerAt <= at)) return
-    if (this.bridgeTimer !== null) clearTimeout(this.bridgeTimer)
-    this.bridgeTimerAt = at
-    this.bridgeTimer = setTimeout(() => { this.retryBridges() }, Math.max(0, at - this.now()))
-    this.bridgeTimer.unref()
   }
 
   /**
@@ -375,11 +366,8 @@ export class MeshService {
    * gateway keeps trying for as long as its custody holds the envelope, not only when its
    * sender retransmits (an unacknowledged send is never retransmitted).
    */
-  private retryBridges (): void {
-    this.bridgeTimer = null
-    this.bridgeTimerAt = Infinity
-    if (this.stopped) return
-    const now = this.now()
+  private retryBridges (now: number): void {
+    this.nextBridgeAt = Infinity
     const waiting = new Set(this.forwarder.custody().map((c) => c.dst))
     let soonest = Infinity
     for (const [dst, attempt] of [...this.bridged]) {
@@ -391,7 +379,7 @@ export class MeshService {
         this.attemptBridge(dst, attempt.key, now)
       }
     }
-    if (soonest < Infinity) this.wakeForBridges(soonest)
+    this.nextBridgeAt = soonest
   }
 
   /** Calls `listener` whenever the selected routes change (new destinations reachable, or lost). */
@@ -668,7 +656,7 @@ export class MeshService {
   /** Sets the one timer to the earliest deadline of the cores and the pacers. */
   private arm (): void {
     if (this.stopped) return
-    let at = Math.min(this.router.nextDeadline(), this.forwarder.nextDeadline(), this.location.nextDeadline())
+    let at = Math.min(this.router.nextDeadline(), this.forwarder.nextDeadline(), this.location.nextDeadline(), this.nextBridgeAt)
     for (const l of this.links.values()) at = Math.min(at, l.pacer.nextDeadline())
     if (at === this.timerAt && this.timer !== null) return
     if (this.timer !== null) clearTimeout(this.timer)
@@ -688,6 +676,7 @@ export class MeshService {
       for (const p of open.pacer.drain(now)) this.transmitControl(open, p)
     }
     if (this.location.nextDeadline() <= now) this.updateLocation()
+    if (this.nextBridgeAt <= now) this.retryBridges(now)
     this.apply(this.router.tick(now))
     this.apply(this.forwarder.tick(now))
   }
