@@ -473,14 +473,21 @@ function dropHolds (net: PaymentNet, x: NetNode, y: NetNode): ReturnType<Payment
   return next
 }
 
-test('payment: a resync that drops a forward\'s downstream hold answers upstream at once; the forward closes (it used to stay open)', () => {
-  const { net, A, B, C, D } = chain()
+/** D pays A over A–B–C–D and A goes quiet once B's hold to it is on: B holds the forward both ways. */
+function forwardHeldAtB (): ReturnType<typeof chain> {
+  const c = chain()
+  const { net, A, B, C } = c
   const inv = net.invoice(A, u('4'), 'USD')
-  // A goes quiet once B's hold to it is on; B then loses state and adopts A's newer line state, without the hold.
   net.afterDeliver = (proposer, change) => { if (proposer === B && change.kind === 'hold') A.silentUntil = Infinity }
-  net.pay(D, { payee: A.account, amount: u('4'), unit: 'USD', maxFee: 0n, condition: inv.condition, paths: [{ hops: [hop(C), hop(B), hop(A)], amount: u('4') }] })
+  net.pay(c.D, { payee: A.account, amount: u('4'), unit: 'USD', maxFee: 0n, condition: inv.condition, paths: [{ hops: [hop(C), hop(B), hop(A)], amount: u('4') }] })
   net.afterDeliver = undefined
+  return c
+}
+
+test('payment: a resync that drops a forward\'s downstream hold answers upstream at once; the forward closes (it used to stay open)', () => {
+  const { net, A, B, D } = forwardHeldAtB()
   assert.equal(B.engine.pending().forwards, 2, 'B holds the forward both ways')
+  // B loses state and adopts A's newer line state, without the hold.
   net.take(B, B.engine.onResynced(dropHolds(net, A, B), net.now))
   net.settle()
   const failed = outcome(D, 'failed')
@@ -493,11 +500,7 @@ test('payment: a resync that drops a forward\'s downstream hold answers upstream
 })
 
 test('payment: a resync that drops a forward\'s upstream hold reports the forward ended, outcome unknown; the downstream hold still expires cleanly', () => {
-  const { net, A, B, C, D } = chain()
-  const inv = net.invoice(A, u('4'), 'USD')
-  net.afterDeliver = (proposer, change) => { if (proposer === B && change.kind === 'hold') A.silentUntil = Infinity }
-  net.pay(D, { payee: A.account, amount: u('4'), unit: 'USD', maxFee: 0n, condition: inv.condition, paths: [{ hops: [hop(C), hop(B), hop(A)], amount: u('4') }] })
-  net.afterDeliver = undefined
+  const { net, A, B, C } = forwardHeldAtB()
   net.take(B, B.engine.onResynced(dropHolds(net, B, C), net.now))
   const fwd = B.events.filter((e): e is ForwardedOutput => e.kind === 'forwarded')
   assert.equal(fwd.length, 1)
