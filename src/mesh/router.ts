@@ -1416,7 +1416,17 @@ export class Router {
       return
     }
     if (this.shrinkAt !== Infinity) { this.shrinkAt = Infinity; this.deadlineStale = true }
-    if (scope !== this.scope) { this.scope = scope; this.selfDirty = true; this.derivedStale = true }
+    if (scope !== this.scope) {
+      // A new scope comes with a new seqno. Routes carry their origin's scope, and one
+      // seqno's routes compete on metric alone: a shorter path that still carried the old
+      // scope won over the one that brought the new, and nodes past the old edge were
+      // retracted (each retraction then a seqno request, §3.8.2.1). Once a node has sent
+      // the new seqno, routes of the old one are unfeasible there (§3.5.1).
+      this.scope = scope
+      this.seqno = (this.seqno + 1) & 0xffff
+      this.selfDirty = true
+      this.derivedStale = true
+    }
   }
 
   /** Ends a call: triggered updates, then TLVs packed into packets, hellos first. */
