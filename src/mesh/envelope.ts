@@ -46,6 +46,13 @@ export const DST_KEY = 0x08
  * answers for src with it. A node sets it only on envelopes it sends its homes.
  */
 export const LOCATION = 0x10
+/**
+ * With LOCATION: the record is a binding update (location.ts), src's address sent to a
+ * node src got data from, for that node's cache, not a registration with a home. Not
+ * sealed either: a relay that clears or sets it only shortens or lengthens how long the
+ * record (still signed by src) is kept, no worse than dropping it.
+ */
+export const BINDING = 0x20
 
 export const SRC_BYTES = 32
 export const ID_BYTES = 8

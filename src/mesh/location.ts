@@ -36,6 +36,26 @@
 // The packet's path is the sender's stretch to a home and the home's to the destination
 // (a detour on first packets); a rewrite replaces `via` only at a home, once, and each
 // stretch follows one destination's routes (Router.route), so it stays loop-free.
+//
+// Binding updates: the sender-side cache that removes that detour from the later packets
+// of a flow (the route optimisation of Mobile IPv6, RFC 6275 §5.2 and §11.7.2; a LISP
+// map-cache, RFC 9300 §4). A node that receives data from a node it has no route to
+// (which therefore reached it through its homes) sends that node its own signed address
+// record in a LOCATION envelope (bind()): at most once per bindingGapMs per peer, and
+// again when its address changes while the peer may still hold the old one (update()).
+// The peers told are kept in a bounded table (maxTold, the oldest forgotten first).
+// The receiver checks the record as a registration (signature by its subject, seq, age)
+// and keeps it in a bounded cache (maxCached) for cacheMs, much shorter than a
+// registration: locate() prefers a fresh cached address to the homes, and a wrong one
+// (the destination moved and its new binding update was lost) sends packets toward its
+// old landmarks for at most cacheMs before the homes are asked again. With bindingGapMs
+// below cacheMs, a flow that goes on is told again before its entry expires.
+// Registration or binding update: the same signed record; the sender says which by the
+// envelope's BINDING flag (envelope.ts). Not by whether the receiver is one of the
+// subject's homes by HRW over the landmarks it knows: that is what a registration means,
+// but the sender's and the home's sets of landmarks differ while they converge (in the
+// simulator about one registration in ten during warm-up), and a registration filed as
+// a binding update would lapse after cacheMs, long before its refresh.
 
 import type { NextHop } from './forwarder.ts'
 import { nodeIdHash } from './landmarks.ts'
@@ -57,6 +77,14 @@ export interface LocationConfig {
   minGapMs: number
   /** Most registrations a home keeps. */
   maxRecords: number
+  /** Most binding updates cached (records of nodes this node is no home of). */
+  maxCached: number
+  /** How long a cached binding update is used, ms (shorter than lifetimeMs: a node that moved is not chased for long). */
+  cacheMs: number
+  /** A node sends the same peer a binding update at most this often, ms (below cacheMs, so a flow that goes on keeps its entry fresh). */
+  bindingGapMs: number
+  /** Most peers a node remembers having sent a binding update (to re-tell them a changed address). */
+  maxTold: number
   /** Signs the bytes of a record with this node's key (Ed25519, 64 bytes). */
   sign: (bytes: Uint8Array) => Uint8Array
   /** Checks a record's signature against the key in its envelope's src. */
@@ -68,15 +96,22 @@ export const DEFAULT_LOCATION_CONFIG: Omit<LocationConfig, 'self' | 'sign' | 've
   lifetimeMs: 30 * 60_000,
   refreshMs: 10 * 60_000,
   minGapMs: 5_000,
-  maxRecords: 8192
+  maxRecords: 8192,
+  maxCached: 1024,
+  cacheMs: 2 * 60_000,
+  bindingGapMs: 60_000,
+  maxTold: 1024
 }
 
 export type LocationOutput =
   /** Send `record` to `home` in a LOCATION envelope (envelope.ts) from this node. */
   | { kind: 'register', home: NodeId, record: Uint8Array }
+  /** Send `record` to `peer` in a LOCATION | BINDING envelope: a binding update (our address, so that it skips our homes). */
+  | { kind: 'bind', peer: NodeId, record: Uint8Array }
 
 export type LocationVerdict =
-  | { accepted: true, subject: NodeId }
+  /** cached: kept as a binding update (BINDING), not as a registration. */
+  | { accepted: true, subject: NodeId, cached: boolean }
   | { accepted: false, reason: 'malformed' | 'forged' | 'stale' | 'expired' }
 
 export interface LocationCounters {
@@ -87,10 +122,18 @@ export interface LocationCounters {
   misses: number
   rewrites: number
   evicted: number
+  /** Binding updates sent (bind() and re-tells of a changed address). */
+  bindingsSent: number
+  /** Records accepted into the cache (of those counted in accepted). */
+  cached: number
+  /** Envelopes of ours sent by a cached address rather than by the homes (locate()). */
+  cacheHits: number
 }
 
 interface Registration { seq: number, address: NodeId[], expiresAt: number }
 interface HomeState { at: number, key: string }
+/** A peer told our address: when, and which address. */
+interface Told { at: number, key: string }
 
 /**
  * The homes of `id` among `landmarks`: the `count` with the highest rendezvous score
@@ -123,10 +166,16 @@ export class LocationService {
   readonly #records = new Map<NodeId, Registration>()
   /** As a node: per current home, when we last registered there and the address we sent. */
   #homes = new Map<NodeId, HomeState>()
+  /** As a sender: binding updates received, by subject (Map order: oldest first). */
+  readonly #cache = new Map<NodeId, Registration>()
+  /** Peers sent a binding update, by peer (Map order: least recently told first). */
+  readonly #told = new Map<NodeId, Told>()
+  /** Our last signed record and the address it holds, reused by binding updates while the address stands. */
+  #signed: { key: string, bytes: Uint8Array, expiresAt: number } | null = null
   #seq = 0
   #address: NodeId[] = []
   #deadline = Infinity
-  readonly counters: LocationCounters = { registrationsSent: 0, accepted: 0, refused: 0, misses: 0, rewrites: 0, evicted: 0 }
+  readonly counters: LocationCounters = { registrationsSent: 0, accepted: 0, refused: 0, misses: 0, rewrites: 0, evicted: 0, bindingsSent: 0, cached: 0, cacheHits: 0 }
 
   constructor (config: LocationConfig) {
     if (config.refreshMs >= config.lifetimeMs) throw new MeshError('location refresh must come before the lifetime ends', { hint: 'set refreshMs below lifetimeMs' })
@@ -162,6 +211,7 @@ export class LocationService {
     if (due.length > 0) {
       const record: LocationRecord = { seq: this.#nextSeq(now), lifetimeS: Math.floor(this.#config.lifetimeMs / 1000), address: [...address] }
       const bytes = encodeLocationRecord(record, this.#config.sign(locationSigningBytes(this.self, record)))
+      this.#signed = { key, bytes, expiresAt: now + record.lifetimeS * 1000 }
       for (const h of due) {
         next.set(h, { at: now, key })
         deadline = Math.min(deadline, now + this.#config.refreshMs)
@@ -169,8 +219,54 @@ export class LocationService {
         else { out.push({ kind: 'register', home: h, record: bytes }); this.counters.registrationsSent++ }
       }
     }
+    deadline = Math.min(deadline, this.#retell(key, now, out))
     this.#deadline = Math.min(deadline, this.#nextExpiry())
     return out
+  }
+
+  /**
+   * Peers told an address that is no longer ours, recently enough that they may still
+   * use it (within cacheMs), are told the new one, each at most every minGapMs; returns
+   * when the next such one is due.
+   */
+  #retell (key: string, now: number, out: LocationOutput[]): number {
+    let due = Infinity
+    if (key === '') return due
+    for (const [peer, t] of this.#told) {
+      if (t.key === key || t.at + this.#config.cacheMs <= now) continue
+      if (t.at + this.#config.minGapMs > now) { due = Math.min(due, t.at + this.#config.minGapMs); continue }
+      out.push(this.#bind(peer, key, now))
+    }
+    return due
+  }
+
+  // ---- binding updates ---------------------------------------------------------------------
+
+  /**
+   * Data from `peer` arrived and this node has no route to it (call only then: it very
+   * likely came through our homes): our address for it, unless we told it within
+   * bindingGapMs (the same address) or have no address yet.
+   */
+  bind (peer: NodeId, now: number): LocationOutput | undefined {
+    const key = this.#address.join(',')
+    if (key === '' || peer === this.self) return undefined
+    const t = this.#told.get(peer)
+    if (t !== undefined && t.key === key && t.at + this.#config.bindingGapMs > now) return undefined
+    return this.#bind(peer, key, now)
+  }
+
+  #bind (peer: NodeId, key: string, now: number): LocationOutput {
+    // The record registered with the homes serves while the address stands and it has
+    // more than a cache lifetime left; else a fresh one (seq still grows: #nextSeq).
+    if (this.#signed === null || this.#signed.key !== key || this.#signed.expiresAt - this.#config.cacheMs <= now) {
+      const record: LocationRecord = { seq: this.#nextSeq(now), lifetimeS: Math.floor(this.#config.lifetimeMs / 1000), address: [...this.#address] }
+      this.#signed = { key, bytes: encodeLocationRecord(record, this.#config.sign(locationSigningBytes(this.self, record))), expiresAt: now + record.lifetimeS * 1000 }
+    }
+    this.#told.delete(peer) // re-inserted last: the least recently told goes first
+    this.#told.set(peer, { at: now, key })
+    if (this.#told.size > this.#config.maxTold) this.#told.delete(this.#told.keys().next().value as NodeId)
+    this.counters.bindingsSent++
+    return { kind: 'bind', peer, record: this.#signed.bytes }
   }
 
   /** When update() next has a registration to send or a record to expire; Infinity if none. */
@@ -190,8 +286,12 @@ export class LocationService {
 
   // ---- as a home: keeping registrations --------------------------------------------------
 
-  /** A LOCATION envelope for this node arrived from `srcKey` (its src) with `bytes`. */
-  receive (srcKey: Uint8Array, bytes: Uint8Array, now: number): LocationVerdict {
+  /**
+   * A LOCATION envelope for this node arrived from `srcKey` (its src) with `bytes`: a
+   * registration with this node as a home, or with `binding` (the envelope's BINDING
+   * flag) a binding update for the cache. The same checks either way.
+   */
+  receive (srcKey: Uint8Array, bytes: Uint8Array, now: number, binding = false): LocationVerdict {
     let decoded
     try {
       decoded = decodeLocationRecord(bytes)
@@ -203,19 +303,51 @@ export class LocationService {
     if (!this.#config.verify(srcKey, locationSigningBytes(subject, record), signature)) return this.#refuse('forged')
     // Older than its lifetime, with as much again for the two clocks' skew: a replay.
     if ((record.seq + 2 * record.lifetimeS) * 1000 <= now) return this.#refuse('expired')
+    if (binding) return this.#cacheRecord(subject, record, now)
     const had = this.#records.get(subject)
     if (had !== undefined && had.seq >= record.seq) return this.#refuse('stale')
     this.#keep(subject, record, now)
     this.counters.accepted++
     this.#deadline = Math.min(this.#deadline, this.#nextExpiry())
-    return { accepted: true, subject }
+    return { accepted: true, subject, cached: false }
   }
 
-  /** The address registered here for `dst`, if any (unexpired). */
+  /**
+   * A checked binding update into the cache. A record older than the one cached is a
+   * replay (stale); the same one again only renews the entry (the sender re-tells a flow
+   * that goes on with the record it already sent). Full: the entry that expires first goes.
+   */
+  #cacheRecord (subject: NodeId, record: LocationRecord, now: number): LocationVerdict {
+    const had = this.#cache.get(subject)
+    const live = had !== undefined && had.expiresAt > now
+    if (live && had.seq > record.seq) return this.#refuse('stale')
+    this.#cache.delete(subject) // re-inserted last: Map order is expiry order (one cacheMs for all)
+    if (!live && this.#cache.size >= this.#config.maxCached) {
+      this.#cache.delete(this.#cache.keys().next().value as NodeId)
+      this.counters.evicted++
+    }
+    const ends = (record.seq + record.lifetimeS) * 1000
+    // The record's own lifetime bounds the entry as well, when the sender's clock says it ends sooner.
+    this.#cache.set(subject, { seq: record.seq, address: record.address, expiresAt: now + Math.max(0, Math.min(this.#config.cacheMs, ends - now)) })
+    this.counters.accepted++
+    this.counters.cached++
+    return { accepted: true, subject, cached: true }
+  }
+
+  /** The address registered here for `dst`, else a fresh binding update's, if any. */
   lookup (dst: NodeId, now: number): readonly NodeId[] | undefined {
     const r = this.#records.get(dst)
-    if (r === undefined || r.expiresAt <= now) return undefined
-    return r.address
+    if (r !== undefined && r.expiresAt > now) return r.address
+    return this.cachedAddress(dst, now)
+  }
+
+  /** The address of a fresh cached binding update for `dst`, if any (an expired one is dropped). */
+  cachedAddress (dst: NodeId, now: number): readonly NodeId[] | undefined {
+    const c = this.#cache.get(dst)
+    if (c === undefined) return undefined
+    if (c.expiresAt > now) return c.address
+    this.#cache.delete(dst)
+    return undefined
   }
 
   #keep (subject: NodeId, record: LocationRecord, now: number): void {
@@ -236,6 +368,7 @@ export class LocationService {
 
   #sweep (now: number): void {
     for (const [id, r] of this.#records) if (r.expiresAt <= now) this.#records.delete(id)
+    for (const [id, r] of this.#cache) if (r.expiresAt <= now) this.#cache.delete(id)
   }
 
   #nextExpiry (): number {
@@ -248,18 +381,25 @@ export class LocationService {
 
   /**
    * The landmarks to send an envelope for `dst` with, when this node has no route to it:
-   * its address if registered here, else its homes among `landmarks` (empty if none is
-   * known yet: the envelope waits in custody).
+   * its address if registered here or cached from a fresh binding update, else its homes
+   * among `landmarks` (empty if none is known yet: the envelope waits in custody).
    */
   locate (dst: NodeId, landmarks: readonly NodeId[], now: number): NodeId[] {
-    const known = this.lookup(dst, now)
-    if (known !== undefined) return [...known]
+    const r = this.#records.get(dst)
+    if (r !== undefined && r.expiresAt > now) return [...r.address]
+    const cached = this.cachedAddress(dst, now)
+    if (cached !== undefined) { this.counters.cacheHits++; return [...cached] }
     return homesOf(dst, landmarks, this.#config.homes)
   }
 
-  /** Registrations held (as a home) and homes tracked (as a node). */
+  /** Registrations held (as a home), homes tracked (as a node), binding updates cached and peers told. */
   stateSize (): number {
-    return this.#records.size + this.#homes.size
+    return this.#records.size + this.#homes.size + this.#cache.size + this.#told.size
+  }
+
+  /** Binding updates cached (fresh or not yet swept). */
+  cachedRecords (): number {
+    return this.#cache.size
   }
 
   /** Registrations held as a home. */

@@ -17,7 +17,7 @@ import type { NeighbourView, RouteView, RouterOutput, RouterTiming, SourceView }
 import { decodeControl, encodeControl } from './control-messages.ts'
 import { DEFAULT_FORWARDER_CONFIG, Forwarder } from './forwarder.ts'
 import type { CustodyView, ForwarderConfig, ForwarderOutput, NextHop } from './forwarder.ts'
-import { ACK_REQUESTED, DEFAULT_TTL, DST_KEY, IS_ACK, LOCATION, decodeEnvelope, encodeEnvelope, newEnvelopeId, openEnvelope, sealEnvelope } from './envelope.ts'
+import { ACK_REQUESTED, BINDING, DEFAULT_TTL, DST_KEY, IS_ACK, LOCATION, decodeEnvelope, encodeEnvelope, newEnvelopeId, openEnvelope, sealEnvelope } from './envelope.ts'
 import type { MeshEnvelope } from './envelope.ts'
 import { FRAME_CONTROL, FRAME_DATA, frameOf, readFrame } from './frame.ts'
 import { decodePayload, encodePayload } from './payload.ts'
@@ -26,7 +26,7 @@ import { MESH_MIGRATIONS } from './schema.ts'
 import { DAEMON_SCOPES } from './landmarks.ts'
 import type { ScopeConfig } from './landmarks.ts'
 import { DEFAULT_LOCATION_CONFIG, LocationService, routeWithLocation } from './location.ts'
-import type { LocationConfig } from './location.ts'
+import type { LocationConfig, LocationOutput } from './location.ts'
 import { Outbox } from './outbox.ts'
 import { restartSeqno, saveSeqno } from './router-state.ts'
 import type { OutboxEntry, OutboxLimits } from './outbox.ts'
@@ -304,10 +304,15 @@ export class MeshService {
   /** Registrations due go to this node's homes, as LOCATION envelopes (not sealed: signed, see payload.ts). */
   private updateLocation (): void {
     const now = this.now()
-    for (const o of this.location.update(this.router.address(), this.router.wideLandmarks(), now)) {
-      const envelope: MeshEnvelope = { src: Uint8Array.from(this.identity.publicKey), dst: o.home, ttl: DEFAULT_TTL, id: newEnvelopeId(), flags: LOCATION, copies: 1, via: [], payload: o.record }
-      this.apply(this.forwarder.send(envelope, now, false))
-    }
+    for (const o of this.location.update(this.router.address(), this.router.wideLandmarks(), now)) this.sendLocation(o, now)
+  }
+
+  /** A registration (to a home) or a binding update (to a peer): a LOCATION envelope, by the peer's homes if we have no route to it (the forwarder's locate). */
+  private sendLocation (o: LocationOutput, now: number): void {
+    const dst = o.kind === 'register' ? o.home : o.peer
+    const flags = o.kind === 'register' ? LOCATION : LOCATION | BINDING
+    const envelope: MeshEnvelope = { src: Uint8Array.from(this.identity.publicKey), dst, ttl: DEFAULT_TTL, id: newEnvelopeId(), flags, copies: 1, via: [], payload: o.record }
+    this.apply(this.forwarder.send(envelope, now, false))
   }
 
   /** The next hop toward a gateway (none on a gateway itself), the envelope's landmarks left as they are. */
@@ -593,11 +598,12 @@ export class MeshService {
   /** An envelope for this node: open it, act on what it holds, acknowledge it. */
   private deliver (envelope: MeshEnvelope): void {
     if ((envelope.flags & LOCATION) !== 0) {
-      // A registration with this node as a home: signed by its src, not sealed.
+      // A registration with this node as a home, or a binding update from a node we sent
+      // to (location.ts): signed by its src, not sealed.
       const now = this.now()
-      const verdict = this.location.receive(envelope.src, envelope.payload, now)
+      const verdict = this.location.receive(envelope.src, envelope.payload, now, (envelope.flags & BINDING) !== 0)
       if (verdict.accepted) this.apply(this.forwarder.retry(now))
-      else this.logger.debug('mesh location registration refused', { id: envelope.id, reason: verdict.reason })
+      else this.logger.debug('mesh location record refused', { id: envelope.id, reason: verdict.reason })
       return
     }
     let plain: Uint8Array
@@ -619,6 +625,7 @@ export class MeshService {
       return
     }
     this.counters.envelopesDelivered++
+    this.bindingUpdate(src)
     if ((envelope.flags & IS_ACK) !== 0) {
       // Only the node we sent to can seal an ack to us as itself.
       if (payload.kind === 'ack' && this.unacked.get(payload.id) === src) {
@@ -638,6 +645,18 @@ export class MeshService {
       this.streamHandler?.(envelope.src, payload.bytes)
     }
     if ((envelope.flags & ACK_REQUESTED) !== 0) this.acknowledge(envelope)
+  }
+
+  /**
+   * Data (or an ack) arrived, authenticated, from `src`: with no route to it, it came by
+   * our homes, and so will the rest of its flow unless we tell it our address (a binding
+   * update, location.ts; rate-limited per peer there).
+   */
+  private bindingUpdate (src: NodeId): void {
+    if (this.router.route(src, []) !== undefined) return
+    const now = this.now()
+    const o = this.location.bind(src, now)
+    if (o !== undefined) this.sendLocation(o, now)
   }
 
   private acknowledge (envelope: MeshEnvelope): void {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { generateIdentity, signBytes, verifyBytes } from '../../src/core/identity.ts'
 import type { Identity } from '../../src/core/identity.ts'
 import { DEFAULT_LOCATION_CONFIG, homesOf, LocationService, routeWithLocation } from '../../src/mesh/location.ts'
-import type { LocationConfig } from '../../src/mesh/location.ts'
+import type { LocationConfig, LocationOutput } from '../../src/mesh/location.ts'
 import { nodeIdOf } from '../../src/mesh/node-id.ts'
 import type { NodeId } from '../../src/mesh/node-id.ts'
 import { decodeLocationRecord, encodeLocationRecord, locationSigningBytes } from '../../src/mesh/payload.ts'
@@ -26,18 +26,25 @@ function node (identity: Identity, over: Partial<LocationConfig> = {}): Location
 
 const landmarks = makeIds(6, 7)
 
+/** Whom an output goes to: a home for a registration, a peer for a binding update. */
+function to (o: LocationOutput | undefined): NodeId {
+  assert.ok(o !== undefined)
+  return o.kind === 'register' ? o.home : o.peer
+}
+
 test('a node registers its address with its two homes; each home keeps it and answers lookups', () => {
   const a = generateIdentity()
   const la = node(a)
   const address = [landmarks[0] as NodeId, landmarks[1] as NodeId]
   const out = la.update(address, landmarks, 1000)
   const homes = homesOf(la.self, landmarks, 2)
-  assert.deepEqual(out.map((o) => o.home).sort(), [...homes].sort())
+  assert.deepEqual(out.map((o) => to(o)).sort(), [...homes].sort())
   assert.equal(homes.length, 2)
-  const both = [node(generateIdentity()), node(generateIdentity())]
+  // Each home knows the same landmarks, so it knows it is a home of la (not a cache of it).
+  const both = out.map((o) => node(generateIdentity(), { self: to(o) }))
   out.forEach((o, i) => {
     const v = both[i]?.receive(a.publicKey, o.record, 1500)
-    assert.deepEqual(v, { accepted: true, subject: la.self })
+    assert.deepEqual(v, { accepted: true, subject: la.self, cached: false })
   })
   const home = both[0] as LocationService
   assert.deepEqual(home.lookup(la.self, 2000), address)
@@ -53,15 +60,15 @@ test('registrations expire at the home; the node refreshes before that, and re-r
   const a = generateIdentity()
   const cfg = { lifetimeMs: 60_000, refreshMs: 20_000, minGapMs: 5_000 }
   const la = node(a, cfg)
-  const home = node(generateIdentity(), cfg)
   const addr1 = [landmarks[0] as NodeId]
   const first = la.update(addr1, landmarks, 0)
   assert.equal(first.length, 2)
+  const home = node(generateIdentity(), { ...cfg, self: to(first[0]) })
   home.receive(a.publicKey, first[0]?.record as Uint8Array, 0)
   assert.deepEqual(home.lookup(la.self, 59_999), addr1)
   assert.equal(home.lookup(la.self, 60_000), undefined, 'expired at the end of its lifetime')
   assert.equal(home.nextDeadline(), 60_000)
-  home.update([], [], 60_000)
+  home.update([], landmarks, 60_000)
   assert.equal(home.records(), 0, 'swept')
   // Nothing to do until the refresh is due.
   assert.deepEqual(la.update(addr1, landmarks, 1000), [])
@@ -75,7 +82,7 @@ test('registrations expire at the home; the node refreshes before that, and re-r
   assert.equal(again.length, 2)
   // The newer record replaces the older one at the home.
   home.receive(a.publicKey, first[0]?.record as Uint8Array, 25_000)
-  assert.deepEqual(home.receive(a.publicKey, again[0]?.record as Uint8Array, 25_000), { accepted: true, subject: la.self })
+  assert.deepEqual(home.receive(a.publicKey, again.find((o) => to(o) === home.self)?.record as Uint8Array, 25_000), { accepted: true, subject: la.self, cached: false })
   assert.deepEqual(home.lookup(la.self, 25_000), addr2)
 })
 
@@ -130,7 +137,7 @@ test('a forged registration is refused: signed by another key, tampered, or long
   assert.deepEqual(home.receive(a.publicKey, genuine, 3 * 1800 * 1000), { accepted: false, reason: 'expired' })
   assert.equal(home.lookup(la.self, 0), undefined)
   assert.equal(home.counters.refused, 5)
-  assert.deepEqual(home.receive(a.publicKey, genuine, 0), { accepted: true, subject: la.self })
+  assert.deepEqual(home.receive(a.publicKey, genuine, 0), { accepted: true, subject: la.self, cached: false })
 })
 
 test('a home keeps at most maxRecords registrations, evicting the one that expires first', () => {
@@ -199,13 +206,13 @@ test('landmark churn: a node registers with a new home when one appears that win
   const a = generateIdentity()
   const la = node(a)
   const address = [landmarks[0] as NodeId]
-  const first = la.update(address, landmarks, 0).map((o) => o.home)
+  const first = la.update(address, landmarks, 0).map((o) => to(o))
   assert.equal(first.length, 2)
   // Find a landmark that takes one of the node's two home places.
   const newcomer = makeIds(400, 21).find((l) => homesOf(la.self, [...landmarks, l], 2).includes(l)) as NodeId
   const homes = homesOf(la.self, [...landmarks, newcomer], 2)
   const out = la.update(address, [...landmarks, newcomer], 1000)
-  assert.deepEqual(out.map((o) => o.home), [newcomer], 'registers with the new home at once')
+  assert.deepEqual(out.map((o) => to(o)), [newcomer], 'registers with the new home at once')
   assert.deepEqual(la.homes().sort(), [...homes].sort())
   // A landmark that is none of its homes leaving changes nothing.
   const other = landmarks.find((l) => !homes.includes(l)) as NodeId
@@ -214,5 +221,5 @@ test('landmark churn: a node registers with a new home when one appears that win
   const remaining = [...landmarks, newcomer].filter((l) => l !== newcomer)
   const back = la.update(address, remaining, 3000)
   assert.equal(back.length, 1)
-  assert.ok(!first.includes(newcomer) && first.includes(back[0]?.home as NodeId))
+  assert.ok(!first.includes(newcomer) && first.includes(to(back[0])))
 })

@@ -71,7 +71,7 @@ function fractionFlag (raw: string | boolean | string[] | undefined, fallback: n
 export const simMeshCommand: Command = {
   name: 'sim mesh',
   summary: 'Simulate the mesh (router and forwarder cores) on a virtual topology: delivery, stretch, control bytes, loops.',
-  usage: 'sim mesh [--nodes N] [--topology T] [--seed S] [--events FILE] [--duration D] [--flap R] [--baseline flooding] [--location service|oracle] [--narrow-from N] [--out DIR] [--json]',
+  usage: 'sim mesh [--nodes N] [--topology T] [--seed S] [--events FILE] [--duration D] [--flap R] [--baseline flooding] [--location service|oracle] [--flow-packets K] [--narrow-from N] [--out DIR] [--json]',
   help: `Runs N virtual nodes, each with the real mesh router and forwarder, over virtual links with
 latency and loss in virtual time. Waits for initial convergence, then measures for the
 duration: random traffic, the events, link flapping and churn. Prints a table, writes
@@ -89,12 +89,18 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
   --duration D       measured virtual time, e.g. 90s, 10m (default 2m)
   --flap R           fraction of links failing per minute, e.g. 1%/min (default 0)
   --churn R          fraction of nodes leaving per minute, e.g. 0.5%/min (default 0)
-  --traffic N        packets per second over the whole mesh (default 10)
+  --traffic N        flows per second over the whole mesh, each between a random pair
+                     (default 10)
+  --flow-packets K   packets per flow, 1 s of virtual time apart (default 1: one packet
+                     per pair); the table then gives the stretch of first packets and of
+                     the later ones apart (later ones use the address a binding update
+                     gave the sender, instead of a detour through the destination's home)
   --silent           link failures are not signalled; routers find them by missed hellos
   --baseline flooding  also run Meshtastic-style managed flooding (hop limit 7 and unlimited)
   --location L       how senders learn a far destination's address: service (the location
                      service: registrations at landmark homes, default) or oracle (taken
-                     from the destination's router)
+                     from the destination's router); with service, a node that gets
+                     data from a far node sends it its address (a binding update)
   --narrow-from N    scale-aware scopes, as the daemon runs them: a plain node routes to
                      the whole mesh until it knows N landmarks (the daemon's 64); default
                      0, scoped from the start
@@ -112,6 +118,7 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
     silent: { type: 'boolean' },
     baseline: { type: 'string' },
     location: { type: 'string' },
+    'flow-packets': { type: 'string' },
     'narrow-from': { type: 'string' },
     out: { type: 'string' }
   },
@@ -147,6 +154,7 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
     if (baseline !== undefined && baseline !== 'flooding') throw new UsageError(`--baseline must be "flooding", got "${baseline}"`)
     const location = str('location') ?? DEFAULT_MESH_OPTIONS.location
     if (location !== 'service' && location !== 'oracle') throw new UsageError(`--location must be "service" or "oracle", got "${location}"`)
+    const flowPackets = positiveIntFlag(ctx, 'flow-packets', DEFAULT_MESH_OPTIONS.flowPackets, 1000)
     const narrowFrom = str('narrow-from') === undefined ? 0 : positiveIntFlag(ctx, 'narrow-from', 0, 100_000)
     const topology = makeTopology(str('topology') ?? 'rgg', nodes, new Random(seed), { meanDegree: degree })
     const eventsPath = str('events')
@@ -162,6 +170,7 @@ same result. \`npm run bench -- mesh-sim\` runs the 10,000- and 100,000-node ben
       trafficPerSecond,
       silentFailures: ctx.values.silent === true,
       location,
+      flowPackets,
       narrowFrom,
       baselineHopLimits: baseline === 'flooding' ? [7, Infinity] : []
     }, (line) => { if (!ctx.json) process.stderr.write(`${line}\n`) })
@@ -185,13 +194,14 @@ function meshTable (r: MeshResult, jsonPath: string, svgPath: string): string[] 
     ['events', `${r.events.total} (${Object.entries(r.events.byKind).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})`],
     ['delivery', `${pct(d.ratio)} (${d.delivered} of ${d.reachable} reachable; ${d.sent} sent)`],
     ['stretch (hops / shortest)', `mean ${f(r.stretch.mean, 3)}, p99 ${f(r.stretch.p99, 3)}, max ${f(r.stretch.max, 3)}`],
+    ...(r.parameters.flowPackets > 1 ? [['stretch, flows', `first packets mean ${f(r.flowStretch.first.mean, 3)}, p99 ${f(r.flowStretch.first.p99, 3)}; later packets mean ${f(r.flowStretch.later.mean, 3)}, p99 ${f(r.flowStretch.later.p99, 3)} (${r.parameters.flowPackets} packets per flow, ${r.flowStretch.gapMs} ms apart)`] as [string, string]] : []),
     ['path hops', `mean ${f(r.pathHops.mean)}, max ${f(r.pathHops.max, 0)}; latency median ${f(r.delivery.latencyMs.median, 0)} ms`],
     ['control bytes/node/s', `mean ${f(r.control.bytesPerNodePerSecond.mean)}, p99 ${f(r.control.bytesPerNodePerSecond.p99)}, max ${f(r.control.bytesPerNodePerSecond.max)} (warm-up ${f(r.control.warmupBytesPerNodePerSecond)})`],
     ['data bytes/node/s', f(r.data.bytesPerNodePerSecond, 2)],
     ['state per node', `mean ${f(r.state.total.mean)}, max ${f(r.state.total.max, 0)} (router mean ${f(r.state.router.mean)}, forwarder ${f(r.state.forwarder.mean)}, location mean ${f(r.state.location.mean)} max ${f(r.state.location.max, 0)})`],
     ['location', r.location.mode === 'oracle'
       ? 'oracle (via from the destination\'s router)'
-      : `service: registrations ${f(r.location.bytesPerNodePerSecond, 2)} bytes/node/s (warm-up ${f(r.location.warmupBytesPerNodePerSecond, 2)}, steady refresh ${f(r.location.steadyBytesPerNodePerSecond, 2)}; ${f(r.location.bytesPerRegistration, 0)} bytes each over its hops), ${r.location.registrationsSent} sent, ${r.location.accepted} kept, ${r.location.refused} refused; records per home mean ${f(r.location.recordsPerHome.mean)}, max ${f(r.location.recordsPerHome.max, 0)}`],
+      : `service: registrations ${f(r.location.bytesPerNodePerSecond, 2)} bytes/node/s (warm-up ${f(r.location.warmupBytesPerNodePerSecond, 2)}, steady refresh ${f(r.location.steadyBytesPerNodePerSecond, 2)}; ${f(r.location.bytesPerRegistration, 0)} bytes each over its hops), ${r.location.registrationsSent} sent, ${r.location.accepted} kept, ${r.location.refused} refused; binding updates ${r.location.bindingsSent} sent (${f(r.location.bindingBytesPerNodePerSecond, 2)} bytes/node/s), ${r.location.cached} cached, ${r.location.cacheHits} sends by a cached address; records per home mean ${f(r.location.recordsPerHome.mean)}, max ${f(r.location.recordsPerHome.max, 0)}`],
     ['reconvergence', r.reconvergence.count === 0 ? 'no events' : `median ${f(r.reconvergence.ms.median, 0)} ms, p95 ${f(r.reconvergence.ms.p95, 0)} ms, max ${f(r.reconvergence.ms.max, 0)} ms (${r.reconvergence.converged} of ${r.reconvergence.count} events)`],
     ['loops', `${r.loops.loops} in ${r.loops.walks} next-hop walks (${r.loops.revisits} nodes met again after leaving a landmark behind); ${r.loops.ttlExpired} envelopes dropped at ttl 0`],
     ['memory per node', `${f(r.memory.heapBytesPerNode / 1024)} KiB of V8 heap`]

@@ -38,9 +38,9 @@ import { encodeControl, decodeControl } from '../../mesh/control-messages.ts'
 import type { ControlPacket } from '../../mesh/control-messages.ts'
 import { Forwarder, DEFAULT_FORWARDER_CONFIG } from '../../mesh/forwarder.ts'
 import type { ForwarderOutput } from '../../mesh/forwarder.ts'
-import { envelopeSize, LOCATION, MAX_VIA, SEAL_OVERHEAD } from '../../mesh/envelope.ts'
+import { BINDING, envelopeSize, LOCATION, MAX_VIA, SEAL_OVERHEAD } from '../../mesh/envelope.ts'
 import { DEFAULT_LOCATION_CONFIG, LocationService, routeWithLocation } from '../../mesh/location.ts'
-import type { LocationCounters } from '../../mesh/location.ts'
+import type { LocationCounters, LocationOutput } from '../../mesh/location.ts'
 import { LOCATION_SIGNATURE_BYTES } from '../../mesh/payload.ts'
 import type { MeshEnvelope } from '../../mesh/envelope.ts'
 import { nodeIdOf } from '../../mesh/node-id.ts'
@@ -67,8 +67,14 @@ export interface MeshExperimentOptions {
   flapPerMinute: number
   /** Fraction of nodes leaving per minute; each is away 30–120 s. */
   churnPerMinute: number
-  /** Packets per second over the whole mesh, between uniform random pairs. */
+  /** Traffic events (flows) per second over the whole mesh, between uniform random pairs. */
   trafficPerSecond: number
+  /**
+   * Packets per flow, FLOW_GAP_MS apart (1: one packet per pair, the traffic of old). The
+   * later packets show what the sender-side address cache (binding updates, location.ts)
+   * saves: the first packet of a flow to a far node detours through a home.
+   */
+  flowPackets: number
   /** Plaintext bytes per packet (the envelope adds its header and the seal). */
   payloadBytes: number
   /** Initial ttl of envelopes (the field is one byte). */
@@ -95,6 +101,7 @@ export const DEFAULT_MESH_OPTIONS: Readonly<MeshExperimentOptions> = Object.free
   flapPerMinute: 0,
   churnPerMinute: 0,
   trafficPerSecond: 10,
+  flowPackets: 1,
   payloadBytes: 64,
   ttl: 255,
   warmupMaxMs: 180_000,
@@ -134,6 +141,8 @@ export interface MeshResult {
     latencyMs: Summary
   }
   stretch: Summary
+  /** Stretch of the first packet of each flow, and of the later ones (empty when flowPackets is 1). */
+  flowStretch: { first: Summary, later: Summary, gapMs: number }
   pathHops: Summary
   shortestHops: Summary
   control: {
@@ -164,6 +173,8 @@ export interface MeshResult {
      * usually shorter than one refresh).
      */
     steadyBytesPerNodePerSecond: number
+    /** Binding update bytes sent (every hop) per node per second, over the measured period (of bytesPerNodePerSecond). */
+    bindingBytesPerNodePerSecond: number
     recordsPerHome: Summary
   }
   reconvergence: Reconvergence & { byKind: Partial<Record<MeshEventKind, Reconvergence>> }
@@ -193,6 +204,8 @@ const WALK_LOOP = 2
 const WALK_BLACKHOLE = 3
 
 const PROBE_INTERVAL_MS = 500
+/** Virtual time between the packets of a flow (MeshExperimentOptions.flowPackets). */
+export const FLOW_GAP_MS = 1000
 const LOOP_CHECK_INTERVAL_MS = 10_000
 const RECONVERGE_CAP_MS = 300_000
 
@@ -243,9 +256,12 @@ class MeshRun {
   /** Own seqnos of nodes that went down, kept for their restart (as the daemon's store keeps it). */
   private readonly savedSeqno = new Map<number, number>()
   private readonly locationAt: Float64Array
-  private readonly locationTotals: LocationCounters = { registrationsSent: 0, accepted: 0, refused: 0, misses: 0, rewrites: 0, evicted: 0 }
+  private readonly locationTotals: LocationCounters = { registrationsSent: 0, accepted: 0, refused: 0, misses: 0, rewrites: 0, evicted: 0, bindingsSent: 0, cached: 0, cacheHits: 0 }
   private locationBytes = 0
   private registrations = 0
+  private bindings = 0
+  /** LOCATION bytes of binding updates (of locationBytes). */
+  private bindingBytes = 0
   private readonly ids: NodeId[]
   private readonly keys: Uint8Array[]
   private readonly idIndex = new Map<NodeId, number>()
@@ -309,8 +325,12 @@ class MeshRun {
   private pSentAt = new Float64Array(1024)
   private pShortest = new Int32Array(1024)
   private pDelivered = new Uint8Array(1024)
+  /** 1 for the first packet of its flow. */
+  private pFirst = new Uint8Array(1024)
   private readonly pathHops: number[] = []
   private readonly stretch: number[] = []
+  private readonly stretchFirst: number[] = []
+  private readonly stretchLater: number[] = []
   private readonly shortest: number[] = []
   private readonly latency: number[] = []
   private deliveredReachable = 0
@@ -422,9 +442,9 @@ class MeshRun {
         case 'send': this.sendData(i, out.link, out.envelope); break
         case 'deliver':
           if ((out.envelope.flags & LOCATION) !== 0) this.registered(i, out.envelope)
-          else this.delivered(i, out.envelope)
+          else { this.delivered(i, out.envelope); this.bindingUpdate(i, out.envelope) }
           break
-        case 'failed': if (!out.id.startsWith('f')) this.failed++; break
+        case 'failed': if (!out.id.startsWith('f') && !out.id.startsWith('e')) this.failed++; break
         case 'drop':
           if ((out.envelope.flags & LOCATION) !== 0) {
             this.drops[`location: ${out.reason}`] = (this.drops[`location: ${out.reason}`] ?? 0) + 1
@@ -444,7 +464,17 @@ class MeshRun {
     const location = this.locations[i]
     const forwarder = this.forwarders[i]
     if (location == null || forwarder == null) return
-    if (location.receive(e.src, e.payload, this.sim.now).accepted) this.forwarderOut(i, forwarder.retry(this.sim.now))
+    if (location.receive(e.src, e.payload, this.sim.now, (e.flags & BINDING) !== 0).accepted) this.forwarderOut(i, forwarder.retry(this.sim.now))
+  }
+
+  /** Data from `src` reached node i: with no route back to it, i sends it a binding update (location.ts), as the daemon does. */
+  private bindingUpdate (i: number, e: MeshEnvelope): void {
+    const location = this.locations[i]
+    const router = this.routers[i]
+    const src = nodeIdOf(e.src)
+    if (location == null || router == null || router.route(src, []) !== undefined) return
+    const o = location.bind(src, this.sim.now)
+    if (o !== undefined) this.sendLocation(i, o, this.sim.now)
   }
 
   /** Registrations the location service asks for, sent as LOCATION envelopes. */
@@ -455,19 +485,16 @@ class MeshRun {
     if (location == null || router == null || forwarder == null) return
     this.locationDirty[i] = 0
     this.locationAt[i] = now
-    for (const o of location.update(router.address(), router.wideLandmarks(), now)) {
-      const envelope: MeshEnvelope = {
-        src: this.keys[i] as Uint8Array,
-        dst: o.home,
-        ttl: this.o.ttl,
-        id: 'f' + (this.registrations++).toString(16).padStart(15, '0'),
-        flags: LOCATION,
-        copies: 0,
-        via: [],
-        payload: o.record
-      }
-      this.forwarderOut(i, forwarder.send(envelope, now, false))
-    }
+    for (const o of location.update(router.address(), router.wideLandmarks(), now)) this.sendLocation(i, o, now)
+  }
+
+  /** A registration or a binding update as a LOCATION envelope (ids 'f…' and 'e…': not counted as packets). */
+  private sendLocation (i: number, o: LocationOutput, now: number): void {
+    const forwarder = this.forwarders[i]
+    if (forwarder == null) return
+    const id = o.kind === 'register' ? 'f' + (this.registrations++).toString(16).padStart(15, '0') : 'e' + (this.bindings++).toString(16).padStart(15, '0')
+    const envelope: MeshEnvelope = { src: this.keys[i] as Uint8Array, dst: o.kind === 'register' ? o.home : o.peer, ttl: this.o.ttl, id, flags: o.kind === 'register' ? LOCATION : LOCATION | BINDING, copies: 0, via: [], payload: o.record }
+    this.forwarderOut(i, forwarder.send(envelope, now, false))
   }
 
   /** When the node's location service next wants to run: its own deadline, or a second after the last look if routes changed since. */
@@ -530,6 +557,7 @@ class MeshRun {
     if ((envelope.flags & LOCATION) !== 0) {
       // Registrations are the location service's control traffic.
       this.locationBytes += size
+      if ((envelope.flags & BINDING) !== 0) this.bindingBytes += size
       this.controlBytesTotal += size
       this.controlBytes[i] = (this.controlBytes[i] ?? 0) + size
       this.tlvCounts.location = (this.tlvCounts.location ?? 0) + 1
@@ -885,7 +913,8 @@ class MeshRun {
     return -1
   }
 
-  private sendPacket (): void {
+  /** A traffic event: a random pair, its first packet now and the rest of its flow FLOW_GAP_MS apart (until `until`). */
+  private sendFlow (until: number): void {
     const r = this.trafficRandom
     let s = r.int(this.n)
     let d = r.int(this.n)
@@ -894,6 +923,16 @@ class MeshRun {
       d = r.int(this.n)
     }
     if (s === d || this.alive[s] === 0 || this.alive[d] === 0) return
+    this.sendPacket(s, d, true)
+    for (let j = 1; j < this.o.flowPackets; j++) {
+      const at = this.sim.now + j * FLOW_GAP_MS
+      if (at >= until) break
+      // A node that left meanwhile sends nothing more, and nothing is sent to it.
+      this.sim.at(at, () => { if (this.alive[s] === 1 && this.alive[d] === 1) this.sendPacket(s, d, false) })
+    }
+  }
+
+  private sendPacket (s: number, d: number, first: boolean): void {
     const k = this.packets++
     if (k === this.pSentAt.length) {
       const grow = <T extends Float64Array | Int32Array | Uint8Array>(x: T): T => {
@@ -904,7 +943,9 @@ class MeshRun {
       this.pSentAt = grow(this.pSentAt)
       this.pShortest = grow(this.pShortest)
       this.pDelivered = grow(this.pDelivered)
+      this.pFirst = grow(this.pFirst)
     }
+    this.pFirst[k] = first ? 1 : 0
     const now = this.sim.now
     this.pSentAt[k] = now
     const hops = this.shortestHops(s, d)
@@ -944,7 +985,11 @@ class MeshRun {
     const hops = this.o.ttl - e.ttl + 1
     this.pathHops.push(hops)
     this.shortest.push(shortest)
-    if (shortest > 0) this.stretch.push(hops / shortest)
+    if (shortest > 0) {
+      this.stretch.push(hops / shortest)
+      if (this.pFirst[k] === 1) this.stretchFirst.push(hops / shortest)
+      else this.stretchLater.push(hops / shortest)
+    }
     this.latency.push(this.sim.now - sentAt)
   }
 
@@ -988,6 +1033,7 @@ class MeshRun {
     const heapAfter = process.memoryUsage().heapUsed
     const warmupControl = this.controlBytesTotal
     const warmupLocation = this.locationBytes
+    const warmupBinding = this.bindingBytes
     const controlAtStart = Float64Array.from(this.controlBytes)
     const controlPacketsAtStart = this.controlPackets
     const dataAtStart = this.dataBytesTotal
@@ -1017,7 +1063,7 @@ class MeshRun {
       const gap = (): number => -Math.log(1 - this.trafficRandom.float()) * 1000 / o.trafficPerSecond
       const next = (): void => {
         if (sim.now >= trafficEnd) return
-        this.sendPacket()
+        this.sendFlow(trafficEnd)
         sim.after(gap(), next)
       }
       sim.at(start + gap(), next)
@@ -1102,7 +1148,7 @@ class MeshRun {
       baseline.push(runFloodingBaseline(t, {
         hopLimit,
         packets: o.baselinePackets,
-        packetsPerSecond: o.trafficPerSecond,
+        packetsPerSecond: o.trafficPerSecond * o.flowPackets,
         packetBytes: o.payloadBytes + SEAL_OVERHEAD + 16,
         contentionMs: 200,
         seed: o.seed
@@ -1114,7 +1160,7 @@ class MeshRun {
       o.silentFailures ? 'link failures are found by the routers only through missed hellos' : 'link failures are signalled to both ends (the Link closes), as libp2p and UDP links do',
       o.location === 'oracle'
         ? "sources know the destination's address (via = its router.address()): an oracle location service"
-        : 'sources learn the destination\'s address from the location service (registrations at its homes, counted as control bytes)',
+        : 'sources learn the destination\'s address from the location service (registrations at its homes, and binding updates from the nodes they send to, counted as control bytes)',
       'no per-link pacing, MAC collisions or airtime; envelopes are not sealed, location records not signed (counted at their sealed or signed size)',
       'control bytes = encodeControl(packet) + 1 frame byte, per link a packet is sent on'
     ]
@@ -1136,6 +1182,7 @@ class MeshRun {
         latencyMs: summarize(this.latency)
       },
       stretch: summarize(this.stretch),
+      flowStretch: { first: summarize(this.stretchFirst), later: summarize(this.stretchLater), gapMs: FLOW_GAP_MS },
       pathHops: summarize(this.pathHops),
       shortestHops: summarize(this.shortest),
       control: {
@@ -1153,8 +1200,9 @@ class MeshRun {
         ...this.locationTotals,
         bytesPerNodePerSecond: (this.locationBytes - warmupLocation) / seconds / this.n,
         warmupBytesPerNodePerSecond: warmupEnd === 0 ? NaN : warmupLocation / (warmupEnd / 1000) / this.n,
-        bytesPerRegistration: this.registrations === 0 ? NaN : this.locationBytes / this.registrations,
-        steadyBytesPerNodePerSecond: this.registrations === 0 ? 0 : DEFAULT_LOCATION_CONFIG.homes * (this.locationBytes / this.registrations) / (DEFAULT_LOCATION_CONFIG.refreshMs / 1000),
+        bytesPerRegistration: this.registrations === 0 ? NaN : (this.locationBytes - this.bindingBytes) / this.registrations,
+        steadyBytesPerNodePerSecond: this.registrations === 0 ? 0 : DEFAULT_LOCATION_CONFIG.homes * ((this.locationBytes - this.bindingBytes) / this.registrations) / (DEFAULT_LOCATION_CONFIG.refreshMs / 1000),
+        bindingBytesPerNodePerSecond: (this.bindingBytes - warmupBinding) / seconds / this.n,
         recordsPerHome: summarize(recordsPerHome)
       },
       reconvergence: { ...recon(this.reconverge), byKind: reconByKind },
