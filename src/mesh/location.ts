@@ -39,9 +39,10 @@
 //
 // Binding updates: the sender-side cache that removes that detour from the later packets
 // of a flow (the route optimisation of Mobile IPv6, RFC 6275 §5.2 and §11.7.2; a LISP
-// map-cache, RFC 9300 §4). A node that receives data from a node it has no route to
-// (which therefore reached it through its homes) sends that node its own signed address
-// record in a LOCATION envelope (bind()): at most once per bindingGapMs per peer, and
+// map-cache, RFC 9300 §4). A node that receives data from a node that likely reached it
+// through its homes (comesFar(): it has no route to the sender, or the envelope crossed
+// more links than its own scope) sends that node its own signed address record in a
+// LOCATION | BINDING envelope (bind()): at most once per bindingGapMs per peer, and
 // again when its address changes while the peer may still hold the old one (update()).
 // The peers told are kept in a bounded table (maxTold, the oldest forgotten first).
 // The receiver checks the record as a registration (signature by its subject, seq, age)
@@ -411,6 +412,19 @@ export class LocationService {
   address (): NodeId[] {
     return [...this.#address]
   }
+}
+
+/**
+ * Whether data from a node likely came through our homes, so that a binding update to
+ * it saves the rest of its flow the detour: we have no route to it (it is beyond our
+ * scope, so we are beyond its routes too, as a rule), or the envelope crossed more
+ * links (`hops`) than our own routes travel (`ownScope`, Router.landmark().scope): a
+ * sender within our scope has a route to us and takes about as many. The second covers
+ * the asymmetric case, a sender with a wide scope (a landmark) that we route to while it
+ * has no route to us. A wrong guess costs one rate-limited record.
+ */
+export function comesFar (hasRoute: boolean, hops: number, ownScope: number): boolean {
+  return !hasRoute || hops > ownScope
 }
 
 type RouteFn = (dst: NodeId, via: readonly NodeId[]) => NextHop | undefined

@@ -25,7 +25,7 @@ import { ControlPacer } from './control-pacer.ts'
 import { MESH_MIGRATIONS } from './schema.ts'
 import { DAEMON_SCOPES } from './landmarks.ts'
 import type { ScopeConfig } from './landmarks.ts'
-import { DEFAULT_LOCATION_CONFIG, LocationService, routeWithLocation } from './location.ts'
+import { comesFar, DEFAULT_LOCATION_CONFIG, LocationService, routeWithLocation } from './location.ts'
 import type { LocationConfig, LocationOutput } from './location.ts'
 import { Outbox } from './outbox.ts'
 import { restartSeqno, saveSeqno } from './router-state.ts'
@@ -625,7 +625,7 @@ export class MeshService {
       return
     }
     this.counters.envelopesDelivered++
-    this.bindingUpdate(src)
+    this.bindingUpdate(src, envelope)
     if ((envelope.flags & IS_ACK) !== 0) {
       // Only the node we sent to can seal an ack to us as itself.
       if (payload.kind === 'ack' && this.unacked.get(payload.id) === src) {
@@ -648,12 +648,13 @@ export class MeshService {
   }
 
   /**
-   * Data (or an ack) arrived, authenticated, from `src`: with no route to it, it came by
-   * our homes, and so will the rest of its flow unless we tell it our address (a binding
-   * update, location.ts; rate-limited per peer there).
+   * Data (or an ack) arrived, authenticated, from `src`: if it likely came by our homes
+   * (location.ts, comesFar), so will the rest of its flow unless we tell it our address
+   * (a binding update; rate-limited per peer there).
    */
-  private bindingUpdate (src: NodeId): void {
-    if (this.router.route(src, []) !== undefined) return
+  private bindingUpdate (src: NodeId, envelope: MeshEnvelope): void {
+    // Links crossed: the first is free, each relay takes one off the ttl (our senders start at DEFAULT_TTL).
+    if (!comesFar(this.router.route(src, []) !== undefined, DEFAULT_TTL - envelope.ttl + 1, this.router.landmark().scope)) return
     const now = this.now()
     const o = this.location.bind(src, now)
     if (o !== undefined) this.sendLocation(o, now)

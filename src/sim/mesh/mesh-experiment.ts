@@ -39,7 +39,7 @@ import type { ControlPacket } from '../../mesh/control-messages.ts'
 import { Forwarder, DEFAULT_FORWARDER_CONFIG } from '../../mesh/forwarder.ts'
 import type { ForwarderOutput } from '../../mesh/forwarder.ts'
 import { BINDING, envelopeSize, LOCATION, MAX_VIA, SEAL_OVERHEAD } from '../../mesh/envelope.ts'
-import { DEFAULT_LOCATION_CONFIG, LocationService, routeWithLocation } from '../../mesh/location.ts'
+import { comesFar, DEFAULT_LOCATION_CONFIG, LocationService, routeWithLocation } from '../../mesh/location.ts'
 import type { LocationCounters, LocationOutput } from '../../mesh/location.ts'
 import { LOCATION_SIGNATURE_BYTES } from '../../mesh/payload.ts'
 import type { MeshEnvelope } from '../../mesh/envelope.ts'
@@ -467,12 +467,12 @@ class MeshRun {
     if (location.receive(e.src, e.payload, this.sim.now, (e.flags & BINDING) !== 0).accepted) this.forwarderOut(i, forwarder.retry(this.sim.now))
   }
 
-  /** Data from `src` reached node i: with no route back to it, i sends it a binding update (location.ts), as the daemon does. */
+  /** Data from `src` reached node i: if src likely came by i's homes, i sends it a binding update (location.ts, comesFar), as the daemon does. */
   private bindingUpdate (i: number, e: MeshEnvelope): void {
     const location = this.locations[i]
     const router = this.routers[i]
     const src = nodeIdOf(e.src)
-    if (location == null || router == null || router.route(src, []) !== undefined) return
+    if (location == null || router == null || !comesFar(router.route(src, []) !== undefined, this.o.ttl - e.ttl + 1, router.landmark().scope)) return
     const o = location.bind(src, this.sim.now)
     if (o !== undefined) this.sendLocation(i, o, this.sim.now)
   }
