@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateIdentity, signBytes, verifyBytes } from '../../src/core/identity.ts'
 import type { Identity } from '../../src/core/identity.ts'
-import { DEFAULT_LOCATION_CONFIG, homesOf, LocationService, routeWithLocation } from '../../src/mesh/location.ts'
+import { comesFar, DEFAULT_LOCATION_CONFIG, homesOf, LocationService, routeWithLocation } from '../../src/mesh/location.ts'
 import type { LocationConfig, LocationOutput } from '../../src/mesh/location.ts'
 import { nodeIdOf } from '../../src/mesh/node-id.ts'
 import type { NodeId } from '../../src/mesh/node-id.ts'
@@ -222,4 +222,112 @@ test('landmark churn: a node registers with a new home when one appears that win
   const back = la.update(address, remaining, 3000)
   assert.equal(back.length, 1)
   assert.ok(!first.includes(newcomer) && first.includes(to(back[0])))
+})
+
+// ---- binding updates: the sender-side address cache ------------------------------------------
+
+test('a binding update goes into the cache with the same checks as a registration: forged, stale, expired refused', () => {
+  const b = generateIdentity()
+  const lb = node(b)
+  const a = node(generateIdentity())
+  const addr1 = [landmarks[0] as NodeId, landmarks[1] as NodeId]
+  lb.update(addr1, landmarks, 0)
+  const bu = lb.bind(a.self, 1000)
+  assert.equal(bu?.kind, 'bind')
+  assert.equal(to(bu), a.self)
+  const record = bu?.record
+  // Forged: signed by another key than its src's, or tampered with on the way.
+  const mallory = generateIdentity()
+  const forged = { seq: 9, lifetimeS: 1800, address: [landmarks[2] as NodeId] }
+  assert.deepEqual(a.receive(b.publicKey, encodeLocationRecord(forged, signBytes(mallory, locationSigningBytes(lb.self, forged))), 1000, true), { accepted: false, reason: 'forged' })
+  const tampered = Uint8Array.from(record)
+  tampered[9] = (tampered[9] as number) ^ 1
+  assert.deepEqual(a.receive(b.publicKey, tampered, 1000, true), { accepted: false, reason: 'forged' })
+  // Long past its lifetime: a replay.
+  assert.deepEqual(a.receive(b.publicKey, record, 3 * 1800 * 1000, true), { accepted: false, reason: 'expired' })
+  assert.equal(a.cachedRecords(), 0)
+  assert.deepEqual(a.receive(b.publicKey, record, 1000, true), { accepted: true, subject: lb.self, cached: true })
+  assert.equal(a.records(), 0, 'not kept as a registration: a is no home of b')
+  assert.deepEqual(a.cachedAddress(lb.self, 1000), addr1)
+  // b moves: its new record replaces the old; the old one replayed is stale.
+  const addr2 = [landmarks[3] as NodeId]
+  const retold = lb.update(addr2, landmarks, 10_000).filter((o) => o.kind === 'bind')
+  assert.deepEqual(retold.map(to), [a.self], 'a, told the old address, is told the new one')
+  assert.equal(lb.bind(a.self, 10_000), undefined, 'and not again for the data that follows')
+  const newer = retold[0]?.record as Uint8Array
+  assert.deepEqual(a.receive(b.publicKey, newer, 10_000, true), { accepted: true, subject: lb.self, cached: true })
+  assert.deepEqual(a.receive(b.publicKey, record, 11_000, true), { accepted: false, reason: 'stale' })
+  assert.deepEqual(a.cachedAddress(lb.self, 11_000), addr2)
+  assert.equal(a.counters.refused, 4)
+})
+
+test('locate prefers a fresh cached address to the homes; once it expires (cacheMs) the homes again', () => {
+  const b = generateIdentity()
+  const lb = node(b)
+  const a = node(generateIdentity(), { cacheMs: 120_000 })
+  const address = [landmarks[0] as NodeId, landmarks[1] as NodeId]
+  const homes = homesOf(lb.self, landmarks, 2)
+  assert.deepEqual(a.locate(lb.self, landmarks, 0), homes, 'nothing cached: by its homes')
+  lb.update(address, landmarks, 0)
+  a.receive(b.publicKey, lb.bind(a.self, 0)?.record as Uint8Array, 0, true)
+  assert.deepEqual(a.locate(lb.self, landmarks, 119_999), address)
+  assert.equal(a.counters.cacheHits, 1)
+  assert.deepEqual(a.locate(lb.self, landmarks, 120_000), homes, 'expired: by its homes again')
+  assert.equal(a.cachedRecords(), 0, 'the expired entry is gone')
+  // The entry does not outlive the record's own lifetime, when that ends sooner.
+  const c = generateIdentity()
+  const lc = node(c, { lifetimeMs: 60_000, refreshMs: 20_000 })
+  lc.update(address, landmarks, 0)
+  const rec = lc.bind(a.self, 0)?.record as Uint8Array
+  assert.equal(a.receive(c.publicKey, rec, 0, true).accepted, true)
+  // A record ends lifetime seconds after its seq (the sender's clock in seconds, grown by one per record).
+  const ends = (decodeLocationRecord(rec).record.seq + 60) * 1000
+  assert.ok(ends < 120_000)
+  assert.deepEqual(a.locate(lc.self, landmarks, ends - 1), address)
+  assert.deepEqual(a.locate(lc.self, landmarks, ends), homesOf(lc.self, landmarks, 2))
+})
+
+test('the cache keeps at most maxCached entries, the oldest going first', () => {
+  const a = node(generateIdentity(), { maxCached: 3 })
+  const ids = Array.from({ length: 5 }, () => generateIdentity())
+  ids.forEach((b, i) => {
+    const lb = node(b)
+    lb.update([landmarks[i] as NodeId], landmarks, i * 1000)
+    assert.equal(a.receive(b.publicKey, lb.bind(a.self, i * 1000)?.record as Uint8Array, i * 1000, true).accepted, true)
+  })
+  assert.equal(a.cachedRecords(), 3)
+  assert.equal(a.counters.evicted, 2)
+  assert.equal(a.cachedAddress(nodeIdOf(ids[0]?.publicKey as Uint8Array), 5000), undefined)
+  assert.equal(a.cachedAddress(nodeIdOf(ids[1]?.publicKey as Uint8Array), 5000), undefined)
+  assert.deepEqual(a.cachedAddress(nodeIdOf(ids[4]?.publicKey as Uint8Array), 5000), [landmarks[4]])
+})
+
+test('binding updates are rate-limited per peer, sent again when the address changes, and the peers told are bounded', () => {
+  const lb = node(generateIdentity(), { bindingGapMs: 60_000, cacheMs: 120_000, minGapMs: 5_000, maxTold: 2 })
+  const [p, q, r] = makeIds(3, 31) as [NodeId, NodeId, NodeId]
+  assert.equal(lb.bind(p, 0), undefined, 'no address yet: nothing to tell')
+  lb.update([landmarks[0] as NodeId], landmarks, 0)
+  const first = lb.bind(p, 1000)
+  assert.equal(to(first), p)
+  assert.equal(lb.bind(p, 30_000), undefined, 'told within bindingGapMs')
+  assert.equal(to(lb.bind(q, 30_000)), q, 'another peer is told at once')
+  // The same record while the address stands (no new signature, no new seq).
+  assert.deepEqual(lb.bind(p, 61_000)?.record, first?.record)
+  // The address changes: the peers told within cacheMs are told again by update(), not waiting for data.
+  const moved = lb.update([landmarks[1] as NodeId], landmarks, 70_000)
+  const retold = moved.filter((o) => o.kind === 'bind').map(to).sort()
+  assert.deepEqual(retold, [p, q].sort())
+  assert.deepEqual(decodeLocationRecord(moved.find((o) => o.kind === 'bind')?.record as Uint8Array).record.address, [landmarks[1]])
+  assert.equal(lb.bind(p, 71_000), undefined, 'just told the new address')
+  // A third peer pushes the least recently told out of the bounded table: it is no longer re-told.
+  assert.equal(to(lb.bind(r, 72_000)), r)
+  const again = lb.update([landmarks[2] as NodeId], landmarks, 80_000)
+  assert.equal(again.filter((o) => o.kind === 'bind').length, 2)
+  assert.equal(lb.counters.bindingsSent, 8)
+})
+
+test('comesFar: a binding update when we have no route to the sender, or its envelope crossed more links than our scope', () => {
+  assert.equal(comesFar(false, 3, 6), true)
+  assert.equal(comesFar(true, 6, 6), false)
+  assert.equal(comesFar(true, 9, 6), true)
 })
