@@ -49,6 +49,34 @@ test('rgg (300 nodes): the location service delivers what the oracle does, throu
   assert.ok(service.location.bytesPerRegistration > 0 && (service.control.warmupTlvsPerNodePerSecond.location ?? 0) > 0)
   // The detour by the home costs stretch the oracle does not pay.
   assert.ok(service.stretch.mean > oracle.stretch.mean, `stretch ${service.stretch.mean} vs ${oracle.stretch.mean}`)
+  // One packet per pair: every packet is a flow's first, and a binding update it brings
+  // back is never used.
+  assert.equal(service.flowStretch.later.count, 0)
+  assert.equal(service.flowStretch.first.count, service.stretch.count)
+})
+
+test('rgg (300 nodes), flows of 5 packets: binding updates take the later packets of a flow off the home detour, to the oracle\'s stretch', async () => {
+  const t = makeTopology('rgg', 300, new Random(4))
+  const service = await runMeshExperiment(t, options({ seed: 4, location: 'service', flowPackets: 5 }))
+  const oracle = await runMeshExperiment(t, options({ seed: 4, location: 'oracle', flowPackets: 5 }))
+  for (const r of [service, oracle]) {
+    assert.equal(r.delivery.delivered, r.delivery.reachable, `delivered ${r.delivery.delivered} of ${r.delivery.reachable}; drops ${JSON.stringify(r.delivery.drops)}`)
+    assertNoLoops(r)
+    assert.equal(r.flowStretch.meanByIndex.length, 5)
+    assert.ok(r.flowStretch.later.count > 3 * r.flowStretch.first.count, 'four later packets per flow (fewer only near the end of the traffic)')
+  }
+  const l = service.location
+  assert.ok(l.bindingsSent > 0 && l.cached === l.bindingsSent && l.refused === 0 && l.cacheHits > 0, JSON.stringify(l))
+  assert.ok(l.bindingBytesPerNodePerSecond > 0 && l.bindingBytesPerNodePerSecond < l.bytesPerNodePerSecond)
+  assert.equal(oracle.location.bindingsSent, 0)
+  const first = service.flowStretch.first.mean
+  const later = service.flowStretch.later.mean
+  assert.ok(later < first - 0.1, `later packets ${later} vs first ${first}`)
+  // Once the binding update is back (a round trip by the homes, under ~3 s here), a
+  // flow's packets go by the cached address: the oracle's stretch.
+  const last = service.flowStretch.meanByIndex[4] as number
+  const oracleLast = oracle.flowStretch.meanByIndex[4] as number
+  assert.ok(last < oracleLast + 0.03, `5th packets ${last} vs the oracle's ${oracleLast}`)
 })
 
 test('grid with every kind of event: no loops, reconvergence measured, traffic gets through', async () => {

@@ -194,7 +194,7 @@ function meshTable (r: MeshResult, jsonPath: string, svgPath: string): string[] 
     ['events', `${r.events.total} (${Object.entries(r.events.byKind).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})`],
     ['delivery', `${pct(d.ratio)} (${d.delivered} of ${d.reachable} reachable; ${d.sent} sent)`],
     ['stretch (hops / shortest)', `mean ${f(r.stretch.mean, 3)}, p99 ${f(r.stretch.p99, 3)}, max ${f(r.stretch.max, 3)}`],
-    ...(r.parameters.flowPackets > 1 ? [['stretch, flows', `first packets mean ${f(r.flowStretch.first.mean, 3)}, p99 ${f(r.flowStretch.first.p99, 3)}; later packets mean ${f(r.flowStretch.later.mean, 3)}, p99 ${f(r.flowStretch.later.p99, 3)} (${r.parameters.flowPackets} packets per flow, ${r.flowStretch.gapMs} ms apart)`] as [string, string]] : []),
+    ...(r.parameters.flowPackets > 1 ? [['stretch, flows', `first packets mean ${f(r.flowStretch.first.mean, 3)}, p99 ${f(r.flowStretch.first.p99, 3)}; later packets mean ${f(r.flowStretch.later.mean, 3)}, p99 ${f(r.flowStretch.later.p99, 3)} (${r.parameters.flowPackets} packets per flow, ${r.flowStretch.gapMs} ms apart; mean by place ${r.flowStretch.meanByIndex.map((v) => f(v, 3)).join(', ')})`] as [string, string]] : []),
     ['path hops', `mean ${f(r.pathHops.mean)}, max ${f(r.pathHops.max, 0)}; latency median ${f(r.delivery.latencyMs.median, 0)} ms`],
     ['control bytes/node/s', `mean ${f(r.control.bytesPerNodePerSecond.mean)}, p99 ${f(r.control.bytesPerNodePerSecond.p99)}, max ${f(r.control.bytesPerNodePerSecond.max)} (warm-up ${f(r.control.warmupBytesPerNodePerSecond)})`],
     ['data bytes/node/s', f(r.data.bytesPerNodePerSecond, 2)],

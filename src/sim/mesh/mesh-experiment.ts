@@ -142,7 +142,7 @@ export interface MeshResult {
   }
   stretch: Summary
   /** Stretch of the first packet of each flow, and of the later ones (empty when flowPackets is 1). */
-  flowStretch: { first: Summary, later: Summary, gapMs: number }
+  flowStretch: { first: Summary, later: Summary, /** Mean stretch of the packets at each place in their flow (0: first). */ meanByIndex: number[], gapMs: number }
   pathHops: Summary
   shortestHops: Summary
   control: {
@@ -325,12 +325,14 @@ class MeshRun {
   private pSentAt = new Float64Array(1024)
   private pShortest = new Int32Array(1024)
   private pDelivered = new Uint8Array(1024)
-  /** 1 for the first packet of its flow. */
-  private pFirst = new Uint8Array(1024)
+  /** The packet's place in its flow (0: first), capped at 255. */
+  private pIndex = new Uint8Array(1024)
   private readonly pathHops: number[] = []
   private readonly stretch: number[] = []
   private readonly stretchFirst: number[] = []
   private readonly stretchLater: number[] = []
+  /** Per place in a flow: stretch sum and count. */
+  private readonly stretchByIndex: Array<{ sum: number, count: number }> = []
   private readonly shortest: number[] = []
   private readonly latency: number[] = []
   private deliveredReachable = 0
@@ -923,16 +925,16 @@ class MeshRun {
       d = r.int(this.n)
     }
     if (s === d || this.alive[s] === 0 || this.alive[d] === 0) return
-    this.sendPacket(s, d, true)
+    this.sendPacket(s, d, 0)
     for (let j = 1; j < this.o.flowPackets; j++) {
       const at = this.sim.now + j * FLOW_GAP_MS
       if (at >= until) break
       // A node that left meanwhile sends nothing more, and nothing is sent to it.
-      this.sim.at(at, () => { if (this.alive[s] === 1 && this.alive[d] === 1) this.sendPacket(s, d, false) })
+      this.sim.at(at, () => { if (this.alive[s] === 1 && this.alive[d] === 1) this.sendPacket(s, d, j) })
     }
   }
 
-  private sendPacket (s: number, d: number, first: boolean): void {
+  private sendPacket (s: number, d: number, index: number): void {
     const k = this.packets++
     if (k === this.pSentAt.length) {
       const grow = <T extends Float64Array | Int32Array | Uint8Array>(x: T): T => {
@@ -943,9 +945,9 @@ class MeshRun {
       this.pSentAt = grow(this.pSentAt)
       this.pShortest = grow(this.pShortest)
       this.pDelivered = grow(this.pDelivered)
-      this.pFirst = grow(this.pFirst)
+      this.pIndex = grow(this.pIndex)
     }
-    this.pFirst[k] = first ? 1 : 0
+    this.pIndex[k] = Math.min(255, index)
     const now = this.sim.now
     this.pSentAt[k] = now
     const hops = this.shortestHops(s, d)
@@ -987,8 +989,13 @@ class MeshRun {
     this.shortest.push(shortest)
     if (shortest > 0) {
       this.stretch.push(hops / shortest)
-      if (this.pFirst[k] === 1) this.stretchFirst.push(hops / shortest)
+      const index = this.pIndex[k] ?? 0
+      if (index === 0) this.stretchFirst.push(hops / shortest)
       else this.stretchLater.push(hops / shortest)
+      while (this.stretchByIndex.length <= index) this.stretchByIndex.push({ sum: 0, count: 0 })
+      const at = this.stretchByIndex[index] as { sum: number, count: number }
+      at.sum += hops / shortest
+      at.count++
     }
     this.latency.push(this.sim.now - sentAt)
   }
@@ -1182,7 +1189,7 @@ class MeshRun {
         latencyMs: summarize(this.latency)
       },
       stretch: summarize(this.stretch),
-      flowStretch: { first: summarize(this.stretchFirst), later: summarize(this.stretchLater), gapMs: FLOW_GAP_MS },
+      flowStretch: { first: summarize(this.stretchFirst), later: summarize(this.stretchLater), meanByIndex: this.stretchByIndex.map((x) => x.count === 0 ? NaN : round(x.sum / x.count, 4)), gapMs: FLOW_GAP_MS },
       pathHops: summarize(this.pathHops),
       shortestHops: summarize(this.shortest),
       control: {
