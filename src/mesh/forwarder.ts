@@ -12,7 +12,8 @@
 //   - otherwise take one hop off its ttl (drop at zero), and send it to the route's next
 //     hop with the landmarks the route lookup leaves it (a relay narrows `via` to the
 //     route it took, so the relays after it cannot pick one leading back), never straight back on the link it came from (split horizon: that route is
-//     usually a moment stale upstream); with no such route, keep it in custody until a
+//     usually a moment stale upstream) unless the lookup rewrote `via` at a home (a new
+//     leg, location.ts); with no such route, keep it in custody until a
 //     route appears or changes (`retry`), or bounceHoldMs passes for one held by split
 //     horizon alone, or its custody time is up.
 //   - SPRAY envelopes in custody do binary spray-and-wait (Spyropoulos et al., "Spray and
@@ -338,7 +339,11 @@ export class Forwarder {
     const e = held.envelope
     this.#locate(held)
     const hop = this.#routes.route(e.dst, e.via)
-    if (hop !== undefined && !held.arrivedOn.has(hop.link)) {
+    // Split horizon spares a new leg: a lookup that rewrote `via` (at the destination's
+    // home, location.ts) instead of narrowing it starts a route from here, and going back
+    // the way the envelope came is then the detour to the destination, not a stale route
+    // upstream; holding it bounceHoldMs would only delay it (2 s on most first packets).
+    if (hop !== undefined && (!held.arrivedOn.has(hop.link) || !narrows(e.via, hop.via))) {
       out.push({ kind: 'send', link: hop.link, envelope: onward(e, hop) })
       return
     }
@@ -407,6 +412,13 @@ export class Forwarder {
 }
 
 /** The envelope as it goes on by `hop`: with the landmarks the router left it (the same object if unchanged). */
+/** Whether `next` is `via` narrowed (a prefix of it, or empty), rather than rewritten. */
+function narrows (via: readonly NodeId[], next: readonly NodeId[]): boolean {
+  if (next.length > via.length) return false
+  for (let k = 0; k < next.length; k++) if (next[k] !== via[k]) return false
+  return true
+}
+
 function onward (e: MeshEnvelope, hop: NextHop): MeshEnvelope {
   return hop.via === e.via ? e : { ...e, via: [...hop.via] }
 }

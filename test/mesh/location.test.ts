@@ -184,6 +184,23 @@ test('at the home, via is rewritten to the registered address; without a record 
   assert.deepEqual(la.locate(dst, landmarks, 0), homesOf(dst, landmarks, 2))
 })
 
+test('at the home, an envelope whose rewritten route leads back the way it came goes at once (a new leg, not split horizon\'s stale route)', () => {
+  const a = generateIdentity()
+  const la = node(a)
+  const home = node(generateIdentity())
+  const l1 = landmarks[0] as NodeId
+  for (const o of la.update([l1], [home.self], 0)) home.receive(a.publicKey, o.record, 0)
+  // The home's only link, 'x', leads both back to the sender and on to l1.
+  const route = (d: NodeId, via: readonly NodeId[]): NextHop | undefined => d === la.self && via.includes(l1) ? { link: 'x', via: [l1] } : undefined
+  const f = new Forwarder({ ...DEFAULT_FORWARDER_CONFIG, self: home.self }, { route: routeWithLocation(route, home, () => 0), links: () => ['x'] }, 0)
+  const out = f.receive('x', { src: new Uint8Array(32), dst: la.self, ttl: 64, id: '00000000000000ac', flags: 0, copies: 1, via: [home.self], payload: new Uint8Array(40) }, 0)
+  assert.equal(out[0]?.kind, 'send')
+  assert.deepEqual(out[0]?.kind === 'send' ? [out[0].link, out[0].envelope.via] : null, ['x', [l1]])
+  // A relay that only narrows via still never sends straight back: held.
+  const relayed = f.receive('x', { src: new Uint8Array(32), dst: la.self, ttl: 64, id: '00000000000000ad', flags: 0, copies: 1, via: [l1], payload: new Uint8Array(40) }, 0)
+  assert.equal(relayed.length, 0)
+})
+
 test('the forwarder sends an envelope of ours with no route toward the homes the location service names', () => {
   const self = makeIds(1, 99)[0] as NodeId
   const dst = makeIds(1, 98)[0] as NodeId
