@@ -26,7 +26,7 @@ import { MESH_MIGRATIONS } from './schema.ts'
 import { DAEMON_SCOPES } from './landmarks.ts'
 import type { ScopeConfig } from './landmarks.ts'
 import { comesFar, DEFAULT_LOCATION_CONFIG, LocationService, routeWithLocation } from './location.ts'
-import type { LocationConfig, LocationOutput } from './location.ts'
+import type { LocationConfig, LocationCounters, LocationOutput } from './location.ts'
 import { Outbox } from './outbox.ts'
 import { restartSeqno, saveSeqno } from './router-state.ts'
 import type { OutboxEntry, OutboxLimits } from './outbox.ts'
@@ -443,6 +443,11 @@ export class MeshService {
     let dropped = 0
     for (const l of this.links.values()) dropped += l.pacer.dropped
     return { links: this.links.size, controlPacketsDropped: dropped, custody: this.forwarder.custody().length, ...this.counters }
+  }
+
+  /** The location service's counters: registrations, lookups, binding updates (location.ts), for diagnosis. */
+  locationCounters (): LocationCounters {
+    return { ...this.location.counters }
   }
 
   // --- durable outbox ----------------------------------------------------------

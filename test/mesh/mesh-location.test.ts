@@ -78,4 +78,17 @@ test('a line A–B–L–C–D with L its only landmark: A has no route to D, ye
   assert.equal(A.routes().some((r) => r.dst === dId && r.selected), false, 'A holds no route to D')
   assert.equal(A.reachable(dKey), true, 'reachable through its home')
   assert.ok(D.inbox().some((m) => m.text === 'far away'))
+  // D got data from a node it has no route to: it told A its address (a binding update,
+  // signed, by A's home), and A's next message goes by that cached address, not by D's homes.
+  const until = Date.now() + 10_000
+  while (A.locationCounters().cached === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.ok(D.locationCounters().bindingsSent >= 1, JSON.stringify(D.locationCounters()))
+  assert.equal(A.locationCounters().cached, 1, 'A cached D\'s address')
+  assert.equal(A.locationCounters().refused, 0)
+  const again = await A.send(peerIdOfPublicKey(dKey), 'by the cached address', { timeoutMs: 10_000 })
+  assert.ok(again.acked)
+  assert.ok(A.locationCounters().cacheHits >= 1, JSON.stringify(A.locationCounters()))
+  // The binding updates went both ways (D's ack came from beyond A's routes too), at most one each within bindingGapMs.
+  assert.equal(D.locationCounters().cached, 1)
+  assert.equal(D.locationCounters().bindingsSent, 1)
 })

@@ -173,7 +173,7 @@ export interface MeshResult {
      * usually shorter than one refresh).
      */
     steadyBytesPerNodePerSecond: number
-    /** Binding update bytes sent (every hop) per node per second, over the measured period (of bytesPerNodePerSecond). */
+    /** Binding update bytes sent (every hop) per node per second, over the measured period (not in bytesPerNodePerSecond; in control bytes). */
     bindingBytesPerNodePerSecond: number
     recordsPerHome: Summary
   }
@@ -1205,8 +1205,8 @@ class MeshRun {
       location: {
         mode: o.location,
         ...this.locationTotals,
-        bytesPerNodePerSecond: (this.locationBytes - warmupLocation) / seconds / this.n,
-        warmupBytesPerNodePerSecond: warmupEnd === 0 ? NaN : warmupLocation / (warmupEnd / 1000) / this.n,
+        bytesPerNodePerSecond: (this.locationBytes - this.bindingBytes - (warmupLocation - warmupBinding)) / seconds / this.n,
+        warmupBytesPerNodePerSecond: warmupEnd === 0 ? NaN : (warmupLocation - warmupBinding) / (warmupEnd / 1000) / this.n,
         bytesPerRegistration: this.registrations === 0 ? NaN : (this.locationBytes - this.bindingBytes) / this.registrations,
         steadyBytesPerNodePerSecond: this.registrations === 0 ? 0 : DEFAULT_LOCATION_CONFIG.homes * ((this.locationBytes - this.bindingBytes) / this.registrations) / (DEFAULT_LOCATION_CONFIG.refreshMs / 1000),
         bindingBytesPerNodePerSecond: (this.bindingBytes - warmupBinding) / seconds / this.n,
