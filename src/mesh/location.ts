@@ -127,7 +127,7 @@ export interface LocationCounters {
   bindingsSent: number
   /** Records accepted into the cache (of those counted in accepted). */
   cached: number
-  /** Envelopes of ours sent by a cached address rather than by the homes (locate()). */
+  /** locate() answers from a cached address rather than the homes (envelopes of ours, and diagnostic lookups such as reachability). */
   cacheHits: number
 }
 
@@ -233,7 +233,7 @@ export class LocationService {
   #retell (key: string, now: number, out: LocationOutput[]): number {
     let due = Infinity
     if (key === '') return due
-    for (const [peer, t] of this.#told) {
+    for (const [peer, t] of [...this.#told]) {
       if (t.key === key || t.at + this.#config.cacheMs <= now) continue
       if (t.at + this.#config.minGapMs > now) { due = Math.min(due, t.at + this.#config.minGapMs); continue }
       out.push(this.#bind(peer, key, now))
@@ -244,9 +244,9 @@ export class LocationService {
   // ---- binding updates ---------------------------------------------------------------------
 
   /**
-   * Data from `peer` arrived and this node has no route to it (call only then: it very
-   * likely came through our homes): our address for it, unless we told it within
-   * bindingGapMs (the same address) or have no address yet.
+   * Data from `peer` arrived and likely came through our homes (comesFar(); call only
+   * then): our address for it, unless we told it within bindingGapMs (the same address)
+   * or have no address yet.
    */
   bind (peer: NodeId, now: number): LocationOutput | undefined {
     const key = this.#address.join(',')
@@ -316,13 +316,14 @@ export class LocationService {
   /**
    * A checked binding update into the cache. A record older than the one cached is a
    * replay (stale); the same one again only renews the entry (the sender re-tells a flow
-   * that goes on with the record it already sent). Full: the entry that expires first goes.
+   * that goes on with the record it already sent). Full: the oldest entry goes (nearly
+   * the one that expires first: every entry lives cacheMs, unless its record ends sooner).
    */
   #cacheRecord (subject: NodeId, record: LocationRecord, now: number): LocationVerdict {
     const had = this.#cache.get(subject)
     const live = had !== undefined && had.expiresAt > now
     if (live && had.seq > record.seq) return this.#refuse('stale')
-    this.#cache.delete(subject) // re-inserted last: Map order is expiry order (one cacheMs for all)
+    this.#cache.delete(subject) // re-inserted last: Map order is oldest first
     if (!live && this.#cache.size >= this.#config.maxCached) {
       this.#cache.delete(this.#cache.keys().next().value as NodeId)
       this.counters.evicted++
