@@ -27,6 +27,10 @@ test('peernet sim mesh writes mesh-sim.json and mesh-sim.svg and prints the same
     assert.equal(json.code, 0, json.stderr)
     const printed = JSON.parse(json.stdout) as { delivery: unknown, stretch: unknown }
     assert.deepEqual(printed.delivery, (written as { delivery: unknown }).delivery)
+    // Flows: the table gives first and later packets' stretch apart.
+    const flows = await cli(['sim', 'mesh', '--nodes', '16', '--topology', 'grid', '--seed', '2', '--duration', '20s', '--flow-packets', '3', '--out', dir, '--home', dir], { timeoutMs: 60_000 })
+    assert.equal(flows.code, 0, flows.stderr)
+    assert.match(flows.stdout, /stretch, flows\s+first packets mean [\d.]+, p99 [\d.]+; later packets mean [\d.]+/)
   } finally {
     removeHome(dir)
   }
@@ -43,7 +47,8 @@ test('peernet sim mesh refuses bad input with one line', async () => {
       [['--nodes', '4', '--topology', 'line', '--events', bad], /bad-events\.txt:2: unknown event "link-sideways"/, 1],
       [['--duration', 'forever'], /--duration must be a time/, 2],
       [['--flap', 'lots'], /--flap must be a fraction per minute/, 2],
-      [['--baseline', 'gossip'], /--baseline must be "flooding"/, 2]
+      [['--baseline', 'gossip'], /--baseline must be "flooding"/, 2],
+      [['--flow-packets', '0'], /--flow-packets must be a whole number from 1/, 2]
     ]
     for (const [args, re, code] of cases) {
       const r = await cli(['sim', 'mesh', ...args, '--out', dir, '--home', dir])
@@ -53,6 +58,7 @@ test('peernet sim mesh refuses bad input with one line', async () => {
     const help = await cli(['sim', 'mesh', '--help'])
     assert.equal(help.code, 0)
     assert.match(help.stdout, /--topology T/)
+    assert.match(help.stdout, /--flow-packets K/)
   } finally {
     removeHome(dir)
   }
