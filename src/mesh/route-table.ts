@@ -17,6 +17,7 @@
 
 import { INFINITY } from './control-messages.ts'
 import type { LinkId } from './link.ts'
+import type { NodeId } from './node-id.ts'
 
 /** No route (a destination without a selected route, a search that found none). */
 export const NO_ROUTE = -1
@@ -38,6 +39,8 @@ export class RouteTable {
   private readonly free: number[] = []
 
   // ---- per destination d ----
+  /** Its node id. */
+  idOf: NodeId[] = []
   /** Feasibility distance (§3.2.5); fdMetric INFINITY = no source entry yet. */
   fdSeqno = new Uint16Array(0)
   fdMetric = new Uint16Array(0)
@@ -51,6 +54,8 @@ export class RouteTable {
   advExcept: Array<LinkId | null> = []
   /** Its landmark level (landmarks.ts). */
   level = new Uint8Array(0)
+  /** 1 while it is in the router's list of destinations that may need a triggered update. */
+  dirty = new Uint8Array(0)
   /** When it last had a route, for the source garbage collection. */
   lastUsed = new Float64Array(0)
   /** Its selected route (a route index), NO_ROUTE, or REMOVED_ROUTE. */
@@ -76,12 +81,13 @@ export class RouteTable {
   }
 
   /** A new destination with no routes and no source entry. */
-  addDest (level: number, now: number): number {
+  addDest (id: NodeId, level: number, now: number): number {
     let d = this.free.pop()
     if (d === undefined) {
       if (this.used === this.capacity) this.grow(Math.max(FIRST_CAPACITY, 2 * this.capacity))
       d = this.used++
     }
+    this.idOf[d] = id
     this.fdSeqno[d] = 0
     this.fdMetric[d] = INFINITY
     this.advSeqno[d] = 0
@@ -91,6 +97,7 @@ export class RouteTable {
     this.advFlags[d] = 0
     this.advExcept[d] = null
     this.level[d] = level
+    this.dirty[d] = 0
     this.lastUsed[d] = Math.ceil(now)
     this.selected[d] = NO_ROUTE
     this.selectedGoneFlags[d] = 0
@@ -196,6 +203,7 @@ export class RouteTable {
     this.advScope = grown(this.advScope, new Uint8Array(capacity))
     this.advFlags = grown(this.advFlags, new Uint8Array(capacity))
     this.level = grown(this.level, new Uint8Array(capacity))
+    this.dirty = grown(this.dirty, new Uint8Array(capacity))
     this.lastUsed = grown(this.lastUsed, new Float64Array(capacity))
     this.selected = grown(this.selected, new Int32Array(capacity))
     this.selectedGoneFlags = grown(this.selectedGoneFlags, new Uint8Array(capacity))

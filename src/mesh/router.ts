@@ -303,7 +303,12 @@ export class Router {
    */
   private readonly askedAt = new Map<NodeId, number>()
   /** Destinations whose advertisement may need a triggered update. */
-  private readonly dirty = new Set<NodeId>()
+  /**
+   * Destinations whose advertisement may need a triggered update, in the order they first
+   * became so since the last flush (the order the updates go out); RouteTable.dirty marks
+   * them.
+   */
+  private readonly dirty: number[] = []
   private selfDirty = true
   /** When the held triggered updates go out (Infinity: none held), and whether one must go now. */
   private triggerAt = Infinity
@@ -846,7 +851,7 @@ export class Router {
       }
       if (d === undefined) {
         const level = landmarkLevel(t.id, this.scopeConfig)
-        d = tb.addDest(level, now)
+        d = tb.addDest(t.id, level, now)
         this.dests.set(t.id, d)
         if (level > 0) this.landmarkDests.set(t.id, d)
       }
@@ -1000,7 +1005,7 @@ export class Router {
         }
       }
     }
-    this.dirty.add(id)
+    if (tb.dirty[d] === 0) { tb.dirty[d] = 1; this.dirty.push(d) }
   }
 
   // ---- sending updates (§3.7) --------------------------------------------------------
@@ -1058,9 +1063,9 @@ export class Router {
       }
     }
     const tb = this.table
-    for (const id of this.dirty) {
-      const d = this.dests.get(id)
-      if (d === undefined) continue
+    for (const d of this.dirty) {
+      tb.dirty[d] = 0
+      const id = tb.idOf[d] as NodeId
       const u = this.advertisement(id, d)
       const advMetric = tb.advMetric[d] as number
       const was = advMetric < INFINITY
@@ -1083,7 +1088,7 @@ export class Router {
       this.sent(d, u)
       tb.advExcept[d] = except
     }
-    this.dirty.clear()
+    this.dirty.length = 0
   }
 
   /** Everything we know, to one link (new neighbour, wildcard request, periodic). */
@@ -1180,7 +1185,7 @@ export class Router {
     const tb = this.table
     for (const [id, d] of this.dests) {
       if (tb.removeExpired(d, now)) this.select(id, d, now, out)
-      if (tb.routeCount[d] === 0 && tb.selected[d] === NO_ROUTE && now - (tb.lastUsed[d] as number) >= this.t.sourceGcMs && !this.dirty.has(id)) {
+      if (tb.routeCount[d] === 0 && tb.selected[d] === NO_ROUTE && now - (tb.lastUsed[d] as number) >= this.t.sourceGcMs && tb.dirty[d] === 0) {
         tb.freeDest(d)
         this.dests.delete(id)
         this.landmarkDests.delete(id)
@@ -1322,7 +1327,7 @@ export class Router {
     // would keep coming back with nothing done.
     if (now >= this.nextWidenAt || now >= this.shrinkAt || now >= this.decideAt) this.refreshDerived()
     if (!this.derivedStale) this.refreshScope(now)
-    if (this.selfDirty || this.dirty.size > 0 || this.derivedStale) {
+    if (this.selfDirty || this.dirty.length > 0 || this.derivedStale) {
       const soon = Math.min(this.t.urgentDelayMs, this.t.triggeredDelayMs)
       const at = this.retracting ? now : this.urgent ? now + soon : Math.max(now + soon, this.flushedAt + this.t.triggeredDelayMs)
       if (now >= this.triggerAt || at <= now) {
