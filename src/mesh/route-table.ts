@@ -17,7 +17,6 @@
 
 import { INFINITY } from './control-messages.ts'
 import type { LinkId } from './link.ts'
-import type { NodeId } from './node-id.ts'
 
 /** No route (a destination without a selected route, a search that found none). */
 export const NO_ROUTE = -1
@@ -39,8 +38,6 @@ export class RouteTable {
   private readonly free: number[] = []
 
   // ---- per destination d ----
-  /** Its node id. */
-  idOf: NodeId[] = []
   /** Feasibility distance (§3.2.5); fdMetric INFINITY = no source entry yet. */
   fdSeqno = new Uint16Array(0)
   fdMetric = new Uint16Array(0)
@@ -81,13 +78,12 @@ export class RouteTable {
   }
 
   /** A new destination with no routes and no source entry. */
-  addDest (id: NodeId, level: number, now: number): number {
+  addDest (level: number, now: number): number {
     let d = this.free.pop()
     if (d === undefined) {
       if (this.used === this.capacity) this.grow(Math.max(FIRST_CAPACITY, 2 * this.capacity))
       d = this.used++
     }
-    this.idOf[d] = id
     this.fdSeqno[d] = 0
     this.fdMetric[d] = INFINITY
     this.advSeqno[d] = 0
@@ -193,33 +189,41 @@ export class RouteTable {
     this.expiresAt[to] = this.expiresAt[from] as number
   }
 
+  /**
+   * Moves every column into one new ArrayBuffer for `capacity` destinations. One buffer
+   * rather than one per column: each buffer outside the heap carries a bookkeeping record
+   * of its own (a hundred bytes or so, per column and router), and allocating them was a
+   * few per cent of a simulation's CPU. Widest elements first, so each column is aligned.
+   */
   private grow (capacity: number): void {
     const routes = capacity * this.width
-    this.fdSeqno = grown(this.fdSeqno, new Uint16Array(capacity))
-    this.fdMetric = grown(this.fdMetric, new Uint16Array(capacity))
-    this.advSeqno = grown(this.advSeqno, new Uint16Array(capacity))
-    this.advMetric = grown(this.advMetric, new Uint16Array(capacity))
-    this.advHops = grown(this.advHops, new Uint8Array(capacity))
-    this.advScope = grown(this.advScope, new Uint8Array(capacity))
-    this.advFlags = grown(this.advFlags, new Uint8Array(capacity))
-    this.level = grown(this.level, new Uint8Array(capacity))
-    this.dirty = grown(this.dirty, new Uint8Array(capacity))
-    this.lastUsed = grown(this.lastUsed, new Float64Array(capacity))
-    this.selected = grown(this.selected, new Int32Array(capacity))
-    this.selectedGoneFlags = grown(this.selectedGoneFlags, new Uint8Array(capacity))
-    this.routeCount = grown(this.routeCount, new Uint16Array(capacity))
-    this.nb = grown(this.nb, new Uint16Array(routes))
-    this.seqno = grown(this.seqno, new Uint16Array(routes))
-    this.refMetric = grown(this.refMetric, new Uint16Array(routes))
-    this.hops = grown(this.hops, new Uint8Array(routes))
-    this.scope = grown(this.scope, new Uint8Array(routes))
-    this.flags = grown(this.flags, new Uint8Array(routes))
-    this.expiresAt = grown(this.expiresAt, new Float64Array(routes))
+    const buffer = new ArrayBuffer(8 * (capacity + routes) + 4 * capacity + 2 * (5 * capacity + 3 * routes) + 6 * capacity + 3 * routes)
+    let at = 0
+    const place = (bytes: number): number => { const o = at; at += bytes; return o }
+    const f64 = (old: Float64Array, n: number): Float64Array<ArrayBuffer> => { const c = new Float64Array(buffer, place(8 * n), n); c.set(old); return c }
+    const i32 = (old: Int32Array, n: number): Int32Array<ArrayBuffer> => { const c = new Int32Array(buffer, place(4 * n), n); c.set(old); return c }
+    const u16 = (old: Uint16Array, n: number): Uint16Array<ArrayBuffer> => { const c = new Uint16Array(buffer, place(2 * n), n); c.set(old); return c }
+    const u8 = (old: Uint8Array, n: number): Uint8Array<ArrayBuffer> => { const c = new Uint8Array(buffer, place(n), n); c.set(old); return c }
+    this.lastUsed = f64(this.lastUsed, capacity)
+    this.expiresAt = f64(this.expiresAt, routes)
+    this.selected = i32(this.selected, capacity)
+    this.fdSeqno = u16(this.fdSeqno, capacity)
+    this.fdMetric = u16(this.fdMetric, capacity)
+    this.advSeqno = u16(this.advSeqno, capacity)
+    this.advMetric = u16(this.advMetric, capacity)
+    this.routeCount = u16(this.routeCount, capacity)
+    this.nb = u16(this.nb, routes)
+    this.seqno = u16(this.seqno, routes)
+    this.refMetric = u16(this.refMetric, routes)
+    this.advHops = u8(this.advHops, capacity)
+    this.advScope = u8(this.advScope, capacity)
+    this.advFlags = u8(this.advFlags, capacity)
+    this.level = u8(this.level, capacity)
+    this.dirty = u8(this.dirty, capacity)
+    this.selectedGoneFlags = u8(this.selectedGoneFlags, capacity)
+    this.hops = u8(this.hops, routes)
+    this.scope = u8(this.scope, routes)
+    this.flags = u8(this.flags, routes)
     this.capacity = capacity
   }
-}
-
-function grown<T extends Uint8Array | Uint16Array | Int32Array | Float64Array> (old: T, into: T): T {
-  into.set(old)
-  return into
 }

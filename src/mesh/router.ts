@@ -305,10 +305,11 @@ export class Router {
   /** Destinations whose advertisement may need a triggered update. */
   /**
    * Destinations whose advertisement may need a triggered update, in the order they first
-   * became so since the last flush (the order the updates go out); RouteTable.dirty marks
-   * them.
+   * became so since the last flush (the order the updates go out), and their ids;
+   * RouteTable.dirty marks them.
    */
   private readonly dirty: number[] = []
+  private readonly dirtyIds: NodeId[] = []
   private selfDirty = true
   /** When the held triggered updates go out (Infinity: none held), and whether one must go now. */
   private triggerAt = Infinity
@@ -851,7 +852,7 @@ export class Router {
       }
       if (d === undefined) {
         const level = landmarkLevel(t.id, this.scopeConfig)
-        d = tb.addDest(t.id, level, now)
+        d = tb.addDest(level, now)
         this.dests.set(t.id, d)
         if (level > 0) this.landmarkDests.set(t.id, d)
       }
@@ -1005,7 +1006,7 @@ export class Router {
         }
       }
     }
-    if (tb.dirty[d] === 0) { tb.dirty[d] = 1; this.dirty.push(d) }
+    if (tb.dirty[d] === 0) { tb.dirty[d] = 1; this.dirty.push(d); this.dirtyIds.push(id) }
   }
 
   // ---- sending updates (§3.7) --------------------------------------------------------
@@ -1063,9 +1064,10 @@ export class Router {
       }
     }
     const tb = this.table
-    for (const d of this.dirty) {
+    for (let k = 0; k < this.dirty.length; k++) {
+      const d = this.dirty[k] as number
+      const id = this.dirtyIds[k] as NodeId
       tb.dirty[d] = 0
-      const id = tb.idOf[d] as NodeId
       const u = this.advertisement(id, d)
       const advMetric = tb.advMetric[d] as number
       const was = advMetric < INFINITY
@@ -1089,6 +1091,7 @@ export class Router {
       tb.advExcept[d] = except
     }
     this.dirty.length = 0
+    this.dirtyIds.length = 0
   }
 
   /** Everything we know, to one link (new neighbour, wildcard request, periodic). */

@@ -30,13 +30,12 @@ test('routes keep their order, the selected route follows its route, and freed d
     }
     for (const o of ops) {
       if ('add' in o) {
-        const d = table.addDest(`id${o.add}`, o.add, 12.5)
+        const d = table.addDest(o.add, 12.5)
         assert.ok(!model.has(d), `index ${d} handed out twice`)
         assert.equal(table.fdMetric[d], INFINITY)
         assert.equal(table.advMetric[d], INFINITY)
         assert.equal(table.lastUsed[d], 13)
         assert.equal(table.advExcept[d], null)
-        assert.equal(table.idOf[d], `id${o.add}`)
         model.set(d, { level: o.add, routes: [], selected: null, goneFlags: 0 })
         table.fdSeqno[d] = 7
         table.fdMetric[d] = 100 + d
