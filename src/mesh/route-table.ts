@@ -12,8 +12,9 @@
 // them in the order they came, an order the router's choices depend on (ties in route
 // selection, the route admit() evicts). A route is the index of its slot, d * width + k.
 //
-// Columns grow by doubling and are replaced when they do, so a caller reads them through
-// the table (table.seqno[r]) and never keeps one across addDest().
+// The columns share one ArrayBuffer, which grows by doubling; they are replaced when it
+// does, so a caller reads them through the table (table.seqno[r]) and never keeps one
+// across addDest().
 
 import { INFINITY } from './control-messages.ts'
 import type { LinkId } from './link.ts'

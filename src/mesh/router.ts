@@ -724,7 +724,7 @@ export class Router {
     nb.retryGapMs = Math.min(this.t.resyncMinMs, nb.retryGapMs * 2)
   }
 
-  /** An index for a new neighbour: the least recently freed, else a new one. */
+  /** An index for a new neighbour: the last one freed, else a new one. */
   private newIndex (): number {
     const index = this.freeIndices.pop() ?? this.byIndex.length
     // RouteTable.nb holds it in 16 bits.
