@@ -233,50 +233,13 @@ interface Neighbour {
 
 interface PendingRequest { seqno: number, resendsLeft: number, nextAt: number }
 
-/**
- * Work collected during one call: TLVs per link, and whether the selected routes changed.
- * The router keeps one and starts it afresh per call (a Map per call was a measurable part
- * of a simulation's CPU), so the links it holds lists for outlive a call: forget() drops
- * a link gone.
- */
+/** Work collected during one call: TLVs per link, and whether the selected routes changed. */
 class Output {
-  private readonly lists = new Map<LinkId, ControlTlv[]>()
-  /** The links given a TLV in this call, in the order of their first: packets go out in it. */
-  readonly links: LinkId[] = []
+  readonly tlvs = new Map<LinkId, ControlTlv[]>()
   routesChanged = false
-
-  /** Starts a call. */
-  reset (): Output {
-    // Normally done by the last call's end (done()), unless that call threw.
-    if (this.links.length > 0) {
-      for (const link of this.links) this.lists.set(link, [])
-      this.links.length = 0
-    }
-    this.routesChanged = false
-    return this
-  }
-
   push (link: LinkId, t: ControlTlv): void {
-    let list = this.lists.get(link)
-    if (list === undefined) { list = []; this.lists.set(link, list) }
-    if (list.length === 0) this.links.push(link)
-    list.push(t)
-  }
-
-  /** The TLVs given `link` in this call, handed over. */
-  take (link: LinkId): ControlTlv[] {
-    const list = this.lists.get(link) ?? []
-    if (list.length > 0) this.lists.set(link, [])
-    return list
-  }
-
-  /** Ends a call, every list taken. */
-  done (): void {
-    this.links.length = 0
-  }
-
-  forget (link: LinkId): void {
-    this.lists.delete(link)
+    const list = this.tlvs.get(link)
+    if (list === undefined) this.tlvs.set(link, [t]); else list.push(t)
   }
 }
 
@@ -308,7 +271,6 @@ export class Router {
   private gateway: boolean
   private seqno: number
   private readonly neighbours_ = new Map<LinkId, Neighbour>()
-  private readonly out = new Output()
   /**
    * The neighbours by index (Neighbour.index; the route table names a route's neighbour
    * by it), and the indices free again: a neighbour's index is freed when its link goes
@@ -414,14 +376,14 @@ export class Router {
 
   linkUp (link: LinkId, now: number): RouterOutput[] {
     this.deadlineStale = true
-    const out = this.out.reset()
+    const out = new Output()
     if (!this.neighbours_.has(link)) this.addNeighbour(link, now, out)
     return this.finish(out, now)
   }
 
   linkDown (link: LinkId, now: number): RouterOutput[] {
     this.deadlineStale = true
-    const out = this.out.reset()
+    const out = new Output()
     const nb = this.neighbours_.get(link)
     if (nb !== undefined) {
       this.neighbours_.delete(link)
@@ -432,7 +394,6 @@ export class Router {
         this.scale = 'undecided'; this.tableHeard = false; this.decideAt = Infinity; this.derivedStale = true
       }
       this.dropRoutesVia(nb, now, out)
-      this.out.forget(link)
       // No route refers to its index any more.
       this.byIndex[nb.index] = undefined
       this.freeIndices.push(nb.index)
@@ -446,7 +407,7 @@ export class Router {
     // is ignored: it would bring back a neighbour that is gone.
     const nb = this.neighbours_.get(link)
     if (nb === undefined) return []
-    const out = this.out.reset()
+    const out = new Output()
     const tlvs = Array.isArray(packet?.tlvs) ? packet.tlvs : []
     // Hellos and IHUs first, then updates, then requests: a request that comes with a
     // retraction (as after a lost route) is then forwarded along the route that remains.
@@ -484,7 +445,7 @@ export class Router {
 
   tick (now: number): RouterOutput[] {
     this.deadlineStale = true
-    const out = this.out.reset()
+    const out = new Output()
     for (const nb of this.neighbours_.values()) {
       // Appendix A.1: a hello overdue counts as missed; several in a row take the link down.
       let n = 0
@@ -548,7 +509,7 @@ export class Router {
     // hellos fast too (a dead link is noticed from the hellos we stop getting).
     if (wasFast || nb.announcedMs <= this.t.helloMinMs) return []
     this.deadlineStale = true
-    const out = this.out.reset()
+    const out = new Output()
     nb.helloIntervalMs = this.t.helloMinMs
     this.sendHello(nb, now, out)
     nb.q.expectFast(this.t.helloMinMs, now)
@@ -556,7 +517,7 @@ export class Router {
   }
 
   setGateway (on: boolean, now: number): RouterOutput[] {
-    const out = this.out.reset()
+    const out = new Output()
     if (this.gateway !== on) {
       this.gateway = on
       this.selfDirty = true
@@ -1392,10 +1353,9 @@ export class Router {
       this.deadlineStale = true
     }
     const result: RouterOutput[] = []
-    for (const link of out.links) {
-      const tlvs = out.take(link)
+    for (const [link, tlvs] of out.tlvs) {
       const nb = this.neighbours_.get(link)
-      if (nb === undefined) { out.forget(link); continue }
+      if (nb === undefined) continue
       // Packets of up to maxPacketBytes, each a slice of the link's TLVs (most often all of them).
       let start = 0
       let size = PACKET_OVERHEAD
@@ -1409,7 +1369,6 @@ export class Router {
       }
       if (tlvs.length > start) emitPacket(result, nb, start === 0 ? tlvs : tlvs.slice(start))
     }
-    out.done()
     if (out.routesChanged) result.push({ kind: 'routes-changed' })
     return result
   }
