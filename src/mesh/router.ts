@@ -30,6 +30,7 @@ import {
 } from './control-messages.ts'
 import { LinkQuality, type LinkCostParams } from './link-quality.ts'
 import { DEFAULT_SCOPES, landmarkLevel, ownScope, type ScopeConfig } from './landmarks.ts'
+import { NO_ROUTE, REMOVED_ROUTE, RouteTable } from './route-table.ts'
 
 /** An envelope's landmarks once it follows a route to its destination itself (see route()). */
 const NO_VIA: readonly NodeId[] = Object.freeze([])
@@ -193,197 +194,12 @@ export interface NeighbourView {
   helloIntervalMs: number
 }
 
-// Routes and destinations are most of a router's memory (hundreds of each per node, 10^5
-// nodes in one simulated heap), so their small fields are packed in pairs and triples
-// into 32-bit integers (held unboxed, as V8 small integers, where separate fields cost a
-// word each), behind accessors that read as plain fields. Seqnos and metrics are u16,
-// hops, scope, flags and level u8 (checked on input: onUpdate).
-
-/** A route entry (§3.2.6), kept small: a destination holds at most a few. */
-class Route {
-  /** The neighbour it goes through (a route goes when its neighbour's link goes: linkDown). */
-  readonly nb: Neighbour
-  /** seqno | refMetric << 16 */
-  private sm: number
-  /** hops | scope << 8 | flags << 16 */
-  private hsf: number
-  expiresAt: number
-  /** The destination's next route (Dest.first). */
-  next: Route | null = null
-  constructor (nb: Neighbour, seqno: number, refMetric: number, hops: number, scope: number, flags: number, expiresAt: number) {
-    this.nb = nb
-    this.sm = (seqno & 0xffff) | refMetric << 16
-    this.hsf = (hops & 0xff) | (scope & 0xff) << 8 | (flags & 0xff) << 16
-    this.expiresAt = expiresAt
-  }
-
-  get link (): LinkId { return this.nb.link }
-  get seqno (): number { return this.sm & 0xffff }
-  set seqno (v: number) { this.sm = (this.sm & ~0xffff) | (v & 0xffff) }
-  /** The metric the neighbour advertised (Babel's "advertised metric"). */
-  get refMetric (): number { return this.sm >>> 16 }
-  set refMetric (v: number) { this.sm = (this.sm & 0xffff) | v << 16 }
-  /** Our hop count to the destination through this neighbour. */
-  get hops (): number { return this.hsf & 0xff }
-  set hops (v: number) { this.hsf = (this.hsf & ~0xff) | (v & 0xff) }
-  get scope (): number { return (this.hsf >>> 8) & 0xff }
-  set scope (v: number) { this.hsf = (this.hsf & ~0xff00) | (v & 0xff) << 8 }
-  get flags (): number { return (this.hsf >>> 16) & 0xff }
-  set flags (v: number) { this.hsf = (this.hsf & 0xffff) | (v & 0xff) << 16 }
-}
-
-/** Dest.slots when the routes' neighbours are not packed there. */
-const NO_SLOTS = -1
-/** Neighbour.slot of a neighbour past the first 254 (Dest.slots has a byte per route: slot + 1). */
-const MAX_SLOT = 254
-
-/** Per destination: its routes, the selected one, its source entry (§3.2.5), what we last advertised. */
-class Dest {
-  /** Its routes, a list in the order they came (a list rather than an array: two objects fewer per destination). */
-  first: Route | null = null
-  selected: Route | null = null
-  /** fdSeqno | fdMetric << 16 */
-  private fd: number = INFINITY << 16
-  /** advSeqno | advMetric << 16 */
-  private adv: number = INFINITY << 16
-  /** advHops | advScope << 8 | advFlags << 16 | level << 24 */
-  private advHsf: number
-  /** The link our last update skipped (split horizon): it has not heard from us since. */
-  advExcept: LinkId | null = null
-  /** When it last had a route, for the source garbage collection. */
-  lastUsed: number
-  /**
-   * The slots (Neighbour.slot + 1) of its routes' neighbours, a byte each in list order, so
-   * that routeVia, run for every update received, need not visit routes that are not the
-   * one it looks for (most updates offer a route we do not hold); NO_SLOTS when they do
-   * not fit (more than four routes, or a neighbour without a slot): then it walks the list.
-   */
-  private slots = 0
-  constructor (level: number, now: number) { this.advHsf = (level & 0xff) << 24; this.lastUsed = Math.ceil(now) }
-
-  /** Feasibility distance (§3.2.5); fdMetric INFINITY = no source entry yet. */
-  get fdSeqno (): number { return this.fd & 0xffff }
-  set fdSeqno (v: number) { this.fd = (this.fd & ~0xffff) | (v & 0xffff) }
-  get fdMetric (): number { return this.fd >>> 16 }
-  set fdMetric (v: number) { this.fd = (this.fd & 0xffff) | v << 16 }
-  /** Last update we sent for it; advMetric INFINITY = nothing (or a retraction). */
-  get advSeqno (): number { return this.adv & 0xffff }
-  set advSeqno (v: number) { this.adv = (this.adv & ~0xffff) | (v & 0xffff) }
-  get advMetric (): number { return this.adv >>> 16 }
-  set advMetric (v: number) { this.adv = (this.adv & 0xffff) | v << 16 }
-  get advHops (): number { return this.advHsf & 0xff }
-  set advHops (v: number) { this.advHsf = (this.advHsf & ~0xff) | (v & 0xff) }
-  get advScope (): number { return (this.advHsf >>> 8) & 0xff }
-  set advScope (v: number) { this.advHsf = (this.advHsf & ~0xff00) | (v & 0xff) << 8 }
-  get advFlags (): number { return (this.advHsf >>> 16) & 0xff }
-  set advFlags (v: number) { this.advHsf = (this.advHsf & ~0xff0000) | (v & 0xff) << 16 }
-  /** Its landmark level (landmarks.ts). */
-  get level (): number { return this.advHsf >>> 24 }
-
-  routeCount (): number {
-    let n = 0
-    for (let r = this.first; r !== null; r = r.next) n++
-    return n
-  }
-
-  /** Its route through `nb` (there is at most one per neighbour), or null. */
-  routeVia (nb: Neighbour): Route | null {
-    const slots = this.slots
-    if (slots !== NO_SLOTS) {
-      const key = nb.slot + 1
-      let k = 0
-      for (let p = slots >>> 0; p !== 0; p >>>= 8, k++) {
-        if ((p & 0xff) !== key) continue
-        let r = this.first
-        for (let j = 0; j < k && r !== null; j++) r = r.next
-        return r !== null && r.nb === nb ? r : this.walkVia(nb)
-      }
-      return null
-    }
-    return this.walkVia(nb)
-  }
-
-  private walkVia (nb: Neighbour): Route | null {
-    for (let r = this.first; r !== null; r = r.next) if (r.nb === nb) return r
-    return null
-  }
-
-  /** Recomputes `slots` after the list changed. */
-  private resync (): void {
-    let slots = 0
-    let k = 0
-    for (let r = this.first; r !== null; r = r.next, k++) {
-      if (k >= 4 || r.nb.slot >= MAX_SLOT) { this.slots = NO_SLOTS; return }
-      slots |= (r.nb.slot + 1) << (8 * k)
-    }
-    this.slots = slots
-  }
-
-  has (route: Route): boolean {
-    for (let r = this.first; r !== null; r = r.next) if (r === route) return true
-    return false
-  }
-
-  /** Adds `route` last. */
-  append (route: Route): void {
-    if (this.first === null) {
-      this.first = route
-    } else {
-      let r = this.first
-      while (r.next !== null) r = r.next
-      r.next = route
-    }
-    this.resync()
-  }
-
-  /** Puts `route` in the place of `old` (which must be one of its routes). */
-  replace (old: Route, route: Route): void {
-    route.next = old.next
-    old.next = null
-    if (this.first === old) {
-      this.first = route
-    } else {
-      for (let r = this.first; r !== null; r = r.next) if (r.next === old) { r.next = route; break }
-    }
-    this.resync()
-  }
-
-  /** Removes the routes `drop` is true of, keeping the others in order; whether any went. */
-  removeIf (drop: (r: Route) => boolean): boolean {
-    let removed = false
-    let prev: Route | null = null
-    for (let r = this.first; r !== null;) {
-      const next: Route | null = r.next
-      if (drop(r)) {
-        if (prev === null) this.first = next; else prev.next = next
-        r.next = null
-        removed = true
-      } else {
-        prev = r
-      }
-      r = next
-    }
-    if (removed) this.resync()
-    return removed
-  }
-
-  /** Removes `route` (one of its routes). */
-  remove (route: Route): void {
-    this.removeIf(r => r === route)
-  }
-
-  some (test: (r: Route) => boolean): boolean {
-    for (let r = this.first; r !== null; r = r.next) if (test(r)) return true
-    return false
-  }
-}
-
 interface Neighbour {
   link: LinkId
   /** Its link went down (linkDown); it is no longer in neighbours_. */
   down: boolean
-  /** 0–253, unique among the neighbours up (see Dest.slots), or MAX_SLOT for the rest. */
-  slot: number
+  /** Its index in Router.byIndex, unique among the neighbours up: what the route table holds (RouteTable.nb). */
+  index: number
   id: NodeId | null
   q: LinkQuality
   /** Cost used for routes (updated on significant change only). */
@@ -443,6 +259,8 @@ const addMetric = (a: number, b: number): number => (a >= INFINITY || b >= INFIN
 const u16ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff
 const u8ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xff
 const u32ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff
+/** The metric of a route through `nb` whose neighbour advertised `refMetric`. */
+const metricVia = (nb: Neighbour, refMetric: number): number => nb.down ? INFINITY : addMetric(refMetric, nb.cost)
 
 export class Router {
   readonly self: NodeId
@@ -453,12 +271,26 @@ export class Router {
   private gateway: boolean
   private seqno: number
   private readonly neighbours_ = new Map<LinkId, Neighbour>()
-  private readonly dests = new Map<NodeId, Dest>()
+  /**
+   * The neighbours by index (Neighbour.index; the route table names a route's neighbour
+   * by it), and the indices free again: a neighbour's index is freed when its link goes
+   * down, with every route through it.
+   */
+  private readonly byIndex: Array<Neighbour | undefined> = []
+  private readonly freeIndices: number[] = []
+  /** Destinations and routes (route-table.ts); a destination is an index into it. */
+  private readonly table: RouteTable
+  /**
+   * Node id → destination index. Its order (first insertion, a destination dropped and
+   * learnt again goes last) is the order of full updates and of every scan of the table,
+   * so of which route wins a tie.
+   */
+  private readonly dests = new Map<NodeId, number>()
   /**
    * The destinations that are landmarks (level > 0), in the order of `dests`: what
    * refreshDerived scans, a few percent of the table, unless gatewaysSeen.
    */
-  private readonly landmarkDests = new Map<NodeId, Dest>()
+  private readonly landmarkDests = new Map<NodeId, number>()
   /** An update with the gateway flag came in: refreshDerived must scan every destination for gateway routes. */
   private gatewaysSeen = false
   /** Pending seqno requests we originated (§3.2.7). */
@@ -467,11 +299,17 @@ export class Router {
   private readonly forwarded = new Map<NodeId, { seqno: number, at: number }>()
   /**
    * When we last asked for a newer seqno for a destination while still holding a route
-   * (§3.8.2.2), for the rate limit; absent = never. Rare, so not a field of every Dest.
+   * (§3.8.2.2), for the rate limit; absent = never. Rare, so not a column of the route table.
    */
   private readonly askedAt = new Map<NodeId, number>()
   /** Destinations whose advertisement may need a triggered update. */
-  private readonly dirty = new Set<NodeId>()
+  /**
+   * Destinations whose advertisement may need a triggered update, in the order they first
+   * became so since the last flush (the order the updates go out), and their ids;
+   * RouteTable.dirty marks them.
+   */
+  private readonly dirty: number[] = []
+  private readonly dirtyIds: NodeId[] = []
   private selfDirty = true
   /** When the held triggered updates go out (Infinity: none held), and whether one must go now. */
   private triggerAt = Infinity
@@ -531,6 +369,7 @@ export class Router {
     this.nextWidenAt = this.scopeConfig.levelBits.length > this.level ? now + this.scopeConfig.widenAfterMs : Infinity
     this.nextFullUpdateAt = now + this.jittered(this.t.updateIntervalMs)
     this.nextSweepAt = now + this.t.sweepIntervalMs
+    this.table = new RouteTable(this.t.maxRoutesPerDest)
   }
 
   // ---- events ------------------------------------------------------------------------
@@ -554,10 +393,10 @@ export class Router {
         // before its routes go anywhere unlimited.
         this.scale = 'undecided'; this.tableHeard = false; this.decideAt = Infinity; this.derivedStale = true
       }
-      for (const [id, d] of this.dests) {
-        const r = d.routeVia(nb)
-        if (r !== null) { d.remove(r); this.select(id, d, now, out) }
-      }
+      this.dropRoutesVia(nb, now, out)
+      // No route refers to its index any more.
+      this.byIndex[nb.index] = undefined
+      this.freeIndices.push(nb.index)
     }
     return this.finish(out, now)
   }
@@ -624,7 +463,7 @@ export class Router {
       if (p.nextAt > now) continue
       if (p.resendsLeft <= 0) {
         const d = this.dests.get(id)
-        if (d !== undefined && d.selected === null && d.some((r) => r.refMetric < INFINITY)) {
+        if (d !== undefined && this.table.selected[d] === NO_ROUTE && this.anyOffered(d)) {
           // Still no usable route, but a neighbour offers one we may not take (unfeasible):
           // only a newer seqno from the source can make it feasible (§3.5.1), and nothing
           // else will ask for one while the neighbours stay quiet. Keep asking, slowly,
@@ -746,18 +585,20 @@ export class Router {
 
   routes (): RouteView[] {
     const views: RouteView[] = []
+    const tb = this.table
     for (const [dst, d] of this.dests) {
-      for (let r = d.first; r !== null; r = r.next) {
+      for (let r = tb.first(d); r < tb.end(d); r++) {
+        const link = this.linkOf(r)
         views.push({
           dst,
-          nextHop: this.neighbours_.get(r.link)?.id ?? null,
-          link: r.link,
+          nextHop: this.neighbours_.get(link)?.id ?? null,
+          link,
           metric: this.metricOf(r),
-          seqno: r.seqno,
-          hops: r.hops,
-          gateway: (r.flags & UPDATE_GATEWAY) !== 0,
-          feasible: this.feasible(d, r.seqno, r.refMetric),
-          selected: d.selected === r
+          seqno: tb.seqno[r] as number,
+          hops: tb.hops[r] as number,
+          gateway: ((tb.flags[r] as number) & UPDATE_GATEWAY) !== 0,
+          feasible: this.feasible(d, tb.seqno[r] as number, tb.refMetric[r] as number),
+          selected: tb.selected[d] === r
         })
       }
     }
@@ -771,11 +612,13 @@ export class Router {
    */
   sources (): SourceView[] {
     const views: SourceView[] = []
+    const tb = this.table
     for (const [dst, d] of this.dests) {
+      const fdMetric = tb.fdMetric[d] as number
       views.push({
         dst,
-        fdSeqno: d.fdMetric >= INFINITY ? null : d.fdSeqno,
-        fdMetric: d.fdMetric >= INFINITY ? null : d.fdMetric,
+        fdSeqno: fdMetric >= INFINITY ? null : tb.fdSeqno[d] as number,
+        fdMetric: fdMetric >= INFINITY ? null : fdMetric,
         requesting: this.pending.get(dst)?.seqno ?? null
       })
     }
@@ -816,7 +659,7 @@ export class Router {
 
   stateSize (): number {
     let n = this.neighbours_.size + this.dests.size
-    for (const d of this.dests.values()) n += d.routeCount()
+    for (const d of this.dests.values()) n += this.table.routeCount[d] as number
     return n
   }
 
@@ -842,19 +685,19 @@ export class Router {
     nb.retryGapMs = Math.min(this.t.resyncMinMs, nb.retryGapMs * 2)
   }
 
-  /** The least slot no neighbour up holds (a neighbour gone frees its slot: its routes went with it). */
-  private freeSlot (): number {
-    const used = new Uint8Array(MAX_SLOT)
-    for (const nb of this.neighbours_.values()) if (nb.slot < MAX_SLOT) used[nb.slot] = 1
-    const free = used.indexOf(0)
-    return free < 0 ? MAX_SLOT : free
+  /** An index for a new neighbour: the last one freed, else a new one. */
+  private newIndex (): number {
+    const index = this.freeIndices.pop() ?? this.byIndex.length
+    // RouteTable.nb holds it in 16 bits.
+    if (index > 0xffff) throw new RangeError('more than 65,536 neighbours up at once')
+    return index
   }
 
   private addNeighbour (link: LinkId, now: number, out: Output): Neighbour {
     const nb: Neighbour = {
       link,
       down: false,
-      slot: this.freeSlot(),
+      index: this.newIndex(),
       id: null,
       q: new LinkQuality(),
       cost: INFINITY,
@@ -876,6 +719,7 @@ export class Router {
       askedAt: 0
     }
     this.neighbours_.set(link, nb)
+    this.byIndex[nb.index] = nb
     if (this.scale === 'undecided' && this.decideAt === Infinity) { this.decideAt = now + this.scopeConfig.widenAfterMs; this.deadlineStale = true }
     this.sendHello(nb, now, out)
     // A new neighbour gets everything we know at once (as babeld does on a new neighbour).
@@ -955,7 +799,7 @@ export class Router {
       if (nb.nextHelloAt > now + this.t.helloMinMs) nb.nextHelloAt = now + this.t.helloMinMs
     }
     for (const [id, d] of this.dests) {
-      if (d.routeVia(nb) !== null) this.select(id, d, now, out)
+      if (this.table.routeVia(d, nb.index) !== NO_ROUTE) this.select(id, d, now, out)
     }
   }
 
@@ -974,10 +818,11 @@ export class Router {
         // lost: drop it (a refreshed route expires a hold time after the refresh).
         nb.resync = 0; nb.retryAt = Infinity
         const refreshedAfter = nb.askedAt + this.holdTime(t.intervalMs)
+        const tb = this.table
         for (const [id, d] of this.dests) {
           if (id === t.id) continue
-          const r = d.routeVia(nb)
-          if (r !== null && r.expiresAt < refreshedAfter) { d.remove(r); this.select(id, d, now, out) }
+          const r = tb.routeVia(d, nb.index)
+          if (r !== NO_ROUTE && (tb.expiresAt[r] as number) < refreshedAfter) { tb.remove(d, r); this.select(id, d, now, out) }
         }
       }
     }
@@ -987,42 +832,44 @@ export class Router {
     // Landmark scoping: past the origin's scope the route does not exist for us.
     const metric = t.scope < UNLIMITED_SCOPE && hops > t.scope ? INFINITY : t.metric
     let d = this.dests.get(t.id)
-    const found = d === undefined ? null : d.routeVia(nb)
-    if (d === undefined || found === null) {
+    const tb = this.table
+    const found = d === undefined ? NO_ROUTE : tb.routeVia(d, nb.index)
+    if (d === undefined || found === NO_ROUTE) {
       // §3.5.3: a retraction for a route we do not have is ignored; so is (we MAY) an
       // unfeasible update, but §3.8.2.2 asks its source for a newer seqno if it would help.
       if (metric >= INFINITY) return
       if (d !== undefined && !this.feasible(d, t.seqno, metric)) {
-        if (d.selected === null) {
-          this.startSeqnoRequest(t.id, (d.fdSeqno + 1) & 0xffff, nb.link, now, out)
-        } else if (addMetric(metric, nb.cost) + this.t.hysteresis < this.metricOf(d.selected) &&
+        const sel = tb.selected[d] as number
+        if (sel === NO_ROUTE) {
+          this.startSeqnoRequest(t.id, ((tb.fdSeqno[d] as number) + 1) & 0xffff, nb.link, now, out)
+        } else if (addMetric(metric, nb.cost) + this.t.hysteresis < this.metricOf(sel) &&
           now - (this.askedAt.get(t.id) ?? -Infinity) >= this.t.seqnoRequestMinGapMs && !this.pending.has(t.id)) {
           // §3.8.2.2 is an optimisation (we still have a route): rate-limited per destination.
           this.askedAt.set(t.id, now)
-          this.startSeqnoRequest(t.id, (d.fdSeqno + 1) & 0xffff, nb.link, now, out)
+          this.startSeqnoRequest(t.id, ((tb.fdSeqno[d] as number) + 1) & 0xffff, nb.link, now, out)
         }
         return
       }
       if (d === undefined) {
-        d = new Dest(landmarkLevel(t.id, this.scopeConfig), now)
+        const level = landmarkLevel(t.id, this.scopeConfig)
+        d = tb.addDest(level, now)
         this.dests.set(t.id, d)
-        if (d.level > 0) this.landmarkDests.set(t.id, d)
+        if (level > 0) this.landmarkDests.set(t.id, d)
       }
-      const r = new Route(nb, t.seqno, metric, hops, t.scope, t.flags, Math.ceil(now + this.holdTime(t.intervalMs)))
-      if (!this.admit(d, r)) return
+      if (!this.admit(d, nb, t.seqno, metric, hops, t.scope, t.flags, Math.ceil(now + this.holdTime(t.intervalMs)))) return
     } else {
       const r = found
       // gatewayHop(), address() and wideLandmarks() depend on the flags, metrics and (for
       // landmarks) scopes of selected routes to gateways and landmarks.
-      if (r === d.selected && (r.flags !== t.flags || ((d.level > 0 || (t.flags & UPDATE_GATEWAY) !== 0) && (r.refMetric !== metric || r.hops !== hops)) || (d.level > 0 && r.scope !== t.scope))) {
+      const level = tb.level[d] as number
+      if (r === tb.selected[d] && (tb.flags[r] !== t.flags || ((level > 0 || (t.flags & UPDATE_GATEWAY) !== 0) && (tb.refMetric[r] !== metric || tb.hops[r] !== hops)) || (level > 0 && tb.scope[r] !== t.scope))) {
         this.derivedStale = true
         out.routesChanged = true
       }
       if (metric >= INFINITY) {
-        d.remove(r)
+        tb.remove(d, r)
       } else {
-        r.seqno = t.seqno; r.refMetric = metric; r.hops = hops; r.scope = t.scope; r.flags = t.flags
-        r.expiresAt = Math.ceil(now + this.holdTime(t.intervalMs))
+        tb.set(r, nb.index, t.seqno, metric, hops, t.scope, t.flags, Math.ceil(now + this.holdTime(t.intervalMs)))
       }
     }
     // Past the origin's scope (a neighbour at the edge retracts with the hops and scope
@@ -1032,21 +879,28 @@ export class Router {
     this.scopeLoss = false
     // A pending seqno request is answered once a feasible route with that seqno is in.
     const p = this.pending.get(t.id)
-    if (p !== undefined && d.selected !== null && !seqnoNewer(p.seqno, d.selected.seqno)) this.pending.delete(t.id)
+    const sel = tb.selected[d] as number
+    if (p !== undefined && sel !== NO_ROUTE && !seqnoNewer(p.seqno, tb.seqno[sel] as number)) this.pending.delete(t.id)
   }
 
-  /** Keeps at most maxRoutesPerDest routes: a new one replaces the worst if it is better. */
-  private admit (d: Dest, r: Route): boolean {
-    if (d.routeCount() < this.t.maxRoutesPerDest) { d.append(r); return true }
-    let worst: Route | null = null
+  /**
+   * Keeps at most maxRoutesPerDest routes: a new one (through `nb`, the rest as
+   * RouteTable.set takes them) replaces the worst if it is better.
+   */
+  private admit (d: number, nb: Neighbour, seqno: number, refMetric: number, hops: number, scope: number, flags: number, expiresAt: number): boolean {
+    const tb = this.table
+    if ((tb.routeCount[d] as number) < tb.width) { tb.append(d, nb.index, seqno, refMetric, hops, scope, flags, expiresAt); return true }
+    let worst = NO_ROUTE
     let worstMetric = -1
-    for (let x = d.first; x !== null; x = x.next) {
-      if (x === d.selected) continue
-      const m = this.feasible(d, x.seqno, x.refMetric) ? this.metricOf(x) : INFINITY + 1
+    const sel = tb.selected[d]
+    for (let x = tb.first(d), end = tb.end(d); x < end; x++) {
+      if (x === sel) continue
+      const m = this.feasible(d, tb.seqno[x] as number, tb.refMetric[x] as number) ? this.metricOf(x) : INFINITY + 1
       if (m > worstMetric) { worst = x; worstMetric = m }
     }
-    if (worst === null || this.metricOf(r) >= worstMetric) return false
-    d.replace(worst, r)
+    if (worst === NO_ROUTE || metricVia(nb, refMetric) >= worstMetric) return false
+    // In the place of the worst (the selected route is never the one replaced).
+    tb.set(worst, nb.index, seqno, refMetric, hops, scope, flags, expiresAt)
     return true
   }
 
@@ -1056,59 +910,77 @@ export class Router {
   }
 
   private dropRoutesVia (nb: Neighbour, now: number, out: Output): void {
+    const tb = this.table
     for (const [id, d] of this.dests) {
-      const r = d.routeVia(nb)
-      if (r !== null) { d.remove(r); this.select(id, d, now, out) }
+      const r = tb.routeVia(d, nb.index)
+      if (r !== NO_ROUTE) { tb.remove(d, r); this.select(id, d, now, out) }
     }
   }
 
   // ---- route selection (§3.5.1, §3.6) ------------------------------------------------
 
   /** §3.5.1: (seqno, metric) is feasible if newer than the FD, or as new and strictly smaller. */
-  private feasible (d: Dest, seqno: number, metric: number): boolean {
-    if (metric >= INFINITY || d.fdMetric >= INFINITY) return true
-    return seqnoNewer(seqno, d.fdSeqno) || (seqno === d.fdSeqno && metric < d.fdMetric)
+  private feasible (d: number, seqno: number, metric: number): boolean {
+    const fdMetric = this.table.fdMetric[d] as number
+    if (metric >= INFINITY || fdMetric >= INFINITY) return true
+    const fdSeqno = this.table.fdSeqno[d] as number
+    return seqnoNewer(seqno, fdSeqno) || (seqno === fdSeqno && metric < fdMetric)
   }
 
-  private metricOf (r: Route): number {
-    // r.nb is the neighbour neighbours_ holds for r.link: linkDown drops the routes with it.
-    const nb = r.nb
-    return nb.down ? INFINITY : addMetric(r.refMetric, nb.cost)
+  private metricOf (r: number): number {
+    // Its neighbour is the one neighbours_ holds for its link: linkDown drops the routes with it.
+    return metricVia(this.byIndex[this.table.nb[r] as number] as Neighbour, this.table.refMetric[r] as number)
   }
 
-  private selectable (d: Dest, r: Route): number {
+  /** The link route `r` goes through. */
+  private linkOf (r: number): LinkId {
+    return (this.byIndex[this.table.nb[r] as number] as Neighbour).link
+  }
+
+  private selectable (d: number, r: number): number {
     const m = this.metricOf(r)
-    return m < INFINITY && this.feasible(d, r.seqno, r.refMetric) ? m : INFINITY
+    return m < INFINITY && this.feasible(d, this.table.seqno[r] as number, this.table.refMetric[r] as number) ? m : INFINITY
+  }
+
+  /** Whether a neighbour offers a route to `d` at all, feasible or not. */
+  private anyOffered (d: number): boolean {
+    const tb = this.table
+    for (let r = tb.first(d), end = tb.end(d); r < end; r++) if ((tb.refMetric[r] as number) < INFINITY) return true
+    return false
   }
 
   /** §3.6: the feasible route of least metric, kept unless another is better by the hysteresis. */
-  private select (id: NodeId, d: Dest, now: number, out: Output): void {
-    let best: Route | null = null
+  private select (id: NodeId, d: number, now: number, out: Output): void {
+    const tb = this.table
+    let best = NO_ROUTE
     let bestMetric = INFINITY
-    for (let r = d.first; r !== null; r = r.next) {
+    for (let r = tb.first(d), end = tb.end(d); r < end; r++) {
       const m = this.selectable(d, r)
       if (m < bestMetric) { best = r; bestMetric = m }
     }
-    const cur = d.selected
-    if (cur !== null && best !== cur) {
-      const curMetric = d.has(cur) ? this.selectable(d, cur) : INFINITY
+    // REMOVED_ROUTE: the selected route was just removed (it is no longer a candidate).
+    const cur = tb.selected[d] as number
+    if (cur !== NO_ROUTE && best !== cur) {
+      const curMetric = cur !== REMOVED_ROUTE ? this.selectable(d, cur) : INFINITY
       if (curMetric < INFINITY && bestMetric + this.t.hysteresis >= curMetric) best = cur
     }
-    if (best !== null) d.lastUsed = Math.ceil(now)
+    if (best !== NO_ROUTE) tb.lastUsed[d] = Math.ceil(now)
     // Bad news does not wait (§3.7.2 delays only to aggregate): a route now much worse than
     // what we advertised (a lost next hop, a retraction) is sent within urgentDelayMs, so neighbours
     // routing through us move on; better routes, most of a start-up, are held and merged.
     // So do updates while a seqno request for the destination is ours or passed through
     // us recently: they answer it (§3.8.1.2), and a repair waits for them hop by hop.
-    if (d.advMetric < INFINITY && (best === null ? INFINITY : bestMetric) >= d.advMetric + this.t.significantChange) this.urgent = true
+    const advMetric = tb.advMetric[d] as number
+    if (advMetric < INFINITY && (best === NO_ROUTE ? INFINITY : bestMetric) >= advMetric + this.t.significantChange) this.urgent = true
     else if ((this.pending.has(id) || now - (this.forwarded.get(id)?.at ?? -Infinity) < 3 * this.t.seqnoRequestTimeoutMs)) this.urgent = true
     if (best !== cur) {
-      d.selected = best
+      tb.selected[d] = best
       out.routesChanged = true
       // address() and gatewayHop() derive from landmark and gateway routes only.
-      if (d.level > 0 || (best !== null && (best.flags & UPDATE_GATEWAY) !== 0) ||
-        (cur !== null && (cur.flags & UPDATE_GATEWAY) !== 0)) this.derivedStale = true
-      if (best === null && cur !== null) {
+      const curFlags = cur === NO_ROUTE ? 0 : cur === REMOVED_ROUTE ? tb.selectedGoneFlags[d] as number : tb.flags[cur] as number
+      if ((tb.level[d] as number) > 0 || (best !== NO_ROUTE && ((tb.flags[best] as number) & UPDATE_GATEWAY) !== 0) ||
+        (curFlags & UPDATE_GATEWAY) !== 0) this.derivedStale = true
+      if (best === NO_ROUTE && cur !== NO_ROUTE) {
         // A retraction goes out at once, not held like other urgent news: a neighbour that
         // still routes through us meanwhile can bounce packets we send towards a landmark
         // back to us (held 20 ms, that made a loop in a 2,000-node flapping run).
@@ -1123,29 +995,33 @@ export class Router {
         // there a moment instead of heading for a landmark past a neighbour that still
         // routes to it through us (it would send them back, and with `via` emptied they
         // could only wait here).
-        if (this.scopeLoss && d.first === null) {
+        const seqno = ((tb.fdSeqno[d] as number) + 1) & 0xffff
+        if (this.scopeLoss && tb.routeCount[d] === 0) {
           if (!this.pending.has(id)) {
-            this.pending.set(id, { seqno: (d.fdSeqno + 1) & 0xffff, resendsLeft: 0, nextAt: now + this.t.seqnoRequestTimeoutMs })
+            this.pending.set(id, { seqno, resendsLeft: 0, nextAt: now + this.t.seqnoRequestTimeoutMs })
             this.deadlineStale = true
           }
         } else {
-          this.startSeqnoRequest(id, (d.fdSeqno + 1) & 0xffff, null, now, out)
+          this.startSeqnoRequest(id, seqno, null, now, out)
         }
       }
     }
-    this.dirty.add(id)
+    if (tb.dirty[d] === 0) { tb.dirty[d] = 1; this.dirty.push(d); this.dirtyIds.push(id) }
   }
 
   // ---- sending updates (§3.7) --------------------------------------------------------
 
   /** The update we would send for `id` now (null if there is nothing to say). */
-  private advertisement (id: NodeId, d: Dest): UpdateTlv {
-    const r = d.selected
-    if (r === null) return this.update(id, d.advSeqno, INFINITY, d.advHops, d.advScope, d.advFlags)
+  private advertisement (id: NodeId, d: number): UpdateTlv {
+    const tb = this.table
+    const r = tb.selected[d] as number
+    if (r === NO_ROUTE) return this.update(id, tb.advSeqno[d] as number, INFINITY, tb.advHops[d] as number, tb.advScope[d] as number, tb.advFlags[d] as number)
     const m = this.metricOf(r)
+    const hops = tb.hops[r] as number
+    const scope = tb.scope[r] as number
     // Scope: a neighbour one hop further could not use it, so it is a retraction there.
-    const out = r.scope < UNLIMITED_SCOPE && r.hops + 1 > r.scope
-    return this.update(id, r.seqno, out ? INFINITY : m, r.hops, r.scope, r.flags)
+    const out = scope < UNLIMITED_SCOPE && hops + 1 > scope
+    return this.update(id, tb.seqno[r] as number, out ? INFINITY : m, hops, scope, tb.flags[r] as number)
   }
 
   private update (id: NodeId, seqno: number, metric: number, hops: number, scope: number, flags: number): UpdateTlv {
@@ -1162,15 +1038,19 @@ export class Router {
   }
 
   /** §3.7.3: sending a finite update lowers the feasibility distance to it. */
-  private lowerFd (d: Dest, u: UpdateTlv): void {
+  private lowerFd (d: number, u: UpdateTlv): void {
     if (u.metric >= INFINITY) return
-    if (d.fdMetric >= INFINITY || seqnoNewer(u.seqno, d.fdSeqno)) { d.fdSeqno = u.seqno; d.fdMetric = u.metric } else if (u.seqno === d.fdSeqno && u.metric < d.fdMetric) d.fdMetric = u.metric
+    const tb = this.table
+    const fdMetric = tb.fdMetric[d] as number
+    const fdSeqno = tb.fdSeqno[d] as number
+    if (fdMetric >= INFINITY || seqnoNewer(u.seqno, fdSeqno)) { tb.fdSeqno[d] = u.seqno; tb.fdMetric[d] = u.metric } else if (u.seqno === fdSeqno && u.metric < fdMetric) tb.fdMetric[d] = u.metric
   }
 
   /** An update went to every neighbour (but split horizon): the feasibility distance, and what they now know. */
-  private sent (d: Dest, u: UpdateTlv): void {
+  private sent (d: number, u: UpdateTlv): void {
     this.lowerFd(d, u)
-    d.advSeqno = u.seqno; d.advMetric = u.metric; d.advHops = u.hops; d.advScope = u.scope; d.advFlags = u.flags
+    const tb = this.table
+    tb.advSeqno[d] = u.seqno; tb.advMetric[d] = u.metric; tb.advHops[d] = u.hops; tb.advScope[d] = u.scope; tb.advFlags[d] = u.flags
   }
 
   /** §3.7.2: a triggered update when the seqno, reachability, flags or hops changed, or the metric changed much. */
@@ -1183,35 +1063,43 @@ export class Router {
         this.broadcast(this.selfUpdate(), null, out)
       }
     }
-    for (const id of this.dirty) {
-      const d = this.dests.get(id)
-      if (d === undefined) continue
+    const tb = this.table
+    for (let k = 0; k < this.dirty.length; k++) {
+      const d = this.dirty[k] as number
+      const id = this.dirtyIds[k] as NodeId
+      tb.dirty[d] = 0
       const u = this.advertisement(id, d)
-      const was = d.advMetric < INFINITY
+      const advMetric = tb.advMetric[d] as number
+      const was = advMetric < INFINITY
       const is = u.metric < INFINITY
       if (!was && !is) continue
-      const except = is ? (d.selected?.link ?? null) : null
-      const significant = was !== is || u.seqno !== d.advSeqno || u.flags !== d.advFlags || u.hops !== d.advHops ||
-        u.scope !== d.advScope || Math.abs(u.metric - d.advMetric) >= this.t.significantChange
+      const sel = tb.selected[d] as number
+      const except = is && sel !== NO_ROUTE ? this.linkOf(sel) : null
+      const significant = was !== is || u.seqno !== tb.advSeqno[d] || u.flags !== tb.advFlags[d] || u.hops !== tb.advHops[d] ||
+        u.scope !== tb.advScope[d] || Math.abs(u.metric - advMetric) >= this.t.significantChange
+      const advExcept = tb.advExcept[d] ?? null
       if (significant) {
         this.broadcast(u, except, out)
-      } else if (d.advExcept !== null && d.advExcept !== except) {
+      } else if (advExcept !== null && advExcept !== except) {
         // Same route to everyone else, but the neighbour split horizon kept it from
         // (our old next hop) has never heard it: tell it now.
-        if (this.neighbours_.has(d.advExcept)) out.push(d.advExcept, u)
+        if (this.neighbours_.has(advExcept)) out.push(advExcept, u)
       } else {
         continue
       }
       this.sent(d, u)
-      d.advExcept = except
+      tb.advExcept[d] = except
     }
-    this.dirty.clear()
+    this.dirty.length = 0
+    this.dirtyIds.length = 0
   }
 
   /** Everything we know, to one link (new neighbour, wildcard request, periodic). */
   private fullUpdate (link: LinkId, _now: number, out: Output): void {
+    const tb = this.table
     for (const [id, d] of this.dests) {
-      if (d.selected === null || d.selected.link === link) continue
+      const sel = tb.selected[d] as number
+      if (sel === NO_ROUTE || this.linkOf(sel) === link) continue
       const u = this.advertisement(id, d)
       if (u.metric >= INFINITY) continue
       out.push(link, u)
@@ -1229,7 +1117,8 @@ export class Router {
     const d = this.dests.get(id)
     if (d === undefined) return
     const u = this.advertisement(id, d)
-    if (u.metric < INFINITY && d.selected?.link === link) return
+    const sel = this.table.selected[d] as number
+    if (u.metric < INFINITY && sel !== NO_ROUTE && this.linkOf(sel) === link) return
     out.push(link, u)
     this.lowerFd(d, u)
   }
@@ -1264,8 +1153,9 @@ export class Router {
     }
     const d = this.dests.get(t.id)
     if (d === undefined) return
-    const r = d.selected
-    if (r !== null && !seqnoNewer(t.seqno, r.seqno) && this.metricOf(r) < INFINITY) {
+    const tb = this.table
+    const r = tb.selected[d] as number
+    if (r !== NO_ROUTE && !seqnoNewer(t.seqno, tb.seqno[r] as number) && this.metricOf(r) < INFINITY) {
       // We have a route at least that new: a (unicast) update answers it.
       const u = this.advertisement(t.id, d)
       if (u.metric < INFINITY) { out.push(nb.link, u); this.lowerFd(d, u); return }
@@ -1275,19 +1165,19 @@ export class Router {
     // the best other route, feasible or not: §3.8.1.2 asks for "one or more (not
     // necessarily feasible) routes" — an unfeasible route's next hop may well hold a newer
     // seqno, which is what the request looks for. Never to the requester.
-    let via: Route | null = r === null || r.nb === nb ? null : r
-    if (via === null) {
+    let via = r === NO_ROUTE || tb.nb[r] === nb.index ? NO_ROUTE : r
+    if (via === NO_ROUTE) {
       let best = INFINITY
-      for (let x = d.first; x !== null; x = x.next) {
-        const m = x.nb === nb ? INFINITY : this.metricOf(x)
+      for (let x = tb.first(d), end = tb.end(d); x < end; x++) {
+        const m = tb.nb[x] === nb.index ? INFINITY : this.metricOf(x)
         if (m < best) { best = m; via = x }
       }
     }
-    if (via === null) return
+    if (via === NO_ROUTE) return
     const f = this.forwarded.get(t.id)
     if (f !== undefined && f.seqno === t.seqno && now - f.at < this.t.seqnoRequestTimeoutMs) return
     this.forwarded.set(t.id, { seqno: t.seqno, at: now })
-    out.push(via.link, { type: 'seqno-request', id: t.id, seqno: t.seqno, hopCount: t.hopCount - 1 })
+    out.push(this.linkOf(via), { type: 'seqno-request', id: t.id, seqno: t.seqno, hopCount: t.hopCount - 1 })
   }
 
   // ---- housekeeping ------------------------------------------------------------------
@@ -1295,9 +1185,11 @@ export class Router {
   /** §3.5.4 route expiry and §3.2.5 source garbage collection. */
   private sweep (now: number, out: Output): void {
     this.nextSweepAt = now + this.t.sweepIntervalMs
+    const tb = this.table
     for (const [id, d] of this.dests) {
-      if (d.removeIf(r => r.expiresAt <= now)) this.select(id, d, now, out)
-      if (d.first === null && d.selected === null && now - d.lastUsed >= this.t.sourceGcMs && !this.dirty.has(id)) {
+      if (tb.removeExpired(d, now)) this.select(id, d, now, out)
+      if (tb.routeCount[d] === 0 && tb.selected[d] === NO_ROUTE && now - (tb.lastUsed[d] as number) >= this.t.sourceGcMs && tb.dirty[d] === 0) {
+        tb.freeDest(d)
         this.dests.delete(id)
         this.landmarkDests.delete(id)
         this.askedAt.delete(id)
@@ -1307,10 +1199,17 @@ export class Router {
     for (const [id, f] of this.forwarded) if (now - f.at >= this.t.seqnoRequestTimeoutMs) this.forwarded.delete(id)
   }
 
-  private usable (d: Dest | undefined): LinkId | undefined {
-    const r = d?.selected
-    if (r == null) return undefined
-    return this.metricOf(r) < INFINITY ? r.link : undefined
+  private usable (d: number | undefined): LinkId | undefined {
+    if (d === undefined) return undefined
+    const r = this.table.selected[d] as number
+    if (r === NO_ROUTE) return undefined
+    return this.metricOf(r) < INFINITY ? this.linkOf(r) : undefined
+  }
+
+  /** The selected route of `d` if its metric is finite, else NO_ROUTE. */
+  private usableRoute (d: number): number {
+    const r = this.table.selected[d] as number
+    return r !== NO_ROUTE && this.metricOf(r) < INFINITY ? r : NO_ROUTE
   }
 
   /** Rebuilds the caches of address() and gatewayHop() (queries may call it: it changes no routing state). */
@@ -1321,13 +1220,14 @@ export class Router {
     let gw: { link: LinkId, metric: number } | undefined
     // Only landmark and gateway routes count here; while no gateway was ever heard of,
     // the landmarks are all there is to scan (same order, so the same ties win).
+    const tb = this.table
     const scan = this.gatewaysSeen ? this.dests : this.landmarkDests
     if (this.gatewaysSeen) {
       for (const d of scan.values()) {
-        const r = d.selected
-        if (r === null || (r.flags & UPDATE_GATEWAY) === 0) continue
+        const r = tb.selected[d] as number
+        if (r === NO_ROUTE || ((tb.flags[r] as number) & UPDATE_GATEWAY) === 0) continue
         const m = this.metricOf(r)
-        if (m < INFINITY && (gw === undefined || m < gw.metric)) gw = { link: r.link, metric: m }
+        if (m < INFINITY && (gw === undefined || m < gw.metric)) gw = { link: this.linkOf(r), metric: m }
       }
     }
     this.gatewayLink = this.gateway ? undefined : gw?.link
@@ -1345,44 +1245,45 @@ export class Router {
         address.push(this.self); hops[k] = 0; prevHops = 0; prevScope = this.scope
         continue
       }
-      let best: Route | null = null
+      let best = NO_ROUTE
       let bestId: NodeId | null = null
       let bestMetric = 0
-      let inScope: Route | null = null
+      let inScope = NO_ROUTE
       let inScopeId: NodeId | null = null
       let inScopeMetric = 0
       for (const [id, d] of scan) {
-        if (d.level < k) continue
-        const r = d.selected
-        if (r === null) continue
+        if ((tb.level[d] as number) < k) continue
+        const r = tb.selected[d] as number
+        if (r === NO_ROUTE) continue
         const m = this.metricOf(r)
         if (m >= INFINITY) continue
-        if (best === null || m < bestMetric) { best = r; bestId = id; bestMetric = m }
-        const within = prevScope >= UNLIMITED_SCOPE || r.hops + prevHops <= prevScope
-        if (within && (inScope === null || m < inScopeMetric)) { inScope = r; inScopeId = id; inScopeMetric = m }
+        if (best === NO_ROUTE || m < bestMetric) { best = r; bestId = id; bestMetric = m }
+        const within = prevScope >= UNLIMITED_SCOPE || (tb.hops[r] as number) + prevHops <= prevScope
+        if (within && (inScope === NO_ROUTE || m < inScopeMetric)) { inScope = r; inScopeId = id; inScopeMetric = m }
       }
-      const pick = inScope ?? best
-      const pickId = inScope !== null ? inScopeId : bestId
-      if (pick === null || pickId === null) break
-      address.push(pickId); hops[k] = pick.hops; prevHops = pick.hops; prevScope = pick.scope
+      const pick = inScope !== NO_ROUTE ? inScope : best
+      const pickId = inScope !== NO_ROUTE ? inScopeId : bestId
+      if (pick === NO_ROUTE || pickId === null) break
+      const pickHops = tb.hops[pick] as number
+      address.push(pickId); hops[k] = pickHops; prevHops = pickHops; prevScope = tb.scope[pick] as number
     }
     this.address_ = address
     this.nearestHops = hops
     let top = this.level >= 1 && this.scope >= UNLIMITED_SCOPE ? this.level : 0
-    const usable = (d: Dest): Route | null => d.selected !== null && this.metricOf(d.selected) < INFINITY ? d.selected : null
     let known = 0
     for (const d of this.landmarkDests.values()) {
-      const r = usable(d)
-      if (r === null) continue
+      const r = this.usableRoute(d)
+      if (r === NO_ROUTE) continue
       known++
-      if (r.scope >= UNLIMITED_SCOPE && d.level > top) top = d.level
+      const level = tb.level[d] as number
+      if ((tb.scope[r] as number) >= UNLIMITED_SCOPE && level > top) top = level
     }
     this.landmarksKnown = known
     const wide: NodeId[] = top >= 1 && this.level >= top && this.scope >= UNLIMITED_SCOPE ? [this.self] : []
     if (top >= 1) {
       for (const [id, d] of this.landmarkDests) {
-        const r = usable(d)
-        if (r !== null && d.level >= top && r.scope >= UNLIMITED_SCOPE) wide.push(id)
+        const r = this.usableRoute(d)
+        if (r !== NO_ROUTE && (tb.level[d] as number) >= top && (tb.scope[r] as number) >= UNLIMITED_SCOPE) wide.push(id)
       }
     }
     this.wide_ = wide
@@ -1439,7 +1340,7 @@ export class Router {
     // would keep coming back with nothing done.
     if (now >= this.nextWidenAt || now >= this.shrinkAt || now >= this.decideAt) this.refreshDerived()
     if (!this.derivedStale) this.refreshScope(now)
-    if (this.selfDirty || this.dirty.size > 0 || this.derivedStale) {
+    if (this.selfDirty || this.dirty.length > 0 || this.derivedStale) {
       const soon = Math.min(this.t.urgentDelayMs, this.t.triggeredDelayMs)
       const at = this.retracting ? now : this.urgent ? now + soon : Math.max(now + soon, this.flushedAt + this.t.triggeredDelayMs)
       if (now >= this.triggerAt || at <= now) {

@@ -20,6 +20,12 @@ test('decoding an id gives its hex; ids sharing a bucket of the intern table sta
   assert.throws(() => nodeIdAt(a, 1), RangeError)
 })
 
+test('the intern table finds every id again as it grows', () => {
+  const keys = Array.from({ length: 5000 }, () => randomBytes(NODE_ID_BYTES))
+  for (const k of keys) assert.equal(nodeIdAt(k, 0), k.toString('hex'))
+  for (const k of keys) assert.equal(nodeIdAt(k, 0), k.toString('hex'))
+})
+
 test('writeNodeId writes what nodeIdToBytes gives and refuses what isNodeId refuses', () => {
   const out = new Uint8Array(10)
   assert.equal(writeNodeId('00ff10a9b8c7d6e5', out, 1), true)

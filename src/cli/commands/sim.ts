@@ -204,7 +204,7 @@ function meshTable (r: MeshResult, jsonPath: string, svgPath: string): string[] 
       : `service: registrations ${f(r.location.bytesPerNodePerSecond, 2)} bytes/node/s (warm-up ${f(r.location.warmupBytesPerNodePerSecond, 2)}, steady refresh ${f(r.location.steadyBytesPerNodePerSecond, 2)}; ${f(r.location.bytesPerRegistration, 0)} bytes each over its hops), ${r.location.registrationsSent} sent, ${r.location.accepted} kept, ${r.location.refused} refused; binding updates ${r.location.bindingsSent} sent (${f(r.location.bindingBytesPerNodePerSecond, 2)} bytes/node/s), ${r.location.cached} cached, ${r.location.cacheHits} lookups answered from the cache; records per home mean ${f(r.location.recordsPerHome.mean)}, max ${f(r.location.recordsPerHome.max, 0)}`],
     ['reconvergence', r.reconvergence.count === 0 ? 'no events' : `median ${f(r.reconvergence.ms.median, 0)} ms, p95 ${f(r.reconvergence.ms.p95, 0)} ms, max ${f(r.reconvergence.ms.max, 0)} ms (${r.reconvergence.converged} of ${r.reconvergence.count} events)`],
     ['loops', `${r.loops.loops} in ${r.loops.walks} next-hop walks (${r.loops.revisits} nodes met again after leaving a landmark behind); ${r.loops.ttlExpired} envelopes dropped at ttl 0`],
-    ['memory per node', `${f(r.memory.heapBytesPerNode / 1024)} KiB of V8 heap`]
+    ['memory per node', `${f(r.memory.heapBytesPerNode / 1024)} KiB of V8 heap and array buffers`]
   ]
   for (const b of r.baseline) {
     rows.push([`flooding, hop limit ${b.hopLimit}`, `delivery ${pct(b.deliveryRatio)}, ${f(b.transmissionsPerPacket, 0)} transmissions per packet, data ${f(b.dataBytesPerNodePerSecond, 2)} bytes/node/s, ${f(b.duplicatesPerPacket, 0)} duplicates per packet`])

@@ -181,6 +181,11 @@ export interface MeshResult {
   /** revisits: nodes a walk met again after moving on from a landmark (bounded detours, not loops). */
   loops: { walks: number, loops: number, revisits: number, examples: Array<{ atMs: number, src: string, dst: string, path: string[] }>, ttlExpired: number }
   events: { total: number, byKind: Partial<Record<MeshEventKind, number>> }
+  /**
+   * Memory the nodes took, measured after initial convergence: the V8 heap plus array
+   * buffers (outside the heap, where the routers' route tables keep their columns:
+   * route-table.ts).
+   */
   memory: { heapBytesPerNode: number, heapBytes: number, gc: boolean }
   series: { second: number[], controlBytesPerNodePerSecond: number[], dataBytesPerNodePerSecond: number[], deliveryRatio: number[], measureStartS: number, eventSeconds: number[] }
   baseline: FloodingResult[]
@@ -216,7 +221,13 @@ const RECONVERGE_CAP_MS = 300_000
  */
 function runFacts (): string {
   const cpu = process.cpuUsage()
-  return `; cpu ${((cpu.user + cpu.system) / 1e6).toFixed(0)} s, heap ${(process.memoryUsage().heapUsed / 2 ** 30).toFixed(2)} GiB`
+  return `; cpu ${((cpu.user + cpu.system) / 1e6).toFixed(0)} s, heap ${(heapBytes() / 2 ** 30).toFixed(2)} GiB`
+}
+
+/** The V8 heap in use plus array buffers (what the memory figures count; see MeshResult.memory). */
+function heapBytes (): number {
+  const m = process.memoryUsage()
+  return m.heapUsed + m.arrayBuffers
 }
 
 export async function runMeshExperiment (topology: Topology, options: MeshExperimentOptions, progress: Progress = () => {}): Promise<MeshResult> {
@@ -1008,7 +1019,7 @@ class MeshRun {
     const sim = this.sim
     const gc = fullGc()
     gc?.()
-    const heapBefore = process.memoryUsage().heapUsed
+    const heapBefore = heapBytes()
     for (let i = 0; i < this.n; i++) this.startNode(i, 0)
     // Links come up at random moments of the first second.
     for (let e = 0; e < t.targets.length; e++) {
@@ -1037,7 +1048,7 @@ class MeshRun {
     const warmupEnd = sim.now
     this.progress(converged ? `converged at ${checkAt / 1000} s (${sim.processed} events${runFacts()})` : `not converged after ${o.warmupMaxMs / 1000} s; measuring anyway${runFacts()}`)
     gc?.()
-    const heapAfter = process.memoryUsage().heapUsed
+    const heapAfter = heapBytes()
     const warmupControl = this.controlBytesTotal
     const warmupLocation = this.locationBytes
     const warmupBinding = this.bindingBytes
