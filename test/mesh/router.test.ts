@@ -500,6 +500,26 @@ test('scale awareness (DAEMON_SCOPES): plain nodes route everywhere while they k
   assert.ok(h.walk(corner, far, []).reached, 'widened again')
 })
 
+test('scale awareness (DAEMON_SCOPES): a big mesh that starts all at once stays scoped (no node decides "small" on a neighbour\'s first, nearly empty table)', () => {
+  // The 10×10 grid above, four landmarks, every node starting at the same moment, and
+  // time enough to learn them before the wait for a decision ends.
+  const pool = makeIds(4000, 12)
+  const scopes: ScopeConfig = { levelBits: [5], scopes: [2, UNLIMITED], widenAfterMs: 3000, narrowFrom: 3 }
+  const landmarks = pool.filter((id) => landmarkLevel(id, scopes) === 1).slice(0, 4)
+  const ids = pool.filter((id) => landmarkLevel(id, scopes) === 0).slice(0, 96)
+  for (const [k, at] of [[0, 11], [1, 18], [2, 81], [3, 88]] as const) ids.splice(at, 0, landmarks[k] as NodeId)
+  const corner = ids[0] as NodeId
+  const h = new Harness(ids, grid(ids, 10), { seed: 7, config: () => ({ scopes }) })
+  let widest = 0
+  for (let t = 0; t < 10_000; t += 50) {
+    h.run(50)
+    widest = Math.max(widest, ids.filter((id) => h.router(id).routes().some((v) => v.dst === corner && v.selected)).length)
+  }
+  assert.ok(h.walk(corner, ids[99] as NodeId).reached, 'the far corner through its address')
+  // The corner's scope reaches its nearest landmark (3 hops) and one more: 10 nodes.
+  assert.ok(widest <= 10, `${widest} nodes held a route to the corner at some point`)
+})
+
 test('landmarks: a starting node widens its scope at once but narrows it only after scopeShrinkDelayMs, then at once', () => {
   // a — p1 … p5 — L1 in a line (L1 a level-1 landmark 6 hops from a); then a second
   // landmark L2 comes up right next to a. Plain scope 3, so a's scope is hops to its
