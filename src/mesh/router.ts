@@ -115,6 +115,19 @@ export interface RouterTiming extends LinkCostParams {
    * its scope, so unthrottled these requests were most of a big mesh's start-up traffic.
    */
   seqnoRequestMinGapMs: number
+  /**
+   * For this long after it starts, a node sends hellos and IHUs and learns routes, but
+   * sends no updates; then it sends its whole table to every neighbour at once. About one
+   * hello interval: by then it has heard the neighbours that are up. Without it, the
+   * routes of a mesh starting together (links up at random moments of its first second)
+   * spread first over the few links found so far, longer than the ones the other links
+   * brought a moment later, and every improvement went out again, hop after hop. A node
+   * joining a running mesh is reachable one hold later. 0: no hold. Measured with the
+   * first-news rule of select (5,000 nodes, rgg): updates received per node 3,899 → 2,220,
+   * improvements sent for plain nodes' routes 41 → 0 per node; 10,000 nodes: CPU 126 →
+   * 84 s, converged at 8 → 4 s of virtual time.
+   */
+  startHoldMs: number
 }
 
 export const DEFAULT_TIMING: RouterTiming = {
@@ -140,7 +153,8 @@ export const DEFAULT_TIMING: RouterTiming = {
   triggeredDelayMs: 200,
   urgentDelayMs: 20,
   scopeShrinkDelayMs: 30_000,
-  seqnoRequestMinGapMs: 10_000
+  seqnoRequestMinGapMs: 10_000,
+  startHoldMs: 1000
 }
 
 export interface RouterConfig {
@@ -346,6 +360,8 @@ export class Router {
   private wide_: NodeId[] = []
   private gatewayLink: LinkId | undefined
   private readonly startedAt: number
+  /** Until when start-up holds our updates back (startHoldMs); -Infinity once they went out. */
+  private holdUntil: number
   /** When our scope may next widen for want of landmarks (landmarks.ts), or Infinity. */
   private nextWidenAt: number
   /** When our scope may narrow (the end of start-up, see scopeShrinkDelayMs), or Infinity when no narrowing waits. */
@@ -365,6 +381,7 @@ export class Router {
     this.level = landmarkLevel(this.self, this.scopeConfig)
     this.seqno = config.seqno !== undefined ? config.seqno & 0xffff : Math.floor(this.random() * 0x10000) & 0xffff
     this.startedAt = now
+    this.holdUntil = this.t.startHoldMs > 0 ? now + this.t.startHoldMs : -Infinity
     this.scale = this.level === 0 && (this.scopeConfig.narrowFrom ?? 0) > 0 ? 'undecided' : 'off'
     this.scope = ownScope(this.level, this.scopeConfig, () => undefined, 0)
     this.nextWidenAt = this.scopeConfig.levelBits.length > this.level ? now + this.scopeConfig.widenAfterMs : Infinity
@@ -982,6 +999,14 @@ export class Router {
     // us recently: they answer it (§3.8.1.2), and a repair waits for them hop by hop.
     const advMetric = tb.advMetric[d] as number
     if (advMetric < INFINITY && (best === NO_ROUTE ? INFINITY : bestMetric) >= advMetric + this.t.significantChange) this.urgent = true
+    // First news of a destination (we advertise no route to it) goes urgent too. Held
+    // for the next flush, up to triggeredDelayMs per hop at random, it reached a node
+    // first along whatever path happened to be quick, and each node then sent on two or
+    // three improvements as shorter paths caught up (5,000 nodes: 2.7 per node per
+    // level-2 landmark). Sent after urgentDelayMs at every hop, it moves at a nearly even
+    // pace per hop and arrives first along the path of fewest hops, the best one where
+    // links cost about the same (after startHoldMs, over all the links: 0 improvements).
+    else if (advMetric >= INFINITY && best !== NO_ROUTE) this.urgent = true
     else if ((this.pending.has(id) || now - (this.forwarded.get(id)?.at ?? -Infinity) < 3 * this.t.seqnoRequestTimeoutMs)) this.urgent = true
     if (best !== cur) {
       tb.selected[d] = best
@@ -1104,8 +1129,41 @@ export class Router {
     this.dirtyIds.length = 0
   }
 
+  /**
+   * The start-up hold is over: everything we learnt, and our own route, to every
+   * neighbour as a full update (what each would have had on meeting us), and recorded as
+   * advertised, as a triggered update would be.
+   */
+  private endHold (now: number, out: Output): void {
+    this.holdUntil = -Infinity
+    this.refreshDerived()
+    this.refreshScope(now)
+    for (const link of this.neighbours_.keys()) this.fullUpdate(link, now, out)
+    const tb = this.table
+    for (const d of this.dirty) tb.dirty[d] = 0
+    this.dirty.length = 0
+    this.dirtyIds.length = 0
+    for (const [id, d] of this.dests) {
+      const sel = tb.selected[d] as number
+      if (sel === NO_ROUTE) continue
+      const u = this.advertisement(id, d)
+      if (u.metric >= INFINITY) continue
+      this.sent(d, u)
+      tb.advExcept[d] = this.linkOf(sel)
+    }
+    this.selfDirty = false
+    this.selfAdv = { seqno: this.seqno, scope: this.scope, flags: this.gateway ? UPDATE_GATEWAY : 0 }
+    this.urgent = false
+    this.retracting = false
+    this.triggerAt = Infinity
+    this.flushedAt = now
+    this.deadlineStale = true
+  }
+
   /** Everything we know, to one link (new neighbour, wildcard request, periodic). */
   private fullUpdate (link: LinkId, _now: number, out: Output): void {
+    // Held at start-up: the end of the hold sends one to every neighbour (endHold).
+    if (this.holdUntil !== -Infinity) return
     const tb = this.table
     for (const [id, d] of this.dests) {
       const sel = tb.selected[d] as number
@@ -1352,7 +1410,10 @@ export class Router {
     // would keep coming back with nothing done.
     if (now >= this.nextWidenAt || now >= this.shrinkAt || now >= this.decideAt) this.refreshDerived()
     if (!this.derivedStale) this.refreshScope(now)
-    if (this.selfDirty || this.dirty.length > 0 || this.derivedStale) {
+    if (this.holdUntil !== -Infinity) {
+      if (now >= this.holdUntil) this.endHold(now, out)
+      else if (this.triggerAt !== this.holdUntil) { this.triggerAt = this.holdUntil; this.deadlineStale = true }
+    } else if (this.selfDirty || this.dirty.length > 0 || this.derivedStale) {
       const soon = Math.min(this.t.urgentDelayMs, this.t.triggeredDelayMs)
       const at = this.retracting ? now : this.urgent ? now + soon : Math.max(now + soon, this.flushedAt + this.t.triggeredDelayMs)
       if (now >= this.triggerAt || at <= now) {

@@ -67,7 +67,8 @@ test('rgg (300 nodes), flows of 5 packets: binding updates take the later packet
   }
   const l = service.location
   assert.ok(l.bindingsSent > 0 && l.cached === l.bindingsSent && l.refused === 0 && l.cacheHits > 0, JSON.stringify(l))
-  assert.ok(l.bindingBytesPerNodePerSecond > 0 && l.bytesPerNodePerSecond > 0)
+  // (Registrations go out at start-up and then rarely: the measured window may hold none.)
+  assert.ok(l.bindingBytesPerNodePerSecond > 0 && l.warmupBytesPerNodePerSecond > 0, JSON.stringify(l))
   assert.equal(oracle.location.bindingsSent, 0)
   const first = service.flowStretch.first.mean
   const later = service.flowStretch.later.mean
