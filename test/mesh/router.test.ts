@@ -407,6 +407,45 @@ test('start-up: held and merged triggered updates (§3.7.2) converge loop-free w
   assert.ok((merged.tlvsSent.get('update') ?? 0) < (atOnce.tlvsSent.get('update') ?? 0), 'fewer update TLVs too')
 })
 
+test('start-up hold: a grid starting together, links up at random moments of its first second, sends no update before startHoldMs and then each route once per node (no improvements)', () => {
+  const ids = makeIds(36, 5)
+  const edges = grid(ids, 6)
+  const start = (startHoldMs: number, seed: number): { early: number, improved: number, reach: boolean } => {
+    const h = new Harness(ids, [], { seed, config: () => ({ scopes: NO_LANDMARKS, timing: { startHoldMs } }) })
+    assertNoLoopsEver(h)
+    // Every metric each node advertised for each destination, and the updates sent during the hold.
+    const advertised = new Map<string, Set<number>>()
+    let early = 0
+    h.drop = (from, _to, packet) => {
+      for (const t of packet.tlvs) {
+        if (t.type !== 'update' || t.metric >= 0xffff) continue
+        if (h.now < startHoldMs) early++
+        const key = `${from}>${t.id}`
+        let m = advertised.get(key)
+        if (m === undefined) { m = new Set(); advertised.set(key, m) }
+        m.add(t.metric)
+      }
+      return false
+    }
+    const random = new Random(seed + 100)
+    const times = edges.map(() => random.float() * 900).sort((a, b) => a - b)
+    edges.forEach(([a, b], k) => { h.runUntil(times[k] as number); h.connect(a, b) })
+    h.run(4000)
+    let improved = 0
+    for (const m of advertised.values()) improved += m.size - 1
+    return { early, improved, reach: h.allReach() }
+  }
+  for (const seed of [1, 2]) {
+    const held = start(1000, seed)
+    assert.ok(held.reach, `seed ${seed}: all pairs reach each other`)
+    assert.equal(held.early, 0, `seed ${seed}: no update while holding`)
+    assert.equal(held.improved, 0, `seed ${seed}: every node advertised one metric per destination`)
+    const unheld = start(0, seed)
+    assert.ok(unheld.reach)
+    assert.ok(unheld.improved > 50, `seed ${seed}: without the hold, routes learnt over the first links improve (${unheld.improved} improvements)`)
+  }
+})
+
 test('every link silent while the routers start, then all up at once: the grid converges (the routers alone; see the babeld benchmark)', () => {
   for (const seed of [1, 2]) {
     const ids = makeIds(20, seed)
