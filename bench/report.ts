@@ -269,7 +269,7 @@ export function meshSimTable (r: MeshSimResult): string {
   lines.push('', `Goals: delivery ≥ ${pct(MESH_GOALS.staticDelivery)} static (**${met(r.goals.staticDelivery)}**), ≥ ${pct(MESH_GOALS.flappingDelivery)} with flapping (**${met(r.goals.flappingDelivery)}**), stretch ≤ ${MESH_GOALS.stretch} (**${met(r.goals.stretch)}**). Delivery counts packets whose destination was reachable when sent; stretch = hops taken / BFS shortest hops at send time; control bytes = encoded control packets + 1 frame byte, per link sent; reconvergence = time until every probe pair around an event is routable again (500 ms resolution); loops = next hops followed for probe pairs after every event and every 10 s. Flooding runs ${r.static.parameters.baselinePackets} packets one at a time (no collisions or airtime modelled, which favours it); its bytes are at the same offered load.`)
   if (p.nodes !== 10_000 || !p.large || p.largeNodes !== 100_000) {
     const missing = [p.nodes === 10_000 ? '' : `${count(p.nodes)} nodes, not the issue's 10,000`, p.large && p.largeNodes === 100_000 ? '' : 'without the issue\'s 100,000-node run'].filter((x) => x !== '')
-    lines.push('', `Note: run ${missing.join(', ')} (\`node bench/run.ts mesh-sim --mesh-nodes 10000 --mesh-large\` asks for both).`)
+    lines.push('', `Note: run ${missing.join(', ')} (\`node bench/run.ts mesh-sim\` at its defaults runs both).`)
   }
   return lines.join('\n')
 }
