@@ -38,6 +38,15 @@ const NO_VIA: readonly NodeId[] = Object.freeze([])
 /** While only unfeasible routes to a destination are on offer, its seqno request is repeated this often. */
 const UNFEASIBLE_RETRY_MS = 5000
 
+/**
+ * Scale awareness: an undecided node whose table has stopped growing for this long (no new
+ * destination) decides, rather than wait out widenAfterMs. A mesh starting together keeps
+ * bringing new destinations for as long as it is converging (and a node of a big one knows
+ * narrowFrom landmarks by then), while a small one's tables are complete within a second:
+ * its corners, past the plain scope from each other, waited 10 s for a route.
+ */
+const SETTLED_MS = 2000
+
 export interface RouterTiming extends LinkCostParams {
   /** Hello interval on a link that changed or carries data. */
   helloMinMs: number
@@ -352,6 +361,8 @@ export class Router {
   private tableHeard = false
   /** When an undecided scale is decided without a whole table (widenAfterMs after the first neighbour); Infinity: not set. */
   private decideAt = Infinity
+  /** The latest decideAt may be (widenAfterMs after the first neighbour); SETTLED_MS after the last new destination brings it earlier. */
+  private decideBy = Infinity
   private nextFullUpdateAt: number
   private nextSweepAt: number
   /** Caches of address() and gatewayHop(), rebuilt after the selected routes change. */
@@ -409,7 +420,7 @@ export class Router {
       if (this.neighbours_.size === 0 && this.scale !== 'off') {
         // Alone: what this node finds next (a big mesh, or a small one) decides again,
         // before its routes go anywhere unlimited.
-        this.scale = 'undecided'; this.tableHeard = false; this.decideAt = Infinity; this.derivedStale = true
+        this.scale = 'undecided'; this.tableHeard = false; this.decideAt = this.decideBy = Infinity; this.derivedStale = true
       }
       this.dropRoutesVia(nb, now, out)
       // No route refers to its index any more.
@@ -738,7 +749,7 @@ export class Router {
     }
     this.neighbours_.set(link, nb)
     this.byIndex[nb.index] = nb
-    if (this.scale === 'undecided' && this.decideAt === Infinity) { this.decideAt = now + this.scopeConfig.widenAfterMs; this.deadlineStale = true }
+    if (this.scale === 'undecided' && this.decideAt === Infinity) { this.decideAt = this.decideBy = now + this.scopeConfig.widenAfterMs; this.deadlineStale = true }
     this.sendHello(nb, now, out)
     // A new neighbour gets everything we know at once (as babeld does on a new neighbour).
     this.fullUpdate(link, now, out)
@@ -882,6 +893,11 @@ export class Router {
         d = tb.addDest(level, now)
         this.dests.set(t.id, d)
         if (level > 0) this.landmarkDests.set(t.id, d)
+        if (this.scale === 'undecided' && this.decideBy !== Infinity) {
+          const at = Math.min(this.decideBy, now + SETTLED_MS)
+          if (at < this.decideAt) this.deadlineStale = true
+          this.decideAt = at
+        }
       }
       if (!this.admit(d, nb, t.seqno, metric, hops, t.scope, t.flags, Math.ceil(now + this.holdTime(t.intervalMs)))) return
     } else {
@@ -1371,7 +1387,7 @@ export class Router {
         // neighbour's table or after the wait.
         if (known >= narrowFrom || this.tableHeard || now >= this.decideAt) {
           this.scale = known >= narrowFrom ? 'big' : 'small'
-          this.decideAt = Infinity
+          this.decideAt = this.decideBy = Infinity
           this.deadlineStale = true
         }
       } else if (this.scale === 'small' && known >= narrowFrom) {

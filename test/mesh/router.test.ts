@@ -559,6 +559,29 @@ test('scale awareness (DAEMON_SCOPES): a big mesh that starts all at once stays 
   assert.ok(widest <= 10, `${widest} nodes held a route to the corner at some point`)
 })
 
+test('scale awareness (DAEMON_SCOPES): a small mesh decides once its tables stop growing, not a whole widenAfterMs after the first neighbour', () => {
+  // The babeld benchmark's start: 20 routers on a 4×5 grid, links silent for 5 s, then all
+  // up at once. Corners are 7 hops apart, past the 6-hop plain scope, so a corner has a
+  // route to the other only once they decide the mesh is small. Waiting out widenAfterMs
+  // (10 s from the first neighbour, here at 0) took 6.05 s from the links coming up.
+  for (const seed of [1, 3, 5]) {
+    const ids = makeIds(20, seed)
+    assert.ok(ids.every((id) => landmarkLevel(id, DAEMON_SCOPES) === 0), 'no landmark: the corners must go unlimited')
+    const edges = grid(ids, 5)
+    const h = new Harness(ids, edges, { seed, config: () => ({ scopes: DAEMON_SCOPES }) })
+    for (const [a, b] of edges) h.setSilent(a, b, false)
+    h.run(5000)
+    for (const [a, b] of edges) h.setSilent(a, b, true)
+    const [a, z] = [ids[0] as NodeId, ids[19] as NodeId]
+    let after = Infinity
+    for (let t = 0; t < 8000 && after === Infinity; t += 50) {
+      h.run(50)
+      if (h.router(a).route(z, []) !== undefined && h.walk(a, z, []).reached) after = t + 50
+    }
+    assert.ok(after <= 5000, `seed ${seed}: corner to corner ${after} ms after the links came up`)
+  }
+})
+
 test('landmarks: a starting node widens its scope at once but narrows it only after scopeShrinkDelayMs, then at once', () => {
   // a — p1 … p5 — L1 in a line (L1 a level-1 landmark 6 hops from a); then a second
   // landmark L2 comes up right next to a. Plain scope 3, so a's scope is hops to its
